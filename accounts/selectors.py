@@ -1,0 +1,40 @@
+import uuid
+
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+
+from accounts.models import APIKey, Membership, Organization
+
+
+def organization_id_for(actor: User) -> uuid.UUID:
+    """The organization id every selector scopes by. Raises Membership.DoesNotExist for users without one."""
+    cached: uuid.UUID | None = getattr(actor, "_engram_organization_id", None)
+    if cached is None:
+        cached = Membership.objects.values_list("organization_id", flat=True).get(user_id=actor.pk)
+        actor._engram_organization_id = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def organization_get(*, actor: User) -> Organization:
+    return Organization.objects.get(pk=organization_id_for(actor))
+
+
+def membership_get(*, actor: User) -> Membership:
+    return Membership.objects.select_related("organization").get(user_id=actor.pk)
+
+
+def membership_list(*, actor: User) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(organization_id=organization_id_for(actor))
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def apikey_list(*, actor: User) -> QuerySet[APIKey]:
+    return APIKey.objects.filter(user_id=actor.pk)
+
+
+def apikey_get(*, actor: User, key_id: uuid.UUID) -> APIKey:
+    """Raises APIKey.DoesNotExist for another user's key (outsiders see 404, never 403)."""
+    return APIKey.objects.get(pk=key_id, user_id=actor.pk)

@@ -1,0 +1,225 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class AgentType(models.TextChoices):
+    V1 = "v1", "v1 (tools until a plain-text answer)"
+    MEMGPT = "memgpt", "memgpt (send_message, inner thoughts, heartbeats)"
+
+
+class Agent(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="agents")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    agent_type = models.CharField(max_length=16, choices=AgentType.choices, default=AgentType.V1)
+    # The agent-type name the client used on the wire (e.g. Letta's "letta_v1_agent"), echoed back.
+    agent_type_alias = models.CharField(max_length=64, blank=True, default="")
+    system = models.TextField(blank=True, default="")
+    model = models.CharField(max_length=200, help_text="litellm model handle, e.g. openai/gpt-4o-mini")
+    model_settings = models.JSONField(default=dict, blank=True, help_text="temperature, max_tokens, …")
+    context_window_limit = models.PositiveIntegerField(default=32_000)
+    embedding = models.CharField(max_length=200, blank=True, default="")
+    tool_rules = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    blocks = models.ManyToManyField("memory.Block", through="AgentBlock", related_name="agents")
+    tools: "models.ManyToManyField[Tool, AgentTool]" = models.ManyToManyField(
+        "Tool", through="AgentTool", related_name="agents"
+    )
+    last_run_completion = models.DateTimeField(null=True, blank=True)
+    last_run_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_stop_reason = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["organization", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentTag(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="tag_rows")
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    tag = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "tag"], name="agents_agenttag_unique")]
+        indexes = [models.Index(fields=["organization", "tag"])]
+
+
+class AgentBlock(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE)
+    block = models.ForeignKey("memory.Block", on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["agent", "block"], name="agents_agentblock_unique")]
+
+
+class Tool(models.Model):
+    """A tool an agent can call. Built-in tools have no organization and are visible to all."""
+
+    class ToolType(models.TextChoices):
+        BUILTIN = "letta_core", "Built-in"
+        MEMORY = "letta_memory_core", "Built-in memory"
+        CUSTOM = "custom", "Custom (Python source)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="tools"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    tool_type = models.CharField(max_length=32, choices=ToolType.choices, default=ToolType.CUSTOM)
+    source_code = models.TextField(blank=True, default="")
+    json_schema = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    return_char_limit = models.PositiveIntegerField(default=50_000)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="agents_tool_unique_name"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(organization=None), name="agents_tool_unique_builtin_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentTool(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE)
+    tool = models.ForeignKey(Tool, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "tool"], name="agents_agenttool_unique")]
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_RUN_STATUSES = [RunStatus.QUEUED, RunStatus.RUNNING]
+
+
+class Run(models.Model):
+    """One request to an agent. The database allows one active run per agent; later sends wait their turn."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    stop_reason = models.CharField(max_length=64, blank=True, default="")
+    options = models.JSONField(default=dict, blank=True, help_text="max_steps and other request options")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    step_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    callback_url = models.URLField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=models.Q(status__in=["running"]),
+                name="agents_run_one_running",
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "status", "created_at"])]
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Step(models.Model):
+    """One LLM call of a run, with the exact request and response. Keyed by (run, index) for idempotency."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()
+    model = models.CharField(max_length=200)
+    request = models.JSONField(default=dict)
+    response = models.JSONField(default=dict, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    feedback = models.CharField(max_length=16, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="agents_step_run_index")]
+
+
+class MessageRole(models.TextChoices):
+    SYSTEM = "system", "System"
+    USER = "user", "User"
+    ASSISTANT = "assistant", "Assistant"
+    TOOL = "tool", "Tool"
+
+
+class Message(models.Model):
+    """Every message ever exchanged (recall memory). `in_context` marks the window sent to the model."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    seq = models.PositiveBigIntegerField(help_text="Order within the agent's history.")
+    role = models.CharField(max_length=16, choices=MessageRole.choices)
+    content = models.JSONField(default=list, blank=True, help_text="content parts: [{type: text, text}, …]")
+    text = models.TextField(blank=True, default="", help_text="plain text of content, for search")
+    reasoning = models.TextField(blank=True, default="")
+    tool_calls = models.JSONField(default=list, blank=True)
+    tool_call_id = models.CharField(max_length=200, blank=True, default="")
+    name = models.CharField(max_length=200, blank=True, default="")
+    otid = models.CharField(max_length=200, blank=True, default="")
+    sender_id = models.CharField(max_length=200, blank=True, default="")
+    in_context = models.BooleanField(default=True)
+    is_err = models.BooleanField(default=False)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["agent", "seq"], name="agents_message_agent_seq")]
+        indexes = [
+            models.Index(fields=["agent", "in_context", "seq"]),
+            models.Index(fields=["agent", "created_at"]),
+            models.Index(fields=["agent", "otid"]),
+        ]

@@ -1,0 +1,85 @@
+"""Typed readers for settings that come from the environment.
+
+Each raises ImproperlyConfigured naming the variable when its value is malformed, so a bad deployment stops
+at start-up with a message instead of misbehaving later.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of true/false/1/0/yes/no/on/off, got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """Read NAME, or the contents of the file named by NAME_FILE (Docker/Kubernetes secrets)."""
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE names a file that cannot be read: {exc}") from None
+    return os.environ.get(name, default)
+
+
+def env_url(name: str, schemes: tuple[str, ...]) -> str:
+    raw = os.environ.get(name, "").strip()
+    if raw and not any(raw.startswith(f"{scheme}://") for scheme in schemes):
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise ImproperlyConfigured(f"{name} must start with one of {allowed}, got {raw!r}")
+    return raw
+
+
+def persistent_secret_key(data_dir: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
+    key = env_secret("SECRET_KEY")
+    if key:
+        return key
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    from django.core.management.utils import get_random_secret_key
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = get_random_secret_key()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,33 @@
+"""Test-only overrides: speed and isolation. The database is real PostgreSQL + pgvector unless
+ENGRAM_TEST_DB=sqlite; tests/services.py starts a private server when DATABASE_URL is not given."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "engram-tests-only-not-secret")
+os.environ.setdefault("ENGRAM_DATA_DIR", tempfile.mkdtemp(prefix="engram-test-data-"))
+os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own (tests/services.py)
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import DATA_DIR, DATABASES  # noqa: E402
+
+TEST_DB = os.environ.get("ENGRAM_TEST_DB", "postgres")
+if TEST_DB == "postgres":
+    import dj_database_url
+
+    from tests.services import ensure_postgres
+
+    _url = ensure_postgres()
+    os.environ["DATABASE_URL"] = _url  # subprocesses (daphne, workers) inherit it
+    DATABASES = {"default": dj_database_url.parse(_url)}
+    DATABASES["default"]["TEST"] = {"NAME": "test_engram"}
+elif TEST_DB == "sqlite":
+    # A file, not :memory:, so a live server or worker in another process sees the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_engram.sqlite3")}
+else:
+    raise ValueError(f"ENGRAM_TEST_DB must be postgres or sqlite, got {TEST_DB!r}")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from config.api import HealthView
+from config.routes import slash_optional
+
+api_patterns: list[URLPattern | URLResolver] = [
+    *slash_optional("health/", HealthView.as_view(), "health"),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("", include("agents.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("v1/", include(api_patterns)),
+    # Letta's server also mounts every router under /latest/.
+    path("latest/", include((api_patterns, "latest"))),
+    path("", include("ade.urls")),
+]

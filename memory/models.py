@@ -1,0 +1,89 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+DEFAULT_BLOCK_LIMIT = 20_000
+DEFAULT_BLOCK_DESCRIPTIONS = {
+    "persona": "The persona block: stores details about your current persona, guiding how you behave and respond.",
+    "human": "The human block: stores key details about the person you are conversing with.",
+}
+
+
+class Block(models.Model):
+    """A core-memory block: rendered into the system prompt of every agent it is attached to."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="blocks")
+    label = models.CharField(max_length=100)
+    value = models.TextField(blank=True, default="")
+    limit = models.PositiveIntegerField(default=DEFAULT_BLOCK_LIMIT)
+    description = models.TextField(blank=True, default="")
+    read_only = models.BooleanField(default=False)
+    metadata = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    is_template = models.BooleanField(default=False)
+    template_name = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["organization", "label"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(limit__gt=0), name="memory_block_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class BlockRevision(models.Model):
+    """One write to a block: before/after and who did it (a user, or an agent during a step)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="revisions")
+    before = models.TextField(blank=True, default="")
+    after = models.TextField(blank=True, default="")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Agents and steps are referenced by id only: memory never imports agents.
+    actor_agent_id = models.UUIDField(null=True, blank=True)
+    step_id = models.UUIDField(null=True, blank=True)
+    source = models.CharField(max_length=32, default="api", help_text="api, ade, tool, revert")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["block", "-created_at"])]
+
+
+class Passage(models.Model):
+    """An archival-memory passage owned by one agent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="passages")
+    text = models.TextField()
+    tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["agent", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]

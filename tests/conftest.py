@@ -1,0 +1,62 @@
+"""Personas (healthchecks style): alice owns org A, bob is her teammate, charlie is an outsider in org B."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Membership, Organization
+from accounts.services import apikey_create, organization_create, user_create
+
+
+@pytest.fixture
+def org_a(db: None) -> Organization:
+    return organization_create(name="Org A")
+
+
+@pytest.fixture
+def org_b(db: None) -> Organization:
+    return organization_create(name="Org B")
+
+
+@pytest.fixture
+def alice(org_a: Organization) -> Any:
+    return user_create(username="alice", password="password-alice", organization=org_a, role=Membership.Role.OWNER)
+
+
+@pytest.fixture
+def bob(org_a: Organization) -> Any:
+    return user_create(username="bob", password="password-bob", organization=org_a, role=Membership.Role.MEMBER)
+
+
+@pytest.fixture
+def charlie(org_b: Organization) -> Any:
+    return user_create(username="charlie", password="password-charlie", organization=org_b, role=Membership.Role.OWNER)
+
+
+@pytest.fixture
+def api_client_for() -> Callable[[Any], APIClient]:
+    """An APIClient that sends a fresh API key of the given user as a bearer token."""
+
+    def make(user: Any) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {apikey_create(user=user, name='test').raw_key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice_api(alice: Any, api_client_for: Callable[[Any], APIClient]) -> APIClient:
+    return api_client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob: Any, api_client_for: Callable[[Any], APIClient]) -> APIClient:
+    return api_client_for(bob)
+
+
+@pytest.fixture
+def charlie_api(charlie: Any, api_client_for: Callable[[Any], APIClient]) -> APIClient:
+    return api_client_for(charlie)

@@ -1,0 +1,86 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_health_needs_no_key() -> None:
+    for path in ("/v1/health/", "/v1/health", "/latest/health/"):
+        response = APIClient().get(path)
+        assert response.status_code == 200, path
+        assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_pages_redirect_anonymous_users_to_sign_in(client: Any) -> None:
+    for path in ("/", "/members/", "/keys/"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response["Location"].startswith("/accounts/login/"), path
+    assert client.get("/accounts/login/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_sign_in_reaches_the_agent_list(client: Any, alice: Any) -> None:
+    response = client.post("/accounts/login/", {"username": "alice", "password": "password-alice"}, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == "/"
+    assert b"Agents" in response.content
+
+
+def _start_django(**env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY")}
+    full_env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env})
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "mysql://db/engram"),
+        ("REDIS_URL", "localhost:6379"),
+        ("DB_CONN_MAX_AGE", "forever"),
+        ("CSRF_TRUSTED_ORIGINS", "example.com"),
+    ],
+)
+def test_a_malformed_env_var_stops_start_up_naming_it(name: str, value: str, tmp_path: Path) -> None:
+    result = _start_django(**{name: value, "ENGRAM_DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr.strip().splitlines()[-1]
+
+
+def test_well_formed_env_starts(tmp_path: Path) -> None:
+    result = _start_django(DEBUG="false", ENGRAM_DATA_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.django_db
+def test_the_database_has_pgvector_on_postgres() -> None:
+    if connection.vendor != "postgresql":
+        assert os.environ.get("ENGRAM_TEST_DB") == "sqlite"
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+        assert row is not None, "the vector extension is not installed in the test database"
+        cursor.execute("SELECT '[1,2,3]'::vector <=> '[1,2,4]'::vector")
+        assert cursor.fetchone()[0] >= 0
+        cursor.execute("SHOW server_version_num")
+        assert int(cursor.fetchone()[0]) >= 180000
