@@ -1,0 +1,76 @@
+"""Archival memory writes. Passages belong to one agent; search lives in memory.search."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from memory.models import Passage
+from memory.types import AgentLike
+
+MAX_PASSAGE_CHARS = 100_000
+MAX_TAG_CHARS = 200
+
+
+@dataclass(frozen=True)
+class PassageInput:
+    text: str
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: dt.datetime | None = None
+
+
+def _clean(item: PassageInput) -> PassageInput:
+    if not isinstance(item.text, str) or not item.text.strip():
+        raise ValidationError({"text": "must be a non-empty string"})
+    if len(item.text) > MAX_PASSAGE_CHARS:
+        raise ValidationError({"text": f"exceeds the {MAX_PASSAGE_CHARS} character limit ({len(item.text)} given)"})
+    if not isinstance(item.tags, list) or not all(isinstance(t, str) and t for t in item.tags):
+        raise ValidationError({"tags": "must be a list of non-empty strings"})
+    if any(len(t) > MAX_TAG_CHARS for t in item.tags):
+        raise ValidationError({"tags": f"each tag is at most {MAX_TAG_CHARS} characters"})
+    if not isinstance(item.metadata, dict):
+        raise ValidationError({"metadata": "must be an object"})
+    return item
+
+
+@transaction.atomic
+def passage_insert_many(
+    *, agent: AgentLike, items: list[PassageInput], created_by_id: int | None = None
+) -> list[Passage]:
+    """Validate everything first, then write all or nothing."""
+    cleaned = [_clean(item) for item in items]
+    now = timezone.now()
+    rows = [
+        Passage(
+            organization_id=agent.organization_id,
+            agent_id=agent.id,
+            text=item.text,
+            tags=sorted(set(item.tags)),
+            metadata=item.metadata,
+            created_at=item.created_at or now,
+            created_by_id=created_by_id,
+        )
+        for item in cleaned
+    ]
+    return Passage.objects.bulk_create(rows)
+
+
+def passage_insert(
+    *,
+    agent: AgentLike,
+    text: str,
+    tags: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    created_at: dt.datetime | None = None,
+    created_by_id: int | None = None,
+) -> Passage:
+    item = PassageInput(text=text, tags=tags or [], metadata=metadata or {}, created_at=created_at)
+    return passage_insert_many(agent=agent, items=[item], created_by_id=created_by_id)[0]
+
+
+def passage_delete(*, passage: Passage) -> None:
+    passage.delete()
