@@ -27,6 +27,10 @@ elif TEST_DB == "sqlite":
 else:
     raise ValueError(f"ENGRAM_TEST_DB must be postgres or sqlite, got {TEST_DB!r}")
 
+if os.environ.get("ENGRAM_TEST_SERVE_TEST_DB") == "1":
+    # A live server started by the tests (tests/live.py) serves the test database itself.
+    DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -60,3 +60,7 @@ def bob_api(bob: Any, api_client_for: Callable[[Any], APIClient]) -> APIClient:
 @pytest.fixture
 def charlie_api(charlie: Any, api_client_for: Callable[[Any], APIClient]) -> APIClient:
     return api_client_for(charlie)
+
+
+# End-to-end fixtures (live daphne server, fake LLM, Chromium).
+from tests.live import browser, daphne_server, daphne_server_process, fake_llm, fake_llm_server, page  # noqa: E402, F401
