@@ -15,7 +15,7 @@ run: $(VENV)/.installed-run
 	@echo "Engram: http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/v1/, docs: /v1/docs/)"
 	@exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
-test: $(VENV)/.installed-dev system-deps lint typecheck pytest
+test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed lint typecheck pytest
 
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
@@ -34,6 +34,11 @@ $(VENV)/.installed-dev: pyproject.toml Makefile
 
 system-deps:
 	@scripts/system-deps.sh
+
+# The TypeScript SDK used by tests/api (pinned in tests/node/package-lock.json).
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+	@touch $@
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
