@@ -92,6 +92,9 @@ def ensure_vector_index(table: str, dim: int, connection: BaseDatabaseWrapper = 
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [vector_index_name(table, dim)])
         if cursor.fetchone() is None:
+            if connection.in_atomic_block:
+                connection.check_constraints()  # CREATE INDEX refuses to run with deferred FK checks pending
+            # Blocks writes to the table while it builds: once per new dimension, over no rows of that dimension.
             cursor.execute(vector_index_sql(table, dim))
     _known_vector_indexes.add(key)
 

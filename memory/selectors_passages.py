@@ -32,8 +32,9 @@ def passage_list(
     limit: int = 100,
     order: Order = "asc",
 ) -> list[Passage]:
-    """Cursor pagination over (created_at, id): `after`/`before` are passage ids of this agent and are
-    exclusive, in the direction of `order`. An unknown cursor is a ValidationError."""
+    """Cursor pagination over (created_at, id). `after`/`before` are passage ids of this agent, exclusive, and
+    follow the listing order (with order="desc", `after` gives older passages). An unknown cursor is a
+    ValidationError."""
     if order not in ("asc", "desc"):
         raise ValidationError({"order": "must be asc or desc"})
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
