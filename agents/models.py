@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from memory.fields import EmbeddingField
+
 
 class AgentType(models.TextChoices):
     V1 = "v1", "v1 (tools until a plain-text answer)"
@@ -233,6 +235,11 @@ class Message(models.Model):
     in_context = models.BooleanField(default=True)
     is_err = models.BooleanField(default=False)
     created_at = models.DateTimeField(db_index=True)
+    # Recall search (memory.search): the vector and the model that wrote it; see memory.models.Passage.
+    embedding = EmbeddingField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, default="")
+    embedding_dim = models.PositiveSmallIntegerField(null=True, blank=True)
+    embedding_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["seq"]
