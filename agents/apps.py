@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AgentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "agents"
+
+    def ready(self) -> None:
+        from agents.events import block_changed_receiver
+        from memory.signals import block_changed
+
+        block_changed.connect(block_changed_receiver, dispatch_uid="agents.events.block_changed")

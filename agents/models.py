@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from memory.fields import EmbeddingField
+
 
 class AgentType(models.TextChoices):
     V1 = "v1", "v1 (tools until a plain-text answer)"
@@ -35,6 +37,15 @@ class Agent(models.Model):
     last_run_completion = models.DateTimeField(null=True, blank=True)
     last_run_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_stop_reason = models.CharField(max_length=64, blank=True, default="")
+    compaction_settings = models.JSONField(default=dict, blank=True, help_text="model, prompt, threshold …")
+    # Counters handed out under the agent row lock: message order and run arrival order.
+    message_seq = models.PositiveBigIntegerField(default=0)
+    run_seq = models.PositiveBigIntegerField(default=0)
+    # The compiled system message is kept until memory changes, so provider prompt caches stay warm.
+    compiled_system = models.TextField(blank=True, default="")
+    compiled_hash = models.CharField(max_length=64, blank=True, default="")
+    # Running summary of evicted messages (written by the LLM during compaction).
+    summary = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,6 +153,11 @@ class Run(models.Model):
     step_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     callback_url = models.URLField(blank=True, default="")
+    # Arrival order among the agent's runs (handed out under the agent row lock); queued runs start in this order.
+    position = models.PositiveBigIntegerField(default=0)
+    # Who executes the run: the Celery task id (a redelivered message keeps it, so it may resume) or an
+    # in-process token. A different holder never touches a running run.
+    claim_token = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -155,7 +171,7 @@ class Run(models.Model):
                 name="agents_run_one_running",
             ),
         ]
-        indexes = [models.Index(fields=["agent", "status", "created_at"])]
+        indexes = [models.Index(fields=["agent", "status", "position"])]
 
     @property
     def total_tokens(self) -> int:
@@ -178,6 +194,9 @@ class Step(models.Model):
     cost = models.FloatField(default=0.0)
     latency_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Whether the loop goes on after this step (tool calls, heartbeats); lets a resumed run pick up exactly here.
+    continues = models.BooleanField(default=False)
+    stop_reason = models.CharField(max_length=64, blank=True, default="")
     feedback = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -201,7 +220,9 @@ class Message(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
-    seq = models.PositiveBigIntegerField(help_text="Order within the agent's history.")
+    # Order within the agent's history. Null while the message waits in a queued run: a queued run's input
+    # is numbered when the run starts, so concurrent sends never interleave in the history.
+    seq = models.PositiveBigIntegerField(null=True, blank=True, help_text="Order within the agent's history.")
     role = models.CharField(max_length=16, choices=MessageRole.choices)
     content = models.JSONField(default=list, blank=True, help_text="content parts: [{type: text, text}, …]")
     text = models.TextField(blank=True, default="", help_text="plain text of content, for search")
@@ -214,10 +235,23 @@ class Message(models.Model):
     in_context = models.BooleanField(default=True)
     is_err = models.BooleanField(default=False)
     created_at = models.DateTimeField(db_index=True)
+    # Recall search (memory.search): the vector and the model that wrote it; see memory.models.Passage.
+    embedding = EmbeddingField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, default="")
+    embedding_dim = models.PositiveSmallIntegerField(null=True, blank=True)
+    embedding_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["seq"]
-        constraints = [models.UniqueConstraint(fields=["agent", "seq"], name="agents_message_agent_seq")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "seq"], name="agents_message_agent_seq"),
+            # A retried send with the same otid never creates a second user message.
+            models.UniqueConstraint(
+                fields=["agent", "otid"],
+                condition=models.Q(role="user") & ~models.Q(otid=""),
+                name="agents_message_user_otid",
+            ),
+        ]
         indexes = [
             models.Index(fields=["agent", "in_context", "seq"]),
             models.Index(fields=["agent", "created_at"]),

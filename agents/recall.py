@@ -1,21 +1,41 @@
-"""Recall memory search over every message of an agent, in context or evicted. First version: substring
-match; the contract (filters before the limit, best-first, pagination) is what the tools and API rely on."""
+"""Recall memory search over every message of an agent, in context or evicted, with the hybrid search of
+memory.search (full text at once, meaning once embedded). Filters apply in the database before the limit.
+
+Whoever writes messages calls `messages_embed_after_commit(messages)` so they become findable by meaning; text
+search needs nothing."""
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 
-from agents.models import Agent, Message
+from agents.models import Agent, Message, MessageRole
+from memory.search import (
+    DEFAULT_FUSION,
+    Fusion,
+    SearchMode,
+    ranked_ids,
+    scope_for,
+    validate_dates,
+    validate_page,
+    validate_query,
+)
+from memory.services.embeddings import MESSAGES, embed_after_commit
 
 MAX_LIMIT = 100
+ROLES = tuple(MessageRole.values)
 
 
 @dataclass(frozen=True)
 class MessageHit:
     message: Message
     score: float
+
+
+def messages_embed_after_commit(messages: Iterable[Message]) -> None:
+    """Embed these messages (those with text) with the agent's embedding model once the transaction commits."""
+    embed_after_commit(label=MESSAGES, ids=[str(m.pk) for m in messages if m.text.strip()])
 
 
 def message_search(
@@ -27,25 +47,22 @@ def message_search(
     end: dt.datetime | None = None,
     limit: int = 10,
     offset: int = 0,
+    mode: SearchMode = "hybrid",
+    fusion: Fusion = DEFAULT_FUSION,
 ) -> list[MessageHit]:
-    if not isinstance(query, str) or not query.strip():
-        raise ValidationError({"query": "must be a non-empty string"})
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError({"limit": f"must be between 1 and {MAX_LIMIT}"})
-    qs = Message.objects.filter(organization_id=agent.organization_id, agent_id=agent.id)
+    """Best-first messages of this agent only. Raises ValidationError on bad input."""
+    validate_query(query)
+    validate_page(mode=mode, limit=limit, offset=offset, limit_name="limit", max_limit=MAX_LIMIT)
+    validate_dates(start, end)
+    if roles is not None and (not isinstance(roles, list) or not all(r in ROLES for r in roles)):
+        raise ValidationError({"roles": f"must be a list of roles among {', '.join(ROLES)}"})
+    scope = scope_for(
+        Message._meta.db_table, organization_id=agent.organization_id, agent_id=agent.id, start=start, end=end
+    )
     if roles:
-        qs = qs.filter(role__in=roles)
-    if start is not None:
-        qs = qs.filter(created_at__gte=start)
-    if end is not None:
-        qs = qs.filter(created_at__lte=end)
-    terms = [t for t in query.lower().split() if t]
-    matches = Q()
-    for term in terms:
-        matches |= Q(text__icontains=term)
-    hits = []
-    for message in qs.filter(matches).order_by("-seq"):
-        text = message.text.lower()
-        hits.append(MessageHit(message=message, score=sum(1.0 for t in terms if t in text) / len(terms)))
-    hits.sort(key=lambda hit: -hit.score)
-    return hits[offset : offset + limit]
+        scope.add(f"t.role IN ({', '.join(['%s'] * len(roles))})", *sorted(set(roles)))
+    ranked = ranked_ids(
+        scope=scope, query=query, mode=mode, embedding_model=agent.embedding, limit=offset + limit, fusion=fusion
+    )[offset:]
+    rows = Message.objects.defer("embedding").in_bulk([pk for pk, _ in ranked])
+    return [MessageHit(message=rows[pk], score=score) for pk, score in ranked if pk in rows]

@@ -171,9 +171,26 @@ SPECTACULAR_SETTINGS = {
 # LLM access (litellm). OPENAI_API_BASE points openai/* handles at any OpenAI-compatible server.
 OPENAI_API_BASE = env_str("OPENAI_API_BASE")
 ENGRAM_DEFAULT_MODEL = env_str("ENGRAM_DEFAULT_MODEL", "openai/gpt-4o-mini")
-ENGRAM_DEFAULT_EMBEDDING = env_str("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm-l6-v2")
+ENGRAM_DEFAULT_EMBEDDING = env_str("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm-l6-v2-int8")
 ENGRAM_LLM_TIMEOUT = env_int("ENGRAM_LLM_TIMEOUT", 120, minimum=1)
 ENGRAM_LLM_MAX_RETRIES = env_int("ENGRAM_LLM_MAX_RETRIES", 3, minimum=0, maximum=10)
+# First retry waits this long, doubling each time (with jitter), capped at 30 s.
+ENGRAM_LLM_RETRY_BACKOFF_MS = env_int("ENGRAM_LLM_RETRY_BACKOFF_MS", 1000, minimum=0)
+# Model that writes the running summary during compaction; empty = the agent's own model.
+ENGRAM_SUMMARIZER_MODEL = env_str("ENGRAM_SUMMARIZER_MODEL")
+# Compaction starts when a request would fill this share of the context window.
+ENGRAM_COMPACTION_THRESHOLD = env_int("ENGRAM_COMPACTION_THRESHOLD_PERCENT", 90, minimum=10, maximum=99) / 100
+
+# Where runs execute: Celery workers when Redis is configured, else a small thread pool in the server process.
+ENGRAM_RUN_EXECUTOR = env_str("ENGRAM_RUN_EXECUTOR", "celery" if REDIS_URL else "inprocess")
+if ENGRAM_RUN_EXECUTOR not in ("celery", "inprocess", "manual"):
+    raise ImproperlyConfigured(f"ENGRAM_RUN_EXECUTOR must be celery, inprocess or manual, got {ENGRAM_RUN_EXECUTOR!r}")
+ENGRAM_INPROCESS_WORKERS = env_int("ENGRAM_INPROCESS_WORKERS", 4, minimum=1, maximum=64)
+
+# Embeddings (memory.embeddings): CPU threads of the local ONNX model; without REDIS_URL, batches up to
+# ENGRAM_EMBED_INLINE_MAX texts are embedded in the writing thread right after commit, larger ones in a thread.
+ENGRAM_EMBEDDING_THREADS = env_int("ENGRAM_EMBEDDING_THREADS", 2, minimum=1, maximum=64)
+ENGRAM_EMBED_INLINE_MAX = env_int("ENGRAM_EMBED_INLINE_MAX", 64, minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "engram-tests-only-not-secret")
 os.environ.setdefault("ENGRAM_DATA_DIR", tempfile.mkdtemp(prefix="engram-test-data-"))
 os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own (tests/services.py)
+os.environ.setdefault("ENGRAM_LLM_RETRY_BACKOFF_MS", "5")
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import DATA_DIR, DATABASES  # noqa: E402

@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from memory.fields import EmbeddingField
+
 DEFAULT_BLOCK_LIMIT = 20_000
 DEFAULT_BLOCK_DESCRIPTIONS = {
     "persona": "The persona block: stores details about your current persona, guiding how you behave and respond.",
@@ -80,6 +82,12 @@ class Passage(models.Model):
     )
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The vector, and which model wrote it: rows of one table may hold several models and dimensions.
+    # embedding_hash = sha256(model + text) of what was embedded, so re-embedding is idempotent.
+    embedding = EmbeddingField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, default="")
+    embedding_dim = models.PositiveSmallIntegerField(null=True, blank=True)
+    embedding_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -87,3 +95,34 @@ class Passage(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class EmbeddingJob(models.Model):
+    """A re-embed of every passage and message of one agent with `model` (after its embedding model changed)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="embedding_jobs")
+    model = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["agent", "-created_at"])]
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.total == 0 else min(1.0, self.done / self.total)

@@ -1,19 +1,378 @@
-"""Archival search. This first version is a plain substring match; the contract (arguments, filters applied
-before the limit, results best-first) is what callers rely on."""
+# ruff: noqa: S608 - SQL here interpolates only table names from code and validated integers; values are bound.
+"""Hybrid search primitives over any table with `id`, `text`, `embedding`, `embedding_model` and `embedding_dim`
+columns (passages here, messages in agents.recall), plus archival search itself.
+
+Modes: `text` ranks by BM25 over the full-text index (a row is findable as soon as it is committed); `vector`
+ranks by cosine similarity to the query embedded with the agent's embedding model (a row is findable once it is
+embedded, by that same model); `hybrid` (default) fuses both rankings with weighted reciprocal rank fusion.
+Filters (scope, tags, dates, roles) are SQL conditions applied in the database before any limit.
+
+PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored here from their lexeme
+counts; vectors come from the per-dimension partial HNSW index (iterative scans keep filtered queries exact in
+count). SQLite: FTS5 `bm25()` and an exact numpy scan over the filtered rows' float32 blobs.
+"""
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal
+import logging
+import math
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
 
+from memory import ddl
+from memory.embeddings import MAX_QUERY_CHARS, EmbeddingError, embed_query, resolve_model
+from memory.fields import Vector, vector_from_db, vector_to_pg
 from memory.models import Passage
 from memory.types import AgentLike
 
+logger = logging.getLogger(__name__)
+
 SearchMode = Literal["hybrid", "vector", "text"]
 TagMatchMode = Literal["any", "all"]
+MODES = ("hybrid", "vector", "text")
 MAX_TOP_K = 200
+MAX_OFFSET = 10_000
+MAX_FILTER_TAGS = 100
+TEXT_CANDIDATES = 2_000  # BM25 is computed over at most this many full-text matches (best ts_rank first)
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How hybrid mode merges the full-text and vector rankings (tuned on LoCoMo, see docs/benchmarks.md).
+
+    `rrf`: weighted reciprocal rank fusion, Σ weight / (k + rank). `rsf`: relative score fusion, Σ weight ×
+    min-max-normalised score over each ranking's candidates; unlike RRF it keeps how far ahead a match is, so an
+    exact identifier that only full text finds is not outvoted by a near-tie of vectors."""
+
+    method: Literal["rrf", "rsf"] = "rsf"
+    k: float = 60.0
+    text_weight: float = 1.0
+    vector_weight: float = 1.0
+    depth: int = 100  # candidates taken from each ranking (at least 2 × (offset + top_k))
+
+
+DEFAULT_FUSION = Fusion()
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+# Query words that match nearly every row: they cost time and add nothing to a ranking.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
+@dataclass
+class Scope:
+    """SQL conditions on the alias `t` with their parameters: the rows a search may return."""
+
+    table: str
+    where: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, condition: str, *params: Any) -> "Scope":
+        self.where.append(condition)
+        self.params.extend(params)
+        return self
+
+    def sql(self) -> str:
+        return " AND ".join(self.where) or "TRUE"
+
+
+def db_uuid(value: uuid.UUID | str) -> Any:
+    value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return value if connection.vendor == "postgresql" else value.hex
+
+
+def db_datetime(value: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def scope_for(
+    table: str,
+    *,
+    organization_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> Scope:
+    scope = Scope(table)
+    scope.add("t.organization_id = %s", db_uuid(organization_id)).add("t.agent_id = %s", db_uuid(agent_id))
+    if start is not None:
+        scope.add("t.created_at >= %s", db_datetime(start))
+    if end is not None:
+        scope.add("t.created_at <= %s", db_datetime(end))
+    return scope
+
+
+def add_tag_filter(scope: Scope, tags: list[str], mode: TagMatchMode) -> Scope:
+    wanted = sorted(set(tags))
+    if connection.vendor == "postgresql":
+        return scope.add("t.tags ?& %s" if mode == "all" else "t.tags ?| %s", wanted)
+    marks = ", ".join(["%s"] * len(wanted))
+    if mode == "all":
+        return scope.add(
+            f"(SELECT COUNT(DISTINCT j.value) FROM json_each(t.tags) j WHERE j.value IN ({marks})) = %s",
+            *wanted,
+            len(wanted),
+        )
+    return scope.add(f"EXISTS (SELECT 1 FROM json_each(t.tags) j WHERE j.value IN ({marks}))", *wanted)
+
+
+# -- full text -----------------------------------------------------------------------------------------------
+
+_TSV_ITEM = re.compile(r"'((?:[^']|'')*)'(?::([0-9A-D,]+))?")
+
+
+def _tsvector_counts(text: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for lexeme, positions in _TSV_ITEM.findall(text):
+        counts[lexeme.replace("''", "'")] = len(positions.split(",")) if positions else 1
+    return counts
+
+
+def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT to_tsvector('{ddl.TEXT_CONFIG}'::regconfig, %s)::text", [query])
+        terms = [t for t in _tsvector_counts(cursor.fetchone()[0]) if t not in STOPWORDS]
+        if not terms:
+            return []
+        tsquery = " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+        cursor.execute(
+            f"SELECT t.id, t.search_tsv::text FROM {scope.table} t WHERE {scope.sql()} AND t.search_tsv @@ %s::tsquery"
+            f" ORDER BY ts_rank(t.search_tsv, %s::tsquery) DESC LIMIT {TEXT_CANDIDATES}",
+            [*scope.params, tsquery, tsquery],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return []
+        cursor.execute(f"SELECT count(*) FROM {scope.table} t WHERE {scope.sql()}", scope.params)
+        total = max(cursor.fetchone()[0], len(rows))
+    docs = [(pk, _tsvector_counts(tsv)) for pk, tsv in rows]
+    lengths = [sum(counts.values()) for _, counts in docs]
+    avgdl = sum(lengths) / len(lengths)
+    idf = {}
+    for term in terms:
+        df = sum(1 for _, counts in docs if term in counts)
+        idf[term] = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+    scored = []
+    for (pk, counts), length in zip(docs, lengths, strict=True):
+        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / avgdl)
+        score = sum(idf[t] * counts[t] * (BM25_K1 + 1.0) / (counts[t] + norm) for t in terms if t in counts)
+        scored.append((pk, score))
+    scored.sort(key=lambda item: -item[1])
+    return scored[:depth]
+
+
+def _fts5_query(query: str) -> str:
+    words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS]
+    return " OR ".join('"' + w + '"' for w in dict.fromkeys(words))
+
+
+def _text_ranking_sqlite(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:
+    match = _fts5_query(query)
+    if not match:
+        return []
+    fts = ddl.fts_table(scope.table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.id, bm25({fts}) AS rank FROM {fts} JOIN {scope.table} t ON t.rowid = {fts}.rowid "
+            f"WHERE {fts} MATCH %s AND {scope.sql()} ORDER BY rank LIMIT %s",
+            [match, *scope.params, depth],
+        )
+        return [(pk, -float(rank)) for pk, rank in cursor.fetchall()]
+
+
+def text_ranking(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:
+    if connection.vendor == "postgresql":
+        return _text_ranking_postgres(scope, query, depth)
+    return _text_ranking_sqlite(scope, query, depth)
+
+
+# -- vectors ---------------------------------------------------------------------------------------------------
+
+
+def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list[tuple[Any, float]]:
+    dim = int(vector.shape[0])
+    if connection.vendor == "postgresql":
+        cast = f"t.embedding::vector({dim})"
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Iterative scans keep pulling from the HNSW index until `depth` rows pass the filters.
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, depth))}")
+            cursor.execute(
+                f"SELECT t.id, {cast} <=> %s::vector({dim}) AS distance FROM {scope.table} t "
+                f"WHERE t.embedding_dim = {dim} AND t.embedding_model = %s AND {scope.sql()} "
+                f"ORDER BY {cast} <=> %s::vector({dim}) LIMIT %s",
+                [vector_to_pg(vector), model, *scope.params, vector_to_pg(vector), depth],
+            )
+            rows = cursor.fetchall()
+        ranked = [(pk, 1.0 - float(distance)) for pk, distance in rows]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT t.id, t.embedding FROM {scope.table} t "
+                f"WHERE t.embedding_dim = %s AND t.embedding_model = %s AND {scope.sql()}",
+                [dim, model, *scope.params],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return []
+        matrix = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype="<f4").reshape(len(rows), dim)
+        similarity = matrix @ vector.astype(np.float32)
+        top = np.argsort(-similarity, kind="stable")[:depth]
+        ranked = [(rows[i][0], float(similarity[i])) for i in top]
+    ranked.sort(key=lambda item: -item[1])  # relaxed_order may return near-ties out of order
+    return ranked
+
+
+# -- fusion ----------------------------------------------------------------------------------------------------
+
+
+def _normalised(ranking: list[tuple[Any, float]]) -> dict[Any, float]:
+    if not ranking:
+        return {}
+    high, low = ranking[0][1], ranking[-1][1]
+    spread = high - low
+    return {pk: (score - low) / spread if spread > 0 else 1.0 for pk, score in ranking}
+
+
+def fuse(
+    text: list[tuple[Any, float]], vector: list[tuple[Any, float]], fusion: Fusion = DEFAULT_FUSION
+) -> list[tuple[Any, float]]:
+    """Both rankings best-first; returns the fused ranking best-first."""
+    scores: dict[Any, float] = {}
+    for weight, ranking in ((fusion.text_weight, text), (fusion.vector_weight, vector)):
+        if fusion.method == "rrf":
+            for rank, (pk, _score) in enumerate(ranking, start=1):
+                scores[pk] = scores.get(pk, 0.0) + weight / (fusion.k + rank)
+        else:
+            for pk, score in _normalised(ranking).items():
+                scores[pk] = scores.get(pk, 0.0) + weight * score
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def ranked_ids(
+    *,
+    scope: Scope,
+    query: str,
+    mode: SearchMode,
+    embedding_model: str,
+    limit: int,
+    fusion: Fusion = DEFAULT_FUSION,
+    query_vector: Vector | None = None,
+) -> list[tuple[uuid.UUID, float]]:
+    """Best-first (id, score) of the rows in `scope`, at most `limit` of them."""
+    depth = max(fusion.depth, 2 * limit)
+    text: list[tuple[Any, float]] = []
+    vector: list[tuple[Any, float]] = []
+    if mode in ("text", "hybrid"):
+        text = text_ranking(scope, query, depth)
+    if mode in ("vector", "hybrid"):
+        model = resolve_model(embedding_model)
+        try:
+            if query_vector is None:
+                query_vector = embed_query(model, query)
+        except EmbeddingError:
+            if mode == "vector":
+                raise
+            logger.warning("hybrid search falls back to full text: embedding the query failed", exc_info=True)
+        else:
+            vector = vector_ranking(scope, query_vector, model, depth)
+    ranked = text if mode == "text" else vector if mode == "vector" else fuse(text, vector, fusion)
+    return [(pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk)), score) for pk, score in ranked[:limit]]
+
+
+def validate_query(query: object) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError({"query": "must be a non-empty string"})
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValidationError({"query": f"exceeds the {MAX_QUERY_CHARS} character limit ({len(query)} given)"})
+    return query
+
+
+def validate_page(*, mode: object, limit: object, offset: object, limit_name: str, max_limit: int) -> None:
+    if mode not in MODES:
+        raise ValidationError({"mode": "must be one of hybrid, vector, text"})
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= max_limit:
+        raise ValidationError({limit_name: f"must be an integer between 1 and {max_limit}"})
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+        raise ValidationError({"offset": f"must be an integer between 0 and {MAX_OFFSET}"})
+
+
+def validate_dates(start: object, end: object) -> None:
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not isinstance(value, dt.datetime):
+            raise ValidationError({name: "must be a datetime"})
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            raise ValidationError({name: "must carry a time zone"})
+
+
+# -- archival search -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -33,49 +392,31 @@ def passage_search(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     offset: int = 0,
+    fusion: Fusion = DEFAULT_FUSION,
 ) -> list[PassageHit]:
-    if not isinstance(query, str) or not query.strip():
-        raise ValidationError({"query": "must be a non-empty string"})
-    if mode not in ("hybrid", "vector", "text"):
-        raise ValidationError({"mode": "must be one of hybrid, vector, text"})
+    """Best-first passages of this agent only. Raises ValidationError on bad input, EmbeddingError when vector
+    mode cannot embed the query."""
+    validate_query(query)
+    validate_page(mode=mode, limit=top_k, offset=offset, limit_name="top_k", max_limit=MAX_TOP_K)
+    validate_dates(start, end)
     if tag_match_mode not in ("any", "all"):
         raise ValidationError({"tag_match_mode": "must be any or all"})
-    if not 1 <= top_k <= MAX_TOP_K:
-        raise ValidationError({"top_k": f"must be between 1 and {MAX_TOP_K}"})
-    if offset < 0:
-        raise ValidationError({"offset": "must be 0 or more"})
-    qs = _filtered(agent=agent, tags=tags, tag_match_mode=tag_match_mode, start=start, end=end)
-    terms = [t for t in query.lower().split() if t]
-    matches = Q()
-    for term in terms:
-        matches |= Q(text__icontains=term)
-    hits = []
-    for passage in qs.filter(matches).order_by("-created_at"):
-        text = passage.text.lower()
-        score = sum(1.0 for term in terms if term in text) / len(terms)
-        hits.append(PassageHit(passage=passage, score=score))
-    hits.sort(key=lambda hit: -hit.score)
-    return hits[offset : offset + top_k]
-
-
-def _filtered(
-    *,
-    agent: AgentLike,
-    tags: list[str] | None,
-    tag_match_mode: TagMatchMode,
-    start: dt.datetime | None,
-    end: dt.datetime | None,
-) -> QuerySet[Passage]:
-    qs = Passage.objects.filter(organization_id=agent.organization_id, agent_id=agent.id)
-    if start is not None:
-        qs = qs.filter(created_at__gte=start)
-    if end is not None:
-        qs = qs.filter(created_at__lte=end)
+    if tags is not None and (
+        not isinstance(tags, list)
+        or len(tags) > MAX_FILTER_TAGS
+        or not all(isinstance(tag, str) and tag for tag in tags)
+    ):
+        raise ValidationError({"tags": f"must be a list of at most {MAX_FILTER_TAGS} non-empty strings"})
+    scope = scope_for(
+        Passage._meta.db_table, organization_id=agent.organization_id, agent_id=agent.id, start=start, end=end
+    )
     if tags:
-        ids = [p.pk for p in qs.only("id", "tags") if _tags_match(p.tags, tags, tag_match_mode)]
-        qs = qs.filter(pk__in=ids)
-    return qs
+        add_tag_filter(scope, tags, tag_match_mode)
+    ranked = ranked_ids(
+        scope=scope, query=query, mode=mode, embedding_model=agent.embedding, limit=offset + top_k, fusion=fusion
+    )[offset:]
+    rows = Passage.objects.defer("embedding").in_bulk([pk for pk, _ in ranked])
+    return [PassageHit(passage=rows[pk], score=score) for pk, score in ranked if pk in rows]
 
 
-def _tags_match(have: list[str], wanted: list[str], mode: TagMatchMode) -> bool:
-    return all(t in have for t in wanted) if mode == "all" else any(t in have for t in wanted)
+__all__ = ["Fusion", "PassageHit", "Scope", "passage_search", "ranked_ids", "vector_from_db"]

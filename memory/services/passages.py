@@ -1,4 +1,7 @@
-"""Archival memory writes. Passages belong to one agent; search lives in memory.search."""
+"""Archival memory writes. Passages belong to one agent; search lives in memory.search.
+
+A passage is findable by text (and so by hybrid search) as soon as its insert commits, and by meaning once it is
+embedded with its agent's embedding model (memory.services.embeddings.embed_after_commit)."""
 
 import datetime as dt
 from dataclasses import dataclass, field
@@ -9,10 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from memory.models import Passage
+from memory.services.embeddings import PASSAGES, embed_after_commit
 from memory.types import AgentLike
 
 MAX_PASSAGE_CHARS = 100_000
 MAX_TAG_CHARS = 200
+MAX_TAGS = 100
+MAX_BATCH_ITEMS = 5_000
 
 
 @dataclass(frozen=True)
@@ -23,17 +29,21 @@ class PassageInput:
     created_at: dt.datetime | None = None
 
 
-def _clean(item: PassageInput) -> PassageInput:
+def _clean(item: object) -> PassageInput:
+    if not isinstance(item, PassageInput):
+        raise ValidationError({"items": "must be PassageInput values"})
     if not isinstance(item.text, str) or not item.text.strip():
         raise ValidationError({"text": "must be a non-empty string"})
     if len(item.text) > MAX_PASSAGE_CHARS:
         raise ValidationError({"text": f"exceeds the {MAX_PASSAGE_CHARS} character limit ({len(item.text)} given)"})
     if not isinstance(item.tags, list) or not all(isinstance(t, str) and t for t in item.tags):
         raise ValidationError({"tags": "must be a list of non-empty strings"})
-    if any(len(t) > MAX_TAG_CHARS for t in item.tags):
-        raise ValidationError({"tags": f"each tag is at most {MAX_TAG_CHARS} characters"})
+    if any(len(t) > MAX_TAG_CHARS for t in item.tags) or len(item.tags) > MAX_TAGS:
+        raise ValidationError({"tags": f"at most {MAX_TAGS} tags of at most {MAX_TAG_CHARS} characters each"})
     if not isinstance(item.metadata, dict):
         raise ValidationError({"metadata": "must be an object"})
+    if item.created_at is not None and (not isinstance(item.created_at, dt.datetime) or item.created_at.tzinfo is None):
+        raise ValidationError({"created_at": "must be a datetime with a time zone"})
     return item
 
 
@@ -41,7 +51,9 @@ def _clean(item: PassageInput) -> PassageInput:
 def passage_insert_many(
     *, agent: AgentLike, items: list[PassageInput], created_by_id: int | None = None
 ) -> list[Passage]:
-    """Validate everything first, then write all or nothing."""
+    """Validate everything first, then write all or nothing. Embedding happens after commit."""
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
+        raise ValidationError({"items": f"must be a list of 1 to {MAX_BATCH_ITEMS} passages"})
     cleaned = [_clean(item) for item in items]
     now = timezone.now()
     rows = [
@@ -56,7 +68,9 @@ def passage_insert_many(
         )
         for item in cleaned
     ]
-    return Passage.objects.bulk_create(rows)
+    created = Passage.objects.bulk_create(rows)
+    embed_after_commit(label=PASSAGES, ids=[str(p.pk) for p in created])
+    return created
 
 
 def passage_insert(
@@ -68,7 +82,12 @@ def passage_insert(
     created_at: dt.datetime | None = None,
     created_by_id: int | None = None,
 ) -> Passage:
-    item = PassageInput(text=text, tags=tags or [], metadata=metadata or {}, created_at=created_at)
+    item = PassageInput(
+        text=text,
+        tags=[] if tags is None else tags,
+        metadata={} if metadata is None else metadata,
+        created_at=created_at,
+    )
     return passage_insert_many(agent=agent, items=[item], created_by_id=created_by_id)[0]
 
 

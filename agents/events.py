@@ -1,0 +1,230 @@
+"""The one publisher of channel-layer events. Groups are per agent (`agent.<uuid>`); the `type` of each event
+is the consumer's handler name (`agent.message` → `agent_message`).
+
+Events are notifications, not storage: everything persisted is published after its transaction commits, and a
+client that reconnects re-fetches over HTTP. Token deltas are not persisted and go out immediately."""
+
+import logging
+import uuid
+from typing import Any, Literal, TypedDict
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+
+from agents.models import Message, Run, Step
+
+logger = logging.getLogger(__name__)
+
+
+class MessagePayload(TypedDict):
+    id: str
+    seq: int | None
+    role: str
+    text: str
+    reasoning: str
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str
+    name: str
+    is_err: bool
+    run_id: str | None
+    step_id: str | None
+    created_at: str
+
+
+class MessageEvent(TypedDict):
+    type: Literal["agent.message"]
+    agent_id: str
+    message: MessagePayload
+
+
+class TokenEvent(TypedDict):
+    type: Literal["agent.token"]
+    agent_id: str
+    run_id: str
+    step_index: int
+    kind: Literal["content", "reasoning", "tool_call"]
+    delta: str
+
+
+class StepEvent(TypedDict):
+    type: Literal["agent.step"]
+    agent_id: str
+    run_id: str
+    step_id: str
+    index: int
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    error: str
+
+
+class RunStatusEvent(TypedDict):
+    type: Literal["agent.run_status"]
+    agent_id: str
+    run_id: str
+    status: str
+    stop_reason: str
+
+
+class BlockEvent(TypedDict):
+    type: Literal["agent.block"]
+    agent_id: str
+    block_id: str
+    label: str
+    value: str
+    limit: int
+    revision_id: str | None
+
+
+class CompactionEvent(TypedDict):
+    type: Literal["agent.compaction"]
+    agent_id: str
+    run_id: str | None
+    evicted: int
+    tokens_before: int
+    tokens_after: int
+    summary: str
+
+
+Event = MessageEvent | TokenEvent | StepEvent | RunStatusEvent | BlockEvent | CompactionEvent
+
+
+def group_name(agent_id: uuid.UUID | str) -> str:
+    return f"agent.{agent_id}"
+
+
+def _send(agent_id: uuid.UUID | str, event: Event) -> None:
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group_name(agent_id), event)
+    except Exception:  # the layer drops events by design; never let that break a run
+        logger.warning("could not publish %s for agent %s", event["type"], agent_id, exc_info=True)
+
+
+def publish(agent_id: uuid.UUID | str, event: Event) -> None:
+    """Publish after the current transaction commits (immediately when there is none)."""
+    transaction.on_commit(lambda: _send(agent_id, event))
+
+
+def publish_now(agent_id: uuid.UUID | str, event: Event) -> None:
+    _send(agent_id, event)
+
+
+def message_payload(message: Message) -> MessagePayload:
+    return {
+        "id": f"message-{message.id}",
+        "seq": message.seq,
+        "role": message.role,
+        "text": message.text,
+        "reasoning": message.reasoning,
+        "tool_calls": message.tool_calls,
+        "tool_call_id": message.tool_call_id,
+        "name": message.name,
+        "is_err": message.is_err,
+        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "step_id": f"step-{message.step_id}" if message.step_id else None,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def message_created(message: Message) -> None:
+    publish(
+        message.agent_id,
+        {"type": "agent.message", "agent_id": str(message.agent_id), "message": message_payload(message)},
+    )
+
+
+def run_status(run: Run) -> None:
+    publish(
+        run.agent_id,
+        {
+            "type": "agent.run_status",
+            "agent_id": str(run.agent_id),
+            "run_id": f"run-{run.id}",
+            "status": run.status,
+            "stop_reason": run.stop_reason,
+        },
+    )
+
+
+def step_done(step: Step) -> None:
+    publish(
+        step.agent_id,
+        {
+            "type": "agent.step",
+            "agent_id": str(step.agent_id),
+            "run_id": f"run-{step.run_id}",
+            "step_id": f"step-{step.id}",
+            "index": step.index,
+            "model": step.model,
+            "prompt_tokens": step.prompt_tokens,
+            "completion_tokens": step.completion_tokens,
+            "latency_ms": step.latency_ms,
+            "error": step.error,
+        },
+    )
+
+
+def token(
+    *,
+    agent_id: uuid.UUID,
+    run_id: uuid.UUID,
+    step_index: int,
+    kind: Literal["content", "reasoning", "tool_call"],
+    delta: str,
+) -> None:
+    publish_now(
+        agent_id,
+        {
+            "type": "agent.token",
+            "agent_id": str(agent_id),
+            "run_id": f"run-{run_id}",
+            "step_index": step_index,
+            "kind": kind,
+            "delta": delta,
+        },
+    )
+
+
+def compaction(
+    *, agent_id: uuid.UUID, run_id: uuid.UUID | None, evicted: int, tokens_before: int, tokens_after: int, summary: str
+) -> None:
+    publish(
+        agent_id,
+        {
+            "type": "agent.compaction",
+            "agent_id": str(agent_id),
+            "run_id": f"run-{run_id}" if run_id else None,
+            "evicted": evicted,
+            "tokens_before": tokens_before,
+            "tokens_after": tokens_after,
+            "summary": summary,
+        },
+    )
+
+
+def block_changed_receiver(sender: Any, *, block_id: uuid.UUID, revision_id: uuid.UUID | None, **kwargs: Any) -> None:
+    """memory.signals.block_changed (sent after commit) → an agent.block event to every agent using the block."""
+    from agents.models import AgentBlock
+    from memory.models import Block
+
+    block = Block.objects.filter(pk=block_id).first()
+    agent_ids = list(AgentBlock.objects.filter(block_id=block_id).values_list("agent_id", flat=True))
+    for agent_id in agent_ids:
+        _send(
+            agent_id,
+            {
+                "type": "agent.block",
+                "agent_id": str(agent_id),
+                "block_id": f"block-{block_id}",
+                "label": block.label if block else "",
+                "value": block.value if block else "",
+                "limit": block.limit if block else 0,
+                "revision_id": str(revision_id) if revision_id else None,
+            },
+        )

@@ -1,0 +1,244 @@
+"""LLM access: the only module that imports litellm (lazily: importing it takes ~2 s).
+
+`complete()` sends one chat-completion request for any litellm `provider/model` handle, retries 429/5xx/
+timeouts/connection errors with exponential backoff (ENGRAM_LLM_MAX_RETRIES, ENGRAM_LLM_RETRY_BACKOFF_MS), and
+raises one of the LLMError subclasses below when it gives up. Token counting and model windows live here too."""
+
+import functools
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+DeltaKind = Literal["content", "reasoning", "tool_call"]
+OnDelta = Callable[[DeltaKind, str], None]
+
+_OVERFLOW_HINTS = ("context length", "context_length", "maximum context", "context window", "too many tokens")
+
+
+class LLMError(Exception):
+    """The provider call failed for good. `stop_reason` is what the run records."""
+
+    stop_reason = "llm_api_error"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderTransientError(LLMError):
+    """429, 5xx, timeouts, connection errors: still failing after the bounded retries."""
+
+
+class ContextOverflowError(LLMError):
+    """The provider says the request is larger than the model's window."""
+
+    stop_reason = "context_window_overflow"
+
+
+@dataclass
+class ToolCallOut:
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model produced it (may be malformed)
+
+
+@dataclass
+class LLMResponse:
+    content: str
+    reasoning: str
+    tool_calls: list[ToolCallOut]
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    raw: JSON = field(default_factory=dict)
+    attempts: int = 1
+
+
+_import_lock = threading.Lock()
+
+
+@functools.cache
+def _litellm() -> Any:
+    with _import_lock:
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.drop_params = True  # providers that lack a parameter (e.g. parallel_tool_calls) ignore it
+        return litellm
+
+
+def api_base_for(model: str, model_settings: JSON) -> str | None:
+    base = model_settings.get("api_base")
+    if isinstance(base, str) and base:
+        return base
+    if model.startswith("openai/") and settings.OPENAI_API_BASE:
+        return str(settings.OPENAI_API_BASE)
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def model_window(model: str) -> int | None:
+    """The model's input window according to litellm's model map, or None when unknown."""
+    try:
+        info = _litellm().get_model_info(model)
+    except Exception:
+        return None
+    value = info.get("max_input_tokens") or info.get("max_tokens")
+    return int(value) if value else None
+
+
+def count_tokens(model: str, *, messages: list[JSON] | None = None, tools: list[JSON] | None = None) -> int:
+    """Tokens of a request with the model's tokenizer (litellm); chars/4 when litellm cannot count it."""
+    try:
+        return int(_litellm().token_counter(model=model, messages=messages or [], tools=tools or None))
+    except Exception:
+        chars = len(json.dumps(messages or [])) + len(json.dumps(tools or []))
+        return chars // 4 + 1
+
+
+def _classify(exc: Exception) -> LLMError:
+    litellm = _litellm()
+    status = getattr(exc, "status_code", None)
+    text = str(exc)
+    if isinstance(exc, litellm.ContextWindowExceededError) or (
+        status in (400, 413) and any(h in text.lower() for h in _OVERFLOW_HINTS)
+    ):
+        return ContextOverflowError(text, status=status)
+    transient = (
+        litellm.RateLimitError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.APIConnectionError,
+        litellm.Timeout,
+        litellm.BadGatewayError,
+    )
+    if isinstance(exc, transient) or (isinstance(status, int) and (status == 429 or status >= 500)):
+        return ProviderTransientError(text, status=status)
+    return LLMError(text, status=status)
+
+
+def _backoff(attempt: int) -> float:
+    base = settings.ENGRAM_LLM_RETRY_BACKOFF_MS / 1000
+    return float(min(30.0, base * (2**attempt)) * (0.5 + random.random() / 2))  # noqa: S311 (jitter)
+
+
+def build_request(
+    *,
+    model: str,
+    messages: list[JSON],
+    tools: list[JSON],
+    model_settings: JSON,
+    max_tokens: int | None,
+    tool_choice: str | None,
+) -> JSON:
+    """The request as recorded on the Step (exactly what is sent, minus credentials)."""
+    request: JSON = {"model": model, "messages": messages}
+    if tools:
+        request["tools"] = tools
+        if tool_choice:
+            request["tool_choice"] = tool_choice
+    for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "reasoning_effort"):
+        if model_settings.get(key) is not None:
+            request[key] = model_settings[key]
+    if tools and model_settings.get("parallel_tool_calls") is not None:
+        request["parallel_tool_calls"] = model_settings["parallel_tool_calls"]
+    if max_tokens:
+        request["max_tokens"] = max_tokens
+    return request
+
+
+def complete(
+    request: JSON,
+    *,
+    api_base: str | None = None,
+    on_delta: OnDelta | None = None,
+    timeout: float | None = None,
+) -> LLMResponse:
+    """Send `request` (see build_request). Streams when `on_delta` is given. Retries transient failures."""
+    litellm = _litellm()
+    kwargs: JSON = dict(request)
+    kwargs.update(num_retries=0, max_retries=0, timeout=timeout or settings.ENGRAM_LLM_TIMEOUT)
+    if api_base:
+        kwargs["api_base"] = api_base
+        if request["model"].startswith("openai/") and not _has_openai_key():
+            kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore the key
+    attempts = settings.ENGRAM_LLM_MAX_RETRIES + 1
+    for attempt in range(attempts):
+        try:
+            response = litellm.completion(**kwargs) if on_delta is None else _stream(litellm, kwargs, on_delta)
+            result = _parse(litellm, response)
+            result.attempts = attempt + 1
+            return result
+        except Exception as exc:  # classify every provider failure
+            error = _classify(exc)
+            if not isinstance(error, ProviderTransientError) or attempt + 1 >= attempts:
+                raise error from exc
+            delay = _backoff(attempt)
+            logger.info("LLM call failed (%s); retry %d/%d in %.2fs", error.status, attempt + 1, attempts - 1, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _has_openai_key() -> bool:
+    import os
+
+    return bool(os.environ.get("OPENAI_API_KEY"))
+
+
+def _stream(litellm: Any, kwargs: JSON, on_delta: OnDelta) -> Any:
+    chunks = []
+    stream = litellm.completion(**kwargs, stream=True, stream_options={"include_usage": True})
+    for chunk in stream:
+        chunks.append(chunk)
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = choice.delta
+            if getattr(delta, "reasoning_content", None):
+                on_delta("reasoning", delta.reasoning_content)
+            if getattr(delta, "content", None):
+                on_delta("content", delta.content)
+            for call in getattr(delta, "tool_calls", None) or []:
+                function = getattr(call, "function", None)
+                if function is not None and function.arguments:
+                    on_delta("tool_call", function.arguments)
+    return litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
+
+
+def _parse(litellm: Any, response: Any) -> LLMResponse:
+    choice = response.choices[0]
+    message = choice.message
+    calls = []
+    for index, call in enumerate(getattr(message, "tool_calls", None) or []):
+        calls.append(
+            ToolCallOut(
+                id=call.id or f"call_{index}",
+                name=call.function.name or "",
+                arguments=call.function.arguments or "",
+            )
+        )
+    usage = getattr(response, "usage", None)
+    try:
+        cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:
+        cost = 0.0
+    raw = response.model_dump() if hasattr(response, "model_dump") else dict(response)
+    return LLMResponse(
+        content=message.content or "",
+        reasoning=getattr(message, "reasoning_content", None) or "",
+        tool_calls=calls,
+        finish_reason=choice.finish_reason or "",
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost=cost,
+        raw=json.loads(json.dumps(raw, default=str)),
+    )

@@ -1,0 +1,285 @@
+"""The agent loop: one run = steps until the agent is done (or max_steps, an error, a cancel).
+
+A step = compile the context (compacting if needed) → one LLM call → in one transaction: the Step row keyed by
+(run, index), the assistant message, the tool calls executed and their results. A step is persisted entirely or
+not at all, so a run resumed after a crash (a redelivered Celery task) continues after its last persisted step
+and never repeats one (nor its memory writes)."""
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from agents import context, events, llm
+from agents.models import Agent, AgentType, Run, RunStatus, Step, Tool
+from agents.services.messages import MessageSpec, message_create_many, text_content
+from agents.services.runs import run_claim, run_finish
+from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, ToolContext, ToolError
+from agents.tools.custom import CustomToolError, run_custom_tool
+from agents.tools.validate import validate_arguments
+
+logger = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_TOOL_ERRORS = 3
+MAX_OVERFLOW_RETRIES = 2
+_FAILED_STOP_REASONS = {
+    "llm_api_error",
+    "invalid_tool_call",
+    "error",
+    "context_window_overflow",
+    "context_window_overflow_in_system_prompt",
+}
+_TRUE = (True, "true", "True", 1)
+
+
+@dataclass
+class Outcome:
+    stop: bool
+    stop_reason: str = ""
+    error: str = ""
+    tool_errors: bool = False
+
+    @property
+    def status(self) -> str:
+        return RunStatus.FAILED if self.stop_reason in _FAILED_STOP_REASONS else RunStatus.COMPLETED
+
+
+class _Abandon(Exception):
+    """The run is no longer ours (cancelled, or another holder): drop this step without persisting it."""
+
+
+def run_execute(*, run_id: uuid.UUID, token: str) -> None:
+    """Claim and execute (or resume) a run. Never raises for a provider failure: the run records it."""
+    run = run_claim(run_id=run_id, token=token)
+    if run is None:
+        return
+    try:
+        _execute(run, token)
+    except Exception as exc:
+        logger.exception("run %s failed", run.id)
+        run_finish(run=run, status=RunStatus.FAILED, stop_reason="error", error=f"{type(exc).__name__}: {exc}")
+
+
+def _execute(run: Run, token: str) -> None:
+    agent = Agent.objects.get(pk=run.agent_id)
+    max_steps = int(run.options.get("max_steps", 50))
+    model = str(run.options.get("override_model") or agent.model)
+    last = Step.objects.filter(run=run).order_by("-index").first()
+    if last is not None and not last.continues:
+        # Resumed after the final step was persisted but before the run was marked finished.
+        outcome = Outcome(stop=True, stop_reason=last.stop_reason or "end_turn", error=last.error)
+        run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
+        return
+    index = last.index + 1 if last is not None else 0
+    consecutive_errors = 0
+    while index < max_steps:
+        try:
+            outcome = _step(agent, run, token, index, model)
+        except _Abandon:
+            return
+        if outcome.stop:
+            run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
+            return
+        consecutive_errors = consecutive_errors + 1 if outcome.tool_errors else 0
+        if consecutive_errors >= MAX_CONSECUTIVE_TOOL_ERRORS:
+            run_finish(
+                run=run,
+                status=RunStatus.FAILED,
+                stop_reason="invalid_tool_call",
+                error=f"{consecutive_errors} steps in a row ended in tool errors",
+            )
+            return
+        index += 1
+    run_finish(run=run, status=RunStatus.COMPLETED, stop_reason="max_steps")
+
+
+def _still_ours(run: Run, token: str) -> None:
+    """Lock the run row for the rest of the transaction; abandon if it was cancelled or taken over."""
+    row = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", "claim_token").first()
+    if row is None or row[0] != RunStatus.RUNNING or row[1] != token:
+        raise _Abandon
+
+
+def _step(agent: Agent, run: Run, token: str, index: int, model: str) -> Outcome:
+    status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+    if status != RunStatus.RUNNING:
+        raise _Abandon
+    memgpt = agent.agent_type == AgentType.MEMGPT
+    on_delta = None
+    if run.options.get("stream_tokens"):
+
+        def on_delta(kind: llm.DeltaKind, delta: str) -> None:
+            events.token(agent_id=agent.id, run_id=run.id, step_index=index, kind=kind, delta=delta)
+
+    force = False
+    request: dict[str, Any] = {}
+    for attempt in range(MAX_OVERFLOW_RETRIES + 1):
+        started = time.monotonic()
+        try:
+            ctx = context.prepare(agent, model=model, run_id=run.id, force_compact=force)
+            request = llm.build_request(
+                model=model,
+                messages=ctx.request_messages(agent.summary),
+                tools=ctx.tools,
+                model_settings=agent.model_settings,
+                max_tokens=ctx.budget.output,
+                tool_choice=("required" if memgpt else "auto") if ctx.tools else None,
+            )
+            response = llm.complete(request, api_base=llm.api_base_for(model, agent.model_settings), on_delta=on_delta)
+            break
+        except llm.ContextOverflowError as exc:
+            if attempt < MAX_OVERFLOW_RETRIES:
+                logger.info("run %s: provider reports context overflow; compacting harder", run.id)
+                force = True
+                continue
+            return _failed_step(agent, run, token, index, model, request, exc, started)
+        except llm.LLMError as exc:
+            return _failed_step(agent, run, token, index, model, request, exc, started)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    with transaction.atomic():
+        _still_ours(run, token)
+        try:
+            with transaction.atomic():
+                step = Step.objects.create(
+                    organization_id=agent.organization_id,
+                    run=run,
+                    agent=agent,
+                    index=index,
+                    model=model,
+                    request=request,
+                    response=response.raw,
+                    prompt_tokens=response.prompt_tokens,
+                    completion_tokens=response.completion_tokens,
+                    cost=response.cost,
+                    latency_ms=latency_ms,
+                )
+        except IntegrityError:
+            raise _Abandon from None  # this index is already persisted: never repeat a step
+        outcome, specs = _apply(agent, run, step, response, ctx.tools_by_name, memgpt)
+        message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
+        step.continues = not outcome.stop
+        step.stop_reason = outcome.stop_reason
+        step.save(update_fields=["continues", "stop_reason"])
+        Run.objects.filter(pk=run.pk).update(
+            prompt_tokens=F("prompt_tokens") + response.prompt_tokens,
+            completion_tokens=F("completion_tokens") + response.completion_tokens,
+            step_count=F("step_count") + 1,
+        )
+        events.step_done(step)
+    return outcome
+
+
+def _failed_step(
+    agent: Agent,
+    run: Run,
+    token: str,
+    index: int,
+    model: str,
+    request: dict[str, Any],
+    exc: llm.LLMError,
+    started: float,
+) -> Outcome:
+    stop_reason = exc.stop_reason
+    with transaction.atomic():
+        _still_ours(run, token)
+        try:
+            with transaction.atomic():
+                step = Step.objects.create(
+                    organization_id=agent.organization_id,
+                    run=run,
+                    agent=agent,
+                    index=index,
+                    model=model,
+                    request=request,
+                    error=f"{type(exc).__name__}: {exc}"[:10_000],
+                    latency_ms=int((time.monotonic() - started) * 1000),
+                    stop_reason=stop_reason,
+                )
+        except IntegrityError:
+            raise _Abandon from None
+        events.step_done(step)
+    return Outcome(stop=True, stop_reason=stop_reason, error=str(exc)[:10_000])
+
+
+def _apply(
+    agent: Agent, run: Run, step: Step, response: llm.LLMResponse, tools: dict[str, Tool], memgpt: bool
+) -> tuple[Outcome, list[MessageSpec]]:
+    """Turn one LLM response into messages, executing the tool calls it asks for."""
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in response.tool_calls
+    ]
+    assistant = MessageSpec(
+        role="assistant",
+        text=response.content,
+        content=text_content(response.content),
+        reasoning=response.reasoning,
+        tool_calls=calls,
+    )
+    if memgpt:
+        # Content is the inner monologue; the user-facing text is what send_message carries.
+        assistant.reasoning = "\n".join(p for p in (response.reasoning, response.content) if p)
+        assistant.text = ""
+    specs = [assistant]
+    if not response.tool_calls:
+        if memgpt:
+            return Outcome(stop=True, stop_reason="no_tool_call"), specs
+        return Outcome(stop=True, stop_reason="end_turn"), specs
+    ctx = ToolContext(agent=agent, run_id=run.id, step_id=step.id)
+    any_error = all_error = heartbeat = replied = False
+    all_error = True
+    for call in response.tool_calls:
+        result, is_err, wants_heartbeat, args = _run_tool(ctx, tools, call, memgpt)
+        specs.append(MessageSpec(role="tool", text=result, tool_call_id=call.id, name=call.name, is_err=is_err))
+        any_error = any_error or is_err
+        all_error = all_error and is_err
+        heartbeat = heartbeat or wants_heartbeat
+        if call.name == "send_message" and not is_err:
+            replied = True
+            assistant.text = "\n".join(p for p in (assistant.text, str(args.get("message", ""))) if p)
+    if not memgpt:
+        return Outcome(stop=False, tool_errors=all_error), specs
+    if replied and not any_error:
+        return Outcome(stop=True, stop_reason="end_turn"), specs
+    if heartbeat or any_error:
+        return Outcome(stop=False, tool_errors=all_error), specs
+    return Outcome(stop=True, stop_reason="end_turn"), specs
+
+
+def _run_tool(
+    ctx: ToolContext, tools: dict[str, Tool], call: llm.ToolCallOut, memgpt: bool
+) -> tuple[str, bool, bool, dict[str, Any]]:
+    """(result text, is_error, heartbeat requested, parsed args). Errors are for the model to read."""
+    tool = tools.get(call.name)
+    if tool is None:
+        available = ", ".join(sorted(tools)) or "none"
+        return f"Error: unknown tool '{call.name}'. Available tools: {available}", True, False, {}
+    try:
+        args = json.loads(call.arguments) if call.arguments.strip() else {}
+    except json.JSONDecodeError as exc:
+        return f"Error: the arguments are not valid JSON ({exc.msg} at position {exc.pos})", True, memgpt, {}
+    if not isinstance(args, dict):
+        return "Error: the arguments must be a JSON object", True, memgpt, {}
+    heartbeat = memgpt and args.pop("request_heartbeat", False) in _TRUE
+    error = validate_arguments(args, tool.json_schema.get("parameters") or {})
+    if error:
+        return f"Error: {error}", True, heartbeat, args
+    try:
+        if tool.organization_id is None and tool.name in BUILTIN_IMPLEMENTATIONS:
+            with transaction.atomic():  # a failing tool leaves no partial write
+                result = BUILTIN_IMPLEMENTATIONS[tool.name](ctx, args)
+        else:
+            result = run_custom_tool(tool, args)
+    except (ToolError, CustomToolError) as exc:
+        return f"Error: {exc}", True, heartbeat, args
+    except Exception as exc:
+        logger.exception("tool %s crashed", tool.name)
+        return f"Error: {type(exc).__name__}: {exc}", True, heartbeat, args
+    if len(result) > tool.return_char_limit:
+        result = result[: tool.return_char_limit] + f"... [truncated to {tool.return_char_limit} characters]"
+    return result, False, heartbeat, args

@@ -1,0 +1,102 @@
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents import events
+from agents.models import Agent, Message
+
+
+@dataclass
+class MessageSpec:
+    role: str
+    text: str = ""
+    content: list[dict[str, Any]] | None = None
+    reasoning: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_call_id: str = ""
+    name: str = ""
+    otid: str = ""
+    sender_id: str = ""
+    is_err: bool = False
+    in_context: bool = True
+
+
+def seq_allocate(*, agent_id: uuid.UUID, count: int) -> int:
+    """Reserve `count` consecutive message seqs for the agent and return the first.
+    Caller must be inside a transaction: the UPDATE holds the agent row lock until commit."""
+    Agent.objects.filter(pk=agent_id).update(message_seq=F("message_seq") + count)
+    last: int = Agent.objects.values_list("message_seq", flat=True).get(pk=agent_id)
+    return last - count + 1
+
+
+def text_content(text: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": text}] if text else []
+
+
+@transaction.atomic
+def message_create_many(
+    *,
+    agent: Agent,
+    specs: Sequence[MessageSpec],
+    run_id: uuid.UUID | None = None,
+    step_id: uuid.UUID | None = None,
+    numbered: bool = True,
+) -> list[Message]:
+    """Persist messages in order. `numbered=False` leaves seq empty (the input of a queued run)."""
+    if not specs:
+        return []
+    first = seq_allocate(agent_id=agent.id, count=len(specs)) if numbered else None
+    now = timezone.now()
+    rows = [
+        Message(
+            organization_id=agent.organization_id,
+            agent_id=agent.id,
+            run_id=run_id,
+            step_id=step_id,
+            seq=None if first is None else first + i,
+            role=spec.role,
+            content=spec.content if spec.content is not None else text_content(spec.text),
+            text=spec.text,
+            reasoning=spec.reasoning,
+            tool_calls=spec.tool_calls,
+            tool_call_id=spec.tool_call_id,
+            name=spec.name,
+            otid=spec.otid,
+            sender_id=spec.sender_id,
+            is_err=spec.is_err,
+            in_context=spec.in_context and numbered,
+            created_at=now,
+        )
+        for i, spec in enumerate(specs)
+    ]
+    Message.objects.bulk_create(rows)
+    if numbered:
+        for row in rows:
+            events.message_created(row)
+    return rows
+
+
+@transaction.atomic
+def messages_reset(*, agent: Agent) -> int:
+    """Take every message out of the context window (they stay in recall memory, searchable) and drop the
+    running summary. Returns how many messages left the context."""
+    count = Message.objects.filter(agent=agent, in_context=True).update(in_context=False)
+    Agent.objects.filter(pk=agent.pk).update(summary="", compiled_hash="")
+    agent.summary = ""
+    agent.compiled_hash = ""
+    return count
+
+
+def agent_summarize(*, agent: Agent) -> int:
+    """Force a compaction now (fold the oldest in-context messages into the summary). Returns how many
+    messages left the context window."""
+    from agents import context
+
+    before = Message.objects.filter(agent=agent, in_context=True).count()
+    context.prepare(agent, model=agent.model, run_id=None, force_compact=True)
+    return before - Message.objects.filter(agent=agent, in_context=True).count()

@@ -1,0 +1,269 @@
+"""Runs: one per request. The database allows one running run per agent (a partial unique index); queued
+runs start in arrival order (`position`). A run is claimed with a conditional UPDATE, executed by a Celery
+worker (production) or a thread in the server process (embedded profile), and finished with a conditional
+UPDATE; then the agent's next queued run is dispatched."""
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents import events
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus
+from agents.services.messages import MessageSpec, message_create_many, seq_allocate
+
+logger = logging.getLogger(__name__)
+
+MAX_STEPS_LIMIT = 1_000
+TERMINAL_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+_INPUT_ROLES = (MessageRole.USER, MessageRole.SYSTEM, MessageRole.ASSISTANT)
+_OPTION_KEYS = {
+    "stream_tokens",
+    "override_model",
+    "include_return_message_types",
+    "use_assistant_message",
+    "enable_thinking",
+}
+
+
+def _content_text(content: Any, index: int) -> tuple[str, list[dict[str, Any]]]:
+    if isinstance(content, str):
+        return content, [{"type": "text", "text": content}] if content else []
+    if isinstance(content, list):
+        parts: list[dict[str, Any]] = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") not in ("text", "image"):
+                raise ValidationError({"messages": f"item {index}: content parts must be {{type: text, text}}"})
+            if part["type"] == "text":
+                if not isinstance(part.get("text"), str):
+                    raise ValidationError({"messages": f"item {index}: a text part needs a 'text' string"})
+                parts.append({"type": "text", "text": part["text"]})
+            else:
+                parts.append(part)
+        return "\n".join(p["text"] for p in parts if p["type"] == "text"), parts
+    raise ValidationError({"messages": f"item {index}: content must be a string or a list of parts"})
+
+
+def _clean_messages(messages: Any) -> list[MessageSpec]:
+    if not isinstance(messages, list) or not messages:
+        raise ValidationError({"messages": "must be a non-empty list"})
+    specs = []
+    for index, raw in enumerate(messages):
+        if not isinstance(raw, dict):
+            raise ValidationError({"messages": f"item {index} must be an object"})
+        role = raw.get("role", "user")
+        if role not in _INPUT_ROLES:
+            raise ValidationError({"messages": f"item {index}: role must be user, system or assistant"})
+        text, parts = _content_text(raw.get("content"), index)
+        if not text.strip() and not parts:
+            raise ValidationError({"messages": f"item {index}: content is empty"})
+        otid = raw.get("otid") or ""
+        for key in ("otid", "name", "sender_id"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise ValidationError({"messages": f"item {index}: {key} must be a string"})
+        specs.append(
+            MessageSpec(
+                role=role,
+                text=text,
+                content=parts,
+                otid=otid if role == MessageRole.USER else "",
+                name=raw.get("name") or "",
+                sender_id=raw.get("sender_id") or "",
+            )
+        )
+    return specs
+
+
+def _existing_run_for_otids(agent: Agent, specs: list[MessageSpec]) -> Run | None:
+    otids = [s.otid for s in specs if s.otid]
+    if not otids:
+        return None
+    message = Message.objects.filter(agent=agent, role=MessageRole.USER, otid__in=otids).select_related("run").first()
+    return message.run if message is not None and message.run is not None else None
+
+
+def run_create(
+    *,
+    actor: User | None,
+    agent: Agent,
+    messages: list[dict[str, Any]],
+    max_steps: int = 50,
+    options: dict[str, Any] | None = None,
+    callback_url: str = "",
+) -> Run:
+    """Persist the input messages and a queued Run in one transaction, then (after commit) dispatch it.
+    A message whose `otid` the agent has already received is not stored twice: the earlier run is returned."""
+    specs = _clean_messages(messages)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
+        raise ValidationError({"max_steps": f"must be an integer between 1 and {MAX_STEPS_LIMIT}"})
+    options = dict(options or {})
+    unknown = set(options) - _OPTION_KEYS
+    if unknown:
+        raise ValidationError({"options": f"unknown option(s): {', '.join(sorted(unknown))}"})
+    options["max_steps"] = max_steps
+    existing = _existing_run_for_otids(agent, specs)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            Agent.objects.filter(pk=agent.pk).update(run_seq=F("run_seq") + 1)
+            position = Agent.objects.values_list("run_seq", flat=True).get(pk=agent.pk)
+            run = Run.objects.create(
+                organization_id=agent.organization_id,
+                agent=agent,
+                created_by=actor,
+                options=options,
+                position=position,
+                callback_url=callback_url,
+            )
+            message_create_many(agent=agent, specs=specs, run_id=run.id, numbered=False)
+            events.run_status(run)
+            transaction.on_commit(lambda: run_dispatch(run_id=run.id))
+    except IntegrityError:
+        # A concurrent send with the same otid won the race.
+        existing = _existing_run_for_otids(agent, specs)
+        if existing is None:
+            raise
+        return existing
+    return run
+
+
+def run_dispatch(*, run_id: uuid.UUID) -> None:
+    """Hand the run to an executor. Safe to call more than once: only one claim of a run succeeds."""
+    if settings.ENGRAM_RUN_EXECUTOR == "celery":
+        from agents.tasks import run_agent as run_agent_task
+
+        run_agent_task.delay(str(run_id))
+    elif settings.ENGRAM_RUN_EXECUTOR == "inprocess":
+        from agents.executor import submit
+
+        submit(run_id)
+    # "manual": tests drive runs themselves.
+
+
+def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
+    """Claim a queued run for `token` (a conditional UPDATE; the unique index refuses a second running run of
+    the agent). A running run is returned only to the holder of its token: a redelivered Celery message resumes.
+    Returns None when the run is not ours to execute (gone, finished, another holder, or not first in line)."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    if run.status == RunStatus.RUNNING:
+        return run if run.claim_token == token else None
+    if run.status != RunStatus.QUEUED:
+        return None
+    if Run.objects.filter(agent_id=run.agent_id, status=RunStatus.QUEUED, position__lt=run.position).exists():
+        return None  # an earlier send goes first; it dispatches us when it ends
+    try:
+        with transaction.atomic():
+            claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+                status=RunStatus.RUNNING, claim_token=token, started_at=timezone.now()
+            )
+            if claimed != 1:
+                return None
+            _number_input(run)
+            run.refresh_from_db()
+            events.run_status(run)
+    except IntegrityError:
+        return None  # another run of this agent is running; it dispatches the next one when it ends
+    return run
+
+
+def _number_input(run: Run) -> None:
+    """Give the queued input messages their place in the history now that the run starts."""
+    pending = list(Message.objects.filter(run=run, seq=None).order_by("created_at", "id"))
+    if not pending:
+        return
+    first = seq_allocate(agent_id=run.agent_id, count=len(pending))
+    for offset, message in enumerate(pending):
+        message.seq = first + offset
+        message.in_context = True
+    Message.objects.bulk_update(pending, ["seq", "in_context"])
+    for message in pending:
+        events.message_created(message)
+
+
+def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> bool:
+    """Move a running run to a final status (conditional: False when it was cancelled meanwhile), record it on
+    the agent, and dispatch the agent's next queued run after commit."""
+    now = timezone.now()
+    with transaction.atomic():
+        done = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=status, stop_reason=stop_reason, error=error[:10_000], completed_at=now
+        )
+        if done:
+            duration = int((now - run.started_at).total_seconds() * 1000) if run.started_at else None
+            Agent.objects.filter(pk=run.agent_id).update(
+                last_run_completion=now, last_run_duration_ms=duration, last_stop_reason=stop_reason
+            )
+            run.status, run.stop_reason, run.error, run.completed_at = status, stop_reason, error, now
+            events.run_status(run)
+        transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
+    _notify_waiters(run.pk)
+    return bool(done)
+
+
+def run_dispatch_next(*, agent_id: uuid.UUID) -> None:
+    if Run.objects.filter(agent_id=agent_id, status=RunStatus.RUNNING).exists():
+        return
+    following = Run.objects.filter(agent_id=agent_id, status=RunStatus.QUEUED).order_by("position").first()
+    if following is not None:
+        run_dispatch(run_id=following.id)
+
+
+def run_cancel(*, run: Run) -> Run:
+    """Cancel a queued or running run (a running one stops before its next step is persisted)."""
+    with transaction.atomic():
+        cancelled = Run.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
+            status=RunStatus.CANCELLED, stop_reason="cancelled", completed_at=timezone.now()
+        )
+        run.refresh_from_db()
+        if cancelled:
+            # Input of a run that never started stays out of the history's order but remains searchable.
+            events.run_status(run)
+            transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
+    _notify_waiters(run.pk)
+    return run
+
+
+# -- waiting ------------------------------------------------------------------------------------------
+
+_waiters_lock = threading.Lock()
+_waiters: dict[uuid.UUID, threading.Event] = {}
+
+
+def _notify_waiters(run_id: uuid.UUID) -> None:
+    with _waiters_lock:
+        waiter = _waiters.get(run_id)
+    if waiter is not None:
+        waiter.set()
+
+
+def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
+    """Block until the run is final or `timeout` seconds pass; returns the run as it then is. In-process
+    executions wake the waiter at once; otherwise the row is re-read every 10 ms at most (backing off to 100 ms)."""
+    deadline = time.monotonic() + timeout
+    with _waiters_lock:
+        waiter = _waiters.setdefault(run_id, threading.Event())
+    interval = 0.01
+    try:
+        while True:
+            run = Run.objects.get(pk=run_id)
+            remaining = deadline - time.monotonic()
+            if run.status in TERMINAL_STATUSES or remaining <= 0:
+                return run
+            if waiter.wait(min(interval, remaining)):
+                waiter.clear()
+            else:
+                interval = min(interval * 1.5, 0.1)
+    finally:
+        with _waiters_lock:
+            _waiters.pop(run_id, None)

@@ -1,0 +1,187 @@
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.selectors import organization_id_for
+from agents.models import Tool
+from agents.tools.builtin import BUILTIN_SCHEMAS, builtin_tool_type
+from agents.tools.schema import schema_from_source
+
+_builtins_ready = False
+
+
+def builtin_tools_ensure() -> dict[str, Tool]:
+    """Create or refresh the built-in Tool rows (organization=None). Idempotent and safe to race."""
+    global _builtins_ready
+    existing = {t.name: t for t in Tool.objects.filter(organization=None, name__in=list(BUILTIN_SCHEMAS))}
+    if _builtins_ready and len(existing) == len(BUILTIN_SCHEMAS):
+        return existing
+    for name, schema in BUILTIN_SCHEMAS.items():
+        tool = existing.get(name)
+        wanted = {"description": schema["description"], "json_schema": schema, "tool_type": builtin_tool_type(name)}
+        if tool is None:
+            try:
+                with transaction.atomic():
+                    existing[name] = Tool.objects.create(organization=None, name=name, tags=["base"], **wanted)
+            except IntegrityError:
+                existing[name] = Tool.objects.get(organization=None, name=name)
+        elif any(getattr(tool, k) != v for k, v in wanted.items()):
+            for key, value in wanted.items():
+                setattr(tool, key, value)
+            tool.save(update_fields=[*wanted, "updated_at"])
+    _builtins_ready = True
+    return existing
+
+
+def _clean_tool_fields(
+    *, source_code: str, name: str | None, description: str | None, json_schema: dict[str, Any] | None
+) -> dict[str, Any]:
+    if not isinstance(source_code, str) or not source_code.strip():
+        raise ValidationError({"source_code": "must be non-empty Python source"})
+    if json_schema is not None:
+        if not isinstance(json_schema, dict) or not isinstance(json_schema.get("name"), str):
+            raise ValidationError({"json_schema": "must be an object with a 'name'"})
+        schema = dict(json_schema)
+        schema.setdefault("parameters", {"type": "object", "properties": {}, "required": []})
+        # The function must exist in the source under the schema's name.
+        schema_from_source(source_code, schema["name"])
+    else:
+        schema = schema_from_source(source_code, name)
+    if name and name != schema["name"]:
+        raise ValidationError({"name": f"must match the function name {schema['name']!r}"})
+    if description:
+        schema["description"] = description
+    if schema["name"] in BUILTIN_SCHEMAS:
+        raise ValidationError({"name": f"{schema['name']!r} is a built-in tool name"})
+    return {
+        "name": schema["name"],
+        "description": schema.get("description", ""),
+        "json_schema": schema,
+        "source_code": source_code,
+    }
+
+
+def _clean_tags(tags: list[str] | None) -> list[str]:
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValidationError({"tags": "must be a list of strings"})
+    return tags
+
+
+@transaction.atomic
+def tool_create(
+    *,
+    actor: User,
+    source_code: str,
+    name: str | None = None,
+    description: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    return_char_limit: int | None = None,
+) -> Tool:
+    fields = _clean_tool_fields(source_code=source_code, name=name, description=description, json_schema=json_schema)
+    org_id = organization_id_for(actor)
+    if Tool.objects.filter(organization_id=org_id, name=fields["name"]).exists():
+        raise ValidationError({"name": f"a tool named {fields['name']!r} already exists"})
+    extra: dict[str, Any] = {}
+    if return_char_limit is not None:
+        extra["return_char_limit"] = return_char_limit
+    return Tool.objects.create(
+        organization_id=org_id,
+        created_by=actor,
+        tool_type=Tool.ToolType.CUSTOM,
+        tags=_clean_tags(tags),
+        **fields,
+        **extra,
+    )
+
+
+@transaction.atomic
+def tool_upsert(
+    *,
+    actor: User,
+    source_code: str,
+    name: str | None = None,
+    description: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+) -> Tool:
+    """Create the tool, or replace the actor's organization's tool of the same name."""
+    fields = _clean_tool_fields(source_code=source_code, name=name, description=description, json_schema=json_schema)
+    org_id = organization_id_for(actor)
+    tool = Tool.objects.select_for_update().filter(organization_id=org_id, name=fields["name"]).first()
+    if tool is None:
+        return tool_create(
+            actor=actor, source_code=source_code, name=name, description=description, json_schema=json_schema, tags=tags
+        )
+    for key, value in fields.items():
+        setattr(tool, key, value)
+    if tags is not None:
+        tool.tags = _clean_tags(tags)
+    tool.save()
+    return tool
+
+
+@transaction.atomic
+def tool_update(
+    *,
+    tool: Tool,
+    source_code: str | None = None,
+    description: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    return_char_limit: int | None = None,
+) -> Tool:
+    if tool.organization_id is None:
+        raise ValidationError({"tool": "built-in tools cannot be changed"})
+    if source_code is not None or json_schema is not None:
+        fields = _clean_tool_fields(
+            source_code=source_code if source_code is not None else tool.source_code,
+            name=None if json_schema is not None else tool.name,
+            description=description,
+            json_schema=json_schema,
+        )
+        if (
+            fields["name"] != tool.name
+            and Tool.objects.filter(organization_id=tool.organization_id, name=fields["name"])
+            .exclude(pk=tool.pk)
+            .exists()
+        ):
+            raise ValidationError({"name": f"a tool named {fields['name']!r} already exists"})
+        for key, value in fields.items():
+            setattr(tool, key, value)
+    elif description is not None:
+        tool.description = description
+        tool.json_schema = {**tool.json_schema, "description": description}
+    if tags is not None:
+        tool.tags = _clean_tags(tags)
+    if return_char_limit is not None:
+        if return_char_limit <= 0:
+            raise ValidationError({"return_char_limit": "must be positive"})
+        tool.return_char_limit = return_char_limit
+    tool.save()
+    return tool
+
+
+def tool_delete(*, tool: Tool) -> None:
+    if tool.organization_id is None:
+        raise ValidationError({"tool": "built-in tools cannot be deleted"})
+    tool.delete()
+
+
+def tool_ids_for_names(*, organization_id: uuid.UUID, names: list[str]) -> list[Tool]:
+    """Resolve names to tools: the organization's own first, then built-ins. Unknown names are a ValidationError."""
+    builtin_tools_ensure()
+    found: dict[str, Tool] = {}
+    for tool in Tool.objects.filter(organization=None, name__in=names):
+        found[tool.name] = tool
+    for tool in Tool.objects.filter(organization_id=organization_id, name__in=names):
+        found[tool.name] = tool
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValidationError({"tools": f"unknown tool(s): {', '.join(missing)}"})
+    return [found[n] for n in names]

@@ -1,0 +1,30 @@
+"""Run a benchmark against a throwaway test database (PostgreSQL + pgvector started by tests.services, or a
+SQLite file), with the project's own settings and migrations."""
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def test_database(db: str) -> Iterator[None]:
+    sys.path.insert(0, str(REPO))
+    os.environ["ENGRAM_TEST_DB"] = db
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    settings.ENGRAM_EMBED_INLINE_MAX = 10**9  # embed in the writing thread: the benchmark times it
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(name, verbosity=0)

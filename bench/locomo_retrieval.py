@@ -1,0 +1,221 @@
+"""LoCoMo retrieval benchmark for archival search.
+
+One agent per conversation, one passage per turn ('{speaker} said, "{text}"' plus ' and shared {caption}' when
+the turn shared an image), tagged with its turn id and session, created_at = the session's date. Every question
+of categories 1-4 is one search (top 50), verbatim. Scores turn-level Recall@5, Recall@10, NDCG@10 and session
+hit@5, per mode and per category.
+
+    python bench/locomo_retrieval.py [--data ../shared/data/locomo/locomo10.json] [--db postgres|sqlite] [--tune]
+
+The data set (CC BY-NC 4.0) is read from its path and never copied into the repository.
+"""
+
+import argparse
+import datetime as dt
+import json
+import math
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._django import REPO, test_database  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "locomo" / "locomo10.json"
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+TOP = 50
+_EVIDENCE = re.compile(r"D:?(\d+):0*(\d+)")
+
+
+def normalise_evidence(items: list[str]) -> list[str]:
+    ids: list[str] = []
+    for item in items:
+        for session, turn in _EVIDENCE.findall(item):
+            ids.append(f"D{int(session)}:{int(turn)}")
+    return list(dict.fromkeys(ids))
+
+
+def session_date(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=dt.UTC)
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    """Conversations as {agent name, turns: [(dia_id, session, created_at, text)], questions: [...]}."""
+    out = []
+    for sample in json.loads(path.read_text()):
+        conv = sample["conversation"]
+        turns = []
+        for key, value in conv.items():
+            match = re.fullmatch(r"session_(\d+)", key)
+            if not match or not isinstance(value, list):
+                continue
+            n = int(match.group(1))
+            when = session_date(conv[f"session_{n}_date_time"])
+            for i, turn in enumerate(value):
+                text = f'{turn["speaker"]} said, "{turn["text"]}"'
+                if turn.get("blip_caption"):
+                    text += f" and shared {turn['blip_caption']}"
+                # One second apart keeps a session's turns in order.
+                turns.append((turn["dia_id"], n, when + dt.timedelta(seconds=i), text))
+        known = {dia for dia, *_ in turns}
+        session_of = {dia: n for dia, n, *_ in turns}
+        questions = []
+        for qa in sample["qa"]:
+            if qa.get("category") not in CATEGORIES:
+                continue
+            evidence = [e for e in normalise_evidence(qa.get("evidence", [])) if e in known]
+            if evidence:
+                questions.append(
+                    {
+                        "question": qa["question"],
+                        "category": qa["category"],
+                        "evidence": evidence,
+                        "sessions": {session_of[e] for e in evidence},
+                    }
+                )
+        out.append({"name": sample["sample_id"], "turns": turns, "questions": questions})
+    return out
+
+
+def score(ranked: list[str], question: dict[str, Any], session_of: dict[str, int]) -> dict[str, float]:
+    relevant = set(question["evidence"])
+    dcg = sum(1.0 / math.log2(i + 2) for i, dia in enumerate(ranked[:10]) if dia in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
+    return {
+        "R@5": len(relevant & set(ranked[:5])) / len(relevant),
+        "R@10": len(relevant & set(ranked[:10])) / len(relevant),
+        "NDCG@10": dcg / ideal,
+        "S@5": float(any(session_of[d] in question["sessions"] for d in ranked[:5])),
+    }
+
+
+METRICS = ("R@5", "R@10", "NDCG@10", "S@5")
+
+
+def report(title: str, rows: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    by_cat: dict[Any, list[dict[str, float]]] = defaultdict(list)
+    for category, metrics in rows:
+        by_cat[category].append(metrics)
+        by_cat["all"].append(metrics)
+    print(f"\n{title}")
+    print(f"  {'category':<16}{'n':>6}" + "".join(f"{m:>9}" for m in METRICS))
+    overall: dict[str, float] = {}
+    for key in [*sorted(k for k in by_cat if k != "all"), "all"]:
+        items = by_cat[key]
+        means = {m: sum(x[m] for x in items) / len(items) for m in METRICS}
+        label = "all" if key == "all" else f"{key} {CATEGORIES[key]}"
+        print(f"  {label:<16}{len(items):>6}" + "".join(f"{means[m]:>9.3f}" for m in METRICS))
+        if key == "all":
+            overall = means
+    return overall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--modes", default="hybrid,vector,text")
+    parser.add_argument("--tune", action="store_true", help="also score a grid of fusion settings")
+    parser.add_argument("--limit-conversations", type=int, default=0)
+    args = parser.parse_args()
+    data = load(args.data)
+    if args.limit_conversations:
+        data = data[: args.limit_conversations]
+    print(f"LoCoMo: {len(data)} conversations, {sum(len(c['turns']) for c in data)} turns, "
+          f"{sum(len(c['questions']) for c in data)} questions (categories 1-4), db={args.db}")
+    with test_database(args.db):
+        run(data, args)
+
+
+def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from accounts.models import Organization
+    from agents.models import Agent
+    from memory.search import DEFAULT_FUSION, Fusion, Scope, fuse, passage_search, scope_for, text_ranking, vector_ranking
+    from memory.embeddings import embed_texts, resolve_model
+    from memory.models import Passage
+    from memory.services.passages import PassageInput, passage_insert_many
+    from django.db import transaction
+
+    org = Organization.objects.create(name="locomo")
+    agents = {}
+    started = time.perf_counter()
+    total = 0
+    for conv in data:
+        agent = Agent.objects.create(organization=org, name=conv["name"], model="openai/gpt-4o-mini")
+        agents[conv["name"]] = agent
+        items = [PassageInput(text=text, tags=[dia, f"session_{n}"], created_at=when) for dia, n, when, text in conv["turns"]]
+        with transaction.atomic():
+            passage_insert_many(agent=agent, items=items)
+        total += len(items)
+    elapsed = time.perf_counter() - started
+    embedded = Passage.objects.exclude(embedding_hash="").count()
+    print(f"ingest: {total} passages inserted and embedded ({embedded} embedded) in {elapsed:.1f} s = "
+          f"{total / elapsed:.0f} passages/s (local model: {resolve_model('')})")
+
+    modes = [m for m in args.modes.split(",") if m]
+    for mode in modes:
+        rows = []
+        latencies = []
+        for conv in data:
+            agent = agents[conv["name"]]
+            session_of = {dia: n for dia, n, *_ in conv["turns"]}
+            for q in conv["questions"]:
+                t0 = time.perf_counter()
+                hits = passage_search(agent=agent, query=q["question"], mode=mode, top_k=TOP)
+                latencies.append(time.perf_counter() - t0)
+                ranked = [next(t for t in h.passage.tags if t.startswith("D")) for h in hits]
+                rows.append((q["category"], score(ranked, q, session_of)))
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p95 = latencies[int(len(latencies) * 0.95)] * 1000
+        report(f"mode={mode} (fusion {DEFAULT_FUSION}) p50 {p50:.1f} ms p95 {p95:.1f} ms per search", rows)
+
+    if args.tune:
+        tune(data, agents)
+
+
+def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
+    """Score fusion settings on cached rankings (the same primitives passage_search uses)."""
+    from memory.embeddings import embed_texts, resolve_model
+    from memory.models import Passage
+    from memory.search import Fusion, fuse, scope_for, text_ranking, vector_ranking
+
+    model = resolve_model("")
+    cached = []
+    for conv in data:
+        agent = agents[conv["name"]]
+        dia_of = {str(pk): tags[0] for pk, tags in Passage.objects.filter(agent=agent).values_list("id", "tags")}
+        session_of = {dia: n for dia, n, *_ in conv["turns"]}
+        vectors = embed_texts(model, [q["question"] for q in conv["questions"]])
+        for q, vector in zip(conv["questions"], vectors, strict=True):
+            scope = scope_for("memory_passage", organization_id=agent.organization_id, agent_id=agent.id)
+            text = [(str(pk), s) for pk, s in text_ranking(scope, q["question"], 200)]
+            vec = [(str(pk), s) for pk, s in vector_ranking(scope, vector, model, 200)]
+            cached.append((q, session_of, dia_of, text, vec))
+    grid = []
+    for method in ("rrf", "rsf"):
+        for weight in (0.3, 0.5, 0.7, 1.0, 1.5, 2.0):
+            for k in ((10.0, 30.0, 60.0) if method == "rrf" else (0.0,)):
+                for depth in (50, 100, 200):
+                    grid.append(Fusion(method=method, k=k, text_weight=1.0, vector_weight=weight, depth=depth))
+    results = []
+    for fusion in grid:
+        rows = []
+        for q, session_of, dia_of, text, vec in cached:
+            fused = fuse(text[: fusion.depth], vec[: fusion.depth], fusion)[:TOP]
+            rows.append((q["category"], score([dia_of[pk] for pk, _ in fused], q, session_of)))
+        means = {m: sum(r[m] for _, r in rows) / len(rows) for m in METRICS}
+        results.append((means["NDCG@10"] + means["R@10"], fusion, means))
+    results.sort(key=lambda r: -r[0])
+    print("\nfusion grid (best first, top 15):")
+    for _, fusion, means in results[:15]:
+        print(f"  {fusion.method} k={fusion.k:<5} w_vec={fusion.vector_weight:<4} depth={fusion.depth:<4}"
+              + "".join(f" {m} {means[m]:.3f}" for m in METRICS))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+# ruff: noqa: S608 - SQL here interpolates only table names from code and validated integers; values are bound.
+"""Search DDL for any table with `text`, `embedding` and `embedding_dim` columns, per database backend.
+
+PostgreSQL: a generated `search_tsv` tsvector column with a GIN index, and one partial expression HNSW index per
+embedding dimension in use (created on first use; never zero-padding). SQLite: an external-content FTS5 table kept
+in sync by triggers. Django rebuilds a SQLite table for some schema changes, which drops its triggers and may
+renumber rowids, so `ensure_search_schema` (run after every migrate) recreates missing triggers and rebuilds the
+index then.
+"""
+
+from django.db import connection as default_connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+TEXT_CONFIG = "english"
+# Tables with search columns; ensure_search_schema keeps them indexed.
+SEARCH_TABLES = ("memory_passage", "agents_message")
+_known_vector_indexes: set[tuple[str, str, int]] = set()
+
+
+def fts_table(table: str) -> str:
+    return f"{table}_fts"
+
+
+def _sqlite_trigger_sql(table: str) -> list[str]:
+    fts = fts_table(table)
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN "
+        f"INSERT INTO {fts}(rowid, text) VALUES (new.rowid, new.text); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, text) VALUES ('delete', old.rowid, old.text); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF text ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, text) VALUES ('delete', old.rowid, old.text); "
+        f"INSERT INTO {fts}(rowid, text) VALUES (new.rowid, new.text); END",
+    ]
+
+
+def search_schema_sql(vendor: str, table: str, default_dims: tuple[int, ...] = (384,)) -> list[str]:
+    if vendor == "postgresql":
+        sql = [
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS search_tsv tsvector "
+            f"GENERATED ALWAYS AS (to_tsvector('{TEXT_CONFIG}'::regconfig, text)) STORED",
+            f"CREATE INDEX IF NOT EXISTS {table}_tsv_gin ON {table} USING gin (search_tsv)",
+        ]
+        sql += [vector_index_sql(table, dim) for dim in default_dims]
+        return sql
+    if vendor == "sqlite":
+        fts = fts_table(table)
+        return [
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(text, content='{table}', "
+            "content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2')",
+            *_sqlite_trigger_sql(table),
+            f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+        ]
+    return []
+
+
+def drop_search_schema_sql(vendor: str, table: str) -> list[str]:
+    if vendor == "postgresql":
+        return [f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_tsv"]
+    if vendor == "sqlite":
+        fts = fts_table(table)
+        return [f"DROP TRIGGER IF EXISTS {fts}_{s}" for s in ("ai", "ad", "au")] + [f"DROP TABLE IF EXISTS {fts}"]
+    return []
+
+
+def vector_index_name(table: str, dim: int) -> str:
+    return f"{table}_emb{dim}_hnsw"
+
+
+def vector_index_sql(table: str, dim: int) -> str:
+    return (
+        f"CREATE INDEX IF NOT EXISTS {vector_index_name(table, dim)} ON {table} "
+        f"USING hnsw ((embedding::vector({int(dim)})) vector_cosine_ops) WHERE embedding_dim = {int(dim)}"
+    )
+
+
+def apply(schema_editor: BaseDatabaseSchemaEditor, sql: list[str]) -> None:
+    for statement in sql:
+        schema_editor.execute(statement)
+
+
+def ensure_vector_index(table: str, dim: int, connection: BaseDatabaseWrapper = default_connection) -> None:
+    """Create the HNSW index for `dim` the first time a vector of that dimension is written (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return
+    key = (connection.alias, table, dim)
+    if key in _known_vector_indexes:
+        return
+    if not 1 <= dim <= 2000:
+        raise ValueError(f"pgvector HNSW indexes hold at most 2,000 dimensions, got {dim}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [vector_index_name(table, dim)])
+        if cursor.fetchone() is None:
+            if connection.in_atomic_block:
+                connection.check_constraints()  # CREATE INDEX refuses to run with deferred FK checks pending
+            # Blocks writes to the table while it builds: once per new dimension, over no rows of that dimension.
+            cursor.execute(vector_index_sql(table, dim))
+    _known_vector_indexes.add(key)
+
+
+def ensure_search_schema(connection: BaseDatabaseWrapper = default_connection) -> None:
+    """SQLite: recreate FTS triggers dropped by a table rebuild and resync the index (no-op when intact)."""
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        tables = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")}
+        for table in SEARCH_TABLES:
+            fts = fts_table(table)
+            if table not in tables or fts not in tables:
+                continue
+            if all(f"{fts}_{s}" in tables for s in ("ai", "ad", "au")):
+                continue
+            for statement in _sqlite_trigger_sql(table):
+                cursor.execute(statement)
+            cursor.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")

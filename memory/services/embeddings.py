@@ -1,0 +1,185 @@
+"""Writing embeddings: for passages (memory.Passage) and messages (agents.Message, reached through the app
+registry by label, never imported). Rows are embedded with their agent's current embedding model; each row keeps
+sha256(model + text) of what it was embedded from, so embedding a row twice is a no-op."""
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Model
+from django.utils import timezone
+
+from memory.ddl import ensure_vector_index
+from memory.embeddings import EmbeddingError, content_hash, embed_texts, resolve_model
+from memory.models import EmbeddingJob
+
+logger = logging.getLogger(__name__)
+
+PASSAGES = "memory.Passage"
+MESSAGES = "agents.Message"
+EMBEDDED_MODELS = (PASSAGES, MESSAGES)
+BATCH = 64
+
+
+def _model(label: str) -> type[Model]:
+    if label not in EMBEDDED_MODELS:
+        raise ValueError(f"{label} has no embeddings")
+    return apps.get_model(label)
+
+
+def rows_embed(*, label: str, ids: list[str]) -> int:
+    """Embed the rows `ids` of `label` that are not yet embedded from their current text with their agent's
+    current model. Returns how many rows were written. Idempotent; rows that are gone are skipped."""
+    model_cls = _model(label)
+    rows = model_cls._default_manager.filter(pk__in=ids).values_list("id", "text", "embedding_hash", "agent__embedding")
+    todo: dict[str, list[tuple[Any, str, str]]] = defaultdict(list)
+    for pk, text, stored_hash, agent_embedding in rows:
+        if not text or not text.strip():
+            continue
+        handle = resolve_model(agent_embedding)
+        digest = content_hash(handle, text)
+        if digest != stored_hash:
+            todo[handle].append((pk, text, digest))
+    written = 0
+    for handle, items in todo.items():
+        for begin in range(0, len(items), BATCH):
+            batch = items[begin : begin + BATCH]
+            vectors = embed_texts(handle, [text for _, text, _ in batch])
+            dim = int(vectors.shape[1])
+            ensure_vector_index(model_cls._meta.db_table, dim)
+            with transaction.atomic():
+                for (pk, _text, digest), vector in zip(batch, vectors, strict=True):
+                    written += model_cls._default_manager.filter(pk=pk).update(
+                        embedding=vector, embedding_model=handle, embedding_dim=dim, embedding_hash=digest
+                    )
+    return written
+
+
+def _run_embedding(label: str, ids: list[str]) -> None:
+    try:
+        rows_embed(label=label, ids=ids)
+    except EmbeddingError:
+        logger.exception("embedding %d %s rows failed; they stay findable by text", len(ids), label)
+
+
+def _run_in_thread(label: str, ids: list[str]) -> None:
+    try:
+        _run_embedding(label, ids)
+    finally:
+        connection.close()
+
+
+def embed_after_commit(*, label: str, ids: list[str]) -> None:
+    """Embed these rows once the current transaction commits. With REDIS_URL: Celery tasks on the `embeddings`
+    queue, BATCH rows each. Embedded profile: inline in this thread for up to ENGRAM_EMBED_INLINE_MAX rows (a
+    tool call's insert is searchable by meaning when it returns), in a background thread beyond that."""
+    if not ids:
+        return
+    ids = [str(pk) for pk in ids]
+
+    def dispatch() -> None:
+        if settings.REDIS_URL:
+            from memory.tasks import embed_rows_task
+
+            for begin in range(0, len(ids), BATCH):
+                embed_rows_task.delay(label, ids[begin : begin + BATCH])
+        elif len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
+            _run_embedding(label, ids)
+        else:
+            threading.Thread(target=_run_in_thread, args=(label, ids), name="engram-embed", daemon=True).start()
+
+    transaction.on_commit(dispatch)
+
+
+def pending_ids(*, label: str, agent_id: Any, limit: int | None = None) -> list[str]:
+    """Rows of this agent without an embedding (or with one of another model)."""
+    model_cls = _model(label)
+    agent_model = model_cls._default_manager.filter(agent_id=agent_id).values_list("agent__embedding", flat=True)[:1]
+    handle = resolve_model(agent_model[0] if agent_model else "")
+    qs = model_cls._default_manager.filter(agent_id=agent_id).exclude(embedding_model=handle).exclude(text="")
+    qs = qs.order_by("pk").values_list("pk", flat=True)
+    return [str(pk) for pk in (qs[:limit] if limit else qs)]
+
+
+# -- re-embedding after an agent's embedding model changes -----------------------------------------------------
+
+
+def agent_reembed_start(*, agent: Any) -> EmbeddingJob:
+    """Start re-embedding every passage and message of `agent` with its (new) embedding model, after commit.
+    Earlier unfinished jobs of the agent are cancelled. Progress: EmbeddingJob.done / total (and .progress)."""
+    handle = resolve_model(agent.embedding)
+    with transaction.atomic():
+        EmbeddingJob.objects.filter(
+            agent_id=agent.id, status__in=[EmbeddingJob.Status.QUEUED, EmbeddingJob.Status.RUNNING]
+        ).update(status=EmbeddingJob.Status.CANCELLED, finished_at=timezone.now())
+        total = sum(
+            _model(label)._default_manager.filter(agent_id=agent.id).exclude(text="").count()
+            for label in EMBEDDED_MODELS
+        )
+        job = EmbeddingJob.objects.create(
+            organization_id=agent.organization_id, agent_id=agent.id, model=handle, total=total
+        )
+        job_id = str(job.id)
+
+        def dispatch() -> None:
+            if settings.REDIS_URL:
+                from memory.tasks import reembed_agent_task
+
+                reembed_agent_task.delay(job_id)
+            elif total <= settings.ENGRAM_EMBED_INLINE_MAX:
+                reembed_run(job_id=job_id)
+            else:
+                threading.Thread(target=_reembed_in_thread, args=(job_id,), name="engram-reembed", daemon=True).start()
+
+        transaction.on_commit(dispatch)
+    return job
+
+
+def _reembed_in_thread(job_id: str) -> None:
+    close_old_connections()
+    try:
+        reembed_run(job_id=job_id)
+    finally:
+        connection.close()
+
+
+def reembed_run(*, job_id: str) -> None:
+    """Claims a queued job (conditional UPDATE) and works through the agent's rows in batches, recording
+    progress after each; stops early when the job is cancelled. A redelivered job that is already running
+    resumes: rows already embedded with the model are skipped by their content hash."""
+    claimed = EmbeddingJob.objects.filter(
+        id=job_id, status__in=[EmbeddingJob.Status.QUEUED, EmbeddingJob.Status.RUNNING]
+    ).update(status=EmbeddingJob.Status.RUNNING, started_at=timezone.now(), done=0)
+    if claimed != 1:
+        return
+    job = EmbeddingJob.objects.get(id=job_id)
+    try:
+        for label in EMBEDDED_MODELS:
+            model_cls = _model(label)
+            ids = [
+                str(pk)
+                for pk in model_cls._default_manager.filter(agent_id=job.agent_id)
+                .exclude(text="")
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            ]
+            for begin in range(0, len(ids), BATCH):
+                batch = ids[begin : begin + BATCH]
+                rows_embed(label=label, ids=batch)
+                still_running = EmbeddingJob.objects.filter(id=job_id, status=EmbeddingJob.Status.RUNNING).update(
+                    done=F("done") + len(batch)
+                )
+                if still_running != 1:
+                    return
+    except EmbeddingError as exc:
+        EmbeddingJob.objects.filter(id=job_id, status=EmbeddingJob.Status.RUNNING).update(
+            status=EmbeddingJob.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    EmbeddingJob.objects.filter(id=job_id, status=EmbeddingJob.Status.RUNNING).update(
+        status=EmbeddingJob.Status.COMPLETED, finished_at=timezone.now()
+    )

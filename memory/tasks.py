@@ -1,0 +1,26 @@
+"""Embedding tasks (`embeddings` queue, see config/celery.py): thin adapters that take ids and call one service."""
+
+from celery import shared_task
+
+from memory.embeddings import EmbeddingError
+from memory.services.embeddings import reembed_run, rows_embed
+
+
+@shared_task(
+    name="memory.embed_rows",
+    acks_late=True,
+    autoretry_for=(EmbeddingError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def embed_rows_task(label: str, ids: list[str]) -> int:
+    """Idempotent (content hashes): a redelivered or retried batch only embeds rows still out of date."""
+    return rows_embed(label=label, ids=ids)
+
+
+@shared_task(name="memory.reembed_agent", acks_late=True, max_retries=0, soft_time_limit=3000, time_limit=3300)
+def reembed_agent_task(job_id: str) -> None:
+    reembed_run(job_id=job_id)

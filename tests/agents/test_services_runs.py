@@ -1,0 +1,99 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from agents.models import Message, Run, RunStatus
+from agents.selectors import message_list, run_get
+from agents.services.agents import agent_create
+from agents.services.messages import MessageSpec, message_create_many, messages_reset
+from agents.services.runs import run_cancel, run_claim, run_create, run_finish, run_wait
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agent(alice):
+    return agent_create(actor=alice, name="a", model="openai/gpt-4o-mini")
+
+
+def test_run_create_persists_the_input_and_a_queued_run_and_dispatches_after_commit(
+    alice, agent, django_capture_on_commit_callbacks, settings
+):
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
+    with django_capture_on_commit_callbacks() as callbacks:
+        run = run_create(
+            actor=alice, agent=agent, messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+        )
+    assert run.status == RunStatus.QUEUED and run.options["max_steps"] == 50
+    message = Message.objects.get(run=run)
+    assert (message.role, message.text, message.seq, message.in_context) == ("user", "hi", None, False)
+    assert callbacks  # dispatch + event, after commit
+
+
+def test_a_repeated_otid_returns_the_existing_run(alice, agent):
+    first = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "hi", "otid": "o-1"}])
+    again = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "hi", "otid": "o-1"}])
+    assert again.pk == first.pk
+    assert Message.objects.filter(agent=agent).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("messages", "max_steps"),
+    [([], 50), ([{"role": "tool", "content": "x"}], 50), ([{"content": 3}], 50), ([{"content": "x"}], 0)],
+)
+def test_run_create_validates(alice, agent, messages, max_steps):
+    with pytest.raises(ValidationError):
+        run_create(actor=alice, agent=agent, messages=messages, max_steps=max_steps)
+    assert not Run.objects.exists()
+
+
+def test_claims_go_in_arrival_order_one_at_a_time(alice, agent):
+    first = run_create(actor=alice, agent=agent, messages=[{"content": "one"}])
+    second = run_create(actor=alice, agent=agent, messages=[{"content": "two"}])
+    assert run_claim(run_id=second.id, token="t2") is None  # not first in line
+    claimed = run_claim(run_id=first.id, token="t1")
+    assert claimed is not None and claimed.status == RunStatus.RUNNING
+    assert run_claim(run_id=first.id, token="other") is None  # someone else's running run
+    assert run_claim(run_id=first.id, token="t1") is not None  # a redelivery of the same task resumes
+    assert list(Message.objects.filter(agent=agent).exclude(seq=None).values_list("text", flat=True)) == ["one"]
+    assert run_finish(run=claimed, status=RunStatus.COMPLETED, stop_reason="end_turn")
+    assert run_claim(run_id=second.id, token="t2") is not None
+    assert list(Message.objects.filter(agent=agent).order_by("seq").values_list("text", flat=True)) == ["one", "two"]
+
+
+def test_the_database_refuses_a_second_running_run(alice, agent):
+    from django.db import IntegrityError, transaction
+
+    first = run_create(actor=alice, agent=agent, messages=[{"content": "one"}])
+    second = run_create(actor=alice, agent=agent, messages=[{"content": "two"}])
+    run_claim(run_id=first.id, token="t1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Run.objects.filter(pk=second.pk).update(status=RunStatus.RUNNING)
+
+
+def test_cancel_and_wait(alice, agent):
+    run = run_create(actor=alice, agent=agent, messages=[{"content": "one"}])
+    assert run_wait(run_id=run.id, timeout=0.02).status == RunStatus.QUEUED
+    run_cancel(run=run)
+    waited = run_wait(run_id=run.id, timeout=1)
+    assert (waited.status, waited.stop_reason) == (RunStatus.CANCELLED, "cancelled")
+    assert run_get(actor=alice, run_id=run.id) == run
+
+
+def test_message_list_pages_with_cursors(alice, agent, charlie):
+    rows = message_create_many(agent=agent, specs=[MessageSpec(role="user", text=str(i)) for i in range(7)])
+    page = message_list(actor=alice, agent_id=agent.id, limit=3)
+    assert [m.text for m in page] == ["6", "5", "4"]
+    page = message_list(actor=alice, agent_id=agent.id, limit=3, after=page[-1].id)
+    assert [m.text for m in page] == ["3", "2", "1"]
+    page = message_list(actor=alice, agent_id=agent.id, limit=3, order="asc", after=rows[1].id)
+    assert [m.text for m in page] == ["2", "3", "4"]
+    page = message_list(actor=alice, agent_id=agent.id, order="asc", before=rows[2].id)
+    assert [m.text for m in page] == ["0", "1"]
+    with pytest.raises(Exception):  # noqa: B017 (Agent.DoesNotExist)
+        message_list(actor=charlie, agent_id=agent.id)
+
+
+def test_messages_reset_keeps_recall(alice, agent):
+    message_create_many(agent=agent, specs=[MessageSpec(role="user", text="x")])
+    assert messages_reset(agent=agent) == 1
+    assert Message.objects.filter(agent=agent, in_context=False).count() == 1

@@ -1,0 +1,50 @@
+"""Agents for memory tests (created directly: memory tests do not depend on the agents services)."""
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from accounts.models import Organization
+from agents.models import Agent
+from memory.models import Passage
+from memory.services.passages import PassageInput, passage_insert_many
+from tests.fakes.llm_server import FakeLLM
+
+BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def make_agent(org: Organization, name: str = "agent", embedding: str = "") -> Agent:
+    return Agent.objects.create(organization=org, name=name, model="openai/gpt-4o-mini", embedding=embedding)
+
+
+@pytest.fixture
+def agent_a(org_a: Organization) -> Agent:
+    return make_agent(org_a, "alice-agent")
+
+
+@pytest.fixture
+def insert(django_capture_on_commit_callbacks: Any, settings: Any) -> Callable[..., list[Passage]]:
+    """Insert passages and run the after-commit embedding inline, as the embedded profile does for small batches
+    (a background thread could not see the test's uncommitted rows)."""
+    settings.ENGRAM_EMBED_INLINE_MAX = 100_000
+
+    def run(agent: Agent, items: list[PassageInput | str]) -> list[Passage]:
+        inputs = [PassageInput(text=i) if isinstance(i, str) else i for i in items]
+        with django_capture_on_commit_callbacks(execute=True):
+            return passage_insert_many(agent=agent, items=inputs)
+
+    return run
+
+
+@pytest.fixture
+def fake_embeddings(settings: Any) -> Iterator[FakeLLM]:
+    """`openai/*` embedding models answered by the scripted fake server (8-dim hashed bag of words)."""
+    with FakeLLM() as fake:
+        settings.OPENAI_API_BASE = fake.base_url
+        yield fake
+
+
+def embedding_requests(fake: FakeLLM) -> list[dict[str, Any]]:
+    return [r.body for r in fake.requests if r.path.rstrip("/").endswith("/embeddings") and r.body]

@@ -1,0 +1,86 @@
+"""conversation_search over every message of an agent (agents.recall), on both databases."""
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from agents.models import Message
+from agents.recall import message_search, messages_embed_after_commit
+from tests.memory.conftest import BASE, make_agent
+
+MODES = ["hybrid", "vector", "text"]
+
+
+@pytest.fixture
+def converse(django_capture_on_commit_callbacks: Any, settings: Any) -> Any:
+    settings.ENGRAM_EMBED_INLINE_MAX = 100_000
+
+    def run(agent: Any, lines: list[tuple[str, str]], in_context: bool = True, day0: int = 0) -> list[Message]:
+        start = Message.objects.filter(agent=agent).count()
+        rows = [
+            Message.objects.create(
+                organization_id=agent.organization_id,
+                agent=agent,
+                seq=start + i,
+                role=role,
+                text=text,
+                in_context=in_context,
+                created_at=BASE + dt.timedelta(days=day0 + i),
+            )
+            for i, (role, text) in enumerate(lines)
+        ]
+        with django_capture_on_commit_callbacks(execute=True):
+            messages_embed_after_commit(rows)
+        return rows
+
+    return run
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_it_searches_evicted_and_in_context_messages(agent_a: Any, converse: Any, mode: str) -> None:
+    converse(agent_a, [("user", "My sister Maria lives in Lisbon")], in_context=False)
+    converse(agent_a, [("assistant", "Lisbon sounds lovely, tell me about Maria")], day0=5)
+    hits = message_search(agent=agent_a, query="Where does my sister Maria live?", mode=mode)
+    assert {h.message.in_context for h in hits} == {True, False}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_it_honours_roles_and_dates_before_the_limit(agent_a: Any, converse: Any, mode: str) -> None:
+    lines = [("user" if i % 2 else "assistant", f"We talked about hiking trip {i}") for i in range(40)]
+    converse(agent_a, lines)
+    start, end = BASE + dt.timedelta(days=10), BASE + dt.timedelta(days=19)
+    hits = message_search(agent=agent_a, query="hiking trip", roles=["user"], start=start, end=end, limit=10, mode=mode)
+    assert len(hits) == 5
+    assert all(h.message.role == "user" and start <= h.message.created_at <= end for h in hits)
+
+
+def test_it_pages_and_stays_within_the_agent(org_a: Any, org_b: Any, agent_a: Any, converse: Any) -> None:
+    converse(agent_a, [("user", f"coffee talk {i}") for i in range(7)])
+    converse(make_agent(org_a, "sibling"), [("user", f"coffee talk {i}") for i in range(7)])
+    converse(make_agent(org_b, "outsider"), [("user", f"coffee talk {i}") for i in range(7)])
+    for mode in MODES:
+        first = message_search(agent=agent_a, query="coffee talk", limit=4, mode=mode)
+        second = message_search(agent=agent_a, query="coffee talk", limit=4, offset=4, mode=mode)
+        assert len(first) == 4
+        assert len(second) == 3
+        ids = {h.message.id for h in first + second}
+        assert ids == set(Message.objects.filter(agent=agent_a).values_list("id", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"query": ""}, "query"),
+        ({"query": "x", "roles": ["wizard"]}, "roles"),
+        ({"query": "x", "roles": "user"}, "roles"),
+        ({"query": "x", "limit": 0}, "limit"),
+        ({"query": "x", "mode": "fuzzy"}, "mode"),
+        ({"query": "x", "end": dt.datetime(2024, 1, 1)}, "end"),  # noqa: DTZ001
+    ],
+)
+def test_bad_input_is_a_validation_error(agent_a: Any, kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        message_search(agent=agent_a, **kwargs)
+    assert field in excinfo.value.message_dict
