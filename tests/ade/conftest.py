@@ -2,11 +2,25 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Organization
 from agents.models import Agent
+from agents.services.agents import agent_create
+
+
+@pytest.fixture(autouse=True)
+def _manual_runs(settings: Any) -> None:
+    # Unit tests drive runs themselves; nothing may call a model from here.
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
 
 
 @pytest.fixture
-def agent(org_a: Organization, alice: Any) -> Agent:
-    # Test data only: the ADE itself creates agents through agents.services.
-    return Agent.objects.create(organization=org_a, name="Ada", model="openai/gpt-4o-mini", created_by=alice)
+def agent(alice: Any) -> Agent:
+    return agent_create(
+        actor=alice,
+        name="Ada",
+        model="openai/gpt-4o-mini",
+        memory_blocks=[
+            {"label": "human", "value": "Name: Alice", "limit": 200},
+            {"label": "persona", "value": "Kind."},
+        ],
+        tags=["support"],
+    )

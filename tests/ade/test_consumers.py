@@ -1,4 +1,6 @@
-from typing import Any
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -11,6 +13,13 @@ from agents.models import Agent
 from config.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
+T = TypeVar("T")
+
+
+def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run an async scenario in its own thread: the session's Playwright loop may own this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(async_to_sync(fn), *args).result(timeout=30)
 
 
 def session_cookie(user: Any) -> bytes:
@@ -44,22 +53,22 @@ def test_it_relays_agent_events_to_a_teammate(agent: Agent, bob: Any) -> None:
         await comm.disconnect()
         return received
 
-    assert async_to_sync(scenario)()["type"] == "agent.block"
+    assert run(scenario)["type"] == "agent.block"
 
 
 def test_it_closes_anonymous_sockets_with_4401(agent: Agent) -> None:
-    assert async_to_sync(_connect)(communicator(agent)) == (False, 4401)
+    assert run(_connect, communicator(agent)) == (False, 4401)
 
 
 def test_it_closes_an_outsiders_socket_with_4403(agent: Agent, charlie: Any) -> None:
-    assert async_to_sync(_connect)(communicator(agent, user=charlie)) == (False, 4403)
+    assert run(_connect, communicator(agent, user=charlie)) == (False, 4403)
 
 
 def test_it_closes_sockets_for_unknown_agents_with_4403(alice: Any, org_a: Any) -> None:
     ghost = Agent(id="00000000-0000-4000-8000-000000000000", organization=org_a)
-    assert async_to_sync(_connect)(communicator(ghost, user=alice)) == (False, 4403)
+    assert run(_connect, communicator(ghost, user=alice)) == (False, 4403)
 
 
 def test_the_origin_validator_refuses_other_sites(agent: Agent, alice: Any) -> None:
-    connected, _ = async_to_sync(_connect)(communicator(agent, user=alice, origin=b"http://evil.example"))
+    connected, _ = run(_connect, communicator(agent, user=alice, origin=b"http://evil.example"))
     assert not connected
