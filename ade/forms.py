@@ -1,6 +1,9 @@
+from typing import Any
+
 from django import forms
 
 from accounts.models import Membership
+from agents.models import Agent
 
 
 class MemberAddForm(forms.Form):
@@ -12,3 +15,79 @@ class MemberAddForm(forms.Form):
 
 class APIKeyCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
+
+
+class AgentSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200)
+    tag = forms.CharField(required=False, max_length=200)
+
+
+class ChatForm(forms.Form):
+    text = forms.CharField(max_length=100_000, strip=False)
+
+    def clean_text(self) -> str:
+        text: str = self.cleaned_data["text"]
+        if not text.strip():
+            raise forms.ValidationError("Write a message first.")
+        return text
+
+
+class ArchivalSearchForm(forms.Form):
+    MODES = [("hybrid", "hybrid"), ("vector", "meaning"), ("text", "words")]
+    q = forms.CharField(required=False, max_length=2_000)
+    mode = forms.ChoiceField(choices=MODES, required=False, initial="hybrid")
+    tags = forms.CharField(required=False, max_length=1_000, help_text="comma-separated")
+    tag_match = forms.ChoiceField(choices=[("any", "any tag"), ("all", "all tags")], required=False, initial="any")
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
+
+
+class PassageInsertForm(forms.Form):
+    text = forms.CharField(max_length=100_000, widget=forms.Textarea(attrs={"rows": 3}))
+    tags = forms.CharField(required=False, max_length=1_000)
+
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
+
+
+class RecallSearchForm(forms.Form):
+    ROLES = [("user", "user"), ("assistant", "assistant"), ("tool", "tool"), ("system", "system")]
+    q = forms.CharField(required=False, max_length=2_000)
+    roles = forms.MultipleChoiceField(choices=ROLES, required=False, widget=forms.CheckboxSelectMultiple)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    page = forms.IntegerField(required=False, min_value=1)
+
+
+class BlockEditForm(forms.Form):
+    value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class AgentSettingsForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    model = forms.CharField(max_length=200, help_text="litellm handle, e.g. openai/gpt-4o-mini")
+    embedding = forms.CharField(max_length=200, required=False)
+    context_window_limit = forms.IntegerField(min_value=256, max_value=10_000_000)
+    system = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 10}))
+
+    def __init__(self, *args: Any, instance_agent: Agent | None = None, **kwargs: Any) -> None:
+        if instance_agent is not None and "initial" not in kwargs and not args:
+            kwargs["initial"] = {name: getattr(instance_agent, name) for name in self.base_fields}
+        super().__init__(*args, **kwargs)
+
+
+PRESETS = [
+    ("blank", "Blank"),
+    ("companion", "MemGPT-style companion"),
+    ("assistant", "v1 assistant"),
+]
+
+
+class AgentCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    preset = forms.ChoiceField(choices=PRESETS, initial="assistant", widget=forms.RadioSelect)
+    model = forms.CharField(max_length=200, required=False, help_text="empty: the server default")

@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from ade.consumers import AgentConsumer
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/agents/<uuid:agent_id>/", AgentConsumer.as_asgi(), name="agent-events"),
+]

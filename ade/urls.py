@@ -1,12 +1,39 @@
-from django.urls import path
+from django.urls import include, path
 
-from ade import views
+from ade.views import accounts, agents, dashboard, memory, workspace
 
 app_name = "ade"
 
+agent_patterns = [
+    path("", workspace.memory_panel, name="agent-detail"),
+    path("memory/", workspace.memory_panel, name="memory"),
+    path("archival/", workspace.archival_panel, name="archival"),
+    path("recall/", workspace.recall_panel, name="recall"),
+    path("context/", workspace.context_panel, name="context"),
+    path("runs/", workspace.runs_panel, name="runs"),
+    path("tools/", workspace.tools_panel, name="tools"),
+    path("settings/", workspace.settings_panel, name="settings"),
+    path("messages/", workspace.chat_messages, name="chat-messages"),
+    path("run-status/", workspace.run_status, name="run-status"),
+    path("runs/<uuid:run_id>/steps/", workspace.run_steps, name="run-steps"),
+    path("runs/<uuid:run_id>/cancel/", workspace.run_cancel_view, name="run-cancel"),
+    path("tools/attach/", workspace.tool_attach, name="tool-attach"),
+    path("tools/<uuid:tool_id>/detach/", workspace.tool_detach, name="tool-detach"),
+    path("blocks/attach/", memory.block_attach, name="block-attach"),
+    path("blocks/<uuid:block_id>/", memory.block_card, name="block"),
+    path("blocks/<uuid:block_id>/history/", workspace.block_history, name="block-history"),
+    path("blocks/<uuid:block_id>/detach/", memory.block_detach, name="block-detach"),
+    path("blocks/<uuid:block_id>/revisions/<uuid:revision_id>/revert/", memory.block_revert_view, name="block-revert"),
+    path("passages/", memory.passage_insert_view, name="passage-insert"),
+    path("passages/<uuid:passage_id>/delete/", memory.passage_delete_view, name="passage-delete"),
+]
+
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("members/", views.members, name="members"),
-    path("keys/", views.api_keys, name="api-keys"),
-    path("keys/<uuid:key_id>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("", agents.home, name="home"),
+    path("agents/new/", agents.agent_create_view, name="agent-create"),
+    path("agents/<uuid:agent_id>/", include(agent_patterns)),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("members/", accounts.members, name="members"),
+    path("keys/", accounts.api_keys, name="api-keys"),
+    path("keys/<uuid:key_id>/revoke/", accounts.api_key_revoke, name="api-key-revoke"),
 ]

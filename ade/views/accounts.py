@@ -11,12 +11,6 @@ from accounts import services as account_services
 from accounts.http import AuthedHttpRequest
 from accounts.models import APIKey
 from ade.forms import APIKeyCreateForm, MemberAddForm
-from agents.selectors import agent_list
-
-
-def home(request: AuthedHttpRequest) -> HttpResponse:
-    agents = agent_list(actor=request.user).order_by("-updated_at")[:200]
-    return render(request, "ade/home.html", {"agents": agents})
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,0 +1,65 @@
+"""Websocket consumers. They authorize, subscribe to one agent's group and relay its events; nothing else.
+
+Events come from agents/events.py after the database commit. The channel layer drops messages under load, so
+the page treats them as hints: it re-fetches panels over HTTP on each event and after every reconnect."""
+
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import User
+
+from agents.models import Agent
+from agents.selectors import agent_get
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+def agent_group(agent_id: uuid.UUID | str) -> str:
+    return f"agent.{agent_id}"
+
+
+def _can_see_agent(user: User, agent_id: uuid.UUID) -> bool:
+    try:
+        agent_get(actor=user, agent_id=agent_id)
+    except Agent.DoesNotExist:
+        return False
+    return True
+
+
+class AgentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
+        if not await database_sync_to_async(_can_see_agent)(user, agent_id):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = agent_group(agent_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The page sends over HTTP; the socket is server-to-browser only.
+        return
+
+    async def _relay(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    # One handler per event type published by agents/events.py ("agent.block" dispatches to agent_block).
+    agent_message = _relay
+    agent_token = _relay
+    agent_step = _relay
+    agent_run_status = _relay
+    agent_block = _relay
+    agent_compaction = _relay

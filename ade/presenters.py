@@ -1,0 +1,205 @@
+"""Presentation helpers: turn rows into what templates show (chat items, diffs, SVG charts). No queries, no writes."""
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from agents.models import Message
+
+# memgpt agents answer through this tool; its `message` argument is the reply the user sees.
+SEND_MESSAGE = "send_message"
+
+
+@dataclass(frozen=True)
+class ToolCallView:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class ChatItem:
+    """One message as the chat shows it: a user/assistant bubble, reasoning, tool calls or a tool return."""
+
+    seq: int | None  # None while the message waits in a queued run
+    role: str
+    created_at: Any
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCallView] = field(default_factory=list)
+    tool_name: str = ""
+    is_err: bool = False
+    step_id: str = ""
+
+
+def pretty_json(raw: Any) -> str:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return str(raw)
+    return json.dumps(raw, indent=2, ensure_ascii=False)
+
+
+def _tool_call(raw: Any) -> ToolCallView:
+    if not isinstance(raw, dict):
+        return ToolCallView(id="", name="?", arguments=str(raw))
+    function: dict[str, Any] = raw["function"] if isinstance(raw.get("function"), dict) else raw
+    return ToolCallView(
+        id=str(raw.get("id", "")),
+        name=str(function.get("name", "?")),
+        arguments=pretty_json(function.get("arguments", "")),
+    )
+
+
+def _send_message_text(call: ToolCallView) -> str | None:
+    if call.name != SEND_MESSAGE:
+        return None
+    try:
+        value = json.loads(call.arguments).get("message")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def chat_item(message: Message) -> ChatItem:
+    item = ChatItem(
+        seq=message.seq,
+        role=message.role,
+        created_at=message.created_at,
+        text=message.text,
+        reasoning=message.reasoning,
+        tool_name=message.name,
+        is_err=message.is_err,
+        step_id=str(message.step_id or ""),
+    )
+    calls = [_tool_call(raw) for raw in message.tool_calls or []]
+    for call in calls:
+        reply = _send_message_text(call)
+        if reply is not None:
+            item.text = f"{item.text}\n{reply}".strip()
+        else:
+            item.tool_calls.append(call)
+    return item
+
+
+def step_tool_calls(response: Any) -> list[ToolCallView]:
+    """Tool calls in a stored chat-completion response (OpenAI shape), for the step view."""
+    try:
+        calls = response["choices"][0]["message"].get("tool_calls") or []
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return []
+    return [_tool_call(raw) for raw in calls]
+
+
+def chat_items(messages: list[Message]) -> list[ChatItem]:
+    return [chat_item(m) for m in messages]
+
+
+_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+
+
+def inline_diff(before: str, after: str) -> SafeString:
+    """Word-level diff as HTML: removed words in <del>, added ones in <ins>, everything escaped."""
+    a, b = _TOKEN.findall(before), _TOKEN.findall(after)
+    parts: list[SafeString] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            parts.append(format_html("{}", "".join(a[i1:i2])))
+            continue
+        if op in ("delete", "replace"):
+            parts.append(format_html("<del>{}</del>", "".join(a[i1:i2])))
+        if op in ("insert", "replace"):
+            parts.append(format_html("<ins>{}</ins>", "".join(b[j1:j2])))
+    return mark_safe("".join(parts))  # noqa: S308 - every part went through format_html
+
+
+PALETTE = ["#3056d3", "#e07a1f", "#1a7f37", "#b42318", "#7c3aed", "#0e7490", "#a16207", "#be185d"]
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: list[float]
+    color: str
+
+
+def stacked_bars(labels: list[str], series: list[Series], *, title: str, unit: str = "") -> SafeString:
+    """An inline SVG stacked bar chart (one bar per label), sized by viewBox so it scales to its container."""
+    width, height, pad_left, pad_bottom, pad_top = 640, 220, 48, 28, 10
+    totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
+    peak = max(totals, default=0) or 1
+    plot_h = height - pad_bottom - pad_top
+    slot = (width - pad_left) / max(len(labels), 1)
+    bar_w = max(slot * 0.7, 1)
+    parts: list[SafeString] = []
+    for f in (0.0, 0.5, 1.0):
+        y = pad_top + plot_h * (1 - f)
+        parts.append(
+            format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" class="grid"/>'
+                '<text x="{}" y="{}" class="axis" text-anchor="end">{}</text>',
+                pad_left,
+                width,
+                _n(y),
+                _n(y),
+                pad_left - 4,
+                _n(y + 4),
+                _fmt(peak * f),
+            )
+        )
+    for i, label in enumerate(labels):
+        x = pad_left + i * slot + (slot - bar_w) / 2
+        top = float(height - pad_bottom)
+        for s in series:
+            value = s.values[i]
+            if value <= 0:
+                continue
+            h = value / peak * plot_h
+            top -= h
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{} · {}: {}{}</title></rect>',
+                    _n(x),
+                    _n(top),
+                    _n(bar_w),
+                    _n(h),
+                    s.color,
+                    label,
+                    s.name,
+                    _fmt(value),
+                    unit,
+                )
+            )
+        if len(labels) <= 16 or i % 2 == 0:
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}" class="axis" text-anchor="middle">{}</text>',
+                    _n(x + bar_w / 2),
+                    height - 10,
+                    label[5:],
+                )
+            )
+    body = mark_safe("".join(parts))  # noqa: S308 - every part went through format_html
+    return format_html(
+        '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>', width, height, title, body
+    )
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _fmt(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 1_000:
+        return f"{value / 1_000:.1f}k"
+    if value and value < 1:
+        return f"{value:.4f}"
+    return f"{value:g}"

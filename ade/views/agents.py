@@ -1,0 +1,94 @@
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.http import AuthedHttpRequest
+from ade.forms import AgentCreateForm, AgentSearchForm
+from ade.views.common import page_or_partial
+from agents.models import AgentTag
+from agents.selectors import agent_list
+from agents.services.agents import agent_create
+
+LIST_LIMIT = 200
+
+
+@require_GET
+def home(request: AuthedHttpRequest) -> HttpResponse:
+    return _render_home(request, create_form=AgentCreateForm())
+
+
+def _render_home(request: AuthedHttpRequest, *, create_form: AgentCreateForm, status: int = 200) -> HttpResponse:
+    form = AgentSearchForm(request.GET)
+    form.is_valid()
+    agents = agent_list(actor=request.user)
+    q, tag = form.cleaned_data.get("q", ""), form.cleaned_data.get("tag", "")
+    if q:
+        agents = agents.filter(name__icontains=q)
+    if tag:
+        agents = agents.filter(tag_rows__tag=tag)
+    agents = (
+        agents.annotate(block_count=Count("blocks", distinct=True))
+        .prefetch_related(Prefetch("tag_rows", queryset=AgentTag.objects.order_by("tag")))
+        .order_by("-updated_at")[:LIST_LIMIT]
+    )
+    all_tags = (
+        AgentTag.objects.filter(agent__in=agent_list(actor=request.user))
+        .values_list("tag", flat=True)
+        .distinct()
+        .order_by("tag")
+    )
+    context = {
+        "agents": agents,
+        "form": form,
+        "q": q,
+        "tag": tag,
+        "all_tags": all_tags,
+        "create_form": create_form,
+    }
+    return render(request, page_or_partial(request, "ade/home.html", "agent-list"), context, status=status)
+
+
+# What each preset of the "New agent" form creates. Values are written here, in the ADE's own words.
+PRESETS: dict[str, dict[str, Any]] = {
+    "blank": {"agent_type": "v1", "memory_blocks": []},
+    "companion": {
+        "agent_type": "memgpt",
+        "memory_blocks": [
+            {"label": "persona", "value": "I am a warm, curious companion. I remember what matters to my friend."},
+            {"label": "human", "value": ""},
+        ],
+    },
+    "assistant": {
+        "agent_type": "v1",
+        "memory_blocks": [
+            {"label": "persona", "value": "I am a concise, helpful assistant."},
+            {"label": "human", "value": ""},
+        ],
+    },
+}
+
+
+@require_POST
+def agent_create_view(request: AuthedHttpRequest) -> HttpResponse:
+    form = AgentCreateForm(request.POST)
+    if form.is_valid():
+        preset = PRESETS[form.cleaned_data["preset"]]
+        try:
+            agent = agent_create(
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                model=form.cleaned_data["model"] or None,
+                agent_type=preset["agent_type"],
+                memory_blocks=[dict(b) for b in preset["memory_blocks"]],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            return redirect("ade:agent-detail", agent_id=agent.id)
+    return _render_home(request, create_form=form, status=422)

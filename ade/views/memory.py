@@ -1,0 +1,118 @@
+"""Memory panels' writes: core-memory blocks (edit, revert, attach/detach) and archival passages.
+Every write goes through a service of memory/ or agents/; these views only authorize, validate input and render."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.http import AuthedHttpRequest
+from ade.forms import BlockEditForm, PassageInsertForm
+from ade.views.common import agent_or_404
+from ade.views.workspace import TEMPLATE, block_or_404, render_archival, render_memory
+from agents.services.agents import agent_block_attach, agent_block_detach
+from memory.models import Block, BlockRevision, Passage
+from memory.selectors import block_get, block_revision_get
+from memory.selectors_passages import passage_get
+from memory.services.blocks import block_revert, block_update
+from memory.services.passages import passage_delete, passage_insert
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(exc.messages)
+
+
+@require_http_methods(["GET", "POST"])
+def block_card(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.UUID) -> HttpResponse:
+    """GET: the block's card (or its edit form with ?edit=1). POST: save a new value typed in the ADE."""
+    agent = agent_or_404(request, agent_id)
+    block = block_or_404(agent, block_id)
+    if request.method == "POST":
+        form = BlockEditForm(request.POST)
+        if form.is_valid():
+            try:
+                block_update(block=block, actor=request.user, source="ade", value=form.cleaned_data["value"])
+            except ValidationError as exc:
+                form.add_error(None, _errors(exc))
+            else:
+                block = block_or_404(agent, block_id)
+                return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block})
+        return render(request, f"{TEMPLATE}#block-edit", {"agent": agent, "block": block, "form": form})
+    if request.GET.get("edit") and not block.read_only:
+        context = {"agent": agent, "block": block, "form": BlockEditForm(initial={"value": block.value})}
+        return render(request, f"{TEMPLATE}#block-edit", context)
+    return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block})
+
+
+@require_POST
+def block_revert_view(
+    request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.UUID, revision_id: uuid.UUID
+) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    block = block_or_404(agent, block_id)
+    try:
+        revision = block_revision_get(actor=request.user, revision_id=revision_id)
+    except BlockRevision.DoesNotExist:
+        raise Http404 from None
+    if revision.block_id != block.pk:
+        raise Http404
+    error = ""
+    try:
+        block_revert(revision=revision, actor=request.user)
+    except ValidationError as exc:
+        error = _errors(exc)
+    block = block_or_404(agent, block_id)
+    return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block, "error": error})
+
+
+@require_POST
+def block_attach(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    try:
+        block = block_get(actor=request.user, block_id=uuid.UUID(request.POST.get("block", "")))
+    except (ValueError, Block.DoesNotExist):
+        raise Http404 from None
+    try:
+        agent_block_attach(agent=agent, block=block)
+    except ValidationError as exc:
+        return render_memory(request, agent, error=_errors(exc))
+    return render_memory(request, agent)
+
+
+@require_POST
+def block_detach(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    agent_block_detach(agent=agent, block=block_or_404(agent, block_id))
+    return render_memory(request, agent)
+
+
+@require_POST
+def passage_insert_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    form = PassageInsertForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            passage_insert(
+                agent=agent, text=form.cleaned_data["text"], tags=form.tag_list(), created_by_id=request.user.pk
+            )
+        except ValidationError as exc:
+            error = _errors(exc)
+    else:
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+    return render_archival(request, agent, error=error, notice="" if error else "Passage inserted.")
+
+
+@require_POST
+def passage_delete_view(request: AuthedHttpRequest, agent_id: uuid.UUID, passage_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    try:
+        passage = passage_get(actor=request.user, passage_id=passage_id)
+    except Passage.DoesNotExist:
+        raise Http404 from None
+    if passage.agent_id != agent.pk:
+        raise Http404
+    passage_delete(passage=passage)
+    return HttpResponse("")

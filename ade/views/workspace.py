@@ -1,0 +1,444 @@
+"""The agent workspace: chat on one side, one panel (memory, archival, recall, …) on the other.
+
+Every panel URL serves the whole page on a normal request and just the panel on an htmx request, so a
+panel is linkable, survives a reload, and is what the page re-fetches after a websocket event."""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts.http import AuthedHttpRequest
+from ade import presenters
+from ade.context_window import context_breakdown
+from ade.forms import (
+    AgentSettingsForm,
+    ArchivalSearchForm,
+    ChatForm,
+    PassageInsertForm,
+    RecallSearchForm,
+)
+from ade.views.common import agent_or_404
+from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
+from agents.recall import message_search
+from agents.selectors import run_get, tool_get, tool_list
+from agents.services.agents import agent_tool_attach, agent_tool_detach, agent_update
+from agents.services.runs import run_cancel, run_create
+from memory.embeddings import EmbeddingError
+from memory.models import Block
+from memory.search import passage_search
+from memory.selectors import block_revision_list
+from memory.selectors_passages import passage_queryset
+
+TEMPLATE = "ade/agent_detail.html"
+PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "settings"]
+CHAT_PAGE = 40
+TAIL_LIMIT = 500
+ARCHIVAL_PAGE = 20
+RECALL_PAGE = 20
+RUNS_PAGE = 25
+
+
+def _render(request: AuthedHttpRequest, agent: Agent, panel: str, context: dict[str, Any]) -> HttpResponse:
+    base = {"agent": agent, "panel": panel, "panels": PANELS, **context}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, f"{TEMPLATE}#{panel}-panel", base)
+    base.update(_chat_context(agent))
+    base["chat_form"] = ChatForm()
+    return render(request, TEMPLATE, base)
+
+
+def _chat_context(agent: Agent) -> dict[str, Any]:
+    latest = list(agent.messages.filter(seq__isnull=False).order_by("-seq")[: CHAT_PAGE + 1])
+    has_older = len(latest) > CHAT_PAGE
+    anchor = latest[:CHAT_PAGE][-1].seq if latest else 0
+    return {
+        "items": presenters.chat_items(_tail(agent, anchor or 0)),
+        "anchor": anchor,
+        "has_older": has_older,
+        "runs_active": _active_runs(agent),
+    }
+
+
+def _active_runs(agent: Agent) -> list[Run]:
+    return list(agent.runs.filter(status__in=ACTIVE_RUN_STATUSES).order_by("created_at"))
+
+
+def _day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    tz = timezone.get_current_timezone()
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=tz) if start else None
+    hi = dt.datetime.combine(end, dt.time.max, tzinfo=tz) if end else None
+    return lo, hi
+
+
+# Chat ------------------------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    """GET ?since=<seq>: the live tail from an anchor on (re-fetched on each event); ?before=<seq>: an older
+    page. POST: send a message (a new run; the reply arrives over the websocket)."""
+    agent = agent_or_404(request, agent_id)
+    if request.method == "POST":
+        return _chat_send(request, agent)
+    try:
+        since = int(request.GET["since"]) if "since" in request.GET else None
+        before = int(request.GET["before"]) if "before" in request.GET else None
+    except ValueError:
+        raise Http404 from None
+    if before is not None:
+        older = list(agent.messages.filter(seq__lt=before).order_by("-seq")[: CHAT_PAGE + 1])
+        page = older[:CHAT_PAGE][::-1]
+        context = {
+            "agent": agent,
+            "items": presenters.chat_items(page),
+            "has_older": len(older) > CHAT_PAGE,
+            "oldest": page[0].seq if page else before,
+        }
+        return render(request, f"{TEMPLATE}#chat-older", context)
+    context = {"agent": agent, "items": presenters.chat_items(_tail(agent, since or 0)), "anchor": since or 0}
+    return render(request, f"{TEMPLATE}#chat-tail", context)
+
+
+def _tail(agent: Agent, since: int) -> list[Message]:
+    """Messages from `since` on, then those still waiting in a queued run (they get a seq when it starts)."""
+    numbered = list(agent.messages.filter(seq__gte=since).order_by("seq")[:TAIL_LIMIT])
+    pending = list(agent.messages.filter(seq__isnull=True).order_by("created_at", "id")[:TAIL_LIMIT])
+    return numbered + pending
+
+
+def _chat_send(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
+    form = ChatForm(request.POST)
+    if form.is_valid():
+        try:
+            run_create(
+                actor=request.user,
+                agent=agent,
+                messages=[{"role": "user", "content": form.cleaned_data["text"]}],
+                options={"stream_tokens": True},
+            )
+        except ValidationError as exc:
+            form.add_error(None, "; ".join(exc.messages))
+        else:
+            response = render(
+                request, f"{TEMPLATE}#chat-form", {"agent": agent, "chat_form": ChatForm(), "focus": True}
+            )
+            # The input is persisted: let the chat and the run banner re-read it at once.
+            return trigger_client_event(response, "engram:run", {})
+    return render(request, f"{TEMPLATE}#chat-form", {"agent": agent, "chat_form": form, "focus": True})
+
+
+@require_GET
+def run_status(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    return render(request, f"{TEMPLATE}#run-status", {"agent": agent, "runs_active": _active_runs(agent)})
+
+
+@require_POST
+def run_cancel_view(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    run = _run_or_404(request, agent, run_id)
+    run_cancel(run=run)
+    return render(request, f"{TEMPLATE}#run-status", {"agent": agent, "runs_active": _active_runs(agent)})
+
+
+def _run_or_404(request: AuthedHttpRequest, agent: Agent, run_id: uuid.UUID) -> Run:
+    try:
+        run = run_get(actor=request.user, run_id=run_id)
+    except Run.DoesNotExist:
+        raise Http404 from None
+    if run.agent_id != agent.pk:
+        raise Http404
+    return run
+
+
+# Core memory -----------------------------------------------------------------------------------------------------
+
+
+def _block_qs(agent: Agent) -> QuerySet[Block]:
+    """The agent's blocks in attach order, each with how many agents share it."""
+    sharing = AgentBlock.objects.filter(block_id=OuterRef("pk")).values("block_id").annotate(n=Count("*")).values("n")
+    attached = AgentBlock.objects.filter(agent_id=agent.pk, block_id=OuterRef("pk")).values("created_at")[:1]
+    return (
+        Block.objects.filter(pk__in=AgentBlock.objects.filter(agent_id=agent.pk).values("block_id"))
+        .annotate(agent_count=Subquery(sharing), attached_at=Subquery(attached))
+        .order_by("attached_at", "label")
+    )
+
+
+def block_or_404(agent: Agent, block_id: uuid.UUID) -> Block:
+    """One of the agent's blocks (annotated like the panel's), or a 404."""
+    block = _block_qs(agent).filter(pk=block_id).first()
+    if block is None:
+        raise Http404
+    return block
+
+
+def render_memory(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
+    attached = list(_block_qs(agent))
+    shareable = (
+        Block.objects.filter(organization_id=agent.organization_id, is_template=False)
+        .exclude(pk__in=[b.pk for b in attached])
+        .order_by("label")[:100]
+    )
+    return _render(request, agent, "memory", {"blocks": attached, "shareable": shareable, **extra})
+
+
+@require_GET
+def memory_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    return render_memory(request, agent_or_404(request, agent_id))
+
+
+@require_GET
+def block_history(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    block = block_or_404(agent, block_id)
+    revisions = [
+        {"revision": r, "diff": presenters.inline_diff(r.before, r.after)}
+        for r in block_revision_list(actor=request.user, block_id=block.pk)[:30]
+    ]
+    return render(request, f"{TEMPLATE}#block-history", {"agent": agent, "block": block, "revisions": revisions})
+
+
+# Archival memory -------------------------------------------------------------------------------------------------
+
+
+@require_GET
+def archival_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    return render_archival(request, agent_or_404(request, agent_id))
+
+
+def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
+    form = ArchivalSearchForm(request.GET or None)
+    page = 1
+    passages: list[Any] = []
+    searched = False
+    error = ""
+    if form.is_valid() or not form.is_bound:
+        data = form.cleaned_data if form.is_bound else {}
+        page = data.get("page") or 1
+        start, end = _day_bounds(data.get("start"), data.get("end"))
+        query = (data.get("q") or "").strip()
+        tags = form.tag_list() if form.is_bound else []
+        offset = (page - 1) * ARCHIVAL_PAGE
+        if query:
+            searched = True
+            try:
+                hits = passage_search(
+                    agent=agent,
+                    query=query,
+                    mode=data.get("mode") or "hybrid",
+                    tags=tags or None,
+                    tag_match_mode=data.get("tag_match") or "any",
+                    top_k=ARCHIVAL_PAGE + 1,
+                    start=start,
+                    end=end,
+                    offset=offset,
+                )
+            except (ValidationError, EmbeddingError) as exc:
+                error = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                hits = []
+            passages = [{"passage": h.passage, "score": h.score} for h in hits]
+        else:
+            qs = passage_queryset(actor=request.user).filter(agent_id=agent.pk).order_by("-created_at", "-id")
+            if start:
+                qs = qs.filter(created_at__gte=start)
+            if end:
+                qs = qs.filter(created_at__lte=end)
+            rows = list(qs[offset : offset + ARCHIVAL_PAGE + 1])
+            if tags:
+                rows = [p for p in rows if set(tags) & set(p.tags)]
+            passages = [{"passage": p, "score": None} for p in rows]
+    context = {
+        "form": form,
+        "insert_form": PassageInsertForm(),
+        "passages": passages[:ARCHIVAL_PAGE],
+        "has_next": len(passages) > ARCHIVAL_PAGE,
+        "page": page,
+        "searched": searched,
+        "error": error,
+        "query_string": _without_page(request),
+        "total": passage_queryset(actor=request.user).filter(agent_id=agent.pk).count(),
+        **extra,
+    }
+    return _render(request, agent, "archival", context)
+
+
+def _without_page(request: AuthedHttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+# Recall memory ---------------------------------------------------------------------------------------------------
+
+
+@require_GET
+def recall_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    form = RecallSearchForm(request.GET or None)
+    hits: list[Any] = []
+    page = 1
+    error = ""
+    searched = False
+    if form.is_bound and form.is_valid() and form.cleaned_data.get("q", "").strip():
+        data = form.cleaned_data
+        page = data.get("page") or 1
+        start, end = _day_bounds(data.get("start"), data.get("end"))
+        searched = True
+        try:
+            found = message_search(
+                agent=agent,
+                query=data["q"],
+                roles=data.get("roles") or None,
+                start=start,
+                end=end,
+                limit=RECALL_PAGE + 1,
+                offset=(page - 1) * RECALL_PAGE,
+            )
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+            found = []
+        hits = [{"item": presenters.chat_item(h.message), "score": h.score} for h in found]
+    context = {
+        "form": form,
+        "hits": hits[:RECALL_PAGE],
+        "has_next": len(hits) > RECALL_PAGE,
+        "page": page,
+        "searched": searched,
+        "error": error,
+        "query_string": _without_page(request),
+        "total": agent.messages.count(),
+    }
+    return _render(request, agent, "recall", context)
+
+
+# Context window --------------------------------------------------------------------------------------------------
+
+
+@require_GET
+def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    steps = list(agent.steps.order_by("-created_at").only("id", "index", "run_id", "created_at", "model")[:30])
+    chosen: Step | None = None
+    if request.GET.get("step"):
+        try:
+            chosen = agent.steps.get(pk=uuid.UUID(request.GET["step"]))
+        except (ValueError, Step.DoesNotExist):
+            raise Http404 from None
+    elif steps:
+        chosen = agent.steps.get(pk=steps[0].pk)
+    context = {
+        "breakdown": context_breakdown(agent),
+        "steps": steps,
+        "step": chosen,
+        "request_json": presenters.pretty_json(chosen.request) if chosen else "",
+    }
+    return _render(request, agent, "context", context)
+
+
+# Runs and steps --------------------------------------------------------------------------------------------------
+
+
+@require_GET
+def runs_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    failed_only = request.GET.get("failed") == "1"
+    runs = agent.runs.order_by("-created_at")
+    if failed_only:
+        runs = runs.filter(Q(status=RunStatus.FAILED) | Q(steps__error__gt=""))
+    context = {"runs": list(runs.distinct()[:RUNS_PAGE]), "failed_only": failed_only}
+    return _render(request, agent, "runs", context)
+
+
+@require_GET
+def run_steps(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    run = agent.runs.filter(pk=run_id).first()
+    if run is None:
+        raise Http404
+    steps = [
+        {
+            "step": s,
+            "request_json": presenters.pretty_json(s.request),
+            "response_json": presenters.pretty_json(s.response),
+            "tool_calls": presenters.step_tool_calls(s.response),
+        }
+        for s in run.steps.order_by("index")
+    ]
+    return render(request, f"{TEMPLATE}#run-steps", {"agent": agent, "run": run, "steps": steps})
+
+
+# Tools and settings ----------------------------------------------------------------------------------------------
+
+
+def render_tools(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
+    attached = list(agent.tools.order_by("name"))
+    available = tool_list(actor=request.user).exclude(pk__in=[t.pk for t in attached])
+    tools = [{"tool": t, "schema": presenters.pretty_json(t.json_schema)} for t in attached]
+    return _render(request, agent, "tools", {"tools": tools, "available": available, **extra})
+
+
+@require_GET
+def tools_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    return render_tools(request, agent_or_404(request, agent_id))
+
+
+def _tool_or_404(request: AuthedHttpRequest, raw: object) -> Tool:
+    try:
+        return tool_get(actor=request.user, tool_id=uuid.UUID(str(raw)))
+    except (ValueError, Tool.DoesNotExist):
+        raise Http404 from None
+
+
+@require_POST
+def tool_attach(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    try:
+        agent_tool_attach(agent=agent, tool=_tool_or_404(request, request.POST.get("tool", "")))
+    except ValidationError as exc:
+        return render_tools(request, agent, error="; ".join(exc.messages))
+    return render_tools(request, agent)
+
+
+@require_POST
+def tool_detach(request: AuthedHttpRequest, agent_id: uuid.UUID, tool_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    agent_tool_detach(agent=agent, tool=_tool_or_404(request, tool_id))
+    return render_tools(request, agent)
+
+
+@require_http_methods(["GET", "POST"])
+def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    saved = False
+    if request.method == "POST":
+        form = AgentSettingsForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                agent = agent_update(
+                    agent=agent,
+                    name=data["name"],
+                    model=data["model"],
+                    embedding=data["embedding"],
+                    system=data["system"],
+                    context_window_limit=data["context_window_limit"],
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                saved = True
+                form = AgentSettingsForm(instance_agent=agent)
+    else:
+        form = AgentSettingsForm(instance_agent=agent)
+    return _render(request, agent, "settings", {"form": form, "saved": saved})

@@ -1,0 +1,107 @@
+// Engram ADE: the little glue htmx does not do by itself. Events from the agent's websocket arrive as JSON;
+// each becomes a DOM event on <body> ("engram:block", "engram:message", …) and the panels that care re-fetch
+// themselves over HTTP (hx-trigger="engram:block from:body"). Token deltas are appended to a streaming bubble.
+(function () {
+  "use strict";
+
+  var EVENTS = {
+    "agent.message": "engram:message",
+    "agent.block": "engram:block",
+    "agent.run_status": "engram:run",
+    "agent.step": "engram:step",
+    "agent.compaction": "engram:compaction",
+  };
+  var opened = 0;
+
+  function setLive(state, text) {
+    var el = document.getElementById("live");
+    if (el) { el.dataset.state = state; el.textContent = text; }
+  }
+
+  function nearBottom(log) {
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 160;
+  }
+
+  function scrollChat(force) {
+    var log = document.getElementById("chat-log");
+    if (log && (force || nearBottom(log))) log.scrollTop = log.scrollHeight;
+  }
+
+  function stream(event) {
+    var box = document.getElementById("stream");
+    if (!box || !event.delta) return;
+    var target = box.querySelector(".bubble");
+    if (event.kind === "reasoning") {
+      target = box.querySelector(".reasoning-stream");
+      if (!target) {
+        target = document.createElement("div");
+        target.className = "reasoning-stream";
+        box.prepend(target);
+      }
+    } else if (event.kind === "tool_call") {
+      return;
+    }
+    var log = document.getElementById("chat-log");
+    var stick = log && nearBottom(log);
+    box.hidden = false;
+    target.textContent += event.delta;
+    if (stick) scrollChat(true);
+  }
+
+  function clearStream() {
+    var box = document.getElementById("stream");
+    if (!box) return;
+    box.hidden = true;
+    box.querySelector(".bubble").textContent = "";
+    var r = box.querySelector(".reasoning-stream");
+    if (r) r.remove();
+  }
+
+  document.addEventListener("htmx:wsOpen", function () {
+    setLive("live", "live");
+    // The channel layer is not storage: whatever happened while we were away is re-read over HTTP.
+    if (opened++ > 0) htmx.trigger(document.body, "engram:resync", {});
+  });
+  document.addEventListener("htmx:wsClose", function () { setLive("offline", "reconnecting…"); });
+  document.addEventListener("htmx:wsError", function () { setLive("offline", "reconnecting…"); });
+
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    e.preventDefault(); // JSON, not HTML: do not let the extension swap it
+    var event;
+    try { event = JSON.parse(e.detail.message); } catch (err) { return; }
+    if (event.type === "agent.token") { stream(event); return; }
+    if (event.type === "agent.message" || event.type === "agent.run_status") clearStream();
+    var name = EVENTS[event.type];
+    if (name) htmx.trigger(document.body, name, event);
+  });
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var id = e.detail.target && e.detail.target.id;
+    if (id === "chat-tail" || id === "chat-form") scrollChat(id === "chat-form");
+  });
+
+  // Enter sends, Shift+Enter inserts a new line.
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.key !== "Enter" || e.shiftKey || e.isComposing || !t.matches || !t.matches("textarea[data-enter-submits]")) return;
+    e.preventDefault();
+    if (t.value.trim() && t.form) t.form.requestSubmit();
+  });
+
+  // Live character counter against a block's limit.
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (!t.matches || !t.matches("textarea[data-limit]")) return;
+    var counter = document.querySelector('[data-counter-for="' + t.id + '"]');
+    if (!counter) return;
+    var limit = parseInt(t.dataset.limit, 10);
+    counter.textContent = t.value.length + " / " + limit;
+    counter.classList.toggle("over", t.value.length > limit);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    scrollChat(true);
+    var box = document.querySelector("textarea[data-enter-submits]");
+    if (box && window.matchMedia("(min-width: 900px)").matches) box.focus();
+  });
+})();

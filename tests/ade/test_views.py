@@ -1,0 +1,326 @@
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from agents.models import Agent, Message, Run, RunStatus, Step
+from agents.services.agents import agent_create
+from memory.models import Block, BlockRevision, Passage
+from memory.services.blocks import block_create, block_update
+from memory.services.passages import passage_insert
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def alice_client(client: Client, alice: Any) -> Client:
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def charlie_client(charlie: Any) -> Client:
+    c = Client()
+    c.force_login(charlie)
+    return c
+
+
+def human(agent: Agent) -> Block:
+    return agent.blocks.get(label="human")
+
+
+def make_step(agent: Agent, *, error: str = "", tokens: int = 10) -> Step:
+    run = Run.objects.create(organization_id=agent.organization_id, agent=agent, status=RunStatus.COMPLETED)
+    return Step.objects.create(
+        organization_id=agent.organization_id,
+        run=run,
+        agent=agent,
+        index=0,
+        model=agent.model,
+        request={"model": agent.model, "messages": [{"role": "system", "content": "exact-request-marker"}]},
+        response={"choices": [{"message": {"content": "hi", "tool_calls": []}}]},
+        prompt_tokens=tokens,
+        completion_tokens=2,
+        cost=0.001,
+        error=error,
+    )
+
+
+def test_it_lists_searches_and_filters_agents(alice_client: Client, agent: Agent, alice: Any, charlie: Any) -> None:
+    agent_create(actor=alice, name="Zed", model="openai/gpt-4o-mini")
+    agent_create(actor=charlie, name="Outsider-agent", model="openai/gpt-4o-mini")
+    page = alice_client.get("/").content.decode()
+    assert "Ada" in page and "Zed" in page and "Outsider-agent" not in page
+    found = alice_client.get("/?q=ad", **HX).content.decode()
+    assert "Ada" in found and "Zed" not in found and "<html" not in found
+    tagged = alice_client.get("/?tag=support").content.decode()
+    assert "Ada" in tagged and "Zed" not in tagged
+
+
+@pytest.mark.parametrize("preset,agent_type", [("blank", "v1"), ("companion", "memgpt"), ("assistant", "v1")])
+def test_it_creates_agents_from_presets(alice_client: Client, alice: Any, preset: str, agent_type: str) -> None:
+    response = alice_client.post("/agents/new/", {"name": f"New {preset}", "preset": preset, "model": ""})
+    created = Agent.objects.get(name=f"New {preset}")
+    assert response.status_code == 302 and response["Location"] == f"/agents/{created.id}/"
+    assert created.agent_type == agent_type
+    assert created.created_by == alice
+
+
+def test_a_bad_model_handle_is_shown_on_the_form(alice_client: Client) -> None:
+    response = alice_client.post("/agents/new/", {"name": "X", "preset": "blank", "model": "nonsense"})
+    assert response.status_code == 422
+    assert "provider/model" in response.content.decode()
+
+
+def test_a_teammate_opens_every_panel(bob: Any, agent: Agent) -> None:
+    client = Client()
+    client.force_login(bob)
+    for panel in ["", "memory/", "archival/", "recall/?q=x", "context/", "runs/", "tools/", "settings/"]:
+        response = client.get(f"/agents/{agent.id}/{panel}")
+        assert response.status_code == 200, panel
+        assert 'ws-connect="/ws/agents/' in response.content.decode()
+        partial = client.get(f"/agents/{agent.id}/{panel}", **HX).content.decode()
+        assert 'id="panel"' in partial and "<html" not in partial
+
+
+OUTSIDER_GETS = [
+    "{a}/",
+    "{a}/memory/",
+    "{a}/archival/",
+    "{a}/recall/",
+    "{a}/context/",
+    "{a}/runs/",
+    "{a}/tools/",
+    "{a}/settings/",
+    "{a}/messages/?since=0",
+    "{a}/run-status/",
+    "{a}/blocks/{b}/",
+    "{a}/blocks/{b}/history/",
+]
+OUTSIDER_POSTS = [
+    "{a}/messages/",
+    "{a}/settings/",
+    "{a}/blocks/{b}/",
+    "{a}/blocks/{b}/detach/",
+    "{a}/blocks/attach/",
+    "{a}/passages/",
+    "{a}/tools/attach/",
+]
+
+
+def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent) -> None:
+    ids = {"a": f"/agents/{agent.id}", "b": human(agent).id}
+    for pattern in OUTSIDER_GETS:
+        url = pattern.format(**ids)
+        assert charlie_client.get(url).status_code == 404, url
+        assert charlie_client.get(url, **HX).status_code == 404, url
+    for pattern in OUTSIDER_POSTS:
+        url = pattern.format(**ids)
+        assert charlie_client.post(url, {"text": "x", "value": "x", "name": "x"}).status_code == 404, url
+    assert human(agent).value == "Name: Alice"
+    assert not Run.objects.filter(agent=agent).exists()
+
+
+def test_an_outsider_cannot_reach_a_block_through_their_own_agent(
+    charlie_client: Client, charlie: Any, agent: Agent
+) -> None:
+    theirs = agent_create(actor=charlie, name="Theirs", model="openai/gpt-4o-mini")
+    assert charlie_client.get(f"/agents/{theirs.id}/blocks/{human(agent).id}/").status_code == 404
+    assert charlie_client.post(f"/agents/{theirs.id}/blocks/attach/", {"block": human(agent).id}).status_code == 404
+
+
+def test_sending_a_message_creates_a_run(alice_client: Client, agent: Agent) -> None:
+    response = alice_client.post(f"/agents/{agent.id}/messages/", {"text": "hello there"}, **HX)
+    assert response.status_code == 200
+    assert response["HX-Trigger"]
+    run = Run.objects.get(agent=agent)
+    assert run.status == RunStatus.QUEUED
+    assert Message.objects.filter(run=run, role="user", text="hello there").exists()
+    tail = alice_client.get(f"/agents/{agent.id}/messages/?since=0", **HX).content.decode()
+    assert "hello there" in tail
+    banner = alice_client.get(f"/agents/{agent.id}/run-status/", **HX).content.decode()
+    assert "Cancel" in banner
+
+
+def test_a_blank_message_is_refused(alice_client: Client, agent: Agent) -> None:
+    response = alice_client.post(f"/agents/{agent.id}/messages/", {"text": "   "}, **HX)
+    assert "Write a message first" in response.content.decode()
+    assert not Run.objects.exists()
+
+
+def test_cancelling_a_run(alice_client: Client, agent: Agent) -> None:
+    alice_client.post(f"/agents/{agent.id}/messages/", {"text": "hi"}, **HX)
+    run = Run.objects.get(agent=agent)
+    response = alice_client.post(f"/agents/{agent.id}/runs/{run.id}/cancel/", **HX)
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+
+
+def test_editing_a_block_records_a_revision_and_enforces_the_limit(alice_client: Client, agent: Agent) -> None:
+    block = human(agent)
+    url = f"/agents/{agent.id}/blocks/{block.id}/"
+    assert "textarea" in alice_client.get(url + "?edit=1", **HX).content.decode()
+    response = alice_client.post(url, {"value": "Name: Alice\nLikes: tea"}, **HX)
+    assert "Likes: tea" in response.content.decode()
+    block.refresh_from_db()
+    assert block.value == "Name: Alice\nLikes: tea"
+    revision = BlockRevision.objects.get(block=block)
+    assert revision.source == "ade"
+    too_long = alice_client.post(url, {"value": "x" * 201}, **HX).content.decode()
+    assert "Exceeds 200 character limit" in too_long
+    block.refresh_from_db()
+    assert block.value == "Name: Alice\nLikes: tea"
+
+
+def test_history_shows_a_diff_and_revert_restores(alice_client: Client, alice: Any, agent: Agent) -> None:
+    block = human(agent)
+    block_update(block=block, agent_id=agent.id, source="tool", value="Name: Alice\nPet: <cat>")
+    history = alice_client.get(f"/agents/{agent.id}/blocks/{block.id}/history/", **HX).content.decode()
+    assert "<ins>" in history and "&lt;cat&gt;" in history
+    revision = BlockRevision.objects.get(block=block)
+    response = alice_client.post(f"/agents/{agent.id}/blocks/{block.id}/revisions/{revision.id}/revert/", **HX)
+    assert response.status_code == 200
+    block.refresh_from_db()
+    assert block.value == "Name: Alice"
+
+
+def test_a_revision_of_another_block_is_a_404(alice_client: Client, alice: Any, agent: Agent) -> None:
+    other = block_create(actor=alice, label="notes", value="a")
+    block_update(block=other, actor=alice, value="b")
+    revision = BlockRevision.objects.get(block=other)
+    url = f"/agents/{agent.id}/blocks/{human(agent).id}/revisions/{revision.id}/revert/"
+    assert alice_client.post(url).status_code == 404
+
+
+def test_attach_and_detach_a_shared_block(alice_client: Client, alice: Any, agent: Agent) -> None:
+    shared = block_create(actor=alice, label="team", value="We ship on Fridays.")
+    panel = alice_client.post(f"/agents/{agent.id}/blocks/attach/", {"block": shared.id}, **HX).content.decode()
+    assert "We ship on Fridays." in panel
+    assert agent.blocks.filter(pk=shared.pk).exists()
+    alice_client.post(f"/agents/{agent.id}/blocks/{shared.id}/detach/", **HX)
+    assert not agent.blocks.filter(pk=shared.pk).exists()
+    assert Block.objects.filter(pk=shared.pk).exists()
+
+
+def test_archival_insert_search_page_and_delete(alice_client: Client, alice: Any, agent: Agent) -> None:
+    url = f"/agents/{agent.id}/archival/"
+    response = alice_client.post(
+        f"/agents/{agent.id}/passages/", {"text": "The launch is in March", "tags": "plans, dates"}, **HX
+    )
+    assert "Passage inserted" in response.content.decode()
+    passage = Passage.objects.get(agent=agent)
+    assert passage.tags == ["dates", "plans"]
+    for i in range(25):
+        passage_insert(agent=agent, text=f"filler {i}")
+    assert "Older" in alice_client.get(url, **HX).content.decode()
+    assert "filler" in alice_client.get(url + "?page=2", **HX).content.decode()
+    found = alice_client.get(url + "?q=launch&mode=text&tags=plans", **HX).content.decode()
+    assert "The launch is in March" in found and "filler" not in found
+    assert "Nothing found" in alice_client.get(url + "?q=launch&tags=nope", **HX).content.decode()
+    alice_client.post(f"/agents/{agent.id}/passages/{passage.id}/delete/", **HX)
+    assert not Passage.objects.filter(pk=passage.pk).exists()
+
+
+def test_recall_search_with_role_filter(alice_client: Client, alice: Any, agent: Agent) -> None:
+    from agents.services.messages import MessageSpec, message_create_many
+
+    message_create_many(
+        agent=agent,
+        specs=[MessageSpec(role="user", text="my cat is Tom"), MessageSpec(role="assistant", text="Tom the cat!")],
+    )
+    url = f"/agents/{agent.id}/recall/"
+    both = alice_client.get(url + "?q=Tom", **HX).content.decode()
+    assert "my cat is Tom" in both and "Tom the cat!" in both
+    users = alice_client.get(url + "?q=Tom&roles=user", **HX).content.decode()
+    assert "my cat is Tom" in users and "Tom the cat!" not in users
+
+
+def test_context_panel_shows_breakdown_and_the_exact_request(alice_client: Client, agent: Agent) -> None:
+    step = make_step(agent)
+    page = alice_client.get(f"/agents/{agent.id}/context/", **HX).content.decode()
+    for section in ["system", "memory blocks", "summary", "messages", "tool schemas"]:
+        assert section in page
+    assert "exact-request-marker" in page
+    assert (
+        "exact-request-marker" in alice_client.get(f"/agents/{agent.id}/context/?step={step.id}", **HX).content.decode()
+    )
+    assert alice_client.get(f"/agents/{agent.id}/context/?step={uuid.uuid4()}", **HX).status_code == 404
+
+
+def test_runs_panel_filters_failures_and_shows_steps(alice_client: Client, agent: Agent) -> None:
+    ok = make_step(agent)
+    bad = make_step(agent, error="provider exploded")
+    all_runs = alice_client.get(f"/agents/{agent.id}/runs/", **HX).content.decode()
+    assert str(ok.run_id) in all_runs and str(bad.run_id) in all_runs
+    failures = alice_client.get(f"/agents/{agent.id}/runs/?failed=1", **HX).content.decode()
+    assert str(bad.run_id) in failures and str(ok.run_id) not in failures
+    steps = alice_client.get(f"/agents/{agent.id}/runs/{bad.run_id}/steps/", **HX).content.decode()
+    assert "provider exploded" in steps and "exact-request-marker" in steps
+
+
+def test_tools_attach_and_detach(alice_client: Client, agent: Agent) -> None:
+    from agents.selectors import tool_list
+
+    attached = list(agent.tools.all())
+    assert attached
+    page = alice_client.get(f"/agents/{agent.id}/tools/", **HX).content.decode()
+    assert attached[0].name in page and "parameters" in page
+    tool = attached[0]
+    alice_client.post(f"/agents/{agent.id}/tools/{tool.id}/detach/", **HX)
+    assert not agent.tools.filter(pk=tool.pk).exists()
+    alice_client.post(f"/agents/{agent.id}/tools/attach/", {"tool": tool.id}, **HX)
+    assert agent.tools.filter(pk=tool.pk).exists()
+    assert tool_list  # the panel lists the organization's tools and the built-ins
+
+
+def test_settings_update(alice_client: Client, agent: Agent) -> None:
+    data = {
+        "name": "Ada II",
+        "model": "openai/gpt-4o",
+        "embedding": "local/all-minilm-l6-v2",
+        "context_window_limit": 16000,
+        "system": "Be brief.",
+    }
+    response = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX)
+    assert "Saved." in response.content.decode()
+    agent.refresh_from_db()
+    assert (agent.name, agent.model, agent.context_window_limit, agent.system) == (
+        "Ada II",
+        "openai/gpt-4o",
+        16000,
+        "Be brief.",
+    )
+    bad = alice_client.post(f"/agents/{agent.id}/settings/", {**data, "model": "nope"}, **HX).content.decode()
+    assert "provider/model" in bad
+
+
+def test_the_agent_page_pages_a_long_history_in_few_queries(
+    alice_client: Client, agent: Agent, django_assert_max_num_queries: Any
+) -> None:
+    from agents.services.messages import MessageSpec, message_create_many
+
+    message_create_many(agent=agent, specs=[MessageSpec(role="user", text=f"message {i}") for i in range(120)])
+    with django_assert_max_num_queries(14):
+        page = alice_client.get(f"/agents/{agent.id}/").content.decode()
+    assert "message 119" in page and "message 50" not in page
+    assert "Load earlier messages" in page
+    older = Message.objects.get(agent=agent, text="message 80").seq
+    earlier = alice_client.get(f"/agents/{agent.id}/messages/?before={older}", **HX).content.decode()
+    assert "message 79" in earlier and "message 80" not in earlier
+
+
+def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, charlie: Any) -> None:
+    make_step(agent, tokens=500)
+    make_step(agent, error="boom")
+    page = alice_client.get("/dashboard/").content.decode()
+    assert "<svg" in page and "Ada" in page
+    assert "50.0%" in page  # one of two steps failed
+    active = alice_client.get("/dashboard/?part=active", **HX).content.decode()
+    assert "No run in progress" in active
+    other = Client()
+    other.force_login(charlie)
+    assert "Ada" not in other.get("/dashboard/").content.decode()

@@ -1,0 +1,159 @@
+"""The ADE end to end: a real daphne, the scripted fake LLM, Chromium. Screenshots of every panel land in
+test-artifacts/screenshots/ (ignored by git) for reviewers."""
+
+import re
+from typing import Any
+
+import pytest
+
+from accounts.services import organization_create, user_create
+from agents.models import Agent
+from tests.live import LiveServer, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def open_panel(page: Any, name: str) -> None:
+    page.locator(".tabs a", has_text=re.compile(f"^{name}$")).click()
+    page.wait_for_selector(f'.tabs a[aria-current=page]:text-is("{name}")')
+
+
+def wait_live(page: Any) -> None:
+    page.wait_for_selector("#live[data-state=live]")
+
+
+def socket_opens(page: Any, server: LiveServer, agent_id: Any) -> bool:
+    """Try the agent's websocket from the page (so the browser sends its cookie and origin)."""
+    return bool(
+        page.evaluate(
+            """(url) => new Promise((resolve) => {
+                const ws = new WebSocket(url);
+                ws.onopen = () => { ws.close(); resolve(true); };
+                ws.onclose = () => resolve(false);
+            })""",
+            f"{server.ws_url}/ws/agents/{agent_id}/",
+        )
+    )
+
+
+def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any, browser: Any, alice: Any) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, daphne_server, "alice", "password-alice")
+    screenshot(page, "01-agent-list-empty")
+
+    # Create an agent from a preset.
+    page.click(".create summary")
+    page.fill("#create-form input[name=name]", "Ada")
+    page.check("#create-form input[value=assistant]")
+    screenshot(page, "02-agent-create")
+    page.click("#create-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/agents/[0-9a-f-]+/$"))
+    agent = Agent.objects.get(name="Ada")
+    wait_live(page)
+    page.evaluate("window.__sameDocument = true")
+
+    # Chat: the fake LLM edits memory, then answers. Enter sends.
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "Likes: green tea"})
+    fake_llm.reply("Noted: green tea it is.")
+    page.fill("textarea[name=text]", "I like green tea")
+    page.press("textarea[name=text]", "Enter")
+    page.wait_for_selector(".msg.user .bubble:has-text('I like green tea')")
+    page.wait_for_selector(".msg.assistant .bubble:has-text('Noted: green tea it is.')")
+    page.wait_for_selector(".tool-call summary:has-text('memory_insert')")
+    human = page.locator(".block[data-label=human]")
+    human.locator(".block-value:has-text('Likes: green tea')").wait_for()
+    assert page.evaluate("window.__sameDocument") is True, "the memory panel must update without a reload"
+    assert page.locator("textarea[name=text]").input_value() == ""
+    screenshot(page, "03-chat-and-memory-live-update")
+
+    # Revision history with a diff, then revert.
+    human.locator("button:has-text('History')").click()
+    human.locator(".diff ins:has-text('green tea')").wait_for()
+    screenshot(page, "04-memory-history-diff")
+    human.locator(".revisions button:has-text('Revert')").first.click()
+    page.locator(".block[data-label=human] .block-value:has-text('(empty)')").wait_for()
+    assert agent.blocks.get(label="human").value == ""
+
+    # Edit in place with the live counter.
+    page.locator(".block[data-label=persona] button:has-text('Edit')").click()
+    editor = page.locator("form.block.editing textarea")
+    editor.fill("I am a concise, helpful assistant who loves tea.")
+    assert page.locator("form.block.editing .counter").inner_text().startswith("48 /")
+    page.locator("form.block.editing button:has-text('Save')").click()
+    page.locator(".block[data-label=persona] .block-value:has-text('loves tea')").wait_for()
+    screenshot(page, "05-memory-panel")
+
+    # Archival: insert, then search by words and tag.
+    open_panel(page, "Archival")
+    page.click(".insert summary")
+    page.fill(".insert textarea[name=text]", "Project Falcon launches in March.")
+    page.fill(".insert input[name=tags]", "plans")
+    page.click(".insert button[type=submit]")
+    page.wait_for_selector("#panel .ok:has-text('Passage inserted')")
+    page.fill(".search-form input[name=q]", "Falcon")
+    page.fill(".search-form input[name=tags]", "plans")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_selector(".passage:has-text('Project Falcon launches in March.') .muted:has-text('score')")
+    screenshot(page, "06-archival-panel")
+
+    # Recall: search past messages with a role filter.
+    open_panel(page, "Recall")
+    page.fill(".search-form input[name=q]", "green tea")
+    page.check(".search-form input[value=user]")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_selector(".hits .msg.user:has-text('I like green tea')")
+    assert page.locator(".hits .msg.assistant").count() == 0
+    screenshot(page, "07-recall-panel")
+
+    # Context window: the breakdown and the exact request of the last step.
+    open_panel(page, "Context")
+    page.wait_for_selector(".ctx-bar span")
+    request_text = page.locator("#step-request").inner_text()
+    assert "I like green tea" in request_text and '"tools"' in request_text
+    screenshot(page, "08-context-panel")
+
+    # Runs and steps: the step view shows the exact request, tool calls and tokens.
+    open_panel(page, "Runs")
+    page.locator("tbody .status:has-text('completed')").first.wait_for()
+    page.locator("button:has-text('Steps')").first.click()
+    page.wait_for_selector(".step .tool-call summary:has-text('memory_insert')")
+    page.locator(".step details.json-block summary:has-text('Request')").first.click()
+    page.wait_for_selector(".step pre.json:has-text('I like green tea')")
+    screenshot(page, "09-runs-and-steps")
+
+    open_panel(page, "Tools")
+    page.wait_for_selector(".tool h3:has-text('memory_insert')")
+    screenshot(page, "10-tools-panel")
+    open_panel(page, "Settings")
+    page.wait_for_selector("form.settings textarea[name=system]")
+    screenshot(page, "11-settings-panel")
+
+    # Narrow screens: one column, nothing cut off sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{daphne_server.url}/agents/{agent.id}/")
+    wait_live(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "12-workspace-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.goto(f"{daphne_server.url}/dashboard/")
+    page.wait_for_selector("svg.chart rect")
+    screenshot(page, "13-dashboard")
+    page.goto(f"{daphne_server.url}/")
+    screenshot(page, "14-agent-list")
+
+    # An outsider: 404 on the page, a refused socket. So is an anonymous visitor's socket.
+    organization = organization_create(name="Org C")
+    user_create(username="carol", password="password-carol", organization=organization)
+    outsider = browser.new_context()
+    try:
+        other = outsider.new_page()
+        other.goto(f"{daphne_server.url}/accounts/login/")
+        assert not socket_opens(other, daphne_server, agent.id)  # anonymous
+        sign_in(other, daphne_server, "carol", "password-carol")
+        response = other.goto(f"{daphne_server.url}/agents/{agent.id}/")
+        assert response is not None and response.status == 404
+        assert not socket_opens(other, daphne_server, agent.id)
+        assert socket_opens(page, daphne_server, agent.id)
+    finally:
+        outsider.close()
