@@ -7,13 +7,15 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts.http import AuthedHttpRequest
 from ade import presenters
@@ -29,7 +31,8 @@ from ade.views.common import agent_or_404
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
 from agents.recall import message_search
 from agents.selectors import run_get, tool_get, tool_list
-from agents.services.agents import agent_tool_attach, agent_tool_detach, agent_update
+from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
+from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
 from memory.embeddings import EmbeddingError
 from memory.models import Block
@@ -109,7 +112,8 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
 
 def _tail(agent: Agent, since: int) -> list[Message]:
     """Messages from `since` on, then those still waiting in a queued run (they get a seq when it starts)."""
-    numbered = list(agent.messages.filter(seq__gte=since).order_by("seq")[:TAIL_LIMIT])
+    # Newest first then reversed: past the cap the oldest of the tail drop out, never the latest.
+    numbered = list(agent.messages.filter(seq__gte=since).order_by("-seq")[:TAIL_LIMIT])[::-1]
     pending = list(agent.messages.filter(seq__isnull=True).order_by("created_at", "id")[:TAIL_LIMIT])
     return numbered + pending
 
@@ -442,3 +446,25 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
     else:
         form = AgentSettingsForm(instance_agent=agent)
     return _render(request, agent, "settings", {"form": form, "saved": saved})
+
+
+@require_POST
+def messages_reset_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    moved = messages_reset(agent=agent)
+    response = _render(
+        request,
+        agent,
+        "settings",
+        {"form": AgentSettingsForm(instance_agent=agent), "notice": f"{moved} messages left the context window."},
+    )
+    return trigger_client_event(response, "engram:resync", {})
+
+
+@require_POST
+def agent_delete_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    name = agent.name
+    agent_delete(agent=agent)
+    messages.success(request, f"Deleted {name}.")
+    return HttpResponseClientRedirect(reverse("ade:home")) if request.htmx else redirect("ade:home")

@@ -57,6 +57,22 @@
     if (r) r.remove();
   }
 
+  function toast(text) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var note = document.createElement("div");
+    note.className = "toast";
+    note.textContent = text;
+    box.append(note);
+    setTimeout(function () { note.remove(); }, 6000);
+  }
+
+  document.addEventListener("engram:compaction", function (e) {
+    var d = e.detail || {};
+    toast("Context compacted: " + d.evicted + " messages moved to recall memory (" +
+      d.tokens_before + " → " + d.tokens_after + " tokens).");
+  });
+
   document.addEventListener("htmx:wsOpen", function () {
     setLive("live", "live");
     // The channel layer is not storage: whatever happened while we were away is re-read over HTTP.

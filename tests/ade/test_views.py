@@ -324,3 +324,17 @@ def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, ch
     other = Client()
     other.force_login(charlie)
     assert "Ada" not in other.get("/dashboard/").content.decode()
+
+
+def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, charlie_client: Client) -> None:
+    from agents.services.messages import MessageSpec, message_create_many
+
+    message_create_many(agent=agent, specs=[MessageSpec(role="user", text="hi")])
+    assert charlie_client.post(f"/agents/{agent.id}/messages/reset/").status_code == 404
+    assert charlie_client.post(f"/agents/{agent.id}/delete/").status_code == 404
+    response = alice_client.post(f"/agents/{agent.id}/messages/reset/", **HX)
+    assert "1 messages left the context window" in response.content.decode()
+    assert not agent.messages.filter(in_context=True).exists()
+    response = alice_client.post(f"/agents/{agent.id}/delete/", **HX)
+    assert response["HX-Redirect"] == "/"
+    assert not Agent.objects.filter(pk=agent.pk).exists()

@@ -8,6 +8,7 @@ import pytest
 
 from accounts.services import organization_create, user_create
 from agents.models import Agent
+from tests.fakes.llm_server import Reply
 from tests.live import LiveServer, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -66,6 +67,28 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     assert page.locator("textarea[name=text]").input_value() == ""
     screenshot(page, "03-chat-and-memory-live-update")
 
+    # Tokens stream into a live bubble while the run shows its state; then the reply lands in the history.
+    fake_llm.push(Reply(text="Streaming " + "word " * 30, reasoning="Thinking it over.", chunk_delay=0.03))
+    page.fill("textarea[name=text]", "Tell me more")
+    page.press("textarea[name=text]", "Enter")
+    page.wait_for_selector("#run-status .run-banner")
+    page.wait_for_selector("#stream:not([hidden]) .bubble:has-text('Streaming word')")
+    screenshot(page, "03b-chat-streaming")
+    page.wait_for_selector(".msg.assistant .bubble:has-text('Streaming word word')")
+    page.wait_for_selector("#stream[hidden]", state="attached")
+    page.wait_for_selector("#run-status .run-banner", state="detached")
+
+    # A slow run can be cancelled from the banner. Shift+Enter makes a new line instead of sending.
+    fake_llm.push(Reply(text="too late", delay=5))
+    page.fill("textarea[name=text]", "First line")
+    page.press("textarea[name=text]", "Shift+Enter")
+    page.type("textarea[name=text]", "second line")
+    assert page.locator("textarea[name=text]").input_value() == "First line\nsecond line"
+    page.press("textarea[name=text]", "Enter")
+    page.locator("#run-status button:has-text('Cancel')").click()
+    page.wait_for_selector("#run-status .run-banner", state="detached")
+    assert agent.runs.order_by("-created_at").first().status == "cancelled"
+
     # Revision history with a diff, then revert.
     human.locator("button:has-text('History')").click()
     human.locator(".diff ins:has-text('green tea')").wait_for()
@@ -115,7 +138,7 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     # Runs and steps: the step view shows the exact request, tool calls and tokens.
     open_panel(page, "Runs")
     page.locator("tbody .status:has-text('completed')").first.wait_for()
-    page.locator("button:has-text('Steps')").first.click()
+    page.locator("button:has-text('Steps')").last.click()  # the oldest run: the memory edit
     page.wait_for_selector(".step .tool-call summary:has-text('memory_insert')")
     page.locator(".step details.json-block summary:has-text('Request')").first.click()
     page.wait_for_selector(".step pre.json:has-text('I like green tea')")
