@@ -338,3 +338,18 @@ def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, char
     response = alice_client.post(f"/agents/{agent.id}/delete/", **HX)
     assert response["HX-Redirect"] == "/"
     assert not Agent.objects.filter(pk=agent.pk).exists()
+
+
+def test_staff_browse_agents_and_memory_in_the_admin(client: Client, org_a: Any, agent: Agent) -> None:
+    from accounts.services import user_create
+
+    staff = user_create(username="root", password="root-password", organization=org_a, is_staff=True)
+    client.force_login(staff)
+    make_step(agent)
+    passage_insert(agent=agent, text="a fact")
+    for model in ["agent", "run", "step", "message", "tool"]:
+        assert client.get(f"/admin/agents/{model}/").status_code == 200, model
+    for model in ["block", "blockrevision", "passage"]:
+        assert client.get(f"/admin/memory/{model}/").status_code == 200, model
+    assert client.get(f"/admin/agents/agent/{agent.id}/change/").status_code == 200
+    assert client.get("/admin/agents/agent/add/").status_code == 403

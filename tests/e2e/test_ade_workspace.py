@@ -8,6 +8,7 @@ import pytest
 
 from accounts.services import organization_create, user_create
 from agents.models import Agent
+from memory.services.blocks import block_update
 from tests.fakes.llm_server import Reply
 from tests.live import LiveServer, screenshot, sign_in
 
@@ -105,6 +106,12 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.locator("form.block.editing button:has-text('Save')").click()
     page.locator(".block[data-label=persona] .block-value:has-text('loves tea')").wait_for()
     screenshot(page, "05-memory-panel")
+
+    # The channel layer is not storage: after a reconnect the page re-reads its panels over HTTP. This write
+    # happens in the test process, so no event reaches the page; only the re-fetch can show it.
+    block_update(block=agent.blocks.get(label="persona"), actor=alice, source="api", value="Changed while away.")
+    page.evaluate("document.querySelector('.workspace').dispatchEvent(new CustomEvent('htmx:wsOpen', {bubbles: true}))")
+    page.locator(".block[data-label=persona] .block-value:has-text('Changed while away.')").wait_for()
 
     # Archival: insert, then search by words and tag.
     open_panel(page, "Archival")
