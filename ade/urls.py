@@ -13,6 +13,7 @@ agent_patterns = [
     path("runs/", workspace.runs_panel, name="runs"),
     path("tools/", workspace.tools_panel, name="tools"),
     path("settings/", workspace.settings_panel, name="settings"),
+    path("settings/embedding-job/", workspace.embedding_job, name="embedding-job"),
     path("messages/", workspace.chat_messages, name="chat-messages"),
     path("messages/reset/", workspace.messages_reset_view, name="messages-reset"),
     path("delete/", workspace.agent_delete_view, name="agent-delete"),

@@ -99,6 +99,9 @@ OUTSIDER_GETS = [
     "{a}/run-status/",
     "{a}/blocks/{b}/",
     "{a}/blocks/{b}/history/",
+    "{a}/settings/embedding-job/",
+    "{a}/runs/{r}/steps/",
+    "{a}/context/?step={s}",
 ]
 OUTSIDER_POSTS = [
     "{a}/messages/",
@@ -108,11 +111,27 @@ OUTSIDER_POSTS = [
     "{a}/blocks/attach/",
     "{a}/passages/",
     "{a}/tools/attach/",
+    "{a}/runs/{r}/cancel/",
+    "{a}/messages/reset/",
+    "{a}/delete/",
+    "{a}/passages/{p}/delete/",
+    "{a}/tools/{t}/detach/",
+    "{a}/blocks/{b}/revisions/{v}/revert/",
 ]
 
 
 def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent) -> None:
-    ids = {"a": f"/agents/{agent.id}", "b": human(agent).id}
+    step = make_step(agent)
+    block_update(block=human(agent), agent_id=agent.id, source="tool", value="Name: Alice!")
+    ids = {
+        "a": f"/agents/{agent.id}",
+        "b": human(agent).id,
+        "r": step.run_id,
+        "s": step.id,
+        "p": passage_insert(agent=agent, text="secret").id,
+        "t": agent.tools.first().id,
+        "v": BlockRevision.objects.filter(block=human(agent)).first().id,
+    }
     for pattern in OUTSIDER_GETS:
         url = pattern.format(**ids)
         assert charlie_client.get(url).status_code == 404, url
@@ -120,8 +139,9 @@ def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent) -
     for pattern in OUTSIDER_POSTS:
         url = pattern.format(**ids)
         assert charlie_client.post(url, {"text": "x", "value": "x", "name": "x"}).status_code == 404, url
-    assert human(agent).value == "Name: Alice"
-    assert not Run.objects.filter(agent=agent).exists()
+    assert human(agent).value == "Name: Alice!"
+    assert Run.objects.filter(agent=agent).count() == 1
+    assert Agent.objects.filter(pk=agent.pk).exists() and agent.passages.count() == 1
 
 
 def test_an_outsider_cannot_reach_a_block_through_their_own_agent(
@@ -353,3 +373,37 @@ def test_staff_browse_agents_and_memory_in_the_admin(client: Client, org_a: Any,
         assert client.get(f"/admin/memory/{model}/").status_code == 200, model
     assert client.get(f"/admin/agents/agent/{agent.id}/change/").status_code == 200
     assert client.get("/admin/agents/agent/add/").status_code == 403
+
+
+def test_the_chat_marks_failed_and_cancelled_runs(alice_client: Client, alice: Any, agent: Agent) -> None:
+    from agents.services.runs import run_cancel, run_create
+
+    run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "please wait"}])
+    run_cancel(run=run)
+    Message.objects.filter(run=run).update(seq=999)  # as if it had started
+    tail = alice_client.get(f"/agents/{agent.id}/messages/?since=0", **HX).content.decode()
+    assert "please wait" in tail and "Run cancelled" in tail
+
+
+def test_runs_are_paged(alice_client: Client, agent: Agent) -> None:
+    for _ in range(27):
+        make_step(agent)
+    first = alice_client.get(f"/agents/{agent.id}/runs/", **HX).content.decode()
+    assert first.count('class="status completed"') == 25 and "Older" in first
+    second = alice_client.get(f"/agents/{agent.id}/runs/?page=2", **HX).content.decode()
+    assert second.count('class="status completed"') == 2 and "Newer" in second
+
+
+def test_changing_the_embedding_model_starts_a_reembed_with_progress(alice_client: Client, agent: Agent) -> None:
+    passage_insert(agent=agent, text="a fact")
+    data = {
+        "name": agent.name,
+        "model": agent.model,
+        "embedding": "openai/text-embedding-3-small",
+        "context_window_limit": agent.context_window_limit,
+        "system": agent.system,
+    }
+    page = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX).content.decode()
+    assert "Re-embedding with" in page and 'hx-trigger="every 1s"' in page
+    progress = alice_client.get(f"/agents/{agent.id}/settings/embedding-job/", **HX).content.decode()
+    assert "of 1 passages and messages" in progress

@@ -40,6 +40,8 @@ def socket_opens(page: Any, server: LiveServer, agent_id: Any) -> bool:
 
 def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any, browser: Any, alice: Any) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{daphne_server.url}/accounts/login/")
+    screenshot(page, "00-sign-in")
     sign_in(page, daphne_server, "alice", "password-alice")
     screenshot(page, "01-agent-list-empty")
 
@@ -171,6 +173,13 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     screenshot(page, "13-dashboard")
     page.goto(f"{daphne_server.url}/")
     screenshot(page, "14-agent-list")
+    page.goto(f"{daphne_server.url}/members/")
+    screenshot(page, "15-members")
+    page.goto(f"{daphne_server.url}/keys/")
+    page.fill("#key-list input[name=name]", "laptop")
+    page.click("#key-list button[type=submit]")
+    page.wait_for_selector("#new-key")
+    screenshot(page, "16-api-keys")
 
     # An outsider: 404 on the page, a refused socket. So is an anonymous visitor's socket.
     organization = organization_create(name="Org C")
