@@ -23,6 +23,7 @@ agent_patterns = [
     path("tools/attach/", workspace.tool_attach, name="tool-attach"),
     path("tools/<uuid:tool_id>/detach/", workspace.tool_detach, name="tool-detach"),
     path("blocks/attach/", memory.block_attach, name="block-attach"),
+    path("blocks/new/", memory.block_create_view, name="block-create"),
     path("blocks/<uuid:block_id>/", memory.block_card, name="block"),
     path("blocks/<uuid:block_id>/history/", workspace.block_history, name="block-history"),
     path("blocks/<uuid:block_id>/detach/", memory.block_detach, name="block-detach"),

@@ -460,6 +460,7 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
                     embedding=data["embedding"],
                     system=data["system"],
                     context_window_limit=data["context_window_limit"],
+                    tags=form.tag_list(),
                 )
                 if agent.embedding != old_embedding:
                     # Stored vectors were written by the old model: re-embed them (progress shows below).

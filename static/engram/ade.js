@@ -104,9 +104,14 @@
     if (t.value.trim() && t.form) t.form.requestSubmit();
   });
 
-  // Live character counter against a block's limit.
+  // Live character counter against a block's limit (the limit itself may be edited alongside).
   document.addEventListener("input", function (e) {
     var t = e.target;
+    if (t.matches && t.matches("input[data-limit-for]")) {
+      var area = document.getElementById(t.dataset.limitFor);
+      if (area) { area.dataset.limit = t.value; area.dispatchEvent(new Event("input", {bubbles: true})); }
+      return;
+    }
     if (!t.matches || !t.matches("textarea[data-limit]")) return;
     var counter = document.querySelector('[data-counter-for="' + t.id + '"]');
     if (!counter) return;

@@ -184,16 +184,19 @@ def test_editing_a_block_records_a_revision_and_enforces_the_limit(alice_client:
     block = human(agent)
     url = f"/agents/{agent.id}/blocks/{block.id}/"
     assert "textarea" in alice_client.get(url + "?edit=1", **HX).content.decode()
-    response = alice_client.post(url, {"value": "Name: Alice\nLikes: tea"}, **HX)
+    response = alice_client.post(url, {"value": "Name: Alice\nLikes: tea", "limit": 200}, **HX)
     assert "Likes: tea" in response.content.decode()
     block.refresh_from_db()
     assert block.value == "Name: Alice\nLikes: tea"
     revision = BlockRevision.objects.get(block=block)
     assert revision.source == "ade"
-    too_long = alice_client.post(url, {"value": "x" * 201}, **HX).content.decode()
+    too_long = alice_client.post(url, {"value": "x" * 201, "limit": 200}, **HX).content.decode()
     assert "Exceeds 200 character limit" in too_long
     block.refresh_from_db()
     assert block.value == "Name: Alice\nLikes: tea"
+    alice_client.post(url, {"value": "x" * 201, "limit": 300}, **HX)
+    block.refresh_from_db()
+    assert (len(block.value), block.limit) == (201, 300)
 
 
 def test_history_shows_a_diff_and_revert_restores(alice_client: Client, alice: Any, agent: Agent) -> None:
@@ -304,9 +307,12 @@ def test_settings_update(alice_client: Client, agent: Agent) -> None:
         "embedding": "local/all-minilm-l6-v2",
         "context_window_limit": 16000,
         "system": "Be brief.",
+        "tags": "support, vip",
     }
     response = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX)
     assert "Saved." in response.content.decode()
+    assert sorted(agent.tag_rows.values_list("tag", flat=True)) == ["support", "vip"]
+    assert 'value="support, vip"' in response.content.decode()
     agent.refresh_from_db()
     assert (agent.name, agent.model, agent.context_window_limit, agent.system) == (
         "Ada II",
@@ -407,3 +413,13 @@ def test_changing_the_embedding_model_starts_a_reembed_with_progress(alice_clien
     assert "Re-embedding with" in page and 'hx-trigger="every 1s"' in page
     progress = alice_client.get(f"/agents/{agent.id}/settings/embedding-job/", **HX).content.decode()
     assert "of 1 passages and messages" in progress
+
+
+def test_a_new_block_is_created_and_attached_or_not_at_all(alice_client: Client, agent: Agent) -> None:
+    url = f"/agents/{agent.id}/blocks/new/"
+    panel = alice_client.post(url, {"label": "project", "value": "Falcon", "limit": 100}, **HX).content.decode()
+    assert "Falcon" in panel
+    assert agent.blocks.get(label="project").limit == 100
+    clash = alice_client.post(url, {"label": "human", "value": "dup", "limit": 100}, **HX).content.decode()
+    assert "already has a block labelled" in clash
+    assert not Block.objects.filter(value="dup").exists()
