@@ -77,9 +77,10 @@ def _execute(run: Run, token: str) -> None:
         return
     index = last.index + 1 if last is not None else 0
     consecutive_errors = 0
+    first = index
     while index < max_steps:
         try:
-            outcome = _step(agent, run, token, index, model)
+            outcome = _step(agent, run, token, index, model, check=index != first)
         except _Abandon:
             return
         if outcome.stop:
@@ -105,10 +106,11 @@ def _still_ours(run: Run, token: str) -> None:
         raise _Abandon
 
 
-def _step(agent: Agent, run: Run, token: str, index: int, model: str) -> Outcome:
-    status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-    if status != RunStatus.RUNNING:
-        raise _Abandon
+def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, check: bool = True) -> Outcome:
+    if check:  # cancelled between steps? (the commit re-checks; this saves the LLM call)
+        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        if status != RunStatus.RUNNING:
+            raise _Abandon
     memgpt = agent.agent_type == AgentType.MEMGPT
     on_delta = None
     if run.options.get("stream_tokens"):
@@ -141,36 +143,37 @@ def _step(agent: Agent, run: Run, token: str, index: int, model: str) -> Outcome
         except llm.LLMError as exc:
             return _failed_step(agent, run, token, index, model, request, exc, started)
     latency_ms = int((time.monotonic() - started) * 1000)
-    with transaction.atomic():
-        _still_ours(run, token)
-        try:
-            with transaction.atomic():
-                step = Step.objects.create(
-                    organization_id=agent.organization_id,
-                    run=run,
-                    agent=agent,
-                    index=index,
-                    model=model,
-                    request=request,
-                    response=response.raw,
-                    prompt_tokens=response.prompt_tokens,
-                    completion_tokens=response.completion_tokens,
-                    cost=response.cost,
-                    latency_ms=latency_ms,
-                )
-        except IntegrityError:
-            raise _Abandon from None  # this index is already persisted: never repeat a step
-        outcome, specs = _apply(agent, run, step, response, ctx.tools_by_name, memgpt)
-        message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
-        step.continues = not outcome.stop
-        step.stop_reason = outcome.stop_reason
-        step.save(update_fields=["continues", "stop_reason"])
-        Run.objects.filter(pk=run.pk).update(
-            prompt_tokens=F("prompt_tokens") + response.prompt_tokens,
-            completion_tokens=F("completion_tokens") + response.completion_tokens,
-            step_count=F("step_count") + 1,
-        )
-        events.step_done(step)
+    step = Step(
+        id=uuid.uuid4(),
+        organization_id=agent.organization_id,
+        run=run,
+        agent=agent,
+        index=index,
+        model=model,
+        request=request,
+        response=response.raw,
+        prompt_tokens=response.prompt_tokens,
+        completion_tokens=response.completion_tokens,
+        cost=response.cost,
+        latency_ms=latency_ms,
+    )
+    try:
+        with transaction.atomic():
+            _still_ours(run, token)
+            # Tools run inside the step's transaction: their memory writes commit with the step or not at all.
+            outcome, specs = _apply(agent, run, step, response, ctx.tools_by_name, memgpt)
+            step.continues = not outcome.stop
+            step.stop_reason = outcome.stop_reason
+            step.save(force_insert=True)  # unique (run, index): a persisted step is never written twice
+            message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
+            Run.objects.filter(pk=run.pk).update(
+                prompt_tokens=F("prompt_tokens") + response.prompt_tokens,
+                completion_tokens=F("completion_tokens") + response.completion_tokens,
+                step_count=F("step_count") + 1,
+            )
+            events.step_done(step)
+    except IntegrityError:
+        raise _Abandon from None
     return outcome
 
 
