@@ -258,7 +258,30 @@ def _estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages
     total = text_tokens(model, {"role": "system", "content": system}) + tools_tokens(model, tools)
     if agent.summary:
         total += text_tokens(model, summary_message(agent.summary))
-    return total + sum(message_tokens(model, m) for m in messages)
+    return total + messages_tokens(model, messages)
+
+
+# (model, id of the first message) → (number of messages counted, id of the last one, their total)
+_totals: "OrderedDict[tuple[str, uuid.UUID], tuple[int, uuid.UUID, int]]" = OrderedDict()
+
+
+def messages_tokens(model: str, messages: list[CtxMessage]) -> int:
+    """Sum of the messages' token counts; a window that only grew at its end is not summed again."""
+    if not messages:
+        return 0
+    key = (model, messages[0].id)
+    with _cache_lock:
+        known = _totals.get(key)
+    start, total = 0, 0
+    if known is not None and known[0] <= len(messages) and messages[known[0] - 1].id == known[1]:
+        start, total = known[0], known[2]
+    total += sum(message_tokens(model, m) for m in messages[start:])
+    with _cache_lock:
+        _totals[key] = (len(messages), messages[-1].id, total)
+        _totals.move_to_end(key)
+        if len(_totals) > 10_000:
+            _totals.popitem(last=False)
+    return total
 
 
 _window_lock = threading.Lock()
@@ -341,14 +364,14 @@ def compact(
     before = _estimate(agent, model, system, tools, messages)
     # Leave room for the summary that replaces the evicted messages.
     summary_room = summary_budget(budget)
-    fixed = before - sum(message_tokens(model, m) for m in messages)
+    fixed = before - messages_tokens(model, messages)
     fixed -= text_tokens(model, summary_message(agent.summary)) if agent.summary else 0
     cut = None
-    remaining = sum(message_tokens(model, m) for m in messages)
-    evicted_tokens = 0
+    remaining = messages_tokens(model, messages)
+    evicted_tokens, counted = 0, 0
     for k in _cut_points(messages):
-        evicted_tokens = sum(message_tokens(model, m) for m in messages[:k])
-        cut = k
+        evicted_tokens += sum(message_tokens(model, m) for m in messages[counted:k])
+        counted = cut = k
         if fixed + summary_room + remaining - evicted_tokens <= target:
             break
     if cut is None or len(messages) - cut < MIN_KEEP_MESSAGES:

@@ -74,6 +74,7 @@ def _litellm() -> Any:
         import litellm
 
         litellm.suppress_debug_info = True
+        litellm.turn_off_message_logging = True  # no copies of prompts in litellm's logging objects
         litellm.drop_params = True  # providers that lack a parameter (e.g. parallel_tool_calls) ignore it
         return litellm
 

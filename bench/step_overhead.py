@@ -74,8 +74,8 @@ def child(profile: str, count: int) -> None:
     call_command("migrate", verbosity=0)
     if profile == "production":
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "llm", "--pool=threads"]
-            + ["--concurrency=2", "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "llm", "--pool=solo"]
+            + ["--concurrency=1", "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT,
             env=dict(os.environ),
             start_new_session=True,
@@ -104,13 +104,22 @@ def measure(profile: str, count: int) -> dict[str, object]:
     org = organization_create(name="bench")
     user = user_create(username=f"bench-{time.time_ns()}", password=None, organization=org, role=Membership.Role.OWNER)
 
+    breakdown: dict[str, list[float]] = {"create": [], "queued": [], "executing": [], "wake-up": []}
+
     def one_round(agent: Agent, text: str) -> float:
         started = time.perf_counter()
         run = run_create(actor=user, agent=agent, messages=[{"role": "user", "content": text}])
+        created = time.perf_counter()
         run = run_wait(run_id=run.id, timeout=60)
+        done = timezone.now()
         elapsed = (time.perf_counter() - started) * 1000
         if run.status != RunStatus.COMPLETED:
             raise RuntimeError(f"run {run.id} ended {run.status}: {run.stop_reason} {run.error}")
+        assert run.started_at and run.completed_at
+        breakdown["create"].append((created - started) * 1000)
+        breakdown["queued"].append((run.started_at - run.created_at).total_seconds() * 1000)
+        breakdown["executing"].append((run.completed_at - run.started_at).total_seconds() * 1000)
+        breakdown["wake-up"].append((done - run.completed_at).total_seconds() * 1000)
         return elapsed
 
     def make_agent(history: int) -> Agent:
@@ -150,6 +159,11 @@ def measure(profile: str, count: int) -> dict[str, object]:
         for history, agent in agents.items():
             times[history].append(one_round(agent, f"Message number {i}: tell me something nice."))
     out: dict[str, object] = {"profile": profile, "messages": count}
+    out["breakdown_p50"] = {k: round(statistics.median(v), 2) for k, v in breakdown.items()}
+    from agents.models import Step
+
+    llm_ms = [float(v) for v in Step.objects.filter(agent__in=agents.values()).values_list("latency_ms", flat=True)]
+    out["breakdown_p50"]["of which LLM call"] = statistics.median(llm_ms)  # type: ignore[index]
     for history, values in times.items():
         out[f"history_{history}"] = {
             "p50": round(statistics.median(values), 2),
@@ -193,6 +207,8 @@ def main() -> int:
             print(f"{profile:<12}{history:>9}{figures}   ≤ {TARGETS[profile]:.0f}")
         growth = (large["p50"] / small["p50"] - 1) * 100
         print(f"{profile:<12}{'growth':>9}{growth:>+8.1f}%{'':>18}   ≤ +20%")
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in result["breakdown_p50"].items())
+        print(f"{'':<12}p50 parts (ms): {parts}")
         ok = ok and small["p50"] <= TARGETS[profile] and large["p50"] <= TARGETS[profile] and growth <= 20
     print("targets met" if ok else "targets NOT met")
     return 0
