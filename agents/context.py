@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
 from agents import events, llm
 from agents.models import Agent, AgentType, Message, MessageRole, Tool
@@ -122,6 +122,27 @@ def tool_schemas(agent: Agent) -> tuple[list[JSON], dict[str, Tool]]:
     return out, tools
 
 
+@dataclass(frozen=True)
+class CtxMessage:
+    """What the context needs of an in-context message (cached per agent; messages are immutable once written)."""
+
+    id: uuid.UUID
+    seq: int
+    role: str
+    payload: JSON  # the message as sent to the model
+    transcript: str  # one line for the summarizer
+
+    @classmethod
+    def of(cls, message: Message) -> "CtxMessage":
+        return cls(
+            id=message.id,
+            seq=message.seq or 0,
+            role=message.role,
+            payload=message_to_openai(message),
+            transcript=_transcript_line(message),
+        )
+
+
 def message_to_openai(message: Message) -> JSON:
     if message.role == MessageRole.TOOL:
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
@@ -170,10 +191,8 @@ def _cached_count(model: str, key: str, compute: Any) -> int:
     return value
 
 
-def message_tokens(model: str, message: Message) -> int:
-    return _cached_count(
-        model, f"m:{message.id}", lambda: llm.count_tokens(model, messages=[message_to_openai(message)])
-    )
+def message_tokens(model: str, message: CtxMessage) -> int:
+    return _cached_count(model, f"m:{message.id}", lambda: llm.count_tokens(model, messages=[message.payload]))
 
 
 def text_tokens(model: str, payload: JSON) -> int:
@@ -215,7 +234,7 @@ def budget_for(agent: Agent, model: str) -> Budget:
 @dataclass
 class Context:
     system: str
-    messages: list[Message]
+    messages: list[CtxMessage]
     tools: list[JSON]
     tools_by_name: dict[str, Tool]
     budget: Budget
@@ -225,7 +244,7 @@ class Context:
         out: list[JSON] = [{"role": "system", "content": self.system}]
         if summary:
             out.append(summary_message(summary))
-        out += [message_to_openai(m) for m in self.messages]
+        out += [m.payload for m in self.messages]
         return out
 
 
@@ -235,15 +254,65 @@ class ContextTooSmall(llm.LLMError):
     stop_reason = "context_window_overflow_in_system_prompt"
 
 
-def _estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages: list[Message]) -> int:
+def _estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages: list[CtxMessage]) -> int:
     total = text_tokens(model, {"role": "system", "content": system}) + tools_tokens(model, tools)
     if agent.summary:
         total += text_tokens(model, summary_message(agent.summary))
-    return total + sum(message_tokens(model, m) for m in messages)
+    return total + messages_tokens(model, messages)
 
 
-def in_context_messages(agent: Agent) -> list[Message]:
-    return list(Message.objects.filter(agent=agent, in_context=True, seq__isnull=False).order_by("seq"))
+# (model, id of the first message) → (number of messages counted, id of the last one, their total)
+_totals: "OrderedDict[tuple[str, uuid.UUID], tuple[int, uuid.UUID, int]]" = OrderedDict()
+
+
+def messages_tokens(model: str, messages: list[CtxMessage]) -> int:
+    """Sum of the messages' token counts; a window that only grew at its end is not summed again."""
+    if not messages:
+        return 0
+    key = (model, messages[0].id)
+    with _cache_lock:
+        known = _totals.get(key)
+    start, total = 0, 0
+    if known is not None and known[0] <= len(messages) and messages[known[0] - 1].id == known[1]:
+        start, total = known[0], known[2]
+    total += sum(message_tokens(model, m) for m in messages[start:])
+    with _cache_lock:
+        _totals[key] = (len(messages), messages[-1].id, total)
+        _totals.move_to_end(key)
+        if len(_totals) > 10_000:
+            _totals.popitem(last=False)
+    return total
+
+
+_window_lock = threading.Lock()
+# agent id → (context_version, last seq loaded, in-context messages). Per process; checked against the
+# database's context_version on every read, so evictions made by any process invalidate it.
+_windows: dict[uuid.UUID, tuple[int, int, list[CtxMessage]]] = {}
+
+
+def in_context_messages(agent: Agent) -> list[CtxMessage]:
+    """The context window in order. Only messages newer than the cached copy are read from the database, so a
+    step's cost does not grow with the window (nor with the history)."""
+    version, summary = Agent.objects.values_list("context_version", "summary").get(pk=agent.pk)
+    agent.context_version, agent.summary = version, summary
+    with _window_lock:
+        cached = _windows.get(agent.id)
+    if cached is None or cached[0] != version:
+        cached = (version, 0, [])
+    _, last_seq, messages = cached
+    fresh = Message.objects.filter(agent_id=agent.id, in_context=True, seq__gt=last_seq).order_by("seq")
+    new = [CtxMessage.of(m) for m in fresh]
+    if new:
+        messages = [*messages, *new]
+        last_seq = new[-1].seq
+    with _window_lock:
+        _windows[agent.id] = (version, last_seq, messages)
+    return list(messages)
+
+
+def forget_window(agent_id: uuid.UUID) -> None:
+    with _window_lock:
+        _windows.pop(agent_id, None)
 
 
 def prepare(agent: Agent, *, model: str, run_id: uuid.UUID | None, force_compact: bool = False) -> Context:
@@ -274,7 +343,7 @@ def prepare(agent: Agent, *, model: str, run_id: uuid.UUID | None, force_compact
 # -- compaction ----------------------------------------------------------------------------------------------
 
 
-def _cut_points(messages: list[Message]) -> list[int]:
+def _cut_points(messages: list[CtxMessage]) -> list[int]:
     """Indexes k where messages[:k] can be evicted without leaving a tool return without its call."""
     return [k for k in range(1, len(messages)) if messages[k].role != MessageRole.TOOL]
 
@@ -284,10 +353,10 @@ def compact(
     *,
     model: str,
     run_id: uuid.UUID | None,
-    messages: list[Message],
+    messages: list[CtxMessage],
     target: float,
     budget: Budget,
-) -> list[Message]:
+) -> list[CtxMessage]:
     """Evict the oldest in-context messages until the estimate is at most `target` tokens (keeping at least the
     newest message), fold them into the running summary, and return the messages that stay."""
     system = compile_system(agent)
@@ -295,14 +364,14 @@ def compact(
     before = _estimate(agent, model, system, tools, messages)
     # Leave room for the summary that replaces the evicted messages.
     summary_room = summary_budget(budget)
-    fixed = before - sum(message_tokens(model, m) for m in messages)
+    fixed = before - messages_tokens(model, messages)
     fixed -= text_tokens(model, summary_message(agent.summary)) if agent.summary else 0
     cut = None
-    remaining = sum(message_tokens(model, m) for m in messages)
-    evicted_tokens = 0
+    remaining = messages_tokens(model, messages)
+    evicted_tokens, counted = 0, 0
     for k in _cut_points(messages):
-        evicted_tokens = sum(message_tokens(model, m) for m in messages[:k])
-        cut = k
+        evicted_tokens += sum(message_tokens(model, m) for m in messages[counted:k])
+        counted = cut = k
         if fixed + summary_room + remaining - evicted_tokens <= target:
             break
     if cut is None or len(messages) - cut < MIN_KEEP_MESSAGES:
@@ -310,8 +379,9 @@ def compact(
     evicted, kept = messages[:cut], messages[cut:]
     summary = summarize(agent, model=model, previous=agent.summary, messages=evicted, budget=budget)
     with transaction.atomic():
-        Message.objects.filter(pk__in=[m.pk for m in evicted]).update(in_context=False)
-        Agent.objects.filter(pk=agent.pk).update(summary=summary)
+        Message.objects.filter(pk__in=[m.id for m in evicted]).update(in_context=False)
+        Agent.objects.filter(pk=agent.pk).update(summary=summary, context_version=F("context_version") + 1)
+        forget_window(agent.id)
         agent.summary = summary
         after = _estimate(agent, model, system, tools, kept)
         events.compaction(
@@ -340,7 +410,7 @@ def _transcript_line(message: Message) -> str:
     return f"[{message.role}] {message.text}"
 
 
-def summarize(agent: Agent, *, model: str, previous: str, messages: list[Message], budget: Budget) -> str:
+def summarize(agent: Agent, *, model: str, previous: str, messages: list[CtxMessage], budget: Budget) -> str:
     """Fold `messages` into `previous` with the summarizer model (compaction_settings.model, else
     ENGRAM_SUMMARIZER_MODEL, else the agent's model). Each summarizer request fits the same window; a long
     eviction is folded in chunks. If the summarizer fails, a clipped extract keeps the run going."""
@@ -356,7 +426,7 @@ def summarize(agent: Agent, *, model: str, previous: str, messages: list[Message
         - overhead
         - llm.count_tokens(summarizer, messages=[{"role": "user", "content": previous}]),
     )
-    lines = [_transcript_line(m) for m in messages]
+    lines = [m.transcript for m in messages]
     summary = previous
     while lines:
         chunk: list[str] = []

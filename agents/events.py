@@ -4,11 +4,14 @@ is the consumer's handler name (`agent.message` → `agent_message`).
 Events are notifications, not storage: everything persisted is published after its transaction commits, and a
 client that reconnects re-fetches over HTTP. Token deltas are not persisted and go out immediately."""
 
+import asyncio
 import logging
+import os
+import queue
+import threading
 import uuid
 from typing import Any, Literal, TypedDict
 
-from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from agents.models import Message, Run, Step
@@ -94,16 +97,57 @@ def group_name(agent_id: uuid.UUID | str) -> str:
     return f"agent.{agent_id}"
 
 
-def _send(agent_id: uuid.UUID | str, event: Event) -> None:
-    from channels.layers import get_channel_layer
+class _Publisher:
+    """One daemon thread with a persistent event loop sends every event, in order. Callers never wait for the
+    layer: no thread or event loop per event (async_to_sync would start both), and channels-redis keeps its
+    connections (it pools them per event loop)."""
 
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group_name(agent_id), event)
-    except Exception:  # the layer drops events by design; never let that break a run
-        logger.warning("could not publish %s for agent %s", event["type"], agent_id, exc_info=True)
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, Event]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def put(self, agent_id: uuid.UUID | str, event: Event) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._queue = queue.Queue()  # a forked child must not inherit the parent's backlog
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="engram-events", daemon=True)
+                self._thread.start()
+            q = self._queue
+        q.put((group_name(agent_id), event))
+
+    def _run(self) -> None:
+        from channels.layers import get_channel_layer
+
+        q = self._queue
+        loop = asyncio.new_event_loop()
+        while True:
+            group, event = q.get()
+            try:
+                layer = get_channel_layer()
+                if layer is not None:
+                    loop.run_until_complete(layer.group_send(group, event))
+            except Exception:  # the layer drops events by design; never let that break a run
+                logger.warning("could not publish %s to %s", event["type"], group, exc_info=True)
+            finally:
+                q.task_done()
+
+    def flush(self) -> None:
+        """Wait until every event published so far has been handed to the channel layer (tests, shutdown)."""
+        self._queue.join()
+
+
+_publisher = _Publisher()
+
+
+def _send(agent_id: uuid.UUID | str, event: Event) -> None:
+    _publisher.put(agent_id, event)
+
+
+def flush() -> None:
+    _publisher.flush()
 
 
 def publish(agent_id: uuid.UUID | str, event: Event) -> None:

@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _execute(run_id: uuid.UUID) -> None:
     except Exception:
         logger.exception("run %s crashed", run_id)
     finally:
-        connection.close()
+        close_old_connections()  # keeps the connection for the next run within DB_CONN_MAX_AGE
 
 
 def submit(run_id: uuid.UUID) -> Future[None]:

@@ -69,7 +69,8 @@ def _execute(run: Run, token: str) -> None:
     agent = Agent.objects.get(pk=run.agent_id)
     max_steps = int(run.options.get("max_steps", 50))
     model = str(run.options.get("override_model") or agent.model)
-    last = Step.objects.filter(run=run).order_by("-index").first()
+    # step_count grows in the transaction of every persisted step, so a fresh run needs no look-up.
+    last = Step.objects.filter(run=run).order_by("-index").first() if run.step_count else None
     if last is not None and not last.continues:
         # Resumed after the final step was persisted but before the run was marked finished.
         outcome = Outcome(stop=True, stop_reason=last.stop_reason or "end_turn", error=last.error)
@@ -77,9 +78,10 @@ def _execute(run: Run, token: str) -> None:
         return
     index = last.index + 1 if last is not None else 0
     consecutive_errors = 0
+    first = index
     while index < max_steps:
         try:
-            outcome = _step(agent, run, token, index, model)
+            outcome = _step(agent, run, token, index, model, check=index != first)
         except _Abandon:
             return
         if outcome.stop:
@@ -98,17 +100,23 @@ def _execute(run: Run, token: str) -> None:
     run_finish(run=run, status=RunStatus.COMPLETED, stop_reason="max_steps")
 
 
-def _still_ours(run: Run, token: str) -> None:
-    """Lock the run row for the rest of the transaction; abandon if it was cancelled or taken over."""
-    row = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", "claim_token").first()
-    if row is None or row[0] != RunStatus.RUNNING or row[1] != token:
+def _count_step(run: Run, token: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    """Add the step to the run's usage with a conditional UPDATE, which also locks the run row for the rest of
+    the transaction (so a cancel waits for it); abandon if the run was cancelled or taken over meanwhile."""
+    counted = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, claim_token=token).update(
+        prompt_tokens=F("prompt_tokens") + prompt_tokens,
+        completion_tokens=F("completion_tokens") + completion_tokens,
+        step_count=F("step_count") + 1,
+    )
+    if counted != 1:
         raise _Abandon
 
 
-def _step(agent: Agent, run: Run, token: str, index: int, model: str) -> Outcome:
-    status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-    if status != RunStatus.RUNNING:
-        raise _Abandon
+def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, check: bool = True) -> Outcome:
+    if check:  # cancelled between steps? (the commit re-checks; this saves the LLM call)
+        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        if status != RunStatus.RUNNING:
+            raise _Abandon
     memgpt = agent.agent_type == AgentType.MEMGPT
     on_delta = None
     if run.options.get("stream_tokens"):
@@ -141,36 +149,32 @@ def _step(agent: Agent, run: Run, token: str, index: int, model: str) -> Outcome
         except llm.LLMError as exc:
             return _failed_step(agent, run, token, index, model, request, exc, started)
     latency_ms = int((time.monotonic() - started) * 1000)
-    with transaction.atomic():
-        _still_ours(run, token)
-        try:
-            with transaction.atomic():
-                step = Step.objects.create(
-                    organization_id=agent.organization_id,
-                    run=run,
-                    agent=agent,
-                    index=index,
-                    model=model,
-                    request=request,
-                    response=response.raw,
-                    prompt_tokens=response.prompt_tokens,
-                    completion_tokens=response.completion_tokens,
-                    cost=response.cost,
-                    latency_ms=latency_ms,
-                )
-        except IntegrityError:
-            raise _Abandon from None  # this index is already persisted: never repeat a step
-        outcome, specs = _apply(agent, run, step, response, ctx.tools_by_name, memgpt)
-        message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
-        step.continues = not outcome.stop
-        step.stop_reason = outcome.stop_reason
-        step.save(update_fields=["continues", "stop_reason"])
-        Run.objects.filter(pk=run.pk).update(
-            prompt_tokens=F("prompt_tokens") + response.prompt_tokens,
-            completion_tokens=F("completion_tokens") + response.completion_tokens,
-            step_count=F("step_count") + 1,
-        )
-        events.step_done(step)
+    step = Step(
+        id=uuid.uuid4(),
+        organization_id=agent.organization_id,
+        run=run,
+        agent=agent,
+        index=index,
+        model=model,
+        request=request,
+        response=response.raw,
+        prompt_tokens=response.prompt_tokens,
+        completion_tokens=response.completion_tokens,
+        cost=response.cost,
+        latency_ms=latency_ms,
+    )
+    try:
+        with transaction.atomic():
+            _count_step(run, token, response.prompt_tokens, response.completion_tokens)
+            # Tools run inside the step's transaction: their memory writes commit with the step or not at all.
+            outcome, specs = _apply(agent, run, step, response, ctx.tools_by_name, memgpt)
+            step.continues = not outcome.stop
+            step.stop_reason = outcome.stop_reason
+            step.save(force_insert=True)  # unique (run, index): a persisted step is never written twice
+            message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
+            events.step_done(step)
+    except IntegrityError:
+        raise _Abandon from None
     return outcome
 
 
@@ -186,7 +190,7 @@ def _failed_step(
 ) -> Outcome:
     stop_reason = exc.stop_reason
     with transaction.atomic():
-        _still_ours(run, token)
+        _count_step(run, token)
         try:
             with transaction.atomic():
                 step = Step.objects.create(

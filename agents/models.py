@@ -46,6 +46,9 @@ class Agent(models.Model):
     compiled_hash = models.CharField(max_length=64, blank=True, default="")
     # Running summary of evicted messages (written by the LLM during compaction).
     summary = models.TextField(blank=True, default="")
+    # Bumped whenever a message leaves the context window or an in-context message changes, so that cached
+    # copies of the window (agents.context) are dropped. Anything that edits messages must bump it.
+    context_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,19 +26,34 @@ class MessageSpec:
     in_context: bool = True
 
 
+def counter_increment(*, agent_id: uuid.UUID, field: str, count: int) -> int:
+    """Add `count` to one of the agent's counters and return the new value, in one statement (UPDATE …
+    RETURNING, which PostgreSQL and SQLite ≥ 3.35 both have). The row lock is held until the caller commits."""
+    if field not in ("message_seq", "run_seq"):
+        raise ValueError(field)
+    table = Agent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {field} = {field} + %s WHERE id = %s RETURNING {field}",  # noqa: S608 (fixed names)
+            [count, Agent._meta.pk.get_db_prep_value(agent_id, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Agent.DoesNotExist(f"agent {agent_id} is gone")
+    return int(row[0])
+
+
 def seq_allocate(*, agent_id: uuid.UUID, count: int) -> int:
     """Reserve `count` consecutive message seqs for the agent and return the first.
     Caller must be inside a transaction: the UPDATE holds the agent row lock until commit."""
-    Agent.objects.filter(pk=agent_id).update(message_seq=F("message_seq") + count)
-    last: int = Agent.objects.values_list("message_seq", flat=True).get(pk=agent_id)
-    return last - count + 1
+    return counter_increment(agent_id=agent_id, field="message_seq", count=count) - count + 1
 
 
 def text_content(text: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": text}] if text else []
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def message_create_many(
     *,
     agent: Agent,
@@ -86,7 +101,7 @@ def messages_reset(*, agent: Agent) -> int:
     """Take every message out of the context window (they stay in recall memory, searchable) and drop the
     running summary. Returns how many messages left the context."""
     count = Message.objects.filter(agent=agent, in_context=True).update(in_context=False)
-    Agent.objects.filter(pk=agent.pk).update(summary="", compiled_hash="")
+    Agent.objects.filter(pk=agent.pk).update(summary="", compiled_hash="", context_version=F("context_version") + 1)
     agent.summary = ""
     agent.compiled_hash = ""
     return count

@@ -3,6 +3,7 @@ runs start in arrival order (`position`). A run is claimed with a conditional UP
 worker (production) or a thread in the server process (embedded profile), and finished with a conditional
 UPDATE; then the agent's next queued run is dispatched."""
 
+import functools
 import logging
 import threading
 import time
@@ -13,12 +14,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from agents import events
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus
-from agents.services.messages import MessageSpec, message_create_many, seq_allocate
+from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +114,7 @@ def run_create(
         return existing
     try:
         with transaction.atomic():
-            Agent.objects.filter(pk=agent.pk).update(run_seq=F("run_seq") + 1)
-            position = Agent.objects.values_list("run_seq", flat=True).get(pk=agent.pk)
+            position = counter_increment(agent_id=agent.pk, field="run_seq", count=1)
             run = Run.objects.create(
                 organization_id=agent.organization_id,
                 agent=agent,
@@ -162,15 +161,16 @@ def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
         return None
     if Run.objects.filter(agent_id=run.agent_id, status=RunStatus.QUEUED, position__lt=run.position).exists():
         return None  # an earlier send goes first; it dispatches us when it ends
+    now = timezone.now()
     try:
         with transaction.atomic():
             claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-                status=RunStatus.RUNNING, claim_token=token, started_at=timezone.now()
+                status=RunStatus.RUNNING, claim_token=token, started_at=now
             )
             if claimed != 1:
                 return None
             _number_input(run)
-            run.refresh_from_db()
+            run.status, run.claim_token, run.started_at = RunStatus.RUNNING, token, now
             events.run_status(run)
     except IntegrityError:
         return None  # another run of this agent is running; it dispatches the next one when it ends
@@ -212,8 +212,7 @@ def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> b
 
 
 def run_dispatch_next(*, agent_id: uuid.UUID) -> None:
-    if Run.objects.filter(agent_id=agent_id, status=RunStatus.RUNNING).exists():
-        return
+    # If another run is running meanwhile, the claim of this one fails and that run dispatches it later.
     following = Run.objects.filter(agent_id=agent_id, status=RunStatus.QUEUED).order_by("position").first()
     if following is not None:
         run_dispatch(run_id=following.id)
@@ -235,9 +234,20 @@ def run_cancel(*, run: Run) -> Run:
 
 
 # -- waiting ------------------------------------------------------------------------------------------
+# A waiter (the sync REST call, `manage.py chat`) wakes as soon as the run ends: through an in-process event
+# when the run executed in this process, through Redis pub/sub when a Celery worker ran it. The database stays
+# the truth: the row is re-read on every wake-up and at least every 10 ms → 1 s without Redis (backing off).
 
 _waiters_lock = threading.Lock()
 _waiters: dict[uuid.UUID, threading.Event] = {}
+_CHANNEL = "engram:run-done:{}"
+
+
+@functools.cache
+def _redis() -> Any:
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 def _notify_waiters(run_id: uuid.UUID) -> None:
@@ -245,14 +255,26 @@ def _notify_waiters(run_id: uuid.UUID) -> None:
         waiter = _waiters.get(run_id)
     if waiter is not None:
         waiter.set()
+    if settings.REDIS_URL:
+        try:
+            _redis().publish(_CHANNEL.format(run_id), b"1")
+        except Exception:  # waiters fall back to polling
+            logger.warning("could not publish the end of run %s", run_id, exc_info=True)
 
 
 def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
-    """Block until the run is final or `timeout` seconds pass; returns the run as it then is. In-process
-    executions wake the waiter at once; otherwise the row is re-read every 10 ms at most (backing off to 100 ms)."""
+    """Block until the run is final or `timeout` seconds pass; returns the run as it then is."""
     deadline = time.monotonic() + timeout
     with _waiters_lock:
         waiter = _waiters.setdefault(run_id, threading.Event())
+    pubsub = None
+    if settings.REDIS_URL:
+        try:
+            pubsub = _redis().pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(_CHANNEL.format(run_id))
+        except Exception:
+            logger.warning("Redis unavailable; polling for run %s", run_id, exc_info=True)
+            pubsub = None
     interval = 0.01
     try:
         while True:
@@ -260,10 +282,18 @@ def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
             remaining = deadline - time.monotonic()
             if run.status in TERMINAL_STATUSES or remaining <= 0:
                 return run
-            if waiter.wait(min(interval, remaining)):
+            wait = min(interval, remaining)
+            if pubsub is not None:
+                woke = pubsub.get_message(timeout=min(1.0, remaining)) is not None
+            else:
+                woke = waiter.wait(wait)
+            if woke:
                 waiter.clear()
             else:
-                interval = min(interval * 1.5, 0.1)
+                interval = min(interval * 1.5, 1.0 if pubsub is not None else 0.1)
     finally:
         with _waiters_lock:
-            _waiters.pop(run_id, None)
+            if _waiters.get(run_id) is waiter:
+                _waiters.pop(run_id, None)
+        if pubsub is not None:
+            pubsub.close()

@@ -55,7 +55,7 @@ def test_compaction_evicts_oldest_keeps_recall_and_writes_a_summary(
     for i in range(40):
         with django_capture_on_commit_callbacks(execute=True):
             send(agent, fact(i))
-        received += async_to_sync(drain)(layer, channel)  # the in-memory layer holds 100 events per channel
+        received += drain(layer, channel)  # the in-memory layer holds 100 events per channel
     agent.refresh_from_db()
     assert agent.summary.startswith("The user shared facts marker00000")
     evicted = Message.objects.filter(agent=agent, in_context=False)

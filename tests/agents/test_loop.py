@@ -9,7 +9,16 @@ from tests.fakes.llm_server import Reply, ToolCall
 pytestmark = pytest.mark.django_db
 
 
-async def drain(layer, channel):
+def drain(layer, channel):
+    from asgiref.sync import async_to_sync
+
+    from agents import events
+
+    events.flush()
+    return async_to_sync(_drain)(layer, channel)
+
+
+async def _drain(layer, channel):
     import asyncio
 
     out = []
@@ -234,7 +243,7 @@ def test_streaming_publishes_token_events(fake_llm, make_agent, send, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         run = send(agent, "stream please", options={"stream_tokens": True})
     assert history(agent)[-1] == ("assistant", "The quick brown fox")
-    received = async_to_sync(drain)(layer, channel)
+    received = drain(layer, channel)
     deltas = "".join(e["delta"] for e in received if e["type"] == "agent.token")
     assert deltas == "The quick brown fox"
     types = [e["type"] for e in received]
