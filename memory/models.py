@@ -91,7 +91,11 @@ class Passage(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["agent", "created_at"])]
+        indexes = [
+            models.Index(fields=["agent", "created_at"]),
+            # Cursor pagination and the hybrid search's context neighbours seek on (created_at, id).
+            models.Index(fields=["agent", "created_at", "id"], name="memory_passage_agent_time_id"),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]

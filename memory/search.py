@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import math
 import re
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class Fusion:
     k: float = 60.0
     text_weight: float = 1.0
     vector_weight: float = 0.6
-    depth: int = 200  # candidates taken from each ranking (at least 2 × (offset + top_k))
+    depth: int = 50  # candidates taken from each ranking (at least 2 × (offset + top_k))
     context_prev: float = 0.3
     context_prev2: float = 0.1
     context_next: float = 0.15
@@ -207,13 +208,47 @@ def _tsvector_counts(text: str) -> Counter[str]:
     return counts
 
 
+def _quote_lexeme(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+COMMON_LEXEME_FREQUENCY = 0.05  # in more than 5 % of a table's rows
+_COMMON_TTL = 600.0
+_common_cache: dict[tuple[str, str], tuple[float, dict[str, float]]] = {}
+
+
+def _common_lexemes(table: str) -> dict[str, float]:
+    """Words in more than COMMON_LEXEME_FREQUENCY of the table's rows, from ANALYZE's statistics (cached)."""
+    key = (connection.alias, table)
+    now = time.monotonic()
+    cached = _common_cache.get(key)
+    if cached is not None and now - cached[0] < _COMMON_TTL:
+        return cached[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE tablename = %s AND attname = 'search_tsv'",
+            [table],
+        )
+        row = cursor.fetchone()
+    common: dict[str, float] = {}
+    if row is not None and row[0] is not None:
+        common = {e: f for e, f in zip(row[0], row[1], strict=False) if f > COMMON_LEXEME_FREQUENCY}
+    _common_cache[key] = (now, common)
+    return common
+
+
 def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT to_tsvector('{ddl.TEXT_CONFIG}'::regconfig, %s)::text", [query])
         terms = [t for t in _tsvector_counts(cursor.fetchone()[0]) if t not in STOPWORDS]
         if not terms:
             return []
-        tsquery = " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+        # Rows are gathered by the query's rarer words when it has any (a word in most rows would pull in most
+        # of a big table to rank); every word still counts in the BM25 score of the rows gathered.
+        common = _common_lexemes(scope.table)
+        gather = [t for t in terms if t not in common] or terms
+        tsquery = " | ".join(_quote_lexeme(t) for t in gather)
         cursor.execute(
             f"SELECT t.id, t.search_tsv::text FROM {scope.table} t WHERE {scope.sql()} AND t.search_tsv @@ %s::tsquery"
             f" ORDER BY ts_rank(t.search_tsv, %s::tsquery) DESC LIMIT {TEXT_CANDIDATES}",
@@ -230,6 +265,8 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
     idf = {}
     for term in terms:
         df = sum(1 for _, counts in docs if term in counts)
+        if term in common:  # not gathered by it: its table-wide frequency is the better estimate
+            df = max(df, int(common[term] * total))
         idf[term] = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
     scored = []
     for (pk, counts), length in zip(docs, lengths, strict=True):
@@ -353,10 +390,10 @@ def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, tuple[Any, Any, Any]]:
         return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
 
 
-def add_context(scope: Scope, fused: list[tuple[Any, float]], fusion: Fusion) -> list[tuple[Any, float]]:
+def add_context(scope: Scope, fused: list[tuple[Any, float]], fusion: Fusion, depth: int) -> list[tuple[Any, float]]:
     """score(x) = fused(x) + context_prev × fused(prev x) + context_prev2 × fused(prev prev x)
     + context_next × fused(next x), over the top `depth` fused rows and the rows next to them."""
-    own = dict(fused[: fusion.depth])
+    own = dict(fused[:depth])
     scores = dict(own)
     for pk, (prev, prev2, nxt) in neighbours(scope, list(own)).items():
         scores[pk] += (
@@ -406,7 +443,7 @@ def ranked_ids(
     else:
         ranked = fuse(text, vector, fusion)
         if fusion.uses_context:
-            ranked = add_context(scope, ranked, fusion)
+            ranked = add_context(scope, ranked, fusion, depth)
     return [(pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk)), score) for pk, score in ranked[:limit]]
 
 

@@ -8,9 +8,14 @@ from memory import ddl
 
 def forwards(apps, schema_editor):
     ddl.apply(schema_editor, ddl.search_schema_sql(schema_editor.connection.vendor, "agents_message"))
+    # The hybrid search's context neighbours seek on (created_at, id) within an agent.
+    schema_editor.execute(
+        "CREATE INDEX IF NOT EXISTS agents_message_agent_time_id ON agents_message (agent_id, created_at, id)"
+    )
 
 
 def backwards(apps, schema_editor):
+    schema_editor.execute("DROP INDEX IF EXISTS agents_message_agent_time_id")
     ddl.apply(schema_editor, ddl.drop_search_schema_sql(schema_editor.connection.vendor, "agents_message"))
 
 

@@ -1,0 +1,26 @@
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from memory.ddl import ensure_search_schema
+from memory.search import passage_search
+from memory.services.passages import passage_insert
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="FTS5 triggers exist on SQLite only")
+def test_it_restores_fts_triggers_that_a_table_rebuild_dropped(agent_a: Any) -> None:
+    passage_insert(agent=agent_a, text="before the rebuild: lighthouse")
+    with connection.cursor() as cursor:
+        for suffix in ("ai", "ad", "au"):
+            cursor.execute(f"DROP TRIGGER memory_passage_fts_{suffix}")
+    ensure_search_schema(connection)
+    passage_insert(agent=agent_a, text="after the rebuild: lighthouse keeper")
+    hits = passage_search(agent=agent_a, query="lighthouse", mode="text")
+    assert len(hits) == 2
+
+
+def test_it_is_a_no_op_when_the_schema_is_intact(agent_a: Any) -> None:
+    ensure_search_schema(connection)
+    passage_insert(agent=agent_a, text="stable lighthouse")
+    assert len(passage_search(agent=agent_a, query="lighthouse", mode="text")) == 1
