@@ -9,6 +9,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     *slash_optional("health/", HealthView.as_view(), "health"),
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("", include("memory.urls")),
     path("", include("agents.urls")),
 ]
 
