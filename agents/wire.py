@@ -445,9 +445,7 @@ def message_to_wire(message: Message, options: MessageOptions = DEFAULT_OPTIONS)
             }
         )
     calls = [tool_call_fields(raw) for raw in message.tool_calls or []]
-    replies_by_tool = options.use_assistant_message and any(
-        c["name"] == options.assistant_message_tool_name for c in calls
-    )
+    replies_by_tool = any(c["name"] in ("send_message", options.assistant_message_tool_name) for c in calls)
     text = _text(message)
     if text and not replies_by_tool:  # a memgpt row's text repeats what send_message said
         out.append({**_base(message, "assistant_message", len(out)), "content": text})
