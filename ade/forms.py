@@ -65,18 +65,31 @@ class RecallSearchForm(forms.Form):
 
 class BlockEditForm(forms.Form):
     value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6}))
+    limit = forms.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class BlockCreateForm(forms.Form):
+    label = forms.SlugField(max_length=100, allow_unicode=True)
+    value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    limit = forms.IntegerField(min_value=1, max_value=1_000_000, initial=5_000)
 
 
 class AgentSettingsForm(forms.Form):
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
+
     name = forms.CharField(max_length=200)
     model = forms.CharField(max_length=200, help_text="litellm handle, e.g. openai/gpt-4o-mini")
     embedding = forms.CharField(max_length=200, required=False)
     context_window_limit = forms.IntegerField(min_value=256, max_value=10_000_000)
+    tags = forms.CharField(required=False, max_length=1_000, help_text="comma-separated")
     system = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 10}))
 
     def __init__(self, *args: Any, instance_agent: Agent | None = None, **kwargs: Any) -> None:
         if instance_agent is not None and "initial" not in kwargs and not args:
-            kwargs["initial"] = {name: getattr(instance_agent, name) for name in self.base_fields}
+            initial = {name: getattr(instance_agent, name) for name in self.base_fields if name != "tags"}
+            initial["tags"] = ", ".join(t.tag for t in instance_agent.tag_rows.order_by("tag"))
+            kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
 
 

@@ -35,6 +35,9 @@ class ChatItem:
     tool_name: str = ""
     is_err: bool = False
     step_id: str = ""
+    run_id: str = ""
+    # Set on the last message of a run that did not complete: "failed: <error>" or "cancelled".
+    run_outcome: str = ""
 
 
 def pretty_json(raw: Any) -> str:
@@ -77,6 +80,7 @@ def chat_item(message: Message) -> ChatItem:
         tool_name=message.name,
         is_err=message.is_err,
         step_id=str(message.step_id or ""),
+        run_id=str(message.run_id or ""),
     )
     calls = [_tool_call(raw) for raw in message.tool_calls or []]
     for call in calls:
@@ -97,8 +101,17 @@ def step_tool_calls(response: Any) -> list[ToolCallView]:
     return [_tool_call(raw) for raw in calls]
 
 
-def chat_items(messages: list[Message]) -> list[ChatItem]:
-    return [chat_item(m) for m in messages]
+def chat_items(messages: list[Message], outcomes: dict[str, str] | None = None) -> list[ChatItem]:
+    """`outcomes` maps run ids to a note for runs that failed or were cancelled; it goes on their last message."""
+    items = [chat_item(m) for m in messages]
+    if outcomes:
+        last: dict[str, ChatItem] = {}
+        for item in items:
+            if item.run_id in outcomes:
+                last[item.run_id] = item
+        for run_id, item in last.items():
+            item.run_outcome = outcomes[run_id]
+    return items
 
 
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")

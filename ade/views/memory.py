@@ -4,19 +4,20 @@ Every write goes through a service of memory/ or agents/; these views only autho
 import uuid
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthedHttpRequest
-from ade.forms import BlockEditForm, PassageInsertForm
+from ade.forms import BlockCreateForm, BlockEditForm, PassageInsertForm
 from ade.views.common import agent_or_404
 from ade.views.workspace import TEMPLATE, block_or_404, render_archival, render_memory
 from agents.services.agents import agent_block_attach, agent_block_detach
 from memory.models import Block, BlockRevision, Passage
 from memory.selectors import block_get, block_revision_get
 from memory.selectors_passages import passage_get
-from memory.services.blocks import block_revert, block_update
+from memory.services.blocks import block_create, block_revert, block_update
 from memory.services.passages import passage_delete, passage_insert
 
 
@@ -33,7 +34,13 @@ def block_card(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.U
         form = BlockEditForm(request.POST)
         if form.is_valid():
             try:
-                block_update(block=block, actor=request.user, source="ade", value=form.cleaned_data["value"])
+                block_update(
+                    block=block,
+                    actor=request.user,
+                    source="ade",
+                    value=form.cleaned_data["value"],
+                    limit=form.cleaned_data["limit"],
+                )
             except ValidationError as exc:
                 form.add_error(None, _errors(exc))
             else:
@@ -41,7 +48,8 @@ def block_card(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.U
                 return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block})
         return render(request, f"{TEMPLATE}#block-edit", {"agent": agent, "block": block, "form": form})
     if request.GET.get("edit") and not block.read_only:
-        context = {"agent": agent, "block": block, "form": BlockEditForm(initial={"value": block.value})}
+        form = BlockEditForm(initial={"value": block.value, "limit": block.limit})
+        context = {"agent": agent, "block": block, "form": form}
         return render(request, f"{TEMPLATE}#block-edit", context)
     return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block})
 
@@ -78,6 +86,28 @@ def block_attach(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespons
         agent_block_attach(agent=agent, block=block)
     except ValidationError as exc:
         return render_memory(request, agent, error=_errors(exc))
+    return render_memory(request, agent)
+
+
+@require_POST
+def block_create_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    form = BlockCreateForm(request.POST)
+    if not form.is_valid():
+        return render_memory(request, agent, create_form=form)
+    try:
+        # One step for the user: a block that cannot be attached (label taken) is not left behind.
+        with transaction.atomic():
+            block = block_create(
+                actor=request.user,
+                label=form.cleaned_data["label"],
+                value=form.cleaned_data["value"],
+                limit=form.cleaned_data["limit"],
+            )
+            agent_block_attach(agent=agent, block=block)
+    except ValidationError as exc:
+        form.add_error(None, _errors(exc))
+        return render_memory(request, agent, create_form=form)
     return render_memory(request, agent)
 
 

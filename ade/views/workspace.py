@@ -7,13 +7,15 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts.http import AuthedHttpRequest
 from ade import presenters
@@ -28,14 +30,16 @@ from ade.forms import (
 from ade.views.common import agent_or_404
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
 from agents.recall import message_search
-from agents.selectors import run_get, tool_get, tool_list
-from agents.services.agents import agent_tool_attach, agent_tool_detach, agent_update
+from agents.selectors import run_get, run_list, tool_get, tool_list
+from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
+from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
 from memory.embeddings import EmbeddingError
 from memory.models import Block
 from memory.search import passage_search
 from memory.selectors import block_revision_list
-from memory.selectors_passages import passage_queryset
+from memory.selectors_passages import embedding_job_latest, passage_queryset
+from memory.services.embeddings import agent_reembed_start
 
 TEMPLATE = "ade/agent_detail.html"
 PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "settings"]
@@ -60,7 +64,7 @@ def _chat_context(agent: Agent) -> dict[str, Any]:
     has_older = len(latest) > CHAT_PAGE
     anchor = latest[:CHAT_PAGE][-1].seq if latest else 0
     return {
-        "items": presenters.chat_items(_tail(agent, anchor or 0)),
+        "items": _chat_items(agent, _tail(agent, anchor or 0)),
         "anchor": anchor,
         "has_older": has_older,
         "runs_active": _active_runs(agent),
@@ -98,18 +102,30 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
         page = older[:CHAT_PAGE][::-1]
         context = {
             "agent": agent,
-            "items": presenters.chat_items(page),
+            "items": _chat_items(agent, page),
             "has_older": len(older) > CHAT_PAGE,
             "oldest": page[0].seq if page else before,
         }
         return render(request, f"{TEMPLATE}#chat-older", context)
-    context = {"agent": agent, "items": presenters.chat_items(_tail(agent, since or 0)), "anchor": since or 0}
+    context = {"agent": agent, "items": _chat_items(agent, _tail(agent, since or 0)), "anchor": since or 0}
     return render(request, f"{TEMPLATE}#chat-tail", context)
+
+
+def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatItem]:
+    """Chat items, with a note on the last message of each shown run that failed or was cancelled."""
+    run_ids = {m.run_id for m in messages if m.run_id}
+    outcomes: dict[str, str] = {}
+    if run_ids:
+        ended = agent.runs.filter(pk__in=run_ids, status__in=[RunStatus.FAILED, RunStatus.CANCELLED])
+        for run_id, status, error in ended.values_list("id", "status", "error"):
+            outcomes[str(run_id)] = f"Run failed: {error}" if status == RunStatus.FAILED else "Run cancelled"
+    return presenters.chat_items(messages, outcomes)
 
 
 def _tail(agent: Agent, since: int) -> list[Message]:
     """Messages from `since` on, then those still waiting in a queued run (they get a seq when it starts)."""
-    numbered = list(agent.messages.filter(seq__gte=since).order_by("seq")[:TAIL_LIMIT])
+    # Newest first then reversed: past the cap the oldest of the tail drop out, never the latest.
+    numbered = list(agent.messages.filter(seq__gte=since).order_by("-seq")[:TAIL_LIMIT])[::-1]
     pending = list(agent.messages.filter(seq__isnull=True).order_by("created_at", "id")[:TAIL_LIMIT])
     return numbered + pending
 
@@ -351,10 +367,22 @@ def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
 def runs_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     failed_only = request.GET.get("failed") == "1"
-    runs = agent.runs.order_by("-created_at")
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    runs = run_list(actor=request.user, agent_id=agent.pk).order_by("-created_at", "-id")
     if failed_only:
-        runs = runs.filter(Q(status=RunStatus.FAILED) | Q(steps__error__gt=""))
-    context = {"runs": list(runs.distinct()[:RUNS_PAGE]), "failed_only": failed_only}
+        runs = runs.filter(Q(status=RunStatus.FAILED) | Q(steps__error__gt="")).distinct()
+    offset = (page - 1) * RUNS_PAGE
+    rows = list(runs[offset : offset + RUNS_PAGE + 1])
+    context = {
+        "runs": rows[:RUNS_PAGE],
+        "failed_only": failed_only,
+        "page": page,
+        "has_next": len(rows) > RUNS_PAGE,
+        "query_string": _without_page(request),
+    }
     return _render(request, agent, "runs", context)
 
 
@@ -423,6 +451,7 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
         form = AgentSettingsForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
+            old_embedding = agent.embedding
             try:
                 agent = agent_update(
                     agent=agent,
@@ -431,14 +460,51 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
                     embedding=data["embedding"],
                     system=data["system"],
                     context_window_limit=data["context_window_limit"],
+                    tags=form.tag_list(),
                 )
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                if agent.embedding != old_embedding:
+                    # Stored vectors were written by the old model: re-embed them (progress shows below).
+                    agent_reembed_start(agent=agent)
+            except (ValidationError, EmbeddingError) as exc:
+                if isinstance(exc, EmbeddingError):
+                    form.add_error("embedding", str(exc))
+                else:
+                    for field, errors in exc.message_dict.items():
+                        for error in errors:
+                            form.add_error(field if field in form.fields else None, error)
             else:
                 saved = True
                 form = AgentSettingsForm(instance_agent=agent)
     else:
         form = AgentSettingsForm(instance_agent=agent)
-    return _render(request, agent, "settings", {"form": form, "saved": saved})
+    job = embedding_job_latest(actor=request.user, agent_id=agent.pk)
+    return _render(request, agent, "settings", {"form": form, "saved": saved, "job": job})
+
+
+@require_GET
+def embedding_job(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    job = embedding_job_latest(actor=request.user, agent_id=agent.pk)
+    return render(request, f"{TEMPLATE}#embedding-job", {"agent": agent, "job": job})
+
+
+@require_POST
+def messages_reset_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    moved = messages_reset(agent=agent)
+    response = _render(
+        request,
+        agent,
+        "settings",
+        {"form": AgentSettingsForm(instance_agent=agent), "notice": f"{moved} messages left the context window."},
+    )
+    return trigger_client_event(response, "engram:resync", {})
+
+
+@require_POST
+def agent_delete_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    name = agent.name
+    agent_delete(agent=agent)
+    messages.success(request, f"Deleted {name}.")
+    return HttpResponseClientRedirect(reverse("ade:home")) if request.htmx else redirect("ade:home")

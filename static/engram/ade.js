@@ -57,6 +57,22 @@
     if (r) r.remove();
   }
 
+  function toast(text) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var note = document.createElement("div");
+    note.className = "toast";
+    note.textContent = text;
+    box.append(note);
+    setTimeout(function () { note.remove(); }, 6000);
+  }
+
+  document.addEventListener("engram:compaction", function (e) {
+    var d = e.detail || {};
+    toast("Context compacted: " + d.evicted + " messages moved to recall memory (" +
+      d.tokens_before + " → " + d.tokens_after + " tokens).");
+  });
+
   document.addEventListener("htmx:wsOpen", function () {
     setLive("live", "live");
     // The channel layer is not storage: whatever happened while we were away is re-read over HTTP.
@@ -88,9 +104,14 @@
     if (t.value.trim() && t.form) t.form.requestSubmit();
   });
 
-  // Live character counter against a block's limit.
+  // Live character counter against a block's limit (the limit itself may be edited alongside).
   document.addEventListener("input", function (e) {
     var t = e.target;
+    if (t.matches && t.matches("input[data-limit-for]")) {
+      var area = document.getElementById(t.dataset.limitFor);
+      if (area) { area.dataset.limit = t.value; area.dispatchEvent(new Event("input", {bubbles: true})); }
+      return;
+    }
     if (!t.matches || !t.matches("textarea[data-limit]")) return;
     var counter = document.querySelector('[data-counter-for="' + t.id + '"]');
     if (!counter) return;

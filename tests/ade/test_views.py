@@ -99,6 +99,9 @@ OUTSIDER_GETS = [
     "{a}/run-status/",
     "{a}/blocks/{b}/",
     "{a}/blocks/{b}/history/",
+    "{a}/settings/embedding-job/",
+    "{a}/runs/{r}/steps/",
+    "{a}/context/?step={s}",
 ]
 OUTSIDER_POSTS = [
     "{a}/messages/",
@@ -108,11 +111,27 @@ OUTSIDER_POSTS = [
     "{a}/blocks/attach/",
     "{a}/passages/",
     "{a}/tools/attach/",
+    "{a}/runs/{r}/cancel/",
+    "{a}/messages/reset/",
+    "{a}/delete/",
+    "{a}/passages/{p}/delete/",
+    "{a}/tools/{t}/detach/",
+    "{a}/blocks/{b}/revisions/{v}/revert/",
 ]
 
 
 def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent) -> None:
-    ids = {"a": f"/agents/{agent.id}", "b": human(agent).id}
+    step = make_step(agent)
+    block_update(block=human(agent), agent_id=agent.id, source="tool", value="Name: Alice!")
+    ids = {
+        "a": f"/agents/{agent.id}",
+        "b": human(agent).id,
+        "r": step.run_id,
+        "s": step.id,
+        "p": passage_insert(agent=agent, text="secret").id,
+        "t": agent.tools.first().id,
+        "v": BlockRevision.objects.filter(block=human(agent)).first().id,
+    }
     for pattern in OUTSIDER_GETS:
         url = pattern.format(**ids)
         assert charlie_client.get(url).status_code == 404, url
@@ -120,8 +139,9 @@ def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent) -
     for pattern in OUTSIDER_POSTS:
         url = pattern.format(**ids)
         assert charlie_client.post(url, {"text": "x", "value": "x", "name": "x"}).status_code == 404, url
-    assert human(agent).value == "Name: Alice"
-    assert not Run.objects.filter(agent=agent).exists()
+    assert human(agent).value == "Name: Alice!"
+    assert Run.objects.filter(agent=agent).count() == 1
+    assert Agent.objects.filter(pk=agent.pk).exists() and agent.passages.count() == 1
 
 
 def test_an_outsider_cannot_reach_a_block_through_their_own_agent(
@@ -164,16 +184,19 @@ def test_editing_a_block_records_a_revision_and_enforces_the_limit(alice_client:
     block = human(agent)
     url = f"/agents/{agent.id}/blocks/{block.id}/"
     assert "textarea" in alice_client.get(url + "?edit=1", **HX).content.decode()
-    response = alice_client.post(url, {"value": "Name: Alice\nLikes: tea"}, **HX)
+    response = alice_client.post(url, {"value": "Name: Alice\nLikes: tea", "limit": 200}, **HX)
     assert "Likes: tea" in response.content.decode()
     block.refresh_from_db()
     assert block.value == "Name: Alice\nLikes: tea"
     revision = BlockRevision.objects.get(block=block)
     assert revision.source == "ade"
-    too_long = alice_client.post(url, {"value": "x" * 201}, **HX).content.decode()
+    too_long = alice_client.post(url, {"value": "x" * 201, "limit": 200}, **HX).content.decode()
     assert "Exceeds 200 character limit" in too_long
     block.refresh_from_db()
     assert block.value == "Name: Alice\nLikes: tea"
+    alice_client.post(url, {"value": "x" * 201, "limit": 300}, **HX)
+    block.refresh_from_db()
+    assert (len(block.value), block.limit) == (201, 300)
 
 
 def test_history_shows_a_diff_and_revert_restores(alice_client: Client, alice: Any, agent: Agent) -> None:
@@ -284,9 +307,12 @@ def test_settings_update(alice_client: Client, agent: Agent) -> None:
         "embedding": "local/all-minilm-l6-v2",
         "context_window_limit": 16000,
         "system": "Be brief.",
+        "tags": "support, vip",
     }
     response = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX)
     assert "Saved." in response.content.decode()
+    assert sorted(agent.tag_rows.values_list("tag", flat=True)) == ["support", "vip"]
+    assert 'value="support, vip"' in response.content.decode()
     agent.refresh_from_db()
     assert (agent.name, agent.model, agent.context_window_limit, agent.system) == (
         "Ada II",
@@ -324,3 +350,76 @@ def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, ch
     other = Client()
     other.force_login(charlie)
     assert "Ada" not in other.get("/dashboard/").content.decode()
+
+
+def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, charlie_client: Client) -> None:
+    from agents.services.messages import MessageSpec, message_create_many
+
+    message_create_many(agent=agent, specs=[MessageSpec(role="user", text="hi")])
+    assert charlie_client.post(f"/agents/{agent.id}/messages/reset/").status_code == 404
+    assert charlie_client.post(f"/agents/{agent.id}/delete/").status_code == 404
+    response = alice_client.post(f"/agents/{agent.id}/messages/reset/", **HX)
+    assert "1 messages left the context window" in response.content.decode()
+    assert not agent.messages.filter(in_context=True).exists()
+    response = alice_client.post(f"/agents/{agent.id}/delete/", **HX)
+    assert response["HX-Redirect"] == "/"
+    assert not Agent.objects.filter(pk=agent.pk).exists()
+
+
+def test_staff_browse_agents_and_memory_in_the_admin(client: Client, org_a: Any, agent: Agent) -> None:
+    from accounts.services import user_create
+
+    staff = user_create(username="root", password="root-password", organization=org_a, is_staff=True)
+    client.force_login(staff)
+    make_step(agent)
+    passage_insert(agent=agent, text="a fact")
+    for model in ["agent", "run", "step", "message", "tool"]:
+        assert client.get(f"/admin/agents/{model}/").status_code == 200, model
+    for model in ["block", "blockrevision", "passage"]:
+        assert client.get(f"/admin/memory/{model}/").status_code == 200, model
+    assert client.get(f"/admin/agents/agent/{agent.id}/change/").status_code == 200
+    assert client.get("/admin/agents/agent/add/").status_code == 403
+
+
+def test_the_chat_marks_failed_and_cancelled_runs(alice_client: Client, alice: Any, agent: Agent) -> None:
+    from agents.services.runs import run_cancel, run_create
+
+    run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "please wait"}])
+    run_cancel(run=run)
+    Message.objects.filter(run=run).update(seq=999)  # as if it had started
+    tail = alice_client.get(f"/agents/{agent.id}/messages/?since=0", **HX).content.decode()
+    assert "please wait" in tail and "Run cancelled" in tail
+
+
+def test_runs_are_paged(alice_client: Client, agent: Agent) -> None:
+    for _ in range(27):
+        make_step(agent)
+    first = alice_client.get(f"/agents/{agent.id}/runs/", **HX).content.decode()
+    assert first.count('class="status completed"') == 25 and "Older" in first
+    second = alice_client.get(f"/agents/{agent.id}/runs/?page=2", **HX).content.decode()
+    assert second.count('class="status completed"') == 2 and "Newer" in second
+
+
+def test_changing_the_embedding_model_starts_a_reembed_with_progress(alice_client: Client, agent: Agent) -> None:
+    passage_insert(agent=agent, text="a fact")
+    data = {
+        "name": agent.name,
+        "model": agent.model,
+        "embedding": "openai/text-embedding-3-small",
+        "context_window_limit": agent.context_window_limit,
+        "system": agent.system,
+    }
+    page = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX).content.decode()
+    assert "Re-embedding with" in page and 'hx-trigger="every 1s"' in page
+    progress = alice_client.get(f"/agents/{agent.id}/settings/embedding-job/", **HX).content.decode()
+    assert "of 1 passages and messages" in progress
+
+
+def test_a_new_block_is_created_and_attached_or_not_at_all(alice_client: Client, agent: Agent) -> None:
+    url = f"/agents/{agent.id}/blocks/new/"
+    panel = alice_client.post(url, {"label": "project", "value": "Falcon", "limit": 100}, **HX).content.decode()
+    assert "Falcon" in panel
+    assert agent.blocks.get(label="project").limit == 100
+    clash = alice_client.post(url, {"label": "human", "value": "dup", "limit": 100}, **HX).content.decode()
+    assert "already has a block labelled" in clash
+    assert not Block.objects.filter(value="dup").exists()

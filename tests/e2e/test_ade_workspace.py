@@ -8,6 +8,8 @@ import pytest
 
 from accounts.services import organization_create, user_create
 from agents.models import Agent
+from memory.services.blocks import block_update
+from tests.fakes.llm_server import Reply
 from tests.live import LiveServer, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -38,6 +40,8 @@ def socket_opens(page: Any, server: LiveServer, agent_id: Any) -> bool:
 
 def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any, browser: Any, alice: Any) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{daphne_server.url}/accounts/login/")
+    screenshot(page, "00-sign-in")
     sign_in(page, daphne_server, "alice", "password-alice")
     screenshot(page, "01-agent-list-empty")
 
@@ -66,6 +70,28 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     assert page.locator("textarea[name=text]").input_value() == ""
     screenshot(page, "03-chat-and-memory-live-update")
 
+    # Tokens stream into a live bubble while the run shows its state; then the reply lands in the history.
+    fake_llm.push(Reply(text="Streaming " + "word " * 30, reasoning="Thinking it over.", chunk_delay=0.03))
+    page.fill("textarea[name=text]", "Tell me more")
+    page.press("textarea[name=text]", "Enter")
+    page.wait_for_selector("#run-status .run-banner")
+    page.wait_for_selector("#stream:not([hidden]) .bubble:has-text('Streaming word')")
+    screenshot(page, "03b-chat-streaming")
+    page.wait_for_selector(".msg.assistant .bubble:has-text('Streaming word word')")
+    page.wait_for_selector("#stream[hidden]", state="attached")
+    page.wait_for_selector("#run-status .run-banner", state="detached")
+
+    # A slow run can be cancelled from the banner. Shift+Enter makes a new line instead of sending.
+    fake_llm.push(Reply(text="too late", delay=5))
+    page.fill("textarea[name=text]", "First line")
+    page.press("textarea[name=text]", "Shift+Enter")
+    page.type("textarea[name=text]", "second line")
+    assert page.locator("textarea[name=text]").input_value() == "First line\nsecond line"
+    page.press("textarea[name=text]", "Enter")
+    page.locator("#run-status button:has-text('Cancel')").click()
+    page.wait_for_selector("#run-status .run-banner", state="detached")
+    assert agent.runs.order_by("-created_at").first().status == "cancelled"
+
     # Revision history with a diff, then revert.
     human.locator("button:has-text('History')").click()
     human.locator(".diff ins:has-text('green tea')").wait_for()
@@ -82,6 +108,12 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.locator("form.block.editing button:has-text('Save')").click()
     page.locator(".block[data-label=persona] .block-value:has-text('loves tea')").wait_for()
     screenshot(page, "05-memory-panel")
+
+    # The channel layer is not storage: after a reconnect the page re-reads its panels over HTTP. This write
+    # happens in the test process, so no event reaches the page; only the re-fetch can show it.
+    block_update(block=agent.blocks.get(label="persona"), actor=alice, source="api", value="Changed while away.")
+    page.evaluate("document.querySelector('.workspace').dispatchEvent(new CustomEvent('htmx:wsOpen', {bubbles: true}))")
+    page.locator(".block[data-label=persona] .block-value:has-text('Changed while away.')").wait_for()
 
     # Archival: insert, then search by words and tag.
     open_panel(page, "Archival")
@@ -115,7 +147,7 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     # Runs and steps: the step view shows the exact request, tool calls and tokens.
     open_panel(page, "Runs")
     page.locator("tbody .status:has-text('completed')").first.wait_for()
-    page.locator("button:has-text('Steps')").first.click()
+    page.locator("button:has-text('Steps')").last.click()  # the oldest run: the memory edit
     page.wait_for_selector(".step .tool-call summary:has-text('memory_insert')")
     page.locator(".step details.json-block summary:has-text('Request')").first.click()
     page.wait_for_selector(".step pre.json:has-text('I like green tea')")
@@ -141,6 +173,13 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     screenshot(page, "13-dashboard")
     page.goto(f"{daphne_server.url}/")
     screenshot(page, "14-agent-list")
+    page.goto(f"{daphne_server.url}/members/")
+    screenshot(page, "15-members")
+    page.goto(f"{daphne_server.url}/keys/")
+    page.fill("#key-list input[name=name]", "laptop")
+    page.click("#key-list button[type=submit]")
+    page.wait_for_selector("#new-key")
+    screenshot(page, "16-api-keys")
 
     # An outsider: 404 on the page, a refused socket. So is an anonymous visitor's socket.
     organization = organization_create(name="Org C")
