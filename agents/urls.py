@@ -1,11 +1,76 @@
 from django.urls import URLPattern, path
 
-from agents.api import AgentListApi, AgentRetrieveApi
+from agents.api.agents import AgentDetailApi, AgentListCreateApi, TagListApi
+from agents.api.core_memory import (
+    AgentBlockAttachApi,
+    AgentBlockDetachApi,
+    AgentBlockDetailApi,
+    AgentBlockListApi,
+    BlockAgentListApi,
+)
+from agents.api.messages import (
+    MessageAsyncApi,
+    MessageCancelApi,
+    MessageResetApi,
+    MessagesApi,
+    MessageStreamApi,
+    SummarizeApi,
+)
+from agents.api.meta import EmbeddingModelListApi, ModelListApi
+from agents.api.passages import PassageDeleteApi, PassageListCreateApi, PassageSearchApi
+from agents.api.runs import (
+    RunDetailApi,
+    RunListApi,
+    RunMessageListApi,
+    RunStepListApi,
+    RunUsageApi,
+    StepDetailApi,
+    StepListApi,
+)
+from agents.api.tools import (
+    AgentToolAttachApi,
+    AgentToolDetachApi,
+    AgentToolListApi,
+    ToolDetailApi,
+    ToolListCreateApi,
+)
 from config.routes import slash_optional
 
 app_name = "agents"
 
+# Collection routes take both slash forms (the SDKs POST to `…/`, and a POST cannot be redirected); item routes
+# have none, as in Letta.
+A = "agents/<str:agent_id>"
 urlpatterns: list[URLPattern] = [
-    *slash_optional("agents/", AgentListApi.as_view(), "agent-list"),
-    path("agents/<str:agent_id>", AgentRetrieveApi.as_view(), name="agent-detail"),
+    *slash_optional("agents/", AgentListCreateApi.as_view(), "agent-list"),
+    path(A, AgentDetailApi.as_view(), name="agent-detail"),
+    path(f"{A}/core-memory/blocks", AgentBlockListApi.as_view(), name="agent-block-list"),
+    path(f"{A}/core-memory/blocks/attach/<str:block_id>", AgentBlockAttachApi.as_view(), name="agent-block-attach"),
+    path(f"{A}/core-memory/blocks/detach/<str:block_id>", AgentBlockDetachApi.as_view(), name="agent-block-detach"),
+    path(f"{A}/core-memory/blocks/<str:block_label>", AgentBlockDetailApi.as_view(), name="agent-block-detail"),
+    path(f"{A}/messages", MessagesApi.as_view(), name="agent-messages"),
+    path(f"{A}/messages/stream", MessageStreamApi.as_view(), name="agent-messages-stream"),
+    path(f"{A}/messages/async", MessageAsyncApi.as_view(), name="agent-messages-async"),
+    path(f"{A}/messages/cancel", MessageCancelApi.as_view(), name="agent-messages-cancel"),
+    path(f"{A}/reset-messages", MessageResetApi.as_view(), name="agent-messages-reset"),
+    path(f"{A}/summarize", SummarizeApi.as_view(), name="agent-summarize"),
+    path(f"{A}/archival-memory", PassageListCreateApi.as_view(), name="agent-passages"),
+    path(f"{A}/archival-memory/search", PassageSearchApi.as_view(), name="agent-passages-search"),
+    path(f"{A}/archival-memory/<str:passage_id>", PassageDeleteApi.as_view(), name="agent-passage-detail"),
+    path(f"{A}/tools", AgentToolListApi.as_view(), name="agent-tool-list"),
+    path(f"{A}/tools/attach/<str:tool_id>", AgentToolAttachApi.as_view(), name="agent-tool-attach"),
+    path(f"{A}/tools/detach/<str:tool_id>", AgentToolDetachApi.as_view(), name="agent-tool-detach"),
+    path("blocks/<str:block_id>/agents", BlockAgentListApi.as_view(), name="block-agent-list"),
+    *slash_optional("tools/", ToolListCreateApi.as_view(), "tool-list"),
+    path("tools/<str:tool_id>", ToolDetailApi.as_view(), name="tool-detail"),
+    *slash_optional("runs/", RunListApi.as_view(), "run-list"),
+    path("runs/<str:run_id>", RunDetailApi.as_view(), name="run-detail"),
+    path("runs/<str:run_id>/messages", RunMessageListApi.as_view(), name="run-messages"),
+    path("runs/<str:run_id>/steps", RunStepListApi.as_view(), name="run-steps"),
+    path("runs/<str:run_id>/usage", RunUsageApi.as_view(), name="run-usage"),
+    *slash_optional("steps/", StepListApi.as_view(), "step-list"),
+    path("steps/<str:step_id>", StepDetailApi.as_view(), name="step-detail"),
+    *slash_optional("models/", ModelListApi.as_view(), "model-list"),
+    *slash_optional("models/embedding", EmbeddingModelListApi.as_view(), "embedding-model-list"),
+    *slash_optional("tags/", TagListApi.as_view(), "tag-list"),
 ]

@@ -1,16 +1,85 @@
-"""API-wide wire conventions: error bodies are `{"detail": …}`, validation errors are 422."""
+"""API-wide wire conventions: error bodies are `{"detail": …}`, validation errors are 422, oversize bodies 413."""
 
-from typing import Any
+import io
+from collections.abc import Mapping
+from typing import IO, Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+S = TypeVar("S", bound=serializers.BaseSerializer[Any])
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is too large."
+    default_code = "payload_too_large"
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body exceeds the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+
+
+class LimitedJSONParser(parsers.JSONParser):
+    """DRF reads JSON straight from the socket, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check: enforce it here."""
+
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+            raise _too_large()
+        data = stream.read(limit + 1) if limit is not None else stream.read()
+        if limit is not None and len(data) > limit:
+            raise _too_large()
+        return super().parse(io.BytesIO(data), media_type, parser_context)
+
+
+class ApiSchema(AutoSchema):
+    """Name components after the view that nests them (`AgentListCreateApi.InputSerializer` →
+    `AgentListCreateApiInput`), so every view can call its serializers InputSerializer/OutputSerializer."""
+
+    def _get_serializer_name(self, serializer: Any, direction: Any, bypass_extensions: bool = False) -> str:
+        name: str = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        outer = type(serializer).__qualname__.split(".")
+        if len(outer) > 1:
+            name = outer[-2] + name
+        return name
+
+
+class APIKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "accounts.authentication.APIKeyAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "An Engram API key"}
+
+
+class ApiView(APIView):
+    """Base of every `/v1` view: bounded JSON bodies (multipart keeps Django's own limits)."""
+
+    parser_classes = [LimitedJSONParser, parsers.MultiPartParser]
+    schema = ApiSchema()
+
+
+def validated(serializer_class: type[S], data: Any, **kwargs: Any) -> dict[str, Any]:
+    """Validate request data or query params with `serializer_class`; errors become 422 `{"detail": …}`."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    result: dict[str, Any] = dict(serializer.validated_data)
+    return result
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
@@ -25,6 +94,8 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        exc = _too_large()
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
@@ -42,10 +113,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-class HealthView(APIView):
+class HealthView(ApiView):
     authentication_classes: list[type] = []
     permission_classes: list[type] = []
 
-    @extend_schema(operation_id="check_health", responses={200: dict})
+    @extend_schema(
+        operation_id="check_health",
+        responses={
+            200: inline_serializer("Health", {"version": serializers.CharField(), "status": serializers.CharField()})
+        },
+    )
     def get(self, request: Request) -> Response:
         return Response({"version": settings.ENGRAM_VERSION, "status": "ok"})
+
+
+def schema_endpoints(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[tuple[str, str, str, Any]]:
+    """drf-spectacular hook: document each operation once, under `/v1/` and in the slash form the SDKs use
+    (`/latest/` mirrors `/v1/`; a route without its trailing slash is an alias of the one with it)."""
+    paths = {(p, m) for p, _, m, _ in endpoints}
+    return [
+        (p, regex, m, view)
+        for p, regex, m, view in endpoints
+        if p.startswith("/v1/") and not (not p.endswith("/") and (p + "/", m) in paths)
+    ]

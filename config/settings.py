@@ -166,6 +166,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Stateful LLM agents with long-term memory; wire-compatible with the Letta client SDKs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["config.api.schema_endpoints"],  # each operation once, under /v1/
 }
 
 # LLM access (litellm). OPENAI_API_BASE points openai/* handles at any OpenAI-compatible server.

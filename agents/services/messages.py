@@ -24,6 +24,13 @@ class MessageSpec:
     sender_id: str = ""
     is_err: bool = False
     in_context: bool = True
+    id: uuid.UUID | None = None  # a predetermined id (see assistant_message_id); a fresh uuid4 otherwise
+
+
+def assistant_message_id(*, run_id: uuid.UUID, step_index: int) -> uuid.UUID:
+    """The id of the assistant message a step stores, known before the LLM answers: token deltas streamed
+    during the step carry it (the Letta SDKs group deltas by message id), and a resumed step reuses it."""
+    return uuid.uuid5(run_id, f"assistant-{step_index}")
 
 
 def counter_increment(*, agent_id: uuid.UUID, field: str, count: int) -> int:
@@ -69,6 +76,7 @@ def message_create_many(
     now = timezone.now()
     rows = [
         Message(
+            id=spec.id or uuid.uuid4(),
             organization_id=agent.organization_id,
             agent_id=agent.id,
             run_id=run_id,

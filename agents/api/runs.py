@@ -1,0 +1,136 @@
+"""Runs (one per request to an agent) and their steps (one LLM call each)."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.http import api_actor
+from agents import wire
+from agents.api.common import run_or_404, step_or_404
+from agents.api.messages import MessageListParams, message_page
+from agents.api.schemas import LettaMessageSchema, RunSchema, RunUsageSchema, StepSchema
+from agents.models import RunStatus
+from agents.selectors import run_list, step_list
+from config.api import ApiView, validated
+from config.pagination import CursorParams, cursor_id, paginate
+
+S = serializers
+WIRE_TO_STATUS = {v: k for k, v in wire.RUN_STATUS.items()}
+
+
+class RunListApi(ApiView):
+    class FilterSerializer(CursorParams):
+        order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
+        agent_id = S.CharField(required=False, allow_null=True)
+        agent_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        statuses = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        active = S.BooleanField(required=False, default=False)
+        stop_reason = S.CharField(required=False, allow_null=True)
+
+    @extend_schema(operation_id="list_runs", parameters=[FilterSerializer], responses={200: RunSchema(many=True)})
+    def get(self, request: Request) -> Response:
+        params = validated(self.FilterSerializer, request.query_params)
+        statuses = [WIRE_TO_STATUS.get(s, s) for s in params.get("statuses") or []]
+        if params["active"]:
+            statuses += [RunStatus.QUEUED, RunStatus.RUNNING]
+        qs = run_list(
+            actor=api_actor(request),
+            agent_id=cursor_id("agent", params.get("agent_id"), field="agent_id"),
+            statuses=statuses or None,
+        )
+        agent_ids = [cursor_id("agent", a, field="agent_ids") for a in params.get("agent_ids") or [] if a]
+        if agent_ids:
+            qs = qs.filter(agent_id__in=[a for a in agent_ids if a is not None])
+        if params.get("stop_reason"):
+            qs = qs.filter(stop_reason=params["stop_reason"])
+        page = paginate(
+            qs,
+            prefix="run",
+            after=params.get("after"),
+            before=params.get("before"),
+            limit=params.get("limit"),
+            order=params["order"],
+        )
+        return Response([wire.run_to_wire(r) for r in page])
+
+
+class RunDetailApi(ApiView):
+    @extend_schema(operation_id="retrieve_run", responses={200: RunSchema})
+    def get(self, request: Request, run_id: str) -> Response:
+        return Response(wire.run_to_wire(run_or_404(request, run_id)))
+
+
+class RunMessageListApi(ApiView):
+    class FilterSerializer(MessageListParams):
+        order = S.ChoiceField(choices=["asc", "desc"], required=False, default="asc")
+
+    @extend_schema(
+        operation_id="list_run_messages", parameters=[FilterSerializer], responses={200: LettaMessageSchema(many=True)}
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_or_404(request, run_id)
+        params = validated(self.FilterSerializer, request.query_params)
+        return Response(message_page(request, agent_id=run.agent_id, params=params, run_id=run.id))
+
+
+class RunStepListApi(ApiView):
+    @extend_schema(operation_id="list_run_steps", parameters=[CursorParams], responses={200: StepSchema(many=True)})
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_or_404(request, run_id)
+        params = validated(CursorParams, request.query_params)
+        page = paginate(
+            step_list(actor=api_actor(request), run_id=run.id),
+            prefix="step",
+            after=params.get("after"),
+            before=params.get("before"),
+            limit=params.get("limit"),
+            order=params["order"],
+            keys=("index", "id"),
+        )
+        return Response([wire.step_to_wire(s) for s in page])
+
+
+class RunUsageApi(ApiView):
+    @extend_schema(operation_id="retrieve_run_usage", responses={200: RunUsageSchema})
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_or_404(request, run_id)
+        usage: dict[str, Any] = {
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+            "total_tokens": run.total_tokens,
+            "prompt_tokens_details": None,
+            "completion_tokens_details": None,
+        }
+        return Response(usage)
+
+
+class StepListApi(ApiView):
+    class FilterSerializer(CursorParams):
+        order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
+        agent_id = S.CharField(required=False, allow_null=True)
+        model = S.CharField(required=False, allow_null=True)
+
+    @extend_schema(operation_id="list_steps", parameters=[FilterSerializer], responses={200: StepSchema(many=True)})
+    def get(self, request: Request) -> Response:
+        params = validated(self.FilterSerializer, request.query_params)
+        qs = step_list(actor=api_actor(request), agent_id=cursor_id("agent", params.get("agent_id"), field="agent_id"))
+        if params.get("model"):
+            qs = qs.filter(model=params["model"])
+        page = paginate(
+            qs,
+            prefix="step",
+            after=params.get("after"),
+            before=params.get("before"),
+            limit=params.get("limit"),
+            order=params["order"],
+        )
+        return Response([wire.step_to_wire(s) for s in page])
+
+
+class StepDetailApi(ApiView):
+    @extend_schema(operation_id="retrieve_step", responses={200: StepSchema})
+    def get(self, request: Request, step_id: str) -> Response:
+        return Response(wire.step_to_wire(step_or_404(request, step_id)))

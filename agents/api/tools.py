@@ -1,0 +1,173 @@
+"""Tools: the organization's own (Python source, schema from signature and docstring) and the built-ins;
+attaching them to agents."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.http import api_actor
+from agents import wire
+from agents.api.agents import agent_response
+from agents.api.common import agent_or_404, present, tool_or_404
+from agents.api.schemas import AgentStateSchema, ToolSchema
+from agents.models import Tool
+from agents.selectors import tool_list
+from agents.services.agents import agent_tool_attach, agent_tool_detach
+from agents.services.tools import tool_create, tool_delete, tool_update, tool_upsert
+from config.api import ApiView, validated
+from config.pagination import CursorParams, paginate
+
+S = serializers
+
+
+class ToolInput(S.Serializer[Any]):
+    source_code = S.CharField(trim_whitespace=False)
+    name = S.CharField(required=False, allow_null=True, max_length=200)
+    description = S.CharField(required=False, allow_null=True, allow_blank=True)
+    json_schema = S.DictField(required=False, allow_null=True)
+    args_json_schema = S.DictField(required=False, allow_null=True)
+    tags = S.ListField(child=S.CharField(), required=False, allow_null=True)
+    return_char_limit = S.IntegerField(required=False, allow_null=True, min_value=1, max_value=1_000_000)
+    source_type = S.CharField(required=False, allow_null=True)
+    pip_requirements = S.ListField(child=S.DictField(), required=False, allow_null=True)
+    npm_requirements = S.ListField(child=S.DictField(), required=False, allow_null=True)
+    default_requires_approval = S.BooleanField(required=False, allow_null=True)
+    enable_parallel_execution = S.BooleanField(required=False, allow_null=True)
+
+
+class ToolUpdateInput(S.Serializer[Any]):
+    source_code = S.CharField(required=False, trim_whitespace=False)
+    description = S.CharField(required=False, allow_blank=True)
+    json_schema = S.DictField(required=False)
+    tags = S.ListField(child=S.CharField(), required=False)
+    return_char_limit = S.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    metadata_ = S.DictField(required=False, allow_null=True)
+
+
+def _source_type_ok(data: dict[str, Any]) -> None:
+    if data.get("source_type") not in (None, "python"):
+        raise serializers.ValidationError({"source_type": "only python tools are supported"})
+
+
+def _qs_for(request: Request, params: dict[str, Any]) -> Any:
+    qs = tool_list(actor=api_actor(request), name=params.get("name"))
+    if params.get("names"):
+        qs = qs.filter(name__in=params["names"])
+    if params.get("search"):
+        qs = qs.filter(name__icontains=params["search"])
+    if params.get("tool_types"):
+        qs = qs.filter(tool_type__in=params["tool_types"])
+    if params.get("exclude_tool_types"):
+        qs = qs.exclude(tool_type__in=params["exclude_tool_types"])
+    if params.get("return_only_letta_tools"):
+        qs = qs.filter(organization=None)
+    return qs
+
+
+class ToolListCreateApi(ApiView):
+    class FilterSerializer(CursorParams):
+        name = S.CharField(required=False, allow_null=True)
+        names = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        search = S.CharField(required=False, allow_null=True)
+        tool_types = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        exclude_tool_types = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        return_only_letta_tools = S.BooleanField(required=False, allow_null=True, default=False)
+
+    @extend_schema(operation_id="list_tools", parameters=[FilterSerializer], responses={200: ToolSchema(many=True)})
+    def get(self, request: Request) -> Response:
+        params = validated(self.FilterSerializer, request.query_params)
+        page = paginate(
+            _qs_for(request, params),
+            prefix="tool",
+            after=params.get("after"),
+            before=params.get("before"),
+            limit=params.get("limit"),
+            order=params["order"],
+        )
+        return Response([wire.tool_to_wire(t) for t in page])
+
+    @extend_schema(operation_id="create_tool", request=ToolInput, responses={200: ToolSchema})
+    def post(self, request: Request) -> Response:
+        data = validated(ToolInput, request.data)
+        _source_type_ok(data)
+        tool = tool_create(
+            actor=api_actor(request),
+            source_code=data["source_code"],
+            name=data.get("name"),
+            description=data.get("description"),
+            json_schema=data.get("json_schema"),
+            tags=data.get("tags"),
+            return_char_limit=data.get("return_char_limit"),
+        )
+        return Response(wire.tool_to_wire(tool))
+
+    @extend_schema(operation_id="upsert_tool", request=ToolInput, responses={200: ToolSchema})
+    def put(self, request: Request) -> Response:
+        data = validated(ToolInput, request.data)
+        _source_type_ok(data)
+        tool = tool_upsert(
+            actor=api_actor(request),
+            source_code=data["source_code"],
+            name=data.get("name"),
+            description=data.get("description"),
+            json_schema=data.get("json_schema"),
+            tags=data.get("tags"),
+        )
+        if data.get("return_char_limit"):
+            tool = tool_update(tool=tool, return_char_limit=data["return_char_limit"])
+        return Response(wire.tool_to_wire(tool))
+
+
+class ToolDetailApi(ApiView):
+    @extend_schema(operation_id="retrieve_tool", responses={200: ToolSchema})
+    def get(self, request: Request, tool_id: str) -> Response:
+        return Response(wire.tool_to_wire(tool_or_404(request, tool_id)))
+
+    @extend_schema(operation_id="modify_tool", request=ToolUpdateInput, responses={200: ToolSchema})
+    def patch(self, request: Request, tool_id: str) -> Response:
+        tool = tool_or_404(request, tool_id)
+        data = validated(ToolUpdateInput, request.data, partial=True)
+        changes = present(data, "source_code", "description", "json_schema", "tags", "return_char_limit")
+        return Response(wire.tool_to_wire(tool_update(tool=tool, **changes)))
+
+    @extend_schema(operation_id="delete_tool", responses={200: None})
+    def delete(self, request: Request, tool_id: str) -> Response:
+        tool_delete(tool=tool_or_404(request, tool_id))
+        return Response(None)
+
+
+class AgentToolListApi(ApiView):
+    @extend_schema(
+        operation_id="list_tools_for_agent", parameters=[CursorParams], responses={200: ToolSchema(many=True)}
+    )
+    def get(self, request: Request, agent_id: str) -> Response:
+        agent = agent_or_404(request, agent_id)
+        params = validated(CursorParams, request.query_params)
+        page = paginate(
+            Tool.objects.filter(agenttool__agent=agent),
+            prefix="tool",
+            after=params.get("after"),
+            before=params.get("before"),
+            limit=params.get("limit"),
+            order=params["order"],
+        )
+        return Response([wire.tool_to_wire(t) for t in page])
+
+
+class AgentToolAttachApi(ApiView):
+    @extend_schema(operation_id="attach_tool", request=None, responses={200: AgentStateSchema})
+    def patch(self, request: Request, agent_id: str, tool_id: str) -> Response:
+        agent = agent_or_404(request, agent_id)
+        agent_tool_attach(agent=agent, tool=tool_or_404(request, tool_id))
+        return agent_response(agent)
+
+
+class AgentToolDetachApi(ApiView):
+    @extend_schema(operation_id="detach_tool", request=None, responses={200: AgentStateSchema})
+    def patch(self, request: Request, agent_id: str, tool_id: str) -> Response:
+        agent = agent_or_404(request, agent_id)
+        agent_tool_detach(agent=agent, tool=tool_or_404(request, tool_id))
+        return agent_response(agent)

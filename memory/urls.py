@@ -1,0 +1,11 @@
+from django.urls import URLPattern, path
+
+from config.routes import slash_optional
+from memory.api import BlockDetailApi, BlockListCreateApi
+
+app_name = "memory"
+
+urlpatterns: list[URLPattern] = [
+    *slash_optional("blocks/", BlockListCreateApi.as_view(), "block-list"),
+    path("blocks/<str:block_id>", BlockDetailApi.as_view(), name="block-detail"),
+]

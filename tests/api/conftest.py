@@ -1,0 +1,60 @@
+from typing import Any
+
+import pytest
+
+from agents.models import Agent, Step
+from agents.services.agents import agent_create
+from agents.services.runs import run_create
+from agents.services.tools import tool_create
+from memory.services.blocks import block_create
+from memory.services.passages import passage_insert
+
+TOOL_SOURCE = '''
+def shout(text: str) -> str:
+    """Shout.
+
+    Args:
+        text: What to shout.
+    """
+    return text.upper()
+'''
+
+
+def world(user: Any) -> dict[str, str]:
+    """One object of every kind with an id on the wire, owned by `user`'s organization: {url param: public id}."""
+    blocks = [{"label": "human", "value": "x"}]
+    agent = agent_create(actor=user, name=f"{user.username}-agent", model="openai/gpt-4o-mini", memory_blocks=blocks)
+    block = block_create(actor=user, label="shared", value="v")
+    tool = tool_create(actor=user, source_code=TOOL_SOURCE)
+    run = run_create(actor=user, agent=agent, messages=[{"role": "user", "content": "hi"}])
+    step = Step.objects.create(organization_id=agent.organization_id, run=run, agent=agent, index=0, model=agent.model)
+    passage = passage_insert(agent=agent, text="a fact")
+    return {
+        "agent_id": f"agent-{agent.id}",
+        "block_id": f"block-{block.id}",
+        "tool_id": f"tool-{tool.id}",
+        "run_id": f"run-{run.id}",
+        "step_id": f"step-{step.id}",
+        "passage_id": f"passage-{passage.id}",
+        "block_label": "human",
+    }
+
+
+@pytest.fixture
+def manual_runs(settings: Any) -> None:
+    """Runs stay queued: no executor picks them up (tests that need a real run use the live server)."""
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
+
+
+@pytest.fixture
+def alice_world(alice: Any, manual_runs: None) -> dict[str, str]:
+    return world(alice)
+
+
+@pytest.fixture
+def charlie_world(charlie: Any, manual_runs: None) -> dict[str, str]:
+    return world(charlie)
+
+
+def agent_of(world: dict[str, str]) -> Agent:
+    return Agent.objects.get(pk=world["agent_id"].removeprefix("agent-"))

@@ -1,0 +1,156 @@
+"""The letta-client scenario: what a user of the official Python SDK does against Engram, unchanged.
+
+Runs in the test process (letta-client 1.7.12 from the dev dependencies) and as a script under another
+interpreter holding the newest 1.x SDK: `python tests/api/sdk_scenario.py BASE_URL API_KEY`. It imports only the
+SDK and the standard library. The fake LLM must have been scripted with SCRIPT (see script_fake_llm) first."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+# The chat replies the scenario consumes, in order (see tests/fakes/llm_server.py).
+MEMORY_EDIT = ("memory_replace", {"label": "human", "old_str": "Name: Ada", "new_str": "Name: Ada. Cat: Tom"})
+FIRST_REPLY = "Noted: your cat is Tom."
+STREAMED_REPLY = "Tom is a fine name for a cat, and I will remember it."
+
+SOURCE = '''
+def roll_dice(sides: int) -> int:
+    """Roll a die.
+
+    Args:
+        sides: How many sides the die has.
+
+    Returns:
+        int: The number rolled.
+    """
+    import random
+
+    return random.randint(1, sides)
+'''
+
+
+def script_fake_llm(fake: Any) -> None:
+    fake.tool_call(*MEMORY_EDIT)
+    fake.reply(FIRST_REPLY)
+    fake.reply(STREAMED_REPLY)
+
+
+def run(base_url: str, api_key: str) -> None:
+    from letta_client import Letta, NotFoundError
+
+    client = Letta(base_url=base_url, api_key=api_key, max_retries=0)
+    assert client.health().status == "ok"
+    assert any(m.handle == "openai/gpt-4o-mini" for m in client.models.list())
+    assert client.models.embeddings.list()
+
+    # An agent with two blocks and the archival tools.
+    agent = client.agents.create(
+        name="sdk-agent",
+        model="openai/gpt-4o-mini",
+        embedding="openai/text-embedding-3-small",
+        memory_blocks=[
+            {"label": "human", "value": "Name: Ada"},
+            {"label": "persona", "value": "I am a helpful assistant"},
+        ],
+        tools=["archival_memory_insert", "archival_memory_search"],
+        tags=["sdk"],
+    )
+    assert agent.id.startswith("agent-")
+    assert {b.label for b in agent.blocks} == {"human", "persona"}
+    assert {"archival_memory_insert", "archival_memory_search", "memory_replace"} <= {t.name for t in agent.tools}
+    assert agent.llm_config.handle == "openai/gpt-4o-mini"
+    assert client.agents.retrieve(agent.id).name == "sdk-agent"
+    assert [a.id for a in client.agents.list(tags=["sdk"])] == [agent.id]
+
+    # Send a message; the (fake) model edits memory, then answers.
+    response = client.agents.messages.create(
+        agent_id=agent.id, messages=[{"role": "user", "content": "Remember my cat is Tom", "otid": "otid-1"}]
+    )
+    types = [m.message_type for m in response.messages]
+    assert types == ["tool_call_message", "tool_return_message", "assistant_message"], types
+    assert response.messages[0].tool_call.name == "memory_replace"
+    assert response.messages[-1].content == FIRST_REPLY
+    assert response.stop_reason.stop_reason == "end_turn"
+    assert response.usage.step_count == 2 and response.usage.total_tokens > 0
+    # A retry with the same otid does not create a second message (nor a second run).
+    again = client.agents.messages.create(
+        agent_id=agent.id, messages=[{"role": "user", "content": "Remember my cat is Tom", "otid": "otid-1"}]
+    )
+    assert again.usage.run_ids == response.usage.run_ids
+
+    # The updated block.
+    human = client.agents.blocks.retrieve("human", agent_id=agent.id)
+    assert human.value == "Name: Ada. Cat: Tom"
+
+    # Stream a message token by token and put it back together.
+    chunks = list(
+        client.agents.messages.create(
+            agent_id=agent.id,
+            messages=[{"role": "user", "content": "What is my cat called?"}],
+            streaming=True,
+            stream_tokens=True,
+        )
+    )
+    kinds = [c.message_type for c in chunks]
+    assert kinds[-2:] == ["stop_reason", "usage_statistics"], kinds
+    deltas = [c for c in chunks if c.message_type == "assistant_message"]
+    assert len(deltas) > 1, "stream_tokens sends the reply in pieces"
+    assert len({c.id for c in deltas}) == 1, "the pieces of one message share its id"
+    assert "".join(c.content for c in deltas) == STREAMED_REPLY
+    stored = [
+        m for m in client.agents.messages.list(agent_id=agent.id, limit=100) if m.message_type == "assistant_message"
+    ]
+    assert stored[0].id == deltas[0].id and stored[0].content == STREAMED_REPLY
+
+    # A shared block attached to two agents: an edit is seen by both.
+    other = client.agents.create(name="sdk-other", model="openai/gpt-4o-mini", memory_blocks=[])
+    team = client.blocks.create(label="team", value="Team: research")
+    client.agents.blocks.attach(team.id, agent_id=agent.id)
+    client.agents.blocks.attach(team.id, agent_id=other.id)
+    assert {a.id for a in client.blocks.agents.list(team.id)} == {agent.id, other.id}
+    client.agents.blocks.update("team", agent_id=other.id, value="Team: research and play")
+    assert client.agents.blocks.retrieve("team", agent_id=agent.id).value == "Team: research and play"
+    assert client.blocks.retrieve(team.id).value == "Team: research and play"
+
+    # Archival memory with tags.
+    created = client.agents.passages.create(agent.id, text="Cat is Tom", tags=["pets"])
+    assert created[0].text == "Cat is Tom" and created[0].tags == ["pets"]
+    client.agents.passages.create(agent.id, text="Lunch was soup", tags=["food"])
+    assert {p.text for p in client.agents.passages.list(agent.id)} == {"Cat is Tom", "Lunch was soup"}
+    found = client.agents.passages.search(agent.id, query="cat Tom", tags=["pets"])
+    assert found.count == 1 and found.results[0].content == "Cat is Tom"
+
+    # A tool from Python source, attached to the agent.
+    tool = client.tools.create(source_code=SOURCE)
+    assert tool.name == "roll_dice"
+    assert tool.json_schema["parameters"]["properties"]["sides"]["type"] == "integer"
+    client.agents.tools.attach(tool.id, agent_id=agent.id)
+    assert "roll_dice" in {t.name for t in client.agents.tools.list(agent.id)}
+    assert client.tools.upsert(source_code=SOURCE, description="Roll one die").id == tool.id
+
+    # Messages across pages (the SDK follows `after` cursors).
+    everything = list(client.agents.messages.list(agent_id=agent.id, limit=100))
+    paged = list(client.agents.messages.list(agent_id=agent.id, limit=2))
+    assert [(m.id, m.otid) for m in paged] == [(m.id, m.otid) for m in everything]
+    assert [m.message_type for m in everything].count("user_message") == 2
+
+    # Runs and steps.
+    run_id = response.usage.run_ids[0]
+    assert client.runs.retrieve(run_id).status == "completed"
+    assert len(list(client.runs.steps.list(run_id))) == 2
+
+    # Delete.
+    client.agents.delete(other.id)
+    client.agents.delete(agent.id)
+    try:
+        client.agents.retrieve(agent.id)
+    except NotFoundError:
+        pass
+    else:
+        raise AssertionError("a deleted agent is gone")
+
+
+if __name__ == "__main__":
+    run(sys.argv[1], sys.argv[2])
+    print("scenario passed")

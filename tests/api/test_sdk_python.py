@@ -1,0 +1,42 @@
+"""The official Python SDK against a live server: letta-client 1.7.12 in this process, and the newest 1.x SDK
+in a subprocess when ENGRAM_SDK_NEW_PYTHON names an interpreter that has it (`make test` sets it up)."""
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accounts.services import apikey_create
+from tests.api import sdk_scenario
+from tests.fakes.llm_server import FakeLLM
+from tests.live import LiveServer
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_python_sdk_scenario(daphne_server: LiveServer, fake_llm: FakeLLM, alice: Any) -> None:
+    sdk_scenario.script_fake_llm(fake_llm)
+    key = apikey_create(user=alice, name="sdk").raw_key
+    try:
+        sdk_scenario.run(daphne_server.url, key)
+    except Exception:
+        print(daphne_server.log_tail(80))
+        raise
+
+
+def test_the_newest_python_sdk_scenario(daphne_server: LiveServer, fake_llm: FakeLLM, alice: Any) -> None:
+    python = os.environ.get("ENGRAM_SDK_NEW_PYTHON")
+    if not python:
+        pytest.skip("ENGRAM_SDK_NEW_PYTHON is not set (make test sets it to a venv with the newest letta-client)")
+    sdk_scenario.script_fake_llm(fake_llm)
+    key = apikey_create(user=alice, name="sdk-new").raw_key
+    result = subprocess.run(
+        [python, str(Path(sdk_scenario.__file__)), daphne_server.url, key],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{daphne_server.log_tail(80)}"
