@@ -180,6 +180,11 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.click("#key-list button[type=submit]")
     page.wait_for_selector("#new-key")
     screenshot(page, "16-api-keys")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, name in [("/", "17-agent-list-phone"), ("/dashboard/", "18-dashboard-phone")]:
+        page.goto(f"{daphne_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        screenshot(page, name)
 
     # An outsider: 404 on the page, a refused socket. So is an anonymous visitor's socket.
     organization = organization_create(name="Org C")
