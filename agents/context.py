@@ -256,7 +256,8 @@ def prepare(agent: Agent, *, model: str, run_id: uuid.UUID | None, force_compact
     tokens = _estimate(agent, model, system, tools, messages)
     threshold = settings.ENGRAM_COMPACTION_THRESHOLD * budget.prompt
     if force_compact or tokens > threshold:
-        target = budget.prompt * (0.4 if force_compact else 0.6)
+        # Forced (a provider overflow, or a summarize request): our estimate was not enough, so halve what we send.
+        target = min(budget.prompt * 0.4, tokens * 0.5) if force_compact else budget.prompt * 0.6
         messages = compact(agent, model=model, run_id=run_id, messages=messages, target=target, budget=budget)
         system = compile_system(agent)
         tokens = _estimate(agent, model, system, tools, messages)

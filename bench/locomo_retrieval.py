@@ -125,20 +125,26 @@ def main() -> None:
     data = load(args.data)
     if args.limit_conversations:
         data = data[: args.limit_conversations]
-    print(f"LoCoMo: {len(data)} conversations, {sum(len(c['turns']) for c in data)} turns, "
-          f"{sum(len(c['questions']) for c in data)} questions (categories 1-4), db={args.db}")
+    print(
+        f"LoCoMo: {len(data)} conversations, {sum(len(c['turns']) for c in data)} turns, "
+        f"{sum(len(c['questions']) for c in data)} questions (categories 1-4), db={args.db}"
+    )
     with test_database(args.db):
         run(data, args)
 
 
 def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from django.db import transaction
+
     from accounts.models import Organization
     from agents.models import Agent
-    from memory.search import DEFAULT_FUSION, Fusion, Scope, fuse, passage_search, scope_for, text_ranking, vector_ranking
-    from memory.embeddings import embed_texts, resolve_model
+    from memory.embeddings import resolve_model
     from memory.models import Passage
+    from memory.search import (
+        DEFAULT_FUSION,
+        passage_search,
+    )
     from memory.services.passages import PassageInput, passage_insert_many
-    from django.db import transaction
 
     org = Organization.objects.create(name="locomo")
     agents = {}
@@ -147,14 +153,18 @@ def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
     for conv in data:
         agent = Agent.objects.create(organization=org, name=conv["name"], model="openai/gpt-4o-mini")
         agents[conv["name"]] = agent
-        items = [PassageInput(text=text, tags=[dia, f"session_{n}"], created_at=when) for dia, n, when, text in conv["turns"]]
+        items = [
+            PassageInput(text=text, tags=[dia, f"session_{n}"], created_at=when) for dia, n, when, text in conv["turns"]
+        ]
         with transaction.atomic():
             passage_insert_many(agent=agent, items=items)
         total += len(items)
     elapsed = time.perf_counter() - started
     embedded = Passage.objects.exclude(embedding_hash="").count()
-    print(f"ingest: {total} passages inserted and embedded ({embedded} embedded) in {elapsed:.1f} s = "
-          f"{total / elapsed:.0f} passages/s (local model: {resolve_model('')})")
+    print(
+        f"ingest: {total} passages inserted and embedded ({embedded} embedded) in {elapsed:.1f} s = "
+        f"{total / elapsed:.0f} passages/s (local model: {resolve_model('')})"
+    )
 
     modes = [m for m in args.modes.split(",") if m]
     for mode in modes:
@@ -199,7 +209,7 @@ def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
     grid = []
     for method in ("rrf", "rsf"):
         for weight in (0.3, 0.5, 0.7, 1.0, 1.5, 2.0):
-            for k in ((10.0, 30.0, 60.0) if method == "rrf" else (0.0,)):
+            for k in (10.0, 30.0, 60.0) if method == "rrf" else (0.0,):
                 for depth in (50, 100, 200):
                     grid.append(Fusion(method=method, k=k, text_weight=1.0, vector_weight=weight, depth=depth))
     results = []
@@ -213,8 +223,10 @@ def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
     results.sort(key=lambda r: -r[0])
     print("\nfusion grid (best first, top 15):")
     for _, fusion, means in results[:15]:
-        print(f"  {fusion.method} k={fusion.k:<5} w_vec={fusion.vector_weight:<4} depth={fusion.depth:<4}"
-              + "".join(f" {m} {means[m]:.3f}" for m in METRICS))
+        print(
+            f"  {fusion.method} k={fusion.k:<5} w_vec={fusion.vector_weight:<4} depth={fusion.depth:<4}"
+            + "".join(f" {m} {means[m]:.3f}" for m in METRICS)
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import hashlib
 import os
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,8 @@ def _local_model(handle: str) -> _LocalModel:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.ENGRAM_EMBEDDING_THREADS
     options.inter_op_num_threads = 1
+    # No busy-waiting between runs: the server shares its cores with the database and other workers.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
     return _LocalModel(
         session=session,
@@ -132,7 +134,17 @@ def embed_texts(model: str, texts: list[str]) -> Vector:
 
 
 def embed_query(model: str, query: str) -> Vector:
+    """Embeds a search query; the last QUERY_CACHE_SIZE distinct (model, query) pairs are remembered."""
     if not isinstance(query, str) or not query.strip():
         raise ValidationError({"query": "must be a non-empty string"})
-    vector: Vector = embed_texts(model, [query[:MAX_QUERY_CHARS]])[0]
+    return _cached_query_vector(resolve_model(model), query[:MAX_QUERY_CHARS])
+
+
+QUERY_CACHE_SIZE = 1024
+
+
+@lru_cache(maxsize=QUERY_CACHE_SIZE)
+def _cached_query_vector(model: str, query: str) -> Vector:
+    vector: Vector = embed_texts(model, [query])[0]
+    vector.setflags(write=False)  # shared between callers
     return vector

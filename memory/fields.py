@@ -16,7 +16,7 @@ Vector = NDArray[np.float32]
 
 
 def vector_to_pg(vector: Any) -> str:
-    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
+    return "[" + ",".join(map(str, np.asarray(vector, dtype=np.float32).tolist())) + "]"
 
 
 def vector_to_blob(vector: Any) -> bytes:

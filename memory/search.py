@@ -46,20 +46,32 @@ TEXT_CANDIDATES = 2_000  # BM25 is computed over at most this many full-text mat
 class Fusion:
     """How hybrid mode merges the full-text and vector rankings (tuned on LoCoMo, see docs/benchmarks.md).
 
-    `rrf`: weighted reciprocal rank fusion, Σ weight / (k + rank). `rsf`: relative score fusion, Σ weight ×
-    min-max-normalised score over each ranking's candidates; unlike RRF it keeps how far ahead a match is, so an
-    exact identifier that only full text finds is not outvoted by a near-tie of vectors."""
+    `rsf` (default): relative score fusion, Σ weight × min-max-normalised score over each ranking's candidates;
+    unlike RRF it keeps how far ahead a match is, so an exact identifier that only full text finds is not
+    outvoted by a near-tie of vectors. `rrf`: weighted reciprocal rank fusion, Σ weight / (k + rank).
+
+    Context: a row then also receives `context_prev` × the fused score of the row just before it in time (and
+    `context_prev2` of the one before that, `context_next` of the one after), within the same filters. Memories
+    are written in conversation order, and the row that answers a question often follows the one that matches
+    its words ("What did you paint?" → "A sunset over the lake")."""
 
     method: Literal["rrf", "rsf"] = "rsf"
     k: float = 60.0
     text_weight: float = 1.0
-    vector_weight: float = 1.0
-    depth: int = 100  # candidates taken from each ranking (at least 2 × (offset + top_k))
+    vector_weight: float = 0.6
+    depth: int = 200  # candidates taken from each ranking (at least 2 × (offset + top_k))
+    context_prev: float = 0.3
+    context_prev2: float = 0.1
+    context_next: float = 0.15
+
+    @property
+    def uses_context(self) -> bool:
+        return bool(self.context_prev or self.context_prev2 or self.context_next)
 
 
 DEFAULT_FUSION = Fusion()
 BM25_K1 = 1.2
-BM25_B = 0.75
+BM25_B = 0.3  # short passages: weak length normalisation ranks better on LoCoMo (0.75 is the textbook value)
 
 # Query words that match nearly every row: they cost time and add nothing to a ranking.
 STOPWORDS = frozenset(
@@ -316,6 +328,50 @@ def fuse(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, tuple[Any, Any, Any]]:
+    """(previous, one before previous, next) row of each id in (created_at, id) order, within `scope`."""
+    if not ids:
+        return {}
+    # Row-value comparisons walk the (agent_id, created_at) index from the candidate outwards.
+    before = "(t.created_at, t.id) < (c.created_at, c.id)"
+    after = "(t.created_at, t.id) > (c.created_at, c.id)"
+    where = scope.sql()
+
+    def pick(condition: str, order: str, offset: int) -> str:
+        return (
+            f"(SELECT t.id FROM {scope.table} t WHERE {where} AND {condition} "
+            f"ORDER BY t.created_at {order}, t.id {order} LIMIT 1 OFFSET {offset})"
+        )
+
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"SELECT c.id, {pick(before, 'DESC', 0)}, {pick(before, 'DESC', 1)}, {pick(after, 'ASC', 0)} "
+        f"FROM {scope.table} c WHERE c.id IN ({marks})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*scope.params, *scope.params, *scope.params, *ids])
+        return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+
+
+def add_context(scope: Scope, fused: list[tuple[Any, float]], fusion: Fusion) -> list[tuple[Any, float]]:
+    """score(x) = fused(x) + context_prev × fused(prev x) + context_prev2 × fused(prev prev x)
+    + context_next × fused(next x), over the top `depth` fused rows and the rows next to them."""
+    own = dict(fused[: fusion.depth])
+    scores = dict(own)
+    for pk, (prev, prev2, nxt) in neighbours(scope, list(own)).items():
+        scores[pk] += (
+            fusion.context_prev * own.get(prev, 0.0)
+            + fusion.context_prev2 * own.get(prev2, 0.0)
+            + fusion.context_next * own.get(nxt, 0.0)
+        )
+        # Rows just outside the candidates, lifted by a candidate next to them.
+        if nxt is not None and nxt not in own:
+            scores[nxt] = scores.get(nxt, 0.0) + fusion.context_prev * own[pk]
+        if prev is not None and prev not in own:
+            scores[prev] = scores.get(prev, 0.0) + fusion.context_next * own[pk]
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
 def ranked_ids(
     *,
     scope: Scope,
@@ -343,7 +399,14 @@ def ranked_ids(
             logger.warning("hybrid search falls back to full text: embedding the query failed", exc_info=True)
         else:
             vector = vector_ranking(scope, query_vector, model, depth)
-    ranked = text if mode == "text" else vector if mode == "vector" else fuse(text, vector, fusion)
+    if mode == "text":
+        ranked = text
+    elif mode == "vector":
+        ranked = vector
+    else:
+        ranked = fuse(text, vector, fusion)
+        if fusion.uses_context:
+            ranked = add_context(scope, ranked, fusion)
     return [(pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk)), score) for pk, score in ranked[:limit]]
 
 

@@ -5,12 +5,12 @@ sha256(model + text) of what it was embedded from, so embedding a row twice is a
 import logging
 import threading
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Model
+from django.db.models import F, Field, Model
 from django.utils import timezone
 
 from memory.ddl import ensure_vector_index
@@ -51,11 +51,25 @@ def rows_embed(*, label: str, ids: list[str]) -> int:
             vectors = embed_texts(handle, [text for _, text, _ in batch])
             dim = int(vectors.shape[1])
             ensure_vector_index(model_cls._meta.db_table, dim)
-            with transaction.atomic():
-                for (pk, _text, digest), vector in zip(batch, vectors, strict=True):
-                    written += model_cls._default_manager.filter(pk=pk).update(
-                        embedding=vector, embedding_model=handle, embedding_dim=dim, embedding_hash=digest
-                    )
+            field = cast(Field[Any, Any], model_cls._meta.get_field("embedding"))
+            pk_field = cast(Field[Any, Any], model_cls._meta.get_field("id"))
+            rows_sql = [
+                (
+                    field.get_db_prep_value(vector, connection),
+                    handle,
+                    dim,
+                    digest,
+                    pk_field.get_db_prep_value(pk, connection),
+                )
+                for (pk, _text, digest), vector in zip(batch, vectors, strict=True)
+            ]
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {model_cls._meta.db_table} SET embedding = %s, embedding_model = %s, "  # noqa: S608
+                    "embedding_dim = %s, embedding_hash = %s WHERE id = %s",
+                    rows_sql,
+                )
+            written += len(batch)
     return written
 
 

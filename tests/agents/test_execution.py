@@ -1,0 +1,161 @@
+"""Execution for real: concurrent sends on a Celery worker over Redis, a worker killed mid-run, and the
+in-process executor of the embedded profile."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from agents.models import Message, Run, RunStatus, Step
+from agents.services.agents import agent_create
+from agents.services.runs import run_create, run_wait
+from config.celery import app as celery_app
+from memory.models import Block, BlockRevision
+from tests.fakes.llm_server import Reply, ToolCall
+from tests.services import ensure_redis
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def celery_redis(settings, fake_llm):
+    url = ensure_redis()
+    old = celery_app.conf.broker_url
+    celery_app.conf.broker_url = url
+    celery_app._after_fork()  # drop connection pools made for the old broker
+    settings.ENGRAM_RUN_EXECUTOR = "celery"
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    celery_app.conf.broker_url = old
+    celery_app._after_fork()
+
+
+def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.agents.worker_settings",
+        "ENGRAM_TEST_REDIS_URL": redis_url,
+        "OPENAI_API_BASE": fake_base_url,
+        "ENGRAM_LLM_RETRY_BACKOFF_MS": "5",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "llm", f"--pool={pool}"]
+    command += [f"--concurrency={concurrency}", "-l", "warning", "--without-gossip", "--without-mingle"]
+    command += ["--without-heartbeat"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def stop(proc, sig=signal.SIGTERM):
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def concurrent_sends(alice, agent, count):
+    barrier = threading.Barrier(count)
+
+    def one(i):
+        barrier.wait()
+        try:
+            return run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": f"message {i}"}]).id
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def assert_serial_and_ordered(agent, run_ids):
+    runs = list(Run.objects.filter(pk__in=run_ids).order_by("position"))
+    assert [r.status for r in runs] == [RunStatus.COMPLETED] * len(run_ids), [(r.status, r.error) for r in runs]
+    for earlier, later in zip(runs, runs[1:], strict=False):
+        assert earlier.completed_at <= later.started_at  # one at a time, in arrival order
+    messages = list(Message.objects.filter(agent=agent).order_by("seq"))
+    assert [m.run_id for m in messages] == [r.id for r in runs for _ in range(2)]  # never interleaved
+    for run, (user, reply) in zip(runs, zip(messages[::2], messages[1::2], strict=True), strict=True):
+        assert (user.run_id, user.role, reply.role) == (run.id, "user", "assistant")
+        assert reply.text == f"echo: {user.text}"
+
+
+def echo(body):
+    return f"echo: {body['messages'][-1]['content']}"
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_sends_run_one_at_a_time_in_order_on_celery(alice, celery_redis, fake_llm):
+    agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
+    fake_llm.default = echo
+    worker = start_worker(celery_redis, fake_llm.base_url, pool="threads", concurrency=4)
+    try:
+        run_ids = concurrent_sends(alice, agent, 20)
+        for run_id in run_ids:
+            assert run_wait(run_id=run_id, timeout=60).status == RunStatus.COMPLETED
+    finally:
+        stop(worker)
+    assert_serial_and_ordered(agent, run_ids)
+
+
+def test_twenty_concurrent_sends_in_process(alice, fake_llm, settings):
+    settings.ENGRAM_RUN_EXECUTOR = "inprocess"
+    agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
+    fake_llm.default = echo
+    run_ids = concurrent_sends(alice, agent, 20)
+    for run_id in run_ids:
+        assert run_wait(run_id=run_id, timeout=60).status == RunStatus.COMPLETED
+    assert_serial_and_ordered(agent, run_ids)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_redelivered_and_completes_without_duplicates(alice, celery_redis, fake_llm):
+    agent = agent_create(
+        actor=alice, model="openai/gpt-4o-mini", memory_blocks=[{"label": "human", "value": "", "limit": 500}]
+    )
+    fake_llm.push(Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_str": "Likes jazz."})]))
+    fake_llm.push(Reply(text="too late", delay=30))  # the worker dies while waiting for this one
+    fake_llm.default = Reply(text="Noted: you like jazz.")
+    first = start_worker(celery_redis, fake_llm.base_url)
+    second = None
+    try:
+        run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "I like jazz", "otid": "o1"}])
+        assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=60), "worker never reached step 1"
+        assert Step.objects.filter(run=run).count() == 1
+        stop(first, signal.SIGKILL)
+        second = start_worker(celery_redis, fake_llm.base_url)
+        final = run_wait(run_id=run.id, timeout=90)
+    finally:
+        stop(first, signal.SIGKILL)
+        if second is not None:
+            stop(second)
+    assert (final.status, final.stop_reason) == (RunStatus.COMPLETED, "end_turn")
+    assert list(Step.objects.filter(run=run).values_list("index", flat=True)) == [0, 1]
+    history = [(m.role, m.text) for m in Message.objects.filter(agent=agent).order_by("seq")]
+    assert history == [
+        ("user", "I like jazz"),
+        ("assistant", ""),
+        ("tool", "The memory block 'human' has been updated."),
+        ("assistant", "Noted: you like jazz."),
+    ]
+    assert Block.objects.get(agents=agent, label="human").value == "Likes jazz."
+    assert BlockRevision.objects.count() == 1  # the memory write was not repeated

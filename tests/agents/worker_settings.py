@@ -1,0 +1,20 @@
+"""Settings for a Celery worker subprocess started by the tests: the test settings, pointed at the test
+database (which pytest-django created) and at the private Redis, with a short visibility timeout so that a
+killed worker's unacknowledged task is redelivered within seconds."""
+
+import os
+
+_redis_url = os.environ["ENGRAM_TEST_REDIS_URL"]
+
+from config.settings_test import *  # noqa: E402, F403
+from config.settings_test import DATABASES  # noqa: E402
+
+REDIS_URL = _redis_url
+CELERY_BROKER_URL = _redis_url
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
+ENGRAM_RUN_EXECUTOR = "celery"
+DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
