@@ -36,6 +36,7 @@ class ChatItem:
     is_err: bool = False
     step_id: str = ""
     run_id: str = ""
+    in_context: bool = True
     # Set on the last message of a run that did not complete: "failed: <error>" or "cancelled".
     run_outcome: str = ""
 
@@ -81,6 +82,7 @@ def chat_item(message: Message) -> ChatItem:
         is_err=message.is_err,
         step_id=str(message.step_id or ""),
         run_id=str(message.run_id or ""),
+        in_context=message.in_context,
     )
     calls = [_tool_call(raw) for raw in message.tool_calls or []]
     for call in calls:

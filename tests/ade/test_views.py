@@ -361,6 +361,7 @@ def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, char
     response = alice_client.post(f"/agents/{agent.id}/messages/reset/", **HX)
     assert "1 messages left the context window" in response.content.decode()
     assert not agent.messages.filter(in_context=True).exists()
+    assert "recall only" in alice_client.get(f"/agents/{agent.id}/messages/?since=0", **HX).content.decode()
     response = alice_client.post(f"/agents/{agent.id}/delete/", **HX)
     assert response["HX-Redirect"] == "/"
     assert not Agent.objects.filter(pk=agent.pk).exists()

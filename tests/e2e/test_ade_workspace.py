@@ -39,6 +39,8 @@ def socket_opens(page: Any, server: LiveServer, agent_id: Any) -> bool:
 
 
 def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any, browser: Any, alice: Any) -> None:
+    # Generous waits: the server imports the LLM client on its first call, and CI machines may be busy.
+    page.set_default_timeout(30_000)
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(f"{daphne_server.url}/accounts/login/")
     screenshot(page, "00-sign-in")
@@ -82,7 +84,7 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.wait_for_selector("#run-status .run-banner", state="detached")
 
     # A slow run can be cancelled from the banner. Shift+Enter makes a new line instead of sending.
-    fake_llm.push(Reply(text="too late", delay=5))
+    fake_llm.push(Reply(text="too late", delay=8))
     page.fill("textarea[name=text]", "First line")
     page.press("textarea[name=text]", "Shift+Enter")
     page.type("textarea[name=text]", "second line")
@@ -180,6 +182,11 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.click("#key-list button[type=submit]")
     page.wait_for_selector("#new-key")
     screenshot(page, "16-api-keys")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, name in [("/", "17-agent-list-phone"), ("/dashboard/", "18-dashboard-phone")]:
+        page.goto(f"{daphne_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        screenshot(page, name)
 
     # An outsider: 404 on the page, a refused socket. So is an anonymous visitor's socket.
     organization = organization_create(name="Org C")

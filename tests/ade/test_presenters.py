@@ -1,0 +1,65 @@
+import datetime as dt
+import json
+
+from ade.presenters import Series, chat_item, chat_items, inline_diff, stacked_bars, step_tool_calls
+from agents.models import Message
+
+
+def message(**fields: object) -> Message:
+    defaults: dict[str, object] = {"seq": 1, "role": "assistant", "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+    return Message(**{**defaults, **fields})
+
+
+def call(name: str, arguments: dict[str, object]) -> dict[str, object]:
+    return {"id": "c1", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+
+
+def test_it_shows_a_memgpt_send_message_as_the_reply_and_other_calls_as_tool_calls() -> None:
+    item = chat_item(
+        message(
+            reasoning="The user likes tea.",
+            tool_calls=[call("send_message", {"message": "Tea it is!"}), call("memory_insert", {"label": "human"})],
+        )
+    )
+    assert item.text == "Tea it is!"
+    assert item.reasoning == "The user likes tea."
+    assert [c.name for c in item.tool_calls] == ["memory_insert"]
+    assert '"label": "human"' in item.tool_calls[0].arguments
+
+
+def test_it_survives_malformed_tool_calls() -> None:
+    item = chat_item(message(tool_calls=["junk", {"function": {"name": "x", "arguments": "{not json"}}]))
+    assert [c.name for c in item.tool_calls] == ["?", "x"]
+    assert item.tool_calls[1].arguments == "{not json"
+
+
+def test_run_outcomes_go_on_the_last_message_of_the_run() -> None:
+    run_id = "6f1c1f0e-0000-4000-8000-000000000000"
+    items = chat_items(
+        [message(seq=1, text="a", run_id=run_id), message(seq=2, text="b", run_id=run_id), message(seq=3, text="c")],
+        {run_id: "Run cancelled"},
+    )
+    assert [i.run_outcome for i in items] == ["", "Run cancelled", ""]
+
+
+def test_the_diff_is_word_level_and_escaped() -> None:
+    html = inline_diff("Likes: tea", "Likes: <b>green</b> tea")
+    assert "<ins>&lt;b&gt;green&lt;/b&gt; </ins>" in html
+    assert "<script" not in inline_diff("", "<script>alert(1)</script>")
+    assert "<del>coffee</del><ins>tea</ins>" in inline_diff("coffee", "tea")
+
+
+def test_step_tool_calls_reads_an_openai_response() -> None:
+    response = {"choices": [{"message": {"tool_calls": [call("archival_memory_search", {"query": "x"})]}}]}
+    assert [c.name for c in step_tool_calls(response)] == ["archival_memory_search"]
+    assert step_tool_calls({}) == []
+
+
+def test_the_chart_escapes_names_and_scales_bars() -> None:
+    svg = stacked_bars(
+        ["2026-01-01", "2026-01-02"],
+        [Series("<evil>", [1.0, 3.0], "#000"), Series("b", [1.0, 0.0], "#111")],
+        title="t",
+    )
+    assert "&lt;evil&gt;" in svg and "<evil>" not in svg
+    assert svg.count("<rect") == 3
