@@ -55,6 +55,13 @@ def test_a_stream_is_messages_then_stop_reason_usage_and_done(
     assert payloads[0]["content"] == "All good." and payloads[0]["id"].startswith("message-")
     assert payloads[1]["stop_reason"] == "end_turn"
     assert payloads[2]["step_count"] == 1 and payloads[2]["run_ids"]
+    # The finished run's stream can be read again.
+    again = http.post(f"/v1/runs/{payloads[2]['run_ids'][0]}/stream", json={})
+    assert [json.loads(d)["message_type"] for _, d in frames(again.text)[:-1]] == [
+        "assistant_message",
+        "stop_reason",
+        "usage_statistics",
+    ]
 
 
 def test_a_failed_run_streams_an_error_event(http: httpx.Client, agent_id: str, fake_llm: FakeLLM) -> None:
