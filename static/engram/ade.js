@@ -11,7 +11,6 @@
     "agent.step": "engram:step",
     "agent.compaction": "engram:compaction",
   };
-  var opened = 0;
 
   function setLive(state, text) {
     var el = document.getElementById("live");
@@ -75,8 +74,9 @@
 
   document.addEventListener("htmx:wsOpen", function () {
     setLive("live", "live");
-    // The channel layer is not storage: whatever happened while we were away is re-read over HTTP.
-    if (opened++ > 0) htmx.trigger(document.body, "engram:resync", {});
+    // The channel layer is not storage: whatever happened while no socket listened (before the first connect,
+    // during a reconnect, or since a page restored from htmx's history cache was rendered) is re-read over HTTP.
+    htmx.trigger(document.body, "engram:resync", {});
   });
   document.addEventListener("htmx:wsClose", function () { setLive("offline", "reconnecting…"); });
   document.addEventListener("htmx:wsError", function () { setLive("offline", "reconnecting…"); });

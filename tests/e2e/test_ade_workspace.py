@@ -84,7 +84,7 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.wait_for_selector("#run-status .run-banner", state="detached")
 
     # A slow run can be cancelled from the banner. Shift+Enter makes a new line instead of sending.
-    fake_llm.push(Reply(text="too late", delay=8))
+    fake_llm.default = Reply(text="too late", delay=20)  # whatever the model is asked next is slow
     page.fill("textarea[name=text]", "First line")
     page.press("textarea[name=text]", "Shift+Enter")
     page.type("textarea[name=text]", "second line")
