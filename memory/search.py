@@ -40,6 +40,7 @@ MODES = ("hybrid", "vector", "text")
 MAX_TOP_K = 200
 MAX_OFFSET = 10_000
 MAX_FILTER_TAGS = 100
+EXACT_SCAN_ROWS = 10_000  # PostgreSQL: agents with at most this many rows get an exact vector scan
 TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank first)
 
 
@@ -375,6 +376,10 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
             # Iterative scans keep pulling from the HNSW index until `depth` rows pass the filters.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, depth))}")
+            if _collection_size(scope) <= EXACT_SCAN_ROWS:
+                # A small agent in a big table: scanning its rows exactly (through the agent index) beats walking
+                # the shared HNSW graph past everyone else's rows, and its recall is 1.
+                cursor.execute("SET LOCAL enable_indexscan = off")
             cursor.execute(
                 f"SELECT t.id, {cast} <=> %s::vector({dim}) AS distance FROM {scope.table} t "
                 f"WHERE t.embedding_dim = {dim} AND t.embedding_model = %s AND {scope.sql()} "
