@@ -351,7 +351,9 @@ def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Vecto
     condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {base_where}"
     params = [dim, model, *base_params]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {condition}", params)
+        # Fingerprint over the agent's rows without touching the vector columns (they sit past the blob, on
+        # overflow pages); embedding writes in this process bump _writes.
+        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {base_where}", base_params)
         count, last = cursor.fetchone()
         key = (connection.alias, scope.table, condition, *map(str, params))
         fingerprint = (count, last, _writes[0])
