@@ -287,7 +287,8 @@ def messages_tokens(model: str, messages: list[CtxMessage]) -> int:
 _window_lock = threading.Lock()
 # agent id → (context_version, last seq loaded, in-context messages). Per process; checked against the
 # database's context_version on every read, so evictions made by any process invalidate it.
-_windows: dict[uuid.UUID, tuple[int, int, list[CtxMessage]]] = {}
+_windows: "OrderedDict[uuid.UUID, tuple[int, int, list[CtxMessage]]]" = OrderedDict()
+_WINDOWS_KEPT = 1_000  # agents whose window a process keeps (least recently used are dropped)
 
 
 def in_context_messages(agent: Agent) -> list[CtxMessage]:
@@ -307,6 +308,9 @@ def in_context_messages(agent: Agent) -> list[CtxMessage]:
         last_seq = new[-1].seq
     with _window_lock:
         _windows[agent.id] = (version, last_seq, messages)
+        _windows.move_to_end(agent.id)
+        if len(_windows) > _WINDOWS_KEPT:
+            _windows.popitem(last=False)
     return list(messages)
 
 

@@ -40,7 +40,7 @@ MODES = ("hybrid", "vector", "text")
 MAX_TOP_K = 200
 MAX_OFFSET = 10_000
 MAX_FILTER_TAGS = 100
-TEXT_CANDIDATES = 2_000  # BM25 is computed over at most this many full-text matches (best ts_rank first)
+TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank first)
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,7 @@ class Scope:
     table: str
     where: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
+    base: int = 0  # the leading conditions that pick the collection (organization + agent), one parameter each
 
     def add(self, condition: str, *params: Any) -> "Scope":
         self.where.append(condition)
@@ -175,6 +176,7 @@ def scope_for(
 ) -> Scope:
     scope = Scope(table)
     scope.add("t.organization_id = %s", db_uuid(organization_id)).add("t.agent_id = %s", db_uuid(agent_id))
+    scope.base = 2
     if start is not None:
         scope.add("t.created_at >= %s", db_datetime(start))
     if end is not None:
@@ -238,6 +240,27 @@ def _common_lexemes(table: str) -> dict[str, float]:
     return common
 
 
+_SIZE_TTL = 60.0
+_size_cache: dict[tuple[Any, ...], tuple[float, int]] = {}
+
+
+def _collection_size(scope: Scope) -> int:
+    """Rows of the agent (the first `scope.base` conditions), for BM25's IDF; cached for a minute."""
+    where, params = scope.where[: scope.base], scope.params[: scope.base]
+    key = (connection.alias, scope.table, *where, *map(str, params))
+    now = time.monotonic()
+    cached = _size_cache.get(key)
+    if cached is not None and now - cached[0] < _SIZE_TTL:
+        return cached[1]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {scope.table} t WHERE {' AND '.join(where) or 'TRUE'}", params)
+        size = int(cursor.fetchone()[0])
+    if len(_size_cache) > 10_000:
+        _size_cache.clear()
+    _size_cache[key] = (now, size)
+    return size
+
+
 def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT to_tsvector('{ddl.TEXT_CONFIG}'::regconfig, %s)::text", [query])
@@ -249,18 +272,23 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
         common = _common_lexemes(scope.table)
         gather = [t for t in terms if t not in common] or terms
         tsquery = " | ".join(_quote_lexeme(t) for t in gather)
+        # Per row: its length in words, and how often each query word occurs in it (computed by PostgreSQL, for
+        # the best TEXT_CANDIDATES matches by ts_rank only).
         cursor.execute(
-            f"SELECT t.id, t.search_tsv::text FROM {scope.table} t WHERE {scope.sql()} AND t.search_tsv @@ %s::tsquery"
-            f" ORDER BY ts_rank(t.search_tsv, %s::tsquery) DESC LIMIT {TEXT_CANDIDATES}",
-            [*scope.params, tsquery, tsquery],
+            f"SELECT c.id, (SELECT sum(cardinality(u.positions)) FROM unnest(c.search_tsv) u), "
+            f"(SELECT array_agg(u.lexeme) FROM unnest(c.search_tsv) u WHERE u.lexeme = ANY(%s)), "
+            f"(SELECT array_agg(cardinality(u.positions)) FROM unnest(c.search_tsv) u WHERE u.lexeme = ANY(%s)) "
+            f"FROM (SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
+            f"AND t.search_tsv @@ %s::tsquery ORDER BY ts_rank(t.search_tsv, %s::tsquery) DESC "
+            f"LIMIT {TEXT_CANDIDATES}) c",
+            [terms, terms, *scope.params, tsquery, tsquery],
         )
         rows = cursor.fetchall()
         if not rows:
             return []
-        cursor.execute(f"SELECT count(*) FROM {scope.table} t WHERE {scope.sql()}", scope.params)
-        total = max(cursor.fetchone()[0], len(rows))
-    docs = [(pk, _tsvector_counts(tsv)) for pk, tsv in rows]
-    lengths = [sum(counts.values()) for _, counts in docs]
+    total = max(_collection_size(scope), len(rows))
+    docs = [(pk, dict(zip(lexemes or [], tfs or [], strict=True))) for pk, _, lexemes, tfs in rows]
+    lengths = [max(1, int(length or 0)) for _, length, _, _ in rows]
     avgdl = sum(lengths) / len(lengths)
     idf = {}
     for term in terms:
@@ -305,6 +333,40 @@ def text_ranking(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]
 # -- vectors ---------------------------------------------------------------------------------------------------
 
 
+# SQLite: each agent's vectors as one float32 matrix, kept between searches while the rows are unchanged.
+_matrix_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[Any], Vector]] = {}
+_MATRIX_CACHE_ROWS = 2_000_000
+_writes = [0]
+
+
+def vectors_changed() -> None:
+    """Called by every write of embeddings or deletion of rows in this process (SQLite matrix cache)."""
+    _writes[0] += 1
+
+
+def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Vector]:
+    base_where = " AND ".join(scope.where[: scope.base]) or "TRUE"
+    base_params = scope.params[: scope.base]
+    condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {base_where}"
+    params = [dim, model, *base_params]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {condition}", params)
+        count, last = cursor.fetchone()
+        key = (connection.alias, scope.table, condition, *map(str, params))
+        fingerprint = (count, last, _writes[0])
+        cached = _matrix_cache.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1], cached[2]
+        cursor.execute(f"SELECT t.id, t.embedding FROM {scope.table} t WHERE {condition}", params)
+        rows = cursor.fetchall()
+    ids = [pk for pk, _ in rows]
+    matrix: Vector = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype="<f4").reshape(len(rows), dim)
+    if sum(len(entry[1]) for entry in _matrix_cache.values()) + len(ids) > _MATRIX_CACHE_ROWS:
+        _matrix_cache.clear()
+    _matrix_cache[key] = (fingerprint, ids, matrix)
+    return ids, matrix
+
+
 def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list[tuple[Any, float]]:
     dim = int(vector.shape[0])
     if connection.vendor == "postgresql":
@@ -322,19 +384,22 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
             rows = cursor.fetchall()
         ranked = [(pk, 1.0 - float(distance)) for pk, distance in rows]
     else:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT t.id, t.embedding FROM {scope.table} t "
-                f"WHERE t.embedding_dim = %s AND t.embedding_model = %s AND {scope.sql()}",
-                [dim, model, *scope.params],
-            )
-            rows = cursor.fetchall()
-        if not rows:
+        ids, matrix = _sqlite_matrix(scope, model, dim)
+        if not ids:
             return []
-        matrix = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype="<f4").reshape(len(rows), dim)
         similarity = matrix @ vector.astype(np.float32)
+        if len(scope.where) > scope.base:  # filters beyond the agent: only rows passing them may rank
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT t.id FROM {scope.table} t WHERE t.embedding_dim = %s AND t.embedding_model = %s "
+                    f"AND {scope.sql()}",
+                    [dim, model, *scope.params],
+                )
+                allowed = {row[0] for row in cursor.fetchall()}
+            mask = np.fromiter((pk in allowed for pk in ids), dtype=bool, count=len(ids))
+            similarity = np.where(mask, similarity, -np.inf)
         top = np.argsort(-similarity, kind="stable")[:depth]
-        ranked = [(rows[i][0], float(similarity[i])) for i in top]
+        ranked = [(ids[i], float(similarity[i])) for i in top if np.isfinite(similarity[i])]
     ranked.sort(key=lambda item: -item[1])  # relaxed_order may return near-ties out of order
     return ranked
 

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponseBase
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,8 +11,9 @@ from rest_framework.response import Response
 from accounts.http import api_actor
 from agents import wire
 from agents.api.common import run_or_404, step_or_404
-from agents.api.messages import MessageListParams, message_page
+from agents.api.messages import MessageListParams, message_options, message_page
 from agents.api.schemas import LettaMessageSchema, RunSchema, RunUsageSchema, StepSchema
+from agents.api.streaming import sse_response, stream_subscribe
 from agents.models import RunStatus
 from agents.selectors import run_list, step_list
 from config.api import ApiView, validated
@@ -74,6 +76,34 @@ class RunMessageListApi(ApiView):
         run = run_or_404(request, run_id)
         params = validated(self.FilterSerializer, request.query_params)
         return Response(message_page(request, agent_id=run.agent_id, params=params, run_id=run.id))
+
+
+class RunStreamApi(ApiView):
+    class InputSerializer(S.Serializer[Any]):
+        starting_after = S.IntegerField(required=False, default=0, min_value=0)
+        include_pings = S.BooleanField(required=False, allow_null=True, default=True)
+        poll_interval = S.FloatField(required=False, allow_null=True)
+        batch_size = S.IntegerField(required=False, allow_null=True)
+
+    @extend_schema(
+        operation_id="retrieve_stream",
+        request=InputSerializer,
+        responses={200: OpenApiResponse(description="Server-sent events, as for a streamed send (no token deltas)")},
+    )
+    def post(self, request: Request, run_id: str) -> HttpResponseBase:
+        """(Re)attach to a run's stream: its stored messages after seq `starting_after`, then live until it ends."""
+        run = run_or_404(request, run_id)
+        data = validated(self.InputSerializer, request.data)
+        return sse_response(
+            actor=api_actor(request),
+            run=run,
+            subscription=stream_subscribe(run.agent_id),
+            options=message_options(run.options or {}),
+            types=(run.options or {}).get("include_return_message_types"),
+            stream_tokens=False,
+            include_pings=bool(data.get("include_pings")),
+            starting_after=data["starting_after"],
+        )
 
 
 class RunStepListApi(ApiView):

@@ -144,6 +144,7 @@ async def run_stream(
     types: Iterable[str] | None,
     stream_tokens: bool,
     include_pings: bool,
+    starting_after: int = 0,
 ) -> AsyncIterator[bytes]:
     wanted = set(types) if types else None
     tokens = _Tokens(memgpt=await sync_to_async(_is_memgpt)(run))
@@ -162,7 +163,7 @@ async def run_stream(
             current, rows = await sync_to_async(_poll)(actor, run.id, after)
             for row in rows:
                 after = row.id
-                if row.role == MessageRole.USER:
+                if row.role == MessageRole.USER or (row.seq or 0) <= starting_after:
                     continue
                 for piece in wire.message_to_wire(row, options):
                     rest = tokens.remainder(piece) if stream_tokens else piece
@@ -221,6 +222,7 @@ def sse_response(
     types: Iterable[str] | None,
     stream_tokens: bool,
     include_pings: bool,
+    starting_after: int = 0,
 ) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
         run_stream(
@@ -231,6 +233,7 @@ def sse_response(
             types=types,
             stream_tokens=stream_tokens,
             include_pings=include_pings,
+            starting_after=starting_after,
         ),
         content_type="text/event-stream",
     )

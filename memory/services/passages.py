@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from memory.models import Passage
+from memory.search import vectors_changed
 from memory.services.embeddings import PASSAGES, embed_after_commit
 from memory.types import AgentLike
 
@@ -93,3 +94,4 @@ def passage_insert(
 
 def passage_delete(*, passage: Passage) -> None:
     passage.delete()
+    vectors_changed()

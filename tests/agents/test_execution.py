@@ -159,3 +159,26 @@ def test_a_worker_killed_mid_run_is_redelivered_and_completes_without_duplicates
     ]
     assert Block.objects.get(agents=agent, label="human").value == "Likes jazz."
     assert BlockRevision.objects.count() == 1  # the memory write was not repeated
+
+
+def test_in_process_runs_left_running_by_a_dead_process_are_resumed(alice, fake_llm, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from agents import executor
+    from agents.services.runs import run_claim
+
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
+    agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
+    stuck = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "first"}])
+    behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "second"}])
+    run_claim(run_id=stuck.id, token=f"{executor.TOKEN_PREFIX}dead-process")
+    Run.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    fake_llm.default = echo
+    settings.ENGRAM_RUN_EXECUTOR = "inprocess"
+    executor.shutdown()
+    executor._get_pool()  # what a restarted server does on its first dispatch
+    assert run_wait(run_id=stuck.id, timeout=30).status == RunStatus.COMPLETED
+    assert run_wait(run_id=behind.id, timeout=30).status == RunStatus.COMPLETED
+    assert_serial_and_ordered(agent, [stuck.id, behind.id])

@@ -259,3 +259,40 @@ def test_archival_tools_use_memory_services(fake_llm, make_agent, send):
     run = send(agent, "store and find")
     result = json.loads(Message.objects.filter(run=run, role="tool").order_by("seq").last().text)
     assert result["results"][0]["content"] == "Tom likes tuna"
+
+
+def test_context_overview_accounts_for_the_window(fake_llm, make_agent, send):
+    from agents.context import context_overview
+
+    agent = make_agent(context_window_limit=8000)
+    send(agent, "hello")
+    overview = context_overview(agent)
+    assert overview["context_window_size_max"] == 8000
+    assert overview["num_messages"] == 2 and overview["num_recall_memory"] == 2
+    parts = ("num_tokens_system", "num_tokens_functions_definitions", "num_tokens_messages")
+    assert overview["context_window_size_current"] == sum(overview[p] for p in parts)
+    assert "<memory_blocks>" in overview["system_prompt"]
+
+
+def test_a_block_write_publishes_an_agent_block_event(make_agent, django_capture_on_commit_callbacks):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from memory.services.blocks import block_update
+
+    agent = make_agent()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"agent.{agent.id}", channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        block_update(block=Block.objects.get(agents=agent, label="human"), value="Name: Ada")
+    received = [e for e in drain(layer, channel) if e["type"] == "agent.block"]
+    assert received and received[0]["label"] == "human" and received[0]["value"] == "Name: Ada"
+    assert received[0]["revision_id"]
+
+
+def test_memgpt_answering_without_a_tool_stops_with_no_tool_call(fake_llm, make_agent, send):
+    agent = make_agent(agent_type="memgpt")
+    fake_llm.reply("just text")
+    run = send(agent, "hi")
+    assert (run.status, run.stop_reason) == (RunStatus.COMPLETED, "no_tool_call")

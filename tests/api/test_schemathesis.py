@@ -2,7 +2,7 @@
 
 Runs in-process through WSGI on the test database, bounded by MAX_EXAMPLES per operation (~1 minute in all).
 Path ids are the caller's real objects half the time, so request bodies reach the services instead of stopping
-at a 404; synchronous sends keep random ids (their runs would wait for a worker)."""
+at a 404; sends and streams keep random ids (their runs would wait for a worker)."""
 
 import itertools
 import os
@@ -24,7 +24,7 @@ from tests.fakes.llm_server import FakeLLM
 pytestmark = pytest.mark.slow
 MAX_EXAMPLES = int(os.environ.get("ENGRAM_FUZZ_EXAMPLES", "12"))
 _alternate = itertools.cycle([True, False])
-NO_REAL_IDS = {"send_message", "create_agent_message_stream"}
+NO_REAL_IDS = {"send_message", "create_agent_message_stream", "retrieve_stream"}
 
 
 @pytest.fixture(autouse=True)

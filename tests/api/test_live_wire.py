@@ -1,0 +1,88 @@
+"""SSE framing and failure handling on the live server, read as raw HTTP (what any client sees)."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from accounts.services import apikey_create
+from tests.fakes.llm_server import FakeLLM
+from tests.live import LiveServer
+
+pytestmark = pytest.mark.slow
+
+
+def frames(body: str) -> list[tuple[str | None, str]]:
+    """(event name, data) of each SSE frame."""
+    out = []
+    for block in body.split("\n\n"):
+        event, data = None, []
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+        if data:
+            out.append((event, "\n".join(data)))
+    return out
+
+
+@pytest.fixture
+def http(daphne_server: LiveServer, alice: Any) -> httpx.Client:
+    key = apikey_create(user=alice, name="raw").raw_key
+    return httpx.Client(base_url=daphne_server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+
+@pytest.fixture
+def agent_id(http: httpx.Client) -> str:
+    response = http.post("/v1/agents/", json={"model": "openai/gpt-4o-mini", "include_base_tools": False})
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def test_a_stream_is_messages_then_stop_reason_usage_and_done(
+    http: httpx.Client, agent_id: str, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reply("All good.")
+    response = http.post(f"/v1/agents/{agent_id}/messages/stream", json={"input": "hi", "include_pings": False})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    got = frames(response.text)
+    assert got[-1] == (None, "[DONE]")
+    payloads = [json.loads(data) for _, data in got[:-1]]
+    assert [p["message_type"] for p in payloads] == ["assistant_message", "stop_reason", "usage_statistics"]
+    assert payloads[0]["content"] == "All good." and payloads[0]["id"].startswith("message-")
+    assert payloads[1]["stop_reason"] == "end_turn"
+    assert payloads[2]["step_count"] == 1 and payloads[2]["run_ids"]
+    # The finished run's stream can be read again.
+    again = http.post(f"/v1/runs/{payloads[2]['run_ids'][0]}/stream", json={})
+    assert [json.loads(d)["message_type"] for _, d in frames(again.text)[:-1]] == [
+        "assistant_message",
+        "stop_reason",
+        "usage_statistics",
+    ]
+
+
+def test_a_failed_run_streams_an_error_event(http: httpx.Client, agent_id: str, fake_llm: FakeLLM) -> None:
+    fake_llm.error(400)
+    response = http.post(f"/v1/agents/{agent_id}/messages", json={"input": "hi", "streaming": True})
+    got = frames(response.text)
+    assert [event for event, _ in got] == ["error", None]
+    error = json.loads(got[0][1])
+    assert error["message_type"] == "error_message" and error["error_type"] == "llm_api_error"
+    assert got[1][1] == "[DONE]"
+
+
+def test_a_failed_sync_send_is_a_502_not_to_be_retried(http: httpx.Client, agent_id: str, fake_llm: FakeLLM) -> None:
+    fake_llm.error(400)
+    response = http.post(f"/v1/agents/{agent_id}/messages", json={"input": "hi"})
+    assert response.status_code == 502
+    assert response.headers["x-should-retry"] == "false"
+    assert response.json()["detail"].startswith("The model provider failed")
+
+
+def test_an_oversize_body_is_413_on_the_live_server(http: httpx.Client, agent_id: str) -> None:
+    response = http.post(f"/v1/agents/{agent_id}/archival-memory", json={"text": "x" * (11 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "exceeds" in response.json()["detail"]
