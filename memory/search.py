@@ -353,7 +353,11 @@ def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Vecto
     with connection.cursor() as cursor:
         # Fingerprint over the agent's rows without touching the vector columns (they sit past the blob, on
         # overflow pages); embedding writes in this process bump _writes.
-        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {base_where}", base_params)
+        # Only the agent condition: the (agent_id) index answers it without reading the wide rows.
+        agent_where = [(w, p) for w, p in zip(scope.where[: scope.base], base_params, strict=True) if "agent_id" in w]
+        where_sql = " AND ".join(w for w, _ in agent_where) or base_where
+        where_params = [p for _, p in agent_where] if agent_where else base_params
+        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {where_sql}", where_params)
         count, last = cursor.fetchone()
         key = (connection.alias, scope.table, condition, *map(str, params))
         fingerprint = (count, last, _writes[0])
