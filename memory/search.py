@@ -409,7 +409,11 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
                 allowed = {row[0] for row in cursor.fetchall()}
             mask = np.fromiter((pk in allowed for pk in ids), dtype=bool, count=len(ids))
             similarity = np.where(mask, similarity, -np.inf)
-        top = np.argsort(-similarity, kind="stable")[:depth]
+        if len(ids) > depth:
+            candidates = np.argpartition(-similarity, depth)[:depth]
+            top = candidates[np.argsort(-similarity[candidates], kind="stable")]
+        else:
+            top = np.argsort(-similarity, kind="stable")
         ranked = [(ids[i], float(similarity[i])) for i in top if np.isfinite(similarity[i])]
     ranked.sort(key=lambda item: -item[1])  # relaxed_order may return near-ties out of order
     return ranked
