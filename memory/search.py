@@ -353,7 +353,11 @@ def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Vecto
     with connection.cursor() as cursor:
         # Fingerprint over the agent's rows without touching the vector columns (they sit past the blob, on
         # overflow pages); embedding writes in this process bump _writes.
-        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {base_where}", base_params)
+        # Only the agent condition: the (agent_id) index answers it without reading the wide rows.
+        agent_where = [(w, p) for w, p in zip(scope.where[: scope.base], base_params, strict=True) if "agent_id" in w]
+        where_sql = " AND ".join(w for w, _ in agent_where) or base_where
+        where_params = [p for _, p in agent_where] if agent_where else base_params
+        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {where_sql}", where_params)
         count, last = cursor.fetchone()
         key = (connection.alias, scope.table, condition, *map(str, params))
         fingerprint = (count, last, _writes[0])
@@ -405,7 +409,11 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
                 allowed = {row[0] for row in cursor.fetchall()}
             mask = np.fromiter((pk in allowed for pk in ids), dtype=bool, count=len(ids))
             similarity = np.where(mask, similarity, -np.inf)
-        top = np.argsort(-similarity, kind="stable")[:depth]
+        if len(ids) > depth:
+            candidates = np.argpartition(-similarity, depth)[:depth]
+            top = candidates[np.argsort(-similarity[candidates], kind="stable")]
+        else:
+            top = np.argsort(-similarity, kind="stable")
         ranked = [(ids[i], float(similarity[i])) for i in top if np.isfinite(similarity[i])]
     ranked.sort(key=lambda item: -item[1])  # relaxed_order may return near-ties out of order
     return ranked
