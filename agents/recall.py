@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from agents.models import Agent, Message, MessageRole
@@ -34,8 +35,10 @@ class MessageHit:
 
 
 def messages_embed_after_commit(messages: Iterable[Message]) -> None:
-    """Embed these messages (those with text) with the agent's embedding model once the transaction commits."""
-    embed_after_commit(label=MESSAGES, ids=[str(m.pk) for m in messages if m.text.strip()])
+    """Embed these messages (those with text) with the agent's embedding model once the transaction commits,
+    off the agent's thread; until then they are found by their words."""
+    if settings.ENGRAM_EMBED_MESSAGES:
+        embed_after_commit(label=MESSAGES, ids=[str(m.pk) for m in messages if m.text.strip()], background=True)
 
 
 def message_search(

@@ -192,6 +192,8 @@ ENGRAM_INPROCESS_WORKERS = env_int("ENGRAM_INPROCESS_WORKERS", 4, minimum=1, max
 # ENGRAM_EMBED_INLINE_MAX texts are embedded in the writing thread right after commit, larger ones in a thread.
 ENGRAM_EMBEDDING_THREADS = env_int("ENGRAM_EMBEDDING_THREADS", 2, minimum=1, maximum=64)
 ENGRAM_EMBED_INLINE_MAX = env_int("ENGRAM_EMBED_INLINE_MAX", 64, minimum=0)
+# Recall: every new message is embedded in the background so conversation_search also finds it by meaning.
+ENGRAM_EMBED_MESSAGES = env_bool("ENGRAM_EMBED_MESSAGES", True)
 
 LOGGING = {
     "version": 1,

@@ -32,6 +32,9 @@ if os.environ.get("ENGRAM_TEST_SERVE_TEST_DB") == "1":
     # A live server started by the tests (tests/live.py) serves the test database itself.
     DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
 
+# Tests that need message embeddings turn this on; elsewhere background embedding threads would only add load.
+ENGRAM_EMBED_MESSAGES = False
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

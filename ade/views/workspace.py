@@ -39,7 +39,6 @@ from memory.models import Block
 from memory.search import passage_search
 from memory.selectors import block_revision_list
 from memory.selectors_passages import embedding_job_latest, passage_queryset
-from memory.services.embeddings import agent_reembed_start
 
 TEMPLATE = "ade/agent_detail.html"
 PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "settings"]
@@ -451,7 +450,6 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
         form = AgentSettingsForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            old_embedding = agent.embedding
             try:
                 agent = agent_update(
                     agent=agent,
@@ -462,9 +460,6 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
                     context_window_limit=data["context_window_limit"],
                     tags=form.tag_list(),
                 )
-                if agent.embedding != old_embedding:
-                    # Stored vectors were written by the old model: re-embed them (progress shows below).
-                    agent_reembed_start(agent=agent)
             except (ValidationError, EmbeddingError) as exc:
                 if isinstance(exc, EmbeddingError):
                     form.add_error("embedding", str(exc))

@@ -12,8 +12,10 @@ from agents.models import Agent, AgentBlock, AgentTag, AgentTool, AgentType, Too
 from agents.prompts import default_system
 from agents.services.tools import tool_ids_for_names
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
+from memory.embeddings import resolve_model
 from memory.models import Block
 from memory.services.blocks import block_create
+from memory.services.embeddings import agent_reembed_start
 
 # Letta's wire names map to Engram's types; the name the client used is echoed back (agent_type_alias).
 AGENT_TYPE_ALIASES = {
@@ -297,8 +299,12 @@ def agent_update(
         locked.compiled_hash = ""  # recompile on the next step
     if model is not None:
         locked.model = _clean_model(model)
+    embedding_changed = False
     if embedding is not None:
-        locked.embedding = embedding
+        if not isinstance(embedding, str) or len(embedding) > 200:
+            raise ValidationError({"embedding": "must be a model handle of at most 200 characters"})
+        embedding_changed = resolve_model(embedding) != resolve_model(locked.embedding)
+        locked.embedding = embedding.strip()
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise ValidationError({"metadata": "must be an object"})
@@ -336,6 +342,9 @@ def agent_update(
         AgentTool.objects.filter(agent=locked).exclude(tool__in=tools).delete()
         have = set(AgentTool.objects.filter(agent=locked).values_list("tool_id", flat=True))
         AgentTool.objects.bulk_create([AgentTool(agent=locked, tool=t) for t in tools if t.pk not in have])
+    if embedding_changed:
+        # Stored vectors were written by the old model: re-embed them after commit (progress: EmbeddingJob).
+        agent_reembed_start(agent=locked)
     return locked
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from agents import events
 from agents.models import Agent, Message
+from agents.recall import messages_embed_after_commit
 
 
 @dataclass
@@ -98,6 +99,7 @@ def message_create_many(
         for i, spec in enumerate(specs)
     ]
     Message.objects.bulk_create(rows)
+    messages_embed_after_commit(rows)
     if numbered:
         for row in rows:
             events.message_created(row)

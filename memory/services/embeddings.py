@@ -89,10 +89,11 @@ def _run_in_thread(label: str, ids: list[str]) -> None:
         connection.close()
 
 
-def embed_after_commit(*, label: str, ids: list[str]) -> None:
+def embed_after_commit(*, label: str, ids: list[str], background: bool = False) -> None:
     """Embed these rows once the current transaction commits. With REDIS_URL: Celery tasks on the `embeddings`
     queue, BATCH rows each. Embedded profile: inline in this thread for up to ENGRAM_EMBED_INLINE_MAX rows (a
-    tool call's insert is searchable by meaning when it returns), in a background thread beyond that."""
+    tool call's insert is searchable by meaning when it returns), in a background thread beyond that or when
+    `background` (messages: the agent's step must not wait for them)."""
     if not ids:
         return
     ids = [str(pk) for pk in ids]
@@ -103,7 +104,7 @@ def embed_after_commit(*, label: str, ids: list[str]) -> None:
 
             for begin in range(0, len(ids), BATCH):
                 embed_rows_task.delay(label, ids[begin : begin + BATCH])
-        elif len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
+        elif not background and len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
             _run_embedding(label, ids)
         else:
             threading.Thread(target=_run_in_thread, args=(label, ids), name="engram-embed", daemon=True).start()

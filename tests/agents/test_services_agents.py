@@ -196,3 +196,20 @@ def test_custom_tool_lifecycle(alice, charlie):
         tool_create(actor=alice, source_code="def send_message(message: str) -> str:\n    return message\n")
     tool_delete(tool=tool)
     assert not Tool.objects.filter(pk=tool.pk).exists()
+
+
+def test_changing_the_embedding_model_starts_a_reembed_job(alice, django_capture_on_commit_callbacks):
+    from memory.models import EmbeddingJob
+
+    agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
+    with django_capture_on_commit_callbacks(execute=False):
+        agent_update(agent=agent, name="renamed")
+    assert not EmbeddingJob.objects.filter(agent_id=agent.id).exists()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        agent_update(agent=agent, embedding="openai/text-embedding-3-small")
+    job = EmbeddingJob.objects.get(agent_id=agent.id)
+    assert job.model == "openai/text-embedding-3-small"
+    assert callbacks, "the re-embed work is dispatched after commit"
+    with pytest.raises(ValidationError) as excinfo:
+        agent_update(agent=agent, embedding=42)
+    assert "embedding" in excinfo.value.message_dict

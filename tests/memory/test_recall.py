@@ -1,21 +1,24 @@
 """conversation_search over every message of an agent (agents.recall), on both databases."""
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from agents.models import Message
-from agents.recall import message_search, messages_embed_after_commit
+from agents.recall import message_search
+from agents.services.messages import MessageSpec, message_create_many
+from memory.services.embeddings import MESSAGES, rows_embed
 from tests.memory.conftest import BASE, make_agent
 
 MODES = ["hybrid", "vector", "text"]
 
 
 @pytest.fixture
-def converse(django_capture_on_commit_callbacks: Any, settings: Any) -> Any:
-    settings.ENGRAM_EMBED_INLINE_MAX = 100_000
+def converse() -> Any:
+    """Store messages and embed them right away (production embeds them after commit, off the agent's thread)."""
 
     def run(agent: Any, lines: list[tuple[str, str]], in_context: bool = True, day0: int = 0) -> list[Message]:
         start = Message.objects.filter(agent=agent).count()
@@ -31,8 +34,7 @@ def converse(django_capture_on_commit_callbacks: Any, settings: Any) -> Any:
             )
             for i, (role, text) in enumerate(lines)
         ]
-        with django_capture_on_commit_callbacks(execute=True):
-            messages_embed_after_commit(rows)
+        rows_embed(label=MESSAGES, ids=[str(r.pk) for r in rows])
         return rows
 
     return run
@@ -84,3 +86,15 @@ def test_bad_input_is_a_validation_error(agent_a: Any, kwargs: dict[str, Any], f
     with pytest.raises(ValidationError) as excinfo:
         message_search(agent=agent_a, **kwargs)
     assert field in excinfo.value.message_dict
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_messages_are_embedded_in_the_background(agent_a: Any, settings: Any) -> None:
+    settings.ENGRAM_EMBED_MESSAGES = True
+    [message] = message_create_many(agent=agent_a, specs=[MessageSpec(role="user", text="My dog is called Biscuit")])
+    deadline = time.monotonic() + 60
+    while Message.objects.filter(pk=message.pk, embedding_hash="").exists():
+        assert time.monotonic() < deadline, "the message was never embedded"
+        time.sleep(0.05)
+    hits = message_search(agent=agent_a, query="what is the name of my puppy?", mode="vector")
+    assert hits[0].message.pk == message.pk
