@@ -2,8 +2,11 @@
 registry by label, never imported). Rows are embedded with their agent's current embedding model; each row keeps
 sha256(model + text) of what it was embedded from, so embedding a row twice is a no-op."""
 
+import contextlib
 import logging
+import os
 import threading
+import time
 from collections import defaultdict
 from typing import Any, cast
 
@@ -89,6 +92,46 @@ def _run_in_thread(label: str, ids: list[str]) -> None:
         connection.close()
 
 
+class _BackgroundEmbedder:
+    """One low-priority thread per process that embeds rows in batches (embedded profile, messages): a batch
+    amortises the model call, and the agent's own threads keep the CPU while a conversation is busy."""
+
+    COALESCE_SECONDS = 0.25
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[str]] = defaultdict(list)
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, label: str, ids: list[str]) -> None:
+        with self._lock:
+            self._pending[label].extend(ids)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="engram-embedder", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: per-thread nice value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        while True:
+            self._wake.wait()
+            time.sleep(self.COALESCE_SECONDS)
+            self._wake.clear()
+            with self._lock:
+                batches, self._pending = self._pending, defaultdict(list)
+            close_old_connections()
+            try:
+                for label, ids in batches.items():
+                    _run_embedding(label, ids)
+            finally:
+                connection.close()
+
+
+_background = _BackgroundEmbedder()
+
+
 def embed_after_commit(*, label: str, ids: list[str], background: bool = False) -> None:
     """Embed these rows once the current transaction commits. With REDIS_URL: Celery tasks on the `embeddings`
     queue, BATCH rows each. Embedded profile: inline in this thread for up to ENGRAM_EMBED_INLINE_MAX rows (a
@@ -104,7 +147,9 @@ def embed_after_commit(*, label: str, ids: list[str], background: bool = False) 
 
             for begin in range(0, len(ids), BATCH):
                 embed_rows_task.delay(label, ids[begin : begin + BATCH])
-        elif not background and len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
+        elif background:
+            _background.submit(label, ids)
+        elif len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
             _run_embedding(label, ids)
         else:
             threading.Thread(target=_run_in_thread, args=(label, ids), name="engram-embed", daemon=True).start()
