@@ -140,7 +140,7 @@ def event_to_dom(agent: Any, rounds: int) -> None:
                     """([path, value]) => fetch(path, {method: 'POST', headers: {
                         'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1],
                         'Content-Type': 'application/x-www-form-urlencoded'},
-                        body: new URLSearchParams({value})})""",
+                        body: new URLSearchParams({value, limit: "20000"})})""",
                     [f"/agents/{agent.id}/blocks/{block.id}/", marker],
                 )
                 watcher.wait_for_function("window.__seen !== null", timeout=10_000)

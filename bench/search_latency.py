@@ -106,6 +106,7 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX IF EXISTS {vector_index_name('memory_passage', 384)}")
+        cursor.execute("DROP TABLE IF EXISTS centroids")
         cursor.execute("CREATE TEMP TABLE centroids (cid int PRIMARY KEY, v real[])")
         cursor.executemany("INSERT INTO centroids VALUES (%s, %s)", [(i, c.tolist()) for i, c in enumerate(CENTROIDS)])
         for begin in range(0, count, 50_000):

@@ -40,6 +40,7 @@ MODES = ("hybrid", "vector", "text")
 MAX_TOP_K = 200
 MAX_OFFSET = 10_000
 MAX_FILTER_TAGS = 100
+EXACT_SCAN_ROWS = 10_000  # PostgreSQL: agents with at most this many rows get an exact vector scan
 TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank first)
 
 
@@ -350,7 +351,9 @@ def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Vecto
     condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {base_where}"
     params = [dim, model, *base_params]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {condition}", params)
+        # Fingerprint over the agent's rows without touching the vector columns (they sit past the blob, on
+        # overflow pages); embedding writes in this process bump _writes.
+        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {base_where}", base_params)
         count, last = cursor.fetchone()
         key = (connection.alias, scope.table, condition, *map(str, params))
         fingerprint = (count, last, _writes[0])
@@ -375,6 +378,10 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
             # Iterative scans keep pulling from the HNSW index until `depth` rows pass the filters.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, depth))}")
+            if _collection_size(scope) <= EXACT_SCAN_ROWS:
+                # A small agent in a big table: scanning its rows exactly (through the agent index) beats walking
+                # the shared HNSW graph past everyone else's rows, and its recall is 1.
+                cursor.execute("SET LOCAL enable_indexscan = off")
             cursor.execute(
                 f"SELECT t.id, {cast} <=> %s::vector({dim}) AS distance FROM {scope.table} t "
                 f"WHERE t.embedding_dim = {dim} AND t.embedding_model = %s AND {scope.sql()} "

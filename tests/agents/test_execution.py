@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +52,9 @@ def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1):
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "llm", f"--pool={pool}"]
     command += [f"--concurrency={concurrency}", "-l", "warning", "--without-gossip", "--without-mingle"]
     command += ["--without-heartbeat"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    # The worker's log goes to a file (kept in the temp dir) so that it cannot interleave with pytest's output.
+    log = tempfile.NamedTemporaryFile(prefix="engram-worker-", suffix=".log", delete=False)  # noqa: SIM115
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop(proc, sig=signal.SIGTERM):
