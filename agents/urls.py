@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from agents.api.agents import AgentDetailApi, AgentListCreateApi, TagListApi
+from agents.api.agents import AgentCountApi, AgentDetailApi, AgentListCreateApi, TagListApi
 from agents.api.core_memory import (
     AgentBlockAttachApi,
     AgentBlockDetachApi,
@@ -32,6 +32,7 @@ from agents.api.tools import (
     AgentToolAttachApi,
     AgentToolDetachApi,
     AgentToolListApi,
+    ToolCountApi,
     ToolDetailApi,
     ToolListCreateApi,
 )
@@ -44,6 +45,7 @@ app_name = "agents"
 A = "agents/<str:agent_id>"
 urlpatterns: list[URLPattern] = [
     *slash_optional("agents/", AgentListCreateApi.as_view(), "agent-list"),
+    path("agents/count", AgentCountApi.as_view(), name="agent-count"),
     path(A, AgentDetailApi.as_view(), name="agent-detail"),
     path(f"{A}/core-memory/blocks", AgentBlockListApi.as_view(), name="agent-block-list"),
     path(f"{A}/core-memory/blocks/attach/<str:block_id>", AgentBlockAttachApi.as_view(), name="agent-block-attach"),
@@ -63,6 +65,7 @@ urlpatterns: list[URLPattern] = [
     path(f"{A}/tools/detach/<str:tool_id>", AgentToolDetachApi.as_view(), name="agent-tool-detach"),
     path("blocks/<str:block_id>/agents", BlockAgentListApi.as_view(), name="block-agent-list"),
     *slash_optional("tools/", ToolListCreateApi.as_view(), "tool-list"),
+    path("tools/count", ToolCountApi.as_view(), name="tool-count"),
     path("tools/<str:tool_id>", ToolDetailApi.as_view(), name="tool-detail"),
     *slash_optional("runs/", RunListApi.as_view(), "run-list"),
     path("runs/<str:run_id>", RunDetailApi.as_view(), name="run-detail"),

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -111,6 +112,12 @@ class BlockListCreateApi(ApiView):
             template_name=data.get("template_name") or "",
         )
         return Response(block_to_wire(block))
+
+
+class BlockCountApi(ApiView):
+    @extend_schema(operation_id="count_blocks", responses={200: OpenApiTypes.INT})
+    def get(self, request: Request) -> Response:
+        return Response(block_list(actor=api_actor(request)).count())
 
 
 class BlockDetailApi(ApiView):

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -165,6 +166,12 @@ class AgentListCreateApi(ApiView):
         )
         # Letta answers 200 here; the SDKs accept any 2xx.
         return agent_response(agent)
+
+
+class AgentCountApi(ApiView):
+    @extend_schema(operation_id="count_agents", responses={200: OpenApiTypes.INT})
+    def get(self, request: Request) -> Response:
+        return Response(agent_list(actor=api_actor(request)).count())
 
 
 class AgentDetailApi(ApiView):

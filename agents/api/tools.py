@@ -3,6 +3,7 @@ attaching them to agents."""
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -119,6 +120,12 @@ class ToolListCreateApi(ApiView):
         if data.get("return_char_limit"):
             tool = tool_update(tool=tool, return_char_limit=data["return_char_limit"])
         return Response(wire.tool_to_wire(tool))
+
+
+class ToolCountApi(ApiView):
+    @extend_schema(operation_id="count_tools", responses={200: OpenApiTypes.INT})
+    def get(self, request: Request) -> Response:
+        return Response(tool_list(actor=api_actor(request)).count())
 
 
 class ToolDetailApi(ApiView):

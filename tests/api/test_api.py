@@ -141,6 +141,12 @@ def test_runs_steps_and_usage(alice_api: APIClient, alice_world: dict[str, str])
     assert Run.objects.count() == 1
 
 
+def test_counts(alice_api: APIClient, alice_world: dict[str, str], charlie_world: dict[str, str]) -> None:
+    assert alice_api.get("/v1/agents/count").json() == 1
+    assert alice_api.get("/v1/blocks/count").json() == 2  # the agent's human block and a shared one
+    assert alice_api.get("/v1/tools/count").json() == len(alice_api.get("/v1/tools/", {"limit": 1000}).json())
+
+
 def test_tags_models_and_builtin_tools(alice_api: APIClient, alice_world: dict[str, str]) -> None:
     alice_api.patch(f"/v1/agents/{alice_world['agent_id']}", {"tags": ["x", "y"]}, format="json")
     assert alice_api.get("/v1/tags/").json() == ["x", "y"]

@@ -64,6 +64,16 @@ def test_a_stream_is_messages_then_stop_reason_usage_and_done(
     ]
 
 
+def test_a_long_token_stream_reassembles_exactly(http: httpx.Client, agent_id: str, fake_llm: FakeLLM) -> None:
+    text = " ".join(f"word{i}" for i in range(600))  # the fake model streams it in one fast burst
+    fake_llm.reply(text)
+    response = http.post(f"/v1/agents/{agent_id}/messages/stream", json={"input": "hi", "stream_tokens": True})
+    deltas = [json.loads(d) for _, d in frames(response.text)[:-1]]
+    deltas = [d for d in deltas if d["message_type"] == "assistant_message"]
+    assert len(deltas) > 100
+    assert "".join(d["content"] for d in deltas) == text
+
+
 def test_a_failed_run_streams_an_error_event(http: httpx.Client, agent_id: str, fake_llm: FakeLLM) -> None:
     fake_llm.error(400)
     response = http.post(f"/v1/agents/{agent_id}/messages", json={"input": "hi", "streaming": True})
