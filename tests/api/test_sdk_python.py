@@ -27,9 +27,13 @@ def test_the_python_sdk_scenario(daphne_server: LiveServer, fake_llm: FakeLLM, a
 
 
 def test_the_newest_python_sdk_scenario(daphne_server: LiveServer, fake_llm: FakeLLM, alice: Any) -> None:
-    python = os.environ.get("ENGRAM_SDK_NEW_PYTHON")
-    if not python:
-        pytest.skip("ENGRAM_SDK_NEW_PYTHON is not set (make test sets it to a venv with the newest letta-client)")
+    default = Path(__file__).resolve().parents[2] / ".venv-sdk-new" / "bin" / "python"
+    python = os.environ.get("ENGRAM_SDK_NEW_PYTHON") or str(default)
+    if not Path(python).exists():
+        pytest.fail(
+            "The newest letta-client is needed: `make .venv-sdk-new/.installed` (make test does it), or set "
+            "ENGRAM_SDK_NEW_PYTHON to a Python with letta-client==1.12.1"
+        )
     sdk_scenario.script_fake_llm(fake_llm)
     key = apikey_create(user=alice, name="sdk-new").raw_key
     result = subprocess.run(
