@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 
 from accounts.models import Membership
-from agents.models import Agent
+from agents.models import Agent, AgentType
 
 
 class MemberAddForm(forms.Form):
@@ -79,6 +79,10 @@ class AgentSettingsForm(forms.Form):
         return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
 
     name = forms.CharField(max_length=200)
+    agent_type = forms.ChoiceField(
+        choices=AgentType.choices,
+        help_text="Switching attaches the new type's base tools; a default system prompt follows the type.",
+    )
     model = forms.CharField(max_length=200, help_text="litellm handle, e.g. openai/gpt-4o-mini")
     embedding = forms.CharField(max_length=200, required=False)
     context_window_limit = forms.IntegerField(min_value=256, max_value=10_000_000)

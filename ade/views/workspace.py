@@ -454,6 +454,7 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
                 agent = agent_update(
                     agent=agent,
                     name=data["name"],
+                    agent_type=data["agent_type"],
                     model=data["model"],
                     embedding=data["embedding"],
                     system=data["system"],

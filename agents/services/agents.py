@@ -273,6 +273,7 @@ def agent_update(
     agent: Agent,
     name: str | None = None,
     description: str | None = None,
+    agent_type: str | None = None,
     system: str | None = None,
     model: str | None = None,
     embedding: str | None = None,
@@ -294,6 +295,16 @@ def agent_update(
         locked.name = name.strip()
     if description is not None:
         locked.description = description
+    type_changed = False
+    if agent_type is not None:
+        kind, alias = _agent_type(agent_type)
+        if kind != locked.agent_type:
+            if system in (None, locked.system) and locked.system == default_system(locked.agent_type):
+                system = default_system(kind)  # a default prompt follows the type; a custom one is kept
+            locked.agent_type = kind
+            locked.compiled_hash = ""
+            type_changed = True
+        locked.agent_type_alias = alias
     if system is not None:
         locked.system = system
         locked.compiled_hash = ""  # recompile on the next step
@@ -342,10 +353,23 @@ def agent_update(
         AgentTool.objects.filter(agent=locked).exclude(tool__in=tools).delete()
         have = set(AgentTool.objects.filter(agent=locked).values_list("tool_id", flat=True))
         AgentTool.objects.bulk_create([AgentTool(agent=locked, tool=t) for t in tools if t.pk not in have])
+    if type_changed:
+        _switch_base_tools(locked)
     if embedding_changed:
         # Stored vectors were written by the old model: re-embed them after commit (progress: EmbeddingJob).
         agent_reembed_start(agent=locked)
     return locked
+
+
+def _switch_base_tools(agent: Agent) -> None:
+    """After a type change: attach the new type's base tools; a v1 agent answers in plain text, so it loses
+    send_message (a memgpt agent cannot reply without it)."""
+    base = BASE_TOOLS_MEMGPT if agent.agent_type == AgentType.MEMGPT else BASE_TOOLS_V1
+    tools = tool_ids_for_names(organization_id=agent.organization_id, names=list(base))
+    have = set(AgentTool.objects.filter(agent=agent).values_list("tool_id", flat=True))
+    AgentTool.objects.bulk_create([AgentTool(agent=agent, tool=t) for t in tools if t.pk not in have])
+    if agent.agent_type == AgentType.V1:
+        AgentTool.objects.filter(agent=agent, tool__organization=None, tool__name="send_message").delete()
 
 
 def _tool_for(agent: Agent, raw: Any) -> Tool:

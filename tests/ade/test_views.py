@@ -303,6 +303,7 @@ def test_tools_attach_and_detach(alice_client: Client, agent: Agent) -> None:
 def test_settings_update(alice_client: Client, agent: Agent) -> None:
     data = {
         "name": "Ada II",
+        "agent_type": agent.agent_type,
         "model": "openai/gpt-4o",
         "embedding": "local/all-minilm-l6-v2",
         "context_window_limit": 16000,
@@ -322,6 +323,38 @@ def test_settings_update(alice_client: Client, agent: Agent) -> None:
     )
     bad = alice_client.post(f"/agents/{agent.id}/settings/", {**data, "model": "nope"}, **HX).content.decode()
     assert "provider/model" in bad
+
+
+def test_settings_switch_the_agent_type_and_its_base_tools(alice_client: Client, agent: Agent) -> None:
+    from agents.prompts import default_system
+
+    agent.refresh_from_db()
+    data = {
+        "name": agent.name,
+        "agent_type": "memgpt",
+        "model": agent.model,
+        "embedding": agent.embedding,
+        "context_window_limit": agent.context_window_limit,
+        "system": agent.system,
+        "tags": "",
+    }
+    was_default = agent.system == default_system(agent.agent_type)
+    assert "Saved." in alice_client.post(f"/agents/{agent.id}/settings/", data, **HX).content.decode()
+    agent.refresh_from_db()
+    names = set(agent.tools.values_list("name", flat=True))
+    assert agent.agent_type == "memgpt"
+    assert {"send_message", "core_memory_append", "core_memory_replace"} <= names
+    if was_default:
+        assert agent.system == default_system("memgpt")
+
+    alice_client.post(f"/agents/{agent.id}/settings/", {**data, "agent_type": "v1", "system": agent.system}, **HX)
+    agent.refresh_from_db()
+    assert agent.agent_type == "v1"
+    assert "send_message" not in set(agent.tools.values_list("name", flat=True))
+    bad = alice_client.post(f"/agents/{agent.id}/settings/", {**data, "agent_type": "robot"}, **HX)
+    assert "robot" in bad.content.decode()
+    agent.refresh_from_db()
+    assert agent.agent_type == "v1"
 
 
 def test_the_agent_page_pages_a_long_history_in_few_queries(

@@ -213,3 +213,18 @@ def test_changing_the_embedding_model_starts_a_reembed_job(alice, django_capture
     with pytest.raises(ValidationError) as excinfo:
         agent_update(agent=agent, embedding=42)
     assert "embedding" in excinfo.value.message_dict
+
+
+def test_changing_the_type_keeps_a_custom_prompt_and_swaps_base_tools(alice):
+    agent = agent_create(actor=alice, model="openai/gpt-4o-mini", system="Custom prompt.")
+    agent_update(agent=agent, agent_type="memgpt_agent")
+    agent = Agent.objects.get(pk=agent.pk)
+    assert (agent.agent_type, agent.agent_type_alias, agent.system) == (
+        AgentType.MEMGPT,
+        "memgpt_agent",
+        "Custom prompt.",
+    )
+    assert "send_message" in tool_names(agent)
+    with pytest.raises(ValidationError) as excinfo:
+        agent_update(agent=agent, agent_type="robot")
+    assert "agent_type" in excinfo.value.message_dict
