@@ -27,4 +27,15 @@ def test_database(db: str) -> Iterator[None]:
     try:
         yield
     finally:
+        from django.db import connections
+
+        connections.close_all()
+        if connection.vendor == "postgresql":
+            # A server or thread the benchmark started may still hold a session; the database goes anyway.
+            with connection._nodb_cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                    "AND pid <> pg_backend_pid()",
+                    [name],
+                )
         connection.creation.destroy_test_db(name, verbosity=0)
