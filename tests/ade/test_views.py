@@ -438,6 +438,7 @@ def test_changing_the_embedding_model_starts_a_reembed_with_progress(alice_clien
     passage_insert(agent=agent, text="a fact")
     data = {
         "name": agent.name,
+        "agent_type": agent.agent_type,
         "model": agent.model,
         "embedding": "openai/text-embedding-3-small",
         "context_window_limit": agent.context_window_limit,
