@@ -10,12 +10,13 @@ from accounts.http import api_actor
 from agents import wire
 from agents.api.agents import agent_response, agents_with_relations
 from agents.api.common import agent_or_404, block_or_404, present
-from agents.api.schemas import AgentStateSchema, BlockSchema
+from agents.api.schemas import AgentStateSchema
 from agents.models import Agent
 from agents.selectors import agent_list
 from agents.services.agents import agent_block_attach, agent_block_detach
 from config.api import ApiView, validated
 from config.pagination import CursorParams, paginate
+from memory.api import BlockOutput as BlockSchema
 from memory.api import BlockUpdateInput
 from memory.models import Block
 from memory.services.blocks import block_update

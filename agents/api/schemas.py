@@ -5,22 +5,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from memory.api import BlockOutput as BlockSchema
+
 S = serializers
-
-
-class BlockSchema(S.Serializer[Any]):
-    id = S.CharField()
-    label = S.CharField()  # type: ignore[assignment]  # a Field attribute in the stubs
-    value = S.CharField()
-    limit = S.IntegerField()
-    description = S.CharField(allow_null=True)
-    read_only = S.BooleanField()  # type: ignore[assignment]  # a Field attribute in the stubs
-    metadata = S.DictField()
-    tags = S.ListField(child=S.CharField())
-    is_template = S.BooleanField()
-    template_name = S.CharField(allow_null=True)
-    created_by_id = S.CharField(allow_null=True)
-    last_updated_by_id = S.CharField(allow_null=True)
 
 
 class ToolSchema(S.Serializer[Any]):
