@@ -5,7 +5,7 @@ empty page. Cursors are exclusive and follow the listing order: with `order=desc
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 from django.db.models import F, Model, Q, QuerySet
@@ -61,6 +61,19 @@ def paginate(
             raise serializers.ValidationError({name: f"{raw} is not in this list"})
         qs = qs.filter(_beyond(keys, values, later=later))
     return list(qs[: limit or default_limit])
+
+
+def paginate_by(qs: QuerySet[M], *, prefix: str, params: Mapping[str, Any], **options: Any) -> list[M]:
+    """`paginate` with the cursor parameters (`after`, `before`, `limit`, `order`) of a validated query."""
+    return paginate(
+        qs,
+        prefix=prefix,
+        after=params.get("after"),
+        before=params.get("before"),
+        limit=params.get("limit"),
+        order=params.get("order", "asc"),
+        **options,
+    )
 
 
 def _beyond(keys: Sequence[str], values: Sequence[Any], *, later: bool) -> Q:

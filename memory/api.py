@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from accounts.http import api_actor
 from config.api import ApiView, validated
 from config.ids import parse_id
-from config.pagination import CursorParams, paginate
+from config.pagination import CursorParams, paginate_by
 from memory.models import Block
 from memory.selectors import block_get, block_list
 from memory.services.blocks import block_create, block_delete, block_update
@@ -86,14 +86,7 @@ class BlockListCreateApi(ApiView):
             templates_only=params["templates_only"],
             name=params.get("name"),
         )
-        page = paginate(
-            qs,
-            prefix="block",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-        )
+        page = paginate_by(qs, prefix="block", params=params)
         return Response([block_to_wire(b) for b in page])
 
     @extend_schema(operation_id="create_block", request=InputSerializer, responses={200: BlockOutput})

@@ -15,7 +15,7 @@ from agents.models import Agent
 from agents.selectors import agent_list
 from agents.services.agents import agent_block_attach, agent_block_detach
 from config.api import ApiView, validated
-from config.pagination import CursorParams, paginate
+from config.pagination import CursorParams, paginate_by
 from memory.api import BlockOutput as BlockSchema
 from memory.api import BlockUpdateInput
 from memory.models import Block
@@ -38,14 +38,7 @@ class AgentBlockListApi(ApiView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_or_404(request, agent_id)
         params = validated(CursorParams, request.query_params)
-        page = paginate(
-            agent.blocks.all(),
-            prefix="block",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-        )
+        page = paginate_by(agent.blocks.all(), prefix="block", params=params)
         return Response([wire.block_to_wire(b) for b in page])
 
 
@@ -90,12 +83,5 @@ class BlockAgentListApi(ApiView):
         block = block_or_404(request, block_id)
         params = validated(CursorParams, request.query_params)
         qs = agent_list(actor=api_actor(request)).filter(agentblock__block=block)
-        page = paginate(
-            agents_with_relations(qs),
-            prefix="agent",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-        )
+        page = paginate_by(agents_with_relations(qs), prefix="agent", params=params)
         return Response([wire.agent_state(a) for a in page])

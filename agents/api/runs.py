@@ -17,7 +17,7 @@ from agents.api.streaming import sse_response, stream_subscribe
 from agents.models import RunStatus
 from agents.selectors import run_list, step_list
 from config.api import ApiView, validated
-from config.pagination import CursorParams, cursor_id, paginate
+from config.pagination import CursorParams, cursor_id, paginate_by
 
 S = serializers
 WIRE_TO_STATUS = {v: k for k, v in wire.RUN_STATUS.items()}
@@ -48,14 +48,7 @@ class RunListApi(ApiView):
             qs = qs.filter(agent_id__in=[a for a in agent_ids if a is not None])
         if params.get("stop_reason"):
             qs = qs.filter(stop_reason=params["stop_reason"])
-        page = paginate(
-            qs,
-            prefix="run",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-        )
+        page = paginate_by(qs, prefix="run", params=params)
         return Response([wire.run_to_wire(r) for r in page])
 
 
@@ -111,14 +104,8 @@ class RunStepListApi(ApiView):
     def get(self, request: Request, run_id: str) -> Response:
         run = run_or_404(request, run_id)
         params = validated(CursorParams, request.query_params)
-        page = paginate(
-            step_list(actor=api_actor(request), run_id=run.id),
-            prefix="step",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-            keys=("index", "id"),
+        page = paginate_by(
+            step_list(actor=api_actor(request), run_id=run.id), prefix="step", params=params, keys=("index", "id")
         )
         return Response([wire.step_to_wire(s) for s in page])
 
@@ -149,14 +136,7 @@ class StepListApi(ApiView):
         qs = step_list(actor=api_actor(request), agent_id=cursor_id("agent", params.get("agent_id"), field="agent_id"))
         if params.get("model"):
             qs = qs.filter(model=params["model"])
-        page = paginate(
-            qs,
-            prefix="step",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-        )
+        page = paginate_by(qs, prefix="step", params=params)
         return Response([wire.step_to_wire(s) for s in page])
 
 

@@ -19,7 +19,7 @@ from agents.selectors import tool_list
 from agents.services.agents import agent_tool_attach, agent_tool_detach
 from agents.services.tools import tool_create, tool_delete, tool_update, tool_upsert
 from config.api import ApiView, validated
-from config.pagination import CursorParams, paginate
+from config.pagination import CursorParams, paginate_by
 
 S = serializers
 
@@ -80,14 +80,7 @@ class ToolListCreateApi(ApiView):
     @extend_schema(operation_id="list_tools", parameters=[FilterSerializer], responses={200: ToolSchema(many=True)})
     def get(self, request: Request) -> Response:
         params = validated(self.FilterSerializer, request.query_params)
-        page = paginate(
-            _qs_for(request, params),
-            prefix="tool",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-        )
+        page = paginate_by(_qs_for(request, params), prefix="tool", params=params)
         return Response([wire.tool_to_wire(t) for t in page])
 
     @extend_schema(operation_id="create_tool", request=ToolInput, responses={200: ToolSchema})
@@ -116,9 +109,8 @@ class ToolListCreateApi(ApiView):
             description=data.get("description"),
             json_schema=data.get("json_schema"),
             tags=data.get("tags"),
+            return_char_limit=data.get("return_char_limit"),
         )
-        if data.get("return_char_limit"):
-            tool = tool_update(tool=tool, return_char_limit=data["return_char_limit"])
         return Response(wire.tool_to_wire(tool))
 
 
@@ -153,14 +145,7 @@ class AgentToolListApi(ApiView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_or_404(request, agent_id)
         params = validated(CursorParams, request.query_params)
-        page = paginate(
-            Tool.objects.filter(agenttool__agent=agent),
-            prefix="tool",
-            after=params.get("after"),
-            before=params.get("before"),
-            limit=params.get("limit"),
-            order=params["order"],
-        )
+        page = paginate_by(Tool.objects.filter(agenttool__agent=agent), prefix="tool", params=params)
         return Response([wire.tool_to_wire(t) for t in page])
 
 

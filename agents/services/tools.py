@@ -72,6 +72,12 @@ def _clean_tags(tags: list[str] | None) -> list[str]:
     return tags
 
 
+def _clean_return_char_limit(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValidationError({"return_char_limit": "must be a positive integer"})
+    return value
+
+
 @transaction.atomic
 def tool_create(
     *,
@@ -89,7 +95,7 @@ def tool_create(
         raise ValidationError({"name": f"a tool named {fields['name']!r} already exists"})
     extra: dict[str, Any] = {}
     if return_char_limit is not None:
-        extra["return_char_limit"] = return_char_limit
+        extra["return_char_limit"] = _clean_return_char_limit(return_char_limit)
     return Tool.objects.create(
         organization_id=org_id,
         created_by=actor,
@@ -109,6 +115,7 @@ def tool_upsert(
     description: str | None = None,
     json_schema: dict[str, Any] | None = None,
     tags: list[str] | None = None,
+    return_char_limit: int | None = None,
 ) -> Tool:
     """Create the tool, or replace the actor's organization's tool of the same name."""
     fields = _clean_tool_fields(source_code=source_code, name=name, description=description, json_schema=json_schema)
@@ -116,12 +123,20 @@ def tool_upsert(
     tool = Tool.objects.select_for_update().filter(organization_id=org_id, name=fields["name"]).first()
     if tool is None:
         return tool_create(
-            actor=actor, source_code=source_code, name=name, description=description, json_schema=json_schema, tags=tags
+            actor=actor,
+            source_code=source_code,
+            name=name,
+            description=description,
+            json_schema=json_schema,
+            tags=tags,
+            return_char_limit=return_char_limit,
         )
     for key, value in fields.items():
         setattr(tool, key, value)
     if tags is not None:
         tool.tags = _clean_tags(tags)
+    if return_char_limit is not None:
+        tool.return_char_limit = _clean_return_char_limit(return_char_limit)
     tool.save()
     return tool
 
@@ -160,9 +175,7 @@ def tool_update(
     if tags is not None:
         tool.tags = _clean_tags(tags)
     if return_char_limit is not None:
-        if return_char_limit <= 0:
-            raise ValidationError({"return_char_limit": "must be positive"})
-        tool.return_char_limit = return_char_limit
+        tool.return_char_limit = _clean_return_char_limit(return_char_limit)
     tool.save()
     return tool
 

@@ -228,3 +228,15 @@ def test_changing_the_type_keeps_a_custom_prompt_and_swaps_base_tools(alice):
     with pytest.raises(ValidationError) as excinfo:
         agent_update(agent=agent, agent_type="robot")
     assert "agent_type" in excinfo.value.message_dict
+
+
+def test_upsert_sets_the_return_limit_in_the_same_write(alice):
+    source = (
+        'def echo(text: str) -> str:\n    """Echo.\n\n    Args:\n        text: what to echo\n    """\n    return text\n'
+    )
+    created = tool_upsert(actor=alice, source_code=source, return_char_limit=100)
+    replaced = tool_upsert(actor=alice, source_code=source, return_char_limit=200)
+    assert (created.pk, Tool.objects.get(pk=created.pk).return_char_limit) == (replaced.pk, 200)
+    with pytest.raises(ValidationError) as excinfo:
+        tool_upsert(actor=alice, source_code=source, return_char_limit=0)
+    assert "return_char_limit" in excinfo.value.message_dict
