@@ -291,11 +291,14 @@ _windows: "OrderedDict[uuid.UUID, tuple[int, int, list[CtxMessage]]]" = OrderedD
 _WINDOWS_KEPT = 1_000  # agents whose window a process keeps (least recently used are dropped)
 
 
-def in_context_messages(agent: Agent) -> list[CtxMessage]:
+def in_context_messages(agent: Agent, *, agent_fresh: bool = False) -> list[CtxMessage]:
     """The context window in order. Only messages newer than the cached copy are read from the database, so a
-    step's cost does not grow with the window (nor with the history)."""
-    version, summary = Agent.objects.values_list("context_version", "summary").get(pk=agent.pk)
-    agent.context_version, agent.summary = version, summary
+    step's cost does not grow with the window (nor with the history). `agent_fresh`: the agent row was read
+    just now, so its context_version and summary are not read again."""
+    if not agent_fresh:
+        version, summary = Agent.objects.values_list("context_version", "summary").get(pk=agent.pk)
+        agent.context_version, agent.summary = version, summary
+    version = agent.context_version
     with _window_lock:
         cached = _windows.get(agent.id)
     if cached is None or cached[0] != version:
@@ -319,13 +322,15 @@ def forget_window(agent_id: uuid.UUID) -> None:
         _windows.pop(agent_id, None)
 
 
-def prepare(agent: Agent, *, model: str, run_id: uuid.UUID | None, force_compact: bool = False) -> Context:
+def prepare(
+    agent: Agent, *, model: str, run_id: uuid.UUID | None, force_compact: bool = False, agent_fresh: bool = False
+) -> Context:
     """Compile the context for the next request, compacting first when it passes the threshold (or when forced
     after a provider overflow error). Raises ContextTooSmall when nothing more can be evicted."""
     system = compile_system(agent)
     tools, tools_by_name = tool_schemas(agent)
     budget = budget_for(agent, model)
-    messages = in_context_messages(agent)
+    messages = in_context_messages(agent, agent_fresh=agent_fresh)
     tokens = _estimate(agent, model, system, tools, messages)
     threshold = settings.ENGRAM_COMPACTION_THRESHOLD * budget.prompt
     if force_compact or tokens > threshold:

@@ -74,7 +74,9 @@ def _litellm() -> Any:
         import litellm
 
         litellm.suppress_debug_info = True
-        litellm.turn_off_message_logging = True  # no copies of prompts in litellm's logging objects
+        # Engram registers no litellm logging callbacks, so nothing receives the prompts; with redaction on,
+        # litellm would deep-copy every request and response (on a thread of ours) only to redact them.
+        litellm.turn_off_message_logging = False
         litellm.drop_params = True  # providers that lack a parameter (e.g. parallel_tool_calls) ignore it
         return litellm
 

@@ -81,12 +81,11 @@ def _execute(run: Run, token: str) -> None:
     first = index
     while index < max_steps:
         try:
-            outcome = _step(agent, run, token, index, model, check=index != first)
+            outcome = _step(agent, run, token, index, model, first=index == first)
         except _Abandon:
             return
         if outcome.stop:
-            run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
-            return
+            return  # the step's transaction finished the run
         consecutive_errors = consecutive_errors + 1 if outcome.tool_errors else 0
         if consecutive_errors >= MAX_CONSECUTIVE_TOOL_ERRORS:
             run_finish(
@@ -112,8 +111,10 @@ def _count_step(run: Run, token: str, prompt_tokens: int = 0, completion_tokens:
         raise _Abandon
 
 
-def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, check: bool = True) -> Outcome:
-    if check:  # cancelled between steps? (the commit re-checks; this saves the LLM call)
+def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, first: bool = False) -> Outcome:
+    """One step, persisted in one transaction; when it ends the run, that transaction also finishes the run.
+    `first`: the run was claimed and the agent row read just now, so neither is checked again."""
+    if not first:  # cancelled between steps? (the commit re-checks; this saves the LLM call)
         status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
         if status != RunStatus.RUNNING:
             raise _Abandon
@@ -129,7 +130,9 @@ def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, check: 
     for attempt in range(MAX_OVERFLOW_RETRIES + 1):
         started = time.monotonic()
         try:
-            ctx = context.prepare(agent, model=model, run_id=run.id, force_compact=force)
+            ctx = context.prepare(
+                agent, model=model, run_id=run.id, force_compact=force, agent_fresh=first and attempt == 0
+            )
             request = llm.build_request(
                 model=model,
                 messages=ctx.request_messages(agent.summary),
@@ -173,6 +176,8 @@ def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, check: 
             step.save(force_insert=True)  # unique (run, index): a persisted step is never written twice
             message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
             events.step_done(step)
+            if outcome.stop:
+                run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
     except IntegrityError:
         raise _Abandon from None
     return outcome
@@ -207,7 +212,9 @@ def _failed_step(
         except IntegrityError:
             raise _Abandon from None
         events.step_done(step)
-    return Outcome(stop=True, stop_reason=stop_reason, error=str(exc)[:10_000])
+        outcome = Outcome(stop=True, stop_reason=stop_reason, error=str(exc)[:10_000])
+        run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
+    return outcome
 
 
 def _apply(

@@ -41,10 +41,9 @@ def percentile(values: list[float], pct: float) -> float:
 
 def child(profile: str, count: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from tests.fakes.llm_server import FakeLLM
+    from tests.fakes.llm_server import serve_in_subprocess
 
-    fake = FakeLLM().start()
-    os.environ["OPENAI_API_BASE"] = fake.base_url
+    fake, os.environ["OPENAI_API_BASE"] = serve_in_subprocess()  # a provider is another process
     os.environ.setdefault("SECRET_KEY", "bench-only")
     os.environ["ENGRAM_DATA_DIR"] = tempfile.mkdtemp(prefix="engram-bench-")
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -86,7 +85,9 @@ def child(profile: str, count: int) -> None:
         if worker is not None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=30)
-        fake.stop()
+        assert fake.stdin is not None
+        fake.stdin.close()
+        fake.wait(timeout=10)
     print(json.dumps(results))
 
 

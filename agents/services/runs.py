@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents import events
@@ -148,29 +148,36 @@ def run_dispatch(*, run_id: uuid.UUID) -> None:
     # "manual": tests drive runs themselves.
 
 
+def _claim_sql() -> str:
+    table = connection.ops.quote_name(Run._meta.db_table)
+    return (
+        f"UPDATE {table} SET status = %s, claim_token = %s, started_at = %s "  # noqa: S608 (fixed names)
+        f"WHERE id = %s AND status = %s AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.agent_id = {table}.agent_id "
+        f"AND e.status = %s AND e.position < {table}.position)"
+    )
+
+
 def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
-    """Claim a queued run for `token` (a conditional UPDATE; the unique index refuses a second running run of
-    the agent). A running run is returned only to the holder of its token: a redelivered Celery message resumes.
-    Returns None when the run is not ours to execute (gone, finished, another holder, or not first in line)."""
-    run = Run.objects.filter(pk=run_id).first()
-    if run is None:
-        return None
-    if run.status == RunStatus.RUNNING:
-        return run if run.claim_token == token else None
-    if run.status != RunStatus.QUEUED:
-        return None
-    if Run.objects.filter(agent_id=run.agent_id, status=RunStatus.QUEUED, position__lt=run.position).exists():
-        return None  # an earlier send goes first; it dispatches us when it ends
+    """Claim a queued run for `token`: one conditional UPDATE (a statement of its own: this runs once per
+    request) that also checks that no earlier send of the agent is still queued; the unique index refuses a
+    second running run of the agent. A running run is returned only to the holder of its token: a redelivered
+    Celery message resumes. Returns None when the run is not ours to execute (gone, finished, another holder,
+    or not first in line)."""
     now = timezone.now()
+    started = Run._meta.get_field("started_at").get_db_prep_value(now, connection)
+    pk = Run._meta.pk.get_db_prep_value(run_id, connection)  # type: ignore[union-attr]
     try:
-        with transaction.atomic():
-            claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-                status=RunStatus.RUNNING, claim_token=token, started_at=now
-            )
-            if claimed != 1:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_claim_sql(), [RunStatus.RUNNING, token, started, pk, RunStatus.QUEUED, RunStatus.QUEUED])
+            claimed = cursor.rowcount == 1
+            run = Run.objects.filter(pk=run_id).first()
+            if run is None:
                 return None
+            if not claimed:
+                # An earlier send goes first (it dispatches us when it ends), or the run is final, or running:
+                # ours only on a redelivery of the same task.
+                return run if run.status == RunStatus.RUNNING and run.claim_token == token else None
             _number_input(run)
-            run.status, run.claim_token, run.started_at = RunStatus.RUNNING, token, now
             events.run_status(run)
     except IntegrityError:
         return None  # another run of this agent is running; it dispatches the next one when it ends
@@ -186,16 +193,18 @@ def _number_input(run: Run) -> None:
     for offset, message in enumerate(pending):
         message.seq = first + offset
         message.in_context = True
-    Message.objects.bulk_update(pending, ["seq", "in_context"])
+        # Usually one message: a plain UPDATE is much cheaper to build than bulk_update's CASE expressions.
+        Message.objects.filter(pk=message.pk).update(seq=message.seq, in_context=True)
     for message in pending:
         events.message_created(message)
 
 
 def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> bool:
-    """Move a running run to a final status (conditional: False when it was cancelled meanwhile), record it on
-    the agent, and dispatch the agent's next queued run after commit."""
+    """Move a running run to a final status (conditional: False when it was cancelled meanwhile) and record it on
+    the agent. After commit, waiters wake and the agent's next queued run is dispatched. Called inside the
+    transaction of the run's last step, it commits with that step."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         done = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
             status=status, stop_reason=stop_reason, error=error[:10_000], completed_at=now
         )
@@ -206,16 +215,22 @@ def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> b
             )
             run.status, run.stop_reason, run.error, run.completed_at = status, stop_reason, error, now
             events.run_status(run)
-        transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
-    _notify_waiters(run.pk)
+        _after_end(run)
     return bool(done)
+
+
+def _after_end(run: Run) -> None:
+    # Waiters first: the caller's answer should not wait for the look-up of the next run.
+    transaction.on_commit(lambda: _notify_waiters(run.pk))
+    transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
 
 
 def run_dispatch_next(*, agent_id: uuid.UUID) -> None:
     # If another run is running meanwhile, the claim of this one fails and that run dispatches it later.
-    following = Run.objects.filter(agent_id=agent_id, status=RunStatus.QUEUED).order_by("position").first()
+    queued = Run.objects.filter(agent_id=agent_id, status=RunStatus.QUEUED).order_by("position")
+    following = queued.values_list("id", flat=True).first()
     if following is not None:
-        run_dispatch(run_id=following.id)
+        run_dispatch(run_id=following)
 
 
 def run_cancel(*, run: Run) -> Run:
@@ -228,8 +243,7 @@ def run_cancel(*, run: Run) -> Run:
         if cancelled:
             # Input of a run that never started stays out of the history's order but remains searchable.
             events.run_status(run)
-            transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
-    _notify_waiters(run.pk)
+        _after_end(run)
     return run
 
 
@@ -277,20 +291,24 @@ def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
             pubsub = None
     interval = 0.01
     try:
+        # Usually still running: read the status alone first, the whole row after a wake-up.
+        if Run.objects.filter(pk=run_id).values_list("status", flat=True).first() in TERMINAL_STATUSES:
+            return Run.objects.get(pk=run_id)
         while True:
-            run = Run.objects.get(pk=run_id)
             remaining = deadline - time.monotonic()
-            if run.status in TERMINAL_STATUSES or remaining <= 0:
-                return run
-            wait = min(interval, remaining)
+            if remaining <= 0:
+                return Run.objects.get(pk=run_id)
             if pubsub is not None:
                 woke = pubsub.get_message(timeout=min(1.0, remaining)) is not None
             else:
-                woke = waiter.wait(wait)
+                woke = waiter.wait(min(interval, remaining))
             if woke:
                 waiter.clear()
             else:
                 interval = min(interval * 1.5, 1.0 if pubsub is not None else 0.1)
+            run = Run.objects.get(pk=run_id)
+            if run.status in TERMINAL_STATUSES:
+                return run
     finally:
         with _waiters_lock:
             if _waiters.get(run_id) is waiter:

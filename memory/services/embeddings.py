@@ -2,6 +2,7 @@
 registry by label, never imported). Rows are embedded with their agent's current embedding model; each row keeps
 sha256(model + text) of what it was embedded from, so embedding a row twice is a no-op."""
 
+import atexit
 import contextlib
 import logging
 import os
@@ -103,20 +104,34 @@ class _BackgroundEmbedder:
         self._pending: dict[str, list[str]] = defaultdict(list)
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def submit(self, label: str, ids: list[str]) -> None:
         with self._lock:
             self._pending[label].extend(ids)
             if self._thread is None or not self._thread.is_alive():
+                if self._thread is None:
+                    atexit.register(self.stop)
                 self._thread = threading.Thread(target=self._loop, name="engram-embedder", daemon=True)
                 self._thread.start()
         self._wake.set()
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the thread finish its batch and end before the interpreter tears down: a daemon thread killed
+        inside onnxruntime aborts the process ("terminate called without an active exception"). Rows not yet
+        embedded stay findable by text (a re-embed job embeds them)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def _loop(self) -> None:
         with contextlib.suppress(OSError, AttributeError):  # Linux: per-thread nice value
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        while True:
+        while not self._stopping:
             self._wake.wait()
+            if self._stopping:
+                break
             time.sleep(self.COALESCE_SECONDS)
             self._wake.clear()
             with self._lock:

@@ -472,3 +472,31 @@ class FakeLLM:
             "model": body.get("model", "text-embedding-3-small"),
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
+
+
+def serve_in_subprocess() -> tuple[Any, str]:
+    """Start a FakeLLM answering its default reply in a process of its own (benchmarks: a real provider is
+    another process, and an in-process one would take the measured process's CPU and GIL). Returns the process
+    and the base URL; closing the process's stdin stops it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "tests.fakes.llm_server"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+if __name__ == "__main__":
+    import sys
+
+    fake = FakeLLM().start()
+    print(fake.base_url, flush=True)
+    sys.stdin.read()  # until the parent closes it (or exits)
+    fake.stop()
