@@ -165,7 +165,7 @@ def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
     or not first in line)."""
     now = timezone.now()
     started = Run._meta.get_field("started_at").get_db_prep_value(now, connection)
-    pk = Run._meta.pk.get_db_prep_value(run_id, connection)  # type: ignore[union-attr]
+    pk = Run._meta.pk.get_db_prep_value(run_id, connection)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_claim_sql(), [RunStatus.RUNNING, token, started, pk, RunStatus.QUEUED, RunStatus.QUEUED])
