@@ -1,10 +1,12 @@
 """Recall memory search over every message of an agent, in context or evicted, with the hybrid search of
 memory.search (full text at once, meaning once embedded). Filters apply in the database before the limit.
 
-Whoever writes messages calls `messages_embed_after_commit(messages)` so they become findable by meaning; text
-search needs nothing."""
+Whoever writes messages calls `messages_embed_after_commit(messages)` so they become findable by meaning, or,
+for a run's messages, `run_messages_embed_after_commit(run_id)` once when the run ends (one dispatch instead of
+one per step); text search needs nothing."""
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ from memory.search import (
     validate_page,
     validate_query,
 )
-from memory.services.embeddings import MESSAGES, embed_after_commit
+from memory.services.embeddings import MESSAGES, embed_after_commit, embed_group_after_commit
 
 MAX_LIMIT = 100
 ROLES = tuple(MessageRole.values)
@@ -39,6 +41,12 @@ def messages_embed_after_commit(messages: Iterable[Message]) -> None:
     off the agent's thread; until then they are found by their words."""
     if settings.ENGRAM_EMBED_MESSAGES:
         embed_after_commit(label=MESSAGES, ids=[str(m.pk) for m in messages if m.text.strip()], background=True)
+
+
+def run_messages_embed_after_commit(run_id: uuid.UUID) -> None:
+    """Embed every message of the run (its input and what it produced) once the transaction commits."""
+    if settings.ENGRAM_EMBED_MESSAGES:
+        embed_group_after_commit(label=MESSAGES, field="run_id", value=str(run_id))
 
 
 def message_search(

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from memory.embeddings import EmbeddingError
-from memory.services.embeddings import reembed_run, rows_embed
+from memory.services.embeddings import group_embed, reembed_run, rows_embed
 
 
 @shared_task(
@@ -19,6 +19,21 @@ from memory.services.embeddings import reembed_run, rows_embed
 def embed_rows_task(label: str, ids: list[str]) -> int:
     """Idempotent (content hashes): a redelivered or retried batch only embeds rows still out of date."""
     return rows_embed(label=label, ids=ids)
+
+
+@shared_task(
+    name="memory.embed_group",
+    acks_late=True,
+    autoretry_for=(EmbeddingError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def embed_group_task(label: str, field: str, value: str) -> int:
+    """A group of rows (e.g. a run's messages) in one task; idempotent like embed_rows."""
+    return group_embed(label=label, field=field, value=value)
 
 
 @shared_task(name="memory.reembed_agent", acks_late=True, max_retries=0, soft_time_limit=3000, time_limit=3300)

@@ -99,7 +99,8 @@ def message_create_many(
         for i, spec in enumerate(specs)
     ]
     Message.objects.bulk_create(rows)
-    messages_embed_after_commit(rows)
+    if run_id is None:  # a run's messages are embedded together when it ends (runs.run_finish)
+        messages_embed_after_commit(rows)
     if numbered:
         for row in rows:
             events.message_created(row)

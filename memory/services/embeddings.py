@@ -93,6 +93,23 @@ def _run_in_thread(label: str, ids: list[str]) -> None:
         connection.close()
 
 
+# Fields by which a group of rows can be embedded with one dispatch (`embed_group_after_commit`).
+GROUP_FIELDS = {MESSAGES: ("run_id",)}
+
+
+def group_ids(*, label: str, field: str, value: str) -> list[str]:
+    if field not in GROUP_FIELDS.get(label, ()):
+        raise ValueError(f"{label} rows are not embedded by {field}")
+    rows = _model(label)._default_manager.filter(**{field: value}).exclude(text="").order_by("pk")
+    return [str(pk) for pk in rows.values_list("pk", flat=True)]
+
+
+def group_embed(*, label: str, field: str, value: str) -> int:
+    """Embed every row of `label` whose `field` is `value` (those already up to date are skipped)."""
+    ids = group_ids(label=label, field=field, value=value)
+    return sum(rows_embed(label=label, ids=ids[begin : begin + BATCH]) for begin in range(0, len(ids), BATCH))
+
+
 class _BackgroundEmbedder:
     """One low-priority thread per process that embeds rows in batches (embedded profile, messages): a batch
     amortises the model call, and the agent's own threads keep the CPU while a conversation is busy."""
@@ -102,13 +119,17 @@ class _BackgroundEmbedder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, list[str]] = defaultdict(list)
+        self._groups: list[tuple[str, str, str]] = []
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    def submit(self, label: str, ids: list[str]) -> None:
+    def submit(self, label: str, ids: list[str] | None = None, group: tuple[str, str] | None = None) -> None:
+        """Queue rows by id, or a whole group (field, value) that the thread resolves to ids."""
         with self._lock:
-            self._pending[label].extend(ids)
+            self._pending[label].extend(ids or [])
+            if group is not None:
+                self._groups.append((label, *group))
             if self._thread is None or not self._thread.is_alive():
                 if self._thread is None:
                     atexit.register(self.stop)
@@ -136,8 +157,11 @@ class _BackgroundEmbedder:
             self._wake.clear()
             with self._lock:
                 batches, self._pending = self._pending, defaultdict(list)
+                groups, self._groups = self._groups, []
             close_old_connections()
             try:
+                for label, field, value in groups:
+                    batches[label].extend(group_ids(label=label, field=field, value=value))
                 for label, ids in batches.items():
                     _run_embedding(label, ids)
             finally:
@@ -168,6 +192,24 @@ def embed_after_commit(*, label: str, ids: list[str], background: bool = False) 
             _run_embedding(label, ids)
         else:
             threading.Thread(target=_run_in_thread, args=(label, ids), name="engram-embed", daemon=True).start()
+
+    transaction.on_commit(dispatch)
+
+
+def embed_group_after_commit(*, label: str, field: str, value: str) -> None:
+    """Embed the rows of `label` whose `field` is `value` (e.g. a run's messages) once the transaction commits:
+    one dispatch for the whole group, which is resolved to rows where the embedding runs (a Celery task on the
+    `embeddings` queue, or the background thread of the embedded profile), never on the caller's thread."""
+    if field not in GROUP_FIELDS.get(label, ()):
+        raise ValueError(f"{label} rows are not embedded by {field}")
+
+    def dispatch() -> None:
+        if settings.REDIS_URL:
+            from memory.tasks import embed_group_task
+
+            embed_group_task.delay(label, field, value)
+        else:
+            _background.submit(label, group=(field, value))
 
     transaction.on_commit(dispatch)
 

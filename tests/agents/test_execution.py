@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def celery_redis(settings, fake_llm):
     celery_app.conf.broker_url = url
     celery_app._after_fork()  # drop connection pools made for the old broker
     settings.ENGRAM_RUN_EXECUTOR = "celery"
+    settings.REDIS_URL = url  # waits here wake up through the run-end listener on this Redis
     import redis
 
     redis.Redis.from_url(url).flushdb()
@@ -41,15 +43,16 @@ def celery_redis(settings, fake_llm):
     celery_app._after_fork()
 
 
-def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1):
+def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1, queues="llm", embed_messages=False):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.agents.worker_settings",
         "ENGRAM_TEST_REDIS_URL": redis_url,
         "OPENAI_API_BASE": fake_base_url,
         "ENGRAM_LLM_RETRY_BACKOFF_MS": "5",
+        "ENGRAM_TEST_EMBED_MESSAGES": "1" if embed_messages else "",
     }
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "llm", f"--pool={pool}"]
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, f"--pool={pool}"]
     command += [f"--concurrency={concurrency}", "-l", "warning", "--without-gossip", "--without-mingle"]
     command += ["--without-heartbeat"]
     # The worker's log goes to a file (kept in the temp dir) so that it cannot interleave with pytest's output.
@@ -185,3 +188,55 @@ def test_in_process_runs_left_running_by_a_dead_process_are_resumed(alice, fake_
     assert run_wait(run_id=stuck.id, timeout=30).status == RunStatus.COMPLETED
     assert run_wait(run_id=behind.id, timeout=30).status == RunStatus.COMPLETED
     assert_serial_and_ordered(agent, [stuck.id, behind.id])
+
+
+def embedded(message_ids):
+    return Message.objects.filter(pk__in=message_ids).exclude(embedding_hash="").count() == len(message_ids)
+
+
+@pytest.mark.slow
+def test_a_runs_messages_are_embedded_by_the_worker_when_it_ends(alice, celery_redis, fake_llm):
+    agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
+    fake_llm.default = Reply(text="Biscuit is a lovely name for a puppy.")
+    worker = start_worker(celery_redis, fake_llm.base_url, queues="llm,embeddings", embed_messages=True)
+    try:
+        run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "My dog is called Biscuit"}])
+        assert run_wait(run_id=run.id, timeout=60).status == RunStatus.COMPLETED
+        ids = list(Message.objects.filter(run=run).values_list("pk", flat=True))
+        assert len(ids) == 2
+        assert wait_until(lambda: embedded(ids), timeout=60), "the run's messages were never embedded"
+    finally:
+        stop(worker)
+
+
+def test_a_runs_messages_are_embedded_in_the_background_when_it_ends(alice, fake_llm, settings, send):
+    settings.ENGRAM_EMBED_MESSAGES = True
+    agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
+    fake_llm.default = Reply(text="Biscuit is a lovely name for a puppy.")
+    run = send(agent, "My dog is called Biscuit")
+    ids = list(Message.objects.filter(run=run).values_list("pk", flat=True))
+    assert len(ids) == 2
+    assert wait_until(lambda: embedded(ids), timeout=60), "the run's messages were never embedded"
+    # The input of a queued run that is cancelled never runs, and is embedded all the same.
+    from agents.services.runs import run_cancel
+
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
+    queued = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "never mind"}])
+    run_cancel(run=queued)
+    [pending] = Message.objects.filter(run=queued).values_list("pk", flat=True)
+    assert wait_until(lambda: embedded([pending]), timeout=60), "a cancelled run's input was never embedded"
+
+
+def test_a_wait_wakes_up_when_another_process_announces_the_end_on_redis(celery_redis):
+    import redis
+
+    from agents.services import runs
+
+    assert runs._listener.listening()
+    run_id, woke = uuid.uuid4(), threading.Event()
+    runs._waiters[run_id] = woke
+    try:
+        redis.Redis.from_url(celery_redis).publish(runs._CHANNEL.format(run_id), b"1")  # what a worker does
+        assert woke.wait(10), "the listener did not pass the run's end on"
+    finally:
+        runs._waiters.pop(run_id, None)

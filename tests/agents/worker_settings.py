@@ -17,4 +17,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 ENGRAM_RUN_EXECUTOR = "celery"
+ENGRAM_EMBED_MESSAGES = bool(os.environ.get("ENGRAM_TEST_EMBED_MESSAGES"))
 DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
