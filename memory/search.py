@@ -57,7 +57,8 @@ class Fusion:
     outvoted by a near-tie of vectors. `rrf`: weighted reciprocal rank fusion, Σ weight / (k + rank).
 
     Context: a row then also receives `context_prev` × the fused score of the row just before it in time (and
-    `context_prev2` of the one before that, `context_next` of the one after), within the same filters. Memories
+    `context_prev2` of the one before that, `context_next` of the one after, `context_next2` of the one after
+    that), within the same filters; rows next to a candidate are scored the same way. Memories
     are written in conversation order, and the row that answers a question often follows the one that matches
     its words ("What did you paint?" → "A sunset over the lake").
 
@@ -75,8 +76,9 @@ class Fusion:
     vector_weight: float = 0.6
     depth: int = 50  # candidates taken from each ranking (at least 2 × (offset + top_k))
     context_prev: float = 0.3
-    context_prev2: float = 0.1
+    context_prev2: float = 0.2
     context_next: float = 0.15
+    context_next2: float = 0.05
     episode_weight: float = 0.3
     episode_gap: float = 3600.0
     episode_top: int = 2
@@ -84,7 +86,7 @@ class Fusion:
 
     @property
     def uses_context(self) -> bool:
-        return bool(self.context_prev or self.context_prev2 or self.context_next)
+        return bool(self.context_prev or self.context_prev2 or self.context_next or self.context_next2)
 
     @property
     def uses_rows(self) -> bool:
@@ -474,11 +476,12 @@ class Around:
     prev: Any = None
     prev2: Any = None
     next: Any = None
+    next2: Any = None
 
 
 def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, Around]:
-    """Each id's created_at, previous row, the one before that and next row, in (created_at, id) order within
-    `scope`: one query."""
+    """Each id's created_at and the two rows before and after it, in (created_at, id) order within `scope`: one
+    query."""
     if not ids:
         return {}
     # Row-value comparisons walk the (agent_id, created_at) index from the candidate outwards.
@@ -494,13 +497,13 @@ def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, Around]:
 
     marks = ", ".join(["%s"] * len(ids))
     sql = (
-        f"SELECT c.id, c.created_at, {pick(before, 'DESC', 0)}, {pick(before, 'DESC', 1)}, {pick(after, 'ASC', 0)} "
-        f"FROM {scope.table} c WHERE c.id IN ({marks})"
+        f"SELECT c.id, c.created_at, {pick(before, 'DESC', 0)}, {pick(before, 'DESC', 1)}, "
+        f"{pick(after, 'ASC', 0)}, {pick(after, 'ASC', 1)} FROM {scope.table} c WHERE c.id IN ({marks})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*scope.params, *scope.params, *scope.params, *ids])
+        cursor.execute(sql, [*scope.params * 4, *ids])
         rows = cursor.fetchall()
-    return {pk: Around(_aware(created_at), prev, prev2, nxt) for pk, created_at, prev, prev2, nxt in rows}
+    return {pk: Around(_aware(created_at), *others) for pk, created_at, *others in rows}
 
 
 def _aware(value: Any) -> dt.datetime | None:
@@ -516,8 +519,9 @@ def add_context(
     fused: list[tuple[Any, float]], around: dict[Any, Around], fusion: Fusion, depth: int
 ) -> tuple[list[tuple[Any, float]], dict[Any, dt.datetime | None]]:
     """score(x) = fused(x) + context_prev × fused(prev x) + context_prev2 × fused(prev prev x)
-    + context_next × fused(next x), over the top `depth` fused rows and the rows next to them. Also returns
-    each scored row's time (a row lifted only by a neighbour takes that neighbour's)."""
+    + context_next × fused(next x) + context_next2 × fused(next next x), over the top `depth` fused rows and the
+    rows up to two away from them. Also returns each scored row's time (a row lifted only by a neighbour takes
+    that neighbour's)."""
     own = dict(fused[:depth])
     scores = dict(own)
     times: dict[Any, dt.datetime | None] = {}
@@ -529,10 +533,16 @@ def add_context(
             fusion.context_prev * own.get(row.prev, 0.0)
             + fusion.context_prev2 * own.get(row.prev2, 0.0)
             + fusion.context_next * own.get(row.next, 0.0)
+            + fusion.context_next2 * own.get(row.next2, 0.0)
         )
-        # Rows just outside the candidates, lifted by a candidate next to them.
-        for other, weight in ((row.next, fusion.context_prev), (row.prev, fusion.context_next)):
-            if other is not None and other not in own:
+        # Rows just outside the candidates, lifted by a candidate next to them (it is their prev, next, ...).
+        for other, weight in (
+            (row.next, fusion.context_prev),
+            (row.next2, fusion.context_prev2),
+            (row.prev, fusion.context_next),
+            (row.prev2, fusion.context_next2),
+        ):
+            if other is not None and other not in own and weight:
                 scores[other] = scores.get(other, 0.0) + weight * own[pk]
                 times.setdefault(other, row.created_at)
     return sorted(scores.items(), key=lambda item: -item[1]), times

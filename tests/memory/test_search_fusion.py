@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Any
 
 from memory.query_dates import DateWindow, query_date_windows
-from memory.search import Fusion, episode_boost, passage_search
+from memory.search import Around, Fusion, add_context, episode_boost, passage_search
 from memory.services.passages import PassageInput
 
 DAY1 = dt.datetime(2023, 5, 1, 9, 0, tzinfo=dt.UTC)
@@ -24,6 +24,15 @@ def test_it_lifts_the_episode_where_the_matches_gather() -> None:
     # Two hours apart with a one-hour gap: four episodes of one row each, and the order stays.
     apart = {pk: DAY1 + dt.timedelta(hours=2 * i) for i, (pk, _) in enumerate(ranked)}
     assert [pk for pk, _ in episode_boost(ranked, apart, Fusion(episode_gap=3600.0))] == ["b1", "a1", "a2", "a3"]
+
+
+def test_context_reaches_two_rows_either_side() -> None:
+    # Rows in time order: p2 p1 x n1 n2; only x is a candidate (the question); n2 holds the answer.
+    around = {"x": Around(DAY1, prev="p1", prev2="p2", next="n1", next2="n2")}
+    fusion = Fusion(context_prev=0.3, context_prev2=0.2, context_next=0.15, context_next2=0.05)
+    scores, times = add_context([("x", 1.0)], around, fusion, depth=50)
+    assert dict(scores) == {"x": 1.0, "n1": 0.3, "n2": 0.2, "p1": 0.15, "p2": 0.05}
+    assert times == dict.fromkeys(["x", "n1", "n2", "p1", "p2"], DAY1)
 
 
 def test_it_reads_the_dates_a_query_names() -> None:
