@@ -189,44 +189,53 @@ def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 
 def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
-    """Score fusion settings on cached rankings (the same primitives passage_search uses)."""
+    """Score fusion settings on cached rankings and neighbours (the same primitives passage_search uses)."""
     from memory.embeddings import embed_texts, resolve_model
     from memory.models import Passage
-    from memory.search import Fusion, fuse, scope_for, text_ranking, vector_ranking
+    from memory.search import Fusion, fuse, neighbours, rerank, scope_for, text_ranking, vector_ranking
 
     model = resolve_model("")
+    depth = 100
     cached = []
     for conv in data:
         agent = agents[conv["name"]]
-        dia_of = {str(pk): tags[0] for pk, tags in Passage.objects.filter(agent=agent).values_list("id", "tags")}
+        dia_of = {pk: tags[0] for pk, tags in Passage.objects.filter(agent=agent).values_list("id", "tags")}
         session_of = {dia: n for dia, n, *_ in conv["turns"]}
         vectors = embed_texts(model, [q["question"] for q in conv["questions"]])
         for q, vector in zip(conv["questions"], vectors, strict=True):
             scope = scope_for("memory_passage", organization_id=agent.organization_id, agent_id=agent.id)
-            text = [(str(pk), s) for pk, s in text_ranking(scope, q["question"], 200)]
-            vec = [(str(pk), s) for pk, s in vector_ranking(scope, vector, model, 200)]
-            cached.append((q, session_of, dia_of, text, vec))
-    grid = []
-    for method in ("rrf", "rsf"):
-        for weight in (0.3, 0.5, 0.7, 1.0, 1.5, 2.0):
-            for k in (10.0, 30.0, 60.0) if method == "rrf" else (0.0,):
-                for depth in (50, 100, 200):
-                    grid.append(Fusion(method=method, k=k, text_weight=1.0, vector_weight=weight, depth=depth))
+            text = text_ranking(scope, q["question"], depth)
+            vec = vector_ranking(scope, vector, model, depth)
+            around = neighbours(scope, list({pk for pk, _ in text} | {pk for pk, _ in vec}))
+            cached.append((q, session_of, dia_of, text, vec, around))
+    base = Fusion()
+    grid = [Fusion(method="rrf", k=k, vector_weight=w, depth=50) for k in (10.0, 60.0) for w in (0.5, 1.0)]
+    grid += [
+        Fusion(vector_weight=w, depth=d, episode_weight=0.0, date_weight=0.0, context_prev=0.0, context_prev2=0.0,
+               context_next=0.0, context_next2=0.0)
+        for w in (0.4, 0.6, 1.0) for d in (50, 100)
+    ]  # fmt: skip
+    grid += [
+        Fusion(vector_weight=w, episode_weight=e, episode_top=top, date_weight=dw)
+        for w in (0.5, 0.6, 0.8) for e in (0.0, 0.2, 0.3, 0.4) for top in (1, 2, 3) for dw in (0.0, 0.5, 0.8)
+    ]  # fmt: skip
+    grid += [
+        Fusion(context_prev=p, context_prev2=p2, context_next=n, context_next2=n2)
+        for p in (0.2, 0.3) for p2 in (0.1, 0.2) for n in (0.1, 0.15) for n2 in (0.0, 0.05, 0.1)
+    ]  # fmt: skip
     results = []
-    for fusion in grid:
+    for fusion in [base, *grid]:
         rows = []
-        for q, session_of, dia_of, text, vec in cached:
-            fused = fuse(text[: fusion.depth], vec[: fusion.depth], fusion)[:TOP]
-            rows.append((q["category"], score([dia_of[pk] for pk, _ in fused], q, session_of)))
+        for q, session_of, dia_of, text, vec, around in cached:
+            fused = fuse(text[: fusion.depth], vec[: fusion.depth], fusion)
+            if fusion.uses_rows and fused:
+                fused = rerank(fused, around, fusion, fusion.depth, q["question"])
+            rows.append((q["category"], score([dia_of[pk] for pk, _ in fused[:TOP]], q, session_of)))
         means = {m: sum(r[m] for _, r in rows) / len(rows) for m in METRICS}
         results.append((means["NDCG@10"] + means["R@10"], fusion, means))
-    results.sort(key=lambda r: -r[0])
-    print("\nfusion grid (best first, top 15):")
-    for _, fusion, means in results[:15]:
-        print(
-            f"  {fusion.method} k={fusion.k:<5} w_vec={fusion.vector_weight:<4} depth={fusion.depth:<4}"
-            + "".join(f" {m} {means[m]:.3f}" for m in METRICS)
-        )
+    print("\nfusion grid, the defaults first, then the best 15:")
+    for _, fusion, means in results[:1] + sorted(results, key=lambda r: -r[0])[:15]:
+        print(f"  {fusion}\n   " + "".join(f" {m} {means[m]:.3f}" for m in METRICS))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ columns (passages here, messages in agents.recall), plus archival search itself.
 
 Modes: `text` ranks by BM25 over the full-text index (a row is findable as soon as it is committed); `vector`
 ranks by cosine similarity to the query embedded with the agent's embedding model (a row is findable once it is
-embedded, by that same model); `hybrid` (default) fuses both rankings with weighted reciprocal rank fusion.
+embedded, by that same model); `hybrid` (default) fuses both rankings (relative score fusion), then lifts rows
+next to strong matches, rows of the episode where the matches gather and rows written on a date the query names
+(`Fusion`).
 Filters (scope, tags, dates, roles) are SQL conditions applied in the database before any limit.
 
 PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored here from their lexeme
@@ -25,11 +27,13 @@ from typing import Any, Literal
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
 
 from memory import ddl
 from memory.embeddings import MAX_QUERY_CHARS, EmbeddingError, embed_query, resolve_model
 from memory.fields import Vector, vector_from_db, vector_to_pg
 from memory.models import Passage
+from memory.query_dates import DateWindow, in_any, query_date_windows
 from memory.types import AgentLike
 
 logger = logging.getLogger(__name__)
@@ -53,9 +57,18 @@ class Fusion:
     outvoted by a near-tie of vectors. `rrf`: weighted reciprocal rank fusion, Σ weight / (k + rank).
 
     Context: a row then also receives `context_prev` × the fused score of the row just before it in time (and
-    `context_prev2` of the one before that, `context_next` of the one after), within the same filters. Memories
+    `context_prev2` of the one before that, `context_next` of the one after, `context_next2` of the one after
+    that), within the same filters; rows next to a candidate are scored the same way. Memories
     are written in conversation order, and the row that answers a question often follows the one that matches
-    its words ("What did you paint?" → "A sunset over the lake")."""
+    its words ("What did you paint?" → "A sunset over the lake").
+
+    Episodes: candidates written less than `episode_gap` seconds apart (chained in time) form one episode, such
+    as one conversation; each row then gains `episode_weight` × its episode's mass (the sum of its best
+    `episode_top` scores, relative to the best episode's) × the best score. A question is usually answered
+    inside the episode where most of its evidence sits.
+
+    Dates: when the query names a calendar date (`memory.query_dates`), rows created within it gain
+    `date_weight` × the best score."""
 
     method: Literal["rrf", "rsf"] = "rsf"
     k: float = 60.0
@@ -63,12 +76,22 @@ class Fusion:
     vector_weight: float = 0.6
     depth: int = 50  # candidates taken from each ranking (at least 2 × (offset + top_k))
     context_prev: float = 0.3
-    context_prev2: float = 0.1
+    context_prev2: float = 0.2
     context_next: float = 0.15
+    context_next2: float = 0.05
+    episode_weight: float = 0.3
+    episode_gap: float = 3600.0
+    episode_top: int = 2
+    date_weight: float = 0.5
 
     @property
     def uses_context(self) -> bool:
-        return bool(self.context_prev or self.context_prev2 or self.context_next)
+        return bool(self.context_prev or self.context_prev2 or self.context_next or self.context_next2)
+
+    @property
+    def uses_rows(self) -> bool:
+        """Whether fusion needs the candidates' neighbours and times (one more query)."""
+        return self.uses_context or bool(self.episode_weight or self.date_weight)
 
 
 DEFAULT_FUSION = Fusion()
@@ -445,8 +468,20 @@ def fuse(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
-def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, tuple[Any, Any, Any]]:
-    """(previous, one before previous, next) row of each id in (created_at, id) order, within `scope`."""
+@dataclass(frozen=True)
+class Around:
+    """A candidate's time and its neighbours in (created_at, id) order within the search's filters."""
+
+    created_at: dt.datetime | None
+    prev: Any = None
+    prev2: Any = None
+    next: Any = None
+    next2: Any = None
+
+
+def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, Around]:
+    """Each id's created_at and the two rows before and after it, in (created_at, id) order within `scope`: one
+    query."""
     if not ids:
         return {}
     # Row-value comparisons walk the (agent_id, created_at) index from the candidate outwards.
@@ -462,31 +497,104 @@ def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, tuple[Any, Any, Any]]:
 
     marks = ", ".join(["%s"] * len(ids))
     sql = (
-        f"SELECT c.id, {pick(before, 'DESC', 0)}, {pick(before, 'DESC', 1)}, {pick(after, 'ASC', 0)} "
-        f"FROM {scope.table} c WHERE c.id IN ({marks})"
+        f"SELECT c.id, c.created_at, {pick(before, 'DESC', 0)}, {pick(before, 'DESC', 1)}, "
+        f"{pick(after, 'ASC', 0)}, {pick(after, 'ASC', 1)} FROM {scope.table} c WHERE c.id IN ({marks})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*scope.params, *scope.params, *scope.params, *ids])
-        return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+        cursor.execute(sql, [*scope.params * 4, *ids])
+        rows = cursor.fetchall()
+    return {pk: Around(_aware(created_at), *others) for pk, created_at, *others in rows}
 
 
-def add_context(scope: Scope, fused: list[tuple[Any, float]], fusion: Fusion, depth: int) -> list[tuple[Any, float]]:
+def _aware(value: Any) -> dt.datetime | None:
+    """A created_at read by raw SQL: SQLite gives text or a naive datetime, both in UTC."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return None
+
+
+def add_context(
+    fused: list[tuple[Any, float]], around: dict[Any, Around], fusion: Fusion, depth: int
+) -> tuple[list[tuple[Any, float]], dict[Any, dt.datetime | None]]:
     """score(x) = fused(x) + context_prev × fused(prev x) + context_prev2 × fused(prev prev x)
-    + context_next × fused(next x), over the top `depth` fused rows and the rows next to them."""
+    + context_next × fused(next x) + context_next2 × fused(next next x), over the top `depth` fused rows and the
+    rows up to two away from them. Also returns each scored row's time (a row lifted only by a neighbour takes
+    that neighbour's)."""
     own = dict(fused[:depth])
     scores = dict(own)
-    for pk, (prev, prev2, nxt) in neighbours(scope, list(own)).items():
+    times: dict[Any, dt.datetime | None] = {}
+    for pk, row in around.items():
+        if pk not in own:
+            continue
+        times[pk] = row.created_at
         scores[pk] += (
-            fusion.context_prev * own.get(prev, 0.0)
-            + fusion.context_prev2 * own.get(prev2, 0.0)
-            + fusion.context_next * own.get(nxt, 0.0)
+            fusion.context_prev * own.get(row.prev, 0.0)
+            + fusion.context_prev2 * own.get(row.prev2, 0.0)
+            + fusion.context_next * own.get(row.next, 0.0)
+            + fusion.context_next2 * own.get(row.next2, 0.0)
         )
-        # Rows just outside the candidates, lifted by a candidate next to them.
-        if nxt is not None and nxt not in own:
-            scores[nxt] = scores.get(nxt, 0.0) + fusion.context_prev * own[pk]
-        if prev is not None and prev not in own:
-            scores[prev] = scores.get(prev, 0.0) + fusion.context_next * own[pk]
-    return sorted(scores.items(), key=lambda item: -item[1])
+        # Rows just outside the candidates, lifted by a candidate next to them (it is their prev, next, ...).
+        for other, weight in (
+            (row.next, fusion.context_prev),
+            (row.next2, fusion.context_prev2),
+            (row.prev, fusion.context_next),
+            (row.prev2, fusion.context_next2),
+        ):
+            if other is not None and other not in own and weight:
+                scores[other] = scores.get(other, 0.0) + weight * own[pk]
+                times.setdefault(other, row.created_at)
+    return sorted(scores.items(), key=lambda item: -item[1]), times
+
+
+def episode_boost(
+    ranked: list[tuple[Any, float]], times: dict[Any, dt.datetime | None], fusion: Fusion
+) -> list[tuple[Any, float]]:
+    """Adds episode_weight × (episode mass / best episode mass) × best score to every row (see `Fusion`)."""
+    if not ranked or not fusion.episode_weight:
+        return ranked
+    dated = sorted((t, pk) for pk, t in times.items() if t is not None)
+    episode: dict[Any, int] = {}
+    current, last = 0, None
+    for moment, pk in dated:
+        if last is not None and (moment - last).total_seconds() > fusion.episode_gap:
+            current += 1
+        episode[pk] = current
+        last = moment
+    members: dict[Any, list[float]] = {}
+    for pk, score in ranked:
+        members.setdefault(episode.get(pk, ("alone", pk)), []).append(score)
+    mass = {key: sum(sorted(scores, reverse=True)[: fusion.episode_top]) for key, scores in members.items()}
+    best_mass = max(mass.values())
+    if best_mass <= 0:
+        return ranked
+    lift = fusion.episode_weight * ranked[0][1] / best_mass
+    boosted = [(pk, score + lift * mass[episode.get(pk, ("alone", pk))]) for pk, score in ranked]
+    return sorted(boosted, key=lambda item: -item[1])
+
+
+def date_boost(
+    ranked: list[tuple[Any, float]], times: dict[Any, dt.datetime | None], windows: list[DateWindow], weight: float
+) -> list[tuple[Any, float]]:
+    """Adds weight × the best score to the rows created within a date the query names."""
+    if not ranked or not windows or not weight:
+        return ranked
+    lift = weight * ranked[0][1]
+    boosted = []
+    for pk, score in ranked:
+        moment = times.get(pk)
+        boosted.append((pk, score + lift if moment is not None and in_any(windows, moment) else score))
+    return sorted(boosted, key=lambda item: -item[1])
+
+
+def rerank(
+    fused: list[tuple[Any, float]], around: dict[Any, Around], fusion: Fusion, depth: int, query: str
+) -> list[tuple[Any, float]]:
+    """Context, episode and date adjustments of a fused ranking, given the candidates' rows (`neighbours`)."""
+    ranked, times = add_context(fused, around, fusion, depth)
+    ranked = episode_boost(ranked, times, fusion)
+    return date_boost(ranked, times, query_date_windows(query), fusion.date_weight)
 
 
 def ranked_ids(
@@ -522,8 +630,8 @@ def ranked_ids(
         ranked = vector
     else:
         ranked = fuse(text, vector, fusion)
-        if fusion.uses_context:
-            ranked = add_context(scope, ranked, fusion, depth)
+        if fusion.uses_rows and ranked:
+            ranked = rerank(ranked, neighbours(scope, [pk for pk, _ in ranked[:depth]]), fusion, depth, query)
     return [(pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk)), score) for pk, score in ranked[:limit]]
 
 

@@ -1,0 +1,77 @@
+"""Hybrid fusion beyond the two rankings: episodes and dates named in the query (both databases)."""
+
+import datetime as dt
+from typing import Any
+
+from memory.query_dates import DateWindow, query_date_windows
+from memory.search import Around, Fusion, add_context, episode_boost, passage_search
+from memory.services.passages import PassageInput
+
+DAY1 = dt.datetime(2023, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def test_it_lifts_the_episode_where_the_matches_gather() -> None:
+    # One strong match alone on day 30; three slightly weaker ones written minutes apart on day 1.
+    times = {"b1": DAY1 + dt.timedelta(days=30)}
+    times |= {f"a{i}": DAY1 + dt.timedelta(minutes=5 * i) for i in range(1, 4)}
+    ranked = [("b1", 1.0), ("a1", 0.95), ("a2", 0.9), ("a3", 0.85)]
+
+    boosted = episode_boost(ranked, dict(times), Fusion(episode_weight=0.3, episode_top=2))
+    # a1: 0.95 + 0.3 × (0.95 + 0.9) / 1.85 = 1.25; b1: 1.0 + 0.3 × 1.0 / 1.85 = 1.16; a3: 0.85 + 0.3 = 1.15.
+    assert [pk for pk, _ in boosted] == ["a1", "a2", "b1", "a3"]
+    assert episode_boost(ranked, dict(times), Fusion(episode_weight=0.0)) == ranked
+
+    # Two hours apart with a one-hour gap: four episodes of one row each, and the order stays.
+    apart = {pk: DAY1 + dt.timedelta(hours=2 * i) for i, (pk, _) in enumerate(ranked)}
+    assert [pk for pk, _ in episode_boost(ranked, apart, Fusion(episode_gap=3600.0))] == ["b1", "a1", "a2", "a3"]
+
+
+def test_context_reaches_two_rows_either_side() -> None:
+    # Rows in time order: p2 p1 x n1 n2; only x is a candidate (the question); n2 holds the answer.
+    around = {"x": Around(DAY1, prev="p1", prev2="p2", next="n1", next2="n2")}
+    fusion = Fusion(context_prev=0.3, context_prev2=0.2, context_next=0.15, context_next2=0.05)
+    scores, times = add_context([("x", 1.0)], around, fusion, depth=50)
+    assert dict(scores) == {"x": 1.0, "n1": 0.3, "n2": 0.2, "p1": 0.15, "p2": 0.05}
+    assert times == dict.fromkeys(["x", "n1", "n2", "p1", "p2"], DAY1)
+
+
+def test_it_reads_the_dates_a_query_names() -> None:
+    def spans(query: str) -> list[tuple[Any, Any, Any]]:
+        return [(w.start, w.end, w.month) for w in query_date_windows(query)]
+
+    may10 = (dt.date(2023, 5, 9), dt.date(2023, 5, 12), None)  # a day either side for time zones
+    assert spans("Who did I meet on May 10, 2023?") == [may10]
+    assert spans("Who did I meet on 10 May, 2023?") == [may10]
+    assert spans("Who did I meet on the 10th of May 2023?") == [may10]
+    assert spans("notes from 2023-05-10") == [may10]
+    assert spans("What did I buy in December 2023?") == [(dt.date(2023, 12, 1), dt.date(2024, 1, 1), None)]
+    assert spans("Where did we go camping in June?") == [(None, None, 6)]
+    assert spans("How often did I swim in 2022?") == [(dt.date(2022, 1, 1), dt.date(2023, 1, 1), None)]
+    assert spans("You may want to call 2023 friends") == []
+    assert spans("on 31 February, 2023") == [(dt.date(2023, 2, 1), dt.date(2023, 3, 1), None)]  # no such day
+    assert DateWindow(None, None, 6).contains(dt.datetime(2021, 6, 30, 23, tzinfo=dt.UTC))
+
+
+def test_hybrid_search_lifts_rows_written_on_the_date_the_query_names(agent_a: Any, insert: Any) -> None:
+    days = [DAY1 + dt.timedelta(days=d) for d in (0, 9, 20, 33, 47)]
+    target = days[1]  # 10 May 2023; its text matches the query a little less well than the others'
+    lunches = [
+        PassageInput(
+            text="Lunch with Sam at the noodle bar, then a long walk home along the river"
+            if day == target
+            else "Lunch with Sam at the noodle bar",
+            created_at=day,
+        )
+        for day in days
+    ]
+    others = ["Sam called about the car", "Bought bread and milk", "Dentist appointment moved", "Read about bridges"]
+    insert(
+        agent_a,
+        lunches + [PassageInput(text=t, created_at=DAY1 + dt.timedelta(days=60 + i)) for i, t in enumerate(others)],
+    )
+    query = "lunch at the noodle bar with Sam on 10 May 2023"
+
+    hits = passage_search(agent=agent_a, query=query, top_k=5)
+    assert hits[0].passage.created_at == target
+    undated = passage_search(agent=agent_a, query=query, top_k=5, fusion=Fusion(date_weight=0.0))
+    assert undated[0].passage.created_at != target
