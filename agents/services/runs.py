@@ -204,28 +204,44 @@ def _number_input(run: Run) -> None:
 
 def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> bool:
     """Move a running run to a final status (conditional: False when it was cancelled meanwhile) and record it on
-    the agent. After commit, waiters wake and the agent's next queued run is dispatched. Called inside the
-    transaction of the run's last step, it commits with that step."""
+    the agent. After commit, waiters wake and the agent's next queued run, if any, is dispatched. Called inside
+    the transaction of the run's last step, it commits with that step."""
     now = timezone.now()
     with transaction.atomic(savepoint=False):
         done = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
             status=status, stop_reason=stop_reason, error=error[:10_000], completed_at=now
         )
-        if done:
-            duration = int((now - run.started_at).total_seconds() * 1000) if run.started_at else None
-            Agent.objects.filter(pk=run.agent_id).update(
-                last_run_completion=now, last_run_duration_ms=duration, last_stop_reason=stop_reason
-            )
-            run.status, run.stop_reason, run.error, run.completed_at = status, stop_reason, error, now
-            events.run_status(run)
-        _after_end(run)
-    return bool(done)
+        if not done:  # cancelled meanwhile: run_cancel woke the waiters and dispatches the next run
+            return False
+        duration = int((now - run.started_at).total_seconds() * 1000) if run.started_at else None
+        last_position = _record_on_agent(run, now, duration, stop_reason)
+        run.status, run.stop_reason, run.error, run.completed_at = status, stop_reason, error, now
+        events.run_status(run)
+        # Positions are handed out under the agent row's lock, which this transaction now holds: a send that
+        # took a later position either shows here or dispatches itself after we commit (and then claims).
+        _after_end(run, dispatch_next=last_position > run.position)
+    return True
 
 
-def _after_end(run: Run) -> None:
+def _record_on_agent(run: Run, now: Any, duration: int | None, stop_reason: str) -> int:
+    """Record the run's end on its agent; returns the agent's last handed-out run position (one statement)."""
+    table = connection.ops.quote_name(Agent._meta.db_table)
+    completion = Agent._meta.get_field("last_run_completion").get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_run_completion = %s, last_run_duration_ms = %s, last_stop_reason = %s "  # noqa: S608
+            "WHERE id = %s RETURNING run_seq",
+            [completion, duration, stop_reason, Agent._meta.pk.get_db_prep_value(run.agent_id, connection)],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _after_end(run: Run, *, dispatch_next: bool = True) -> None:
     # Waiters first: the caller's answer should not wait for the look-up of the next run.
     transaction.on_commit(lambda: _notify_waiters(run.pk))
-    transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
+    if dispatch_next:
+        transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
     run_messages_embed_after_commit(run.pk)
 
 
