@@ -156,30 +156,29 @@ def _claim_sql() -> str:
     return (
         f"UPDATE {table} SET status = %s, claim_token = %s, started_at = %s "  # noqa: S608 (fixed names)
         f"WHERE id = %s AND status = %s AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.agent_id = {table}.agent_id "
-        f"AND e.status = %s AND e.position < {table}.position)"
+        f"AND e.status = %s AND e.position < {table}.position) RETURNING *"
     )
 
 
 def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
-    """Claim a queued run for `token`: one conditional UPDATE (a statement of its own: this runs once per
-    request) that also checks that no earlier send of the agent is still queued; the unique index refuses a
-    second running run of the agent. A running run is returned only to the holder of its token: a redelivered
+    """Claim a queued run for `token`: one conditional UPDATE … RETURNING (raw SQL: this runs once per request)
+    that also checks that no earlier send of the agent is still queued; the unique index refuses a second
+    running run of the agent. A running run is returned only to the holder of its token: a redelivered
     Celery message resumes. Returns None when the run is not ours to execute (gone, finished, another holder,
     or not first in line)."""
     now = timezone.now()
     started = Run._meta.get_field("started_at").get_db_prep_value(now, connection)
     pk = Run._meta.pk.get_db_prep_value(run_id, connection)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_claim_sql(), [RunStatus.RUNNING, token, started, pk, RunStatus.QUEUED, RunStatus.QUEUED])
-            claimed = cursor.rowcount == 1
-            run = Run.objects.filter(pk=run_id).first()
-            if run is None:
-                return None
+        with transaction.atomic():
+            params = [RunStatus.RUNNING, token, started, pk, RunStatus.QUEUED, RunStatus.QUEUED]
+            claimed = list(Run.objects.raw(_claim_sql(), params))  # the claimed row, or none
             if not claimed:
-                # An earlier send goes first (it dispatches us when it ends), or the run is final, or running:
+                # An earlier send goes first (it dispatches us when it ends), or the run is gone, final, or running:
                 # ours only on a redelivery of the same task.
-                return run if run.status == RunStatus.RUNNING and run.claim_token == token else None
+                run = Run.objects.filter(pk=run_id).first()
+                return run if run and run.status == RunStatus.RUNNING and run.claim_token == token else None
+            [run] = claimed
             _number_input(run)
             events.run_status(run)
     except IntegrityError:
