@@ -1,6 +1,8 @@
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,3 +15,13 @@ app.conf.task_routes = {
     "memory.reembed_*": {"queue": "embeddings"},
 }
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_connections(**kwargs: Any) -> None:
+    """Around every task, what Django does around every request: drop connections past DB_CONN_MAX_AGE or
+    broken by an error (the fixup's own closing is off, see CELERY_DB_REUSE_MAX)."""
+    from django.db import close_old_connections as close
+
+    close()

@@ -240,3 +240,16 @@ def test_a_wait_wakes_up_when_another_process_announces_the_end_on_redis(celery_
         assert woke.wait(10), "the listener did not pass the run's end on"
     finally:
         runs._waiters.pop(run_id, None)
+
+
+def test_a_worker_keeps_its_database_connection_from_task_to_task():
+    from celery.fixups.django import DjangoWorkerFixup
+
+    from agents.tasks import run_agent
+
+    fixup = DjangoWorkerFixup(celery_app)  # what a worker process installs around every task
+    connection.ensure_connection()
+    before = connection.connection
+    fixup.on_task_postrun(sender=run_agent)
+    fixup.on_task_prerun(sender=run_agent)
+    assert connection.connection is before  # no new PostgreSQL connection (~3 ms) per run
