@@ -86,9 +86,10 @@ def _memory_metadata(agent: Agent) -> str:
     return "\n".join(lines)
 
 
-def compile_system(agent: Agent, blocks: list[Block] | None = None) -> str:
+def compile_system(agent: Agent, blocks: list[Block] | None = None, *, store: bool = True) -> str:
     """The system message. Recompiled (and stored on the agent) only when the prompt or the memory blocks
-    changed, so the prefix stays byte-identical between steps and provider prompt caches stay warm."""
+    changed, so the prefix stays byte-identical between steps and provider prompt caches stay warm. `store=False`
+    (read-only callers such as the context overview) compiles without writing."""
     if blocks is None:
         blocks = list(agent.blocks.order_by("agentblock__created_at", "agentblock__id"))
     rendered = render_blocks(blocks)
@@ -96,8 +97,9 @@ def compile_system(agent: Agent, blocks: list[Block] | None = None) -> str:
     if digest == agent.compiled_hash and agent.compiled_system:
         return agent.compiled_system
     compiled = f"{agent.system}\n\n{rendered}\n\n{_memory_metadata(agent)}"
-    Agent.objects.filter(pk=agent.pk).update(compiled_system=compiled, compiled_hash=digest)
-    agent.compiled_system, agent.compiled_hash = compiled, digest
+    if store:
+        Agent.objects.filter(pk=agent.pk).update(compiled_system=compiled, compiled_hash=digest)
+        agent.compiled_system, agent.compiled_hash = compiled, digest
     return compiled
 
 
@@ -477,7 +479,7 @@ def summarize(agent: Agent, *, model: str, previous: str, messages: list[CtxMess
 def context_overview(agent: Agent) -> JSON:
     """Token accounting for GET /agents/{id}/context and the ADE."""
     model = agent.model
-    system = compile_system(agent)
+    system = compile_system(agent, store=False)  # a GET never writes
     tools, _ = tool_schemas(agent)
     messages = in_context_messages(agent)
     budget = budget_for(agent, model)

@@ -274,6 +274,23 @@ def test_context_overview_accounts_for_the_window(fake_llm, make_agent, send):
     assert "<memory_blocks>" in overview["system_prompt"]
 
 
+def test_context_overview_never_writes(make_agent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.context import context_overview
+    from memory.services.blocks import block_update
+
+    agent = make_agent()
+    block = agent.blocks.get(label="persona")
+    block_update(block=block, actor=None, value="I am curious.")  # the stored compiled prompt is now stale
+    with CaptureQueriesContext(connection) as queries:
+        overview = context_overview(agent)
+    assert "I am curious." in overview["system_prompt"]
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert writes == []
+
+
 def test_a_block_write_publishes_an_agent_block_event(make_agent, django_capture_on_commit_callbacks):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
