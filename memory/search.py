@@ -7,14 +7,13 @@ ranks by cosine similarity to the query embedded with the agent's embedding mode
 embedded, by that same model); `hybrid` (default) fuses both rankings with weighted reciprocal rank fusion.
 Filters (scope, tags, dates, roles) are SQL conditions applied in the database before any limit.
 
-PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored here from their lexeme
+PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored in SQL from their lexeme
 counts; vectors come from the per-dimension partial HNSW index (iterative scans keep filtered queries exact in
 count). SQLite: FTS5 `bm25()` and an exact numpy scan over the filtered rows' float32 blobs.
 """
 
 import datetime as dt
 import logging
-import math
 import re
 import time
 import uuid
@@ -273,37 +272,54 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
         common = _common_lexemes(scope.table)
         gather = [t for t in terms if t not in common] or terms
         tsquery = " | ".join(_quote_lexeme(t) for t in gather)
-        # Per row: its length in words, and how often each query word occurs in it (computed by PostgreSQL, for
-        # the best TEXT_CANDIDATES matches by ts_rank only).
+        frequent = [t for t in terms if t in common]
+        # BM25 in one statement, over the best TEXT_CANDIDATES matches by ts_rank: each candidate's tsvector is
+        # unnested once (its length in words, and the query words it holds with their counts); a word's document
+        # frequency is the number of candidates holding it (all matches when there are fewer than
+        # TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N. Only the
+        # best `depth` rows leave the database.
         cursor.execute(
-            f"SELECT c.id, (SELECT sum(cardinality(u.positions)) FROM unnest(c.search_tsv) u), "
-            f"(SELECT array_agg(u.lexeme) FROM unnest(c.search_tsv) u WHERE u.lexeme = ANY(%s)), "
-            f"(SELECT array_agg(cardinality(u.positions)) FROM unnest(c.search_tsv) u WHERE u.lexeme = ANY(%s)) "
-            f"FROM (SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
-            f"AND t.search_tsv @@ %s::tsquery ORDER BY ts_rank(t.search_tsv, %s::tsquery) DESC "
-            f"LIMIT {TEXT_CANDIDATES}) c",
-            [terms, terms, *scope.params, tsquery, tsquery],
+            f"""
+            WITH c AS MATERIALIZED (
+                SELECT m.id, m.r, s.len, s.lex, s.tf FROM (
+                    SELECT t.id, t.search_tsv, ts_rank(t.search_tsv, %s::tsquery) AS r FROM {scope.table} t
+                    WHERE {scope.sql()} AND t.search_tsv @@ %s::tsquery ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
+                ) m CROSS JOIN LATERAL (
+                    SELECT greatest(1, sum(cardinality(u.positions))) AS len,
+                        array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(%s)) AS lex,
+                        array_agg(cardinality(u.positions)) FILTER (WHERE u.lexeme = ANY(%s)) AS tf
+                    FROM unnest(m.search_tsv) u
+                ) s
+            ),
+            n AS (SELECT greatest(%s, count(*))::float8 AS total, avg(c.len)::float8 AS avgdl FROM c),
+            e AS (
+                SELECT c.id, c.r, c.len, x.lex, x.tf, count(*) OVER (PARTITION BY x.lex) AS df
+                FROM c CROSS JOIN LATERAL unnest(c.lex, c.tf) x(lex, tf)
+            ),
+            w AS (
+                SELECT e.id, e.r, e.len, e.tf, n.total, n.avgdl,
+                    greatest(e.df, floor(coalesce(k.freq, 0) * n.total)) AS df
+                FROM e CROSS JOIN n LEFT JOIN unnest(%s::text[], %s::float8[]) k(lex, freq) ON k.lex = e.lex
+            )
+            SELECT w.id, sum(
+                ln(1 + (w.total - w.df + 0.5) / (w.df + 0.5)) * w.tf * {BM25_K1 + 1.0}
+                / (w.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * w.len / w.avgdl))
+            ) AS score
+            FROM w GROUP BY w.id ORDER BY score DESC, max(w.r) DESC, w.id LIMIT %s
+            """,
+            [
+                tsquery,
+                *scope.params,
+                tsquery,
+                terms,
+                terms,
+                _collection_size(scope),
+                frequent,
+                [common[t] for t in frequent],
+                depth,
+            ],
         )
-        rows = cursor.fetchall()
-        if not rows:
-            return []
-    total = max(_collection_size(scope), len(rows))
-    docs = [(pk, dict(zip(lexemes or [], tfs or [], strict=True))) for pk, _, lexemes, tfs in rows]
-    lengths = [max(1, int(length or 0)) for _, length, _, _ in rows]
-    avgdl = sum(lengths) / len(lengths)
-    idf = {}
-    for term in terms:
-        df = sum(1 for _, counts in docs if term in counts)
-        if term in common:  # not gathered by it: its table-wide frequency is the better estimate
-            df = max(df, int(common[term] * total))
-        idf[term] = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-    scored = []
-    for (pk, counts), length in zip(docs, lengths, strict=True):
-        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / avgdl)
-        score = sum(idf[t] * counts[t] * (BM25_K1 + 1.0) / (counts[t] + norm) for t in terms if t in counts)
-        scored.append((pk, score))
-    scored.sort(key=lambda item: -item[1])
-    return scored[:depth]
+        return [(pk, float(score)) for pk, score in cursor.fetchall()]
 
 
 def _fts5_query(query: str) -> str:
