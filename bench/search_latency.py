@@ -11,6 +11,7 @@ also compared with an exact scan (recall@10 of the HNSW search against exact sea
 
 import argparse
 import datetime as dt
+import os
 import random
 import sys
 import time
@@ -49,8 +50,14 @@ def main() -> None:
         help="PostgreSQL: generate the searched agent's rows inside the database and build the HNSW index after "
         "loading (for the 1,000,000-row run)",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated database and reuse it on the next run with the same --passages/--other (with "
+        "DATABASE_URL pointing to a server that outlives the run, e.g. `python -m tests.services`)",
+    )
     args = parser.parse_args()
-    with test_database(args.db):
+    with test_database(args.db, keep=args.keep):
         run(args)
 
 
@@ -142,34 +149,48 @@ def run(args: argparse.Namespace) -> None:
     from agents.models import Agent
     from memory.ddl import ensure_vector_index
     from memory.embeddings import embed_query, resolve_model
+    from memory.models import Passage
     from memory.search import DEFAULT_FUSION, passage_search, scope_for, vector_ranking
 
     rng = random.Random(args.seed)
     words = vocabulary(rng, 5000)
     weights = [1.0 / (rank + 1) for rank in range(len(words))]
-    org = Organization.objects.create(name="bench")
-    agent = Agent.objects.create(organization=org, name="searched", model="x")
-    ensure_vector_index("memory_passage", 384)
     started = time.perf_counter()
-    if args.sql_generate and connection.vendor == "postgresql":
-        sql_generate(agent, args.passages, words[:2000])
+    agent = Agent.objects.filter(name="searched").first()
+    if (
+        args.keep
+        and agent is not None
+        and Passage.objects.filter(agent=agent).count() == args.passages
+        and Passage.objects.exclude(agent=agent).count() == args.other
+    ):
+        print(f"db={args.db} passages: {args.passages} searched + {args.other} others, kept from an earlier run")
+    elif agent is not None:
+        raise SystemExit("the kept database holds other data: run once without --keep to drop it")
     else:
-        generate(agent, args.passages, rng, words, weights)
-    remaining, index = args.other, 0
-    while remaining > 0:
-        other = Agent.objects.create(organization=org, name=f"other-{index}", model="x")
-        batch = min(remaining, max(args.passages, 10_000))
-        generate(other, batch, rng, words, weights)
-        remaining -= batch
-        index += 1
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE memory_passage")
-    print(
-        f"db={args.db} passages: {args.passages} searched + {args.other} others, generated in "
-        f"{time.perf_counter() - started:.0f} s"
-    )
-    queries = [" ".join(rng.choices(words[:2000], k=rng.randint(3, 7))) for _ in range(args.queries)]
+        org = Organization.objects.create(name="bench")
+        agent = Agent.objects.create(organization=org, name="searched", model="x")
+        ensure_vector_index("memory_passage", 384)
+        if args.sql_generate and connection.vendor == "postgresql":
+            sql_generate(agent, args.passages, words[:2000])
+        else:
+            generate(agent, args.passages, rng, words, weights)
+        remaining, index = args.other, 0
+        while remaining > 0:
+            other = Agent.objects.create(organization=org, name=f"other-{index}", model="x")
+            batch = min(remaining, max(args.passages, 10_000))
+            generate(other, batch, rng, words, weights)
+            remaining -= batch
+            index += 1
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE memory_passage")
+        print(
+            f"db={args.db} passages: {args.passages} searched + {args.other} others, generated in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    query_rng = random.Random(args.seed + 1)  # the same queries whether the rows were generated or kept
+    queries = [" ".join(query_rng.choices(words[:2000], k=query_rng.randint(3, 7))) for _ in range(args.queries)]
     embed_query(resolve_model(""), "warm up the model")
     from memory.embeddings import _cached_query_vector
 

@@ -350,44 +350,86 @@ def text_ranking(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]
 # -- vectors ---------------------------------------------------------------------------------------------------
 
 
-# SQLite: each agent's vectors as one float32 matrix, kept between searches while the rows are unchanged.
-_matrix_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[Any], Vector]] = {}
+# SQLite: each agent's vectors as one float32 matrix (with the rows' ids and rowids), kept between searches while
+# the agent's version (bumped by triggers on every insert, delete and embedding write, from any process) is unchanged.
+_matrix_cache: dict[tuple[Any, ...], tuple[Any, list[Any], Any, Vector]] = {}
 _MATRIX_CACHE_ROWS = 2_000_000
-_writes = [0]
 
 
 def vectors_changed() -> None:
-    """Called by every write of embeddings or deletion of rows in this process (SQLite matrix cache)."""
-    _writes[0] += 1
+    """Called by every write of embeddings or deletion of rows in this process. The SQLite matrix cache follows
+    the version triggers instead (memory/ddl.py); kept as the hook for in-process caches."""
 
 
-def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Vector]:
+def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Any, Vector]:
     base_where = " AND ".join(scope.where[: scope.base]) or "TRUE"
     base_params = scope.params[: scope.base]
     condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {base_where}"
     params = [dim, model, *base_params]
+    agents = [p for w, p in zip(scope.where[: scope.base], base_params, strict=True) if w == "t.agent_id = %s"]
+    key = (connection.alias, scope.table, condition, *map(str, params))
     with connection.cursor() as cursor:
-        # Fingerprint over the agent's rows without touching the vector columns (they sit past the blob, on
-        # overflow pages); embedding writes in this process bump _writes.
-        # Only the agent condition: the (agent_id) index answers it without reading the wide rows.
-        agent_where = [(w, p) for w, p in zip(scope.where[: scope.base], base_params, strict=True) if "agent_id" in w]
-        where_sql = " AND ".join(w for w, _ in agent_where) or base_where
-        where_params = [p for _, p in agent_where] if agent_where else base_params
-        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {where_sql}", where_params)
-        count, last = cursor.fetchone()
-        key = (connection.alias, scope.table, condition, *map(str, params))
-        fingerprint = (count, last, _writes[0])
-        cached = _matrix_cache.get(key)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1], cached[2]
-        cursor.execute(f"SELECT t.id, t.embedding FROM {scope.table} t WHERE {condition}", params)
+        version = None
+        if agents:  # a scope without an agent is never cached
+            cursor.execute(
+                f"SELECT version FROM {ddl.VERSION_TABLE} WHERE tbl = %s AND agent_id = %s", [scope.table, agents[0]]
+            )
+            row = cursor.fetchone()
+            version = (row[0] if row is not None else None,)
+            cached = _matrix_cache.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1], cached[2], cached[3]
+        cursor.execute(f"SELECT t.id, t.rowid, t.embedding FROM {scope.table} t WHERE {condition}", params)
         rows = cursor.fetchall()
-    ids = [pk for pk, _ in rows]
-    matrix: Vector = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype="<f4").reshape(len(rows), dim)
+    ids = [pk for pk, _, _ in rows]
+    rowids = np.fromiter((rowid for _, rowid, _ in rows), dtype=np.int64, count=len(rows))
+    matrix: Vector = np.frombuffer(b"".join(bytes(blob) for _, _, blob in rows), dtype="<f4").reshape(len(rows), dim)
     if sum(len(entry[1]) for entry in _matrix_cache.values()) + len(ids) > _MATRIX_CACHE_ROWS:
         _matrix_cache.clear()
-    _matrix_cache[key] = (fingerprint, ids, matrix)
-    return ids, matrix
+    if version is not None:
+        _matrix_cache[key] = (version, ids, rowids, matrix)
+    return ids, rowids, matrix
+
+
+def _best_first(similarity: Vector, count: int) -> Any:
+    """Indexes of the `count` highest similarities, best first."""
+    if len(similarity) > count:
+        candidates = np.argpartition(-similarity, count)[:count]
+        return candidates[np.argsort(-similarity[candidates], kind="stable")]
+    return np.argsort(-similarity, kind="stable")
+
+
+def _sqlite_passing(scope: Scope, rowids: Any, *, every_row: bool = False) -> Any:
+    """Which of `rowids` pass all of the scope's conditions (a boolean mask): checked in SQL by primary key, or
+    with `every_row` by one pass over the agent's rows."""
+    with connection.cursor() as cursor:
+        if every_row:
+            cursor.execute(f"SELECT t.rowid FROM {scope.table} t WHERE {scope.sql()}", scope.params)
+        else:
+            cursor.execute(
+                f"SELECT t.rowid FROM {scope.table} t WHERE t.rowid IN (SELECT value FROM json_each(%s)) "
+                f"AND {scope.sql()}",
+                ["[" + ",".join(map(str, rowids.tolist())) + "]", *scope.params],
+            )
+        passing = np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
+    return np.isin(rowids, passing)
+
+
+def _sqlite_filtered_top(scope: Scope, rowids: Any, similarity: Vector, depth: int) -> Any:
+    """Best-first indexes of the `depth` most similar rows that pass the scope's filters. Rows are checked in SQL
+    in similarity order, a growing prefix at a time (4 × depth, then ×4), so a filter that most rows pass costs a
+    few hundred primary-key lookups; past a quarter of the rows, all of them are checked at once."""
+    size = 4 * depth
+    while True:
+        if size >= len(rowids) // 4:
+            allowed = np.where(_sqlite_passing(scope, rowids, every_row=True), similarity, -np.inf)
+            top = _best_first(allowed, depth)
+            return top[np.isfinite(allowed[top])]
+        prefix = _best_first(similarity, size)
+        kept = prefix[_sqlite_passing(scope, rowids[prefix])]
+        if len(kept) >= depth:
+            return kept[:depth]
+        size *= 4
 
 
 def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list[tuple[Any, float]]:
@@ -411,26 +453,15 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
             rows = cursor.fetchall()
         ranked = [(pk, 1.0 - float(distance)) for pk, distance in rows]
     else:
-        ids, matrix = _sqlite_matrix(scope, model, dim)
+        ids, rowids, matrix = _sqlite_matrix(scope, model, dim)
         if not ids:
             return []
         similarity = matrix @ vector.astype(np.float32)
         if len(scope.where) > scope.base:  # filters beyond the agent: only rows passing them may rank
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT t.id FROM {scope.table} t WHERE t.embedding_dim = %s AND t.embedding_model = %s "
-                    f"AND {scope.sql()}",
-                    [dim, model, *scope.params],
-                )
-                allowed = {row[0] for row in cursor.fetchall()}
-            mask = np.fromiter((pk in allowed for pk in ids), dtype=bool, count=len(ids))
-            similarity = np.where(mask, similarity, -np.inf)
-        if len(ids) > depth:
-            candidates = np.argpartition(-similarity, depth)[:depth]
-            top = candidates[np.argsort(-similarity[candidates], kind="stable")]
+            top = _sqlite_filtered_top(scope, rowids, similarity, depth)
         else:
-            top = np.argsort(-similarity, kind="stable")
-        ranked = [(ids[i], float(similarity[i])) for i in top if np.isfinite(similarity[i])]
+            top = _best_first(similarity, depth)
+        ranked = [(ids[i], float(similarity[i])) for i in top]
     ranked.sort(key=lambda item: -item[1])  # relaxed_order may return near-ties out of order
     return ranked
 
