@@ -4,17 +4,23 @@ Passages are generated: sentences drawn from a Zipf-distributed synthetic vocabu
 recorded as the default local model's (384 dims), so no model runs at ingest. The query is embedded by the local
 model inside each timed search, as in production. Other agents' passages (--other) share the table, so the
 filters and indexes are exercised as on a shared server. With --recall (PostgreSQL), vector-mode results are
-also compared with an exact scan (recall@10 of the HNSW search against exact search).
+also compared with an exact scan (recall@10 of the HNSW search against exact search). With --http, the real app
+is served by daphne (a subprocess on the same database) and `GET /v1/agents/{id}/archival-memory/search` (what
+the Letta SDK's `agents.passages.search` calls) is timed with an HTTP client and a real API key.
 
-    nice python bench/search_latency.py --db postgres --passages 60000 --queries 200 [--recall]
+    nice python bench/search_latency.py --db postgres --passages 60000 --queries 200 [--recall] [--http]
 """
 
 import argparse
 import datetime as dt
+import http.client
+import json
 import os
 import random
+import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +56,7 @@ def main() -> None:
         help="PostgreSQL: generate the searched agent's rows inside the database and build the HNSW index after "
         "loading (for the 1,000,000-row run)",
     )
+    parser.add_argument("--http", action="store_true", help="also time the search endpoint through HTTP (daphne)")
     parser.add_argument(
         "--keep",
         action="store_true",
@@ -142,6 +149,74 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
         print(f"  HNSW index built in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def http_timings(agent: Any, queries: list[str]) -> None:
+    """Serve the app with daphne on the benchmark's database and time the archival search endpoint over one
+    kept-alive connection, as an SDK client would."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Membership
+    from accounts.services import apikey_create, user_create
+    from tests.services import free_port
+
+    user = get_user_model().objects.filter(username="bench").first() or user_create(
+        username="bench", password=None, organization=agent.organization, role=Membership.Role.OWNER
+    )
+    headers = {"Authorization": f"Bearer {apikey_create(user=user, name='bench').raw_key}"}
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "ENGRAM_TEST_SERVE_TEST_DB": "1"}
+    repo = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    server = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def get(path: str, params: list[tuple[str, Any]]) -> Any:
+        client.request("GET", f"{path}?{urllib.parse.urlencode(params)}", headers=headers)
+        response = client.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}: {body[:300]!r}")
+        return json.loads(body)
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get("/v1/health/", [])
+                break
+            except OSError:
+                client.close()
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("daphne did not start")
+            time.sleep(0.1)
+        path = f"/v1/agents/agent-{agent.id}/archival-memory/search"
+        get(path, [("query", "warm up the model")])
+        # The first pass embeds each query in the server; later passes find its vector in the server's cache.
+        for label, extra in (
+            ("hybrid, including embedding the query", []),
+            ("hybrid, query vector cached", []),
+            ("hybrid + tags any-of filter, query vector cached", [("tags", "t3"), ("tags", "t4")]),
+        ):
+            timings = []
+            for query in queries:
+                t0 = time.perf_counter()
+                found = get(path, [("query", query), ("top_k", 10), *extra])
+                timings.append(time.perf_counter() - t0)
+                if not found["results"]:
+                    raise RuntimeError(f"no results through HTTP for {query!r}")
+            print(
+                f"  HTTP GET archival-memory/search, {label}: p50 {percentile(timings, 0.5):6.1f} ms  "
+                f"p95 {percentile(timings, 0.95):6.1f} ms  (n={len(timings)}, load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
+    finally:
+        client.close()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def run(args: argparse.Namespace) -> None:
     from django.db import connection
 
@@ -230,6 +305,9 @@ def run(args: argparse.Namespace) -> None:
         f"  hybrid + tags any-of filter, query vector cached: p50 {percentile(filtered, 0.5):6.1f} ms  "
         f"p95 {percentile(filtered, 0.95):6.1f} ms"
     )
+
+    if args.http:
+        http_timings(agent, queries)
 
     if args.recall and connection.vendor == "postgresql":
         model = resolve_model("")
