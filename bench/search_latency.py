@@ -4,16 +4,23 @@ Passages are generated: sentences drawn from a Zipf-distributed synthetic vocabu
 recorded as the default local model's (384 dims), so no model runs at ingest. The query is embedded by the local
 model inside each timed search, as in production. Other agents' passages (--other) share the table, so the
 filters and indexes are exercised as on a shared server. With --recall (PostgreSQL), vector-mode results are
-also compared with an exact scan (recall@10 of the HNSW search against exact search).
+also compared with an exact scan (recall@10 of the HNSW search against exact search). With --http, the real app
+is served by daphne (a subprocess on the same database) and `GET /v1/agents/{id}/archival-memory/search` (what
+the Letta SDK's `agents.passages.search` calls) is timed with an HTTP client and a real API key.
 
-    nice python bench/search_latency.py --db postgres --passages 60000 --queries 200 [--recall]
+    nice python bench/search_latency.py --db postgres --passages 60000 --queries 200 [--recall] [--http]
 """
 
 import argparse
 import datetime as dt
+import http.client
+import json
+import os
 import random
+import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +56,15 @@ def main() -> None:
         help="PostgreSQL: generate the searched agent's rows inside the database and build the HNSW index after "
         "loading (for the 1,000,000-row run)",
     )
+    parser.add_argument("--http", action="store_true", help="also time the search endpoint through HTTP (daphne)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated database and reuse it on the next run with the same --passages/--other (with "
+        "DATABASE_URL pointing to a server that outlives the run, e.g. `python -m tests.services`)",
+    )
     args = parser.parse_args()
-    with test_database(args.db):
+    with test_database(args.db, keep=args.keep):
         run(args)
 
 
@@ -135,6 +149,81 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
         print(f"  HNSW index built in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def http_timings(agent: Any, queries: list[str]) -> None:
+    """Serve the app with daphne on the benchmark's database and time the archival search endpoint over one
+    kept-alive connection, as an SDK client would."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from accounts.models import Membership
+    from accounts.services import apikey_create, user_create
+    from tests.services import free_port
+
+    user = get_user_model().objects.filter(username="bench").first() or user_create(
+        username="bench", password=None, organization=agent.organization, role=Membership.Role.OWNER
+    )
+    headers = {"Authorization": f"Bearer {apikey_create(user=user, name='bench').raw_key}"}
+    port = free_port()
+    # The production settings (persistent database connections, DB_CONN_MAX_AGE) on the benchmark's database.
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": url}
+    repo = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    server = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def get(path: str, params: list[tuple[str, Any]]) -> Any:
+        client.request("GET", f"{path}?{urllib.parse.urlencode(params)}", headers=headers)
+        response = client.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}: {body[:300]!r}")
+        return json.loads(body)
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get("/v1/health/", [])
+                break
+            except OSError:
+                client.close()
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("daphne did not start")
+            time.sleep(0.1)
+        path = f"/v1/agents/agent-{agent.id}/archival-memory/search"
+        get(path, [("query", "warm up the model")])
+        # The first pass embeds each query in the server; later passes find its vector in the server's cache.
+        for label, extra in (
+            ("hybrid, including embedding the query", []),
+            ("hybrid, query vector cached", []),
+            ("hybrid + tags any-of filter, query vector cached", [("tags", "t3"), ("tags", "t4")]),
+        ):
+            timings = []
+            for query in queries:
+                t0 = time.perf_counter()
+                found = get(path, [("query", query), ("top_k", 10), *extra])
+                timings.append(time.perf_counter() - t0)
+                if not found["results"]:
+                    raise RuntimeError(f"no results through HTTP for {query!r}")
+            print(
+                f"  HTTP GET archival-memory/search, {label}: p50 {percentile(timings, 0.5):6.1f} ms  "
+                f"p95 {percentile(timings, 0.95):6.1f} ms  (n={len(timings)}, load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
+    finally:
+        client.close()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def run(args: argparse.Namespace) -> None:
     from django.db import connection
 
@@ -142,34 +231,48 @@ def run(args: argparse.Namespace) -> None:
     from agents.models import Agent
     from memory.ddl import ensure_vector_index
     from memory.embeddings import embed_query, resolve_model
+    from memory.models import Passage
     from memory.search import DEFAULT_FUSION, passage_search, scope_for, vector_ranking
 
     rng = random.Random(args.seed)
     words = vocabulary(rng, 5000)
     weights = [1.0 / (rank + 1) for rank in range(len(words))]
-    org = Organization.objects.create(name="bench")
-    agent = Agent.objects.create(organization=org, name="searched", model="x")
-    ensure_vector_index("memory_passage", 384)
     started = time.perf_counter()
-    if args.sql_generate and connection.vendor == "postgresql":
-        sql_generate(agent, args.passages, words[:2000])
+    agent = Agent.objects.filter(name="searched").first()
+    if (
+        args.keep
+        and agent is not None
+        and Passage.objects.filter(agent=agent).count() == args.passages
+        and Passage.objects.exclude(agent=agent).count() == args.other
+    ):
+        print(f"db={args.db} passages: {args.passages} searched + {args.other} others, kept from an earlier run")
+    elif agent is not None:
+        raise SystemExit("the kept database holds other data: run once without --keep to drop it")
     else:
-        generate(agent, args.passages, rng, words, weights)
-    remaining, index = args.other, 0
-    while remaining > 0:
-        other = Agent.objects.create(organization=org, name=f"other-{index}", model="x")
-        batch = min(remaining, max(args.passages, 10_000))
-        generate(other, batch, rng, words, weights)
-        remaining -= batch
-        index += 1
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE memory_passage")
-    print(
-        f"db={args.db} passages: {args.passages} searched + {args.other} others, generated in "
-        f"{time.perf_counter() - started:.0f} s"
-    )
-    queries = [" ".join(rng.choices(words[:2000], k=rng.randint(3, 7))) for _ in range(args.queries)]
+        org = Organization.objects.create(name="bench")
+        agent = Agent.objects.create(organization=org, name="searched", model="x")
+        ensure_vector_index("memory_passage", 384)
+        if args.sql_generate and connection.vendor == "postgresql":
+            sql_generate(agent, args.passages, words[:2000])
+        else:
+            generate(agent, args.passages, rng, words, weights)
+        remaining, index = args.other, 0
+        while remaining > 0:
+            other = Agent.objects.create(organization=org, name=f"other-{index}", model="x")
+            batch = min(remaining, max(args.passages, 10_000))
+            generate(other, batch, rng, words, weights)
+            remaining -= batch
+            index += 1
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE memory_passage")
+        print(
+            f"db={args.db} passages: {args.passages} searched + {args.other} others, generated in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    query_rng = random.Random(args.seed + 1)  # the same queries whether the rows were generated or kept
+    queries = [" ".join(query_rng.choices(words[:2000], k=query_rng.randint(3, 7))) for _ in range(args.queries)]
     embed_query(resolve_model(""), "warm up the model")
     from memory.embeddings import _cached_query_vector
 
@@ -186,6 +289,9 @@ def run(args: argparse.Namespace) -> None:
     for mode in [m for m in args.modes.split(",") if m]:
         passage_search(agent=agent, query=queries[0], mode=mode)  # warm caches
         for cached in (False, True):
+            if cached:  # the first pass left only its last query's vector in the cache
+                for query in queries:
+                    embed_query(resolve_model(""), query)
             timings = []
             for query in queries:
                 if not cached:
@@ -209,6 +315,9 @@ def run(args: argparse.Namespace) -> None:
         f"  hybrid + tags any-of filter, query vector cached: p50 {percentile(filtered, 0.5):6.1f} ms  "
         f"p95 {percentile(filtered, 0.95):6.1f} ms"
     )
+
+    if args.http:
+        http_timings(agent, queries)
 
     if args.recall and connection.vendor == "postgresql":
         model = resolve_model("")

@@ -5,7 +5,8 @@ PostgreSQL: a generated `search_tsv` tsvector column with a GIN index, and one p
 embedding dimension in use (created on first use; never zero-padding). SQLite: an external-content FTS5 table kept
 in sync by triggers. Django rebuilds a SQLite table for some schema changes, which drops its triggers and may
 renumber rowids, so `ensure_search_schema` (run after every migrate) recreates missing triggers and rebuilds the
-index then.
+index then. SQLite also keeps a version per (table, agent), bumped by triggers on every insert, delete and
+embedding write from any process: search caches each agent's vector matrix against it (memory/search.py).
 """
 
 from django.db import connection as default_connection
@@ -16,6 +17,7 @@ TEXT_CONFIG = "english"
 # Tables with search columns; ensure_search_schema keeps them indexed.
 SEARCH_TABLES = ("memory_passage", "agents_message")
 _known_vector_indexes: set[tuple[str, str, int]] = set()
+VERSION_TABLE = "engram_search_version"
 
 
 def fts_table(table: str) -> str:
@@ -35,6 +37,33 @@ def _sqlite_trigger_sql(table: str) -> list[str]:
     ]
 
 
+def _sqlite_version_trigger_sql(table: str) -> list[str]:
+    def bump(row: str) -> str:
+        return (
+            f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) VALUES ('{table}', {row}.agent_id, 1) "
+            "ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1;"
+        )
+
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ai AFTER INSERT ON {table} BEGIN {bump('new')} END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ad AFTER DELETE ON {table} BEGIN {bump('old')} END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_ver_au AFTER UPDATE OF embedding, embedding_model, embedding_dim, "
+        f"agent_id ON {table} BEGIN {bump('old')} {bump('new')} END",
+    ]
+
+
+def _sqlite_version_sql(table: str) -> list[str]:
+    """The version table, its triggers on `table`, and a fresh version for every agent of `table` (so no cache
+    built before the triggers existed stays valid)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (tbl TEXT NOT NULL, agent_id TEXT NOT NULL, "
+        "version INTEGER NOT NULL, PRIMARY KEY (tbl, agent_id)) WITHOUT ROWID",
+        *_sqlite_version_trigger_sql(table),
+        f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) SELECT DISTINCT '{table}', agent_id, 1 FROM {table} "
+        "WHERE TRUE ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1",
+    ]
+
+
 def search_schema_sql(vendor: str, table: str, default_dims: tuple[int, ...] = (384,)) -> list[str]:
     if vendor == "postgresql":
         sql = [
@@ -51,6 +80,7 @@ def search_schema_sql(vendor: str, table: str, default_dims: tuple[int, ...] = (
             "content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2')",
             *_sqlite_trigger_sql(table),
             f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+            *_sqlite_version_sql(table),
         ]
     return []
 
@@ -60,7 +90,11 @@ def drop_search_schema_sql(vendor: str, table: str) -> list[str]:
         return [f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_tsv"]
     if vendor == "sqlite":
         fts = fts_table(table)
-        return [f"DROP TRIGGER IF EXISTS {fts}_{s}" for s in ("ai", "ad", "au")] + [f"DROP TABLE IF EXISTS {fts}"]
+        return (
+            [f"DROP TRIGGER IF EXISTS {fts}_{s}" for s in ("ai", "ad", "au")]
+            + [f"DROP TRIGGER IF EXISTS {table}_ver_{s}" for s in ("ai", "ad", "au")]
+            + [f"DROP TABLE IF EXISTS {fts}"]
+        )
     return []
 
 
@@ -100,7 +134,8 @@ def ensure_vector_index(table: str, dim: int, connection: BaseDatabaseWrapper = 
 
 
 def ensure_search_schema(connection: BaseDatabaseWrapper = default_connection) -> None:
-    """SQLite: recreate FTS triggers dropped by a table rebuild and resync the index (no-op when intact)."""
+    """SQLite: recreate the FTS and version triggers a table rebuild dropped, resync the index and bump every
+    agent's version (no-op when intact)."""
     if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:
@@ -109,8 +144,10 @@ def ensure_search_schema(connection: BaseDatabaseWrapper = default_connection) -
             fts = fts_table(table)
             if table not in tables or fts not in tables:
                 continue
-            if all(f"{fts}_{s}" in tables for s in ("ai", "ad", "au")):
-                continue
-            for statement in _sqlite_trigger_sql(table):
-                cursor.execute(statement)
-            cursor.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
+            if not all(f"{table}_ver_{s}" in tables for s in ("ai", "ad", "au")):
+                for statement in _sqlite_version_sql(table):
+                    cursor.execute(statement)
+            if not all(f"{fts}_{s}" in tables for s in ("ai", "ad", "au")):
+                for statement in _sqlite_trigger_sql(table):
+                    cursor.execute(statement)
+                cursor.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")

@@ -9,14 +9,13 @@ next to strong matches, rows of the episode where the matches gather and rows wr
 (`Fusion`).
 Filters (scope, tags, dates, roles) are SQL conditions applied in the database before any limit.
 
-PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored here from their lexeme
+PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored in SQL from their lexeme
 counts; vectors come from the per-dimension partial HNSW index (iterative scans keep filtered queries exact in
 count). SQLite: FTS5 `bm25()` and an exact numpy scan over the filtered rows' float32 blobs.
 """
 
 import datetime as dt
 import logging
-import math
 import re
 import time
 import uuid
@@ -296,37 +295,54 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
         common = _common_lexemes(scope.table)
         gather = [t for t in terms if t not in common] or terms
         tsquery = " | ".join(_quote_lexeme(t) for t in gather)
-        # Per row: its length in words, and how often each query word occurs in it (computed by PostgreSQL, for
-        # the best TEXT_CANDIDATES matches by ts_rank only).
+        frequent = [t for t in terms if t in common]
+        # BM25 in one statement, over the best TEXT_CANDIDATES matches by ts_rank: each candidate's tsvector is
+        # unnested once (its length in words, and the query words it holds with their counts); a word's document
+        # frequency is the number of candidates holding it (all matches when there are fewer than
+        # TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N. Only the
+        # best `depth` rows leave the database.
         cursor.execute(
-            f"SELECT c.id, (SELECT sum(cardinality(u.positions)) FROM unnest(c.search_tsv) u), "
-            f"(SELECT array_agg(u.lexeme) FROM unnest(c.search_tsv) u WHERE u.lexeme = ANY(%s)), "
-            f"(SELECT array_agg(cardinality(u.positions)) FROM unnest(c.search_tsv) u WHERE u.lexeme = ANY(%s)) "
-            f"FROM (SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
-            f"AND t.search_tsv @@ %s::tsquery ORDER BY ts_rank(t.search_tsv, %s::tsquery) DESC "
-            f"LIMIT {TEXT_CANDIDATES}) c",
-            [terms, terms, *scope.params, tsquery, tsquery],
+            f"""
+            WITH c AS MATERIALIZED (
+                SELECT m.id, m.r, s.len, s.lex, s.tf FROM (
+                    SELECT t.id, t.search_tsv, ts_rank(t.search_tsv, %s::tsquery) AS r FROM {scope.table} t
+                    WHERE {scope.sql()} AND t.search_tsv @@ %s::tsquery ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
+                ) m CROSS JOIN LATERAL (
+                    SELECT greatest(1, sum(cardinality(u.positions))) AS len,
+                        array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(%s)) AS lex,
+                        array_agg(cardinality(u.positions)) FILTER (WHERE u.lexeme = ANY(%s)) AS tf
+                    FROM unnest(m.search_tsv) u
+                ) s
+            ),
+            n AS (SELECT greatest(%s, count(*))::float8 AS total, avg(c.len)::float8 AS avgdl FROM c),
+            e AS (
+                SELECT c.id, c.r, c.len, x.lex, x.tf, count(*) OVER (PARTITION BY x.lex) AS df
+                FROM c CROSS JOIN LATERAL unnest(c.lex, c.tf) x(lex, tf)
+            ),
+            w AS (
+                SELECT e.id, e.r, e.len, e.tf, n.total, n.avgdl,
+                    greatest(e.df, floor(coalesce(k.freq, 0) * n.total)) AS df
+                FROM e CROSS JOIN n LEFT JOIN unnest(%s::text[], %s::float8[]) k(lex, freq) ON k.lex = e.lex
+            )
+            SELECT w.id, sum(
+                ln(1 + (w.total - w.df + 0.5) / (w.df + 0.5)) * w.tf * {BM25_K1 + 1.0}
+                / (w.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * w.len / w.avgdl))
+            ) AS score
+            FROM w GROUP BY w.id ORDER BY score DESC, max(w.r) DESC, w.id LIMIT %s
+            """,
+            [
+                tsquery,
+                *scope.params,
+                tsquery,
+                terms,
+                terms,
+                _collection_size(scope),
+                frequent,
+                [common[t] for t in frequent],
+                depth,
+            ],
         )
-        rows = cursor.fetchall()
-        if not rows:
-            return []
-    total = max(_collection_size(scope), len(rows))
-    docs = [(pk, dict(zip(lexemes or [], tfs or [], strict=True))) for pk, _, lexemes, tfs in rows]
-    lengths = [max(1, int(length or 0)) for _, length, _, _ in rows]
-    avgdl = sum(lengths) / len(lengths)
-    idf = {}
-    for term in terms:
-        df = sum(1 for _, counts in docs if term in counts)
-        if term in common:  # not gathered by it: its table-wide frequency is the better estimate
-            df = max(df, int(common[term] * total))
-        idf[term] = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-    scored = []
-    for (pk, counts), length in zip(docs, lengths, strict=True):
-        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / avgdl)
-        score = sum(idf[t] * counts[t] * (BM25_K1 + 1.0) / (counts[t] + norm) for t in terms if t in counts)
-        scored.append((pk, score))
-    scored.sort(key=lambda item: -item[1])
-    return scored[:depth]
+        return [(pk, float(score)) for pk, score in cursor.fetchall()]
 
 
 def _fts5_query(query: str) -> str:
@@ -357,44 +373,93 @@ def text_ranking(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]
 # -- vectors ---------------------------------------------------------------------------------------------------
 
 
-# SQLite: each agent's vectors as one float32 matrix, kept between searches while the rows are unchanged.
-_matrix_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], list[Any], Vector]] = {}
+# SQLite: each agent's vectors as one float32 matrix (with the rows' ids and rowids), kept between searches while
+# the agent's version (bumped by triggers on every insert, delete and embedding write, from any process) is unchanged.
+_matrix_cache: dict[tuple[Any, ...], tuple[Any, list[Any], Any, Vector]] = {}
 _MATRIX_CACHE_ROWS = 2_000_000
-_writes = [0]
 
 
 def vectors_changed() -> None:
-    """Called by every write of embeddings or deletion of rows in this process (SQLite matrix cache)."""
-    _writes[0] += 1
+    """Called by every write of embeddings or deletion of rows in this process. The SQLite matrix cache follows
+    the version triggers instead (memory/ddl.py); kept as the hook for in-process caches."""
 
 
-def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Vector]:
+def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Any, Vector]:
     base_where = " AND ".join(scope.where[: scope.base]) or "TRUE"
     base_params = scope.params[: scope.base]
     condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {base_where}"
     params = [dim, model, *base_params]
+    agents = [p for w, p in zip(scope.where[: scope.base], base_params, strict=True) if w == "t.agent_id = %s"]
+    key = (connection.alias, scope.table, condition, *map(str, params))
     with connection.cursor() as cursor:
-        # Fingerprint over the agent's rows without touching the vector columns (they sit past the blob, on
-        # overflow pages); embedding writes in this process bump _writes.
-        # Only the agent condition: the (agent_id) index answers it without reading the wide rows.
-        agent_where = [(w, p) for w, p in zip(scope.where[: scope.base], base_params, strict=True) if "agent_id" in w]
-        where_sql = " AND ".join(w for w, _ in agent_where) or base_where
-        where_params = [p for _, p in agent_where] if agent_where else base_params
-        cursor.execute(f"SELECT count(*), max(t.rowid) FROM {scope.table} t WHERE {where_sql}", where_params)
-        count, last = cursor.fetchone()
-        key = (connection.alias, scope.table, condition, *map(str, params))
-        fingerprint = (count, last, _writes[0])
-        cached = _matrix_cache.get(key)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1], cached[2]
-        cursor.execute(f"SELECT t.id, t.embedding FROM {scope.table} t WHERE {condition}", params)
+        version = None
+        if agents:  # a scope without an agent is never cached
+            cursor.execute(
+                f"SELECT version FROM {ddl.VERSION_TABLE} WHERE tbl = %s AND agent_id = %s", [scope.table, agents[0]]
+            )
+            row = cursor.fetchone()
+            version = (row[0] if row is not None else None,)
+            cached = _matrix_cache.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1], cached[2], cached[3]
+        cursor.execute(f"SELECT t.id, t.rowid, t.embedding FROM {scope.table} t WHERE {condition}", params)
         rows = cursor.fetchall()
-    ids = [pk for pk, _ in rows]
-    matrix: Vector = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype="<f4").reshape(len(rows), dim)
+    ids = [pk for pk, _, _ in rows]
+    rowids = np.fromiter((rowid for _, rowid, _ in rows), dtype=np.int64, count=len(rows))
+    matrix: Vector = np.frombuffer(b"".join(bytes(blob) for _, _, blob in rows), dtype="<f4").reshape(len(rows), dim)
     if sum(len(entry[1]) for entry in _matrix_cache.values()) + len(ids) > _MATRIX_CACHE_ROWS:
         _matrix_cache.clear()
-    _matrix_cache[key] = (fingerprint, ids, matrix)
-    return ids, matrix
+    if version is not None:
+        _matrix_cache[key] = (version, ids, rowids, matrix)
+    return ids, rowids, matrix
+
+
+def _best_first(similarity: Vector, count: int) -> Any:
+    """Indexes of the `count` highest similarities, best first."""
+    if len(similarity) > count:
+        candidates = np.argpartition(-similarity, count)[:count]
+        return candidates[np.argsort(-similarity[candidates], kind="stable")]
+    return np.argsort(-similarity, kind="stable")
+
+
+def _sqlite_passing(scope: Scope, rowids: Any, *, every_row: bool = False) -> Any:
+    """Which of `rowids` pass all of the scope's conditions (a boolean mask): checked in SQL by primary key, or
+    with `every_row` by one pass over the agent's rows."""
+    with connection.cursor() as cursor:
+        if every_row:
+            cursor.execute(f"SELECT t.rowid FROM {scope.table} t WHERE {scope.sql()}", scope.params)
+        else:
+            cursor.execute(
+                f"SELECT t.rowid FROM {scope.table} t WHERE t.rowid IN (SELECT value FROM json_each(%s)) "
+                f"AND {scope.sql()}",
+                ["[" + ",".join(map(str, rowids.tolist())) + "]", *scope.params],
+            )
+        passing = np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
+    return np.isin(rowids, passing)
+
+
+def _sqlite_filtered_top(scope: Scope, rowids: Any, similarity: Vector, depth: int) -> Any:
+    """Best-first indexes of the `depth` most similar rows that pass the scope's filters. Rows are checked in SQL
+    in similarity order, a growing prefix at a time (4 × depth, then ×4), so a filter that most rows pass costs a
+    few hundred primary-key lookups; past a quarter of the rows, all of them are checked at once."""
+    size = 4 * depth
+    while True:
+        if size >= len(rowids) // 4:
+            allowed = np.where(_sqlite_passing(scope, rowids, every_row=True), similarity, -np.inf)
+            top = _best_first(allowed, depth)
+            return top[np.isfinite(allowed[top])]
+        prefix = _best_first(similarity, size)
+        kept = prefix[_sqlite_passing(scope, rowids[prefix])]
+        if len(kept) >= depth:
+            return kept[:depth]
+        size *= 4
+
+
+def hnsw_ef_search(rows: int, depth: int) -> int:
+    """HNSW candidate list size for an agent of `rows` rows: `depth` up to 100,000 rows, then one per 1,000 rows
+    up to pgvector's 1,000 (at 1,000,000 generated clustered rows, 50 gives recall@10 0.81 against exact search,
+    400 gives 0.95 and 1,000 gives 0.956; docs/benchmarks.md)."""
+    return max(40, min(1000, max(depth, rows // 1000)))
 
 
 def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list[tuple[Any, float]]:
@@ -403,9 +468,13 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
         cast = f"t.embedding::vector({dim})"
         with transaction.atomic(), connection.cursor() as cursor:
             # Iterative scans keep pulling from the HNSW index until `depth` rows pass the filters.
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, depth))}")
-            if _collection_size(scope) <= EXACT_SCAN_ROWS:
+            size = _collection_size(scope)
+            cursor.execute(
+                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.ef_search', %s, true)",
+                [str(hnsw_ef_search(size, depth))],
+            )
+            if size <= EXACT_SCAN_ROWS:
                 # A small agent in a big table: scanning its rows exactly (through the agent index) beats walking
                 # the shared HNSW graph past everyone else's rows, and its recall is 1.
                 cursor.execute("SET LOCAL enable_indexscan = off")
@@ -418,26 +487,15 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
             rows = cursor.fetchall()
         ranked = [(pk, 1.0 - float(distance)) for pk, distance in rows]
     else:
-        ids, matrix = _sqlite_matrix(scope, model, dim)
+        ids, rowids, matrix = _sqlite_matrix(scope, model, dim)
         if not ids:
             return []
         similarity = matrix @ vector.astype(np.float32)
         if len(scope.where) > scope.base:  # filters beyond the agent: only rows passing them may rank
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT t.id FROM {scope.table} t WHERE t.embedding_dim = %s AND t.embedding_model = %s "
-                    f"AND {scope.sql()}",
-                    [dim, model, *scope.params],
-                )
-                allowed = {row[0] for row in cursor.fetchall()}
-            mask = np.fromiter((pk in allowed for pk in ids), dtype=bool, count=len(ids))
-            similarity = np.where(mask, similarity, -np.inf)
-        if len(ids) > depth:
-            candidates = np.argpartition(-similarity, depth)[:depth]
-            top = candidates[np.argsort(-similarity[candidates], kind="stable")]
+            top = _sqlite_filtered_top(scope, rowids, similarity, depth)
         else:
-            top = np.argsort(-similarity, kind="stable")
-        ranked = [(ids[i], float(similarity[i])) for i in top if np.isfinite(similarity[i])]
+            top = _best_first(similarity, depth)
+        ranked = [(ids[i], float(similarity[i])) for i in top]
     ranked.sort(key=lambda item: -item[1])  # relaxed_order may return near-ties out of order
     return ranked
 

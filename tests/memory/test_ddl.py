@@ -15,7 +15,12 @@ def test_text_search_follows_writes_after_a_table_rebuild(agent_a: Any) -> None:
         with connection.cursor() as cursor:
             for suffix in ("ai", "ad", "au"):
                 cursor.execute(f"DROP TRIGGER memory_passage_fts_{suffix}")
+                cursor.execute(f"DROP TRIGGER memory_passage_ver_{suffix}")
     ensure_search_schema(connection)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'memory_passage_%'")
+            assert cursor.fetchone()[0] == 6
     passage_insert(agent=agent_a, text="after the rebuild: lighthouse keeper")
     hits = passage_search(agent=agent_a, query="lighthouse", mode="text")
     assert len(hits) == 2

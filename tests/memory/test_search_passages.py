@@ -1,15 +1,17 @@
 """Archival search: same contract and same tests on PostgreSQL and SQLite."""
 
 import datetime as dt
+import math
 import random
 import uuid
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from memory.models import Passage
-from memory.search import passage_search
+from memory.search import BM25_B, BM25_K1, passage_search
 from memory.services.passages import PassageInput, passage_delete, passage_insert
 from tests.memory.conftest import BASE, make_agent
 
@@ -158,3 +160,35 @@ def test_deleted_passages_leave_every_index(agent_a: Any, insert: Any) -> None:
         assert [h.passage.text for h in passage_search(agent=agent_a, query="zebra crossing", mode=mode)] == [
             "zebra stripes"
         ]
+
+
+def test_text_ranking_is_bm25_over_the_agents_own_rows(agent_a: Any, insert: Any, org_a: Any) -> None:
+    texts = ["otter otter otter", "otter heron", "heron", "otter heron maple cedar pine birch alder rowan"]
+    fillers = [f"maple cedar pine {word}" for word in ("birch", "alder", "rowan", "larch", "aspen", "willow")]
+    insert(agent_a, texts + fillers)
+    # Another agent's rows full of the query words change neither the order nor the scores.
+    insert(make_agent(org_a, "other"), ["otter"] * 30 + ["heron heron"] * 30)
+    hits = passage_search(agent=agent_a, query="otter heron", mode="text", top_k=10)
+    ranked = [hit.passage.text for hit in hits]
+    # A short row beats a long one with the same words; more occurrences beat fewer.
+    assert ranked[0] == "otter heron"
+    assert ranked.index("otter otter otter") < ranked.index("heron")
+    assert set(ranked) == set(texts)
+    if connection.vendor == "postgresql":
+        # The exact BM25 score: N = the agent's rows, df and the average length over the rows that match.
+        lengths = {text: len(text.split()) for text in texts}
+        avgdl = sum(lengths.values()) / len(texts)
+        total = len(texts) + len(fillers)
+        df = {word: sum(1 for text in texts if word in text.split()) for word in ("otter", "heron")}
+
+        def bm25(text: str) -> float:
+            score = 0.0
+            for word in ("otter", "heron"):
+                tf = text.split().count(word)
+                if tf:
+                    idf = math.log(1 + (total - df[word] + 0.5) / (df[word] + 0.5))
+                    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[text] / avgdl)
+                    score += idf * tf * (BM25_K1 + 1) / (tf + norm)
+            return score
+
+        assert [hit.score for hit in hits] == pytest.approx([bm25(hit.passage.text) for hit in hits])
