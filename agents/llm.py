@@ -143,7 +143,7 @@ def build_request(
     tools: list[JSON],
     model_settings: JSON,
     max_tokens: int | None,
-    tool_choice: str | None,
+    tool_choice: str | JSON | None,
 ) -> JSON:
     """The request as recorded on the Step (exactly what is sent, minus credentials)."""
     request: JSON = {"model": model, "messages": messages}

@@ -9,16 +9,17 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from agents import context, events, llm
-from agents.models import Agent, AgentType, Run, RunStatus, Step, Tool
+from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.services.runs import run_claim, run_finish
+from agents.tool_rules import Call, Plan, ToolRules
 from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, ToolContext, ToolError
 from agents.tools.custom import CustomToolError, run_custom_tool
 from agents.tools.validate import validate_arguments
@@ -35,6 +36,11 @@ _FAILED_STOP_REASONS = {
     "context_window_overflow_in_system_prompt",
 }
 _TRUE = (True, "true", "True", 1)
+# Ways a run ends of its own accord; tool rules may hold these back (required_before_exit).
+_NATURAL_ENDS = {"end_turn", "no_tool_call", "tool_rule"}
+# stop_reason of a continuing step that tried to end the run before its required_before_exit tools were called:
+# the next step forces the first missing one (read back when the run is resumed).
+EXIT_BLOCKED = "required_before_exit"
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Outcome:
     stop_reason: str = ""
     error: str = ""
     tool_errors: bool = False
+    calls: list[Call] = field(default_factory=list)  # the step's successful tool calls (kept when rules apply)
 
     @property
     def status(self) -> str:
@@ -77,15 +84,33 @@ def _execute(run: Run, token: str) -> None:
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
         return
     index = last.index + 1 if last is not None else 0
+    rules = ToolRules.of(agent.tool_rules or [])
+    history: list[Call] = []  # the run's successful tool calls, which the rules are evaluated against
+    exit_blocked = False
+    if rules and last is not None:  # resumed: the history so far is in the run's persisted tool results
+        history = _run_calls(run)
+        exit_blocked = last.stop_reason == EXIT_BLOCKED
     consecutive_errors = 0
     first = index
     while index < max_steps:
         try:
-            outcome = _step(agent, run, token, index, model, first=index == first)
+            outcome = _step(
+                agent,
+                run,
+                token,
+                index,
+                model,
+                first=index == first,
+                rules=rules,
+                history=history,
+                exit_blocked=exit_blocked,
+            )
         except _Abandon:
             return
         if outcome.stop:
             return  # the step's transaction finished the run
+        history += outcome.calls
+        exit_blocked = outcome.stop_reason == EXIT_BLOCKED
         consecutive_errors = consecutive_errors + 1 if outcome.tool_errors else 0
         if consecutive_errors >= MAX_CONSECUTIVE_TOOL_ERRORS:
             run_finish(
@@ -97,6 +122,26 @@ def _execute(run: Run, token: str) -> None:
             return
         index += 1
     run_finish(run=run, status=RunStatus.COMPLETED, stop_reason="max_steps")
+
+
+def _run_calls(run: Run) -> list[Call]:
+    rows = (
+        Message.objects.filter(run=run, role=MessageRole.TOOL, is_err=False, step__isnull=False)
+        .order_by("seq")
+        .values_list("name", "text")
+    )
+    return [Call(name, text) for name, text in rows]
+
+
+def _offer(tools: list[llm.JSON], plan: Plan, memgpt: bool) -> tuple[list[llm.JSON], str | llm.JSON | None]:
+    """The request's `tools` and `tool_choice` under the tool rules' plan for this step."""
+    if plan.allowed is not None:
+        tools = [t for t in tools if t["function"]["name"] in plan.allowed]
+    if not tools:
+        return [], None
+    if plan.force:
+        return tools, {"type": "function", "function": {"name": plan.force}}
+    return tools, "required" if memgpt or plan.require else "auto"
 
 
 def _count_step(run: Run, token: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
@@ -111,9 +156,21 @@ def _count_step(run: Run, token: str, prompt_tokens: int = 0, completion_tokens:
         raise _Abandon
 
 
-def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, first: bool = False) -> Outcome:
+def _step(
+    agent: Agent,
+    run: Run,
+    token: str,
+    index: int,
+    model: str,
+    *,
+    first: bool = False,
+    rules: ToolRules | None = None,
+    history: list[Call] | None = None,
+    exit_blocked: bool = False,
+) -> Outcome:
     """One step, persisted in one transaction; when it ends the run, that transaction also finishes the run.
-    `first`: the run was claimed and the agent row read just now, so neither is checked again."""
+    `first`: the run was claimed and the agent row read just now, so neither is checked again. `rules`/`history`:
+    the agent's tool rules and the run's successful tool calls so far."""
     if not first:  # cancelled between steps? (the commit re-checks; this saves the LLM call)
         status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
         if status != RunStatus.RUNNING:
@@ -127,19 +184,25 @@ def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, first: 
 
     force = False
     request: dict[str, Any] = {}
+    plan = Plan()
     for attempt in range(MAX_OVERFLOW_RETRIES + 1):
         started = time.monotonic()
         try:
             ctx = context.prepare(
                 agent, model=model, run_id=run.id, force_compact=force, agent_fresh=first and attempt == 0
             )
+            tools: list[llm.JSON] = ctx.tools
+            tool_choice: str | llm.JSON | None = ("required" if memgpt else "auto") if tools else None
+            if rules:
+                plan = rules.plan(history or [], ctx.tools_by_name, exit_blocked=exit_blocked)
+                tools, tool_choice = _offer(tools, plan, memgpt)
             request = llm.build_request(
                 model=model,
                 messages=ctx.request_messages(agent.summary),
-                tools=ctx.tools,
+                tools=tools,
                 model_settings=agent.model_settings,
                 max_tokens=ctx.budget.output,
-                tool_choice=("required" if memgpt else "auto") if ctx.tools else None,
+                tool_choice=tool_choice,
             )
             response = llm.complete(request, api_base=llm.api_base_for(model, agent.model_settings), on_delta=on_delta)
             break
@@ -170,7 +233,9 @@ def _step(agent: Agent, run: Run, token: str, index: int, model: str, *, first: 
         with transaction.atomic():
             _count_step(run, token, response.prompt_tokens, response.completion_tokens)
             # Tools run inside the step's transaction: their memory writes commit with the step or not at all.
-            outcome, specs = _apply(agent, run, step, response, ctx.tools_by_name, memgpt)
+            outcome, specs = _apply(
+                agent, run, step, response, ctx.tools_by_name, memgpt, rules=rules, history=history or [], plan=plan
+            )
             step.continues = not outcome.stop
             step.stop_reason = outcome.stop_reason
             step.save(force_insert=True)  # unique (run, index): a persisted step is never written twice
@@ -218,9 +283,18 @@ def _failed_step(
 
 
 def _apply(
-    agent: Agent, run: Run, step: Step, response: llm.LLMResponse, tools: dict[str, Tool], memgpt: bool
+    agent: Agent,
+    run: Run,
+    step: Step,
+    response: llm.LLMResponse,
+    tools: dict[str, Tool],
+    memgpt: bool,
+    *,
+    rules: ToolRules | None = None,
+    history: list[Call] | None = None,
+    plan: Plan | None = None,
 ) -> tuple[Outcome, list[MessageSpec]]:
-    """Turn one LLM response into messages, executing the tool calls it asks for."""
+    """Turn one LLM response into messages, executing the tool calls it asks for (those the tool rules allow)."""
     calls = [
         {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
         for c in response.tool_calls
@@ -238,16 +312,23 @@ def _apply(
         assistant.reasoning = "\n".join(p for p in (response.reasoning, response.content) if p)
         assistant.text = ""
     specs = [assistant]
+    done: list[Call] = []  # this step's successful calls
     if not response.tool_calls:
-        if memgpt:
-            return Outcome(stop=True, stop_reason="no_tool_call"), specs
-        return Outcome(stop=True, stop_reason="end_turn"), specs
+        outcome = Outcome(stop=True, stop_reason="no_tool_call" if memgpt else "end_turn")
+        return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
     ctx = ToolContext(agent=agent, run_id=run.id, step_id=step.id)
     any_error = all_error = heartbeat = replied = False
     all_error = True
     for call in response.tool_calls:
-        result, is_err, wants_heartbeat, args = _run_tool(ctx, tools, call, memgpt)
+        refusal = _refusal(rules, history or [], done, plan, tools, call.name) if rules else None
+        args: dict[str, Any] = {}
+        if refusal is not None:
+            result, is_err, wants_heartbeat = refusal, True, memgpt
+        else:
+            result, is_err, wants_heartbeat, args = _run_tool(ctx, tools, call, memgpt)
         specs.append(MessageSpec(role="tool", text=result, tool_call_id=call.id, name=call.name, is_err=is_err))
+        if rules and not is_err:
+            done.append(Call(call.name, result))
         any_error = any_error or is_err
         all_error = all_error and is_err
         heartbeat = heartbeat or wants_heartbeat
@@ -255,12 +336,44 @@ def _apply(
             replied = True
             assistant.text = "\n".join(p for p in (assistant.text, str(args.get("message", ""))) if p)
     if not memgpt:
-        return Outcome(stop=False, tool_errors=all_error), specs
-    if replied and not any_error:
-        return Outcome(stop=True, stop_reason="end_turn"), specs
-    if heartbeat or any_error:
-        return Outcome(stop=False, tool_errors=all_error), specs
-    return Outcome(stop=True, stop_reason="end_turn"), specs
+        outcome = Outcome(stop=False, tool_errors=all_error)
+    elif replied and not any_error:
+        outcome = Outcome(stop=True, stop_reason="end_turn")
+    elif heartbeat or any_error:
+        outcome = Outcome(stop=False, tool_errors=all_error)
+    else:
+        outcome = Outcome(stop=True, stop_reason="end_turn")
+    return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
+
+
+def _refusal(
+    rules: ToolRules, history: list[Call], done: list[Call], plan: Plan | None, tools: dict[str, Tool], name: str
+) -> str | None:
+    """The tool error for a call the rules forbid right now, else None. The step's plan holds for its first call;
+    later calls of the same response are judged with the calls before them counted."""
+    if name not in tools:
+        return None  # an unknown tool: _run_tool says so
+    allowed = plan.allowed if plan is not None and not done else rules.allowed([*history, *done], tools)
+    if allowed is None or name in allowed:
+        return None
+    return (
+        f"Error: the tool rules do not allow calling '{name}' now. "
+        f"Allowed tools: {', '.join(sorted(allowed)) or 'none (reply without calling a tool)'}"
+    )
+
+
+def _ruled(
+    outcome: Outcome, rules: ToolRules, history: list[Call], done: list[Call], tools: dict[str, Tool]
+) -> Outcome:
+    """Apply exit_loop, continue_loop and required_before_exit to a step's outcome."""
+    outcome.calls = done
+    if rules.ends_run(done):
+        outcome = Outcome(stop=True, stop_reason="tool_rule", calls=done)
+    elif outcome.stop and rules.continues_run(done):
+        outcome = Outcome(stop=False, calls=done)
+    if outcome.stop and outcome.stop_reason in _NATURAL_ENDS and rules.missing_required([*history, *done], tools):
+        outcome = Outcome(stop=False, stop_reason=EXIT_BLOCKED, calls=done)
+    return outcome
 
 
 def _run_tool(

@@ -11,6 +11,7 @@ from accounts.selectors import organization_id_for
 from agents.models import Agent, AgentBlock, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
 from agents.services.tools import tool_ids_for_names
+from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
 from memory.embeddings import resolve_model
 from memory.models import Block
@@ -143,14 +144,6 @@ def _clean_tags(tags: Any) -> list[str]:
     return sorted({t.strip() for t in tags})
 
 
-def _clean_tool_rules(rules: Any) -> list[dict[str, Any]]:
-    if rules is None:
-        return []
-    if not isinstance(rules, list) or not all(isinstance(r, dict) and isinstance(r.get("type"), str) for r in rules):
-        raise ValidationError({"tool_rules": "must be a list of objects with a 'type'"})
-    return rules
-
-
 def _set_tags(agent: Agent, tags: list[str]) -> None:
     AgentTag.objects.filter(agent=agent).exclude(tag__in=tags).delete()
     have = set(AgentTag.objects.filter(agent=agent).values_list("tag", flat=True))
@@ -212,7 +205,7 @@ def agent_create(
         model=_clean_model(model or settings.ENGRAM_DEFAULT_MODEL),
         model_settings=_clean_model_settings(model_settings),
         embedding=embedding or settings.ENGRAM_DEFAULT_EMBEDDING,
-        tool_rules=_clean_tool_rules(tool_rules),
+        tool_rules=clean_tool_rules(tool_rules),
         metadata=metadata or {},
         timezone=_clean_timezone(timezone or "UTC"),
         compaction_settings=compaction_settings or {},
@@ -329,7 +322,7 @@ def agent_update(
             raise ValidationError({"compaction_settings": "must be an object"})
         locked.compaction_settings = compaction_settings
     if tool_rules is not None:
-        locked.tool_rules = _clean_tool_rules(tool_rules)
+        locked.tool_rules = clean_tool_rules(tool_rules)
     if timezone is not None:
         locked.timezone = _clean_timezone(timezone)
     locked.save()
