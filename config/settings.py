@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -100,6 +101,22 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+
+# PostgreSQL: a connection pool per process. Under ASGI (daphne) every request runs its sync code in a thread of
+# its own, so a connection kept per thread (CONN_MAX_AGE) would be a new connection per request, never reused;
+# with the pool a request borrows a connection and returns it when it ends. DB_POOL_SIZE caps the pool;
+# DB_POOL_SIZE=0 turns pooling off, and then DB_CONN_MAX_AGE applies.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10, minimum=0)
+
+
+def use_postgres_pool(db: Any) -> None:  # a dj_database_url DBConfig
+    if DB_POOL_SIZE:
+        db["CONN_MAX_AGE"] = 0
+        db.setdefault("OPTIONS", {})["pool"] = {"min_size": min(2, DB_POOL_SIZE), "max_size": DB_POOL_SIZE}
+
+
+if _db["ENGINE"] != "django.db.backends.sqlite3":
+    use_postgres_pool(_db)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

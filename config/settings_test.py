@@ -10,7 +10,7 @@ os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own (test
 os.environ.setdefault("ENGRAM_LLM_RETRY_BACKOFF_MS", "5")
 
 from config.settings import *  # noqa: E402, F403
-from config.settings import DATA_DIR, DATABASES  # noqa: E402
+from config.settings import DATA_DIR, DATABASES, use_postgres_pool  # noqa: E402
 
 TEST_DB = os.environ.get("ENGRAM_TEST_DB", "postgres")
 if TEST_DB == "postgres":
@@ -21,6 +21,7 @@ if TEST_DB == "postgres":
     _url = ensure_postgres()
     os.environ["DATABASE_URL"] = _url  # subprocesses (daphne, workers) inherit it
     DATABASES = {"default": dj_database_url.parse(_url)}
+    use_postgres_pool(DATABASES["default"])  # as a production server runs
     DATABASES["default"]["TEST"] = {"NAME": "test_engram"}
 elif TEST_DB == "sqlite":
     # A file, not :memory:, so a live server or worker in another process sees the same test database.

@@ -1,6 +1,7 @@
 """SSE framing and failure handling on the live server, read as raw HTTP (what any client sees)."""
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -96,3 +97,26 @@ def test_an_oversize_body_is_413_on_the_live_server(http: httpx.Client, agent_id
     response = http.post(f"/v1/agents/{agent_id}/archival-memory", json={"text": "x" * (11 * 1024 * 1024)})
     assert response.status_code == 413
     assert "exceeds" in response.json()["detail"]
+
+
+def test_the_server_reuses_database_connections_across_requests(http: httpx.Client, agent_id: str) -> None:
+    """Under daphne every request runs in a thread of its own; a per-thread connection would mean a new database
+    session per request. PostgreSQL: the pool (config/settings.py) lends the same few connections out again."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        assert "pool" not in connection.settings_dict.get("OPTIONS", {})  # SQLite opens a file: nothing to pool
+        return
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            return int(cursor.fetchone()[0])
+
+    time.sleep(1.5)  # session statistics reach pg_stat_database within a second
+    before = sessions()
+    for _ in range(30):
+        assert http.get(f"/v1/agents/{agent_id}").status_code == 200
+    time.sleep(1.5)
+    assert sessions() - before < 10  # 30 requests, at most a pool's worth of new sessions
