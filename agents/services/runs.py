@@ -330,14 +330,14 @@ class _RunEndListener:
         prefix = _CHANNEL.format("")
         while True:
             try:
-                pubsub = _redis().pubsub()
-                pubsub.psubscribe(_CHANNEL.format("*"))
-                for message in pubsub.listen():
-                    if message["type"] == "psubscribe":
-                        self._ready.set()
-                    elif message["type"] == "pmessage":
-                        channel = message["channel"].decode()
-                        _wake(uuid.UUID(channel.removeprefix(prefix)))
+                with _redis().pubsub() as pubsub:  # closes its connection when the loop fails
+                    pubsub.psubscribe(_CHANNEL.format("*"))
+                    for message in pubsub.listen():
+                        if message["type"] == "psubscribe":
+                            self._ready.set()
+                        elif message["type"] == "pmessage":
+                            channel = message["channel"].decode()
+                            _wake(uuid.UUID(channel.removeprefix(prefix)))
             except Exception:
                 if self._stopping:
                     return
