@@ -15,11 +15,13 @@ count). SQLite: FTS5 `bm25()` and an exact numpy scan over the filtered rows' fl
 """
 
 import datetime as dt
+import functools
 import logging
 import re
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -655,6 +657,11 @@ def rerank(
     return date_boost(ranked, times, query_date_windows(query), fusion.date_weight)
 
 
+@functools.cache
+def _query_embedder() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="engram-query-embed")
+
+
 def ranked_ids(
     *,
     scope: Scope,
@@ -669,12 +676,18 @@ def ranked_ids(
     depth = max(fusion.depth, 2 * limit)
     text: list[tuple[Any, float]] = []
     vector: list[tuple[Any, float]] = []
+    model = resolve_model(embedding_model) if mode != "text" else ""
+    embedding: Future[Vector] | None = None
+    if mode == "hybrid" and query_vector is None:
+        # The query is embedded (the model releases the GIL) while the database ranks by text.
+        embedding = _query_embedder().submit(embed_query, model, query)
     if mode in ("text", "hybrid"):
         text = text_ranking(scope, query, depth)
     if mode in ("vector", "hybrid"):
-        model = resolve_model(embedding_model)
         try:
-            if query_vector is None:
+            if embedding is not None:
+                query_vector = embedding.result()
+            elif query_vector is None:
                 query_vector = embed_query(model, query)
         except EmbeddingError:
             if mode == "vector":
