@@ -471,15 +471,13 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
         with transaction.atomic(), connection.cursor() as cursor:
             # Iterative scans keep pulling from the HNSW index until `depth` rows pass the filters.
             size = _collection_size(scope)
+            # A small agent in a big table: scanning its rows exactly (through the agent index) beats walking the
+            # shared HNSW graph past everyone else's rows, and its recall is 1. All settings in one round trip.
             cursor.execute(
                 "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.ef_search', %s, true)",
-                [str(hnsw_ef_search(size, depth))],
+                "set_config('hnsw.ef_search', %s, true), set_config('enable_indexscan', %s, true)",
+                [str(hnsw_ef_search(size, depth)), "off" if size <= EXACT_SCAN_ROWS else "on"],
             )
-            if size <= EXACT_SCAN_ROWS:
-                # A small agent in a big table: scanning its rows exactly (through the agent index) beats walking
-                # the shared HNSW graph past everyone else's rows, and its recall is 1.
-                cursor.execute("SET LOCAL enable_indexscan = off")
             cursor.execute(
                 f"SELECT t.id, {cast} <=> %s::vector({dim}) AS distance FROM {scope.table} t "
                 f"WHERE t.embedding_dim = {dim} AND t.embedding_model = %s AND {scope.sql()} "
