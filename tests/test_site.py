@@ -84,3 +84,31 @@ def test_the_database_has_pgvector_on_postgres() -> None:
         assert cursor.fetchone()[0] >= 0
         cursor.execute("SHOW server_version_num")
         assert int(cursor.fetchone()[0]) >= 180000
+
+
+def test_the_asgi_middleware_chain_runs_async_end_to_end() -> None:
+    """One sync-only middleware splits the chain under daphne: every request would cross threads three times."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    sync_only = [m for m in settings.MIDDLEWARE if not getattr(import_string(m), "async_capable", False)]
+    assert sync_only == []
+
+
+def test_static_files_and_pages_are_served_through_asgi() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    async def fetch() -> tuple[int, bytes, int]:
+        client = AsyncClient()
+        response = await client.get("/static/engram/ade.js")
+        body = b"".join([chunk async for chunk in response]) if response.streaming else response.content
+        return response.status_code, body, (await client.get("/v1/health/")).status_code
+
+    with ThreadPoolExecutor(1) as pool:  # its own thread: the session's Playwright loop may own this one
+        status, body, health = pool.submit(async_to_sync(fetch)).result(timeout=30)
+    assert status == 200
+    assert body == (Path(__file__).resolve().parents[1] / "static" / "engram" / "ade.js").read_bytes()
+    assert health == 200
