@@ -153,8 +153,12 @@ def run_dispatch(*, run_id: uuid.UUID) -> None:
 
 def _claim_sql() -> str:
     table = connection.ops.quote_name(Run._meta.db_table)
+    # started_at is the moment the claim went through. PostgreSQL: the UPDATE may wait for the agent's previous
+    # run to commit its end (the unique index), so the clock is read in the statement, after that wait. SQLite:
+    # the caller reads it once the transaction holds the write lock.
+    started = "clock_timestamp()" if connection.vendor == "postgresql" else "%s"
     return (
-        f"UPDATE {table} SET status = %s, claim_token = %s, started_at = %s "  # noqa: S608 (fixed names)
+        f"UPDATE {table} SET status = %s, claim_token = %s, started_at = {started} "  # noqa: S608 (fixed names)
         f"WHERE id = %s AND status = %s AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.agent_id = {table}.agent_id "
         f"AND e.status = %s AND e.position < {table}.position) RETURNING *"
     )
@@ -166,12 +170,13 @@ def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
     running run of the agent. A running run is returned only to the holder of its token: a redelivered
     Celery message resumes. Returns None when the run is not ours to execute (gone, finished, another holder,
     or not first in line)."""
-    now = timezone.now()
-    started = Run._meta.get_field("started_at").get_db_prep_value(now, connection)
     pk = Run._meta.pk.get_db_prep_value(run_id, connection)
     try:
         with transaction.atomic():
-            params = [RunStatus.RUNNING, token, started, pk, RunStatus.QUEUED, RunStatus.QUEUED]
+            started = []
+            if connection.vendor != "postgresql":
+                started = [Run._meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)]
+            params = [RunStatus.RUNNING, token, *started, pk, RunStatus.QUEUED, RunStatus.QUEUED]
             claimed = list(Run.objects.raw(_claim_sql(), params))  # the claimed row, or none
             if not claimed:
                 # An earlier send goes first (it dispatches us when it ends), or the run is gone, final, or running:
