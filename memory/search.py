@@ -11,7 +11,9 @@ Filters (scope, tags, dates, roles) are SQL conditions applied in the database b
 
 PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored in SQL from their lexeme
 counts; vectors come from the per-dimension partial HNSW index (iterative scans keep filtered queries exact in
-count). SQLite: FTS5 `bm25()` and an exact numpy scan over the filtered rows' float32 blobs.
+count). SQLite: FTS5's best matches by its own `bm25()` (b fixed at 0.75), re-scored with the same BM25 as
+PostgreSQL from their term counts and lengths in the FTS5 index, and an exact numpy scan over the filtered rows'
+float32 blobs.
 """
 
 import datetime as dt
@@ -46,7 +48,7 @@ MAX_TOP_K = 200
 MAX_OFFSET = 10_000
 MAX_FILTER_TAGS = 100
 EXACT_SCAN_ROWS = 10_000  # PostgreSQL: agents with at most this many rows get an exact vector scan
-TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank first)
+TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank or FTS5 bm25() first)
 
 
 @dataclass(frozen=True)

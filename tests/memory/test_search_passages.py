@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from memory.models import Passage
 from memory.search import BM25_B, BM25_K1, passage_search
