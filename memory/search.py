@@ -371,11 +371,10 @@ def _sqlite_vocabulary(cursor: Any, fts: str) -> None:
 
 
 def _sqlite_terms(cursor: Any, words: list[str]) -> list[str]:
+    cursor.execute("INSERT INTO temp.engram_terms(engram_terms) VALUES ('delete-all')")
     cursor.execute("INSERT INTO temp.engram_terms(rowid, text) VALUES (1, %s)", [" ".join(words)])
     cursor.execute("SELECT term FROM temp.engram_terms_instance ORDER BY offset")
-    terms = list(dict.fromkeys(row[0] for row in cursor.fetchall()))
-    cursor.execute("INSERT INTO temp.engram_terms(engram_terms) VALUES ('delete-all')")
-    return terms
+    return list(dict.fromkeys(row[0] for row in cursor.fetchall()))
 
 
 def _varint(blob: bytes) -> int:
