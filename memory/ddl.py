@@ -14,6 +14,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 TEXT_CONFIG = "english"
+FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Tables with search columns; ensure_search_schema keeps them indexed.
 SEARCH_TABLES = ("memory_passage", "agents_message")
 _known_vector_indexes: set[tuple[str, str, int]] = set()
@@ -77,7 +78,7 @@ def search_schema_sql(vendor: str, table: str, default_dims: tuple[int, ...] = (
         fts = fts_table(table)
         return [
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(text, content='{table}', "
-            "content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2')",
+            f"content_rowid='rowid', tokenize='{FTS5_TOKENIZE}')",
             *_sqlite_trigger_sql(table),
             f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
             *_sqlite_version_sql(table),

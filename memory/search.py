@@ -11,12 +11,16 @@ Filters (scope, tags, dates, roles) are SQL conditions applied in the database b
 
 PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored in SQL from their lexeme
 counts; vectors come from the per-dimension partial HNSW index (iterative scans keep filtered queries exact in
-count). SQLite: FTS5 `bm25()` and an exact numpy scan over the filtered rows' float32 blobs.
+count). SQLite: FTS5's best matches by its own `bm25()` (b fixed at 0.75), re-scored with the same BM25 as
+PostgreSQL from their term counts and lengths in the FTS5 index, and an exact numpy scan over the filtered rows'
+float32 blobs.
 """
 
 import datetime as dt
 import functools
+import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -46,7 +50,7 @@ MAX_TOP_K = 200
 MAX_OFFSET = 10_000
 MAX_FILTER_TAGS = 100
 EXACT_SCAN_ROWS = 10_000  # PostgreSQL: agents with at most this many rows get an exact vector scan
-TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank first)
+TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank or FTS5 bm25() first)
 
 
 @dataclass(frozen=True)
@@ -347,9 +351,44 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
         return [(pk, float(score)) for pk, score in cursor.fetchall()]
 
 
+def _fts5_words(query: str) -> list[str]:
+    return list(dict.fromkeys(w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS))
+
+
 def _fts5_query(query: str) -> str:
-    words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS]
-    return " OR ".join('"' + w + '"' for w in dict.fromkeys(words))
+    return " OR ".join('"' + w + '"' for w in _fts5_words(query))
+
+
+def _sqlite_vocabulary(cursor: Any, fts: str) -> None:
+    """This connection's temporary views of the FTS5 index (`fts5vocab`: each term's occurrences, each term's row
+    count) and a contentless FTS5 table with the index's tokenizer, to turn query words into the index's terms."""
+    for statement in (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{fts}_instance USING fts5vocab(main, {fts}, 'instance')",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{fts}_row USING fts5vocab(main, {fts}, 'row')",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.engram_terms USING fts5(text, content='', "
+        f"tokenize='{ddl.FTS5_TOKENIZE}')",
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.engram_terms_instance USING fts5vocab(temp, engram_terms, 'instance')",
+    ):
+        cursor.execute(statement)
+
+
+def _sqlite_terms(cursor: Any, words: list[str]) -> list[str]:
+    cursor.execute("INSERT INTO temp.engram_terms(engram_terms) VALUES ('delete-all')")
+    cursor.execute("INSERT INTO temp.engram_terms(rowid, text) VALUES (1, %s)", [" ".join(words)])
+    cursor.execute("SELECT term FROM temp.engram_terms_instance ORDER BY offset")
+    return list(dict.fromkeys(row[0] for row in cursor.fetchall()))
+
+
+def _varint(blob: bytes) -> int:
+    """The first SQLite varint of `blob` (FTS5's `_docsize` holds one per column: the row's length in tokens)."""
+    value = 0
+    for i, byte in enumerate(blob[:9]):
+        if i == 8:
+            return (value << 8) | byte
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            break
+    return value
 
 
 def _text_ranking_sqlite(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:
@@ -358,12 +397,50 @@ def _text_ranking_sqlite(scope: Scope, query: str, depth: int) -> list[tuple[Any
         return []
     fts = ddl.fts_table(scope.table)
     with connection.cursor() as cursor:
+        # Candidates: the best TEXT_CANDIDATES matches by FTS5's bm25() (its b is fixed at 0.75), re-scored below
+        # with BM25_K1 and BM25_B from each candidate's term counts (fts5vocab) and length in tokens (_docsize).
         cursor.execute(
-            f"SELECT t.id, bm25({fts}) AS rank FROM {fts} JOIN {scope.table} t ON t.rowid = {fts}.rowid "
-            f"WHERE {fts} MATCH %s AND {scope.sql()} ORDER BY rank LIMIT %s",
-            [match, *scope.params, depth],
+            f"SELECT t.id, t.rowid FROM {fts} JOIN {scope.table} t ON t.rowid = {fts}.rowid "
+            f"WHERE {fts} MATCH %s AND {scope.sql()} ORDER BY bm25({fts}) LIMIT {TEXT_CANDIDATES}",
+            [match, *scope.params],
         )
-        return [(pk, -float(rank)) for pk, rank in cursor.fetchall()]
+        candidates = cursor.fetchall()
+        if not candidates:
+            return []
+        _sqlite_vocabulary(cursor, fts)
+        terms = _sqlite_terms(cursor, _fts5_words(query))
+        rowids = json.dumps([rowid for _, rowid in candidates])
+        term_marks = ", ".join(["%s"] * len(terms))
+        cursor.execute(
+            f"SELECT doc, term, count(*) FROM temp.{fts}_instance WHERE term IN ({term_marks}) "
+            "AND doc IN (SELECT value FROM json_each(%s)) GROUP BY doc, term",
+            [*terms, rowids],
+        )
+        counts: dict[int, dict[str, int]] = {}
+        for doc, term, tf in cursor.fetchall():
+            counts.setdefault(doc, {})[term] = tf
+        cursor.execute(f"SELECT id, sz FROM {fts}_docsize WHERE id IN (SELECT value FROM json_each(%s))", [rowids])
+        lengths = {doc: max(1, _varint(size)) for doc, size in cursor.fetchall()}
+        # As on PostgreSQL: N = the agent's rows, avgdl and df over the candidates; when the candidates were cut at
+        # TEXT_CANDIDATES, a word in more than COMMON_LEXEME_FREQUENCY of the table's rows has at least that
+        # share of N as its df.
+        total = float(max(_collection_size(scope), len(candidates)))
+        avgdl = sum(lengths.get(rowid, 1) for _, rowid in candidates) / len(candidates)
+        df = Counter(term for doc_counts in counts.values() for term in doc_counts)
+        if len(candidates) == TEXT_CANDIDATES:
+            rows = _collection_size(Scope(scope.table))
+            cursor.execute(f"SELECT term, doc FROM temp.{fts}_row WHERE term IN ({term_marks})", terms)
+            for term, docs in cursor.fetchall():
+                if docs > COMMON_LEXEME_FREQUENCY * rows:
+                    df[term] = max(df[term], math.floor(docs / rows * total))
+    idf = {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in df.items()}
+    scored = []
+    for order, (pk, rowid) in enumerate(candidates):
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths.get(rowid, 1) / avgdl)
+        score = sum(idf[term] * tf * (BM25_K1 + 1) / (tf + norm) for term, tf in counts.get(rowid, {}).items())
+        scored.append((-score, order, pk))
+    scored.sort()
+    return [(pk, -negative) for negative, _, pk in scored[:depth]]
 
 
 def text_ranking(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from memory.models import Passage
 from memory.search import BM25_B, BM25_K1, passage_search
@@ -174,21 +173,24 @@ def test_text_ranking_is_bm25_over_the_agents_own_rows(agent_a: Any, insert: Any
     assert ranked[0] == "otter heron"
     assert ranked.index("otter otter otter") < ranked.index("heron")
     assert set(ranked) == set(texts)
-    if connection.vendor == "postgresql":
-        # The exact BM25 score: N = the agent's rows, df and the average length over the rows that match.
-        lengths = {text: len(text.split()) for text in texts}
-        avgdl = sum(lengths.values()) / len(texts)
-        total = len(texts) + len(fillers)
-        df = {word: sum(1 for text in texts if word in text.split()) for word in ("otter", "heron")}
+    # The exact BM25 score (both databases): N = the agent's rows, df and the average length over the rows that match.
+    lengths = {text: len(text.split()) for text in texts}
+    avgdl = sum(lengths.values()) / len(texts)
+    total = len(texts) + len(fillers)
+    df = {word: sum(1 for text in texts if word in text.split()) for word in ("otter", "heron")}
 
-        def bm25(text: str) -> float:
-            score = 0.0
-            for word in ("otter", "heron"):
-                tf = text.split().count(word)
-                if tf:
-                    idf = math.log(1 + (total - df[word] + 0.5) / (df[word] + 0.5))
-                    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[text] / avgdl)
-                    score += idf * tf * (BM25_K1 + 1) / (tf + norm)
-            return score
+    def bm25(text: str, b: float = BM25_B) -> float:
+        score = 0.0
+        for word in ("otter", "heron"):
+            tf = text.split().count(word)
+            if tf:
+                idf = math.log(1 + (total - df[word] + 0.5) / (df[word] + 0.5))
+                norm = BM25_K1 * (1 - b + b * lengths[text] / avgdl)
+                score += idf * tf * (BM25_K1 + 1) / (tf + norm)
+        return score
 
-        assert [hit.score for hit in hits] == pytest.approx([bm25(hit.passage.text) for hit in hits])
+    assert [hit.score for hit in hits] == pytest.approx([bm25(hit.passage.text) for hit in hits])
+    # With the textbook b = 0.75 (FTS5's built-in bm25()) the long row would rank last, not second.
+    assert BM25_B == 0.3
+    assert ranked == sorted(texts, key=bm25, reverse=True)
+    assert ranked != sorted(texts, key=lambda text: bm25(text, 0.75), reverse=True)
