@@ -241,8 +241,13 @@ def _parse(litellm: Any, response: Any, model: str) -> LLMResponse:
             )
         )
     usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    # Priced by the agent's model handle (an openai/* model behind an OpenAI-compatible URL is sent as
+    # hosted_vllm/*, which litellm's price list does not know); 0 for models without a price.
     try:
-        cost = float(litellm.completion_cost(completion_response=response, model=model) or 0.0)
+        prices = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        cost = sum(prices)
     except Exception:
         cost = 0.0
     raw = response.model_dump() if hasattr(response, "model_dump") else dict(response)
@@ -251,8 +256,8 @@ def _parse(litellm: Any, response: Any, model: str) -> LLMResponse:
         reasoning=getattr(message, "reasoning_content", None) or "",
         tool_calls=calls,
         finish_reason=choice.finish_reason or "",
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-        cost=cost,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=float(cost),
         raw=json.loads(json.dumps(raw, default=str)),
     )

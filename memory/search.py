@@ -17,7 +17,6 @@ float32 blobs.
 """
 
 import datetime as dt
-import functools
 import json
 import logging
 import math
@@ -25,7 +24,6 @@ import re
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -732,11 +730,6 @@ def rerank(
     return date_boost(ranked, times, query_date_windows(query), fusion.date_weight)
 
 
-@functools.cache
-def _query_embedder() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="engram-query-embed")
-
-
 def ranked_ids(
     *,
     scope: Scope,
@@ -751,18 +744,14 @@ def ranked_ids(
     depth = max(fusion.depth, 2 * limit)
     text: list[tuple[Any, float]] = []
     vector: list[tuple[Any, float]] = []
-    model = resolve_model(embedding_model) if mode != "text" else ""
-    embedding: Future[Vector] | None = None
-    if mode == "hybrid" and query_vector is None:
-        # The query is embedded (the model releases the GIL) while the database ranks by text.
-        embedding = _query_embedder().submit(embed_query, model, query)
     if mode in ("text", "hybrid"):
         text = text_ranking(scope, query, depth)
     if mode in ("vector", "hybrid"):
+        # (Embedding the query in a thread while the database ranks by text was measured slower on 2 cores: the
+        # model's two threads and the database process then compete for them.)
+        model = resolve_model(embedding_model)
         try:
-            if embedding is not None:
-                query_vector = embedding.result()
-            elif query_vector is None:
+            if query_vector is None:
                 query_vector = embed_query(model, query)
         except EmbeddingError:
             if mode == "vector":

@@ -313,3 +313,12 @@ def test_memgpt_answering_without_a_tool_stops_with_no_tool_call(fake_llm, make_
     fake_llm.reply("just text")
     run = send(agent, "hi")
     assert (run.status, run.stop_reason) == (RunStatus.COMPLETED, "no_tool_call")
+
+
+def test_a_step_records_its_cost_from_the_model_price(fake_llm, make_agent, send):
+    from agents.models import Step
+
+    run = send(make_agent(model="openai/gpt-4o-mini"), "hello")
+    step = Step.objects.get(run=run)
+    assert step.prompt_tokens > 0 and step.completion_tokens > 0
+    assert step.cost > 0  # gpt-4o-mini is in litellm's price list, though the request went to an OpenAI-compatible URL
