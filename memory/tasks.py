@@ -1,38 +1,33 @@
 """Embedding tasks (`embeddings` queue, see config/celery.py): thin adapters that take ids and call one service."""
 
+from typing import Any
+
 from celery import shared_task
 
 from memory.embeddings import EmbeddingError
 from memory.services.embeddings import group_embed, reembed_run, rows_embed
 
+# Embedding batches: redelivered if a worker dies, retried while the embedding model fails; idempotent (content
+# hashes), so a repeated batch only embeds rows still out of date.
+_BATCH: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (EmbeddingError,),
+    "retry_backoff": True,
+    "retry_jitter": True,
+    "max_retries": 5,
+    "soft_time_limit": 600,
+    "time_limit": 660,
+}
 
-@shared_task(
-    name="memory.embed_rows",
-    acks_late=True,
-    autoretry_for=(EmbeddingError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=600,
-    time_limit=660,
-)
+
+@shared_task(name="memory.embed_rows", **_BATCH)
 def embed_rows_task(label: str, ids: list[str]) -> int:
-    """Idempotent (content hashes): a redelivered or retried batch only embeds rows still out of date."""
     return rows_embed(label=label, ids=ids)
 
 
-@shared_task(
-    name="memory.embed_group",
-    acks_late=True,
-    autoretry_for=(EmbeddingError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=600,
-    time_limit=660,
-)
+@shared_task(name="memory.embed_group", **_BATCH)
 def embed_group_task(label: str, field: str, value: str) -> int:
-    """A group of rows (e.g. a run's messages) in one task; idempotent like embed_rows."""
+    """A group of rows (e.g. a run's messages) in one task."""
     return group_embed(label=label, field=field, value=value)
 
 
