@@ -456,11 +456,6 @@ _matrix_cache: dict[tuple[Any, ...], tuple[Any, list[Any], Any, Vector]] = {}
 _MATRIX_CACHE_ROWS = 2_000_000
 
 
-def vectors_changed() -> None:
-    """Called by every write of embeddings or deletion of rows in this process. The SQLite matrix cache follows
-    the version triggers instead (memory/ddl.py); kept as the hook for in-process caches."""
-
-
 def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Any, Vector]:
     base_where = " AND ".join(scope.where[: scope.base]) or "TRUE"
     base_params = scope.params[: scope.base]

@@ -20,7 +20,6 @@ from django.utils import timezone
 from memory.ddl import ensure_vector_index
 from memory.embeddings import EmbeddingError, content_hash, embed_texts, resolve_model
 from memory.models import EmbeddingJob
-from memory.search import vectors_changed
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +77,6 @@ def rows_embed(*, label: str, ids: list[str]) -> int:
                     rows_sql,
                 )
             written += len(batch)
-            vectors_changed()
     return written
 
 

@@ -12,7 +12,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from memory.models import Passage
-from memory.search import vectors_changed
 from memory.services.embeddings import PASSAGES, embed_after_commit
 from memory.types import AgentLike
 
@@ -94,4 +93,3 @@ def passage_insert(
 
 def passage_delete(*, passage: Passage) -> None:
     passage.delete()
-    vectors_changed()
