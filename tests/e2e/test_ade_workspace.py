@@ -73,7 +73,8 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     screenshot(page, "03-chat-and-memory-live-update")
 
     # Tokens stream into a live bubble while the run shows its state; then the reply lands in the history.
-    fake_llm.push(Reply(text="Streaming " + "word " * 30, reasoning="Thinking it over.", chunk_delay=0.03))
+    # ~3 s of tokens: long enough for the page to see the live bubble between the run banner and the reply.
+    fake_llm.push(Reply(text="Streaming " + "word " * 30, reasoning="Thinking it over.", chunk_delay=0.1))
     page.fill("textarea[name=text]", "Tell me more")
     page.press("textarea[name=text]", "Enter")
     page.wait_for_selector("#run-status .run-banner")
