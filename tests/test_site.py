@@ -1,6 +1,8 @@
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,18 +88,72 @@ def test_the_database_has_pgvector_on_postgres() -> None:
         assert int(cursor.fetchone()[0]) >= 180000
 
 
-def test_the_asgi_middleware_chain_runs_async_end_to_end() -> None:
-    """One sync-only middleware splits the chain under daphne: every request would cross threads three times."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
+class ThreadRecorder:
+    """A middleware that notes the thread of each step of a request (see the test below)."""
 
-    sync_only = [m for m in settings.MIDDLEWARE if not getattr(import_string(m), "async_capable", False)]
-    assert sync_only == []
+    seen: list[tuple[str, int]] = []
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        self.seen.append(("middleware", threading.get_ident()))
+        return self.get_response(request)
+
+    def process_view(self, *args: Any) -> None:
+        self.seen.append(("view", threading.get_ident()))
+
+
+def test_each_request_runs_its_sync_work_in_one_crossing_on_a_reused_thread(settings: Any) -> None:
+    """Django's ASGI handler sends each middleware step to a thread on its own (about fifteen crossings per
+    request) and starts a new thread, so a new database connection, for every request."""
+    from asgiref.sync import async_to_sync
+    from asgiref.testing import ApplicationCommunicator
+    from django.core.signals import request_finished, request_started
+
+    from config.handlers import EngramASGIHandler
+
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.test_site.ThreadRecorder"]
+    handler = EngramASGIHandler()
+    ThreadRecorder.seen = []
+
+    def started(**kwargs: Any) -> None:
+        ThreadRecorder.seen.append(("request_started", threading.get_ident()))
+
+    def finished(**kwargs: Any) -> None:
+        ThreadRecorder.seen.append(("request_finished", threading.get_ident()))
+
+    async def get(path: str) -> int:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": b"",
+            "headers": [(b"host", b"testserver")],
+        }
+        communicator = ApplicationCommunicator(handler, scope)
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(10)
+        await communicator.receive_output(10)
+        await communicator.wait(10)
+        return int(start["status"])
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        with ThreadPoolExecutor(1) as pool:  # its own thread: the session's Playwright loop may own this one
+            statuses = [pool.submit(async_to_sync(get), "/v1/health/").result(timeout=30) for _ in range(3)]
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+    assert statuses == [200, 200, 200]
+    steps = [step for step, _ in ThreadRecorder.seen]
+    assert steps == ["request_started", "middleware", "view", "request_finished"] * 3
+    assert len({thread for _, thread in ThreadRecorder.seen}) == 1, ThreadRecorder.seen
+    assert ThreadRecorder.seen[0][1] != threading.get_ident()
 
 
 def test_static_files_and_pages_are_served_through_asgi() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     from asgiref.sync import async_to_sync
     from django.test import AsyncClient
 

@@ -1,0 +1,62 @@
+"""The ASGI handler: Django's, with each request's synchronous work in one crossing, on a reused thread.
+
+Two costs of Django's own ASGI handler under daphne, measured on 2 cores:
+- It runs the middleware chain async, and each `MiddlewareMixin` middleware (most of Django's own) then sends its
+  `process_request`, `process_view` and `process_response` to a worker thread one at a time: about fifteen
+  crossings between the event loop and a thread per request. Every view here is synchronous (a stream returns a
+  response whose body is an async iterator, consumed on the event loop), so the chain runs synchronously, in one
+  crossing.
+- It starts a thread for every request (a `ThreadSensitiveContext` of its own) and, that thread being new, a new
+  database connection: on SQLite a connection with a cold page cache per request. Requests here borrow a
+  single-thread executor from a pool instead, so a thread and its connection (kept for `CONN_MAX_AGE`, or handed
+  back to the PostgreSQL pool by `request_finished` as before) serve one request after another. A request's
+  thread-sensitive work still runs on one thread of its own, as with Django's handler.
+"""
+
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+from django.http import HttpRequest, HttpResponseBase
+
+IDLE_THREADS = 32  # request threads kept between requests; a burst beyond that starts (and ends) more
+
+
+class EngramASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+        self._idle: deque[ThreadPoolExecutor] = deque()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        try:
+            executor = self._idle.pop()
+        except IndexError:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engram-request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            # Back to the pool once its thread is idle: a request cancelled by a client that went away may still be
+            # running sync code there.
+            executor.submit(_idle).add_done_callback(lambda _: self._release(executor))
+
+    def _release(self, executor: ThreadPoolExecutor) -> None:
+        # Runs on the executor's own thread; deque appends and len() are atomic.
+        if len(self._idle) < IDLE_THREADS:
+            self._idle.append(executor)
+        else:
+            executor.shutdown(wait=False)
+
+    async def get_response_async(self, request: HttpRequest) -> Any:
+        response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        return response
+
+
+def _idle() -> None:
+    """Queued behind a request's last sync call: done once the thread has nothing left to do."""
