@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> None:
     from accounts.models import Organization
     from agents.models import Agent
     from memory.ddl import ensure_vector_index
-    from memory.embeddings import embed_query, resolve_model
+    from memory.embeddings import embed_query, query_cache_clear, resolve_model
     from memory.models import Passage
     from memory.search import DEFAULT_FUSION, passage_search, scope_for, vector_ranking
 
@@ -274,11 +274,9 @@ def run(args: argparse.Namespace) -> None:
     query_rng = random.Random(args.seed + 1)  # the same queries whether the rows were generated or kept
     queries = [" ".join(query_rng.choices(words[:2000], k=query_rng.randint(3, 7))) for _ in range(args.queries)]
     embed_query(resolve_model(""), "warm up the model")
-    from memory.embeddings import _cached_query_vector
-
     embed_timings = []
     for query in queries:
-        _cached_query_vector.cache_clear()
+        query_cache_clear()
         t0 = time.perf_counter()
         embed_query(resolve_model(""), query)
         embed_timings.append(time.perf_counter() - t0)
@@ -295,7 +293,7 @@ def run(args: argparse.Namespace) -> None:
             timings = []
             for query in queries:
                 if not cached:
-                    _cached_query_vector.cache_clear()
+                    query_cache_clear()
                 t0 = time.perf_counter()
                 passage_search(agent=agent, query=query, mode=mode, top_k=10)
                 timings.append(time.perf_counter() - t0)

@@ -9,8 +9,9 @@ set. Every vector returned is float32 and L2-normalised, so cosine distance = 1 
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,16 @@ def content_hash(model: str, text: str) -> str:
 
 @dataclass
 class _LocalModel:
-    session: Any
+    session: Any  # runs batches on ENGRAM_EMBEDDING_THREADS threads
+    single: Any  # runs one text at a time on one thread
     tokenizer: Any
     input_names: list[str]
     lock: threading.Lock
 
     def embed(self, texts: list[str]) -> Vector:
+        # A lone text (a search query, mostly) runs on one thread: it is too short to gain from a second one, and
+        # a search embeds it while the database ranks by text, so the two share the cores instead of fighting.
+        session = self.single if len(texts) == 1 else self.session
         # Sort by length so each batch pads to a similar width; batches of 16 cost ~10 % less CPU per text than
         # 32 or 64 (smaller attention matrices), and callers with many texts pass them sorted (rows_embed).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -63,7 +68,7 @@ class _LocalModel:
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
+            hidden = session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[chunk] = pooled
@@ -88,16 +93,21 @@ def _local_model(handle: str) -> _LocalModel:
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.enable_truncation(max_length=256)  # the model's max_seq_length
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token name, not a secret
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = settings.ENGRAM_EMBEDDING_THREADS
-    options.inter_op_num_threads = 1
-    # No busy-waiting between runs: the server shares its cores with the database and other workers.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
+
+    def session(threads: int) -> Any:
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # No busy-waiting between runs: the server shares its cores with the database and other workers.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
+
+    batch = session(settings.ENGRAM_EMBEDDING_THREADS)
     return _LocalModel(
-        session=session,
+        session=batch,
+        single=session(1) if settings.ENGRAM_EMBEDDING_THREADS > 1 else batch,
         tokenizer=tokenizer,
-        input_names=[i.name for i in session.get_inputs()],
+        input_names=[i.name for i in batch.get_inputs()],
         lock=threading.Lock(),
     )
 
@@ -139,14 +149,33 @@ def embed_query(model: str, query: str) -> Vector:
     """Embeds a search query; the last QUERY_CACHE_SIZE distinct (model, query) pairs are remembered."""
     if not isinstance(query, str) or not query.strip():
         raise ValidationError({"query": "must be a non-empty string"})
-    return _cached_query_vector(resolve_model(model), query[:MAX_QUERY_CHARS])
+    key = (resolve_model(model), query[:MAX_QUERY_CHARS])
+    vector = cached_query_vector(*key)
+    if vector is None:
+        vector = embed_texts(key[0], [key[1]])[0]
+        vector.setflags(write=False)  # shared between callers
+        with _query_lock:
+            _query_cache[key] = vector
+            while len(_query_cache) > QUERY_CACHE_SIZE:
+                _query_cache.popitem(last=False)
+    return vector
+
+
+def cached_query_vector(model: str, query: str) -> Vector | None:
+    """The remembered vector of `query` (a resolved model), or None."""
+    key = (model, query[:MAX_QUERY_CHARS])
+    with _query_lock:
+        vector = _query_cache.get(key)
+        if vector is not None:
+            _query_cache.move_to_end(key)
+    return vector
+
+
+def query_cache_clear() -> None:
+    with _query_lock:
+        _query_cache.clear()
 
 
 QUERY_CACHE_SIZE = 1024
-
-
-@lru_cache(maxsize=QUERY_CACHE_SIZE)
-def _cached_query_vector(model: str, query: str) -> Vector:
-    vector: Vector = embed_texts(model, [query])[0]
-    vector.setflags(write=False)  # shared between callers
-    return vector
+_query_cache: OrderedDict[tuple[str, str], Vector] = OrderedDict()
+_query_lock = threading.Lock()

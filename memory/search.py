@@ -24,16 +24,19 @@ import re
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from memory import ddl
-from memory.embeddings import MAX_QUERY_CHARS, EmbeddingError, embed_query, resolve_model
+from memory.embeddings import MAX_QUERY_CHARS, EmbeddingError, cached_query_vector, embed_query, resolve_model
 from memory.fields import Vector, vector_from_db, vector_to_pg
 from memory.models import Passage
 from memory.query_dates import DateWindow, in_any, query_date_windows
@@ -725,6 +728,12 @@ def rerank(
     return date_boost(ranked, times, query_date_windows(query), fusion.date_weight)
 
 
+@cache
+def _query_embedder() -> ThreadPoolExecutor:
+    """Threads that embed search queries (each on one core, `memory.embeddings`) while the database ranks."""
+    return ThreadPoolExecutor(max_workers=settings.ENGRAM_EMBEDDING_THREADS, thread_name_prefix="engram-query")
+
+
 def ranked_ids(
     *,
     scope: Scope,
@@ -739,14 +748,19 @@ def ranked_ids(
     depth = max(fusion.depth, 2 * limit)
     text: list[tuple[Any, float]] = []
     vector: list[tuple[Any, float]] = []
+    model = resolve_model(embedding_model)
+    embedding: Future[Vector] | None = None
+    if mode == "hybrid" and query_vector is None:
+        query_vector = cached_query_vector(model, query)
+        if query_vector is None:  # embedded on another core while the database ranks by text
+            embedding = _query_embedder().submit(embed_query, model, query)
     if mode in ("text", "hybrid"):
         text = text_ranking(scope, query, depth)
     if mode in ("vector", "hybrid"):
-        # (Embedding the query in a thread while the database ranks by text was measured slower on 2 cores: the
-        # model's two threads and the database process then compete for them.)
-        model = resolve_model(embedding_model)
         try:
-            if query_vector is None:
+            if embedding is not None:
+                query_vector = embedding.result()
+            elif query_vector is None:
                 query_vector = embed_query(model, query)
         except EmbeddingError:
             if mode == "vector":
