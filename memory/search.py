@@ -28,11 +28,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from memory import ddl
@@ -537,26 +538,54 @@ def hnsw_ef_search(rows: int, depth: int) -> int:
     return max(40, min(1000, max(depth, rows // 1000)))
 
 
+# The HNSW settings each pooled PostgreSQL connection holds for its session (set once, outside transactions).
+_hnsw_sessions: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+
+
+def _hnsw_settings(cursor: Any, ef_search: int) -> None:
+    """Iterative scans (they keep pulling from the HNSW index until enough rows pass the filters) and the
+    candidate list size. Outside a transaction they are set for the connection's session, once per value; inside
+    one, for that transaction only (a session setting made there would be undone by a rollback)."""
+    value = str(ef_search)
+    if connection.in_atomic_block:
+        cursor.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %s, true)",
+            [value],
+        )
+    elif _hnsw_sessions.get(connection.connection) != value:
+        cursor.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', false), set_config('hnsw.ef_search', %s, false)",
+            [value],
+        )
+        _hnsw_sessions[connection.connection] = value
+
+
 def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list[tuple[Any, float]]:
     dim = int(vector.shape[0])
     if connection.vendor == "postgresql":
         cast = f"t.embedding::vector({dim})"
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Iterative scans keep pulling from the HNSW index until `depth` rows pass the filters.
-            size = _collection_size(scope)
-            # A small agent in a big table: scanning its rows exactly (through the agent index) beats walking the
-            # shared HNSW graph past everyone else's rows, and its recall is 1. All settings in one round trip.
-            cursor.execute(
-                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.ef_search', %s, true), set_config('enable_indexscan', %s, true)",
-                [str(hnsw_ef_search(size, depth)), "off" if size <= EXACT_SCAN_ROWS else "on"],
-            )
-            cursor.execute(
-                f"SELECT t.id, {cast} <=> %s::vector({dim}) AS distance FROM {scope.table} t "
-                f"WHERE t.embedding_dim = {dim} AND t.embedding_model = %s AND {scope.sql()} "
-                f"ORDER BY {cast} <=> %s::vector({dim}) LIMIT %s",
-                [vector_to_pg(vector), model, *scope.params, vector_to_pg(vector), depth],
-            )
+        distance = f"{cast} <=> %s::vector({dim})"
+        size = _collection_size(scope)
+        with connection.cursor() as cursor:
+            where = f"t.embedding_dim = {dim} AND t.embedding_model = %s AND {scope.sql()}"
+            if size <= EXACT_SCAN_ROWS:
+                # A small agent in a big table: scanning its rows exactly (through the agent index) beats walking
+                # the shared HNSW graph past everyone else's rows, and its recall is 1. The planner cannot order
+                # through the HNSW index from outside a subquery it may not flatten (OFFSET 0), so it reads the
+                # agent's rows and sorts them.
+                sql = (
+                    f"SELECT s.id, s.distance FROM (SELECT t.id, {distance} AS distance FROM {scope.table} t "
+                    f"WHERE {where} OFFSET 0) s ORDER BY s.distance LIMIT %s"
+                )
+                params = [vector_to_pg(vector), model, *scope.params, depth]
+            else:
+                _hnsw_settings(cursor, hnsw_ef_search(size, depth))
+                sql = (
+                    f"SELECT t.id, {distance} AS distance FROM {scope.table} t WHERE {where} "
+                    f"ORDER BY {distance} LIMIT %s"
+                )
+                params = [vector_to_pg(vector), model, *scope.params, vector_to_pg(vector), depth]
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         ranked = [(pk, 1.0 - float(distance)) for pk, distance in rows]
     else:

@@ -1,6 +1,7 @@
 """Vector ranking under filters and its SQLite matrix cache, against an exact scan written here (both databases)."""
 
 import datetime as dt
+import os
 import uuid
 from typing import Any
 
@@ -91,3 +92,43 @@ def test_big_agents_search_a_wider_hnsw_candidate_list() -> None:
     assert hnsw_ef_search(1_000_000, 50) == 1000
     assert hnsw_ef_search(5_000_000, 50) == 1000
     assert hnsw_ef_search(600, 400) == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_big_agents_rank_through_the_index_with_settings_kept_per_session(agent_a: Any, monkeypatch: Any) -> None:
+    """PostgreSQL, past EXACT_SCAN_ROWS: the HNSW settings (iterative scans, so filters apply before the limit;
+    the candidate list size) are set once per connection session outside transactions, not before every search,
+    and inside a transaction only for that transaction."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from memory import search
+
+    monkeypatch.setattr(search, "EXACT_SCAN_ROWS", 0)
+    rng = np.random.default_rng(11)
+    vectors = unit(rng, 300)
+    rows = store(agent_a, vectors, [["keep"] if i % 10 == 0 else ["other"] for i in range(300)])
+    scope = add_tag_filter(
+        scope_for("memory_passage", organization_id=agent_a.organization_id, agent_id=agent_a.id), ["keep"], "any"
+    )
+    query = unit(rng, 1)[0]
+    exact = sorted(range(0, 300, 10), key=lambda i: -float(vectors[i] @ query))
+    assert ids(vector_ranking(scope, query, MODEL, 50)) == [rows[i].pk for i in exact]
+    with CaptureQueriesContext(connection) as second:
+        assert ids(vector_ranking(scope, query, MODEL, 50)) == [rows[i].pk for i in exact]
+    if connection.vendor != "postgresql":
+        assert os.environ.get("ENGRAM_TEST_DB") == "sqlite"
+        return
+
+    def ef_search() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW hnsw.ef_search")
+            return str(cursor.fetchone()[0])
+
+    assert [q["sql"] for q in second.captured_queries if "set_config" in q["sql"]] == []
+    assert len(second.captured_queries) == 1
+    assert ef_search() == str(hnsw_ef_search(300, 50)) == "50"
+    with transaction.atomic():
+        assert ids(vector_ranking(scope, query, MODEL, 60)) == [rows[i].pk for i in exact]
+        assert ef_search() == "60"
+    assert ef_search() == "50"
