@@ -47,16 +47,12 @@ def content_hash(model: str, text: str) -> str:
 
 @dataclass
 class _LocalModel:
-    session: Any  # runs batches on ENGRAM_EMBEDDING_THREADS threads
-    single: Any  # runs one text at a time on one thread
+    session: Any
     tokenizer: Any
     input_names: list[str]
     lock: threading.Lock
 
     def embed(self, texts: list[str]) -> Vector:
-        # A lone text (a search query, mostly) runs on one thread: it is too short to gain from a second one, and
-        # a search embeds it while the database ranks by text, so the two share the cores instead of fighting.
-        session = self.single if len(texts) == 1 else self.session
         # Sort by length so each batch pads to a similar width; batches of 16 cost ~10 % less CPU per text than
         # 32 or 64 (smaller attention matrices), and callers with many texts pass them sorted (rows_embed).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -68,7 +64,7 @@ class _LocalModel:
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
+            hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[chunk] = pooled
@@ -93,21 +89,16 @@ def _local_model(handle: str) -> _LocalModel:
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.enable_truncation(max_length=256)  # the model's max_seq_length
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token name, not a secret
-
-    def session(threads: int) -> Any:
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # No busy-waiting between runs: the server shares its cores with the database and other workers.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
-
-    batch = session(settings.ENGRAM_EMBEDDING_THREADS)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = settings.ENGRAM_EMBEDDING_THREADS
+    options.inter_op_num_threads = 1
+    # No busy-waiting between runs: the server shares its cores with the database and other workers.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
     return _LocalModel(
-        session=batch,
-        single=session(1) if settings.ENGRAM_EMBEDDING_THREADS > 1 else batch,
+        session=session,
         tokenizer=tokenizer,
-        input_names=[i.name for i in batch.get_inputs()],
+        input_names=[i.name for i in session.get_inputs()],
         lock=threading.Lock(),
     )
 

@@ -759,7 +759,7 @@ def rerank(
 
 @cache
 def _query_embedder() -> ThreadPoolExecutor:
-    """Threads that embed search queries (each on one core, `memory.embeddings`) while the database ranks."""
+    """Threads that embed search queries while the database ranks by text."""
     return ThreadPoolExecutor(max_workers=settings.ENGRAM_EMBEDDING_THREADS, thread_name_prefix="engram-query")
 
 
@@ -781,7 +781,7 @@ def ranked_ids(
     embedding: Future[Vector] | None = None
     if mode == "hybrid" and query_vector is None:
         query_vector = cached_query_vector(model, query)
-        if query_vector is None:  # embedded on another core while the database ranks by text
+        if query_vector is None:  # embedded while the database ranks by text
             embedding = _query_embedder().submit(embed_query, model, query)
     if mode in ("text", "hybrid"):
         text = text_ranking(scope, query, depth)
