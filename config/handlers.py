@@ -13,41 +13,66 @@ Two costs of Django's own ASGI handler under daphne, measured on 2 cores:
   thread-sensitive work still runs on one thread of its own, as with Django's handler.
 """
 
+import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponseBase
 
+T = TypeVar("T")
+
 IDLE_THREADS = 32  # request threads kept between requests; a burst beyond that starts (and ends) more
+
+
+class _RequestThread(ThreadPoolExecutor):
+    """One thread, and how many of the calls sent to it have not finished."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="engram-request")
+        self.pending = 0
+        self._count = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        with self._count:
+            self.pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._finished)  # runs before the event loop hears of the result
+        return future
+
+    def _finished(self, _: Future[Any]) -> None:
+        with self._count:
+            self.pending -= 1
 
 
 class EngramASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-        self._idle: deque[ThreadPoolExecutor] = deque()
+        self._idle: deque[_RequestThread] = deque()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         try:
-            executor = self._idle.pop()
+            executor = self._idle.pop()  # the most recently used: its connection and caches are warm
         except IndexError:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engram-request")
+            executor = _RequestThread()
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         finally:
-            # Back to the pool once its thread is idle: a request cancelled by a client that went away may still be
-            # running sync code there.
-            executor.submit(_idle).add_done_callback(lambda _: self._release(executor))
+            if executor.pending == 0:
+                self._release(executor)
+            else:  # a request cancelled by a client that went away may still run sync code there
+                executor.submit(_idle).add_done_callback(lambda _: self._release(executor))
 
-    def _release(self, executor: ThreadPoolExecutor) -> None:
-        # Runs on the executor's own thread; deque appends and len() are atomic.
+    def _release(self, executor: _RequestThread) -> None:
+        # Runs on the event loop or on the executor's own thread; deque appends and len() are atomic.
         if len(self._idle) < IDLE_THREADS:
             self._idle.append(executor)
         else:
