@@ -6,10 +6,12 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import api_actor
+from accounts.selectors import organization_id_for
 from agents import wire
 from agents.api.common import agent_or_404, bare_ids, present
 from agents.api.schemas import AgentStateSchema
@@ -17,6 +19,7 @@ from agents.models import Agent, AgentTag, Tool
 from agents.selectors import agent_list
 from agents.services.agents import agent_create, agent_delete, agent_update
 from config.api import ApiView, validated
+from config.ids import parse_id
 from config.pagination import CursorParams, paginate
 from memory.models import Block
 
@@ -31,8 +34,9 @@ def agents_with_relations(qs: QuerySet[Agent]) -> QuerySet[Agent]:
     )
 
 
-def agent_response(agent: Agent, *, code: int = status.HTTP_200_OK) -> Response:
-    fresh = agents_with_relations(Agent.objects.filter(pk=agent.pk)).get()
+def agent_response(agent: Agent, *, code: int = status.HTTP_200_OK, loaded: bool = False) -> Response:
+    """The agent's state; `loaded`: `agent` was read through `agents_with_relations` for this response."""
+    fresh = agent if loaded else agents_with_relations(Agent.objects.filter(pk=agent.pk)).get()
     ids = fresh.messages.filter(in_context=True, seq__isnull=False).order_by("seq").values_list("id", flat=True)
     return Response(wire.agent_state(fresh, message_ids=list(ids)), status=code)
 
@@ -196,7 +200,12 @@ class AgentDetailApi(ApiView):
 
     @extend_schema(operation_id="retrieve_agent", responses={200: AgentStateSchema})
     def get(self, request: Request, agent_id: str) -> Response:
-        return agent_response(agent_or_404(request, agent_id))
+        scoped = Agent.objects.filter(organization_id=organization_id_for(api_actor(request)))
+        try:
+            agent = agents_with_relations(scoped.filter(pk=parse_id("agent", agent_id))).get()
+        except Agent.DoesNotExist:
+            raise NotFound(f"Agent {agent_id} not found") from None
+        return agent_response(agent, loaded=True)
 
     @extend_schema(operation_id="modify_agent", request=InputSerializer, responses={200: AgentStateSchema})
     def patch(self, request: Request, agent_id: str) -> Response:
