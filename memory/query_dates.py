@@ -103,3 +103,29 @@ def query_date_windows(query: str) -> list[DateWindow]:
 
 def in_any(windows: list[DateWindow], moment: dt.datetime) -> bool:
     return any(window.contains(moment) for window in windows)
+
+
+# "When did …?", "What year …?", "How long ago …?": the answer is a time, so rows that mention one are likelier.
+_ASKS_WHEN = re.compile(
+    r"^\W*(?:when|since when|how long ago|(?:in\s+)?(?:what|which)\s+(?:date|day|week|weekend|month|year|time))\b",
+    re.IGNORECASE,
+)
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_UNIT = rf"(?:morning|afternoon|evening|night|week|weekend|month|year|spring|summer|fall|autumn|winter|{_WEEKDAY})"
+# Month names but "may" (mostly a verb), weekdays, years, and relative times ("yesterday", "last week", "2 days ago").
+_MENTIONS_TIME = re.compile(
+    rf"\b(?:yesterday|today|tonight|tomorrow|ago|recently|lately|(?:last|next|this|past)\s+{_UNIT}s?|{_WEEKDAY}s?"
+    r"|jan(?:uary)?|feb(?:ruary)?|march|april|june|july|aug(?:ust)?|sept(?:ember)?|oct(?:ober)?|nov(?:ember)?"
+    r"|dec(?:ember)?|(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_when(query: str) -> bool:
+    """Whether the query asks for a time ("When did we move?", "What year was she born?")."""
+    return _ASKS_WHEN.search(query) is not None
+
+
+def mentions_time(text: str) -> bool:
+    """Whether the text mentions a time: a date, a weekday, a month (but "may") or a relative time ("last week")."""
+    return _MENTIONS_TIME.search(text) is not None

@@ -40,7 +40,7 @@ from memory import ddl
 from memory.embeddings import MAX_QUERY_CHARS, EmbeddingError, cached_query_vector, embed_query, resolve_model
 from memory.fields import Vector, vector_from_db, vector_to_pg
 from memory.models import Passage
-from memory.query_dates import DateWindow, in_any, query_date_windows
+from memory.query_dates import DateWindow, asks_when, in_any, mentions_time, query_date_windows
 from memory.types import AgentLike
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,13 @@ class Fusion:
     `episode_top` scores, relative to the best episode's) × the best score. A question is usually answered
     inside the episode where most of its evidence sits.
 
+    Questions: a row that itself asks a question ("What kind of movies do you like?") shares the words of a question
+    put to search but seldom answers it; the reply after it does. Such a row keeps 1 − `question_discount` of its own
+    score, and the row after it receives `context_prev` + `question_reply` of it instead of `context_prev`.
+
     Dates: when the query names a calendar date (`memory.query_dates`), rows created within it gain
-    `date_weight` × the best score."""
+    `date_weight` × the best score. Times: when the query asks when something happened ("When did …?"), rows that
+    mention a time ("yesterday", "last week", "in May") gain `time_weight` × the best score."""
 
     method: Literal["rrf", "rsf"] = "rsf"
     k: float = 60.0
@@ -90,6 +95,9 @@ class Fusion:
     episode_gap: float = 3600.0
     episode_top: int = 2
     date_weight: float = 0.5
+    question_discount: float = 0.3
+    question_reply: float = 0.3
+    time_weight: float = 0.3
 
     @property
     def uses_context(self) -> bool:
@@ -98,12 +106,17 @@ class Fusion:
     @property
     def uses_rows(self) -> bool:
         """Whether fusion needs the candidates' neighbours and times (one more query)."""
-        return self.uses_context or bool(self.episode_weight or self.date_weight)
+        return self.uses_context or bool(
+            self.episode_weight or self.date_weight or self.time_weight or self.question_discount
+        )
 
 
 DEFAULT_FUSION = Fusion()
 BM25_K1 = 1.2
 BM25_B = 0.3  # short passages: weak length normalisation ranks better on LoCoMo (0.75 is the textbook value)
+# Coordination: a row's BM25 × (the share of the query's words it holds) ** BM25_COORD, so a row holding most of the
+# query's words outranks one that repeats a single rare word (Lucene's classic `coord`, softened by the square root).
+BM25_COORD = 0.5
 
 # Query words that match nearly every row: they cost time and add nothing to a ranking.
 STOPWORDS = frozenset(
@@ -307,8 +320,8 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
         # BM25 in one statement, over the best TEXT_CANDIDATES matches by ts_rank: each candidate's tsvector is
         # unnested once (its length in words, and the query words it holds with their counts); a word's document
         # frequency is the number of candidates holding it (all matches when there are fewer than
-        # TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N. Only the
-        # best `depth` rows leave the database.
+        # TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N; the sum is
+        # scaled by the share of the query's words held (BM25_COORD). Only the best `depth` rows leave the database.
         cursor.execute(
             f"""
             WITH c AS MATERIALIZED (
@@ -335,7 +348,7 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
             SELECT w.id, sum(
                 ln(1 + (w.total - w.df + 0.5) / (w.df + 0.5)) * w.tf * {BM25_K1 + 1.0}
                 / (w.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * w.len / w.avgdl))
-            ) AS score
+            ) * power(count(*) / %s::float8, {BM25_COORD}) AS score
             FROM w GROUP BY w.id ORDER BY score DESC, max(w.r) DESC, w.id LIMIT %s
             """,
             [
@@ -347,6 +360,7 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
                 _collection_size(scope),
                 frequent,
                 [common[t] for t in frequent],
+                len(terms),
                 depth,
             ],
         )
@@ -439,7 +453,9 @@ def _text_ranking_sqlite(scope: Scope, query: str, depth: int) -> list[tuple[Any
     scored = []
     for order, (pk, rowid) in enumerate(candidates):
         norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths.get(rowid, 1) / avgdl)
-        score = sum(idf[term] * tf * (BM25_K1 + 1) / (tf + norm) for term, tf in counts.get(rowid, {}).items())
+        held = counts.get(rowid, {})
+        score = sum(idf[term] * tf * (BM25_K1 + 1) / (tf + norm) for term, tf in held.items())
+        score *= (len(held) / (len(terms) or 1)) ** BM25_COORD
         scored.append((-score, order, pk))
     scored.sort()
     return [(pk, -negative) for negative, _, pk in scored[:depth]]
@@ -630,18 +646,23 @@ def fuse(
 
 @dataclass(frozen=True)
 class Around:
-    """A candidate's time and its neighbours in (created_at, id) order within the search's filters."""
+    """A candidate's time and its neighbours in (created_at, id) order within the search's filters, and the start of
+    its text."""
 
     created_at: dt.datetime | None
     prev: Any = None
     prev2: Any = None
     next: Any = None
     next2: Any = None
+    head: str = ""
+
+
+HEAD_CHARS = 2000  # of each candidate's text, read with its neighbours: enough to tell a question or a time
 
 
 def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, Around]:
-    """Each id's created_at and the two rows before and after it, in (created_at, id) order within `scope`: one
-    query."""
+    """Each id's created_at, the two rows before and after it, in (created_at, id) order within `scope`, and its
+    first HEAD_CHARS characters: one query."""
     if not ids:
         return {}
     # Row-value comparisons walk the (agent_id, created_at) index from the candidate outwards.
@@ -658,7 +679,8 @@ def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, Around]:
     marks = ", ".join(["%s"] * len(ids))
     sql = (
         f"SELECT c.id, c.created_at, {pick(before, 'DESC', 0)}, {pick(before, 'DESC', 1)}, "
-        f"{pick(after, 'ASC', 0)}, {pick(after, 'ASC', 1)} FROM {scope.table} c WHERE c.id IN ({marks})"
+        f"{pick(after, 'ASC', 0)}, {pick(after, 'ASC', 1)}, substr(c.text, 1, {HEAD_CHARS}) "
+        f"FROM {scope.table} c WHERE c.id IN ({marks})"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*scope.params * 4, *ids])
@@ -675,29 +697,41 @@ def _aware(value: Any) -> dt.datetime | None:
     return None
 
 
+def asks_question(text: str) -> bool:
+    """Whether the text's last sentence mark is a question mark ("Great! What did you paint?")."""
+    end = max(text.rfind("."), text.rfind("!"), text.rfind("?"))
+    return end >= 0 and text[end] == "?"
+
+
 def add_context(
     fused: list[tuple[Any, float]], around: dict[Any, Around], fusion: Fusion, depth: int
 ) -> tuple[list[tuple[Any, float]], dict[Any, dt.datetime | None]]:
     """score(x) = fused(x) + context_prev × fused(prev x) + context_prev2 × fused(prev prev x)
     + context_next × fused(next x) + context_next2 × fused(next next x), over the top `depth` fused rows and the
-    rows up to two away from them. Also returns each scored row's time (a row lifted only by a neighbour takes
-    that neighbour's)."""
+    rows up to two away from them; a row that asks a question keeps 1 − question_discount of fused(x) and passes
+    context_prev + question_reply of it to the row after it. Also returns each scored row's time (a row lifted only
+    by a neighbour takes that neighbour's)."""
     own = dict(fused[:depth])
-    scores = dict(own)
+    asking = {pk for pk, row in around.items() if pk in own and asks_question(row.head)}
+    scores = {pk: score * (1.0 - fusion.question_discount) if pk in asking else score for pk, score in own.items()}
     times: dict[Any, dt.datetime | None] = {}
+
+    def after(pk: Any) -> float:  # the share of pk's score that the row after it receives
+        return fusion.context_prev + (fusion.question_reply if pk in asking else 0.0)
+
     for pk, row in around.items():
         if pk not in own:
             continue
         times[pk] = row.created_at
         scores[pk] += (
-            fusion.context_prev * own.get(row.prev, 0.0)
+            (after(row.prev) * own[row.prev] if row.prev in own else 0.0)
             + fusion.context_prev2 * own.get(row.prev2, 0.0)
             + fusion.context_next * own.get(row.next, 0.0)
             + fusion.context_next2 * own.get(row.next2, 0.0)
         )
         # Rows just outside the candidates, lifted by a candidate next to them (it is their prev, next, ...).
         for other, weight in (
-            (row.next, fusion.context_prev),
+            (row.next, after(pk)),
             (row.next2, fusion.context_prev2),
             (row.prev, fusion.context_next),
             (row.prev2, fusion.context_next2),
@@ -748,13 +782,26 @@ def date_boost(
     return sorted(boosted, key=lambda item: -item[1])
 
 
+def time_boost(
+    ranked: list[tuple[Any, float]], around: dict[Any, Around], query: str, weight: float
+) -> list[tuple[Any, float]]:
+    """When the query asks when, adds weight × the best score to the candidates whose text mentions a time."""
+    if not ranked or not weight or not asks_when(query):
+        return ranked
+    lift = weight * ranked[0][1]
+    timed = {pk for pk, row in around.items() if mentions_time(row.head)}
+    return sorted(((pk, score + lift if pk in timed else score) for pk, score in ranked), key=lambda item: -item[1])
+
+
 def rerank(
     fused: list[tuple[Any, float]], around: dict[Any, Around], fusion: Fusion, depth: int, query: str
 ) -> list[tuple[Any, float]]:
-    """Context, episode and date adjustments of a fused ranking, given the candidates' rows (`neighbours`)."""
+    """Context, question, episode, date and time adjustments of a fused ranking, given the candidates' rows
+    (`neighbours`)."""
     ranked, times = add_context(fused, around, fusion, depth)
     ranked = episode_boost(ranked, times, fusion)
-    return date_boost(ranked, times, query_date_windows(query), fusion.date_weight)
+    ranked = date_boost(ranked, times, query_date_windows(query), fusion.date_weight)
+    return time_boost(ranked, around, query, fusion.time_weight)
 
 
 @cache

@@ -1,10 +1,21 @@
-"""Hybrid fusion beyond the two rankings: episodes and dates named in the query (both databases)."""
+"""Hybrid fusion beyond the two rankings: context, questions, episodes, and dates or times the query asks about
+(both databases)."""
 
 import datetime as dt
 from typing import Any
 
-from memory.query_dates import DateWindow, query_date_windows
-from memory.search import Around, Fusion, add_context, episode_boost, passage_search
+import pytest
+
+from memory.query_dates import DateWindow, asks_when, mentions_time, query_date_windows
+from memory.search import (
+    Around,
+    Fusion,
+    add_context,
+    asks_question,
+    episode_boost,
+    passage_search,
+    time_boost,
+)
 from memory.services.passages import PassageInput
 
 DAY1 = dt.datetime(2023, 5, 1, 9, 0, tzinfo=dt.UTC)
@@ -33,6 +44,45 @@ def test_context_reaches_two_rows_either_side() -> None:
     scores, times = add_context([("x", 1.0)], around, fusion, depth=50)
     assert dict(scores) == {"x": 1.0, "n1": 0.3, "n2": 0.2, "p1": 0.15, "p2": 0.05}
     assert times == dict.fromkeys(["x", "n1", "n2", "p1", "p2"], DAY1)
+
+
+def test_a_row_that_asks_passes_its_score_to_the_reply() -> None:
+    # q asks "What did you paint?" and matches the query best; a, the reply after it, matches less.
+    around = {
+        "q": Around(DAY1, next="a", head='Sam said, "Nice! What did you paint?"'),
+        "a": Around(DAY1, prev="q", head='Ana said, "A sunset over the lake."'),
+    }
+    fusion = Fusion(
+        context_prev=0.3, context_prev2=0, context_next=0.15, context_next2=0, question_discount=0.3, question_reply=0.3
+    )
+    scores, _ = add_context([("q", 1.0), ("a", 0.5)], around, fusion, depth=50)
+    # q: 0.7 × 1.0 + 0.15 × 0.5 = 0.775; a: 0.5 + (0.3 + 0.3) × 1.0 = 1.1.
+    assert dict(scores) == pytest.approx({"a": 1.1, "q": 0.775})
+    assert [pk for pk, _ in scores] == ["a", "q"]
+    plain, _ = add_context([("q", 1.0), ("a", 0.5)], around, Fusion(question_discount=0, question_reply=0), depth=50)
+    assert [pk for pk, _ in plain] == ["q", "a"]
+
+
+def test_it_tells_questions_and_times() -> None:
+    assert asks_question('Sam said, "Great! What did you paint?" and shared a photo of a lake')
+    assert asks_question("Where is it?")
+    assert not asks_question("Did you? I painted a sunset.")
+    assert not asks_question("no marks at all")
+    assert asks_when("When did Ana paint the sunset?")
+    assert asks_when("In what year did we move?")
+    assert not asks_when("What did Ana paint when she was young?")
+    for text in ("I went yesterday", "Last week was busy", "on Friday", "in June", "since 2019", "a year ago"):
+        assert mentions_time(text), text
+    for text in ("You may like it", "I painted a sunset", "the last straw"):
+        assert not mentions_time(text), text
+
+
+def test_a_when_question_lifts_rows_that_mention_a_time() -> None:
+    around = {"a": Around(DAY1, head="We went hiking"), "b": Around(DAY1, head="We went hiking last weekend")}
+    ranked = [("a", 1.0), ("b", 0.9)]
+    assert [pk for pk, _ in time_boost(ranked, around, "When did they go hiking?", 0.3)] == ["b", "a"]
+    assert time_boost(ranked, around, "Where did they go hiking?", 0.3) == ranked
+    assert time_boost(ranked, around, "When did they go hiking?", 0.0) == ranked
 
 
 def test_it_reads_the_dates_a_query_names() -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from memory.models import Passage
-from memory.search import BM25_B, BM25_K1, passage_search
+from memory.search import BM25_B, BM25_COORD, BM25_K1, passage_search
 from memory.services.passages import PassageInput, passage_delete, passage_insert
 from tests.memory.conftest import BASE, make_agent
 
@@ -173,24 +173,28 @@ def test_text_ranking_is_bm25_over_the_agents_own_rows(agent_a: Any, insert: Any
     assert ranked[0] == "otter heron"
     assert ranked.index("otter otter otter") < ranked.index("heron")
     assert set(ranked) == set(texts)
-    # The exact BM25 score (both databases): N = the agent's rows, df and the average length over the rows that match.
+    # The exact BM25 score (both databases): N = the agent's rows, df and the average length over the rows that match;
+    # × the share of the query's words the row holds ** BM25_COORD.
     lengths = {text: len(text.split()) for text in texts}
     avgdl = sum(lengths.values()) / len(texts)
     total = len(texts) + len(fillers)
     df = {word: sum(1 for text in texts if word in text.split()) for word in ("otter", "heron")}
 
-    def bm25(text: str, b: float = BM25_B) -> float:
-        score = 0.0
+    def bm25(text: str, b: float = BM25_B, coord: float = BM25_COORD) -> float:
+        score, held = 0.0, 0
         for word in ("otter", "heron"):
             tf = text.split().count(word)
             if tf:
+                held += 1
                 idf = math.log(1 + (total - df[word] + 0.5) / (df[word] + 0.5))
                 norm = BM25_K1 * (1 - b + b * lengths[text] / avgdl)
                 score += idf * tf * (BM25_K1 + 1) / (tf + norm)
-        return score
+        return score * (held / 2) ** coord
 
     assert [hit.score for hit in hits] == pytest.approx([bm25(hit.passage.text) for hit in hits])
-    # With the textbook b = 0.75 (FTS5's built-in bm25()) the long row would rank last, not second.
+    # Even without coordination the long row ranks second with b = 0.3; with the textbook b = 0.75 (FTS5's built-in
+    # bm25()) it would rank last.
     assert BM25_B == 0.3
     assert ranked == sorted(texts, key=bm25, reverse=True)
-    assert ranked != sorted(texts, key=lambda text: bm25(text, 0.75), reverse=True)
+    assert ranked == sorted(texts, key=lambda text: bm25(text, coord=0.0), reverse=True)
+    assert ranked != sorted(texts, key=lambda text: bm25(text, 0.75, coord=0.0), reverse=True)
