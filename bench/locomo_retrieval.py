@@ -192,7 +192,16 @@ def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
     """Score fusion settings on cached rankings and neighbours (the same primitives passage_search uses)."""
     from memory.embeddings import embed_texts, resolve_model
     from memory.models import Passage
-    from memory.search import Fusion, fuse, neighbours, rerank, scope_for, text_ranking, vector_ranking
+    from memory.search import (
+        Fusion,
+        embedding_query,
+        fuse,
+        neighbours,
+        rerank,
+        scope_for,
+        text_ranking,
+        vector_ranking,
+    )
 
     model = resolve_model("")
     depth = 100
@@ -201,9 +210,9 @@ def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
         agent = agents[conv["name"]]
         dia_of = {pk: tags[0] for pk, tags in Passage.objects.filter(agent=agent).values_list("id", "tags")}
         session_of = {dia: n for dia, n, *_ in conv["turns"]}
-        vectors = embed_texts(model, [q["question"] for q in conv["questions"]])
+        scope = scope_for("memory_passage", organization_id=agent.organization_id, agent_id=agent.id)
+        vectors = embed_texts(model, [embedding_query(scope, q["question"]) for q in conv["questions"]])
         for q, vector in zip(conv["questions"], vectors, strict=True):
-            scope = scope_for("memory_passage", organization_id=agent.organization_id, agent_id=agent.id)
             text = text_ranking(scope, q["question"], depth)
             vec = vector_ranking(scope, vector, model, depth)
             around = neighbours(scope, list({pk for pk, _ in text} | {pk for pk, _ in vec}))
@@ -222,6 +231,10 @@ def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
     grid += [
         Fusion(context_prev=p, context_prev2=p2, context_next=n, context_next2=n2)
         for p in (0.2, 0.3) for p2 in (0.1, 0.2) for n in (0.1, 0.15) for n2 in (0.0, 0.05, 0.1)
+    ]  # fmt: skip
+    grid += [
+        Fusion(question_discount=d, question_reply=r, time_weight=t)
+        for d in (0.0, 0.2, 0.3, 0.4) for r in (0.0, 0.2, 0.3, 0.4) for t in (0.0, 0.3, 0.5)
     ]  # fmt: skip
     results = []
     for fusion in [base, *grid]:

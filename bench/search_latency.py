@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> None:
     from memory.ddl import ensure_vector_index
     from memory.embeddings import embed_query, query_cache_clear, resolve_model
     from memory.models import Passage
-    from memory.search import DEFAULT_FUSION, passage_search, scope_for, vector_ranking
+    from memory.search import DEFAULT_FUSION, embedding_query, passage_search, scope_for, vector_ranking
 
     rng = random.Random(args.seed)
     words = vocabulary(rng, 5000)
@@ -288,8 +288,9 @@ def run(args: argparse.Namespace) -> None:
         passage_search(agent=agent, query=queries[0], mode=mode)  # warm caches
         for cached in (False, True):
             if cached:  # the first pass left only its last query's vector in the cache
+                scope = scope_for("memory_passage", organization_id=agent.organization_id, agent_id=agent.id)
                 for query in queries:
-                    embed_query(resolve_model(""), query)
+                    embed_query(resolve_model(""), embedding_query(scope, query))  # the query as search embeds it
             timings = []
             for query in queries:
                 if not cached:

@@ -618,6 +618,60 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
     return ranked
 
 
+# -- the query as embedded -------------------------------------------------------------------------------------
+
+COMMON_WORD_SHARE = 0.2  # a word in more than this share of the agent's rows is left out of the embedded query
+COMMON_WORD_SAMPLE = 1000  # the agent's newest rows read to tell them (the first 500 characters of each)
+COMMON_WORD_MIN_ROWS = 50  # fewer rows tell nothing: the query is embedded as it is
+_WORD = re.compile(r"[^\W_]+")
+_common_word_cache: dict[tuple[Any, ...], tuple[float, frozenset[str]]] = {}
+
+
+def _common_words(scope: Scope) -> frozenset[str]:
+    """Words (lower case) in more than COMMON_WORD_SHARE of the collection's newest COMMON_WORD_SAMPLE rows (the
+    first `scope.base` conditions: the agent), cached for _COMMON_TTL."""
+    where, params = scope.where[: scope.base], scope.params[: scope.base]
+    key = (connection.alias, scope.table, *where, *map(str, params))
+    now = time.monotonic()
+    cached = _common_word_cache.get(key)
+    if cached is not None and now - cached[0] < _COMMON_TTL:
+        return cached[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT substr(t.text, 1, 500) FROM {scope.table} t WHERE {' AND '.join(where) or 'TRUE'} "
+            f"ORDER BY t.created_at DESC LIMIT {COMMON_WORD_SAMPLE}",
+            params,
+        )
+        texts = [row[0] for row in cursor.fetchall()]
+    if len(texts) < COMMON_WORD_MIN_ROWS:
+        return frozenset()  # not cached: a young collection grows
+    rows: Counter[str] = Counter()
+    for text in texts:
+        rows.update(set(_WORD.findall(text.lower())))
+    common = frozenset(word for word, n in rows.items() if n > COMMON_WORD_SHARE * len(texts))
+    if len(_common_word_cache) > 10_000:
+        _common_word_cache.clear()
+    _common_word_cache[key] = (now, common)
+    return common
+
+
+def embedding_query(scope: Scope, query: str) -> str:
+    """The query as embedded for vector search: without the words that most of the collection's rows hold (such as
+    the name of the person every memory is about), which would otherwise pull every row alike towards the query;
+    stop words stay (a question embeds closer to its answer as a question). The query as it is when nothing
+    else would be left."""
+    common = _common_words(scope)
+    if not common:
+        return query
+    kept = [
+        part
+        for part in re.findall(r"[^\W_]+|[\W_]+", query)
+        if not (_WORD.fullmatch(part) and part.lower() in common and part.lower() not in STOPWORDS)
+    ]
+    stripped = re.sub(r"\s+", " ", "".join(kept)).strip()
+    return stripped if _WORD.search(stripped) else query
+
+
 # -- fusion ----------------------------------------------------------------------------------------------------
 
 
@@ -826,10 +880,11 @@ def ranked_ids(
     vector: list[tuple[Any, float]] = []
     model = resolve_model(embedding_model)
     embedding: Future[Vector] | None = None
+    embedded = embedding_query(scope, query) if mode != "text" and query_vector is None else query
     if mode == "hybrid" and query_vector is None:
-        query_vector = cached_query_vector(model, query)
+        query_vector = cached_query_vector(model, embedded)
         if query_vector is None:  # embedded while the database ranks by text
-            embedding = _query_embedder().submit(embed_query, model, query)
+            embedding = _query_embedder().submit(embed_query, model, embedded)
     if mode in ("text", "hybrid"):
         text = text_ranking(scope, query, depth)
     if mode in ("vector", "hybrid"):
@@ -837,7 +892,7 @@ def ranked_ids(
             if embedding is not None:
                 query_vector = embedding.result()
             elif query_vector is None:
-                query_vector = embed_query(model, query)
+                query_vector = embed_query(model, embedded)
         except EmbeddingError:
             if mode == "vector":
                 raise

@@ -6,14 +6,18 @@ from typing import Any
 
 import pytest
 
+from memory.models import Passage
 from memory.query_dates import DateWindow, asks_when, mentions_time, query_date_windows
 from memory.search import (
+    COMMON_WORD_MIN_ROWS,
     Around,
     Fusion,
     add_context,
     asks_question,
+    embedding_query,
     episode_boost,
     passage_search,
+    scope_for,
     time_boost,
 )
 from memory.services.passages import PassageInput
@@ -125,3 +129,14 @@ def test_hybrid_search_lifts_rows_written_on_the_date_the_query_names(agent_a: A
     assert hits[0].passage.created_at == target
     undated = passage_search(agent=agent_a, query=query, top_k=5, fusion=Fusion(date_weight=0.0))
     assert undated[0].passage.created_at != target
+
+
+def test_the_embedded_query_leaves_out_the_words_most_rows_hold(agent_a: Any, insert: Any) -> None:
+    scope = scope_for(Passage._meta.db_table, organization_id=agent_a.organization_id, agent_id=agent_a.id)
+    insert(agent_a, [f'Caroline said, "I walked {i} miles today"' for i in range(COMMON_WORD_MIN_ROWS - 1)])
+    assert embedding_query(scope, "What did Caroline paint?") == "What did Caroline paint?"  # too few rows to tell
+    insert(agent_a, ['Melanie said, "I painted a sunset"'])
+    # "said" and "caroline" are in over 20 % of the rows; stop words ("what", "did") stay.
+    assert embedding_query(scope, "What did Caroline paint?") == "What did paint?"
+    assert embedding_query(scope, "Caroline: miles today?") == "Caroline: miles today?"  # nothing else: as it is
+    assert embedding_query(scope, "Where did Melanie's sunset go?") == "Where did Melanie's sunset go?"
