@@ -80,7 +80,11 @@ class Fusion:
 
     Dates: when the query names a calendar date (`memory.query_dates`), rows created within it gain
     `date_weight` × the best score. Times: when the query asks when something happened ("When did …?"), rows that
-    mention a time ("yesterday", "last week", "in May") gain `time_weight` × the best score."""
+    mention a time ("yesterday", "last week", "in May") gain `time_weight` × the best score.
+
+    Diversity: the first `diversity_top` places are filled one at a time, each row's score discounted by
+    (1 − `diversity`) for every row of its episode already placed, so that they do not all come from one episode
+    when another comes close; the rest follow in score order."""
 
     method: Literal["rrf", "rsf"] = "rsf"
     k: float = 60.0
@@ -98,6 +102,8 @@ class Fusion:
     question_discount: float = 0.3
     question_reply: float = 0.3
     time_weight: float = 0.3
+    diversity: float = 0.15
+    diversity_top: int = 5
 
     @property
     def uses_context(self) -> bool:
@@ -107,7 +113,7 @@ class Fusion:
     def uses_rows(self) -> bool:
         """Whether fusion needs the candidates' neighbours and times (one more query)."""
         return self.uses_context or bool(
-            self.episode_weight or self.date_weight or self.time_weight or self.question_discount
+            self.episode_weight or self.date_weight or self.time_weight or self.question_discount or self.diversity
         )
 
 
@@ -796,20 +802,25 @@ def add_context(
     return sorted(scores.items(), key=lambda item: -item[1]), times
 
 
+def episodes(times: dict[Any, dt.datetime | None], gap: float) -> dict[Any, int]:
+    """Each dated row's episode: rows written less than `gap` seconds apart, chained in time, share one."""
+    episode: dict[Any, int] = {}
+    current, last = 0, None
+    for moment, pk in sorted((t, pk) for pk, t in times.items() if t is not None):
+        if last is not None and (moment - last).total_seconds() > gap:
+            current += 1
+        episode[pk] = current
+        last = moment
+    return episode
+
+
 def episode_boost(
     ranked: list[tuple[Any, float]], times: dict[Any, dt.datetime | None], fusion: Fusion
 ) -> list[tuple[Any, float]]:
     """Adds episode_weight × (episode mass / best episode mass) × best score to every row (see `Fusion`)."""
     if not ranked or not fusion.episode_weight:
         return ranked
-    dated = sorted((t, pk) for pk, t in times.items() if t is not None)
-    episode: dict[Any, int] = {}
-    current, last = 0, None
-    for moment, pk in dated:
-        if last is not None and (moment - last).total_seconds() > fusion.episode_gap:
-            current += 1
-        episode[pk] = current
-        last = moment
+    episode = episodes(times, fusion.episode_gap)
     members: dict[Any, list[float]] = {}
     for pk, score in ranked:
         members.setdefault(episode.get(pk, ("alone", pk)), []).append(score)
@@ -820,6 +831,33 @@ def episode_boost(
     lift = fusion.episode_weight * ranked[0][1] / best_mass
     boosted = [(pk, score + lift * mass[episode.get(pk, ("alone", pk))]) for pk, score in ranked]
     return sorted(boosted, key=lambda item: -item[1])
+
+
+def diversify(
+    ranked: list[tuple[Any, float]], times: dict[Any, dt.datetime | None], fusion: Fusion
+) -> list[tuple[Any, float]]:
+    """Fills the first `diversity_top` places one at a time with the row of the best score × (1 − diversity) ** (rows
+    already placed from its episode); the others follow in score order. Scores are unchanged, so they need not
+    decrease within those first places."""
+    if not fusion.diversity or len(ranked) < 2:
+        return ranked
+    episode = episodes(times, fusion.episode_gap)
+    keep = 1.0 - fusion.diversity
+    pool = list(ranked)  # best first
+    placed: list[tuple[Any, float]] = []
+    taken: Counter[Any] = Counter()
+    for _ in range(min(fusion.diversity_top, len(pool))):
+        best, best_value = 0, -math.inf
+        for i, (pk, score) in enumerate(pool):
+            if score <= best_value:  # a discount only lowers a score: no later row can do better
+                break
+            value = score * keep ** taken[episode.get(pk, ("alone", pk))]
+            if value > best_value:
+                best, best_value = i, value
+        pk, score = pool.pop(best)
+        placed.append((pk, score))
+        taken[episode.get(pk, ("alone", pk))] += 1
+    return placed + pool
 
 
 def date_boost(
@@ -850,12 +888,13 @@ def time_boost(
 def rerank(
     fused: list[tuple[Any, float]], around: dict[Any, Around], fusion: Fusion, depth: int, query: str
 ) -> list[tuple[Any, float]]:
-    """Context, question, episode, date and time adjustments of a fused ranking, given the candidates' rows
-    (`neighbours`)."""
+    """Context, question, episode, date and time adjustments of a fused ranking, then episode diversity in its first
+    places, given the candidates' rows (`neighbours`)."""
     ranked, times = add_context(fused, around, fusion, depth)
     ranked = episode_boost(ranked, times, fusion)
     ranked = date_boost(ranked, times, query_date_windows(query), fusion.date_weight)
-    return time_boost(ranked, around, query, fusion.time_weight)
+    ranked = time_boost(ranked, around, query, fusion.time_weight)
+    return diversify(ranked, times, fusion)
 
 
 @cache

@@ -14,6 +14,7 @@ from memory.search import (
     Fusion,
     add_context,
     asks_question,
+    diversify,
     embedding_query,
     episode_boost,
     passage_search,
@@ -87,6 +88,18 @@ def test_a_when_question_lifts_rows_that_mention_a_time() -> None:
     assert [pk for pk, _ in time_boost(ranked, around, "When did they go hiking?", 0.3)] == ["b", "a"]
     assert time_boost(ranked, around, "Where did they go hiking?", 0.3) == ranked
     assert time_boost(ranked, around, "When did they go hiking?", 0.0) == ranked
+
+
+def test_the_first_places_do_not_all_come_from_one_episode() -> None:
+    # a1..a4 written minutes apart (one episode), b1 a week later, a little weaker than a1..a3.
+    times = {f"a{i}": DAY1 + dt.timedelta(minutes=i) for i in range(1, 5)} | {"b1": DAY1 + dt.timedelta(days=7)}
+    ranked = [("a1", 1.0), ("a2", 0.95), ("a3", 0.9), ("b1", 0.85), ("a4", 0.8)]
+    fusion = Fusion(diversity=0.15, diversity_top=5)
+    # Places 1-5: a1 (1.0), a2 (0.95 × 0.85 = 0.81 < b1 0.85), so b1, then a2, a3 and a4; scores unchanged.
+    assert diversify(ranked, times, fusion) == [("a1", 1.0), ("b1", 0.85), ("a2", 0.95), ("a3", 0.9), ("a4", 0.8)]
+    # Only the first places: past them the order is the scores'.
+    assert diversify(ranked, times, Fusion(diversity=0.15, diversity_top=1)) == ranked
+    assert diversify(ranked, times, Fusion(diversity=0.0)) == ranked
 
 
 def test_it_reads_the_dates_a_query_names() -> None:
