@@ -4,6 +4,9 @@
 Hybrid search lifts the rows written inside such a window (see `memory.search.Fusion.date_weight`): a memory is
 usually written when the thing it records happened or was talked about, so "what did I cook on May 3?" is most
 likely answered by a row created that day. Only English month names; dates are compared in UTC.
+
+Also whether a query asks when something happened (`asks_when`) and whether a text mentions a time
+(`mentions_time`): hybrid search lifts such rows for such queries (`memory.search.Fusion.time_weight`).
 """
 
 import datetime as dt

@@ -5,8 +5,10 @@ columns (passages here, messages in agents.recall), plus archival search itself.
 Modes: `text` ranks by BM25 over the full-text index (a row is findable as soon as it is committed); `vector`
 ranks by cosine similarity to the query embedded with the agent's embedding model (a row is findable once it is
 embedded, by that same model); `hybrid` (default) fuses both rankings (relative score fusion), then lifts rows
-next to strong matches, rows of the episode where the matches gather and rows written on a date the query names
-(`Fusion`).
+next to strong matches (the reply more when the match asks a question), rows of the episode where the matches
+gather, rows written on a date the query names and, for a question asking when, rows that mention a time, and
+keeps the first places from all coming from one episode (`Fusion`). The query is embedded without the words most
+of the agent's rows hold (`embedding_query`).
 Filters (scope, tags, dates, roles) are SQL conditions applied in the database before any limit.
 
 PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored in SQL from their lexeme
