@@ -727,10 +727,16 @@ def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, Around]:
     first HEAD_CHARS characters: one query."""
     if not ids:
         return {}
-    # Row-value comparisons walk the (agent_id, created_at) index from the candidate outwards.
+    # Row-value comparisons walk the (agent_id, created_at, id) index from the candidate outwards. The agent implies
+    # the organization, so that condition is left out: with statistics that predate a big import, PostgreSQL
+    # otherwise combined the organization and agent indexes and sorted the agent's rows for every look-up (20,600
+    # fresh rows: 74 ms instead of 2).
+    conditions, params = scope.where, scope.params
+    if conditions[:2] == ["t.organization_id = %s", "t.agent_id = %s"]:
+        conditions, params = conditions[1:], params[1:]
+    where = " AND ".join(conditions)
     before = "(t.created_at, t.id) < (c.created_at, c.id)"
     after = "(t.created_at, t.id) > (c.created_at, c.id)"
-    where = scope.sql()
 
     def pick(condition: str, order: str, offset: int) -> str:
         return (
@@ -745,7 +751,7 @@ def neighbours(scope: Scope, ids: list[Any]) -> dict[Any, Around]:
         f"FROM {scope.table} c WHERE c.id IN ({marks})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*scope.params * 4, *ids])
+        cursor.execute(sql, [*params * 4, *ids])
         rows = cursor.fetchall()
     return {pk: Around(_aware(created_at), *others) for pk, created_at, *others in rows}
 

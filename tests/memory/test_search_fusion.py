@@ -153,3 +153,34 @@ def test_the_embedded_query_leaves_out_the_words_most_rows_hold(agent_a: Any, in
     assert embedding_query(scope, "What did Caroline paint?") == "What did paint?"
     assert embedding_query(scope, "Caroline: miles today?") == "Caroline: miles today?"  # nothing else: as it is
     assert embedding_query(scope, "Where did Melanie's sunset go?") == "Where did Melanie's sunset go?"
+
+
+def test_neighbours_are_the_agents_own_rows_either_side(agent_a: Any) -> None:
+    """The look-ups leave the organization condition out (the agent implies it; see `neighbours`): another agent of
+    the same organization, whose rows are written in between, never lends its rows."""
+    from django.db import connection
+
+    from memory.search import db_uuid, neighbours
+    from tests.memory.conftest import make_agent
+
+    other = make_agent(agent_a.organization, "other-agent")
+    rows = [
+        Passage(
+            organization_id=agent.organization_id,
+            agent=agent,
+            text=f"row {i}",
+            created_at=DAY1 + dt.timedelta(minutes=i, seconds=offset),
+        )
+        for i in range(40)
+        for agent, offset in ((agent_a, 0), (other, 30))
+    ]
+    mine = Passage.objects.bulk_create(rows)[::2]
+    scope = scope_for("memory_passage", organization_id=agent_a.organization_id, agent_id=agent_a.id)
+    around = neighbours(scope, [db_uuid(p.pk) for p in mine[10:30]])
+
+    def key(passage: Passage) -> Any:
+        return passage.pk if connection.vendor == "postgresql" else passage.pk.hex
+
+    row = around[key(mine[20])]
+    assert [row.prev2, row.prev, row.next, row.next2] == [key(mine[i]) for i in (18, 19, 21, 22)]
+    assert row.created_at == mine[20].created_at
