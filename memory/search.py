@@ -29,7 +29,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -46,6 +46,7 @@ from memory.query_dates import DateWindow, asks_when, in_any, mentions_time, que
 from memory.types import AgentLike
 
 logger = logging.getLogger(__name__)
+V = TypeVar("V")
 
 SearchMode = Literal["hybrid", "vector", "text"]
 TagMatchMode = Literal["any", "all"]
@@ -267,17 +268,42 @@ def _quote_lexeme(lexeme: str) -> str:
 
 
 COMMON_LEXEME_FREQUENCY = 0.05  # in more than 5 % of a table's rows
-_COMMON_TTL = 600.0
-_common_cache: dict[tuple[str, str], tuple[float, dict[str, float]]] = {}
+
+
+class _Expiring(Generic[V]):
+    """Values kept for `ttl` seconds, per process (at most 10,000 keys: past that all are dropped)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[tuple[Any, ...], tuple[float, V]] = {}
+
+    def get(self, key: tuple[Any, ...]) -> V | None:
+        item = self._items.get(key)
+        return item[1] if item is not None and time.monotonic() - item[0] < self.ttl else None
+
+    def put(self, key: tuple[Any, ...], value: V) -> V:
+        if len(self._items) > 10_000:
+            self._items.clear()
+        self._items[key] = (time.monotonic(), value)
+        return value
+
+
+def _collection(scope: Scope) -> tuple[tuple[Any, ...], str, list[Any]]:
+    """The collection a scope searches (its first `scope.base` conditions: the agent): a cache key, its SQL
+    condition and parameters."""
+    where, params = scope.where[: scope.base], scope.params[: scope.base]
+    return (connection.alias, scope.table, *where, *map(str, params)), " AND ".join(where) or "TRUE", params
+
+
+_common_lexeme_cache: _Expiring[dict[str, float]] = _Expiring(600.0)
 
 
 def _common_lexemes(table: str) -> dict[str, float]:
     """Words in more than COMMON_LEXEME_FREQUENCY of the table's rows, from ANALYZE's statistics (cached)."""
     key = (connection.alias, table)
-    now = time.monotonic()
-    cached = _common_cache.get(key)
-    if cached is not None and now - cached[0] < _COMMON_TTL:
-        return cached[1]
+    cached = _common_lexeme_cache.get(key)
+    if cached is not None:
+        return cached
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
@@ -288,29 +314,21 @@ def _common_lexemes(table: str) -> dict[str, float]:
     common: dict[str, float] = {}
     if row is not None and row[0] is not None:
         common = {e: f for e, f in zip(row[0], row[1], strict=False) if f > COMMON_LEXEME_FREQUENCY}
-    _common_cache[key] = (now, common)
-    return common
+    return _common_lexeme_cache.put(key, common)
 
 
-_SIZE_TTL = 60.0
-_size_cache: dict[tuple[Any, ...], tuple[float, int]] = {}
+_size_cache: _Expiring[int] = _Expiring(60.0)
 
 
 def _collection_size(scope: Scope) -> int:
     """Rows of the agent (the first `scope.base` conditions), for BM25's IDF; cached for a minute."""
-    where, params = scope.where[: scope.base], scope.params[: scope.base]
-    key = (connection.alias, scope.table, *where, *map(str, params))
-    now = time.monotonic()
+    key, where, params = _collection(scope)
     cached = _size_cache.get(key)
-    if cached is not None and now - cached[0] < _SIZE_TTL:
-        return cached[1]
+    if cached is not None:
+        return cached
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {scope.table} t WHERE {' AND '.join(where) or 'TRUE'}", params)
-        size = int(cursor.fetchone()[0])
-    if len(_size_cache) > 10_000:
-        _size_cache.clear()
-    _size_cache[key] = (now, size)
-    return size
+        cursor.execute(f"SELECT count(*) FROM {scope.table} t WHERE {where}", params)
+        return _size_cache.put(key, int(cursor.fetchone()[0]))
 
 
 def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[Any, float]]:
@@ -632,21 +650,19 @@ COMMON_WORD_SHARE = 0.2  # a word in more than this share of the agent's rows is
 COMMON_WORD_SAMPLE = 1000  # the agent's newest rows read to tell them (the first 500 characters of each)
 COMMON_WORD_MIN_ROWS = 50  # fewer rows tell nothing: the query is embedded as it is
 _WORD = re.compile(r"[^\W_]+")
-_common_word_cache: dict[tuple[Any, ...], tuple[float, frozenset[str]]] = {}
+_common_word_cache: _Expiring[frozenset[str]] = _Expiring(600.0)
 
 
 def _common_words(scope: Scope) -> frozenset[str]:
     """Words (lower case) in more than COMMON_WORD_SHARE of the collection's newest COMMON_WORD_SAMPLE rows (the
-    first `scope.base` conditions: the agent), cached for _COMMON_TTL."""
-    where, params = scope.where[: scope.base], scope.params[: scope.base]
-    key = (connection.alias, scope.table, *where, *map(str, params))
-    now = time.monotonic()
+    first `scope.base` conditions: the agent), cached for 10 minutes."""
+    key, where, params = _collection(scope)
     cached = _common_word_cache.get(key)
-    if cached is not None and now - cached[0] < _COMMON_TTL:
-        return cached[1]
+    if cached is not None:
+        return cached
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT substr(t.text, 1, 500) FROM {scope.table} t WHERE {' AND '.join(where) or 'TRUE'} "
+            f"SELECT substr(t.text, 1, 500) FROM {scope.table} t WHERE {where} "
             f"ORDER BY t.created_at DESC LIMIT {COMMON_WORD_SAMPLE}",
             params,
         )
@@ -656,11 +672,9 @@ def _common_words(scope: Scope) -> frozenset[str]:
     rows: Counter[str] = Counter()
     for text in texts:
         rows.update(set(_WORD.findall(text.lower())))
-    common = frozenset(word for word, n in rows.items() if n > COMMON_WORD_SHARE * len(texts))
-    if len(_common_word_cache) > 10_000:
-        _common_word_cache.clear()
-    _common_word_cache[key] = (now, common)
-    return common
+    return _common_word_cache.put(
+        key, frozenset(word for word, n in rows.items() if n > COMMON_WORD_SHARE * len(texts))
+    )
 
 
 def embedding_query(scope: Scope, query: str) -> str:
