@@ -220,6 +220,17 @@ ENGRAM_EMBED_INLINE_MAX = env_int("ENGRAM_EMBED_INLINE_MAX", 64, minimum=0)
 # Recall: every new message is embedded in the background so conversation_search also finds it by meaning.
 ENGRAM_EMBED_MESSAGES = env_bool("ENGRAM_EMBED_MESSAGES", True)
 
+# Custom tools (agents.tools.custom): the sandbox (auto, bwrap or process), whether a tool may use the network (under
+# bwrap; a plain process always can), its wall-clock and CPU seconds, address space and output.
+ENGRAM_TOOL_SANDBOX = env_str("ENGRAM_TOOL_SANDBOX", "auto")
+if ENGRAM_TOOL_SANDBOX not in ("auto", "bwrap", "process"):
+    raise ImproperlyConfigured(f"ENGRAM_TOOL_SANDBOX must be auto, bwrap or process, got {ENGRAM_TOOL_SANDBOX!r}")
+ENGRAM_BWRAP = env_str("ENGRAM_BWRAP", "bwrap")
+ENGRAM_TOOL_NETWORK = env_bool("ENGRAM_TOOL_NETWORK", False)
+ENGRAM_TOOL_TIMEOUT = env_int("ENGRAM_TOOL_TIMEOUT", 30, minimum=1, maximum=3600)
+ENGRAM_TOOL_MEMORY_MB = env_int("ENGRAM_TOOL_MEMORY_MB", 1024, minimum=64)
+ENGRAM_TOOL_OUTPUT_MB = env_int("ENGRAM_TOOL_OUTPUT_MB", 16, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
