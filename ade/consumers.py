@@ -1,4 +1,5 @@
-"""Websocket consumers. They authorize, subscribe to one agent's group and relay its events; nothing else.
+"""Websocket consumers. They authorize, subscribe to one agent's group (or to the user's organization, for the
+dashboard's run status changes) and relay its events; nothing else.
 
 Events come from agents/events.py after the database commit. The channel layer drops messages under load, so
 the page treats them as hints: it re-fetches panels over HTTP on each event and after every reconnect."""
@@ -10,6 +11,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import User
 
+from accounts.models import Membership
+from accounts.selectors import organization_id_for
+from agents.events import organization_group
 from agents.models import Agent
 from agents.selectors import agent_get
 
@@ -63,3 +67,33 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     agent_run_status = _relay
     agent_block = _relay
     agent_compaction = _relay
+
+
+class OrganizationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """The run status changes of every agent of the user's own organization (there is no id to ask for another)."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            organization_id = await database_sync_to_async(organization_id_for)(user)
+        except Membership.DoesNotExist:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = organization_group(organization_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        return
+
+    async def agent_run_status(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)

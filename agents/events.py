@@ -1,5 +1,6 @@
-"""The one publisher of channel-layer events. Groups are per agent (`agent.<uuid>`); the `type` of each event
-is the consumer's handler name (`agent.message` → `agent_message`).
+"""The one publisher of channel-layer events. Groups are per agent (`agent.<uuid>`); run status changes also go
+to the agent's organization (`organization.<uuid>`, the ADE dashboard's live list of active runs). The `type` of
+each event is the consumer's handler name (`agent.message` → `agent_message`).
 
 Events are notifications, not storage: everything persisted is published after its transaction commits, and a
 client that reconnects re-fetches over HTTP. Token deltas are not persisted and go out immediately."""
@@ -97,6 +98,10 @@ def group_name(agent_id: uuid.UUID | str) -> str:
     return f"agent.{agent_id}"
 
 
+def organization_group(organization_id: uuid.UUID | str) -> str:
+    return f"organization.{organization_id}"
+
+
 class _Publisher:
     """One daemon thread with a persistent event loop sends every event, in order. Callers never wait for the
     layer: no thread or event loop per event (async_to_sync would start both), and channels-redis keeps its
@@ -108,7 +113,7 @@ class _Publisher:
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def put(self, agent_id: uuid.UUID | str, event: Event) -> None:
+    def put(self, group: str, event: Event) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
                 self._queue = queue.Queue()  # a forked child must not inherit the parent's backlog
@@ -116,7 +121,7 @@ class _Publisher:
                 self._thread = threading.Thread(target=self._run, name="engram-events", daemon=True)
                 self._thread.start()
             q = self._queue
-        q.put((group_name(agent_id), event))
+        q.put((group, event))
 
     def _run(self) -> None:
         from channels.layers import get_channel_layer
@@ -143,7 +148,7 @@ _publisher = _Publisher()
 
 
 def _send(agent_id: uuid.UUID | str, event: Event) -> None:
-    _publisher.put(agent_id, event)
+    _publisher.put(group_name(agent_id), event)
 
 
 def flush() -> None:
@@ -184,16 +189,19 @@ def message_created(message: Message) -> None:
 
 
 def run_status(run: Run) -> None:
-    publish(
-        run.agent_id,
-        {
-            "type": "agent.run_status",
-            "agent_id": str(run.agent_id),
-            "run_id": f"run-{run.id}",
-            "status": run.status,
-            "stop_reason": run.stop_reason,
-        },
-    )
+    event: RunStatusEvent = {
+        "type": "agent.run_status",
+        "agent_id": str(run.agent_id),
+        "run_id": f"run-{run.id}",
+        "status": run.status,
+        "stop_reason": run.stop_reason,
+    }
+
+    def send() -> None:
+        _publisher.put(group_name(run.agent_id), event)
+        _publisher.put(organization_group(run.organization_id), event)
+
+    transaction.on_commit(send)
 
 
 def step_done(step: Step) -> None:

@@ -1,9 +1,11 @@
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -72,3 +74,47 @@ def test_it_closes_sockets_for_unknown_agents_with_4403(alice: Any, org_a: Any) 
 def test_the_origin_validator_refuses_other_sites(agent: Agent, alice: Any) -> None:
     connected, _ = run(_connect, communicator(agent, user=alice, origin=b"http://evil.example"))
     assert not connected
+
+
+def organization_communicator(user: Any) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", session_cookie(user))]
+    return WebsocketCommunicator(application, "/ws/organization/", headers=headers)
+
+
+def test_run_status_changes_reach_the_organizations_dashboards_only(agent: Agent, bob: Any, charlie: Any) -> None:
+    from agents import events
+    from agents.models import Run, RunStatus
+
+    run_ = Run(id=uuid.uuid4(), agent_id=agent.id, organization_id=agent.organization_id, status=RunStatus.RUNNING)
+    teammate, outsider = organization_communicator(bob), organization_communicator(charlie)
+
+    async def scenario() -> tuple[Any, bool]:
+        assert (await teammate.connect())[0] and (await outsider.connect())[0]
+        await database_sync_to_async(events.run_status)(run_)  # the publisher the runtime uses, after commit
+        await database_sync_to_async(events.flush)()
+        received = await teammate.receive_json_from(timeout=2)
+        quiet = await outsider.receive_nothing(timeout=0.3)
+        await teammate.disconnect()
+        await outsider.disconnect()
+        return received, quiet
+
+    received, outsider_heard_nothing = run(scenario)
+    assert received == {
+        "type": "agent.run_status",
+        "agent_id": str(agent.id),
+        "run_id": f"run-{run_.id}",
+        "status": "running",
+        "stop_reason": "",
+    }
+    assert outsider_heard_nothing
+
+
+def test_the_organization_socket_needs_a_member(agent: Agent) -> None:
+    from django.contrib.auth.models import User
+
+    anonymous = WebsocketCommunicator(
+        application, "/ws/organization/", headers=[(b"origin", b"http://testserver"), (b"host", b"testserver")]
+    )
+    assert run(_connect, anonymous) == (False, 4401)
+    loner = User.objects.create_user(username="loner", password="password-loner")
+    assert run(_connect, organization_communicator(loner)) == (False, 4403)

@@ -378,6 +378,7 @@ def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, ch
     page = alice_client.get("/dashboard/").content.decode()
     assert "<svg" in page and "Ada" in page
     assert "50.0%" in page  # one of two steps failed
+    assert 'ws-connect="/ws/organization/"' in page and "every 2s" not in page  # pushed, not polled
     active = alice_client.get("/dashboard/?part=active", **HX).content.decode()
     assert "No run in progress" in active
     other = Client()

@@ -1,12 +1,14 @@
 """The ADE end to end: a real daphne, the scripted fake LLM, Chromium. Screenshots of every panel land in
 test-artifacts/screenshots/ (ignored by git) for reviewers."""
 
+import json
 import re
+import urllib.request
 from typing import Any
 
 import pytest
 
-from accounts.services import organization_create, user_create
+from accounts.services import apikey_create, organization_create, user_create
 from agents.models import Agent
 from memory.services.blocks import block_update
 from tests.fakes.llm_server import Reply
@@ -174,6 +176,20 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.goto(f"{daphne_server.url}/dashboard/")
     page.wait_for_selector("svg.chart rect")
     screenshot(page, "13-dashboard")
+    # Active runs are pushed: a run that starts and ends (in the server, through the API) shows up and goes away
+    # without a reload; the fallback poll is every 30 s, the waits here are shorter.
+    wait_live(page)
+    fake_llm.push(Reply(text="Done thinking.", delay=3))
+    key = apikey_create(user=alice, name="e2e").raw_key
+    send = urllib.request.Request(
+        f"{daphne_server.url}/v1/agents/agent-{agent.id}/messages/async",
+        data=json.dumps({"messages": [{"role": "user", "content": "Take your time."}]}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(send, timeout=10) as response:
+        assert response.status == 200
+    page.wait_for_selector("#active-runs td:has-text('running')", timeout=4000)
+    page.wait_for_selector("#active-runs .empty", timeout=10000)
     page.goto(f"{daphne_server.url}/")
     screenshot(page, "14-agent-list")
     page.goto(f"{daphne_server.url}/members/")
