@@ -27,7 +27,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     actor = request.user
     active = run_list(actor=actor, statuses=[str(s) for s in ACTIVE_RUN_STATUSES]).select_related("agent")[:50]
     if request.htmx and request.GET.get("part") == "active":
-        return render(request, "ade/dashboard.html#active-runs", {"active": active})
+        return render(request, "ade/dashboard.html#active-runs", {"active": active, "refresh": True})
     today = timezone.localdate()
     first_day = today - dt.timedelta(days=DAYS - 1)
     since = dt.datetime.combine(first_day, dt.time.min, tzinfo=timezone.get_current_timezone())

@@ -381,6 +381,7 @@ def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, ch
     assert 'ws-connect="/ws/organization/"' in page and "every 2s" not in page  # pushed, not polled
     active = alice_client.get("/dashboard/?part=active", **HX).content.decode()
     assert "No run in progress" in active
+    assert '<strong id="active-count" hx-swap-oob="true">0</strong>' in active  # the count at the top follows
     other = Client()
     other.force_login(charlie)
     assert "Ada" not in other.get("/dashboard/").content.decode()

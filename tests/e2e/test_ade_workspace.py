@@ -189,7 +189,9 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     with urllib.request.urlopen(send, timeout=10) as response:
         assert response.status == 200
     page.wait_for_selector("#active-runs td:has-text('running')", timeout=4000)
+    assert page.locator("#active-count").inner_text() == "1"
     page.wait_for_selector("#active-runs .empty", timeout=10000)
+    assert page.locator("#active-count").inner_text() == "0"
     page.goto(f"{daphne_server.url}/")
     screenshot(page, "14-agent-list")
     page.goto(f"{daphne_server.url}/members/")
