@@ -17,6 +17,7 @@ from django.db.models import F
 
 from agents import context, events, llm
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from agents.selectors import agent_secrets
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.services.runs import run_claim, run_finish
 from agents.tool_rules import Call, Plan, ToolRules
@@ -399,7 +400,7 @@ def _run_tool(
             with transaction.atomic():  # a failing tool leaves no partial write
                 result = BUILTIN_IMPLEMENTATIONS[tool.name](ctx, args)
         else:
-            result = run_custom_tool(tool, args)
+            result = run_custom_tool(tool, args, env=agent_secrets(agent=ctx.agent))
     except (ToolError, CustomToolError) as exc:
         return f"Error: {exc}", True, heartbeat, args
     except Exception as exc:

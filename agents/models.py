@@ -70,6 +70,21 @@ class AgentTag(models.Model):
         indexes = [models.Index(fields=["organization", "tag"])]
 
 
+class AgentSecret(models.Model):
+    """An environment variable the agent's custom tools run with (Letta's `secrets`), encrypted at rest."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="secret_rows")
+    key = models.CharField(max_length=255)
+    value_encrypted = models.TextField(help_text="Fernet token (config/crypto.py)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "key"], name="agents_agentsecret_unique")]
+
+
 class AgentBlock(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE)
     block = models.ForeignKey("memory.Block", on_delete=models.CASCADE)

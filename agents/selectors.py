@@ -5,7 +5,8 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 
 from accounts.selectors import organization_id_for
-from agents.models import Agent, AgentTag, Message, Run, Step, Tool
+from agents.models import Agent, AgentSecret, AgentTag, Message, Run, Step, Tool
+from config.crypto import decrypt
 
 MAX_PAGE = 1_000
 
@@ -40,6 +41,12 @@ def agent_get(*, actor: User, agent_id: uuid.UUID) -> Agent:
 
 def agent_tags(*, agent: Agent) -> list[str]:
     return sorted(AgentTag.objects.filter(agent=agent).values_list("tag", flat=True))
+
+
+def agent_secrets(*, agent: Agent) -> dict[str, str]:
+    """The agent's secrets, decrypted: the environment its custom tools run with."""
+    rows = AgentSecret.objects.filter(agent=agent).order_by("key").values_list("key", "value_encrypted")
+    return {key: decrypt(token) for key, token in rows}
 
 
 def tool_list(*, actor: User, name: str | None = None) -> QuerySet[Tool]:

@@ -17,7 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from agents.models import Agent, AgentSecret, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from config.crypto import decrypt
 from memory.models import Block
 from memory.wire import JSON, block_to_wire, iso, passage_to_wire, user_public_id
 
@@ -171,6 +172,20 @@ def tool_to_wire(tool: Tool) -> JSON:
     }
 
 
+def secret_to_wire(row: AgentSecret) -> JSON:
+    """AgentEnvironmentVariable. The value is shown to the organization's members, who could read it from a tool
+    anyway; it is encrypted at rest."""
+    return {
+        "id": f"agent-env-{row.id}",
+        "agent_id": f"agent-{row.agent_id}",
+        "key": row.key,
+        "value": decrypt(row.value_encrypted),
+        "description": None,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+
+
 def agent_state(
     agent: Agent,
     *,
@@ -179,12 +194,14 @@ def agent_state(
     tags: Iterable[str] | None = None,
     message_ids: Iterable[uuid.UUID] | None = None,
 ) -> JSON:
-    """AgentState. Relations not given are read from the agent (prefetch `blocks`, `tools`, `tag_rows` in lists)."""
+    """AgentState. Relations not given are read from the agent (prefetch `blocks`, `tools`, `tag_rows`,
+    `secret_rows` in lists)."""
     block_rows = list(blocks) if blocks is not None else list(agent.blocks.all())
     tool_rows = list(tools) if tools is not None else list(agent.tools.all())
     tag_list = sorted(tags) if tags is not None else sorted(t.tag for t in agent.tag_rows.all())
     wire_blocks = [block_to_wire(b) for b in block_rows]
     wire_type = agent_type_to_wire(agent)
+    secrets = [secret_to_wire(row) for row in sorted(agent.secret_rows.all(), key=lambda row: row.key)]
     return {
         "id": f"agent-{agent.id}",
         "name": agent.name,
@@ -207,8 +224,8 @@ def agent_state(
         "message_ids": [f"message-{m}" for m in message_ids] if message_ids is not None else None,
         "identities": [],
         "identity_ids": [],
-        "secrets": [],
-        "tool_exec_environment_variables": [],
+        "secrets": secrets,
+        "tool_exec_environment_variables": secrets,
         "metadata": agent.metadata or {},
         "timezone": agent.timezone,
         "enable_sleeptime": False,

@@ -19,6 +19,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ENGRAM_DATA_DIR") or BASE_DIR / "var").resolve()
 
 SECRET_KEY = persistent_secret_key(DATA_DIR)
+# Fernet keys for secrets stored at rest (config/crypto.py), newest first; a key derived from SECRET_KEY is always
+# tried last, and is the only one a default installation uses.
+ENGRAM_SECRETS_KEYS = [k.strip() for k in env_str("ENGRAM_SECRETS_KEYS").split(",") if k.strip()]
 ENGRAM_VERSION = "0.1.0"
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])

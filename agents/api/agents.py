@@ -31,6 +31,7 @@ def agents_with_relations(qs: QuerySet[Agent]) -> QuerySet[Agent]:
         Prefetch("blocks", queryset=Block.objects.order_by("agentblock__created_at", "agentblock__id")),
         Prefetch("tools", queryset=Tool.objects.order_by("name")),
         Prefetch("tag_rows", queryset=AgentTag.objects.order_by("tag")),
+        "secret_rows",
     )
 
 
@@ -85,6 +86,21 @@ def _model_settings(data: dict[str, Any]) -> dict[str, Any] | None:
     return settings or None
 
 
+class SecretsField(S.DictField):
+    """Environment variable names to values, for the agent's custom tools."""
+
+    child = S.CharField(allow_blank=True, trim_whitespace=False)
+
+
+def _secrets(data: dict[str, Any]) -> dict[str, str] | None:
+    """`secrets`, or the deprecated `tool_exec_environment_variables` (the SDK sends either): the whole new set."""
+    if data.get("secrets") is not None:
+        return dict(data["secrets"])
+    if data.get("tool_exec_environment_variables") is not None:
+        return dict(data["tool_exec_environment_variables"])
+    return None
+
+
 class AgentListCreateApi(ApiView):
     class InputSerializer(S.Serializer[Any]):
         name = S.CharField(required=False, allow_null=True, max_length=200)
@@ -108,6 +124,10 @@ class AgentListCreateApi(ApiView):
         tags = S.ListField(child=S.CharField(), required=False, allow_null=True)
         metadata = S.DictField(required=False, allow_null=True)
         timezone = S.CharField(required=False, allow_null=True)
+        secrets = S.DictField(child=S.CharField(allow_blank=True), required=False, allow_null=True)
+        tool_exec_environment_variables = S.DictField(
+            child=S.CharField(allow_blank=True), required=False, allow_null=True
+        )
 
     class FilterSerializer(CursorParams):
         order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
@@ -167,6 +187,7 @@ class AgentListCreateApi(ApiView):
             model_settings=_model_settings(data),
             compaction_settings=data.get("compaction_settings"),
             timezone=data.get("timezone"),
+            secrets=_secrets(data),
         )
         # Letta answers 200 here; the SDKs accept any 2xx.
         return agent_response(agent)
@@ -197,6 +218,10 @@ class AgentDetailApi(ApiView):
         timezone = S.CharField(required=False)
         block_ids = S.ListField(child=S.CharField(), required=False)
         tool_ids = S.ListField(child=S.CharField(), required=False)
+        secrets = S.DictField(child=S.CharField(allow_blank=True), required=False, allow_null=True)
+        tool_exec_environment_variables = S.DictField(
+            child=S.CharField(allow_blank=True), required=False, allow_null=True
+        )
 
     @extend_schema(operation_id="retrieve_agent", responses={200: AgentStateSchema})
     def get(self, request: Request, agent_id: str) -> Response:
@@ -227,6 +252,7 @@ class AgentDetailApi(ApiView):
             changes["block_ids"] = bare_ids("block", data["block_ids"], field="block_ids")
         if "tool_ids" in data:
             changes["tool_ids"] = bare_ids("tool", data["tool_ids"], field="tool_ids")
+        changes["secrets"] = _secrets(data)
         changes = {k: v for k, v in changes.items() if v is not None}
         return agent_response(agent_update(agent=agent, **changes))
 

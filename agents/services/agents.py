@@ -1,4 +1,5 @@
 import random
+import re
 import zoneinfo
 from typing import Any
 
@@ -8,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.selectors import organization_id_for
-from agents.models import Agent, AgentBlock, AgentTag, AgentTool, AgentType, Tool
+from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
 from agents.services.tools import tool_ids_for_names
 from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
+from config.crypto import encrypt
 from memory.embeddings import resolve_model
 from memory.models import Block
 from memory.services.blocks import block_create
@@ -152,6 +154,36 @@ def _set_tags(agent: Agent, tags: list[str]) -> None:
     )
 
 
+_SECRET_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+MAX_SECRETS = 100
+MAX_SECRET_CHARS = 10_000
+
+
+def _clean_secrets(secrets: Any, field: str) -> dict[str, str]:
+    if not isinstance(secrets, dict):
+        raise ValidationError({field: "must be an object of environment variable names to string values"})
+    if len(secrets) > MAX_SECRETS:
+        raise ValidationError({field: f"at most {MAX_SECRETS} secrets per agent"})
+    for key, value in secrets.items():
+        if not isinstance(key, str) or not _SECRET_KEY.fullmatch(key):
+            raise ValidationError({field: f"{key!r} is not an environment variable name (letters, digits, _)"})
+        if not isinstance(value, str) or len(value) > MAX_SECRET_CHARS:
+            raise ValidationError(
+                {field: f"{key}: the value must be a string of at most {MAX_SECRET_CHARS} characters"}
+            )
+    return secrets
+
+
+def _set_secrets(agent: Agent, secrets: dict[str, str]) -> None:
+    """The agent's secrets become exactly `secrets` (values encrypted at rest)."""
+    AgentSecret.objects.filter(agent=agent).exclude(key__in=list(secrets)).delete()
+    have = {row.key: row for row in AgentSecret.objects.filter(agent=agent)}
+    for key, value in secrets.items():
+        row = have.get(key) or AgentSecret(agent=agent, organization_id=agent.organization_id, key=key)
+        row.value_encrypted = encrypt(value)
+        row.save()
+
+
 def _check_unique_labels(blocks: list[Block]) -> None:
     seen: set[str] = set()
     for block in blocks:
@@ -182,6 +214,7 @@ def agent_create(
     compaction_settings: dict[str, Any] | None = None,
     tool_rules: list[dict[str, Any]] | None = None,
     timezone: str | None = None,
+    secrets: dict[str, str] | None = None,
 ) -> Agent:
     """Create an agent with its blocks and tools, all or nothing. Errors are ValidationError({field: reason})."""
     org_id = organization_id_for(actor)
@@ -212,8 +245,10 @@ def agent_create(
     )
     if context_window_limit is not None:
         agent.context_window_limit = _clean_context_window(context_window_limit)
+    cleaned_secrets = _clean_secrets(secrets, "secrets") if secrets is not None else {}
     agent.save()
     _set_tags(agent, _clean_tags(tags))
+    _set_secrets(agent, cleaned_secrets)
 
     blocks: list[Block] = []
     for index, spec in enumerate(memory_blocks or []):
@@ -279,8 +314,9 @@ def agent_update(
     timezone: str | None = None,
     block_ids: list[Any] | None = None,
     tool_ids: list[Any] | None = None,
+    secrets: dict[str, str] | None = None,
 ) -> Agent:
-    """Partial update: None leaves a field alone. block_ids / tool_ids replace the attached sets."""
+    """Partial update: None leaves a field alone. block_ids / tool_ids / secrets replace the attached sets."""
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     if name is not None:
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -328,6 +364,8 @@ def agent_update(
     locked.save()
     if tags is not None:
         _set_tags(locked, _clean_tags(tags))
+    if secrets is not None:
+        _set_secrets(locked, _clean_secrets(secrets, "secrets"))
     if block_ids is not None:
         blocks = []
         for raw in block_ids:

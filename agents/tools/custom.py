@@ -66,9 +66,10 @@ class CustomToolError(Exception):
     pass
 
 
-def run_custom_tool(tool: Tool, args: dict[str, Any]) -> str:
+def run_custom_tool(tool: Tool, args: dict[str, Any], *, env: dict[str, str] | None = None) -> str:
+    """Runs the tool's function with `args`; `env`: the agent's secrets, added to the tool's environment."""
     payload = json.dumps({"source": tool.source_code, "name": tool.json_schema.get("name", tool.name), "args": args})
-    stdout, stderr, returncode = _run_sandboxed(payload)
+    stdout, stderr, returncode = _run_sandboxed(payload, env or {})
     if returncode != 0:
         if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
             raise CustomToolError(f"the tool used more than {settings.ENGRAM_TOOL_TIMEOUT} s of CPU time")
@@ -159,7 +160,7 @@ def _bwrap_prefix(bwrap: str, *, network: bool) -> list[str]:
     return argv
 
 
-def _run_sandboxed(payload: str) -> tuple[str, str, int]:
+def _run_sandboxed(payload: str, extra_env: dict[str, str]) -> tuple[str, str, int]:
     mode = sandbox_mode()
     python = [sys.executable, "-I", "-c", _RUNNER, json.dumps(_limits())]
     with tempfile.TemporaryDirectory(prefix="engram-tool-") as scratch:
@@ -172,12 +173,12 @@ def _run_sandboxed(payload: str) -> tuple[str, str, int]:
                     "Debian's bubblewrap package, or set ENGRAM_TOOL_SANDBOX=process on a single-user machine"
                 )
             argv = _bwrap_prefix(settings.ENGRAM_BWRAP, network=settings.ENGRAM_TOOL_NETWORK)
-            for name, value in _environment(_SANDBOX_TMP).items():
+            for name, value in {**_environment(_SANDBOX_TMP), **extra_env}.items():
                 argv += ["--setenv", name, value]
             argv += python
             env = {"PATH": _PATH}
         elif mode == "process":
-            argv, env = python, _environment(str(home))
+            argv, env = python, {**_environment(str(home)), **extra_env}
         else:
             raise CustomToolError(f"unknown ENGRAM_TOOL_SANDBOX {mode!r}")
         # Output goes to files, so that the file-size limit bounds it too (a pipe would let a tool fill memory).

@@ -231,6 +231,25 @@ def test_custom_tools_run_out_of_process(fake_llm, make_agent, send, alice):
     assert Message.objects.get(run=run, role="tool").text == "42"
 
 
+def test_custom_tools_run_with_their_agents_secrets_and_no_others(fake_llm, make_agent, send, alice):
+    from agents.services.tools import tool_create
+
+    tool_create(
+        actor=alice,
+        source_code=(
+            'def weather(city: str) -> str:\n    """Weather.\n\n    Args:\n        city: where\n    """\n'
+            "    import os\n"
+            "    return f\"{city}: key={os.environ.get('WEATHER_KEY')} other={os.environ.get('OTHER_KEY')}\"\n"
+        ),
+    )
+    agent = make_agent(tools=["weather"], secrets={"WEATHER_KEY": "abc-123"})
+    make_agent(tools=["weather"], secrets={"OTHER_KEY": "not-yours"})
+    fake_llm.tool_call("weather", {"city": "Oslo"})
+    fake_llm.reply("Sunny.")
+    run = send(agent, "weather?")
+    assert Message.objects.get(run=run, role="tool").text == "Oslo: key=abc-123 other=None"
+
+
 def test_streaming_publishes_token_events(fake_llm, make_agent, send, django_capture_on_commit_callbacks):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
