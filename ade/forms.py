@@ -74,6 +74,10 @@ class BlockCreateForm(forms.Form):
     limit = forms.IntegerField(min_value=1, max_value=1_000_000, initial=5_000)
 
 
+SECRET_MASK = "********"  # noqa: S105 (what a stored value shows as, not a password)
+_DERIVED = {"tags", "secrets"}  # not attributes of the agent
+
+
 class AgentSettingsForm(forms.Form):
     def tag_list(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
@@ -88,13 +92,37 @@ class AgentSettingsForm(forms.Form):
     context_window_limit = forms.IntegerField(min_value=256, max_value=10_000_000)
     tags = forms.CharField(required=False, max_length=1_000, help_text="comma-separated")
     system = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 10}))
+    secrets = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=200_000,
+        label="Tool secrets",
+        help_text=f"NAME=value per line: the environment of this agent's custom tools. Stored values show as "
+        f"{SECRET_MASK}; leave one so to keep it, remove its line to delete it.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args: Any, instance_agent: Agent | None = None, **kwargs: Any) -> None:
         if instance_agent is not None and "initial" not in kwargs and not args:
-            initial = {name: getattr(instance_agent, name) for name in self.base_fields if name != "tags"}
+            initial = {name: getattr(instance_agent, name) for name in self.base_fields if name not in _DERIVED}
             initial["tags"] = ", ".join(t.tag for t in instance_agent.tag_rows.order_by("tag"))
+            keys = instance_agent.secret_rows.order_by("key").values_list("key", flat=True)
+            initial["secrets"] = "\n".join(f"{key}={SECRET_MASK}" for key in keys)
             kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
+
+    def secret_values(self, stored: dict[str, str]) -> dict[str, str]:
+        """The new set from the NAME=value lines; a masked value keeps what is stored under that name."""
+        values: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data.get("secrets", "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                raise forms.ValidationError({"secrets": f"line {number}: write NAME=value"})
+            key = key.strip()
+            values[key] = stored[key] if value == SECRET_MASK and key in stored else value
+        return values
 
 
 PRESETS = [

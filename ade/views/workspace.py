@@ -30,7 +30,7 @@ from ade.forms import (
 from ade.views.common import agent_or_404
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
 from agents.recall import message_search
-from agents.selectors import run_get, run_list, tool_get, tool_list
+from agents.selectors import agent_secrets, run_get, run_list, tool_get, tool_list
 from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
 from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
@@ -460,6 +460,7 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
                     system=data["system"],
                     context_window_limit=data["context_window_limit"],
                     tags=form.tag_list(),
+                    secrets=form.secret_values(agent_secrets(agent=agent)),
                 )
             except (ValidationError, EmbeddingError) as exc:
                 if isinstance(exc, EmbeddingError):

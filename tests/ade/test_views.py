@@ -325,6 +325,33 @@ def test_settings_update(alice_client: Client, agent: Agent) -> None:
     assert "provider/model" in bad
 
 
+def test_settings_edit_tool_secrets_without_showing_them(alice_client: Client, agent: Agent) -> None:
+    from agents.selectors import agent_secrets
+
+    data = {
+        "name": agent.name,
+        "agent_type": agent.agent_type,
+        "model": agent.model,
+        "embedding": agent.embedding,
+        "context_window_limit": agent.context_window_limit,
+        "system": agent.system,
+        "secrets": "WEATHER_KEY=abc-123\nUNITS=metric\n",
+    }
+    page = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX).content.decode()
+    assert "Saved." in page
+    assert agent_secrets(agent=agent) == {"UNITS": "metric", "WEATHER_KEY": "abc-123"}
+    assert "abc-123" not in page and "UNITS=********" in page  # stored values are never rendered
+    # A masked line keeps its value, a changed one replaces it, a removed one is deleted.
+    page = alice_client.post(
+        f"/agents/{agent.id}/settings/", {**data, "secrets": "WEATHER_KEY=********\nNEW_ONE=x"}, **HX
+    ).content.decode()
+    assert agent_secrets(agent=agent) == {"NEW_ONE": "x", "WEATHER_KEY": "abc-123"}
+    for bad, reason in [("no equals sign", "line 1: write NAME=value"), ("9LIVES=x", "not an environment variable")]:
+        page = alice_client.post(f"/agents/{agent.id}/settings/", {**data, "secrets": bad}, **HX).content.decode()
+        assert reason in page and "Saved." not in page
+    assert agent_secrets(agent=agent) == {"NEW_ONE": "x", "WEATHER_KEY": "abc-123"}
+
+
 def test_settings_switch_the_agent_type_and_its_base_tools(alice_client: Client, agent: Agent) -> None:
     from agents.prompts import default_system
 
