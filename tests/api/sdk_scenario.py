@@ -104,7 +104,12 @@ def run(base_url: str, api_key: str) -> None:
     assert stored[0].id == deltas[0].id and stored[0].content == STREAMED_REPLY
 
     # A shared block attached to two agents: an edit is seen by both.
-    other = client.agents.create(name="sdk-other", model="openai/gpt-4o-mini", memory_blocks=[])
+    other = client.agents.create(
+        name="sdk-other", model="openai/gpt-4o-mini", memory_blocks=[], secrets={"WEATHER_KEY": "abc-123"}
+    )
+    assert [(s.key, s.value, s.agent_id) for s in other.secrets or []] == [("WEATHER_KEY", "abc-123", other.id)]
+    updated = client.agents.update(other.id, secrets={"UNITS": "metric"})
+    assert [(s.key, s.value) for s in updated.secrets or []] == [("UNITS", "metric")]
     team = client.blocks.create(label="team", value="Team: research")
     client.agents.blocks.attach(team.id, agent_id=agent.id)
     client.agents.blocks.attach(team.id, agent_id=other.id)
