@@ -50,6 +50,9 @@ MAX_TOOLS = 1_000
 MAX_MESSAGES = 200_000
 MAX_PASSAGES = 200_000
 MAX_NAME_CHARS = 200
+MAX_RETURN = 1_000_000  # as the tools API
+MAX_BLOCK_LIMIT = 2**31 - 1  # the column's range
+MAX_ID_CHARS = 200
 COPY_SUFFIX = "_copy"
 # Letta's tool types whose tools are the server's own (resolved by name); custom tools carry their source.
 BUILTIN_TOOL_TYPES = {
@@ -69,7 +72,10 @@ _MODEL_SETTING_KEYS = ("temperature", "max_tokens", "max_output_tokens", "parall
 
 
 def _message_to_file(message: Message, *, local_id: str) -> JSON:
-    parts = [p for p in (message.content if isinstance(message.content, list) else []) if isinstance(p, dict)]
+    content = message.content
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}] if content else []
+    parts = [p for p in (content if isinstance(content, list) else []) if isinstance(p, dict)]
     content_text = "".join(str(p.get("text", "")) for p in parts if p.get("type", "text") == "text")
     if message.role == MessageRole.ASSISTANT and message.reasoning and message.reasoning != content_text:
         parts = [{"type": "reasoning", "reasoning": message.reasoning, "is_native": True, "signature": None}, *parts]
@@ -225,9 +231,9 @@ def agent_file_parse(*, raw: bytes) -> JSON:
     except UnicodeDecodeError:
         raise ValidationError({"file": "is not UTF-8 text (an agent file is JSON)"}) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
         if isinstance(data, str):
-            data = json.loads(data)
+            data = json.loads(data, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             {"file": f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"}
@@ -236,7 +242,37 @@ def agent_file_parse(*, raw: bytes) -> JSON:
         raise ValidationError({"file": "is nested too deeply"}) from None
     if not isinstance(data, dict):
         raise ValidationError({"file": "must hold a JSON object with an 'agents' list"})
+    _check_storable(data)
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValidationError({"file": f"holds {name}, which is not a JSON number"})
+
+
+def _check_storable(data: Any) -> None:
+    """Every string (and key) must be storable text: no NUL character (PostgreSQL refuses it) and no unpaired
+    surrogate (not UTF-8). Iterative, so a deep document cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(str(key), f"{path}.{key}" if path else str(key))
+                stack.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, path)
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError({path or "file": "holds an unpaired surrogate (not valid Unicode text)"}) from None
+    if "\x00" in text:
+        raise ValidationError({path or "file": "holds a NUL character, which cannot be stored"})
 
 
 # -- import ------------------------------------------------------------------------------------------------
@@ -312,7 +348,18 @@ def _datetime(value: Any, path: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise _fail(path, f"{value!r} is not an ISO 8601 date-time") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise _fail(path, f"{value!r} is out of range") from None
+
+
+def _handle(value: str | None, path: str) -> str | None:
+    if value is not None and len(value) > MAX_NAME_CHARS:
+        raise _fail(path, f"at most {MAX_NAME_CHARS} characters")
+    return value
 
 
 def _model_handle(entry: JSON, path: str) -> str | None:
@@ -369,6 +416,8 @@ def _model_settings(entry: JSON, ext: JSON, path: str) -> dict[str, Any] | None:
 
 def _tool_from_file(*, actor: User, org_id: uuid.UUID, entry: JSON, path: str, override: bool) -> Tool:
     name = _required_str(entry.get("name"), f"{path}.name")
+    if len(name) > MAX_NAME_CHARS:
+        raise _fail(f"{path}.name", f"at most {MAX_NAME_CHARS} characters")
     kind = entry.get("tool_type")
     source_code = entry.get("source_code")
     if kind is None:
@@ -391,6 +440,8 @@ def _tool_from_file(*, actor: User, org_id: uuid.UUID, entry: JSON, path: str, o
         schema = _obj(schema, f"{path}.json_schema")
     tags = entry.get("tags")
     limit = entry.get("return_char_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RETURN):
+        raise _fail(f"{path}.return_char_limit", f"must be an integer between 1 and {MAX_RETURN}")
     description = _str(entry.get("description"), f"{path}.description")
     existing = Tool.objects.select_for_update().filter(organization_id=org_id, name=name).first()
     with _at(path):
@@ -417,6 +468,9 @@ def _tool_from_file(*, actor: User, org_id: uuid.UUID, entry: JSON, path: str, o
 
 
 def _block_from_file(*, actor: User, entry: JSON, path: str) -> Block:
+    limit = entry.get("limit")
+    if isinstance(limit, int) and limit > MAX_BLOCK_LIMIT:
+        raise _fail(f"{path}.limit", f"at most {MAX_BLOCK_LIMIT} characters")
     with _at(path):
         return block_create(
             actor=actor,
@@ -508,6 +562,8 @@ def _message_spec(raw: Any, path: str, *, memgpt: bool, call_names: dict[str, st
         # Engram stores a memgpt turn's inner monologue as reasoning and what send_message said as its text.
         reasoning = "\n".join(p for p in (reasoning, text) if p)
         text = _reply_of(calls)
+    if len(tool_call_id) > MAX_ID_CHARS:
+        raise _fail(f"{path}.tool_call_id", f"at most {MAX_ID_CHARS} characters")
     name = _str(entry.get("name"), f"{path}.name") or ""
     if role == MessageRole.TOOL and not name:
         name = call_names.get(tool_call_id, "")
@@ -563,15 +619,21 @@ def _messages_from_file(entry: JSON, path: str, *, memgpt: bool, from_engram: bo
     first_in_context = context[0] if context else None
     specs: list[MessageSpec] = []
     call_names: dict[str, str] = {}
+    user_otids: set[str] = set()
     for i in order:
         raw = raws[i]
         local = ids[i]
         if not from_engram and local == first_in_context and raw.get("role") == MessageRole.SYSTEM:
             continue  # Letta's compiled system prompt: Engram compiles its own from `system` and the blocks
         spec = _message_spec(raw, f"{path}.messages[{i}]", memgpt=memgpt, call_names=call_names)
-        if spec is not None:
-            spec.in_context = local in in_context
-            specs.append(spec)
+        if spec is None:
+            continue
+        spec.in_context = local in in_context
+        if spec.role == MessageRole.USER and spec.otid:
+            if spec.otid in user_otids:
+                spec.otid = ""  # an otid names one user message per agent (a resend is recognised by it)
+            user_otids.add(spec.otid)
+        specs.append(spec)
     return specs
 
 
@@ -659,8 +721,8 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 agent_type=_str(entry.get("agent_type"), f"{path}.agent_type"),
                 system=_str(entry.get("system"), f"{path}.system"),
                 description=_str(entry.get("description"), f"{path}.description"),
-                model=options.model or _model_handle(entry, path),
-                embedding=options.embedding or _embedding_handle(entry, path),
+                model=_handle(options.model or _model_handle(entry, path), f"{path}.model"),
+                embedding=_handle(options.embedding or _embedding_handle(entry, path), f"{path}.embedding"),
                 block_ids=block_ids,
                 tool_ids=tool_ids,
                 include_base_tools=False,

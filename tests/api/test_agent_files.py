@@ -283,6 +283,13 @@ BAD_FILES = {
         _edit(lambda d: d["tools"][0].update(source_code="def other(): pass")),
         "tools[0].",
     ),
+    "nan": (FIXTURE.read_bytes().replace(b'"origin": "hand-written"', b'"origin": NaN'), "file: holds NaN"),
+    "nul-character": (_edit(lambda d: d["blocks"][0].update(value="a\x00b")), "blocks[0].value: holds a NUL"),
+    "long-tool-call-id": (
+        _edit(lambda d: d["agents"][0]["messages"][4].update(tool_call_id="c" * 201)),
+        "agents[0].messages[4].tool_call_id",
+    ),
+    "huge-block-limit": (_edit(lambda d: d["blocks"][0].update(limit=2**40)), "blocks[0].limit"),
     "unknown-agent-type": (_edit(lambda d: d["agents"][0].update(agent_type="workflow_agent")), "agents[0].agent_type"),
 }
 
@@ -334,3 +341,14 @@ def test_imported_messages_and_passages_are_embedded_after_commit(
     while copy.messages.exclude(text="").filter(embedding_hash="").exists():
         assert time.monotonic() < deadline, "the imported messages were never embedded"
         time.sleep(0.05)
+
+
+def test_a_repeated_user_otid_is_kept_once(alice_api: APIClient) -> None:
+    def same_otid(d: dict[str, Any]) -> None:
+        d["agents"][0]["messages"][1]["otid"] = "otid-1"
+        d["agents"][0]["messages"][2]["otid"] = "otid-1"
+
+    response = upload(alice_api, _edit(same_otid))
+    assert response.status_code == 200, response.content
+    agent = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    assert list(agent.messages.filter(role="user").order_by("seq").values_list("otid", flat=True)) == ["otid-1", ""]
