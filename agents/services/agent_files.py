@@ -672,6 +672,10 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
     org_id = organization_id_for(actor)
     if not isinstance(data, dict):
         raise _fail("file", "must hold a JSON object with an 'agents' list")
+    if "agents" not in data and ("core_memory" in data or "agent_type" in data):
+        raise _fail(
+            "agents", "missing: this looks like a legacy single-agent file; export it again from a current server"
+        )
     agents = _list(data.get("agents"), "agents", maximum=MAX_AGENTS, required=True)
     if not agents:
         raise _fail("agents", "must hold at least one agent")
