@@ -22,6 +22,12 @@ class AgentSearchForm(forms.Form):
     tag = forms.CharField(required=False, max_length=200)
 
 
+class AgentImportForm(forms.Form):
+    file = forms.FileField(label="Agent file (.af)", allow_empty_file=True)
+    strip_messages = forms.BooleanField(required=False, label="Leave out the message history")
+    override_existing_tools = forms.BooleanField(required=False, label="Replace my custom tools of the same name")
+
+
 class ChatForm(forms.Form):
     text = forms.CharField(max_length=100_000, strip=False)
 

@@ -6,6 +6,7 @@ app_name = "ade"
 
 agent_patterns = [
     path("", workspace.memory_panel, name="agent-detail"),
+    path("export/", agents.agent_export_view, name="agent-export"),
     path("memory/", workspace.memory_panel, name="memory"),
     path("archival/", workspace.archival_panel, name="archival"),
     path("recall/", workspace.recall_panel, name="recall"),
@@ -35,6 +36,7 @@ agent_patterns = [
 urlpatterns = [
     path("", agents.home, name="home"),
     path("agents/new/", agents.agent_create_view, name="agent-create"),
+    path("agents/import/", agents.agent_import_view, name="agent-import"),
     path("agents/<uuid:agent_id>/", include(agent_patterns)),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("members/", accounts.members, name="members"),

@@ -1,5 +1,6 @@
 from django.urls import URLPattern, path
 
+from agents.api.agent_files import AgentExportApi, AgentImportApi
 from agents.api.agents import AgentCountApi, AgentDetailApi, AgentListCreateApi, TagListApi
 from agents.api.core_memory import (
     AgentBlockAttachApi,
@@ -46,6 +47,9 @@ A = "agents/<str:agent_id>"
 urlpatterns: list[URLPattern] = [
     *slash_optional("agents/", AgentListCreateApi.as_view(), "agent-list"),
     path("agents/count", AgentCountApi.as_view(), name="agent-count"),
+    # Agent files (.af): before the item route, which would take "import" for an id.
+    path("agents/import", AgentImportApi.as_view(), name="agent-import"),
+    path(f"{A}/export", AgentExportApi.as_view(), name="agent-export"),
     path(A, AgentDetailApi.as_view(), name="agent-detail"),
     path(f"{A}/core-memory/blocks", AgentBlockListApi.as_view(), name="agent-block-list"),
     path(f"{A}/core-memory/blocks/attach/<str:block_id>", AgentBlockAttachApi.as_view(), name="agent-block-attach"),

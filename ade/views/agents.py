@@ -1,5 +1,8 @@
+import json
+import uuid
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.http import HttpResponse
@@ -7,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedHttpRequest
-from ade.forms import AgentCreateForm, AgentSearchForm
-from ade.views.common import page_or_partial
+from ade.forms import AgentCreateForm, AgentImportForm, AgentSearchForm
+from ade.views.common import agent_or_404, page_or_partial
 from agents.models import AgentTag
 from agents.selectors import agent_list
+from agents.services.agent_files import ImportOptions, agent_export, agent_file_name, agent_file_read, agent_import
 from agents.services.agents import agent_create
 
 LIST_LIMIT = 200
@@ -21,7 +25,13 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
     return _render_home(request, create_form=AgentCreateForm())
 
 
-def _render_home(request: AuthedHttpRequest, *, create_form: AgentCreateForm, status: int = 200) -> HttpResponse:
+def _render_home(
+    request: AuthedHttpRequest,
+    *,
+    create_form: AgentCreateForm,
+    import_form: AgentImportForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     form = AgentSearchForm(request.GET)
     form.is_valid()
     agents = agent_list(actor=request.user)
@@ -48,6 +58,7 @@ def _render_home(request: AuthedHttpRequest, *, create_form: AgentCreateForm, st
         "tag": tag,
         "all_tags": all_tags,
         "create_form": create_form,
+        "import_form": import_form or AgentImportForm(),
     }
     return render(request, page_or_partial(request, "ade/home.html", "agent-list"), context, status=status)
 
@@ -92,3 +103,33 @@ def agent_create_view(request: AuthedHttpRequest) -> HttpResponse:
         else:
             return redirect("ade:agent-detail", agent_id=agent.id)
     return _render_home(request, create_form=form, status=422)
+
+
+@require_POST
+def agent_import_view(request: AuthedHttpRequest) -> HttpResponse:
+    form = AgentImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        options = ImportOptions(
+            strip_messages=form.cleaned_data["strip_messages"],
+            override_existing_tools=form.cleaned_data["override_existing_tools"],
+        )
+        try:
+            document = agent_file_read(upload=form.cleaned_data["file"])
+            agents = agent_import(actor=request.user, data=document, options=options)
+        except ValidationError as exc:
+            for where, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error("file", error if where == "file" else f"{where}: {error}")
+        else:
+            messages.success(request, f"Imported {', '.join(a.name for a in agents)}.")
+            return redirect("ade:agent-detail", agent_id=agents[0].id)
+    return _render_home(request, create_form=AgentCreateForm(), import_form=form, status=422)
+
+
+@require_GET
+def agent_export_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    document = agent_export(agent=agent)
+    response = HttpResponse(json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{agent_file_name(agent)}"'
+    return response

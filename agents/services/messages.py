@@ -1,3 +1,4 @@
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class MessageSpec:
     is_err: bool = False
     in_context: bool = True
     id: uuid.UUID | None = None  # a predetermined id (see assistant_message_id); a fresh uuid4 otherwise
+    created_at: dt.datetime | None = None  # now, unless the message comes from elsewhere (an imported agent file)
 
 
 def assistant_message_id(*, run_id: uuid.UUID, step_index: int) -> uuid.UUID:
@@ -69,8 +71,10 @@ def message_create_many(
     run_id: uuid.UUID | None = None,
     step_id: uuid.UUID | None = None,
     numbered: bool = True,
+    publish: bool = True,
 ) -> list[Message]:
-    """Persist messages in order. `numbered=False` leaves seq empty (the input of a queued run)."""
+    """Persist messages in order. `numbered=False` leaves seq empty (the input of a queued run); `publish=False`
+    sends no `agent.message` events (a bulk import into an agent nobody watches yet)."""
     if not specs:
         return []
     first = seq_allocate(agent_id=agent.id, count=len(specs)) if numbered else None
@@ -94,14 +98,14 @@ def message_create_many(
             sender_id=spec.sender_id,
             is_err=spec.is_err,
             in_context=spec.in_context and numbered,
-            created_at=now,
+            created_at=spec.created_at or now,
         )
         for i, spec in enumerate(specs)
     ]
     Message.objects.bulk_create(rows)
     if run_id is None:  # a run's messages are embedded together when it ends (runs.run_finish)
         messages_embed_after_commit(rows)
-    if numbered:
+    if numbered and publish:
         for row in rows:
             events.message_created(row)
     return rows

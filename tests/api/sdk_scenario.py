@@ -6,6 +6,7 @@ SDK and the standard library. The fake LLM must have been scripted with SCRIPT (
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -13,6 +14,7 @@ from typing import Any
 MEMORY_EDIT = ("memory_replace", {"label": "human", "old_str": "Name: Ada", "new_str": "Name: Ada. Cat: Tom"})
 FIRST_REPLY = "Noted: your cat is Tom."
 STREAMED_REPLY = "Tom is a fine name for a cat, and I will remember it."
+IMPORTED_REPLY = "I am the imported copy, and I still know about Tom."
 
 SOURCE = '''
 def roll_dice(sides: int) -> int:
@@ -34,6 +36,7 @@ def script_fake_llm(fake: Any) -> None:
     fake.tool_call(*MEMORY_EDIT)
     fake.reply(FIRST_REPLY)
     fake.reply(STREAMED_REPLY)
+    fake.reply(IMPORTED_REPLY)
 
 
 def run(base_url: str, api_key: str) -> None:
@@ -133,6 +136,40 @@ def run(base_url: str, api_key: str) -> None:
     client.agents.tools.attach(tool.id, agent_id=agent.id)
     assert "roll_dice" in {t.name for t in client.agents.tools.list(agent.id)}
     assert client.tools.upsert(source_code=SOURCE, description="Roll one die").id == tool.id
+
+    # Export to an agent file and import it: a copy with new ids, the same memory, tool and history, that
+    # carries on the conversation. The custom tool of the same name is reused, not duplicated.
+    exported = client.agents.export_file(agent.id)
+    document = json.loads(exported)
+    assert [a["name"] for a in document["agents"]] == ["sdk-agent"]
+    imported = client.agents.import_file(
+        file=("sdk-agent.af", exported.encode(), "application/json"), append_copy_suffix=True
+    )
+    [copy_id] = imported.agent_ids
+    assert copy_id != agent.id and copy_id.startswith("agent-")
+    original, copy = client.agents.retrieve(agent.id), client.agents.retrieve(copy_id)
+    assert copy.name == "sdk-agent_copy"
+    assert sorted((b.label, b.value) for b in copy.blocks) == sorted((b.label, b.value) for b in original.blocks)
+    assert {b.label for b in copy.blocks} == {"human", "persona", "team"}
+    assert not {b.id for b in copy.blocks} & {b.id for b in original.blocks}
+    assert {t.name for t in copy.tools} == {t.name for t in original.tools}
+    assert [t.id for t in copy.tools if t.name == "roll_dice"] == [tool.id]
+    assert len(copy.message_ids or []) == len(original.message_ids or []) > 0
+    assert not set(copy.message_ids or []) & set(original.message_ids or [])
+
+    def shown(agent_id: str) -> list[tuple[str, Any]]:
+        return [
+            (m.message_type, getattr(m, "content", None) or getattr(getattr(m, "tool_call", None), "name", None))
+            for m in client.agents.messages.list(agent_id=agent_id, limit=100)
+        ]
+
+    assert shown(copy_id) == shown(agent.id)
+    answer = client.agents.messages.create(
+        agent_id=copy_id, messages=[{"role": "user", "content": "Do you remember my cat?"}]
+    )
+    assert answer.messages[-1].content == IMPORTED_REPLY
+    assert client.agents.blocks.retrieve("team", agent_id=agent.id).value == "Team: research and play"
+    client.agents.delete(copy_id)
 
     # Messages across pages (the SDK follows `after` cursors).
     everything = list(client.agents.messages.list(agent_id=agent.id, limit=100))

@@ -1,0 +1,753 @@
+"""Agent files (`.af`, Letta's multi-entity "v2" format): export an agent with its blocks, tools, messages and
+archival passages as one JSON document, and import such a document as new agents of the importer's organization.
+
+File layout (what `agent_export` writes and `agent_import` reads):
+- top level: `agents`, `blocks`, `tools` (plus `groups`, `files`, `sources`, `mcp_servers`, `skills`, always empty
+  on export and ignored on import), `metadata`, `created_at`;
+- ids inside the file are file-local (`agent-0`, `block-0`, `tool-0`, `message-0`) and only link the entities of
+  the file: `agents[].block_ids`, `agents[].tool_ids`, `agents[].in_context_message_ids`;
+- every Engram-only field lives under an `engram` key of the object it belongs to (agent: exact model settings,
+  compaction settings, running summary, `archival_passages`; message: stored text, reasoning, is_err). Other
+  importers ignore it; Engram's importer uses it when present and derives the same values from the standard fields
+  otherwise (files written by Letta).
+
+Import is all or nothing (one transaction); bad input is a ValidationError keyed by the path of the offending
+field (`agents[0].messages[3].role`), so the API answers 422 naming it.
+"""
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.selectors import organization_id_for
+from agents import wire
+from agents.models import Agent, AgentType, Message, MessageRole, Tool
+from agents.services.agents import agent_create
+from agents.services.messages import MessageSpec, message_create_many
+from agents.services.tools import builtin_tools_ensure, tool_create, tool_update
+from memory.models import Block, Passage
+from memory.services.blocks import block_create
+from memory.services.passages import MAX_BATCH_ITEMS, PassageInput, passage_insert_many
+from memory.wire import iso
+
+JSON = dict[str, Any]
+
+ENGRAM_FORMAT = 1
+MAX_AGENTS = 50
+MAX_BLOCKS = 1_000
+MAX_TOOLS = 1_000
+MAX_MESSAGES = 200_000
+MAX_PASSAGES = 200_000
+MAX_NAME_CHARS = 200
+MAX_RETURN = 1_000_000  # as the tools API
+MAX_BLOCK_LIMIT = 2**31 - 1  # the column's range
+MAX_ID_CHARS = 200
+COPY_SUFFIX = "_copy"
+# Letta's tool types whose tools are the server's own (resolved by name); custom tools carry their source.
+BUILTIN_TOOL_TYPES = {
+    "letta_core",
+    "letta_memory_core",
+    "letta_sleeptime_core",
+    "letta_voice_sleeptime_core",
+    "letta_multi_agent_core",
+    "letta_builtin",
+    "letta_files_core",
+}
+CUSTOM_TOOL_TYPE = "custom"
+_MODEL_SETTING_KEYS = ("temperature", "max_tokens", "max_output_tokens", "parallel_tool_calls", "reasoning_effort")
+
+
+# -- export ------------------------------------------------------------------------------------------------
+
+
+def _message_to_file(message: Message, *, local_id: str) -> JSON:
+    content = message.content
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}] if content else []
+    parts = [p for p in (content if isinstance(content, list) else []) if isinstance(p, dict)]
+    content_text = "".join(str(p.get("text", "")) for p in parts if p.get("type", "text") == "text")
+    if message.role == MessageRole.ASSISTANT and message.reasoning and message.reasoning != content_text:
+        parts = [{"type": "reasoning", "reasoning": message.reasoning, "is_native": True, "signature": None}, *parts]
+    tool_returns = []
+    if message.role == MessageRole.TOOL:
+        tool_returns = [
+            {
+                "tool_call_id": message.tool_call_id,
+                "status": "error" if message.is_err else "success",
+                "func_response": message.text,
+                "stdout": None,
+                "stderr": None,
+            }
+        ]
+    return {
+        "type": "message",
+        "id": local_id,
+        "agent_id": "agent-0",
+        "role": message.role,
+        "content": parts,
+        "name": message.name or None,
+        "otid": message.otid or None,
+        "sender_id": message.sender_id or None,
+        "tool_calls": list(message.tool_calls) or None,
+        "tool_call_id": message.tool_call_id or None,
+        "tool_returns": tool_returns,
+        "model": None,
+        "created_at": iso(message.created_at),
+        "engram": {"text": message.text, "reasoning": message.reasoning, "is_err": message.is_err},
+    }
+
+
+def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
+    """The agent file of one agent (reached through a selector by the caller: this does no tenancy check).
+    `include_messages=False` leaves the history out (Letta's `scrub_messages`); blocks, tools and archival
+    passages are always included. Messages still waiting in a queued run (no seq yet) are not part of it."""
+    blocks = list(agent.blocks.order_by("agentblock__created_at", "agentblock__id"))
+    tools = list(agent.tools.order_by("name", "id"))
+    messages = list(agent.messages.filter(seq__isnull=False).order_by("seq")) if include_messages else []
+    passages = list(Passage.objects.filter(agent=agent).order_by("created_at", "id"))
+    message_ids = {m.id: f"message-{i}" for i, m in enumerate(messages)}
+    block_entries = [
+        {
+            **{k: v for k, v in wire.block_to_wire(b).items() if k not in ("created_at", "updated_at")},
+            "id": f"block-{i}",
+            "created_by_id": None,
+            "last_updated_by_id": None,
+        }
+        for i, b in enumerate(blocks)
+    ]
+    tool_entries = [
+        {**wire.tool_to_wire(t), "id": f"tool-{i}", "created_by_id": None, "last_updated_by_id": None}
+        for i, t in enumerate(tools)
+    ]
+    state = wire.agent_state(agent, blocks=blocks, tools=tools, message_ids=[])
+    entry = {
+        "id": "agent-0",
+        "name": agent.name,
+        "description": agent.description or None,
+        "agent_type": state["agent_type"],
+        "system": agent.system,
+        "model": agent.model,
+        "embedding": agent.embedding or None,
+        "llm_config": state["llm_config"],
+        "embedding_config": state["embedding_config"],
+        "model_settings": None,
+        "compaction_settings": None,
+        "context_window_limit": agent.context_window_limit,
+        "tool_rules": list(agent.tool_rules or []),
+        "tags": state["tags"],
+        "metadata": agent.metadata or None,
+        "timezone": agent.timezone,
+        "block_ids": [e["id"] for e in block_entries],
+        "tool_ids": [e["id"] for e in tool_entries],
+        "source_ids": [],
+        "folder_ids": None,
+        "identity_ids": None,
+        "group_ids": [],
+        "files_agents": [],
+        "memory_blocks": [],
+        "tools": [],
+        "include_base_tools": False,
+        "include_multi_agent_tools": False,
+        "include_base_tool_rules": False,
+        "include_default_source": False,
+        "initial_message_sequence": None,
+        "tool_exec_environment_variables": {},
+        "secrets": None,
+        "message_buffer_autoclear": False,
+        "enable_sleeptime": False,
+        "in_context_message_ids": [message_ids[m.id] for m in messages if m.in_context],
+        "messages": [_message_to_file(m, local_id=message_ids[m.id]) for m in messages],
+        "engram": {
+            "agent_type": agent.agent_type,
+            "model_settings": agent.model_settings or {},
+            "compaction_settings": agent.compaction_settings or {},
+            "summary": agent.summary,
+            "archival_passages": [
+                {
+                    "id": f"passage-{i}",
+                    "text": p.text,
+                    "tags": list(p.tags or []),
+                    "metadata": p.metadata or {},
+                    "created_at": iso(p.created_at),
+                }
+                for i, p in enumerate(passages)
+            ],
+        },
+    }
+    return {
+        "agents": [entry],
+        "groups": [],
+        "blocks": block_entries,
+        "files": [],
+        "sources": [],
+        "tools": tool_entries,
+        "mcp_servers": [],
+        "skills": [],
+        "metadata": {
+            "exported_by": "engram",
+            "engram_version": settings.ENGRAM_VERSION,
+            "engram_format": ENGRAM_FORMAT,
+        },
+        "created_at": timezone.now().isoformat(),
+    }
+
+
+def agent_file_name(agent: Agent) -> str:
+    """A safe download name: the agent's name reduced to letters, digits, '-' and '_'."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in agent.name).strip("_") or "agent"
+    return f"{stem[:80]}.af"
+
+
+# -- reading a file ----------------------------------------------------------------------------------------
+
+
+def agent_file_read(*, upload: "UploadedFile[bytes]") -> JSON:
+    """An uploaded `.af` → the document; its size is checked before it is read."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and upload.size is not None and upload.size > limit:
+        raise ValidationError({"file": f"is {upload.size} bytes; the limit is {limit} bytes (ENGRAM_MAX_BODY_BYTES)"})
+    return agent_file_parse(raw=upload.read())
+
+
+def agent_file_parse(*, raw: bytes) -> JSON:
+    """Bytes of an uploaded `.af` → the document. A document exported as a JSON string (some Letta versions
+    double-encoded it) is unwrapped once. Errors are ValidationError({"file": reason})."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and len(raw) > limit:
+        raise ValidationError({"file": f"is {len(raw)} bytes; the limit is {limit} bytes (ENGRAM_MAX_BODY_BYTES)"})
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError({"file": "is not UTF-8 text (an agent file is JSON)"}) from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+        if isinstance(data, str):
+            data = json.loads(data, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            {"file": f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"}
+        ) from None
+    except RecursionError:
+        raise ValidationError({"file": "is nested too deeply"}) from None
+    if not isinstance(data, dict):
+        raise ValidationError({"file": "must hold a JSON object with an 'agents' list"})
+    _check_storable(data)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValidationError({"file": f"holds {name}, which is not a JSON number"})
+
+
+def _check_storable(data: Any) -> None:
+    """Every string (and key) must be storable text: no NUL character (PostgreSQL refuses it) and no unpaired
+    surrogate (not UTF-8). Iterative, so a deep document cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(str(key), f"{path}.{key}" if path else str(key))
+                stack.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, path)
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError({path or "file": "holds an unpaired surrogate (not valid Unicode text)"}) from None
+    if "\x00" in text:
+        raise ValidationError({path or "file": "holds a NUL character, which cannot be stored"})
+
+
+# -- import ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    name: str | None = None  # replaces the agent's name (single-agent files)
+    append_copy_suffix: bool = False
+    override_existing_tools: bool = False  # replace the source of same-named custom tools instead of reusing them
+    strip_messages: bool = False
+    model: str | None = None
+    embedding: str | None = None
+
+
+def _fail(path: str, reason: str) -> ValidationError:
+    return ValidationError({path: reason})
+
+
+@contextmanager
+def _at(path: str) -> Iterator[None]:
+    """Re-key a service's ValidationError({field: …}) under the file path of the object being imported."""
+    try:
+        yield
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            raise ValidationError({f"{path}.{k}": v for k, v in exc.message_dict.items()}) from None
+        raise ValidationError({path: exc.messages}) from None
+
+
+def _list(value: Any, path: str, *, maximum: int, required: bool = False) -> list[Any]:
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise _fail(path, "must be a list")
+    if len(value) > maximum:
+        raise _fail(path, f"at most {maximum} items ({len(value)} given)")
+    return value
+
+
+def _obj(value: Any, path: str) -> JSON:
+    if not isinstance(value, dict):
+        raise _fail(path, "must be an object")
+    return value
+
+
+def _str(value: Any, path: str, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise _fail(path, "must be a non-empty string" if required else "must be a string")
+    return value
+
+
+def _required_str(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, "must be a non-empty string")
+    return value
+
+
+def _local_id(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(path, "must be a non-empty string id")
+    return value
+
+
+def _datetime(value: Any, path: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail(path, "must be an ISO 8601 date-time string")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(path, f"{value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise _fail(path, f"{value!r} is out of range") from None
+
+
+def _handle(value: str | None, path: str) -> str | None:
+    if value is not None and len(value) > MAX_NAME_CHARS:
+        raise _fail(path, f"at most {MAX_NAME_CHARS} characters")
+    return value
+
+
+def _model_handle(entry: JSON, path: str) -> str | None:
+    if entry.get("model"):
+        return _str(entry["model"], f"{path}.model")
+    config = entry.get("llm_config")
+    if config is None:
+        return None
+    config = _obj(config, f"{path}.llm_config")
+    if config.get("handle"):
+        return _str(config["handle"], f"{path}.llm_config.handle")
+    if config.get("model"):
+        provider = _str(config.get("model_endpoint_type") or "openai", f"{path}.llm_config.model_endpoint_type")
+        return f"{provider}/{_str(config['model'], f'{path}.llm_config.model')}"
+    return None
+
+
+def _embedding_handle(entry: JSON, path: str) -> str | None:
+    if entry.get("embedding"):
+        return _str(entry["embedding"], f"{path}.embedding")
+    config = entry.get("embedding_config")
+    if config is None:
+        return None
+    config = _obj(config, f"{path}.embedding_config")
+    if config.get("handle"):
+        return _str(config["handle"], f"{path}.embedding_config.handle")
+    if config.get("embedding_model"):
+        provider = config.get("embedding_endpoint_type") or "openai"
+        model = _str(config["embedding_model"], f"{path}.embedding_config.embedding_model")
+        return f"{_str(provider, f'{path}.embedding_config.embedding_endpoint_type')}/{model}"
+    return None
+
+
+def _context_window(entry: JSON, path: str) -> Any:
+    config = entry.get("llm_config")
+    return None if config is None else _obj(config, f"{path}.llm_config").get("context_window")
+
+
+def _model_settings(entry: JSON, ext: JSON, path: str) -> dict[str, Any] | None:
+    """Engram's own settings when the file has them, else what Letta's llm_config / model_settings say."""
+    if "model_settings" in ext:
+        return _obj(ext["model_settings"], f"{path}.engram.model_settings")
+    out: dict[str, Any] = {}
+    for key in ("llm_config", "model_settings"):
+        source = entry.get(key)
+        if source is None:
+            continue
+        source = _obj(source, f"{path}.{key}")
+        out.update({k: source[k] for k in _MODEL_SETTING_KEYS if source.get(k) is not None})
+    if entry.get("max_tokens") is not None:
+        out["max_tokens"] = entry["max_tokens"]
+    return out or None
+
+
+def _tool_from_file(*, actor: User, org_id: uuid.UUID, entry: JSON, path: str, override: bool) -> Tool:
+    name = _required_str(entry.get("name"), f"{path}.name")
+    if len(name) > MAX_NAME_CHARS:
+        raise _fail(f"{path}.name", f"at most {MAX_NAME_CHARS} characters")
+    kind = entry.get("tool_type")
+    source_code = entry.get("source_code")
+    if kind is None:
+        kind = CUSTOM_TOOL_TYPE if source_code else None
+    if kind in BUILTIN_TOOL_TYPES or kind in (Tool.ToolType.BUILTIN, Tool.ToolType.MEMORY):
+        builtins = builtin_tools_ensure()
+        if name not in builtins:
+            raise _fail(f"{path}.name", f"built-in tool {name!r} is not available on this server")
+        return builtins[name]
+    if kind != CUSTOM_TOOL_TYPE:
+        raise _fail(
+            f"{path}.tool_type",
+            f"unsupported tool type {kind!r} (custom tools with Python source and built-in tools can be imported)",
+        )
+    if entry.get("source_type") not in (None, "python"):
+        raise _fail(f"{path}.source_type", f"only Python tools can be imported, not {entry['source_type']!r}")
+    source = _required_str(source_code, f"{path}.source_code")
+    schema = entry.get("json_schema")
+    if schema is not None:
+        schema = _obj(schema, f"{path}.json_schema")
+    tags = entry.get("tags")
+    limit = entry.get("return_char_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RETURN):
+        raise _fail(f"{path}.return_char_limit", f"must be an integer between 1 and {MAX_RETURN}")
+    description = _str(entry.get("description"), f"{path}.description")
+    existing = Tool.objects.select_for_update().filter(organization_id=org_id, name=name).first()
+    with _at(path):
+        if existing is None:
+            return tool_create(
+                actor=actor,
+                source_code=source,
+                name=name,
+                description=description,
+                json_schema=schema,
+                tags=tags,
+                return_char_limit=limit,
+            )
+        if override:
+            return tool_update(
+                tool=existing,
+                source_code=source,
+                description=description,
+                json_schema=schema,
+                tags=tags,
+                return_char_limit=limit,
+            )
+    return existing
+
+
+def _block_from_file(*, actor: User, entry: JSON, path: str) -> Block:
+    limit = entry.get("limit")
+    if isinstance(limit, int) and limit > MAX_BLOCK_LIMIT:
+        raise _fail(f"{path}.limit", f"at most {MAX_BLOCK_LIMIT} characters")
+    with _at(path):
+        return block_create(
+            actor=actor,
+            label=entry.get("label"),  # type: ignore[arg-type]  # block_create validates it
+            value=entry["value"] if entry.get("value") is not None else "",
+            limit=entry.get("limit"),
+            description=entry.get("description"),
+            read_only=entry["read_only"] if entry.get("read_only") is not None else False,
+            metadata=entry.get("metadata"),
+            tags=entry.get("tags"),
+        )
+
+
+def _text_of(parts: list[JSON]) -> str:
+    return "".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+
+
+def _clean_tool_calls(value: Any, path: str) -> list[JSON]:
+    out = []
+    for i, raw in enumerate(_list(value, path, maximum=1_000)):
+        call = _obj(raw, f"{path}[{i}]")
+        function = _obj(call.get("function"), f"{path}[{i}].function")
+        name = _str(function.get("name"), f"{path}[{i}].function.name", required=True)
+        arguments = function.get("arguments", "{}")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments)
+        call_id = _str(call.get("id"), f"{path}[{i}].id") or f"call_{uuid.uuid4().hex[:24]}"
+        out.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
+    return out
+
+
+def _reply_of(calls: list[JSON]) -> str:
+    """What a memgpt agent said to the user: the `message` argument of its send_message calls."""
+    said = []
+    for call in calls:
+        if call["function"]["name"] != "send_message":
+            continue
+        try:
+            args = json.loads(call["function"]["arguments"])
+        except ValueError:
+            continue
+        if isinstance(args, dict) and isinstance(args.get("message"), str):
+            said.append(args["message"])
+    return "\n".join(said)
+
+
+def _message_spec(raw: Any, path: str, *, memgpt: bool, call_names: dict[str, str]) -> MessageSpec | None:
+    """One file message → what message_create_many stores; None for messages Engram has no place for
+    (Letta's tool-approval records)."""
+    entry = _obj(raw, path)
+    role = entry.get("role")
+    if role == "approval":
+        return None
+    if role == "function":  # Letta's legacy name for a tool result
+        role = MessageRole.TOOL
+    if role not in MessageRole.values:
+        raise _fail(f"{path}.role", f"unknown role {role!r} (one of: {', '.join(MessageRole.values)})")
+    content = entry.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    parts = [_obj(p, f"{path}.content[{i}]") for i, p in enumerate(_list(content, f"{path}.content", maximum=1_000))]
+    for i, part in enumerate(parts):
+        if part.get("type") == "text" and not isinstance(part.get("text"), str):
+            raise _fail(f"{path}.content[{i}].text", "must be a string")
+    kept = [p for p in parts if p.get("type") == "text" or (p.get("type") == "image" and role == MessageRole.USER)]
+    reasoning = "\n".join(
+        str(p["reasoning"]) for p in parts if p.get("type") == "reasoning" and isinstance(p.get("reasoning"), str)
+    )
+    calls = _clean_tool_calls(entry.get("tool_calls"), f"{path}.tool_calls") if role == MessageRole.ASSISTANT else []
+    for call in calls:
+        call_names[call["id"]] = call["function"]["name"]
+    text = _text_of(kept)
+    is_err = False
+    tool_call_id = ""
+    if role == MessageRole.TOOL:
+        returns = [
+            _obj(r, f"{path}.tool_returns[{i}]")
+            for i, r in enumerate(_list(entry.get("tool_returns"), f"{path}.tool_returns", maximum=1_000))
+        ]
+        tool_call_id = _str(entry.get("tool_call_id"), f"{path}.tool_call_id") or ""
+        if returns:
+            tool_call_id = tool_call_id or str(returns[0].get("tool_call_id") or "")
+            is_err = any(r.get("status") == "error" for r in returns)
+            if not text:
+                text = "\n".join(str(r.get("func_response") or "") for r in returns)
+        if not kept:
+            kept = [{"type": "text", "text": text}] if text else []
+    elif role == MessageRole.ASSISTANT and memgpt:
+        # Engram stores a memgpt turn's inner monologue as reasoning and what send_message said as its text.
+        reasoning = "\n".join(p for p in (reasoning, text) if p)
+        text = _reply_of(calls)
+    if len(tool_call_id) > MAX_ID_CHARS:
+        raise _fail(f"{path}.tool_call_id", f"at most {MAX_ID_CHARS} characters")
+    name = _str(entry.get("name"), f"{path}.name") or ""
+    if role == MessageRole.TOOL and not name:
+        name = call_names.get(tool_call_id, "")
+    ext = entry.get("engram")
+    if ext is not None:
+        ext = _obj(ext, f"{path}.engram")
+        text = _str(ext.get("text"), f"{path}.engram.text") or ""
+        reasoning = _str(ext.get("reasoning"), f"{path}.engram.reasoning") or ""
+        if not isinstance(ext.get("is_err", False), bool):
+            raise _fail(f"{path}.engram.is_err", "must be a boolean")
+        is_err = bool(ext.get("is_err", False))
+    return MessageSpec(
+        role=role,
+        text=text,
+        content=kept,
+        reasoning=reasoning,
+        tool_calls=calls,
+        tool_call_id=tool_call_id,
+        name=name[:200],
+        otid=(_str(entry.get("otid"), f"{path}.otid") or "")[:200],
+        sender_id=(_str(entry.get("sender_id"), f"{path}.sender_id") or "")[:200],
+        is_err=is_err,
+        created_at=_datetime(entry.get("created_at"), f"{path}.created_at"),
+    )
+
+
+def _messages_from_file(entry: JSON, path: str, *, memgpt: bool, from_engram: bool) -> list[MessageSpec]:
+    raws = _list(entry.get("messages"), f"{path}.messages", maximum=MAX_MESSAGES)
+    ids: list[str] = []
+    for i, raw in enumerate(raws):
+        local = _local_id(_obj(raw, f"{path}.messages[{i}]").get("id"), f"{path}.messages[{i}].id")
+        if local in ids:
+            raise _fail(f"{path}.messages[{i}].id", f"duplicate message id {local!r}")
+        ids.append(local)
+    context_raw = entry.get("in_context_message_ids")
+    if context_raw is None:
+        context = list(ids)  # no window recorded: the whole history is in context
+    else:
+        context = [
+            _local_id(v, f"{path}.in_context_message_ids[{i}]")
+            for i, v in enumerate(_list(context_raw, f"{path}.in_context_message_ids", maximum=MAX_MESSAGES))
+        ]
+        unknown = [c for c in context if c not in set(ids)]
+        if unknown:
+            raise _fail(f"{path}.in_context_message_ids", f"unknown message id {unknown[0]!r}")
+    # The history keeps the file's order, except that the window's messages take the window's order.
+    in_context = set(context)
+    positions = [i for i, local in enumerate(ids) if local in in_context]
+    order = list(range(len(ids)))
+    by_id = {local: i for i, local in enumerate(ids)}
+    for position, local in zip(positions, dict.fromkeys(context), strict=False):
+        order[position] = by_id[local]
+    first_in_context = context[0] if context else None
+    specs: list[MessageSpec] = []
+    call_names: dict[str, str] = {}
+    user_otids: set[str] = set()
+    for i in order:
+        raw = raws[i]
+        local = ids[i]
+        if not from_engram and local == first_in_context and raw.get("role") == MessageRole.SYSTEM:
+            continue  # Letta's compiled system prompt: Engram compiles its own from `system` and the blocks
+        spec = _message_spec(raw, f"{path}.messages[{i}]", memgpt=memgpt, call_names=call_names)
+        if spec is None:
+            continue
+        spec.in_context = local in in_context
+        if spec.role == MessageRole.USER and spec.otid:
+            if spec.otid in user_otids:
+                spec.otid = ""  # an otid names one user message per agent (a resend is recognised by it)
+            user_otids.add(spec.otid)
+        specs.append(spec)
+    return specs
+
+
+def _passages_from_file(ext: JSON, path: str) -> list[PassageInput]:
+    out = []
+    raws = _list(ext.get("archival_passages"), f"{path}.archival_passages", maximum=MAX_PASSAGES)
+    for i, raw in enumerate(raws):
+        where = f"{path}.archival_passages[{i}]"
+        entry = _obj(raw, where)
+        text = _required_str(entry.get("text"), f"{where}.text")
+        tags = entry.get("tags") if entry.get("tags") is not None else []
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+            raise _fail(f"{where}.tags", "must be a list of non-empty strings")
+        metadata = entry.get("metadata") if entry.get("metadata") is not None else {}
+        created_at = _datetime(entry.get("created_at"), f"{where}.created_at")
+        out.append(
+            PassageInput(text=text, tags=tags, metadata=_obj(metadata, f"{where}.metadata"), created_at=created_at)
+        )
+    return out
+
+
+def _agent_name(entry: JSON, path: str, options: ImportOptions, *, single: bool) -> str | None:
+    name = options.name if options.name and single else _str(entry.get("name"), f"{path}.name")
+    if name and options.append_copy_suffix:
+        name = f"{name[: MAX_NAME_CHARS - len(COPY_SUFFIX)]}{COPY_SUFFIX}"
+    return name
+
+
+@transaction.atomic
+def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = None) -> list[Agent]:
+    """Create the file's agents (with their blocks, tools, messages and passages) in the actor's organization,
+    all with fresh ids; every reference inside the file is mapped to the new rows. A custom tool whose name the
+    organization already uses is reused as it is, or overwritten with `override_existing_tools`. All or nothing:
+    any error rolls everything back. Messages and passages are embedded after commit, as new ones are."""
+    options = options or ImportOptions()
+    org_id = organization_id_for(actor)
+    if not isinstance(data, dict):
+        raise _fail("file", "must hold a JSON object with an 'agents' list")
+    if "agents" not in data and ("core_memory" in data or "agent_type" in data):
+        raise _fail(
+            "agents", "missing: this looks like a legacy single-agent file; export it again from a current server"
+        )
+    agents = _list(data.get("agents"), "agents", maximum=MAX_AGENTS, required=True)
+    if not agents:
+        raise _fail("agents", "must hold at least one agent")
+    metadata = data.get("metadata")
+    from_engram = isinstance(metadata, dict) and metadata.get("exported_by") == "engram"
+
+    # Blocks and tools first: agents refer to them by their file ids.
+    block_entries = _list(data.get("blocks"), "blocks", maximum=MAX_BLOCKS)
+    tool_entries = _list(data.get("tools"), "tools", maximum=MAX_TOOLS)
+    blocks: dict[str, Block] = {}
+    for i, raw in enumerate(block_entries):
+        entry = _obj(raw, f"blocks[{i}]")
+        local = _local_id(entry.get("id"), f"blocks[{i}].id")
+        if local in blocks:
+            raise _fail(f"blocks[{i}].id", f"duplicate block id {local!r}")
+        blocks[local] = _block_from_file(actor=actor, entry=entry, path=f"blocks[{i}]")
+    tools: dict[str, Tool] = {}
+    for i, raw in enumerate(tool_entries):
+        entry = _obj(raw, f"tools[{i}]")
+        local = _local_id(entry.get("id"), f"tools[{i}].id")
+        if local in tools:
+            raise _fail(f"tools[{i}].id", f"duplicate tool id {local!r}")
+        tools[local] = _tool_from_file(
+            actor=actor, org_id=org_id, entry=entry, path=f"tools[{i}]", override=options.override_existing_tools
+        )
+
+    created: list[Agent] = []
+    for index, raw in enumerate(agents):
+        path = f"agents[{index}]"
+        entry = _obj(raw, path)
+        ext = _obj(entry.get("engram") or {}, f"{path}.engram")
+        block_ids = []
+        for i, ref in enumerate(_list(entry.get("block_ids"), f"{path}.block_ids", maximum=MAX_BLOCKS)):
+            if ref not in blocks:
+                raise _fail(f"{path}.block_ids[{i}]", f"unknown block id {ref!r} (not in the file's blocks)")
+            block_ids.append(blocks[ref].pk)
+        tool_ids = []
+        for i, ref in enumerate(_list(entry.get("tool_ids"), f"{path}.tool_ids", maximum=MAX_TOOLS)):
+            if ref not in tools:
+                raise _fail(f"{path}.tool_ids[{i}]", f"unknown tool id {ref!r} (not in the file's tools)")
+            tool_ids.append(tools[ref].pk)
+        compaction = ext.get("compaction_settings", entry.get("compaction_settings"))
+        with _at(path):
+            agent = agent_create(
+                actor=actor,
+                name=_agent_name(entry, path, options, single=len(agents) == 1),
+                agent_type=_str(entry.get("agent_type"), f"{path}.agent_type"),
+                system=_str(entry.get("system"), f"{path}.system"),
+                description=_str(entry.get("description"), f"{path}.description"),
+                model=_handle(options.model or _model_handle(entry, path), f"{path}.model"),
+                embedding=_handle(options.embedding or _embedding_handle(entry, path), f"{path}.embedding"),
+                block_ids=block_ids,
+                tool_ids=tool_ids,
+                include_base_tools=False,
+                tags=entry.get("tags"),
+                metadata=entry.get("metadata"),
+                context_window_limit=entry.get("context_window_limit") or _context_window(entry, path),
+                model_settings=_model_settings(entry, ext, path),
+                compaction_settings=compaction or None,
+                tool_rules=entry.get("tool_rules"),
+                timezone=_str(entry.get("timezone"), f"{path}.timezone"),
+            )
+        summary = _str(ext.get("summary"), f"{path}.engram.summary")
+        if summary:
+            Agent.objects.filter(pk=agent.pk).update(summary=summary)
+        if not options.strip_messages:
+            memgpt = agent.agent_type == AgentType.MEMGPT
+            specs = _messages_from_file(entry, path, memgpt=memgpt, from_engram=from_engram)
+            message_create_many(agent=agent, specs=specs, publish=False)
+        items = _passages_from_file(ext, f"{path}.engram")
+        for start in range(0, len(items), MAX_BATCH_ITEMS):
+            with _at(f"{path}.engram.archival_passages"):
+                passage_insert_many(agent=agent, items=items[start : start + MAX_BATCH_ITEMS], created_by_id=actor.pk)
+        created.append(agent)
+    return created
