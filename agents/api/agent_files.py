@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import parsers, serializers
@@ -67,6 +68,20 @@ class AgentExportApi(ApiView):
         return _export_response(agent, validated(self.InputSerializer, request.data))
 
 
+def _secrets_json(data: dict[str, Any]) -> dict[str, str] | None:
+    field = "secrets" if data.get("secrets") else "env_vars_json"
+    raw = data.get(field)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValidationError({field: "must be a JSON object of environment variable names to values"})
+    return value
+
+
 class AgentImportApi(ApiView):
     parser_classes = [parsers.MultiPartParser, parsers.FormParser]
 
@@ -81,10 +96,11 @@ class AgentImportApi(ApiView):
         override_model_handle = S.CharField(required=False, allow_null=True, allow_blank=True)
         embedding = S.CharField(required=False, allow_null=True, allow_blank=True)
         override_embedding_handle = S.CharField(required=False, allow_null=True, allow_blank=True)
-        # Accepted and ignored: Engram has no projects and no per-agent tool secrets.
-        project_id = S.CharField(required=False, allow_null=True, allow_blank=True)
+        # Secrets for the imported agents' tools, a JSON object as a string (`env_vars_json` is the older name).
         secrets = S.CharField(required=False, allow_null=True, allow_blank=True)
         env_vars_json = S.CharField(required=False, allow_null=True, allow_blank=True)
+        # Accepted and ignored: Engram has no projects.
+        project_id = S.CharField(required=False, allow_null=True, allow_blank=True)
 
     class OutputSerializer(S.Serializer[Any]):
         agent_ids = S.ListField(child=S.CharField())
@@ -107,6 +123,7 @@ class AgentImportApi(ApiView):
             or data.get("override_embedding_handle")
             or request.headers.get("x-override-embedding-model")
             or None,
+            secrets=_secrets_json(data),
         )
         document = agent_file_read(upload=data["file"])
         agents = agent_import(actor=api_actor(request), data=document, options=options)

@@ -286,6 +286,7 @@ class ImportOptions:
     strip_messages: bool = False
     model: str | None = None
     embedding: str | None = None
+    secrets: dict[str, str] | None = None  # added to (and overriding) the secrets the file's agents carry
 
 
 def _fail(path: str, reason: str) -> ValidationError:
@@ -718,6 +719,9 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 raise _fail(f"{path}.tool_ids[{i}]", f"unknown tool id {ref!r} (not in the file's tools)")
             tool_ids.append(tools[ref].pk)
         compaction = ext.get("compaction_settings", entry.get("compaction_settings"))
+        carried = entry.get("secrets") or entry.get("tool_exec_environment_variables") or {}
+        if not isinstance(carried, dict):
+            raise _fail(f"{path}.secrets", "must be an object of environment variable names to values")
         with _at(path):
             agent = agent_create(
                 actor=actor,
@@ -737,6 +741,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 compaction_settings=compaction or None,
                 tool_rules=entry.get("tool_rules"),
                 timezone=_str(entry.get("timezone"), f"{path}.timezone"),
+                secrets={**carried, **(options.secrets or {})},
             )
         summary = _str(ext.get("summary"), f"{path}.engram.summary")
         if summary:

@@ -239,6 +239,37 @@ def test_the_import_options(alice_api: APIClient, alice: Any) -> None:
     assert agent.blocks.count() == 2
 
 
+def test_secrets_are_not_exported_and_are_given_at_import(
+    alice_api: APIClient, alice: Any, source_agent: Agent
+) -> None:
+    from agents.selectors import agent_secrets
+    from agents.services.agents import agent_update
+
+    agent_update(agent=source_agent, secrets={"WEATHER_KEY": "abc-123"})
+    exported = alice_api.get(f"/v1/agents/agent-{source_agent.id}/export").content.decode()
+    assert "abc-123" not in exported and "WEATHER_KEY" not in exported
+
+    response = upload(alice_api, exported, secrets=json.dumps({"WEATHER_KEY": "new-key"}))
+    assert response.status_code == 200, response.content
+    copy = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    assert agent_secrets(agent=copy) == {"WEATHER_KEY": "new-key"}
+
+    # A file may carry secrets (Letta writes them); the form's win. The older field name works too.
+    document = json.loads(exported)
+    document["agents"][0]["secrets"] = {"WEATHER_KEY": "from-file", "UNITS": "metric"}
+    response = upload(alice_api, json.dumps(document), env_vars_json=json.dumps({"WEATHER_KEY": "form"}))
+    copy = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    assert agent_secrets(agent=copy) == {"UNITS": "metric", "WEATHER_KEY": "form"}
+
+    before = rows()
+    for fields, field in [({"secrets": "not json"}, "secrets"), ({"env_vars_json": "[1]"}, "env_vars_json")]:
+        response = upload(alice_api, exported, **fields)
+        assert response.status_code == 422 and field in response.json()["detail"]
+    response = upload(alice_api, exported, secrets=json.dumps({"bad-name": "x"}))
+    assert response.status_code == 422 and "agents[0].secrets" in response.json()["detail"]
+    assert rows() == before
+
+
 def test_an_existing_tool_is_reused_unless_overridden(alice_api: APIClient, alice: Any) -> None:
     mine = tool_create(actor=alice, source_code=COUNT_SOURCE)
     first = upload(alice_api, FIXTURE.read_bytes())
