@@ -51,7 +51,6 @@ MAX_MESSAGES = 200_000
 MAX_PASSAGES = 200_000
 MAX_NAME_CHARS = 200
 MAX_RETURN = 1_000_000  # as the tools API
-MAX_BLOCK_LIMIT = 2**31 - 1  # the column's range
 MAX_ID_CHARS = 200
 COPY_SUFFIX = "_copy"
 # Letta's tool types whose tools are the server's own (resolved by name); custom tools carry their source.
@@ -469,9 +468,6 @@ def _tool_from_file(*, actor: User, org_id: uuid.UUID, entry: JSON, path: str, o
 
 
 def _block_from_file(*, actor: User, entry: JSON, path: str) -> Block:
-    limit = entry.get("limit")
-    if isinstance(limit, int) and limit > MAX_BLOCK_LIMIT:
-        raise _fail(f"{path}.limit", f"at most {MAX_BLOCK_LIMIT} characters")
     with _at(path):
         return block_create(
             actor=actor,

@@ -93,10 +93,21 @@ def _agent_type(raw: str | None) -> tuple[str, str]:
     return AGENT_TYPE_ALIASES[raw], raw
 
 
+MAX_HANDLE_CHARS = 200  # model and embedding handles, and tags: their columns' length
+
+
+def _clean_embedding(embedding: Any) -> str:
+    if not isinstance(embedding, str) or len(embedding.strip()) > MAX_HANDLE_CHARS:
+        raise ValidationError({"embedding": f"must be a model handle of at most {MAX_HANDLE_CHARS} characters"})
+    return embedding.strip()
+
+
 def _clean_model(model: Any) -> str:
     if not isinstance(model, str) or not model.strip():
         raise ValidationError({"model": "must be a model handle such as openai/gpt-4o-mini"})
     handle: str = model.strip()
+    if len(handle) > MAX_HANDLE_CHARS:
+        raise ValidationError({"model": f"at most {MAX_HANDLE_CHARS} characters"})
     if "/" not in handle:
         raise ValidationError({"model": f"{handle!r} is not a provider/model handle (e.g. openai/gpt-4o-mini)"})
     return handle
@@ -143,6 +154,8 @@ def _clean_tags(tags: Any) -> list[str]:
         return []
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         raise ValidationError({"tags": "must be a list of non-empty strings"})
+    if any(len(t.strip()) > MAX_HANDLE_CHARS for t in tags):
+        raise ValidationError({"tags": f"each tag has at most {MAX_HANDLE_CHARS} characters"})
     return sorted({t.strip() for t in tags})
 
 
@@ -237,7 +250,7 @@ def agent_create(
         system=system if system else default_system(kind),
         model=_clean_model(model or settings.ENGRAM_DEFAULT_MODEL),
         model_settings=_clean_model_settings(model_settings),
-        embedding=embedding or settings.ENGRAM_DEFAULT_EMBEDDING,
+        embedding=_clean_embedding(embedding) if embedding else settings.ENGRAM_DEFAULT_EMBEDDING,
         tool_rules=clean_tool_rules(tool_rules),
         metadata=metadata or {},
         timezone=_clean_timezone(timezone or "UTC"),
@@ -341,10 +354,9 @@ def agent_update(
         locked.model = _clean_model(model)
     embedding_changed = False
     if embedding is not None:
-        if not isinstance(embedding, str) or len(embedding) > 200:
-            raise ValidationError({"embedding": "must be a model handle of at most 200 characters"})
+        embedding = _clean_embedding(embedding)
         embedding_changed = resolve_model(embedding) != resolve_model(locked.embedding)
-        locked.embedding = embedding.strip()
+        locked.embedding = embedding
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise ValidationError({"metadata": "must be an object"})

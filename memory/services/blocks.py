@@ -37,9 +37,12 @@ def _clean_label(label: Any) -> str:
     return cleaned
 
 
+MAX_BLOCK_LIMIT = 2**31 - 1  # the column's range
+
+
 def _clean_limit(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise ValidationError({"limit": "must be a positive integer"})
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_BLOCK_LIMIT:
+        raise ValidationError({"limit": f"must be a positive integer of at most {MAX_BLOCK_LIMIT}"})
     return limit
 
 
