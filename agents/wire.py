@@ -40,15 +40,6 @@ __all__ = [
     "usage_statistics",
 ]
 
-# Letta agent-type names accepted on the wire → Engram's types. Unknown names are a validation error.
-AGENT_TYPE_ALIASES: dict[str, str] = {
-    "letta_v1_agent": AgentType.V1,
-    "react_agent": AgentType.V1,
-    "memgpt_agent": AgentType.MEMGPT,
-    "memgpt_v2_agent": AgentType.MEMGPT,
-    AgentType.V1: AgentType.V1,
-    AgentType.MEMGPT: AgentType.MEMGPT,
-}
 DEFAULT_WIRE_AGENT_TYPE: dict[str, str] = {AgentType.V1: "letta_v1_agent", AgentType.MEMGPT: "memgpt_v2_agent"}
 
 # Letta's provider names for litellm prefixes; anything else is reported as OpenAI-compatible.

@@ -24,6 +24,7 @@ from memory.services.embeddings import agent_reembed_start
 AGENT_TYPE_ALIASES = {
     "v1": AgentType.V1,
     "letta_v1_agent": AgentType.V1,
+    "react_agent": AgentType.V1,
     "memgpt": AgentType.MEMGPT,
     "memgpt_agent": AgentType.MEMGPT,
     "memgpt_v2_agent": AgentType.MEMGPT,

@@ -47,6 +47,12 @@ def test_it_creates_a_v1_agent_with_base_tools_and_blocks(alice):
     assert agent_tags(agent=agent) == ["a", "b"]
 
 
+@pytest.mark.parametrize("wire", ["react_agent", "letta_v1_agent"])
+def test_it_accepts_letta_v1_type_names_and_keeps_the_alias(alice, wire):
+    agent = agent_create(actor=alice, agent_type=wire, model="openai/gpt-4o-mini")
+    assert (agent.agent_type, agent.agent_type_alias) == (AgentType.V1, wire)
+
+
 @pytest.mark.parametrize("wire", ["memgpt_agent", "memgpt_v2_agent", "memgpt"])
 def test_it_accepts_letta_type_names_and_keeps_the_alias(alice, wire):
     agent = agent_create(actor=alice, agent_type=wire, model="openai/gpt-4o-mini")
