@@ -73,6 +73,21 @@ def test_an_oversize_body_is_413_not_500(alice_api: APIClient, settings: Any) ->
     assert "exceeds" in response.json()["detail"]
 
 
+def test_an_upload_is_cut_off_at_the_body_limit_even_without_a_declared_length(settings: Any) -> None:
+    from django.core.exceptions import RequestDataTooBig
+
+    from config.uploads import LimitedUploadHandler
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    handler = LimitedUploadHandler()
+    handler.handle_raw_input(None, {}, 0, b"boundary")  # a chunked body declares no length
+    assert handler.receive_data_chunk(b"x" * 2000, 0) == b"x" * 2000
+    with pytest.raises(RequestDataTooBig, match="2048"):
+        handler.receive_data_chunk(b"x" * 100, 2000)
+    with pytest.raises(RequestDataTooBig):
+        LimitedUploadHandler().handle_raw_input(None, {}, 4096, b"boundary")
+
+
 def test_malformed_json_is_a_4xx(alice_api: APIClient) -> None:
     response = alice_api.post("/v1/blocks/", "{not json", content_type="application/json")
     assert 400 <= response.status_code < 500
