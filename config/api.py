@@ -7,7 +7,7 @@ from typing import IO, Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -16,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.text import check_storable
 
 S = TypeVar("S", bound=serializers.BaseSerializer[Any])
 
@@ -44,7 +46,9 @@ class LimitedJSONParser(parsers.JSONParser):
         data = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(data) > limit:
             raise _too_large()
-        return super().parse(io.BytesIO(data), media_type, parser_context)
+        parsed = super().parse(io.BytesIO(data), media_type, parser_context)
+        check_storable(parsed)
+        return parsed
 
 
 class ApiSchema(AutoSchema):
@@ -76,6 +80,8 @@ class ApiView(APIView):
 
 def validated(serializer_class: type[S], data: Any, **kwargs: Any) -> dict[str, Any]:
     """Validate request data or query params with `serializer_class`; errors become 422 `{"detail": …}`."""
+    if isinstance(data, QueryDict):  # query parameters and form fields (JSON bodies are checked when parsed)
+        check_storable(dict(data.lists()))
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     result: dict[str, Any] = dict(serializer.validated_data)

@@ -36,6 +36,7 @@ from agents.models import Agent, AgentType, Message, MessageRole, Tool
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many
 from agents.services.tools import builtin_tools_ensure, tool_create, tool_update
+from config.text import check_storable
 from memory.models import Block, Passage
 from memory.services.blocks import block_create
 from memory.services.passages import MAX_BATCH_ITEMS, PassageInput, passage_insert_many
@@ -241,37 +242,12 @@ def agent_file_parse(*, raw: bytes) -> JSON:
         raise ValidationError({"file": "is nested too deeply"}) from None
     if not isinstance(data, dict):
         raise ValidationError({"file": "must hold a JSON object with an 'agents' list"})
-    _check_storable(data)
+    check_storable(data)
     return data
 
 
 def _no_constant(name: str) -> Any:
     raise ValidationError({"file": f"holds {name}, which is not a JSON number"})
-
-
-def _check_storable(data: Any) -> None:
-    """Every string (and key) must be storable text: no NUL character (PostgreSQL refuses it) and no unpaired
-    surrogate (not UTF-8). Iterative, so a deep document cannot exhaust the stack."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, dict):
-            for key, item in value.items():
-                _check_text(str(key), f"{path}.{key}" if path else str(key))
-                stack.append((f"{path}.{key}" if path else str(key), item))
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
-        elif isinstance(value, str):
-            _check_text(value, path)
-
-
-def _check_text(text: str, path: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError({path or "file": "holds an unpaired surrogate (not valid Unicode text)"}) from None
-    if "\x00" in text:
-        raise ValidationError({path or "file": "holds a NUL character, which cannot be stored"})
 
 
 # -- import ------------------------------------------------------------------------------------------------

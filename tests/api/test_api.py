@@ -88,6 +88,23 @@ def test_an_upload_is_cut_off_at_the_body_limit_even_without_a_declared_length(s
         LimitedUploadHandler().handle_raw_input(None, {}, 4096, b"boundary")
 
 
+def test_text_a_database_cannot_store_is_a_422_naming_where_it_is(alice_api: APIClient) -> None:
+    from memory.models import Block
+
+    block = alice_api.post("/v1/blocks/", {"label": "notes", "value": "ok"}, format="json").json()
+    for body, where, reason in [
+        ('{"metadata": {"k": ["a", "b\\u0000c"]}}', "metadata.k[1]", "NUL character"),
+        ('{"value": "x\\ud800y"}', "value", "unpaired surrogate"),
+        ('{"metadata": {"\\u0000": 1}}', "metadata.", "NUL character"),
+    ]:
+        response = alice_api.patch(f"/v1/blocks/{block['id']}", body, content_type="application/json")
+        assert response.status_code == 422, (body, response.content)
+        assert where in response.json()["detail"] and reason in response.json()["detail"]
+    assert (Block.objects.get().value, Block.objects.get().metadata) == ("ok", {})
+    response = alice_api.get("/v1/agents/", {"name": "a\x00b"})
+    assert response.status_code == 422 and "NUL character" in response.json()["detail"]
+
+
 def test_malformed_json_is_a_4xx(alice_api: APIClient) -> None:
     response = alice_api.post("/v1/blocks/", "{not json", content_type="application/json")
     assert 400 <= response.status_code < 500
