@@ -140,17 +140,19 @@ _EDITABLE = {
 
 def _edited_text(content: Any) -> tuple[str, list[dict[str, Any]]]:
     if isinstance(content, str):
-        return content, text_content(content)
-    if (
-        isinstance(content, list)
-        and content
-        and all(
-            isinstance(p, dict) and p.get("type", "text") == "text" and isinstance(p.get("text"), str) for p in content
-        )
-    ):
+        text, parts = content, text_content(content)
+    elif isinstance(content, list) and content and all(_is_text_part(p) for p in content):
         parts = [{"type": "text", "text": p["text"]} for p in content]
-        return "\n".join(p["text"] for p in parts), parts
-    raise ValidationError({"content": "must be a string or a non-empty list of {type: text, text} parts"})
+        text = "\n".join(p["text"] for p in parts)
+    else:
+        raise ValidationError({"content": "must be a string or a non-empty list of {type: text, text} parts"})
+    if "\x00" in text:  # PostgreSQL text holds no NUL
+        raise ValidationError({"content": "must not contain NUL characters"})
+    return text, parts
+
+
+def _is_text_part(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str)
 
 
 @transaction.atomic
@@ -168,8 +170,8 @@ def message_update(
     if locked.role != role:
         raise ValidationError({"message_type": f"{message_type} does not match this {locked.role} message"})
     if message_type == "reasoning_message":
-        if not isinstance(reasoning, str):
-            raise ValidationError({"reasoning": "is required (a string) for a reasoning_message"})
+        if not isinstance(reasoning, str) or "\x00" in reasoning:
+            raise ValidationError({"reasoning": "is required for a reasoning_message (a string without NUL)"})
         locked.reasoning = reasoning
         Message.objects.filter(pk=locked.pk).update(reasoning=reasoning)
     else:

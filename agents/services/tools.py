@@ -1,3 +1,4 @@
+import re
 import uuid
 from typing import Any
 
@@ -201,12 +202,27 @@ def tool_ids_for_names(*, organization_id: uuid.UUID, names: list[str]) -> list[
     return [found[n] for n in names]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _clean_args(args: Any) -> dict[str, Any]:
     if args is None:
         return {}
     if not isinstance(args, dict):
         raise ValidationError({"args": "must be an object of argument names to values"})
+    if _has_nul(args):  # a built-in may store them, and PostgreSQL text holds no NUL
+        raise ValidationError({"args": "must not contain NUL characters"})
     return dict(args)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def agent_tool_run(*, agent: Agent, tool_name: str, args: dict[str, Any] | None = None) -> ToolResult:
@@ -235,8 +251,11 @@ def tool_run_from_source(
     fields = _clean_tool_fields(source_code=source_code, name=name, description=None, json_schema=json_schema)
     if env_vars is not None and (
         not isinstance(env_vars, dict)
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items())
+        or not all(
+            isinstance(k, str) and _ENV_NAME.fullmatch(k) and isinstance(v, str) and "\x00" not in v
+            for k, v in env_vars.items()
+        )
     ):
-        raise ValidationError({"env_vars": "must be an object of string names to string values"})
+        raise ValidationError({"env_vars": "must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings"})
     tool = Tool(organization_id=organization_id_for(actor), tool_type=Tool.ToolType.CUSTOM, **fields)
     return tool.name, execute_tool(None, tool, _clean_args(args), env=env_vars)

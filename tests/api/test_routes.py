@@ -82,6 +82,7 @@ def test_modify_message_rejects_bad_input_and_writes_nothing(alice_api: APIClien
         ({"message_type": "user_message"}, "content"),
         ({"message_type": "user_message", "content": [{"type": "image"}]}, "content"),
         ({"message_type": "tool_return_message", "content": "x"}, "message_type"),
+        ({"message_type": "user_message", "content": "nul \u0000"}, "content"),
     ]:
         response = alice_api.patch(url, body, format="json")
         assert response.status_code == 422, body
@@ -330,6 +331,11 @@ def test_run_a_tool_of_the_agent(alice_api: APIClient, charlie_api: APIClient, a
     # A tool the agent does not have, bad args, and another organization are refused.
     assert alice_api.post(f"{base}/archival_memory_search/run", {"args": {}}, format="json").status_code == 404
     assert alice_api.post(f"{base}/shout/run", {"args": "x"}, format="json").status_code == 422
+    response = alice_api.post(
+        f"{base}/memory_insert/run", {"args": {"label": "human", "new_str": "a\u0000b"}}, format="json"
+    )
+    assert response.status_code == 422 and response.json()["detail"].startswith("args: ")
+    assert "a\x00b" not in Block.objects.get(agents=agent, label="human").value
     assert charlie_api.post(f"{base}/shout/run", {"args": {"text": "x"}}, format="json").status_code == 404
 
 
@@ -349,6 +355,7 @@ def test_run_a_tool_from_source(alice_api: APIClient) -> None:
         ({"source_code": "x = 1"}, "source_code"),
         ({"source_code": source, "args": [1]}, "args"),
         ({"source_code": source, "pip_requirements": [{"name": "numpy"}]}, "pip_requirements"),
+        ({"source_code": env, "env_vars": {"NOT=OK": "x"}}, "env_vars"),
     ]:
         response = alice_api.post("/v1/tools/run", body, format="json")
         assert response.status_code == 422 and response.json()["detail"].startswith(f"{field}: "), response.json()
