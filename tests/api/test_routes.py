@@ -371,3 +371,22 @@ def test_ready_is_public_in_both_slash_forms() -> None:
     for url in ("/v1/ready/", "/v1/ready", "/latest/ready/"):
         response = APIClient().get(url)
         assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_organization_message_pages_cost_the_same_queries_for_more_rows(alice: Any, alice_api: APIClient) -> None:
+    """No query per row: a page of 31 stored messages costs what a page of one does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    agent = agent_create(actor=alice, name="q", model="openai/gpt-4o-mini")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_api.get("/v1/messages/", {"limit": 100}).status_code == 200
+        return len(captured)
+
+    message_create_many(agent=agent, specs=[MessageSpec(role="user", text="one")])
+    queries()  # the key's first use writes its last-used time
+    few = queries()
+    message_create_many(agent=agent, specs=[MessageSpec(role="user", text=f"m{i}") for i in range(30)])
+    assert queries() == few
