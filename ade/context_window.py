@@ -6,9 +6,8 @@ what context_overview itself caches."""
 
 from dataclasses import dataclass
 
-from agents.context import context_overview, render_blocks, text_tokens
+from agents.context import context_overview, core_memory
 from agents.models import Agent
-from memory.models import Block
 
 COLORS = {
     "system": "#3056d3",
@@ -47,8 +46,7 @@ class Breakdown:
 
 def context_breakdown(agent: Agent) -> Breakdown:
     overview = context_overview(agent)
-    blocks = list(Block.objects.filter(agentblock__agent=agent).order_by("agentblock__created_at", "agentblock__id"))
-    block_tokens = text_tokens(agent.model, {"role": "system", "content": render_blocks(blocks)}) if blocks else 0
+    _, block_tokens = core_memory(agent, agent.model)
     system_total = int(overview["num_tokens_system"])
     raw = {
         "system": max(0, system_total - block_tokens),

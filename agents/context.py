@@ -86,15 +86,16 @@ def _memory_metadata(agent: Agent) -> str:
     return "\n".join(lines)
 
 
-def compile_system(agent: Agent, blocks: list[Block] | None = None, *, store: bool = True) -> str:
+def compile_system(agent: Agent, blocks: list[Block] | None = None, *, store: bool = True, force: bool = False) -> str:
     """The system message. Recompiled (and stored on the agent) only when the prompt or the memory blocks
     changed, so the prefix stays byte-identical between steps and provider prompt caches stay warm. `store=False`
-    (read-only callers such as the context overview) compiles without writing."""
+    (read-only callers such as the context overview) compiles without writing; `force` recompiles even when
+    nothing changed (fresh memory metadata counts; POST /agents/{id}/recompile)."""
     if blocks is None:
         blocks = list(agent.blocks.order_by("agentblock__created_at", "agentblock__id"))
     rendered = render_blocks(blocks)
     digest = hashlib.sha256(f"{agent.system}\x00{rendered}".encode()).hexdigest()
-    if digest == agent.compiled_hash and agent.compiled_system:
+    if not force and digest == agent.compiled_hash and agent.compiled_system:
         return agent.compiled_system
     compiled = f"{agent.system}\n\n{rendered}\n\n{_memory_metadata(agent)}"
     if store:
@@ -133,15 +134,19 @@ class CtxMessage:
     role: str
     payload: JSON  # the message as sent to the model
     transcript: str  # one line for the summarizer
+    key: str = ""  # id + digest of the payload: token counts are cached by it, so an edited message is recounted
 
     @classmethod
     def of(cls, message: Message) -> "CtxMessage":
+        payload = message_to_openai(message)
+        digest = hashlib.blake2b(json.dumps(payload, sort_keys=True).encode(), digest_size=8).hexdigest()
         return cls(
             id=message.id,
             seq=message.seq or 0,
             role=message.role,
-            payload=message_to_openai(message),
+            payload=payload,
             transcript=_transcript_line(message),
+            key=f"{message.id}:{digest}",
         )
 
 
@@ -194,7 +199,9 @@ def _cached_count(model: str, key: str, compute: Any) -> int:
 
 
 def message_tokens(model: str, message: CtxMessage) -> int:
-    return _cached_count(model, f"m:{message.id}", lambda: llm.count_tokens(model, messages=[message.payload]))
+    return _cached_count(
+        model, f"m:{message.key or message.id}", lambda: llm.count_tokens(model, messages=[message.payload])
+    )
 
 
 def text_tokens(model: str, payload: JSON) -> int:
@@ -260,26 +267,27 @@ def _estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages
     total = text_tokens(model, {"role": "system", "content": system}) + tools_tokens(model, tools)
     if agent.summary:
         total += text_tokens(model, summary_message(agent.summary))
-    return total + messages_tokens(model, messages)
+    return total + messages_tokens(model, messages, version=agent.context_version)
 
 
-# (model, id of the first message) → (number of messages counted, id of the last one, their total)
-_totals: "OrderedDict[tuple[str, uuid.UUID], tuple[int, uuid.UUID, int]]" = OrderedDict()
+# (model, id of the first message, the agent's context_version) → (number of messages counted, key of the last
+# one, their total). An edit of an in-context message bumps context_version, so its window is summed again.
+_totals: "OrderedDict[tuple[str, uuid.UUID, int], tuple[int, str, int]]" = OrderedDict()
 
 
-def messages_tokens(model: str, messages: list[CtxMessage]) -> int:
+def messages_tokens(model: str, messages: list[CtxMessage], *, version: int = 0) -> int:
     """Sum of the messages' token counts; a window that only grew at its end is not summed again."""
     if not messages:
         return 0
-    key = (model, messages[0].id)
+    key = (model, messages[0].id, version)
     with _cache_lock:
         known = _totals.get(key)
     start, total = 0, 0
-    if known is not None and known[0] <= len(messages) and messages[known[0] - 1].id == known[1]:
+    if known is not None and known[0] <= len(messages) and messages[known[0] - 1].key == known[1]:
         start, total = known[0], known[2]
     total += sum(message_tokens(model, m) for m in messages[start:])
     with _cache_lock:
-        _totals[key] = (len(messages), messages[-1].id, total)
+        _totals[key] = (len(messages), messages[-1].key, total)
         _totals.move_to_end(key)
         if len(_totals) > 10_000:
             _totals.popitem(last=False)
@@ -375,10 +383,10 @@ def compact(
     before = _estimate(agent, model, system, tools, messages)
     # Leave room for the summary that replaces the evicted messages.
     summary_room = summary_budget(budget)
-    fixed = before - messages_tokens(model, messages)
+    fixed = before - messages_tokens(model, messages, version=agent.context_version)
     fixed -= text_tokens(model, summary_message(agent.summary)) if agent.summary else 0
     cut = None
-    remaining = messages_tokens(model, messages)
+    remaining = messages_tokens(model, messages, version=agent.context_version)
     evicted_tokens, counted = 0, 0
     for k in _cut_points(messages):
         evicted_tokens += sum(message_tokens(model, m) for m in messages[counted:k])
@@ -476,6 +484,15 @@ def summarize(agent: Agent, *, model: str, previous: str, messages: list[CtxMess
     return summary
 
 
+def core_memory(agent: Agent, model: str) -> tuple[str, int]:
+    """The rendered memory blocks (the part of the system message the agent edits) and their token count."""
+    blocks = list(Block.objects.filter(agentblock__agent=agent).order_by("agentblock__created_at", "agentblock__id"))
+    if not blocks:
+        return "", 0
+    rendered = render_blocks(blocks)
+    return rendered, text_tokens(model, {"role": "system", "content": rendered})
+
+
 def context_overview(agent: Agent) -> JSON:
     """Token accounting for GET /agents/{id}/context and the ADE."""
     model = agent.model
@@ -496,4 +513,40 @@ def context_overview(agent: Agent) -> JSON:
         "num_tokens_messages": sum(message_tokens(model, m) for m in messages),
         "summary_memory": agent.summary,
         "system_prompt": system,
+    }
+
+
+def context_window_overview(agent: Agent) -> JSON:
+    """context_overview in the shape of Letta's ContextWindowOverview (GET /v1/agents/{id}/context): the system
+    message split into the prompt, the core memory (blocks) and the external memory summary (memory metadata),
+    plus the in-context messages and tool schemas themselves. Read-only."""
+    from agents.wire import message_to_internal_wire
+
+    overview = context_overview(agent)
+    model = agent.model
+    system = str(overview["system_prompt"])
+    core, core_tokens = core_memory(agent, model)
+    marker = system.rfind("<memory_metadata>")
+    external = system[marker:] if marker >= 0 else ""
+    external_tokens = text_tokens(model, {"role": "system", "content": external}) if external else 0
+    tools, _ = tool_schemas(agent)
+    rows = Message.objects.filter(agent=agent, in_context=True, seq__isnull=False).defer("embedding").order_by("seq")
+    return {
+        "context_window_size_max": overview["context_window_size_max"],
+        "context_window_size_current": overview["context_window_size_current"],
+        "num_messages": overview["num_messages"],
+        "num_archival_memory": overview["num_archival_memory"],
+        "num_recall_memory": overview["num_recall_memory"],
+        "num_tokens_external_memory_summary": external_tokens,
+        "external_memory_summary": external,
+        "num_tokens_system": max(0, int(overview["num_tokens_system"]) - core_tokens - external_tokens),
+        "system_prompt": agent.system,
+        "num_tokens_core_memory": core_tokens,
+        "core_memory": core,
+        "num_tokens_summary_memory": overview["num_tokens_summary_memory"],
+        "summary_memory": agent.summary or None,
+        "num_tokens_functions_definitions": overview["num_tokens_functions_definitions"],
+        "functions_definitions": tools,
+        "num_tokens_messages": overview["num_tokens_messages"],
+        "messages": [message_to_internal_wire(m) for m in rows],
     }

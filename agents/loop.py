@@ -17,13 +17,11 @@ from django.db.models import F
 
 from agents import context, events, llm
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
-from agents.selectors import agent_secrets
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.services.runs import run_claim, run_finish
 from agents.tool_rules import Call, Plan, ToolRules
-from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, ToolContext, ToolError
-from agents.tools.custom import CustomToolError, run_custom_tool
-from agents.tools.validate import validate_arguments
+from agents.tools.builtin import ToolContext
+from agents.tools.execute import execute_tool
 
 logger = logging.getLogger(__name__)
 
@@ -392,20 +390,5 @@ def _run_tool(
     if not isinstance(args, dict):
         return "Error: the arguments must be a JSON object", True, memgpt, {}
     heartbeat = memgpt and args.pop("request_heartbeat", False) in _TRUE
-    error = validate_arguments(args, tool.json_schema.get("parameters") or {})
-    if error:
-        return f"Error: {error}", True, heartbeat, args
-    try:
-        if tool.organization_id is None and tool.name in BUILTIN_IMPLEMENTATIONS:
-            with transaction.atomic():  # a failing tool leaves no partial write
-                result = BUILTIN_IMPLEMENTATIONS[tool.name](ctx, args)
-        else:
-            result = run_custom_tool(tool, args, env=agent_secrets(agent=ctx.agent))
-    except (ToolError, CustomToolError) as exc:
-        return f"Error: {exc}", True, heartbeat, args
-    except Exception as exc:
-        logger.exception("tool %s crashed", tool.name)
-        return f"Error: {type(exc).__name__}: {exc}", True, heartbeat, args
-    if len(result) > tool.return_char_limit:
-        result = result[: tool.return_char_limit] + f"... [truncated to {tool.return_char_limit} characters]"
-    return result, False, heartbeat, args
+    result = execute_tool(ctx, tool, args)
+    return result.text, result.is_err, heartbeat, args

@@ -215,7 +215,8 @@ class Step(models.Model):
     # Whether the loop goes on after this step (tool calls, heartbeats); lets a resumed run pick up exactly here.
     continues = models.BooleanField(default=False)
     stop_reason = models.CharField(max_length=64, blank=True, default="")
-    feedback = models.CharField(max_length=16, blank=True, default="")
+    feedback = models.CharField(max_length=16, blank=True, default="")  # "positive" | "negative" | ""
+    feedback_tags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -11,8 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import Max
 
+from accounts.selectors import organization_id_for
 from agents.models import Agent, Message, MessageRole
 from memory.search import (
     DEFAULT_FUSION,
@@ -27,6 +30,9 @@ from memory.search import (
 from memory.services.embeddings import MESSAGES, embed_after_commit, embed_group_after_commit
 
 MAX_LIMIT = 100
+# An organization-wide search runs the agent search once per agent that has messages; past this many agents the
+# caller must name one (agent_id) rather than get a silently partial answer.
+MAX_AGENTS_SEARCHED = 50
 ROLES = tuple(MessageRole.values)
 
 
@@ -77,3 +83,44 @@ def message_search(
     )[offset:]
     rows = Message.objects.defer("embedding").in_bulk([pk for pk, _ in ranked])
     return [MessageHit(message=rows[pk], score=score) for pk, score in ranked if pk in rows]
+
+
+def message_search_organization(
+    *,
+    actor: User,
+    query: str,
+    agent_id: uuid.UUID | None = None,
+    roles: list[str] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    limit: int = 10,
+    mode: SearchMode = "hybrid",
+) -> list[MessageHit]:
+    """Best-first messages of the actor's organization: message_search over one agent (`agent_id`; another
+    organization's is Agent.DoesNotExist) or over each agent that has messages, merged by score. Hybrid scores
+    are relative to each agent's best match, so the merge interleaves the agents' best matches. Raises
+    ValidationError on bad input, or when more than MAX_AGENTS_SEARCHED agents would be searched."""
+    org_id = organization_id_for(actor)
+    if agent_id is not None:
+        agents = [Agent.objects.get(organization_id=org_id, pk=agent_id)]
+    else:
+        validate_query(query)
+        ids = list(
+            Message.objects.filter(organization_id=org_id, seq__isnull=False)
+            .values("agent_id")
+            .annotate(last=Max("created_at"))
+            .order_by("-last")
+            .values_list("agent_id", flat=True)[: MAX_AGENTS_SEARCHED + 1]
+        )
+        if len(ids) > MAX_AGENTS_SEARCHED:
+            raise ValidationError(
+                {"agent_id": f"required when more than {MAX_AGENTS_SEARCHED} agents of the organization have messages"}
+            )
+        agents = list(Agent.objects.filter(organization_id=org_id, pk__in=ids))
+    hits = [
+        hit
+        for agent in agents
+        for hit in message_search(agent=agent, query=query, roles=roles, start=start, end=end, limit=limit, mode=mode)
+    ]
+    hits.sort(key=lambda h: (-h.score, -h.message.created_at.timestamp(), str(h.message.pk)))
+    return hits[:limit]

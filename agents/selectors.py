@@ -1,4 +1,6 @@
+import re
 import uuid
+from dataclasses import dataclass
 from typing import Literal
 
 from django.contrib.auth.models import User
@@ -124,3 +126,75 @@ def message_list(
         pending = Message.objects.filter(agent=agent, seq__isnull=True).order_by("created_at", "id")
         page += list(pending[: max(0, limit - len(page))])
     return page
+
+
+def message_get(*, actor: User, message_id: uuid.UUID, agent_id: uuid.UUID | None = None) -> Message:
+    """A stored message of the actor's organization (of `agent_id` when given). Raises Message.DoesNotExist."""
+    qs = Message.objects.filter(organization_id=organization_id_for(actor)).defer("embedding")
+    if agent_id is not None:
+        qs = qs.filter(agent_id=agent_id)
+    return qs.get(pk=message_id)
+
+
+def message_org_list(*, actor: User, step_id: uuid.UUID | None = None) -> QuerySet[Message]:
+    """Every message in an agent's history across the organization (or of one step), for cursor paging by
+    (created_at, seq, id). Messages waiting in a queued run (no seq yet) are left out, as in message_list."""
+    qs = Message.objects.filter(organization_id=organization_id_for(actor), seq__isnull=False).defer("embedding")
+    if step_id is not None:
+        qs = qs.filter(step_id=step_id)
+    return qs
+
+
+def run_tools_used(*, run: Run) -> list[Tool]:
+    """The tools the run called (those that still exist), by the names in its tool results."""
+    names = set(Message.objects.filter(run=run, role="tool").values_list("name", flat=True))
+    if not names:
+        return []
+    tools: dict[str, Tool] = {}
+    for tool in Tool.objects.filter(Q(organization_id=run.organization_id) | Q(organization=None), name__in=names):
+        if tool.name not in tools or tool.organization_id is not None:  # the organization's own wins, as in a run
+            tools[tool.name] = tool
+    return [tools[n] for n in sorted(tools)]
+
+
+@dataclass(frozen=True)
+class ToolHit:
+    tool: Tool
+    score: float
+    text: str  # what was matched: name, description and tags
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def tool_search(
+    *,
+    actor: User,
+    query: str | None = None,
+    tags: list[str] | None = None,
+    tool_types: list[str] | None = None,
+    limit: int = 50,
+) -> list[ToolHit]:
+    """The organization's tools and the built-ins, best first by the share of the query's words found in the
+    tool's name (counted twice), description and tags. Tools are few and not embedded, so this is a word match in
+    every search mode. Without a query: every tool passing the filters, by name."""
+    qs = tool_list(actor=actor)
+    if tool_types:
+        qs = qs.filter(tool_type__in=tool_types)
+    wanted_tags = set(tags or [])
+    words = {w.lower() for w in _WORD.findall(query or "")}
+    hits = []
+    for tool in qs:
+        if wanted_tags and not wanted_tags & set(tool.tags or []):
+            continue
+        text = " ".join([tool.name, tool.description, *(tool.tags or [])])
+        score = 0.0
+        if words:
+            name_words = {w.lower() for w in _WORD.findall(tool.name)}
+            other_words = {w.lower() for w in _WORD.findall(text)}
+            score = sum(2.0 if w in name_words else 1.0 if w in other_words else 0.0 for w in words) / (2 * len(words))
+            if score == 0:
+                continue
+        hits.append(ToolHit(tool=tool, score=round(score, 6), text=text))
+    hits.sort(key=lambda h: (-h.score, h.tool.name, str(h.tool.pk)))
+    return hits[:limit]

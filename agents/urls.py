@@ -1,7 +1,15 @@
 from django.urls import URLPattern, path
 
 from agents.api.agent_files import AgentExportApi, AgentImportApi
-from agents.api.agents import AgentCountApi, AgentDetailApi, AgentListCreateApi, TagListApi
+from agents.api.agents import (
+    AgentContextApi,
+    AgentCoreMemoryApi,
+    AgentCountApi,
+    AgentDetailApi,
+    AgentListCreateApi,
+    AgentRecompileApi,
+    TagListApi,
+)
 from agents.api.core_memory import (
     AgentBlockAttachApi,
     AgentBlockDetachApi,
@@ -15,6 +23,10 @@ from agents.api.messages import (
     MessageResetApi,
     MessagesApi,
     MessageStreamApi,
+    MessageUpdateApi,
+    OrgMessageDetailApi,
+    OrgMessageListApi,
+    OrgMessageSearchApi,
     SummarizeApi,
 )
 from agents.api.meta import EmbeddingModelListApi, ModelListApi
@@ -23,19 +35,27 @@ from agents.api.runs import (
     RunDetailApi,
     RunListApi,
     RunMessageListApi,
+    RunMetricsApi,
     RunStepListApi,
     RunStreamApi,
     RunUsageApi,
     StepDetailApi,
+    StepFeedbackApi,
     StepListApi,
+    StepMessageListApi,
+    StepMetricsApi,
 )
 from agents.api.tools import (
     AgentToolAttachApi,
     AgentToolDetachApi,
     AgentToolListApi,
+    AgentToolRunApi,
+    ToolBaseAddApi,
     ToolCountApi,
     ToolDetailApi,
     ToolListCreateApi,
+    ToolRunApi,
+    ToolSearchApi,
 )
 from config.routes import slash_optional
 
@@ -68,6 +88,23 @@ urlpatterns: list[URLPattern] = [
     path(f"{A}/tools/attach/<str:tool_id>", AgentToolAttachApi.as_view(), name="agent-tool-attach"),
     path(f"{A}/tools/detach/<str:tool_id>", AgentToolDetachApi.as_view(), name="agent-tool-detach"),
     path("blocks/<str:block_id>/agents", BlockAgentListApi.as_view(), name="block-agent-list"),
+    # Routes added for SDK coverage (messages across agents, run/step metrics, recompile, context, tool runs).
+    # Fixed segments come before the `<str:…>` routes they would otherwise be read as.
+    path(f"{A}/recompile", AgentRecompileApi.as_view(), name="agent-recompile"),
+    path(f"{A}/context", AgentContextApi.as_view(), name="agent-context"),
+    path(f"{A}/core-memory", AgentCoreMemoryApi.as_view(), name="agent-core-memory"),
+    path(f"{A}/messages/<str:message_id>", MessageUpdateApi.as_view(), name="agent-message-detail"),
+    path(f"{A}/tools/<str:tool_name>/run", AgentToolRunApi.as_view(), name="agent-tool-run"),
+    path("tools/search", ToolSearchApi.as_view(), name="tool-search"),
+    path("tools/add-base-tools", ToolBaseAddApi.as_view(), name="tool-add-base"),
+    path("tools/run", ToolRunApi.as_view(), name="tool-run"),
+    *slash_optional("messages/", OrgMessageListApi.as_view(), "message-list"),
+    path("messages/search", OrgMessageSearchApi.as_view(), name="message-search"),
+    path("messages/<str:message_id>", OrgMessageDetailApi.as_view(), name="message-detail"),
+    path("runs/<str:run_id>/metrics", RunMetricsApi.as_view(), name="run-metrics"),
+    path("steps/<str:step_id>/messages", StepMessageListApi.as_view(), name="step-messages"),
+    path("steps/<str:step_id>/metrics", StepMetricsApi.as_view(), name="step-metrics"),
+    path("steps/<str:step_id>/feedback", StepFeedbackApi.as_view(), name="step-feedback"),
     *slash_optional("tools/", ToolListCreateApi.as_view(), "tool-list"),
     path("tools/count", ToolCountApi.as_view(), name="tool-count"),
     path("tools/<str:tool_id>", ToolDetailApi.as_view(), name="tool-detail"),

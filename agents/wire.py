@@ -30,12 +30,18 @@ __all__ = [
     "block_to_wire",
     "embedding_config",
     "llm_config",
+    "memory_to_wire",
+    "message_search_result",
+    "message_to_internal_wire",
     "message_to_wire",
     "messages_to_wire",
     "passage_to_wire",
+    "run_metrics_to_wire",
     "run_to_wire",
+    "step_metrics_to_wire",
     "step_to_wire",
     "stop_reason_to_wire",
+    "tool_return_to_wire",
     "tool_to_wire",
     "usage_statistics",
 ]
@@ -193,6 +199,7 @@ def agent_state(
     wire_blocks = [block_to_wire(b) for b in block_rows]
     wire_type = agent_type_to_wire(agent)
     secrets = [secret_to_wire(row) for row in sorted(agent.secret_rows.all(), key=lambda row: row.key)]
+    memory = memory_to_wire(agent, wire_blocks)
     return {
         "id": f"agent-{agent.id}",
         "name": agent.name,
@@ -207,7 +214,7 @@ def agent_state(
         "compaction_settings": None,
         "response_format": None,
         "blocks": wire_blocks,
-        "memory": {"agent_type": wire_type, "blocks": wire_blocks, "file_blocks": [], "prompt_template": ""},
+        "memory": memory,
         "tools": [tool_to_wire(t) for t in tool_rows],
         "sources": [],
         "tags": tag_list,
@@ -239,6 +246,17 @@ def agent_state(
         "updated_at": iso(agent.updated_at),
         "created_by_id": user_public_id(agent.created_by_id),
         "last_updated_by_id": None,
+    }
+
+
+def memory_to_wire(agent: Agent, wire_blocks: list[JSON]) -> JSON:
+    """The deprecated Memory object (AgentState.memory, GET /agents/{id}/core-memory)."""
+    return {
+        "agent_type": agent_type_to_wire(agent),
+        "blocks": wire_blocks,
+        "file_blocks": [],
+        "git_enabled": False,
+        "prompt_template": "",
     }
 
 
@@ -297,6 +315,120 @@ def usage_statistics(runs: Iterable[Run]) -> JSON:
     }
 
 
+def run_metrics_to_wire(run: Run, tools_used: Iterable[Tool]) -> JSON:
+    """RunMetrics. Times in nanoseconds: the start is when a worker claimed the run, the duration runs to its end."""
+    start = int(run.started_at.timestamp() * 1e9) if run.started_at else None
+    duration = None
+    if run.started_at and run.completed_at:
+        duration = int((run.completed_at - run.started_at).total_seconds() * 1e9)
+    return {
+        "id": f"run-{run.id}",
+        "agent_id": f"agent-{run.agent_id}",
+        "project_id": None,
+        "template_id": None,
+        "base_template_id": None,
+        "run_start_ns": start,
+        "run_ns": duration,
+        "num_steps": run.step_count,
+        "tools_used": [f"tool-{t.id}" for t in tools_used],
+    }
+
+
+def step_metrics_to_wire(step: Step) -> JSON:
+    """StepMetrics: Engram times the LLM request of a step (with its context preparation), not its tools."""
+    return {
+        "id": f"step-{step.id}",
+        "agent_id": f"agent-{step.agent_id}",
+        "run_id": f"run-{step.run_id}",
+        "provider_id": None,
+        "project_id": None,
+        "template_id": None,
+        "base_template_id": None,
+        "llm_request_ns": step.latency_ms * 1_000_000,
+        "llm_request_start_ns": None,
+        "step_start_ns": None,
+        "step_ns": None,
+        "tool_execution_ns": None,
+    }
+
+
+def message_to_internal_wire(message: Message) -> JSON:
+    """A stored message in Letta's internal Message shape (ContextWindowOverview.messages), not the LettaMessage
+    union: one object per row, with its role, content parts and OpenAI-style tool calls."""
+    return {
+        "id": f"message-{message.id}",
+        "agent_id": f"agent-{message.agent_id}",
+        "role": message.role,
+        "content": _parts(message),
+        "text": message.text,
+        "name": message.name or None,
+        "tool_calls": list(message.tool_calls or []) or None,
+        "tool_call_id": message.tool_call_id or None,
+        "step_id": f"step-{message.step_id}" if message.step_id else None,
+        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "otid": message.otid or None,
+        "sender_id": message.sender_id or None,
+        "is_err": message.is_err or None,
+        "model": None,
+        "created_at": iso(message.created_at),
+    }
+
+
+def message_search_result(message: Message) -> JSON | None:
+    """One result of POST /v1/messages/search (system, user, reasoning or assistant message with its agent id);
+    None for a row with nothing of those to show (a tool result, a bare tool call)."""
+    base = {
+        "message_id": f"message-{message.id}",
+        "agent_id": f"agent-{message.agent_id}",
+        "conversation_id": None,
+        "created_at": iso(message.created_at),
+    }
+    if message.role == MessageRole.SYSTEM:
+        return {**base, "message_type": "system_message", "content": _text(message)}
+    if message.role == MessageRole.USER:
+        return {**base, "message_type": "user_message", "content": _content(message)}
+    if message.role == MessageRole.ASSISTANT:
+        if message.text:  # the reply (for memgpt rows: what send_message said)
+            return {**base, "message_type": "assistant_message", "content": message.text}
+        if message.reasoning:
+            return {**base, "message_type": "reasoning_message", "reasoning": message.reasoning}
+    return None
+
+
+def tool_return_to_wire(*, result: str, is_err: bool, name: str, stdout: list[str], stderr: list[str]) -> JSON:
+    """A ToolReturnMessage for a tool run outside any agent (POST /v1/tools/run): nothing is stored, so the ids
+    are fresh."""
+    status = "error" if is_err else "success"
+    call_id = f"call-{uuid.uuid4()}"
+    return {
+        "id": f"message-{uuid.uuid4()}",
+        "message_type": "tool_return_message",
+        "date": now_iso(),
+        "name": name,
+        "otid": None,
+        "sender_id": None,
+        "step_id": None,
+        "run_id": None,
+        "is_err": is_err or None,
+        "seq_id": None,
+        "tool_return": result,
+        "status": status,
+        "tool_call_id": call_id,
+        "stdout": stdout,
+        "stderr": stderr,
+        "tool_returns": [
+            {
+                "type": "tool",
+                "tool_call_id": call_id,
+                "status": status,
+                "tool_return": result,
+                "stdout": stdout,
+                "stderr": stderr,
+            }
+        ],
+    }
+
+
 def step_to_wire(step: Step) -> JSON:
     provider, _ = _provider(step.model)
     return {
@@ -318,7 +450,7 @@ def step_to_wire(step: Step) -> JSON:
         "error_data": {"message": step.error} if step.error else None,
         "stop_reason": None,
         "feedback": step.feedback or None,
-        "tags": [],
+        "tags": list(step.feedback_tags or []),
         "origin": None,
         "project_id": None,
         "trace_id": None,

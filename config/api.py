@@ -7,6 +7,7 @@ from typing import IO, Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, connection
 from django.http import Http404, QueryDict
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -130,6 +131,41 @@ class HealthView(ApiView):
         },
     )
     def get(self, request: Request) -> Response:
+        return Response({"version": settings.ENGRAM_VERSION, "status": "ok"})
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Not ready."
+    default_code = "not_ready"
+
+
+class ReadyView(ApiView):
+    """Readiness for load balancers and orchestrators: 200 once the database (and Redis, when configured)
+    answers, 503 otherwise. Public, like health."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="check_ready",
+        responses={
+            200: inline_serializer("Ready", {"version": serializers.CharField(), "status": serializers.CharField()})
+        },
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError:
+            raise ServiceUnavailable("database: not reachable") from None
+        if settings.REDIS_URL:
+            import redis
+
+            try:
+                redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+            except redis.RedisError:
+                raise ServiceUnavailable("redis: not reachable") from None
         return Response({"version": settings.ENGRAM_VERSION, "status": "ok"})
 
 

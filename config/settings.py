@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["config.api.schema_endpoints"],  # each operation once, under /v1/
+    "ENUM_NAME_OVERRIDES": {"EditableMessageTypeEnum": "agents.api.messages.EDITABLE_MESSAGE_TYPES"},
 }
 
 # LLM access (litellm). OPENAI_API_BASE points openai/* handles at any OpenAI-compatible server.

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -14,10 +15,11 @@ from accounts.http import api_actor
 from accounts.selectors import organization_id_for
 from agents import wire
 from agents.api.common import agent_or_404, bare_ids, present
-from agents.api.schemas import AgentStateSchema
+from agents.api.schemas import AgentStateSchema, ContextWindowSchema, MemorySchema
+from agents.context import context_window_overview
 from agents.models import Agent, AgentTag, Tool
 from agents.selectors import agent_list
-from agents.services.agents import agent_create, agent_delete, agent_update
+from agents.services.agents import agent_create, agent_delete, agent_recompile, agent_update
 from config.api import ApiView, validated
 from config.ids import parse_id
 from config.pagination import CursorParams, paginate
@@ -113,6 +115,7 @@ class AgentListCreateApi(ApiView):
         tool_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
         tool_rules = S.ListField(child=S.DictField(), required=False, allow_null=True)
         include_base_tools = S.BooleanField(required=False, default=True)
+        include_base_tool_rules = S.BooleanField(required=False, allow_null=True, default=None)
         model = S.CharField(required=False, allow_null=True)
         embedding = S.CharField(required=False, allow_null=True)
         llm_config = S.DictField(required=False, allow_null=True)
@@ -124,10 +127,8 @@ class AgentListCreateApi(ApiView):
         tags = S.ListField(child=S.CharField(), required=False, allow_null=True)
         metadata = S.DictField(required=False, allow_null=True)
         timezone = S.CharField(required=False, allow_null=True)
-        secrets = S.DictField(child=S.CharField(allow_blank=True), required=False, allow_null=True)
-        tool_exec_environment_variables = S.DictField(
-            child=S.CharField(allow_blank=True), required=False, allow_null=True
-        )
+        secrets = SecretsField(required=False, allow_null=True)
+        tool_exec_environment_variables = SecretsField(required=False, allow_null=True)
 
     class FilterSerializer(CursorParams):
         order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
@@ -179,6 +180,7 @@ class AgentListCreateApi(ApiView):
             tools=data.get("tools"),
             tool_ids=bare_ids("tool", data.get("tool_ids"), field="tool_ids"),
             include_base_tools=data["include_base_tools"],
+            include_base_tool_rules=data.get("include_base_tool_rules"),
             tool_rules=data.get("tool_rules"),
             tags=data.get("tags"),
             metadata=data.get("metadata"),
@@ -218,10 +220,9 @@ class AgentDetailApi(ApiView):
         timezone = S.CharField(required=False)
         block_ids = S.ListField(child=S.CharField(), required=False)
         tool_ids = S.ListField(child=S.CharField(), required=False)
-        secrets = S.DictField(child=S.CharField(allow_blank=True), required=False, allow_null=True)
-        tool_exec_environment_variables = S.DictField(
-            child=S.CharField(allow_blank=True), required=False, allow_null=True
-        )
+        secrets = SecretsField(required=False, allow_null=True)
+        tool_exec_environment_variables = SecretsField(required=False, allow_null=True)
+        include_base_tool_rules = S.BooleanField(required=False, allow_null=True)
 
     @extend_schema(operation_id="retrieve_agent", responses={200: AgentStateSchema})
     def get(self, request: Request, agent_id: str) -> Response:
@@ -236,7 +237,17 @@ class AgentDetailApi(ApiView):
     def patch(self, request: Request, agent_id: str) -> Response:
         agent = agent_or_404(request, agent_id)
         data = validated(self.InputSerializer, request.data, partial=True)
-        changes = present(data, "name", "system", "tags", "metadata", "tool_rules", "timezone", "compaction_settings")
+        changes = present(
+            data,
+            "name",
+            "system",
+            "tags",
+            "metadata",
+            "tool_rules",
+            "timezone",
+            "compaction_settings",
+            "include_base_tool_rules",
+        )
         if "description" in data:
             changes["description"] = data["description"] or ""
         if _model_handle(data):
@@ -260,6 +271,44 @@ class AgentDetailApi(ApiView):
     def delete(self, request: Request, agent_id: str) -> Response:
         agent_delete(agent=agent_or_404(request, agent_id))
         return Response(None)
+
+
+class AgentRecompileApi(ApiView):
+    class FilterSerializer(S.Serializer[Any]):
+        dry_run = S.BooleanField(required=False, default=False)
+        update_timestamp = S.BooleanField(required=False, default=False)
+
+    @extend_schema(
+        operation_id="recompile_agent",
+        parameters=[FilterSerializer],
+        request=None,
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def post(self, request: Request, agent_id: str) -> HttpResponse:
+        """Rebuild the agent's compiled system prompt from its current memory and answer it as plain text (the
+        SDKs read this response as a string). `dry_run` compiles without storing. `update_timestamp` is accepted
+        and has no effect: Engram's prompt carries no memory-edit timestamp."""
+        agent = agent_or_404(request, agent_id)
+        params = validated(self.FilterSerializer, request.query_params)
+        compiled = agent_recompile(agent=agent, dry_run=params["dry_run"])
+        return HttpResponse(compiled, content_type="text/plain; charset=utf-8")
+
+
+class AgentContextApi(ApiView):
+    @extend_schema(operation_id="retrieve_agent_context_window", responses={200: ContextWindowSchema})
+    def get(self, request: Request, agent_id: str) -> Response:
+        """The context window as the next request would send it: token counts by section, the system prompt, core
+        memory, memory metadata, summary, tool schemas and in-context messages (the ADE's Context panel)."""
+        return Response(context_window_overview(agent_or_404(request, agent_id)))
+
+
+class AgentCoreMemoryApi(ApiView):
+    @extend_schema(operation_id="retrieve_agent_memory", responses={200: MemorySchema})
+    def get(self, request: Request, agent_id: str) -> Response:
+        """Deprecated Memory object ({agent_type, blocks, file_blocks, …}); the blocks routes replace it."""
+        agent = agent_or_404(request, agent_id)
+        blocks = Block.objects.filter(agentblock__agent=agent).order_by("agentblock__created_at", "agentblock__id")
+        return Response(wire.memory_to_wire(agent, [wire.block_to_wire(b) for b in blocks]))
 
 
 class TagListApi(ApiView):

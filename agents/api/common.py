@@ -1,6 +1,7 @@
 """Lookups shared by the API views. Every object is reached through a selector scoped to the key's
 organization; another organization's id, a deleted one and a malformed one all give the same 404."""
 
+import uuid
 from typing import Any
 
 from rest_framework import serializers
@@ -8,8 +9,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
 from accounts.http import api_actor
-from agents.models import Agent, Run, Step, Tool
-from agents.selectors import agent_get, run_get, step_get, tool_get
+from agents.models import Agent, Message, Run, Step, Tool
+from agents.selectors import agent_get, message_get, run_get, step_get, tool_get
 from config.ids import parse_id
 from memory.models import Block
 from memory.selectors import block_get
@@ -48,6 +49,14 @@ def step_or_404(request: Request, step_id: str) -> Step:
         return step_get(actor=api_actor(request), step_id=parse_id("step", step_id))
     except Step.DoesNotExist:
         raise NotFound(f"Step {step_id} not found") from None
+
+
+def message_or_404(request: Request, message_id: str, *, agent_id: uuid.UUID | None = None) -> Message:
+    """A message of the caller's organization (and of `agent_id`, when given)."""
+    try:
+        return message_get(actor=api_actor(request), message_id=parse_id("message", message_id), agent_id=agent_id)
+    except Message.DoesNotExist:
+        raise NotFound(f"Message {message_id} not found") from None
 
 
 def bare_ids(prefix: str, raws: list[str] | None, *, field: str) -> list[str] | None:

@@ -10,22 +10,26 @@ from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import api_actor
 from agents import wire
 from agents.api.agents import agent_response
-from agents.api.common import JSONAnyField, agent_or_404, run_or_404
+from agents.api.common import JSONAnyField, agent_or_404, message_or_404, run_or_404
 from agents.api.schemas import AgentStateSchema, CompactionSchema, LettaMessageSchema, LettaResponseSchema, RunSchema
 from agents.api.streaming import sse_response, stream_subscribe
-from agents.models import Agent, MessageRole, Run, RunStatus
-from agents.selectors import message_list, run_list
-from agents.services.messages import agent_summarize, messages_reset
+from agents.models import Agent, Message, MessageRole, Run, RunStatus
+from agents.recall import MAX_LIMIT as RECALL_MAX_LIMIT
+from agents.recall import MessageHit, message_search_organization
+from agents.selectors import message_list, message_org_list, run_list
+from agents.services.messages import agent_summarize, message_update, messages_reset
 from agents.services.runs import TERMINAL_STATUSES, run_cancel, run_create, run_wait
 from config.api import ApiView, validated
-from config.pagination import cursor_id
+from config.pagination import cursor_id, paginate_by
+from memory.embeddings import MAX_QUERY_CHARS
+from memory.search import SearchMode
 
 S = serializers
 MESSAGE_TYPES = [
@@ -263,6 +267,13 @@ def message_page(
         order=order,
         run_id=run_id,
     )
+    return expand_rows(rows, params)
+
+
+def expand_rows(rows: list[Message], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The LettaMessages of a page of stored rows, whole rows only, up to `limit` pieces (see message_page)."""
+    limit = params.get("limit") or 100
+    order = params.get("order", "desc")
     options = message_options(params)
     out: list[dict[str, Any]] = []
     for row in rows:
@@ -345,3 +356,123 @@ class MessagesApi(MessageCreateApi):
     """`/agents/{id}/messages`: GET lists, POST sends (two operations on one route)."""
 
     get = MessageListApi.get
+
+
+# The message types an edit may name (the OpenAPI enum is named in SPECTACULAR_SETTINGS).
+EDITABLE_MESSAGE_TYPES = ["system_message", "user_message", "assistant_message", "reasoning_message"]
+
+
+class MessageUpdateApi(ApiView):
+    class InputSerializer(S.Serializer[Any]):
+        message_type = S.ChoiceField(choices=EDITABLE_MESSAGE_TYPES, required=False)
+        content = JSONAnyField(required=False, allow_null=True, help_text="A string or [{type: text, text}] parts.")
+        reasoning = S.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+    @extend_schema(operation_id="modify_message", request=InputSerializer, responses={200: LettaMessageSchema})
+    def patch(self, request: Request, agent_id: str, message_id: str) -> Response:
+        """Edit a message of the agent's history (Letta's UpdateSystemMessage/UserMessage/AssistantMessage/
+        ReasoningMessage). Answers the edited LettaMessage."""
+        agent = agent_or_404(request, agent_id)
+        message = message_or_404(request, message_id, agent_id=agent.id)
+        data = validated(self.InputSerializer, request.data)
+        kind = data.get("message_type") or _default_update_type(message)
+        updated = message_update(
+            message=message, message_type=kind, content=data.get("content"), reasoning=data.get("reasoning")
+        )
+        pieces = wire.message_to_wire(updated)
+        return Response(next((p for p in pieces if p["message_type"] == kind), pieces[0] if pieces else {}))
+
+
+def _default_update_type(message: Message) -> str:
+    """The SDKs always send message_type; a bare {content} edits the row's own kind of text."""
+    return {
+        MessageRole.SYSTEM: "system_message",
+        MessageRole.USER: "user_message",
+    }.get(MessageRole(message.role), "assistant_message")
+
+
+class OrgMessageListParams(S.Serializer[Any]):
+    after = S.CharField(required=False, allow_null=True)
+    before = S.CharField(required=False, allow_null=True)
+    limit = S.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_LIST, default=100)
+    order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
+    order_by = S.ChoiceField(choices=["created_at"], required=False, default="created_at")
+    conversation_id = S.CharField(required=False, allow_null=True)
+
+
+def org_message_page(qs: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A page of LettaMessages from a queryset of stored rows (message_org_list), by (created_at, seq, id)."""
+    rows = paginate_by(qs, prefix="message", params=params, keys=("created_at", "seq", "id"), default_limit=100)
+    return expand_rows(rows, params)
+
+
+class OrgMessageListApi(ApiView):
+    @extend_schema(
+        operation_id="list_all_messages",
+        parameters=[OrgMessageListParams],
+        responses={200: LettaMessageSchema(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        """Messages of every agent of the organization, newest first by default."""
+        params = validated(OrgMessageListParams, request.query_params)
+        return Response(org_message_page(message_org_list(actor=api_actor(request)), params))
+
+
+class OrgMessageDetailApi(ApiView):
+    @extend_schema(operation_id="retrieve_message", responses={200: LettaMessageSchema(many=True)})
+    def get(self, request: Request, message_id: str) -> Response:
+        """One stored message, as the LettaMessages it expands to (a list, as the SDKs expect)."""
+        return Response(wire.message_to_wire(message_or_404(request, message_id)))
+
+
+class MessageSearchResultSchema(S.Serializer[Any]):
+    message_type = S.CharField(help_text="system_message, user_message, reasoning_message or assistant_message")
+    message_id = S.CharField()
+    agent_id = S.CharField()
+    conversation_id = S.CharField(allow_null=True)
+    created_at = S.DateTimeField()
+    content = S.JSONField(required=False)
+    reasoning = S.CharField(required=False)
+
+
+SEARCH_MODES: dict[str, SearchMode] = {"hybrid": "hybrid", "vector": "vector", "fts": "text"}
+
+
+class OrgMessageSearchApi(ApiView):
+    class InputSerializer(S.Serializer[Any]):
+        query = S.CharField(max_length=MAX_QUERY_CHARS)
+        agent_id = S.CharField(required=False, allow_null=True)
+        conversation_id = S.CharField(required=False, allow_null=True)
+        search_mode = S.ChoiceField(choices=list(SEARCH_MODES), required=False, default="hybrid")
+        limit = S.IntegerField(required=False, default=50, min_value=1, max_value=RECALL_MAX_LIMIT)
+        start_date = S.DateTimeField(required=False, allow_null=True)
+        end_date = S.DateTimeField(required=False, allow_null=True)
+
+    @extend_schema(
+        operation_id="search_all_messages",
+        request=InputSerializer,
+        responses={200: MessageSearchResultSchema(many=True)},
+    )
+    def post(self, request: Request) -> Response:
+        """Search the organization's messages (or one agent's) with the recall search of conversation_search:
+        hybrid by default, `fts` ranks by words only, `vector` by meaning only."""
+        data = validated(self.InputSerializer, request.data)
+        try:
+            hits = _search(request, data)
+        except Agent.DoesNotExist:
+            raise NotFound(f"Agent {data.get('agent_id')} not found") from None
+        results = [wire.message_search_result(hit.message) for hit in hits]
+        return Response([r for r in results if r is not None])
+
+
+def _search(request: Request, data: dict[str, Any]) -> list[MessageHit]:
+    return message_search_organization(
+        actor=api_actor(request),
+        query=data["query"],
+        agent_id=cursor_id("agent", data.get("agent_id"), field="agent_id"),
+        roles=["user", "assistant", "system"],
+        start=data.get("start_date"),
+        end=data.get("end_date"),
+        limit=data["limit"],
+        mode=SEARCH_MODES[data["search_mode"]],
+    )

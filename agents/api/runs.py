@@ -11,11 +11,19 @@ from rest_framework.response import Response
 from accounts.http import api_actor
 from agents import wire
 from agents.api.common import run_or_404, step_or_404
-from agents.api.messages import MessageListParams, message_options, message_page
-from agents.api.schemas import LettaMessageSchema, RunSchema, RunUsageSchema, StepSchema
+from agents.api.messages import MAX_LIST, MessageListParams, message_options, message_page, org_message_page
+from agents.api.schemas import (
+    LettaMessageSchema,
+    RunMetricsSchema,
+    RunSchema,
+    RunUsageSchema,
+    StepMetricsSchema,
+    StepSchema,
+)
 from agents.api.streaming import sse_response, stream_subscribe
 from agents.models import RunStatus
-from agents.selectors import run_list, step_list
+from agents.selectors import message_org_list, run_list, run_tools_used, step_list
+from agents.services.runs import run_delete, step_feedback_update
 from config.api import ApiView, validated
 from config.pagination import CursorParams, cursor_id, paginate_by
 
@@ -56,6 +64,19 @@ class RunDetailApi(ApiView):
     @extend_schema(operation_id="retrieve_run", responses={200: RunSchema})
     def get(self, request: Request, run_id: str) -> Response:
         return Response(wire.run_to_wire(run_or_404(request, run_id)))
+
+    @extend_schema(operation_id="delete_run", responses={200: RunSchema})
+    def delete(self, request: Request, run_id: str) -> Response:
+        """Delete the run and its steps; a queued or running run is cancelled first. Its messages stay in the
+        agent's history. Answers the run as it was last."""
+        return Response(wire.run_to_wire(run_delete(run=run_or_404(request, run_id))))
+
+
+class RunMetricsApi(ApiView):
+    @extend_schema(operation_id="retrieve_run_metrics", responses={200: RunMetricsSchema})
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_or_404(request, run_id)
+        return Response(wire.run_metrics_to_wire(run, run_tools_used(run=run)))
 
 
 class RunMessageListApi(ApiView):
@@ -144,3 +165,43 @@ class StepDetailApi(ApiView):
     @extend_schema(operation_id="retrieve_step", responses={200: StepSchema})
     def get(self, request: Request, step_id: str) -> Response:
         return Response(wire.step_to_wire(step_or_404(request, step_id)))
+
+
+class StepMessageListApi(ApiView):
+    class FilterSerializer(CursorParams):
+        limit = S.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_LIST, default=100)
+        order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
+
+    @extend_schema(
+        operation_id="list_step_messages", parameters=[FilterSerializer], responses={200: LettaMessageSchema(many=True)}
+    )
+    def get(self, request: Request, step_id: str) -> Response:
+        """The messages the step wrote (the model's answer and its tool results), as LettaMessages."""
+        step = step_or_404(request, step_id)
+        params = validated(self.FilterSerializer, request.query_params)
+        return Response(org_message_page(message_org_list(actor=api_actor(request), step_id=step.id), params))
+
+
+class StepMetricsApi(ApiView):
+    @extend_schema(operation_id="retrieve_step_metrics", responses={200: StepMetricsSchema})
+    def get(self, request: Request, step_id: str) -> Response:
+        return Response(wire.step_metrics_to_wire(step_or_404(request, step_id)))
+
+
+class StepFeedbackApi(ApiView):
+    class InputSerializer(S.Serializer[Any]):
+        feedback = S.ChoiceField(choices=["positive", "negative"], required=False, allow_null=True)
+        tags = S.ListField(child=S.CharField(max_length=200), required=False, allow_null=True, max_length=100)
+
+    @extend_schema(operation_id="add_feedback", request=InputSerializer, responses={200: StepSchema})
+    def patch(self, request: Request, step_id: str) -> Response:
+        """Set (or, with null, clear) the step's feedback and add feedback tags."""
+        step = step_or_404(request, step_id)
+        data = validated(self.InputSerializer, request.data)
+        updated = step_feedback_update(
+            step=step,
+            feedback=data.get("feedback"),
+            clear_feedback="feedback" in data and data["feedback"] is None,
+            tags=data.get("tags"),
+        )
+        return Response(wire.step_to_wire(updated))

@@ -44,6 +44,8 @@ class MemorySchema(S.Serializer[Any]):
     blocks = BlockSchema(many=True)
     file_blocks = S.ListField(child=S.DictField())
     agent_type = S.CharField()
+    git_enabled = S.BooleanField()
+    prompt_template = S.CharField(allow_blank=True)
 
 
 class AgentStateSchema(S.Serializer[Any]):
@@ -149,6 +151,83 @@ class StepSchema(S.Serializer[Any]):
     total_tokens = S.IntegerField()
     status = S.CharField()
     feedback = S.CharField(allow_null=True)
+    tags = S.ListField(child=S.CharField())
+
+
+class RunMetricsSchema(S.Serializer[Any]):
+    id = S.CharField()
+    agent_id = S.CharField()
+    run_start_ns = S.IntegerField(allow_null=True)
+    run_ns = S.IntegerField(allow_null=True)
+    num_steps = S.IntegerField()
+    tools_used = S.ListField(child=S.CharField())
+    project_id = S.CharField(allow_null=True)
+    template_id = S.CharField(allow_null=True)
+    base_template_id = S.CharField(allow_null=True)
+
+
+class StepMetricsSchema(S.Serializer[Any]):
+    id = S.CharField()
+    agent_id = S.CharField()
+    run_id = S.CharField()
+    llm_request_ns = S.IntegerField(allow_null=True)
+    llm_request_start_ns = S.IntegerField(allow_null=True)
+    step_start_ns = S.IntegerField(allow_null=True)
+    step_ns = S.IntegerField(allow_null=True)
+    tool_execution_ns = S.IntegerField(allow_null=True)
+    provider_id = S.CharField(allow_null=True)
+    project_id = S.CharField(allow_null=True)
+    template_id = S.CharField(allow_null=True)
+    base_template_id = S.CharField(allow_null=True)
+
+
+class ContextWindowSchema(S.Serializer[Any]):
+    context_window_size_max = S.IntegerField()
+    context_window_size_current = S.IntegerField()
+    num_messages = S.IntegerField()
+    num_archival_memory = S.IntegerField()
+    num_recall_memory = S.IntegerField()
+    num_tokens_external_memory_summary = S.IntegerField()
+    external_memory_summary = S.CharField(allow_blank=True)
+    num_tokens_system = S.IntegerField()
+    system_prompt = S.CharField(allow_blank=True)
+    num_tokens_core_memory = S.IntegerField()
+    core_memory = S.CharField(allow_blank=True)
+    num_tokens_summary_memory = S.IntegerField()
+    summary_memory = S.CharField(allow_null=True)
+    num_tokens_functions_definitions = S.IntegerField()
+    functions_definitions = S.ListField(child=S.DictField())
+    num_tokens_messages = S.IntegerField()
+    messages = S.ListField(child=S.DictField())
+
+
+class ToolExecutionResultSchema(S.Serializer[Any]):
+    status = S.CharField(help_text="success or error")
+    func_return = S.JSONField(allow_null=True)
+    agent_state = AgentStateSchema(allow_null=True)
+    stdout = S.ListField(child=S.CharField(allow_blank=True))
+    stderr = S.ListField(child=S.CharField(allow_blank=True))
+    sandbox_config_fingerprint = S.CharField(allow_null=True)
+
+
+class ToolReturnMessageSchema(S.Serializer[Any]):
+    id = S.CharField()
+    message_type = S.CharField()
+    date = S.DateTimeField()
+    name = S.CharField(allow_null=True)
+    tool_return = S.CharField(allow_blank=True)
+    status = S.CharField(help_text="success or error")
+    tool_call_id = S.CharField()
+    stdout = S.ListField(child=S.CharField(allow_blank=True))
+    stderr = S.ListField(child=S.CharField(allow_blank=True))
+
+
+class ToolSearchResultSchema(S.Serializer[Any]):
+    tool = ToolSchema()
+    combined_score = S.FloatField()
+    embedded_text = S.CharField(allow_null=True)
+    fts_rank = S.IntegerField(allow_null=True)
+    vector_rank = S.IntegerField(allow_null=True)
 
 
 class RunUsageSchema(S.Serializer[Any]):

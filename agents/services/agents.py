@@ -220,6 +220,7 @@ def agent_create(
     tools: list[str] | None = None,
     tool_ids: list[Any] | None = None,
     include_base_tools: bool = True,
+    include_base_tool_rules: bool | None = None,
     tags: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
     description: str | None = None,
@@ -306,6 +307,9 @@ def agent_create(
         if tool not in chosen:
             chosen.append(tool)
     AgentTool.objects.bulk_create([AgentTool(agent=agent, tool=t) for t in chosen])
+    if include_base_tool_rules:
+        agent.tool_rules = with_base_tool_rules(agent.tool_rules, kind=kind, attached={t.name for t in chosen})
+        agent.save(update_fields=["tool_rules"])
     return agent
 
 
@@ -329,8 +333,11 @@ def agent_update(
     block_ids: list[Any] | None = None,
     tool_ids: list[Any] | None = None,
     secrets: dict[str, str] | None = None,
+    include_base_tool_rules: bool | None = None,
 ) -> Agent:
-    """Partial update: None leaves a field alone. block_ids / tool_ids / secrets replace the attached sets."""
+    """Partial update: None leaves a field alone. block_ids / tool_ids / secrets replace the attached sets.
+    include_base_tool_rules true adds the base tool rules of the (new) type for its attached base tools, false
+    removes them (see with_base_tool_rules); applied after every other change."""
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     if name is not None:
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -399,10 +406,60 @@ def agent_update(
         AgentTool.objects.bulk_create([AgentTool(agent=locked, tool=t) for t in tools if t.pk not in have])
     if type_changed:
         _switch_base_tools(locked)
+    if include_base_tool_rules is not None:
+        attached = set(AgentTool.objects.filter(agent=locked).values_list("tool__name", flat=True))
+        if include_base_tool_rules:
+            locked.tool_rules = with_base_tool_rules(locked.tool_rules, kind=locked.agent_type, attached=attached)
+        else:
+            locked.tool_rules = without_base_tool_rules(locked.tool_rules)
+        locked.save(update_fields=["tool_rules"])
     if embedding_changed:
         # Stored vectors were written by the old model: re-embed them after commit (progress: EmbeddingJob).
         agent_reembed_start(agent=locked)
     return locked
+
+
+def base_tool_rules(*, kind: str, attached: set[str]) -> list[dict[str, Any]]:
+    """Letta's base tool rules for the type's base tools that are attached: a memgpt agent's turn ends when
+    send_message succeeds (exit_loop) and goes on after its other base tools (continue_loop), so it needs no
+    request_heartbeat for them; a v1 agent goes on after its base tools (what its loop does anyway)."""
+    base = BASE_TOOLS_MEMGPT if kind == AgentType.MEMGPT else BASE_TOOLS_V1
+    rules = []
+    for name in base:
+        if name in attached:
+            rule_type = "exit_loop" if name == "send_message" else "continue_loop"
+            rules.append({"type": rule_type, "tool_name": name})
+    return rules
+
+
+_BASE_RULE_KEYS = {
+    (rule_type, name) for name in {*BASE_TOOLS_MEMGPT, *BASE_TOOLS_V1} for rule_type in ("exit_loop", "continue_loop")
+}
+
+
+def with_base_tool_rules(rules: list[dict[str, Any]], *, kind: str, attached: set[str]) -> list[dict[str, Any]]:
+    """`rules` plus the base tool rules it lacks (an existing rule for the same tool and type is kept as is)."""
+    have = {(r.get("type"), r.get("tool_name")) for r in rules}
+    extra = [r for r in base_tool_rules(kind=kind, attached=attached) if (r["type"], r["tool_name"]) not in have]
+    return clean_tool_rules([*rules, *extra])
+
+
+def without_base_tool_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rules` less the plain base tool rules (exit_loop/continue_loop on a base tool, with no other field)."""
+    return [
+        r
+        for r in rules
+        if not ((r.get("type"), r.get("tool_name")) in _BASE_RULE_KEYS and set(r) <= {"type", "tool_name"})
+    ]
+
+
+def agent_recompile(*, agent: Agent, dry_run: bool = False) -> str:
+    """Rebuild the compiled system message from the current prompt, memory blocks and memory counts (the runtime
+    otherwise recompiles only when the prompt or a block changed) and store it unless `dry_run`. Returns it."""
+    from agents import context
+
+    fresh = Agent.objects.get(pk=agent.pk)
+    return context.compile_system(fresh, store=not dry_run, force=True)
 
 
 def _switch_base_tools(agent: Agent) -> None:

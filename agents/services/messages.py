@@ -1,15 +1,17 @@
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from agents import events
-from agents.models import Agent, Message
+from agents.models import Agent, Message, MessageRole
 from agents.recall import messages_embed_after_commit
 
 
@@ -130,3 +132,84 @@ def agent_summarize(*, agent: Agent) -> int:
     before = Message.objects.filter(agent=agent, in_context=True).count()
     context.prepare(agent, model=agent.model, run_id=None, force_compact=True)
     return before - Message.objects.filter(agent=agent, in_context=True).count()
+
+
+_EDITABLE = {
+    "system_message": MessageRole.SYSTEM,
+    "user_message": MessageRole.USER,
+    "assistant_message": MessageRole.ASSISTANT,
+    "reasoning_message": MessageRole.ASSISTANT,
+}
+
+
+def _edited_text(content: Any) -> tuple[str, list[dict[str, Any]]]:
+    if isinstance(content, str):
+        text, parts = content, text_content(content)
+    elif isinstance(content, list) and content and all(_is_text_part(p) for p in content):
+        parts = [{"type": "text", "text": p["text"]} for p in content]
+        text = "\n".join(p["text"] for p in parts)
+    else:
+        raise ValidationError({"content": "must be a string or a non-empty list of {type: text, text} parts"})
+    if "\x00" in text:  # PostgreSQL text holds no NUL
+        raise ValidationError({"content": "must not contain NUL characters"})
+    return text, parts
+
+
+def _is_text_part(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str)
+
+
+@transaction.atomic
+def message_update(
+    *, message: Message, message_type: str, content: Any = None, reasoning: str | None = None
+) -> Message:
+    """Edit a stored message as Letta's message update does: the text of a system, user or assistant message
+    (for an answer given through send_message, the tool call's `message` too), or an assistant message's
+    reasoning. The message keeps its place; an in-context edit bumps the agent's context_version (the next
+    step sends the new text), and its vector is dropped and recomputed after commit."""
+    role = _EDITABLE.get(message_type)
+    if role is None:
+        raise ValidationError({"message_type": f"must be one of {', '.join(_EDITABLE)}"})
+    locked = Message.objects.select_for_update().get(pk=message.pk)
+    if locked.role != role:
+        raise ValidationError({"message_type": f"{message_type} does not match this {locked.role} message"})
+    if message_type == "reasoning_message":
+        if not isinstance(reasoning, str) or "\x00" in reasoning:
+            raise ValidationError({"reasoning": "is required for a reasoning_message (a string without NUL)"})
+        locked.reasoning = reasoning
+        Message.objects.filter(pk=locked.pk).update(reasoning=reasoning)
+    else:
+        if content is None:
+            raise ValidationError({"content": f"is required for a {message_type}"})
+        text, parts = _edited_text(content)
+        calls = list(locked.tool_calls or [])
+        replied_by_tool = False
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and function.get("name") == "send_message":
+                try:
+                    arguments = json.loads(function.get("arguments") or "{}")
+                except ValueError:
+                    arguments = {}
+                arguments = {**arguments, "message": text} if isinstance(arguments, dict) else {"message": text}
+                function["arguments"] = json.dumps(arguments, ensure_ascii=False)
+                replied_by_tool = True
+        if not replied_by_tool:
+            locked.content = parts
+        locked.text, locked.tool_calls = text, calls
+        locked.embedding, locked.embedding_model, locked.embedding_dim, locked.embedding_hash = None, "", None, ""
+        locked.save(
+            update_fields=[
+                "content",
+                "text",
+                "tool_calls",
+                "embedding",
+                "embedding_model",
+                "embedding_dim",
+                "embedding_hash",
+            ]
+        )
+        messages_embed_after_commit([locked])
+    if locked.in_context:
+        Agent.objects.filter(pk=locked.agent_id).update(context_version=F("context_version") + 1)
+    return locked

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents import events
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
 from agents.recall import run_messages_embed_after_commit
 from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
 
@@ -258,7 +258,9 @@ def run_dispatch_next(*, agent_id: uuid.UUID) -> None:
 
 
 def run_cancel(*, run: Run) -> Run:
-    """Cancel a queued or running run (a running one stops before its next step is persisted)."""
+    """Cancel a queued or running run (a running one stops before its next step is persisted). A run that has
+    already ended is returned as it is: no event, no wake-up, no dispatch, no embedding (those belong to the one
+    end the run had)."""
     with transaction.atomic():
         cancelled = Run.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
             status=RunStatus.CANCELLED, stop_reason="cancelled", completed_at=timezone.now()
@@ -267,7 +269,17 @@ def run_cancel(*, run: Run) -> Run:
         if cancelled:
             # Input of a run that never started stays out of the history's order but remains searchable.
             events.run_status(run)
-        _after_end(run)
+            _after_end(run)
+    return run
+
+
+def run_delete(*, run: Run) -> Run:
+    """Delete a run and its steps; an active run is cancelled first (its worker abandons the step in flight, see
+    agents.loop._count_step). The run's messages stay in the agent's history (recall memory), without a run.
+    Returns the run as it was last (cancelled, when it was active)."""
+    with transaction.atomic():
+        run = run_cancel(run=run)
+        Run.objects.filter(pk=run.pk).delete()
     return run
 
 
@@ -380,3 +392,31 @@ def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
         with _waiters_lock:
             if _waiters.get(run_id) is waiter:
                 _waiters.pop(run_id, None)
+
+
+FEEDBACK_VALUES = ("positive", "negative")
+MAX_FEEDBACK_TAGS = 100
+
+
+def step_feedback_update(
+    *, step: Step, feedback: str | None = None, clear_feedback: bool = False, tags: list[str] | None = None
+) -> Step:
+    """Record a user's feedback on a step: `feedback` positive/negative (`clear_feedback` removes it), `tags`
+    added to the step's feedback tags (kept in order, without repeats)."""
+    if feedback is not None and feedback not in FEEDBACK_VALUES:
+        raise ValidationError({"feedback": "must be 'positive', 'negative' or null"})
+    if tags is not None and (
+        not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() and len(t) <= 200 for t in tags)
+    ):
+        raise ValidationError({"tags": "must be a list of non-empty strings of at most 200 characters"})
+    with transaction.atomic():
+        locked = Step.objects.select_for_update().get(pk=step.pk)
+        if feedback is not None or clear_feedback:
+            locked.feedback = feedback or ""
+        if tags:
+            merged = list(dict.fromkeys([*(locked.feedback_tags or []), *(t.strip() for t in tags)]))
+            if len(merged) > MAX_FEEDBACK_TAGS:
+                raise ValidationError({"tags": f"a step holds at most {MAX_FEEDBACK_TAGS} feedback tags"})
+            locked.feedback_tags = merged
+        locked.save(update_fields=["feedback", "feedback_tags"])
+    return locked

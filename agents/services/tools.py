@@ -1,3 +1,4 @@
+import re
 import uuid
 from typing import Any
 
@@ -6,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.selectors import organization_id_for
-from agents.models import Tool
-from agents.tools.builtin import BUILTIN_SCHEMAS, builtin_tool_type
+from agents.models import Agent, Tool
+from agents.tools.builtin import BUILTIN_SCHEMAS, ToolContext, builtin_tool_type
+from agents.tools.execute import ToolResult, execute_tool
 from agents.tools.schema import schema_from_source
 
 _builtins_ready = False
@@ -198,3 +200,62 @@ def tool_ids_for_names(*, organization_id: uuid.UUID, names: list[str]) -> list[
     if missing:
         raise ValidationError({"tools": f"unknown tool(s): {', '.join(missing)}"})
     return [found[n] for n in names]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _clean_args(args: Any) -> dict[str, Any]:
+    if args is None:
+        return {}
+    if not isinstance(args, dict):
+        raise ValidationError({"args": "must be an object of argument names to values"})
+    if _has_nul(args):  # a built-in may store them, and PostgreSQL text holds no NUL
+        raise ValidationError({"args": "must not contain NUL characters"})
+    return dict(args)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def agent_tool_run(*, agent: Agent, tool_name: str, args: dict[str, Any] | None = None) -> ToolResult:
+    """Run one of the agent's tools now, outside any run, through the loop's executor (built-ins act on the
+    agent's memory as if the agent called them; custom tools run in their own process). A tool failure is a
+    result with is_err. Raises Tool.DoesNotExist when no tool of that name is attached to the agent."""
+    tool = Tool.objects.filter(agenttool__agent=agent, name=tool_name).first()
+    if tool is None:
+        raise Tool.DoesNotExist(f"the agent has no tool named {tool_name!r}")
+    cleaned = _clean_args(args)
+    cleaned.pop("request_heartbeat", None)  # memgpt schemas add it; it steers the loop, not the tool
+    return execute_tool(ToolContext(agent=agent, run_id=None, step_id=None), tool, cleaned)
+
+
+def tool_run_from_source(
+    *,
+    actor: User,
+    source_code: str,
+    args: dict[str, Any] | None = None,
+    name: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+    env_vars: dict[str, str] | None = None,
+) -> tuple[str, ToolResult]:
+    """Run Python source as a custom tool once, without saving it (in its own process, like any custom tool).
+    Returns the tool's name and its result; bad source or arguments of the wrong shape are a ValidationError."""
+    fields = _clean_tool_fields(source_code=source_code, name=name, description=None, json_schema=json_schema)
+    if env_vars is not None and (
+        not isinstance(env_vars, dict)
+        or not all(
+            isinstance(k, str) and _ENV_NAME.fullmatch(k) and isinstance(v, str) and "\x00" not in v
+            for k, v in env_vars.items()
+        )
+    ):
+        raise ValidationError({"env_vars": "must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings"})
+    tool = Tool(organization_id=organization_id_for(actor), tool_type=Tool.ToolType.CUSTOM, **fields)
+    return tool.name, execute_tool(None, tool, _clean_args(args), env=env_vars)

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,21 @@ _SYSTEM_FILES = (
 
 
 class CustomToolError(Exception):
-    pass
+    def __init__(self, message: str, *, stdout: str = "", stderr: str = "") -> None:
+        super().__init__(message)
+        self.stdout, self.stderr = stdout, stderr
 
 
-def run_custom_tool(tool: Tool, args: dict[str, Any], *, env: dict[str, str] | None = None) -> str:
-    """Runs the tool's function with `args`; `env`: the agent's secrets, added to the tool's environment."""
+@dataclass(frozen=True)
+class CustomToolOutput:
+    result: str
+    stdout: str  # what the tool printed
+    stderr: str
+
+
+def run_custom_tool_output(tool: Tool, args: dict[str, Any], *, env: dict[str, str] | None = None) -> CustomToolOutput:
+    """Runs the tool's function with `args` in the sandbox; `env` (the agent's secrets, a tool run's variables) is
+    added to the tool's otherwise empty environment."""
     payload = json.dumps({"source": tool.source_code, "name": tool.json_schema.get("name", tool.name), "args": args})
     stdout, stderr, returncode = _run_sandboxed(payload, env or {})
     if returncode != 0:
@@ -77,10 +88,15 @@ def run_custom_tool(tool: Tool, args: dict[str, Any], *, env: dict[str, str] | N
         if "[Errno 27]" in last:  # EFBIG: Python ignores SIGXFSZ, so the write over the limit fails instead
             limit = settings.ENGRAM_TOOL_OUTPUT_MB
             raise CustomToolError(f"the tool wrote more than {limit} MB to a file or its output")
-        raise CustomToolError(last)
-    _, _, result = stdout.rpartition(_MARKER)
+        raise CustomToolError(last, stdout=stdout, stderr=stderr)
+    printed, _, result = stdout.rpartition(_MARKER)
     value = json.loads(result) if result else None
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return CustomToolOutput(result=text, stdout=printed, stderr=stderr)
+
+
+def run_custom_tool(tool: Tool, args: dict[str, Any], *, env: dict[str, str] | None = None) -> str:
+    return run_custom_tool_output(tool, args, env=env).result
 
 
 def sandbox_mode() -> str:

@@ -341,3 +341,12 @@ def test_a_step_records_its_cost_from_the_model_price(fake_llm, make_agent, send
     step = Step.objects.get(run=run)
     assert step.prompt_tokens > 0 and step.completion_tokens > 0
     assert step.cost > 0  # gpt-4o-mini is in litellm's price list, though the request went to an OpenAI-compatible URL
+
+
+def test_memgpt_with_base_tool_rules_goes_on_after_memory_tools_without_heartbeat(fake_llm, make_agent, send):
+    agent = make_agent(agent_type="memgpt", include_base_tool_rules=True)
+    fake_llm.tool_call("core_memory_append", {"label": "human", "content": "Name: Ada", "request_heartbeat": False})
+    fake_llm.tool_call("send_message", {"message": "Hello Ada!"})
+    run = send(agent, "I'm Ada")
+    assert (run.status, run.stop_reason, run.step_count) == (RunStatus.COMPLETED, "tool_rule", 2)
+    assert Message.objects.filter(run=run, role="assistant").order_by("seq").last().text == "Hello Ada!"

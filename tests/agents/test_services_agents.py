@@ -246,3 +246,49 @@ def test_upsert_sets_the_return_limit_in_the_same_write(alice):
     with pytest.raises(ValidationError) as excinfo:
         tool_upsert(actor=alice, source_code=source, return_char_limit=0)
     assert "return_char_limit" in excinfo.value.message_dict
+
+
+def test_include_base_tool_rules_adds_the_rules_of_the_type(alice):
+    """Regression: include_base_tool_rules was accepted and ignored."""
+    memgpt = agent_create(
+        actor=alice, name="m", model="openai/gpt-4o-mini", agent_type="memgpt_v2_agent", include_base_tool_rules=True
+    )
+    assert memgpt.tool_rules == [
+        {"type": "exit_loop", "tool_name": "send_message"},
+        {"type": "continue_loop", "tool_name": "core_memory_append"},
+        {"type": "continue_loop", "tool_name": "core_memory_replace"},
+        {"type": "continue_loop", "tool_name": "conversation_search"},
+    ]
+    v1 = agent_create(actor=alice, name="v", model="openai/gpt-4o-mini", include_base_tool_rules=True)
+    assert [(r["type"], r["tool_name"]) for r in v1.tool_rules] == [
+        ("continue_loop", "conversation_search"),
+        ("continue_loop", "memory_insert"),
+        ("continue_loop", "memory_replace"),
+    ]
+    # Only for base tools the agent has; the caller's own rules stay first and are not repeated.
+    own = {"type": "exit_loop", "tool_name": "send_message"}
+    bare = agent_create(
+        actor=alice,
+        name="b",
+        model="openai/gpt-4o-mini",
+        agent_type="memgpt",
+        include_base_tools=False,
+        tool_rules=[own],
+        include_base_tool_rules=True,
+    )
+    assert bare.tool_rules == [own]
+    plain = agent_create(actor=alice, name="p", model="openai/gpt-4o-mini")
+    assert plain.tool_rules == []
+
+
+def test_include_base_tool_rules_on_update(alice):
+    agent = agent_create(actor=alice, name="a", model="openai/gpt-4o-mini", tool_rules=[_MAX_RULE])
+    agent = agent_update(agent=agent, agent_type="memgpt", include_base_tool_rules=True)
+    assert agent.tool_rules[0] == _MAX_RULE
+    assert {"type": "exit_loop", "tool_name": "send_message"} in agent.tool_rules
+    agent = agent_update(agent=agent, include_base_tool_rules=False)
+    assert agent.tool_rules == [_MAX_RULE]
+    assert Agent.objects.get(pk=agent.pk).tool_rules == [_MAX_RULE]
+
+
+_MAX_RULE = {"type": "max_count_per_step", "tool_name": "conversation_search", "max_count_limit": 2}

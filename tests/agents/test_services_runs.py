@@ -97,3 +97,60 @@ def test_messages_reset_keeps_recall(alice, agent):
     message_create_many(agent=agent, specs=[MessageSpec(role="user", text="x")])
     assert messages_reset(agent=agent) == 1
     assert Message.objects.filter(agent=agent, in_context=False).count() == 1
+
+
+def test_cancelling_a_finished_run_is_a_no_op(alice, agent, django_capture_on_commit_callbacks, settings):
+    """Regression: run_cancel of a run that had already ended ran the run-end hooks again (waking waiters,
+    dispatching the agent's next run, embedding the run's messages)."""
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
+    settings.ENGRAM_EMBED_MESSAGES = True
+    run = run_create(actor=alice, agent=agent, messages=[{"content": "one"}])
+    claimed = run_claim(run_id=run.id, token="t1")
+    assert run_finish(run=claimed, status=RunStatus.COMPLETED, stop_reason="end_turn")
+    finished = Run.objects.get(pk=run.pk)
+    queued = run_create(actor=alice, agent=agent, messages=[{"content": "two"}])
+    with django_capture_on_commit_callbacks() as callbacks:
+        again = run_cancel(run=finished)
+    assert callbacks == []
+    assert (again.status, again.stop_reason, again.completed_at) == (
+        RunStatus.COMPLETED,
+        "end_turn",
+        finished.completed_at,
+    )
+    assert Run.objects.get(pk=queued.pk).status == RunStatus.QUEUED
+    # Cancelling an active run still runs them once.
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert run_cancel(run=queued).status == RunStatus.CANCELLED
+    assert callbacks
+
+
+def test_run_delete_cancels_first_and_keeps_the_messages(alice, agent):
+    from agents.models import Step
+    from agents.services.runs import run_delete
+
+    run = run_create(actor=alice, agent=agent, messages=[{"content": "one"}])
+    claimed = run_claim(run_id=run.id, token="t1")
+    Step.objects.create(organization_id=agent.organization_id, run=claimed, agent=agent, index=0, model="m")
+    deleted = run_delete(run=claimed)
+    assert deleted.status == RunStatus.CANCELLED
+    assert not Run.objects.filter(pk=run.pk).exists() and not Step.objects.exists()
+    assert list(Message.objects.filter(agent=agent).values_list("text", "run_id")) == [("one", None)]
+    # The worker that held the run abandons its step: the run is gone.
+    assert run_claim(run_id=run.id, token="t1") is None
+
+
+def test_step_feedback_validates_and_merges_tags(alice, agent):
+    from agents.models import Step
+    from agents.services.runs import step_feedback_update
+
+    run = run_create(actor=alice, agent=agent, messages=[{"content": "one"}])
+    step = Step.objects.create(organization_id=agent.organization_id, run=run, agent=agent, index=0, model="m")
+    step = step_feedback_update(step=step, feedback="negative", tags=["slow", "wrong"])
+    step = step_feedback_update(step=step, tags=["wrong", "rude"])
+    assert (step.feedback, step.feedback_tags) == ("negative", ["slow", "wrong", "rude"])
+    for kwargs in ({"feedback": "meh"}, {"tags": [" "]}, {"tags": "x"}):
+        with pytest.raises(ValidationError):
+            step_feedback_update(step=step, **kwargs)
+    step.refresh_from_db()
+    assert (step.feedback, step.feedback_tags) == ("negative", ["slow", "wrong", "rude"])
+    assert step_feedback_update(step=step, clear_feedback=True).feedback == ""

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from agents.models import Agent, Step
+from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from agents.services.tools import tool_create
@@ -29,6 +29,7 @@ def world(user: Any) -> dict[str, str]:
     run = run_create(actor=user, agent=agent, messages=[{"role": "user", "content": "hi"}])
     step = Step.objects.create(organization_id=agent.organization_id, run=run, agent=agent, index=0, model=agent.model)
     passage = passage_insert(agent=agent, text="a fact")
+    message = Message.objects.filter(run=run).get()
     return {
         "agent_id": f"agent-{agent.id}",
         "block_id": f"block-{block.id}",
@@ -36,7 +37,9 @@ def world(user: Any) -> dict[str, str]:
         "run_id": f"run-{run.id}",
         "step_id": f"step-{step.id}",
         "passage_id": f"passage-{passage.id}",
+        "message_id": f"message-{message.id}",
         "block_label": "human",
+        "tool_name": "conversation_search",
     }
 
 

@@ -180,7 +180,27 @@ def run(base_url: str, api_key: str) -> None:
     # Runs and steps.
     run_id = response.usage.run_ids[0]
     assert client.runs.retrieve(run_id).status == "completed"
-    assert len(list(client.runs.steps.list(run_id))) == 2
+    steps = list(client.runs.steps.list(run_id))
+    assert len(steps) == 2
+    step_messages = [m.message_type for m in client.steps.messages.list(steps[0].id, order="asc")]
+    assert step_messages == ["tool_call_message", "tool_return_message"], step_messages
+    assert client.steps.metrics.retrieve(steps[0].id).run_id == run_id
+    rated = client.steps.feedback.create(steps[0].id, feedback="positive", tags=["memory"])
+    assert (rated.feedback, rated.tags) == ("positive", ["memory"])
+
+    # Messages across the organization: list, retrieve one, search (recall search).
+    assert {m.id for m in everything} <= {m.id for m in client.messages.list(limit=100)}
+    one = client.messages.retrieve(stored[0].id)
+    assert [(m.message_type, m.content) for m in one] == [("assistant_message", STREAMED_REPLY)]
+    found = client.messages.search(query="cat", agent_id=agent.id, search_mode="fts")
+    assert found and {r.agent_id for r in found} == {agent.id}
+    assert "Remember my cat is Tom" in [r.content for r in found if r.message_type == "user_message"]
+
+    # The compiled system prompt, tool search, and a tool run by hand.
+    assert "Cat: Tom" in client.agents.recompile(agent.id)
+    assert client.tools.search(query="dice")[0].tool.name == "roll_dice"
+    result = client.agents.tools.run("roll_dice", agent_id=agent.id, args={"sides": 1})
+    assert (result.status, result.func_return) == ("success", "1")
 
     # Delete.
     client.agents.delete(other.id)
