@@ -334,7 +334,7 @@ def test_run_a_tool_of_the_agent(alice_api: APIClient, charlie_api: APIClient, a
     response = alice_api.post(
         f"{base}/memory_insert/run", {"args": {"label": "human", "new_str": "a\u0000b"}}, format="json"
     )
-    assert response.status_code == 422 and response.json()["detail"].startswith("args: ")
+    assert response.status_code == 422 and response.json()["detail"].startswith("args.new_str: holds a NUL")
     assert "a\x00b" not in Block.objects.get(agents=agent, label="human").value
     assert charlie_api.post(f"{base}/shout/run", {"args": {"text": "x"}}, format="json").status_code == 404
 
