@@ -1,5 +1,4 @@
 import random
-import re
 import zoneinfo
 from typing import Any
 
@@ -11,7 +10,7 @@ from django.db import IntegrityError, transaction
 from accounts.selectors import organization_id_for
 from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
-from agents.services.tools import tool_ids_for_names
+from agents.services.tools import clean_tool_environment, tool_ids_for_names
 from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
 from config.crypto import encrypt
@@ -168,26 +167,6 @@ def _set_tags(agent: Agent, tags: list[str]) -> None:
     )
 
 
-_SECRET_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
-MAX_SECRETS = 100
-MAX_SECRET_CHARS = 10_000
-
-
-def _clean_secrets(secrets: Any, field: str) -> dict[str, str]:
-    if not isinstance(secrets, dict):
-        raise ValidationError({field: "must be an object of environment variable names to string values"})
-    if len(secrets) > MAX_SECRETS:
-        raise ValidationError({field: f"at most {MAX_SECRETS} secrets per agent"})
-    for key, value in secrets.items():
-        if not isinstance(key, str) or not _SECRET_KEY.fullmatch(key):
-            raise ValidationError({field: f"{key!r} is not an environment variable name (letters, digits, _)"})
-        if not isinstance(value, str) or len(value) > MAX_SECRET_CHARS:
-            raise ValidationError(
-                {field: f"{key}: the value must be a string of at most {MAX_SECRET_CHARS} characters"}
-            )
-    return secrets
-
-
 def _set_secrets(agent: Agent, secrets: dict[str, str]) -> None:
     """The agent's secrets become exactly `secrets` (values encrypted at rest)."""
     AgentSecret.objects.filter(agent=agent).exclude(key__in=list(secrets)).delete()
@@ -260,7 +239,7 @@ def agent_create(
     )
     if context_window_limit is not None:
         agent.context_window_limit = _clean_context_window(context_window_limit)
-    cleaned_secrets = _clean_secrets(secrets, "secrets") if secrets is not None else {}
+    cleaned_secrets = clean_tool_environment(secrets, "secrets") if secrets is not None else {}
     agent.save()
     _set_tags(agent, _clean_tags(tags))
     _set_secrets(agent, cleaned_secrets)
@@ -385,7 +364,7 @@ def agent_update(
     if tags is not None:
         _set_tags(locked, _clean_tags(tags))
     if secrets is not None:
-        _set_secrets(locked, _clean_secrets(secrets, "secrets"))
+        _set_secrets(locked, clean_tool_environment(secrets, "secrets"))
     if block_ids is not None:
         blocks = []
         for raw in block_ids:

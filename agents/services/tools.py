@@ -11,6 +11,7 @@ from agents.models import Agent, Tool
 from agents.tools.builtin import BUILTIN_SCHEMAS, ToolContext, builtin_tool_type
 from agents.tools.execute import ToolResult, execute_tool
 from agents.tools.schema import schema_from_source
+from config.text import check_storable
 
 _builtins_ready = False
 
@@ -202,27 +203,33 @@ def tool_ids_for_names(*, organization_id: uuid.UUID, names: list[str]) -> list[
     return [found[n] for n in names]
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def _clean_args(args: Any) -> dict[str, Any]:
     if args is None:
         return {}
     if not isinstance(args, dict):
         raise ValidationError({"args": "must be an object of argument names to values"})
-    if _has_nul(args):  # a built-in may store them, and PostgreSQL text holds no NUL
-        raise ValidationError({"args": "must not contain NUL characters"})
+    check_storable(args, root="args")  # a built-in may store them
     return dict(args)
 
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+MAX_ENV_VARS = 100
+MAX_ENV_CHARS = 10_000
+
+
+def clean_tool_environment(variables: Any, field: str) -> dict[str, str]:
+    """Environment variables for custom tools (an agent's secrets, a tool run's `env_vars`): names of letters,
+    digits and _, string values without NUL."""
+    if not isinstance(variables, dict):
+        raise ValidationError({field: "must be an object of environment variable names to string values"})
+    if len(variables) > MAX_ENV_VARS:
+        raise ValidationError({field: f"at most {MAX_ENV_VARS} variables"})
+    for key, value in variables.items():
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            raise ValidationError({field: f"{key!r} is not an environment variable name (letters, digits, _)"})
+        if not isinstance(value, str) or len(value) > MAX_ENV_CHARS or "\x00" in value:
+            raise ValidationError({field: f"{key}: the value must be a string of at most {MAX_ENV_CHARS} characters"})
+    return variables
 
 
 def agent_tool_run(*, agent: Agent, tool_name: str, args: dict[str, Any] | None = None) -> ToolResult:
@@ -249,13 +256,7 @@ def tool_run_from_source(
     """Run Python source as a custom tool once, without saving it (in its own process, like any custom tool).
     Returns the tool's name and its result; bad source or arguments of the wrong shape are a ValidationError."""
     fields = _clean_tool_fields(source_code=source_code, name=name, description=None, json_schema=json_schema)
-    if env_vars is not None and (
-        not isinstance(env_vars, dict)
-        or not all(
-            isinstance(k, str) and _ENV_NAME.fullmatch(k) and isinstance(v, str) and "\x00" not in v
-            for k, v in env_vars.items()
-        )
-    ):
-        raise ValidationError({"env_vars": "must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings"})
+    if env_vars is not None:
+        clean_tool_environment(env_vars, "env_vars")
     tool = Tool(organization_id=organization_id_for(actor), tool_type=Tool.ToolType.CUSTOM, **fields)
     return tool.name, execute_tool(None, tool, _clean_args(args), env=env_vars)

@@ -45,7 +45,7 @@ def test_secrets_are_set_shown_replaced_and_encrypted_at_rest(alice_api: APIClie
         ({"1ST": "x"}, "is not an environment variable name"),
         ({"BAD-NAME": "x"}, "is not an environment variable name"),
         ({"OK": "x" * 10_001}, "at most 10000"),
-        ({f"K{i}": "x" for i in range(101)}, "at most 100 secrets"),
+        ({f"K{i}": "x" for i in range(101)}, "at most 100 variables"),
     ],
 )
 def test_bad_secrets_are_refused_and_nothing_is_written(alice_api: APIClient, secrets: Any, reason: str) -> None:
