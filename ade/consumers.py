@@ -33,19 +33,26 @@ def _can_see_agent(user: User, agent_id: uuid.UUID) -> bool:
     return True
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Lets a signed-in user join the one group `group_for` allows and relays its events. The page sends over
+    HTTP; the socket is server-to-browser only."""
+
     group: str | None = None
+
+    async def group_for(self, user: User) -> str | None:
+        """The group to join, or None to refuse the socket (4403)."""
+        raise NotImplementedError
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
-        if not await database_sync_to_async(_can_see_agent)(user, agent_id):
+        group = await self.group_for(user)
+        if group is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.group = agent_group(agent_id)
+        self.group = group
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
@@ -54,46 +61,33 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # The page sends over HTTP; the socket is server-to-browser only.
         return
 
     async def _relay(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
 
+
+class AgentConsumer(_GroupConsumer):
+    async def group_for(self, user: User) -> str | None:
+        agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
+        return agent_group(agent_id) if await database_sync_to_async(_can_see_agent)(user, agent_id) else None
+
     # One handler per event type published by agents/events.py ("agent.block" dispatches to agent_block).
-    agent_message = _relay
-    agent_token = _relay
-    agent_step = _relay
-    agent_run_status = _relay
-    agent_block = _relay
-    agent_compaction = _relay
+    agent_message = _GroupConsumer._relay
+    agent_token = _GroupConsumer._relay
+    agent_step = _GroupConsumer._relay
+    agent_run_status = _GroupConsumer._relay
+    agent_block = _GroupConsumer._relay
+    agent_compaction = _GroupConsumer._relay
 
 
-class OrganizationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class OrganizationConsumer(_GroupConsumer):
     """The run status changes of every agent of the user's own organization (there is no id to ask for another)."""
 
-    group: str | None = None
-
-    async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+    async def group_for(self, user: User) -> str | None:
         try:
-            organization_id = await database_sync_to_async(organization_id_for)(user)
+            return organization_group(await database_sync_to_async(organization_id_for)(user))
         except Membership.DoesNotExist:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        self.group = organization_group(organization_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+            return None
 
-    async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        return
-
-    async def agent_run_status(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+    agent_run_status = _GroupConsumer._relay
