@@ -169,10 +169,12 @@ def _bwrap_prefix(bwrap: str, *, network: bool) -> list[str]:
     for path in sorted(hidden):
         if any(path == d or path.startswith(d + "/") for d in _SYSTEM_DIRS):
             argv += ["--tmpfs", path]
+    # A private /tmp first: the interpreter may be installed below /tmp, and a later mount would hide it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _SANDBOX_TMP]
     # The interpreter: its installation and the virtual environment (which may sit inside the hidden project).
     for path in sorted({str(Path(sys.base_prefix).resolve()), str(Path(sys.prefix).resolve())}):
         argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _SANDBOX_TMP, "--chdir", _SANDBOX_TMP]
+    argv += ["--chdir", _SANDBOX_TMP]
     return argv
 
 
