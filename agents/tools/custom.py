@@ -49,6 +49,7 @@ sys.stdout.write("\n\x00ENGRAM_RESULT\x00" + json.dumps(result, default=str))
 _MARKER = "\n\x00ENGRAM_RESULT\x00"
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 _SANDBOX_TMP = "/tmp"  # noqa: S108 (inside the sandbox: a fresh tmpfs of its own)
+_SANDBOX_HOME = "/sandbox"  # the tool's working and home directory inside the sandbox, also a fresh tmpfs
 # What a Python process needs of the system, bound read-only when present (merged-/usr systems have symlinks).
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 _SYSTEM_FILES = (
@@ -144,11 +145,11 @@ def _limits() -> dict[str, int]:
     }
 
 
-def _environment(home: str) -> dict[str, str]:
+def _environment(home: str, tmp: str) -> dict[str, str]:
     return {
         "PATH": _PATH,
         "HOME": home,
-        "TMPDIR": home,
+        "TMPDIR": tmp,
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         # One thread each: numerical libraries reserve memory per thread, and the address-space limit counts it.
@@ -169,12 +170,12 @@ def _bwrap_prefix(bwrap: str, *, network: bool) -> list[str]:
     for path in sorted(hidden):
         if any(path == d or path.startswith(d + "/") for d in _SYSTEM_DIRS):
             argv += ["--tmpfs", path]
-    # A private /tmp first: the interpreter may be installed below /tmp, and a later mount would hide it.
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _SANDBOX_TMP]
+    # Private directories first: the interpreter may be installed below /tmp, and a later mount would hide it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _SANDBOX_TMP, "--tmpfs", _SANDBOX_HOME]
     # The interpreter: its installation and the virtual environment (which may sit inside the hidden project).
     for path in sorted({str(Path(sys.base_prefix).resolve()), str(Path(sys.prefix).resolve())}):
         argv += ["--ro-bind", path, path]
-    argv += ["--chdir", _SANDBOX_TMP]
+    argv += ["--chdir", _SANDBOX_HOME]
     return argv
 
 
@@ -191,12 +192,12 @@ def _run_sandboxed(payload: str, extra_env: dict[str, str]) -> tuple[str, str, i
                     "Debian's bubblewrap package, or set ENGRAM_TOOL_SANDBOX=process on a single-user machine"
                 )
             argv = _bwrap_prefix(settings.ENGRAM_BWRAP, network=settings.ENGRAM_TOOL_NETWORK)
-            for name, value in {**_environment(_SANDBOX_TMP), **extra_env}.items():
+            for name, value in {**_environment(_SANDBOX_HOME, _SANDBOX_TMP), **extra_env}.items():
                 argv += ["--setenv", name, value]
             argv += python
             env = {"PATH": _PATH}
         elif mode == "process":
-            argv, env = python, {**_environment(str(home)), **extra_env}
+            argv, env = python, {**_environment(str(home), str(home)), **extra_env}
         else:
             raise CustomToolError(f"unknown ENGRAM_TOOL_SANDBOX {mode!r}")
         # Output goes to files, so that the file-size limit bounds it too (a pipe would let a tool fill memory).
