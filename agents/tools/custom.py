@@ -7,9 +7,9 @@ much further it goes:
 
 - `bwrap`: the process runs under bubblewrap (Debian's `bubblewrap` package): a fresh root holding only the
   system's and Python's files, read-only (no project directory, no data directory, no `/etc` beyond what name
-  look-ups and TLS need), its own empty `/tmp` and working directory, new namespaces (no network unless `ENGRAM_TOOL_NETWORK`, no
-  other processes in sight), as `nobody` with no capabilities. When bubblewrap cannot run, the tool call fails with
-  a message that names it: this mode never runs a tool without it.
+  look-ups and TLS need), its own empty `/tmp` and working directory, new namespaces (no network unless
+  `ENGRAM_TOOL_NETWORK`, no other processes in sight), as `nobody` with no capabilities. When bubblewrap cannot
+  run, the tool call fails with a message that names it: this mode never runs a tool without it.
 - `process`: the environment, directory and limits only. The tool can still read files the server's user can and
   reach the network; for single-user machines.
 - `auto` (default): `bwrap` when bubblewrap runs on this machine, `process` otherwise (logged once, as a warning).
