@@ -228,6 +228,9 @@ ENGRAM_EMBEDDING_THREADS = env_int("ENGRAM_EMBEDDING_THREADS", 2, minimum=1, max
 ENGRAM_EMBED_INLINE_MAX = env_int("ENGRAM_EMBED_INLINE_MAX", 64, minimum=0)
 # Recall: every new message is embedded in the background so conversation_search also finds it by meaning.
 ENGRAM_EMBED_MESSAGES = env_bool("ENGRAM_EMBED_MESSAGES", True)
+# PostgreSQL: every this many passages or messages a process writes, it analyzes their table (memory/statistics.py);
+# 0 leaves statistics to autovacuum.
+ENGRAM_ANALYZE_AFTER_ROWS = env_int("ENGRAM_ANALYZE_AFTER_ROWS", 10_000, minimum=0)
 
 # Custom tools (agents.tools.custom): the sandbox (auto, bwrap or process), whether a tool may use the network (under
 # bwrap; a plain process always can), its wall-clock and CPU seconds, address space and output.

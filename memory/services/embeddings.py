@@ -20,6 +20,7 @@ from django.utils import timezone
 from memory.ddl import ensure_vector_index
 from memory.embeddings import EmbeddingError, content_hash, embed_texts, resolve_model
 from memory.models import EmbeddingJob
+from memory.statistics import rows_written
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ def embed_after_commit(*, label: str, ids: list[str], background: bool = False) 
     ids = [str(pk) for pk in ids]
 
     def dispatch() -> None:
+        rows_written(_model(label)._meta.db_table, len(ids))
         if settings.REDIS_URL:
             from memory.tasks import embed_rows_task
 
