@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from agents import events
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
-from agents.recall import run_messages_embed_after_commit
+from agents.recall import messages_embed_after_commit, run_messages_embed_after_commit
 from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
 
 logger = logging.getLogger(__name__)
@@ -279,6 +279,8 @@ def run_delete(*, run: Run) -> Run:
     Returns the run as it was last (cancelled, when it was active)."""
     with transaction.atomic():
         run = run_cancel(run=run)
+        # Embedding by run finds nothing once the run is gone (its messages' run becomes NULL): name them instead.
+        messages_embed_after_commit(Message.objects.filter(run=run).only("pk", "text"))
         Run.objects.filter(pk=run.pk).delete()
     return run
 

@@ -139,6 +139,23 @@ def test_run_delete_cancels_first_and_keeps_the_messages(alice, agent):
     assert run_claim(run_id=run.id, token="t1") is None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_messages_of_a_deleted_run_are_still_embedded(alice, agent, settings):
+    import time
+
+    from agents.services.runs import run_delete
+
+    settings.ENGRAM_EMBED_MESSAGES = True
+    run = run_create(actor=alice, agent=agent, messages=[{"content": "my cat is called Tom"}])
+    run_delete(run=run_claim(run_id=run.id, token="t1"))
+    message = Message.objects.get(agent=agent)
+    deadline = time.monotonic() + 20
+    while not message.embedding_hash and time.monotonic() < deadline:
+        time.sleep(0.05)
+        message.refresh_from_db()
+    assert message.run_id is None and message.embedding_hash  # findable by meaning, not only by words
+
+
 def test_step_feedback_validates_and_merges_tags(alice, agent):
     from agents.models import Step
     from agents.services.runs import step_feedback_update
