@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from accounts.models import Membership
 from agents.models import Agent, AgentType
@@ -26,6 +27,13 @@ class AgentImportForm(forms.Form):
     file = forms.FileField(label="Agent file (.af)", allow_empty_file=True)
     strip_messages = forms.BooleanField(required=False, label="Leave out the message history")
     override_existing_tools = forms.BooleanField(required=False, label="Replace my custom tools of the same name")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The server cuts a larger body off before any view sees it (config/uploads.py); the page says so first.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        self.fields["file"].widget.attrs["data-max-bytes"] = str(limit)
+        self.fields["file"].help_text = f"At most {limit // (1024 * 1024) or 1} MB."
 
 
 class ChatForm(forms.Form):

@@ -96,6 +96,21 @@
     if (id === "chat-tail" || id === "chat-form") scrollChat(id === "chat-form");
   });
 
+  // A file over the server's body limit would be cut off with a bare error page: refuse it here, with a message.
+  document.addEventListener("submit", function (e) {
+    var inputs = e.target.querySelectorAll ? e.target.querySelectorAll("input[type=file][data-max-bytes]") : [];
+    for (var i = 0; i < inputs.length; i++) {
+      var input = inputs[i], max = parseInt(input.dataset.maxBytes, 10), file = input.files && input.files[0];
+      if (file && file.size > max) {
+        e.preventDefault();
+        input.setCustomValidity(file.name + " is " + file.size + " bytes; the limit is " + max + " bytes.");
+        input.reportValidity();
+        input.addEventListener("change", function () { this.setCustomValidity(""); }, {once: true});
+        return;
+      }
+    }
+  }, true);
+
   // Enter sends, Shift+Enter inserts a new line.
   document.addEventListener("keydown", function (e) {
     var t = e.target;

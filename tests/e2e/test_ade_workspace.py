@@ -194,6 +194,14 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     assert page.locator("#active-count").inner_text() == "0"
     page.goto(f"{daphne_server.url}/")
     screenshot(page, "14-agent-list")
+    # An agent file over the body limit is refused on the page, before the server would cut it off.
+    page.click("#import-form >> xpath=.. >> summary")
+    limit = int(page.get_attribute("#import-form input[type=file]", "data-max-bytes"))
+    big = {"name": "huge.af", "mimeType": "application/json", "buffer": b" " * (limit + 1)}
+    page.set_input_files("#import-form input[type=file]", big)
+    page.click("#import-form button[type=submit]")
+    message = page.eval_on_selector("#import-form input[type=file]", "el => el.validationMessage")
+    assert f"the limit is {limit} bytes" in message and page.url == f"{daphne_server.url}/"
     page.goto(f"{daphne_server.url}/members/")
     screenshot(page, "15-members")
     page.goto(f"{daphne_server.url}/keys/")
