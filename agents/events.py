@@ -46,7 +46,7 @@ class TokenEvent(TypedDict):
     agent_id: str
     run_id: str
     step_index: int
-    kind: Literal["content", "reasoning", "tool_call"]
+    kind: Literal["content", "reasoning", "tool_name", "tool_call"]
     delta: str
 
 
@@ -227,7 +227,7 @@ def token(
     agent_id: uuid.UUID,
     run_id: uuid.UUID,
     step_index: int,
-    kind: Literal["content", "reasoning", "tool_call"],
+    kind: Literal["content", "reasoning", "tool_name", "tool_call"],
     delta: str,
 ) -> None:
     publish_now(

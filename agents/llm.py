@@ -19,7 +19,8 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-DeltaKind = Literal["content", "reasoning", "tool_call"]
+# "tool_name": a tool call starts (the delta is its function's name); "tool_call": its arguments' JSON, in pieces.
+DeltaKind = Literal["content", "reasoning", "tool_name", "tool_call"]
 OnDelta = Callable[[DeltaKind, str], None]
 
 _OVERFLOW_HINTS = ("context length", "context_length", "maximum context", "context window", "too many tokens")
@@ -223,6 +224,8 @@ def _stream(litellm: Any, kwargs: JSON, on_delta: OnDelta) -> Any:
                 on_delta("content", delta.content)
             for call in getattr(delta, "tool_calls", None) or []:
                 function = getattr(call, "function", None)
+                if function is not None and function.name:
+                    on_delta("tool_name", function.name)
                 if function is not None and function.arguments:
                     on_delta("tool_call", function.arguments)
     return litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])

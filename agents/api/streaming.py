@@ -8,6 +8,7 @@ any were dropped at the end) is sent, so a client that concatenates deltas gets 
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -87,22 +88,103 @@ def _poll(actor: User, run_id: uuid.UUID, after: uuid.UUID | None) -> tuple[Run,
     return run, rows
 
 
+class _StringArgument:
+    """One string argument (`"message": "…"`) decoded out of a tool call's JSON arguments while they stream in:
+    `feed` takes the next piece of the JSON and returns the text of the argument it completes."""
+
+    _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+    def __init__(self, key: str) -> None:
+        self.opening = re.compile(r'"' + re.escape(key) + r'"\s*:\s*"')
+        self.buffer = ""
+        self.position: int | None = None  # where the undecoded rest of the string starts
+        self.done = False
+
+    def feed(self, piece: str) -> str:
+        self.buffer += piece
+        if self.done:
+            return ""
+        if self.position is None:
+            match = self.opening.search(self.buffer)
+            if match is None:
+                return ""
+            self.position = match.end()
+        out: list[str] = []
+        text, i = self.buffer, self.position
+        while i < len(text):
+            char = text[i]
+            if char == '"':
+                self.done = True
+                break
+            if char != "\\":
+                out.append(char)
+                i += 1
+                continue
+            if i + 1 >= len(text):
+                break  # the escape continues in the next piece
+            if text[i + 1] != "u":
+                out.append(self._ESCAPES.get(text[i + 1], text[i + 1]))
+                i += 2
+                continue
+            decoded, width = self._unicode(text, i)
+            if width == 0:
+                break
+            out.append(decoded)
+            i += width
+        self.position = i
+        return "".join(out)
+
+    @staticmethod
+    def _unicode(text: str, i: int) -> tuple[str, int]:
+        """A \\uXXXX escape at `i` (two for a surrogate pair): (character, length), or ("", 0) until complete."""
+        if i + 6 > len(text):
+            return "", 0
+        try:
+            code = int(text[i + 2 : i + 6], 16)
+        except ValueError:
+            return text[i : i + 6], 6
+        if 0xD800 <= code < 0xDC00:
+            if i + 12 > len(text):
+                return "", 0
+            try:
+                low = int(text[i + 8 : i + 12], 16) if text[i + 6 : i + 8] == "\\u" else -1
+            except ValueError:
+                low = -1
+            if 0xDC00 <= low < 0xE000:
+                return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)), 12
+        return chr(code), 6
+
+
 @dataclass
 class _Tokens:
-    """Token deltas sent so far, per stored message id and LettaMessage type."""
+    """Token deltas sent so far, per stored message id and LettaMessage type. A reply the agent sends through its
+    assistant-message tool (memgpt's `send_message`) streams as assistant_message deltas decoded from the call's
+    arguments, like Letta's."""
 
     memgpt: bool
+    options: wire.MessageOptions = wire.DEFAULT_OPTIONS
     sent: dict[str, dict[str, str]] = field(default_factory=dict)
+    replies: dict[int, _StringArgument | None] = field(default_factory=dict)  # per step: the reply being called
 
     def frame_for(self, event: dict[str, Any], run: Run) -> dict[str, Any] | None:
         kind, delta = event.get("kind"), event.get("delta") or ""
+        step_index = int(event.get("step_index", 0))
         if kind == "reasoning" or (kind == "content" and self.memgpt):
             message_type, key = "reasoning_message", "reasoning"
         elif kind == "content":
             message_type, key = "assistant_message", "content"
+        elif kind == "tool_name":
+            replying = self.options.use_assistant_message and delta == self.options.assistant_message_tool_name
+            self.replies[step_index] = _StringArgument(self.options.assistant_message_tool_kwarg) if replying else None
+            return None
+        elif kind == "tool_call" and self.replies.get(step_index) is not None:
+            delta = self.replies[step_index].feed(delta)  # type: ignore[union-attr]
+            if not delta:
+                return None
+            message_type, key = "assistant_message", "content"
         else:
-            return None  # tool-call arguments arrive whole, from the stored message
-        message_id = str(assistant_message_id(run_id=run.id, step_index=int(event.get("step_index", 0))))
+            return None  # other tool calls arrive whole, from the stored message
+        message_id = str(assistant_message_id(run_id=run.id, step_index=step_index))
         sent = self.sent.setdefault(message_id, {})
         index = 0 if message_type == "reasoning_message" or "reasoning_message" not in sent else 1
         sent[message_type] = sent.get(message_type, "") + delta
@@ -147,7 +229,7 @@ async def run_stream(
     starting_after: int = 0,
 ) -> AsyncIterator[bytes]:
     wanted = set(types) if types else None
-    tokens = _Tokens(memgpt=await sync_to_async(_is_memgpt)(run))
+    tokens = _Tokens(memgpt=await sync_to_async(_is_memgpt)(run), options=options)
     run_public = f"run-{run.id}"
     after: uuid.UUID | None = None
     quiet_since = time.monotonic()

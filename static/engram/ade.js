@@ -37,7 +37,7 @@
         target.className = "reasoning-stream";
         box.prepend(target);
       }
-    } else if (event.kind === "tool_call") {
+    } else if (event.kind === "tool_call" || event.kind === "tool_name") {
       return;
     }
     var log = document.getElementById("chat-log");

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from accounts.services import apikey_create
-from tests.fakes.llm_server import FakeLLM
+from tests.fakes.llm_server import FakeLLM, Reply, ToolCall
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -73,6 +73,27 @@ def test_a_long_token_stream_reassembles_exactly(http: httpx.Client, agent_id: s
     deltas = [d for d in deltas if d["message_type"] == "assistant_message"]
     assert len(deltas) > 100
     assert "".join(d["content"] for d in deltas) == text
+
+
+def test_a_memgpt_reply_streams_as_assistant_deltas_decoded_from_send_message(
+    http: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    agent = http.post("/v1/agents/", json={"model": "openai/gpt-4o-mini", "agent_type": "memgpt_v2_agent"}).json()
+    reply = 'Hi "friend" — caf\u00e9\\path\nnew line, 🐢 and more words to split over pieces'
+    fake_llm.push(Reply(text="Greet them.", tool_calls=[ToolCall("send_message", {"message": reply})]))
+    response = http.post(f"/v1/agents/{agent['id']}/messages/stream", json={"input": "hi", "stream_tokens": True})
+    payloads = [json.loads(d) for _, d in frames(response.text)[:-1]]
+    replies = [p for p in payloads if p["message_type"] == "assistant_message"]
+    assert len(replies) > 3, "the reply arrives in pieces as the model writes the call's arguments"
+    assert "".join(p["content"] for p in replies) == reply  # decoded exactly, escapes split across pieces included
+    assert len({p["id"] for p in replies}) == 1
+    thoughts = [p for p in payloads if p["message_type"] == "reasoning_message"]
+    assert "".join(p["reasoning"] for p in thoughts) == "Greet them."
+    assert {p["otid"] for p in replies}.isdisjoint({p["otid"] for p in thoughts})
+    # Read back whole, the same message carries the same reply once.
+    stored = http.get(f"/v1/agents/{agent['id']}/messages").json()
+    assert [m["content"] for m in stored if m["message_type"] == "assistant_message"] == [reply]
+    assert replies[0]["id"] in {m["id"] for m in stored}
 
 
 def test_a_failed_run_streams_an_error_event(http: httpx.Client, agent_id: str, fake_llm: FakeLLM) -> None:
