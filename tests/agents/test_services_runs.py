@@ -104,7 +104,6 @@ def test_cancelling_a_finished_run_is_a_no_op(alice, agent, django_capture_on_co
     dispatching the agent's next run, embedding the run's messages)."""
     settings.ENGRAM_RUN_EXECUTOR = "manual"
     settings.ENGRAM_EMBED_MESSAGES = True
-    settings.ENGRAM_RUN_EXECUTOR = "manual"  # committed here, the run would otherwise start in-process at once
     run = run_create(actor=alice, agent=agent, messages=[{"content": "one"}])
     claimed = run_claim(run_id=run.id, token="t1")
     assert run_finish(run=claimed, status=RunStatus.COMPLETED, stop_reason="end_turn")
@@ -147,6 +146,7 @@ def test_the_messages_of_a_deleted_run_are_still_embedded(alice, agent, settings
     from agents.services.runs import run_delete
 
     settings.ENGRAM_EMBED_MESSAGES = True
+    settings.ENGRAM_RUN_EXECUTOR = "manual"  # committed here, the run would otherwise start in-process at once
     run = run_create(actor=alice, agent=agent, messages=[{"content": "my cat is called Tom"}])
     run_delete(run=run_claim(run_id=run.id, token="t1"))
     message = Message.objects.get(agent=agent)
