@@ -46,7 +46,9 @@ def _property_value_ok(kind: str, value: Any) -> bool:
     if kind == "string":
         return isinstance(value, str)
     if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
     if kind == "boolean":
         return isinstance(value, bool)
     return isinstance(value, dict | list)

@@ -121,6 +121,7 @@ def test_another_organization_may_use_the_same_key(alice_api: APIClient, charlie
         ({"name": None}, "name"),
         ({"properties": [{"key": "a", "value": "x", "type": "number"}]}, "properties"),
         ({"properties": [{"key": "a", "value": 1, "type": "date"}]}, "properties"),
+        ({"properties": [{"key": "a", "value": True, "type": "number"}]}, "properties"),
         ({"properties": [{"key": "a", "value": 1, "type": "number"}] * 2}, "properties"),
         ({"properties": [{"key": "a", "type": "string"}]}, "properties"),
         ({"properties": {"a": 1}}, "properties"),
@@ -202,7 +203,12 @@ def test_modify_is_partial_and_replaces_sets(alice_api: APIClient, alice_world: 
 def test_properties_are_replaced_by_the_body(alice_api: APIClient) -> None:
     identity = create(alice_api, properties=[{"key": "old", "value": 1, "type": "number"}])
     url = f"/v1/identities/{identity['id']}/properties"
-    props = [{"key": "plan", "value": "pro", "type": "string"}, {"key": "tags", "value": ["a"], "type": "json"}]
+    props = [
+        {"key": "plan", "value": "pro", "type": "string"},
+        {"key": "tags", "value": ["a"], "type": "json"},
+        {"key": "big", "value": 10**30, "type": "number"},
+        {"key": "ratio", "value": 0.5, "type": "number"},
+    ]
     response = alice_api.put(url, props, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["properties"] == props
