@@ -276,7 +276,13 @@ def test_attach_and_detach_on_blocks(alice_api: APIClient, alice_world: dict[str
     assert response.json()["id"] == block_id
     assert alice_api.get(f"/v1/identities/{ada['id']}").json()["block_ids"] == [block_id]
     assert [b["id"] for b in alice_api.get(f"/v1/identities/{ada['id']}/blocks").json()] == [block_id]
+    listed = alice_api.get("/v1/blocks/", {"identity_id": ada["id"]}).json()
+    assert [b["id"] for b in listed] == [block_id]
+    listed = alice_api.get("/v1/blocks/", {"identifier_keys": ["nobody", ADA["identifier_key"]]}).json()
+    assert [b["id"] for b in listed] == [block_id]
+    assert alice_api.get("/v1/blocks/", {"identity_id": "identity-nope"}).status_code == 422
     assert alice_api.patch(f"/v1/blocks/{block_id}/identities/detach/{ada['id']}").status_code == 200
+    assert alice_api.get("/v1/blocks/", {"identity_id": ada["id"]}).json() == []
     assert alice_api.get(f"/v1/identities/{ada['id']}/blocks").json() == []
 
 
@@ -319,6 +325,12 @@ def test_outsiders_filters_find_nothing(
     assert charlie_api.get("/v1/agents/", {"identity_id": alice_world["identity_id"]}).json() == []
     assert charlie_api.get("/v1/agents/", {"identifier_keys": [alice_key]}).json() == []
     assert charlie_api.get("/v1/identities/", {"identifier_key": alice_key}).json() == []
+    IdentityBlock.objects.create(
+        identity_id=alice_world["identity_id"].removeprefix("identity-"),
+        block_id=alice_world["block_id"].removeprefix("block-"),
+    )
+    assert charlie_api.get("/v1/blocks/", {"identity_id": alice_world["identity_id"]}).json() == []
+    assert charlie_api.get("/v1/blocks/", {"identifier_keys": [alice_key]}).json() == []
 
 
 def test_listing_agents_with_identities_costs_the_same_for_one_or_many(alice_api: APIClient) -> None:
