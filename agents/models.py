@@ -95,6 +95,55 @@ class AgentBlock(models.Model):
         constraints = [models.UniqueConstraint(fields=["agent", "block"], name="agents_agentblock_unique")]
 
 
+class IdentityType(models.TextChoices):
+    USER = "user"
+    ORG = "org"
+    OTHER = "other"
+
+
+class Identity(models.Model):
+    """An end user (or organization, …) of an app built on Engram, mapped to agents and blocks (Letta's
+    identities). `identifier_key` is the app's own id for it, unique within the organization."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    identifier_key = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    identity_type = models.CharField(max_length=10, choices=IdentityType.choices)
+    properties = models.JSONField(default=list, blank=True, help_text="[{key, value, type}]")
+    agents = models.ManyToManyField(Agent, through="IdentityAgent", related_name="identities", blank=True)
+    blocks = models.ManyToManyField("memory.Block", through="IdentityBlock", related_name="identities", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "identifier_key"], name="agents_identity_key_unique")
+        ]
+        indexes = [models.Index(fields=["organization", "created_at", "id"])]
+
+    def __str__(self) -> str:
+        return self.identifier_key
+
+
+class IdentityAgent(models.Model):
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="agent_links")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="identity_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["identity", "agent"], name="agents_identityagent_unique")]
+
+
+class IdentityBlock(models.Model):
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="block_links")
+    block = models.ForeignKey("memory.Block", on_delete=models.CASCADE, related_name="identity_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["identity", "block"], name="agents_identityblock_unique")]
+
+
 class Tool(models.Model):
     """A tool an agent can call. Built-in tools have no organization and are visible to all."""
 

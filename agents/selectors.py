@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 
 from accounts.selectors import organization_id_for
-from agents.models import Agent, AgentSecret, AgentTag, Message, Run, Step, Tool
+from agents.models import Agent, AgentSecret, AgentTag, Identity, IdentityAgent, Message, Run, Step, Tool
 from config.crypto import decrypt
 
 MAX_PAGE = 1_000
@@ -20,9 +20,18 @@ def agent_list(
     tags: list[str] | None = None,
     match_all_tags: bool = False,
     query_text: str | None = None,
+    identity_id: uuid.UUID | None = None,
+    identifier_keys: list[str] | None = None,
 ) -> QuerySet[Agent]:
     org_id = organization_id_for(actor)
     qs = Agent.objects.filter(organization_id=org_id)
+    if identity_id is not None:
+        qs = qs.filter(pk__in=IdentityAgent.objects.filter(identity_id=identity_id).values("agent_id"))
+    if identifier_keys:
+        links = IdentityAgent.objects.filter(
+            identity__organization_id=org_id, identity__identifier_key__in=identifier_keys
+        )
+        qs = qs.filter(pk__in=links.values("agent_id"))
     if name:
         qs = qs.filter(name=name)
     if query_text:
@@ -39,6 +48,29 @@ def agent_list(
 def agent_get(*, actor: User, agent_id: uuid.UUID) -> Agent:
     """Raises Agent.DoesNotExist for ids of other organizations: outsiders get 404, never 403."""
     return Agent.objects.filter(organization_id=organization_id_for(actor)).get(pk=agent_id)
+
+
+def identity_list(
+    *,
+    actor: User,
+    name: str | None = None,
+    identifier_key: str | None = None,
+    identity_type: str | None = None,
+) -> QuerySet[Identity]:
+    """The organization's identities; `name` matches a part of the name (any case), `identifier_key` all of it."""
+    qs = Identity.objects.filter(organization_id=organization_id_for(actor))
+    if name:
+        qs = qs.filter(name__icontains=name)
+    if identifier_key:
+        qs = qs.filter(identifier_key=identifier_key)
+    if identity_type:
+        qs = qs.filter(identity_type=identity_type)
+    return qs
+
+
+def identity_get(*, actor: User, identity_id: uuid.UUID) -> Identity:
+    """Raises Identity.DoesNotExist for ids of other organizations (→ 404)."""
+    return Identity.objects.filter(organization_id=organization_id_for(actor)).get(pk=identity_id)
 
 
 def agent_tags(*, agent: Agent) -> list[str]:

@@ -17,6 +17,18 @@ from agents.api.core_memory import (
     AgentBlockListApi,
     BlockAgentListApi,
 )
+from agents.api.identities import (
+    AgentIdentityAttachApi,
+    AgentIdentityDetachApi,
+    BlockIdentityAttachApi,
+    BlockIdentityDetachApi,
+    IdentityAgentListApi,
+    IdentityBlockListApi,
+    IdentityCountApi,
+    IdentityDetailApi,
+    IdentityListCreateApi,
+    IdentityPropertiesApi,
+)
 from agents.api.messages import (
     MessageAsyncApi,
     MessageCancelApi,
@@ -119,4 +131,23 @@ urlpatterns: list[URLPattern] = [
     *slash_optional("models/", ModelListApi.as_view(), "model-list"),
     *slash_optional("models/embedding", EmbeddingModelListApi.as_view(), "embedding-model-list"),
     *slash_optional("tags/", TagListApi.as_view(), "tag-list"),
+    # Identities (an app's end users), and attaching them to agents and blocks.
+    *slash_optional("identities/", IdentityListCreateApi.as_view(), "identity-list"),
+    path("identities/count", IdentityCountApi.as_view(), name="identity-count"),
+    path("identities/<str:identity_id>", IdentityDetailApi.as_view(), name="identity-detail"),
+    path("identities/<str:identity_id>/properties", IdentityPropertiesApi.as_view(), name="identity-properties"),
+    path("identities/<str:identity_id>/agents", IdentityAgentListApi.as_view(), name="identity-agent-list"),
+    path("identities/<str:identity_id>/blocks", IdentityBlockListApi.as_view(), name="identity-block-list"),
+    path(f"{A}/identities/attach/<str:identity_id>", AgentIdentityAttachApi.as_view(), name="agent-identity-attach"),
+    path(f"{A}/identities/detach/<str:identity_id>", AgentIdentityDetachApi.as_view(), name="agent-identity-detach"),
+    path(
+        "blocks/<str:block_id>/identities/attach/<str:identity_id>",
+        BlockIdentityAttachApi.as_view(),
+        name="block-identity-attach",
+    ),
+    path(
+        "blocks/<str:block_id>/identities/detach/<str:identity_id>",
+        BlockIdentityDetachApi.as_view(),
+        name="block-identity-detach",
+    ),
 ]

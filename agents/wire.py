@@ -17,7 +17,18 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.models import Agent, AgentSecret, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from agents.models import (
+    Agent,
+    AgentSecret,
+    AgentType,
+    Identity,
+    Message,
+    MessageRole,
+    Run,
+    RunStatus,
+    Step,
+    Tool,
+)
 from config.crypto import decrypt
 from memory.models import Block
 from memory.wire import JSON, block_to_wire, iso, passage_to_wire, user_public_id
@@ -183,6 +194,22 @@ def secret_to_wire(row: AgentSecret) -> JSON:
     }
 
 
+def identity_to_wire(identity: Identity) -> JSON:
+    """Identity; reads `agent_links` and `block_links` (prefetch them in lists)."""
+    agent_links = sorted(identity.agent_links.all(), key=lambda link: (link.created_at, link.pk))
+    block_links = sorted(identity.block_links.all(), key=lambda link: (link.created_at, link.pk))
+    return {
+        "id": f"identity-{identity.id}",
+        "identifier_key": identity.identifier_key,
+        "name": identity.name,
+        "identity_type": identity.identity_type,
+        "project_id": None,
+        "agent_ids": [f"agent-{link.agent_id}" for link in agent_links],
+        "block_ids": [f"block-{link.block_id}" for link in block_links],
+        "properties": list(identity.properties or []),
+    }
+
+
 def agent_state(
     agent: Agent,
     *,
@@ -192,7 +219,7 @@ def agent_state(
     message_ids: Iterable[uuid.UUID] | None = None,
 ) -> JSON:
     """AgentState. Relations not given are read from the agent (prefetch `blocks`, `tools`, `tag_rows`,
-    `secret_rows` in lists)."""
+    `secret_rows` and `identities` with their links in lists)."""
     block_rows = list(blocks) if blocks is not None else list(agent.blocks.all())
     tool_rows = list(tools) if tools is not None else list(agent.tools.all())
     tag_list = sorted(tags) if tags is not None else sorted(t.tag for t in agent.tag_rows.all())
@@ -200,6 +227,7 @@ def agent_state(
     wire_type = agent_type_to_wire(agent)
     secrets = [secret_to_wire(row) for row in sorted(agent.secret_rows.all(), key=lambda row: row.key)]
     memory = memory_to_wire(agent, wire_blocks)
+    identities = [identity_to_wire(i) for i in agent.identities.all()]
     return {
         "id": f"agent-{agent.id}",
         "name": agent.name,
@@ -220,8 +248,8 @@ def agent_state(
         "tags": tag_list,
         "tool_rules": list(agent.tool_rules or []),
         "message_ids": [f"message-{m}" for m in message_ids] if message_ids is not None else None,
-        "identities": [],
-        "identity_ids": [],
+        "identities": identities,
+        "identity_ids": [i["id"] for i in identities],
         "secrets": secrets,
         "tool_exec_environment_variables": secrets,
         "metadata": agent.metadata or {},

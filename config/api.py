@@ -29,6 +29,15 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class Conflict(exceptions.APIException):
+    """409: the request clashes with what is stored (a unique name taken). Sent with `x-should-retry: false`:
+    the SDKs would otherwise resend it twice."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict."
+    default_code = "conflict"
+
+
 def _too_large() -> PayloadTooLarge:
     return PayloadTooLarge(f"Request body exceeds the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
 
@@ -117,6 +126,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" not in response.data:
         response.data = {"detail": "; ".join(_flatten(response.data))}
+    if response is not None and response.status_code == status.HTTP_409_CONFLICT:
+        response["x-should-retry"] = "false"
     return response
 
 

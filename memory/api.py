@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from accounts.http import api_actor
 from config.api import ApiView, validated
 from config.ids import parse_id
-from config.pagination import CursorParams, paginate_by
+from config.pagination import CursorParams, cursor_id, paginate_by
 from memory.models import Block
 from memory.selectors import block_get, block_list
 from memory.services.blocks import block_create, block_delete, block_update
@@ -74,6 +74,8 @@ class BlockListCreateApi(ApiView):
         templates_only = S.BooleanField(required=False, default=False)
         tags = S.ListField(child=S.CharField(), required=False, allow_null=True)
         match_all_tags = S.BooleanField(required=False, default=False)
+        identity_id = S.CharField(required=False, allow_null=True)
+        identifier_keys = S.ListField(child=S.CharField(), required=False, allow_null=True)
 
     @extend_schema(operation_id="list_blocks", parameters=[FilterSerializer], responses={200: BlockOutput(many=True)})
     def get(self, request: Request) -> Response:
@@ -85,6 +87,8 @@ class BlockListCreateApi(ApiView):
             match_all_tags=params["match_all_tags"],
             templates_only=params["templates_only"],
             name=params.get("name"),
+            identity_id=cursor_id("identity", params.get("identity_id"), field="identity_id"),
+            identifier_keys=params.get("identifier_keys"),
         )
         page = paginate_by(qs, prefix="block", params=params)
         return Response([block_to_wire(b) for b in page])

@@ -15,8 +15,20 @@ def block_list(
     match_all_tags: bool = False,
     templates_only: bool = False,
     name: str | None = None,
+    identity_id: uuid.UUID | None = None,
+    identifier_keys: list[str] | None = None,
 ) -> QuerySet[Block]:
+    """`identity_id` / `identifier_keys`: blocks linked to that identity / any identity with those keys (the links
+    belong to agents.Identity; memory names them only in lookups, never imports them)."""
     qs = Block.objects.filter(organization_id=organization_id_for(actor))
+    if identity_id is not None:
+        qs = qs.filter(identity_links__identity_id=identity_id)
+    if identifier_keys:
+        qs = qs.filter(
+            pk__in=Block.objects.filter(
+                organization_id=organization_id_for(actor), identity_links__identity__identifier_key__in=identifier_keys
+            ).values("pk")
+        )
     if label:
         qs = qs.filter(label=label)
     if templates_only:

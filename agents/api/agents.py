@@ -17,12 +17,12 @@ from agents import wire
 from agents.api.common import agent_or_404, bare_ids, present
 from agents.api.schemas import AgentStateSchema, ContextWindowSchema, MemorySchema
 from agents.context import context_window_overview
-from agents.models import Agent, AgentTag, Tool
+from agents.models import Agent, AgentTag, Identity, Tool
 from agents.selectors import agent_list
 from agents.services.agents import agent_create, agent_delete, agent_recompile, agent_update
 from config.api import ApiView, validated
 from config.ids import parse_id
-from config.pagination import CursorParams, paginate
+from config.pagination import CursorParams, cursor_id, paginate
 from memory.models import Block
 
 S = serializers
@@ -34,6 +34,10 @@ def agents_with_relations(qs: QuerySet[Agent]) -> QuerySet[Agent]:
         Prefetch("tools", queryset=Tool.objects.order_by("name")),
         Prefetch("tag_rows", queryset=AgentTag.objects.order_by("tag")),
         "secret_rows",
+        Prefetch(
+            "identities",
+            queryset=Identity.objects.order_by("created_at", "id").prefetch_related("agent_links", "block_links"),
+        ),
     )
 
 
@@ -129,6 +133,7 @@ class AgentListCreateApi(ApiView):
         timezone = S.CharField(required=False, allow_null=True)
         secrets = SecretsField(required=False, allow_null=True)
         tool_exec_environment_variables = SecretsField(required=False, allow_null=True)
+        identity_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
 
     class FilterSerializer(CursorParams):
         order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
@@ -137,6 +142,8 @@ class AgentListCreateApi(ApiView):
         tags = S.ListField(child=S.CharField(), required=False, allow_null=True)
         match_all_tags = S.BooleanField(required=False, default=False)
         query_text = S.CharField(required=False, allow_null=True)
+        identity_id = S.CharField(required=False, allow_null=True)
+        identifier_keys = S.ListField(child=S.CharField(), required=False, allow_null=True)
 
     @extend_schema(
         operation_id="list_agents", parameters=[FilterSerializer], responses={200: AgentStateSchema(many=True)}
@@ -152,6 +159,8 @@ class AgentListCreateApi(ApiView):
             tags=params.get("tags"),
             match_all_tags=params["match_all_tags"],
             query_text=params.get("query_text"),
+            identity_id=cursor_id("identity", params.get("identity_id"), field="identity_id"),
+            identifier_keys=params.get("identifier_keys"),
         )
         page = paginate(
             agents_with_relations(qs),
@@ -190,6 +199,7 @@ class AgentListCreateApi(ApiView):
             compaction_settings=data.get("compaction_settings"),
             timezone=data.get("timezone"),
             secrets=_secrets(data),
+            identity_ids=bare_ids("identity", data.get("identity_ids"), field="identity_ids"),
         )
         # Letta answers 200 here; the SDKs accept any 2xx.
         return agent_response(agent)
@@ -223,6 +233,7 @@ class AgentDetailApi(ApiView):
         secrets = SecretsField(required=False, allow_null=True)
         tool_exec_environment_variables = SecretsField(required=False, allow_null=True)
         include_base_tool_rules = S.BooleanField(required=False, allow_null=True)
+        identity_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
 
     @extend_schema(operation_id="retrieve_agent", responses={200: AgentStateSchema})
     def get(self, request: Request, agent_id: str) -> Response:
@@ -263,6 +274,8 @@ class AgentDetailApi(ApiView):
             changes["block_ids"] = bare_ids("block", data["block_ids"], field="block_ids")
         if "tool_ids" in data:
             changes["tool_ids"] = bare_ids("tool", data["tool_ids"], field="tool_ids")
+        if data.get("identity_ids") is not None:
+            changes["identity_ids"] = bare_ids("identity", data["identity_ids"], field="identity_ids")
         changes["secrets"] = _secrets(data)
         changes = {k: v for k, v in changes.items() if v is not None}
         return agent_response(agent_update(agent=agent, **changes))

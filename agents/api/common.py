@@ -9,8 +9,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
 from accounts.http import api_actor
-from agents.models import Agent, Message, Run, Step, Tool
-from agents.selectors import agent_get, message_get, run_get, step_get, tool_get
+from agents.models import Agent, Identity, Message, Run, Step, Tool
+from agents.selectors import agent_get, identity_get, message_get, run_get, step_get, tool_get
 from config.ids import parse_id
 from memory.models import Block
 from memory.selectors import block_get
@@ -28,6 +28,13 @@ def block_or_404(request: Request, block_id: str) -> Block:
         return block_get(actor=api_actor(request), block_id=parse_id("block", block_id))
     except Block.DoesNotExist:
         raise NotFound(f"Block {block_id} not found") from None
+
+
+def identity_or_404(request: Request, identity_id: str) -> Identity:
+    try:
+        return identity_get(actor=api_actor(request), identity_id=parse_id("identity", identity_id))
+    except Identity.DoesNotExist:
+        raise NotFound(f"Identity {identity_id} not found") from None
 
 
 def tool_or_404(request: Request, tool_id: str) -> Tool:

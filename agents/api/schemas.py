@@ -48,6 +48,23 @@ class MemorySchema(S.Serializer[Any]):
     prompt_template = S.CharField(allow_blank=True)
 
 
+class IdentityPropertySchema(S.Serializer[Any]):
+    key = S.CharField()
+    value = S.JSONField()
+    type = S.ChoiceField(choices=["string", "number", "boolean", "json"])
+
+
+class IdentitySchema(S.Serializer[Any]):
+    id = S.CharField()
+    identifier_key = S.CharField()
+    name = S.CharField()
+    identity_type = S.ChoiceField(choices=["user", "org", "other"])
+    project_id = S.CharField(allow_null=True)
+    agent_ids = S.ListField(child=S.CharField())
+    block_ids = S.ListField(child=S.CharField())
+    properties = IdentityPropertySchema(many=True)
+
+
 class AgentStateSchema(S.Serializer[Any]):
     id = S.CharField()
     name = S.CharField()
@@ -65,6 +82,8 @@ class AgentStateSchema(S.Serializer[Any]):
     tags = S.ListField(child=S.CharField())
     tool_rules = S.ListField(child=S.DictField())
     message_ids = S.ListField(child=S.CharField(), allow_null=True)
+    identities = IdentitySchema(many=True)
+    identity_ids = S.ListField(child=S.CharField())
     metadata = S.DictField()
     timezone = S.CharField()
     last_run_completion = S.DateTimeField(allow_null=True)

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from accounts.selectors import organization_id_for
 from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
+from agents.services.identities import agent_identities_set, identities_of
 from agents.services.tools import clean_tool_environment, tool_ids_for_names
 from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
@@ -209,6 +210,7 @@ def agent_create(
     tool_rules: list[dict[str, Any]] | None = None,
     timezone: str | None = None,
     secrets: dict[str, str] | None = None,
+    identity_ids: list[Any] | None = None,
 ) -> Agent:
     """Create an agent with its blocks and tools, all or nothing. Errors are ValidationError({field: reason})."""
     org_id = organization_id_for(actor)
@@ -289,6 +291,8 @@ def agent_create(
     if include_base_tool_rules:
         agent.tool_rules = with_base_tool_rules(agent.tool_rules, kind=kind, attached={t.name for t in chosen})
         agent.save(update_fields=["tool_rules"])
+    if identity_ids:
+        agent_identities_set(agent=agent, identities=identities_of(org_id, identity_ids))
     return agent
 
 
@@ -313,8 +317,10 @@ def agent_update(
     tool_ids: list[Any] | None = None,
     secrets: dict[str, str] | None = None,
     include_base_tool_rules: bool | None = None,
+    identity_ids: list[Any] | None = None,
 ) -> Agent:
-    """Partial update: None leaves a field alone. block_ids / tool_ids / secrets replace the attached sets.
+    """Partial update: None leaves a field alone. block_ids / tool_ids / secrets / identity_ids replace the
+    attached sets.
     include_base_tool_rules true adds the base tool rules of the (new) type for its attached base tools, false
     removes them (see with_base_tool_rules); applied after every other change."""
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
@@ -383,6 +389,8 @@ def agent_update(
         AgentTool.objects.filter(agent=locked).exclude(tool__in=tools).delete()
         have = set(AgentTool.objects.filter(agent=locked).values_list("tool_id", flat=True))
         AgentTool.objects.bulk_create([AgentTool(agent=locked, tool=t) for t in tools if t.pk not in have])
+    if identity_ids is not None:
+        agent_identities_set(agent=locked, identities=identities_of(locked.organization_id, identity_ids))
     if type_changed:
         _switch_base_tools(locked)
     if include_base_tool_rules is not None:

@@ -4,6 +4,7 @@ import pytest
 
 from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
+from agents.services.identities import identity_create
 from agents.services.runs import run_create
 from agents.services.tools import tool_create
 from memory.services.blocks import block_create
@@ -30,6 +31,9 @@ def world(user: Any) -> dict[str, str]:
     step = Step.objects.create(organization_id=agent.organization_id, run=run, agent=agent, index=0, model=agent.model)
     passage = passage_insert(agent=agent, text="a fact")
     message = Message.objects.filter(run=run).get()
+    identity = identity_create(
+        actor=user, identifier_key=f"{user.username}-user", name=user.username, identity_type="user"
+    )
     return {
         "agent_id": f"agent-{agent.id}",
         "block_id": f"block-{block.id}",
@@ -38,6 +42,7 @@ def world(user: Any) -> dict[str, str]:
         "step_id": f"step-{step.id}",
         "passage_id": f"passage-{passage.id}",
         "message_id": f"message-{message.id}",
+        "identity_id": f"identity-{identity.id}",
         "block_label": "human",
         "tool_name": "conversation_search",
     }

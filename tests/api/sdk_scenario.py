@@ -202,6 +202,47 @@ def run(base_url: str, api_key: str) -> None:
     result = client.agents.tools.run("roll_dice", agent_id=agent.id, args={"sides": 1})
     assert (result.status, result.func_return) == ("success", "1")
 
+    # Identities: an app's end user mapped to agents. Neither SDK 1.x has `client.identities` (only the
+    # agent-side attach/detach, `identity_ids` and the list filters), so those routes are called through the
+    # SDK's own HTTP methods, as an app on 1.x does.
+    ada = client.post(
+        "/v1/identities/",
+        cast_to=object,
+        body={"identifier_key": "ada@example.com", "name": "Ada", "identity_type": "user"},
+    )
+    assert isinstance(ada, dict) and ada["id"].startswith("identity-"), ada
+    client.agents.identities.attach(ada["id"], agent_id=agent.id)
+    state = client.agents.retrieve(agent.id)
+    assert state.identity_ids == [ada["id"]]
+    assert state.identities and state.identities[0].identifier_key == "ada@example.com"
+    assert [a.id for a in client.agents.list(identity_id=ada["id"])] == [agent.id]
+    assert [a.id for a in client.agents.list(identifier_keys=["ada@example.com"])] == [agent.id]
+    with_identity = client.agents.create(name="sdk-identity", model="openai/gpt-4o-mini", identity_ids=[ada["id"]])
+    assert with_identity.identity_ids == [ada["id"]]
+    assert client.agents.update(with_identity.id, identity_ids=[]).identity_ids == []
+    # Upsert by identifier_key: the same identity, renamed; then its properties replaced.
+    body = {"identifier_key": "ada@example.com", "name": "Ada Lovelace", "identity_type": "user"}
+    upserted = client.put("/v1/identities/", cast_to=object, body=body)
+    assert isinstance(upserted, dict) and upserted["id"] == ada["id"] and upserted["name"] == "Ada Lovelace"
+    props = [{"key": "plan", "value": "pro", "type": "string"}]
+    client.put(f"/v1/identities/{ada['id']}/properties", cast_to=object, body=props)
+    fetched = client.get(f"/v1/identities/{ada['id']}", cast_to=object)
+    assert isinstance(fetched, dict) and fetched["properties"] == props
+    assert fetched["agent_ids"] == [agent.id]
+    listed = client.get("/v1/identities/", cast_to=object, options={"params": {"identifier_key": "ada@example.com"}})
+    assert isinstance(listed, list) and [i["id"] for i in listed] == [ada["id"]]
+    client.agents.identities.detach(ada["id"], agent_id=agent.id)
+    assert client.agents.retrieve(agent.id).identity_ids == []
+    assert list(client.agents.list(identity_id=ada["id"])) == []
+    client.delete(f"/v1/identities/{ada['id']}", cast_to=object)
+    try:
+        client.get(f"/v1/identities/{ada['id']}", cast_to=object)
+    except NotFoundError:
+        pass
+    else:
+        raise AssertionError("a deleted identity is gone")
+    client.agents.delete(with_identity.id)
+
     # Delete.
     client.agents.delete(other.id)
     client.agents.delete(agent.id)
