@@ -1,0 +1,73 @@
+"""Input that used to crash the server (a 500) or store rows that broke an agent later: each is a clear 4xx
+naming the field, and nothing is written."""
+
+import json
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from agents.models import Agent, Message, Tool
+from memory.models import Block
+
+pytestmark = pytest.mark.django_db
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"a": [value]} if depth % 2 else {"a": value}
+    return value
+
+
+def _deep_body(depth: int) -> str:
+    return '{"metadata": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_json_nested_a_thousand_levels_deep_is_a_4xx_on_every_json_route(
+    alice_api: APIClient, alice_world: dict[str, str]
+) -> None:
+    agent_id, block_id, tool_id = alice_world["agent_id"], alice_world["block_id"], alice_world["tool_id"]
+    routes = [
+        ("post", "/v1/agents/"),
+        ("patch", f"/v1/agents/{agent_id}"),
+        ("post", f"/v1/agents/{agent_id}/messages"),
+        ("post", f"/v1/agents/{agent_id}/messages/async"),
+        ("patch", f"/v1/blocks/{block_id}"),
+        ("post", "/v1/blocks/"),
+        ("patch", f"/v1/tools/{tool_id}"),
+        ("post", "/v1/tools/run"),
+        ("post", "/v1/identities/"),
+    ]
+    for depth in (1_000, 100_000):
+        for method, url in routes:
+            response = getattr(alice_api, method)(url, _deep_body(depth), content_type="application/json")
+            assert response.status_code == 422, (method, url, depth, response.content[:200])
+            assert response.json()["detail"] == "body: is nested deeper than 64 levels"
+    assert not Message.objects.filter(run__isnull=False).exclude(text="hi").exists()
+
+
+def test_json_a_little_past_the_depth_limit_is_refused_and_within_it_accepted(alice_api: APIClient) -> None:
+    block = alice_api.post("/v1/blocks/", {"label": "notes", "value": "ok"}, format="json").json()
+    too_deep = json.dumps({"metadata": _nested(64)})
+    response = alice_api.patch(f"/v1/blocks/{block['id']}", too_deep, content_type="application/json")
+    assert response.status_code == 422 and "nested deeper than 64 levels" in response.json()["detail"]
+    assert Block.objects.get().metadata == {}
+    fine = json.dumps({"metadata": _nested(40)})
+    response = alice_api.patch(f"/v1/blocks/{block['id']}", fine, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert Block.objects.get().metadata == _nested(40)
+
+
+def test_a_deep_json_form_field_of_an_agent_file_import_is_a_4xx(alice_api: APIClient) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    document = json.dumps({"agents": [], "blocks": [], "tools": []}).encode()
+    response = alice_api.post(
+        "/v1/agents/import",
+        {"file": SimpleUploadedFile("a.af", document), "secrets": "[" * 5000 + "]" * 5000},
+        format="multipart",
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"] == "secrets: is nested deeper than 64 levels"
+    assert not Agent.objects.exists() and not Tool.objects.filter(organization__isnull=False).exists()
