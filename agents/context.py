@@ -23,6 +23,7 @@ from django.db.models import Count, F
 
 from agents import events, llm
 from agents.models import Agent, AgentType, Message, MessageRole, Tool
+from agents.tools.validate import parameters_problem
 from memory.models import Block, Passage
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,12 @@ def tool_schemas(agent: Agent) -> tuple[list[JSON], dict[str, Tool]]:
     out = []
     for name in sorted(tools):
         schema = json.loads(json.dumps(tools[name].json_schema)) or {"name": name, "parameters": {}}
+        if not isinstance(schema, dict):
+            schema = {"name": name}
+        if parameters_problem(schema.get("parameters", {})):
+            # Stored before such schemas were refused: the model sees a tool without arguments, and calling it
+            # gets the executor's error naming the bad schema.
+            schema["parameters"] = {"type": "object", "properties": {}, "required": []}
         schema.setdefault("parameters", {"type": "object", "properties": {}, "required": []})
         if agent.agent_type == AgentType.MEMGPT and name != "send_message":
             params = schema["parameters"]

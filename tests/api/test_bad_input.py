@@ -71,3 +71,43 @@ def test_a_deep_json_form_field_of_an_agent_file_import_is_a_4xx(alice_api: APIC
     assert response.status_code == 422, response.content
     assert response.json()["detail"] == "secrets: is nested deeper than 64 levels"
     assert not Agent.objects.exists() and not Tool.objects.filter(organization__isnull=False).exists()
+
+
+SHOUT = '''
+def shout(text: str) -> str:
+    """Shout.
+
+    Args:
+        text: What to shout.
+    """
+    return text.upper()
+'''
+
+
+@pytest.mark.parametrize(
+    ("parameters", "reason"),
+    [
+        ("a string", "must be an object"),
+        (["text"], "must be an object"),
+        ({"type": "string"}, "must have type 'object'"),
+        ({"type": "object", "properties": "text"}, "properties must be an object"),
+        ({"type": "object", "properties": {"text": "string"}}, "properties.text must be an object"),
+        ({"type": "object", "properties": {}, "required": "text"}, "required must be a list"),
+    ],
+)
+def test_a_tool_schema_whose_parameters_are_not_an_object_schema_is_refused(
+    alice_api: APIClient, parameters: Any, reason: str
+) -> None:
+    schema = {"name": "shout", "description": "Shout.", "parameters": parameters}
+    for method, url in [("post", "/v1/tools/"), ("put", "/v1/tools/"), ("post", "/v1/tools/run")]:
+        body = {"source_code": SHOUT, "json_schema": schema, "args": {"text": "hi"}}
+        response = getattr(alice_api, method)(url, body, format="json")
+        assert response.status_code == 422, (method, url, response.content)
+        assert response.json()["detail"].startswith("json_schema.parameters: " + reason), response.json()
+    assert not Tool.objects.filter(organization__isnull=False).exists()
+    tool = alice_api.post("/v1/tools/", {"source_code": SHOUT}, format="json").json()
+    response = alice_api.patch(f"/v1/tools/{tool['id']}", {"json_schema": schema}, format="json")
+    assert response.status_code == 422 and reason in response.json()["detail"]
+    assert Tool.objects.get(organization__isnull=False).json_schema["parameters"]["properties"] == {
+        "text": {"type": "string", "description": "What to shout."}
+    }
