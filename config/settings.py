@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Redoc for /v1/docs/, served from static/ instead of a CDN
     "channels",
     "django_htmx",
     "template_partials",
@@ -199,6 +200,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Stateful LLM agents with long-term memory; wire-compatible with the Letta client SDKs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["config.api.schema_endpoints"],  # each operation once, under /v1/
     "ENUM_NAME_OVERRIDES": {"EditableMessageTypeEnum": "agents.api.messages.EDITABLE_MESSAGE_TYPES"},
 }
