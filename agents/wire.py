@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import (
     Agent,
     AgentSecret,
@@ -528,7 +529,14 @@ def _parts(message: Message) -> list[JSON]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if isinstance(content, list):
-        return [p for p in content if isinstance(p, dict)]
+        # An image part stored before parts were checked, with no usable source, would fail the SDKs' parsing.
+        return [
+            {"type": "text", "text": UNREADABLE_IMAGE}
+            if p.get("type") == "image" and image_url(p.get("source")) is None
+            else p
+            for p in content
+            if isinstance(p, dict)
+        ]
     return []
 
 

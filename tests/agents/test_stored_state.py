@@ -52,3 +52,45 @@ def test_a_stored_tool_schema_with_string_parameters_is_a_tool_error_not_a_500(
     assert sent["shout"]["parameters"]["type"] == "object"
     tool_message = Message.objects.get(run=run, role="tool")
     assert tool_message.is_err and "json_schema.parameters must be an object" in tool_message.text
+
+
+def test_a_stored_image_part_without_a_usable_source_does_not_break_the_agent(
+    alice: Any, make_agent: Any, alice_api: Any, fake_llm: Any, send: Any, client: Any
+) -> None:
+    from django.utils import timezone
+
+    from agents.services.messages import seq_allocate
+
+    agent = make_agent()
+    Message.objects.create(
+        organization_id=agent.organization_id,
+        agent=agent,
+        seq=seq_allocate(agent_id=agent.id, count=1),
+        role="user",
+        text="look",
+        content=[{"type": "image", "source": 5}, "junk", {"type": "text", "text": "look"}, {"type": "image"}],
+        in_context=True,
+        created_at=timezone.now(),
+    )
+
+    fake_llm.reply("I cannot see that image.")
+    run = send(agent, "And now?")
+    assert run.status == RunStatus.COMPLETED, run.stop_reason
+    sent = [m for m in fake_llm.last_chat()["messages"] if m["role"] == "user"]
+    assert sent[-2]["content"] == [
+        {"type": "text", "text": "[an image that could not be read]"},
+        {"type": "text", "text": "look"},
+        {"type": "text", "text": "[an image that could not be read]"},
+    ]
+
+    for url in (f"/v1/agents/agent-{agent.id}/context", f"/v1/agents/agent-{agent.id}/messages"):
+        response = alice_api.get(url)
+        assert response.status_code == 200, (url, response.content)
+    listed = alice_api.get(f"/v1/agents/agent-{agent.id}/messages").json()
+    first = next(m for m in listed if m["message_type"] == "user_message" and m["content"] != "And now?")
+    assert first["content"] == "[an image that could not be read]look[an image that could not be read]"
+
+    client.force_login(alice)
+    for panel in ("", "context/", "recall/?q=look"):
+        response = client.get(f"/agents/{agent.id}/{panel}")
+        assert response.status_code == 200, (panel, response.status_code)

@@ -111,3 +111,62 @@ def test_a_tool_schema_whose_parameters_are_not_an_object_schema_is_refused(
     assert Tool.objects.get(organization__isnull=False).json_schema["parameters"]["properties"] == {
         "text": {"type": "string", "description": "What to shout."}
     }
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+BAD_PARTS = [
+    ({"type": "image", "source": 5}, "messages[0].content[0].source: must be an object"),
+    ({"type": "image"}, "messages[0].content[0].source: must be an object"),
+    ({"type": "image", "source": {"type": "url", "url": 5}}, "messages[0].content[0].source.url"),
+    ({"type": "image", "source": {"type": "url", "url": "file:///etc/passwd"}}, "messages[0].content[0].source.url"),
+    ({"type": "image", "source": {"type": "base64", "media_type": "image/png"}}, "messages[0].content[0].source.data"),
+    (
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "not base64!"}},
+        "messages[0].content[0].source.data",
+    ),
+    ({"type": "image", "source": {"type": "base64", "media_type": 7, "data": PNG}}, "source.media_type"),
+    ({"type": "image", "source": {"type": "letta", "file_id": "file-1"}}, "messages[0].content[0].source.media_type"),
+    ({"type": "image", "source": {"type": "ftp", "url": "x"}}, "messages[0].content[0].source.type"),
+    (
+        {"type": "image", "source": {"type": "url", "url": "https://x/y.png", "detail": "max"}},
+        "messages[0].content[0].source.detail",
+    ),
+    ({"type": "text", "text": 5}, "messages[0].content[0].text"),
+    ({"type": "video"}, "messages[0].content[0]: must be a {type: text, text} or {type: image, source} part"),
+    ("just a string", "messages[0].content[0]: must be a"),
+]
+
+
+@pytest.mark.parametrize(("part", "reason"), BAD_PARTS)
+def test_a_malformed_content_part_is_a_422_naming_it_on_every_send_route(
+    alice_api: APIClient, alice_world: dict[str, str], part: Any, reason: str
+) -> None:
+    agent_id = alice_world["agent_id"]
+    before = Message.objects.count()
+    for suffix in ("messages", "messages/async", "messages/stream"):
+        body = {"messages": [{"role": "user", "content": [part]}]}
+        response = alice_api.post(f"/v1/agents/{agent_id}/{suffix}", body, format="json")
+        assert response.status_code == 422, (suffix, response.content)
+        assert reason in response.json()["detail"], response.json()
+    assert Message.objects.count() == before
+
+
+def test_image_parts_of_the_shapes_the_sdks_send_are_stored_normalised(
+    alice_api: APIClient, alice_world: dict[str, str]
+) -> None:
+    parts = [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+        {"type": "image", "source": {"url": "https://example.com/b.png", "detail": "low"}},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG, "extra": 1}},
+        {"type": "image", "source": {"type": "letta", "file_id": "file-1", "media_type": "image/png", "data": PNG}},
+    ]
+    url = f"/v1/agents/{alice_world['agent_id']}/messages/async"
+    response = alice_api.post(url, {"messages": [{"role": "user", "content": parts}]}, format="json")
+    assert response.status_code == 200, response.content
+    stored = Message.objects.get(run_id=response.json()["id"].removeprefix("run-")).content
+    assert [p["type"] for p in stored] == ["text", "image", "image", "image", "image"]
+    assert stored[2]["source"] == {"type": "url", "url": "https://example.com/b.png", "detail": "low"}
+    assert stored[3]["source"] == {"type": "base64", "media_type": "image/png", "data": PNG}
+    assert stored[4]["source"]["file_id"] == "file-1"
