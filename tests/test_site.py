@@ -188,7 +188,9 @@ PRODUCTION_ENV = {
 
 
 def _manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY")}
+    # Not this test process's settings (the browser fixture sets DJANGO_ALLOW_ASYNC_UNSAFE, which --deploy flags).
+    skip = ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    full_env = {k: v for k, v in os.environ.items() if k not in skip}
     full_env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "ENGRAM_DATA_DIR": str(tmp_path), **env})
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
