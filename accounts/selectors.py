@@ -24,8 +24,9 @@ def membership_get(*, actor: User) -> Membership:
 
 
 def membership_list(*, actor: User) -> QuerySet[Membership]:
+    """The organization's members; removed (deactivated) ones are left out."""
     return (
-        Membership.objects.filter(organization_id=organization_id_for(actor))
+        Membership.objects.filter(organization_id=organization_id_for(actor), user__is_active=True)
         .select_related("user")
         .order_by("user__username")
     )
@@ -38,3 +39,10 @@ def apikey_list(*, actor: User) -> QuerySet[APIKey]:
 def apikey_get(*, actor: User, key_id: uuid.UUID) -> APIKey:
     """Raises APIKey.DoesNotExist for another user's key (outsiders see 404, never 403)."""
     return APIKey.objects.get(pk=key_id, user_id=actor.pk)
+
+
+def membership_get_by_username(*, actor: User, username: str) -> Membership:
+    """A current member of the actor's organization; Membership.DoesNotExist (404) for anyone else's."""
+    return Membership.objects.select_related("user").get(
+        organization_id=organization_id_for(actor), user__username=username, user__is_active=True
+    )
