@@ -1,5 +1,7 @@
 """Websocket consumers. They authorize, subscribe to one agent's group (or to the user's organization, for the
-dashboard's run status changes) and relay its events; nothing else.
+dashboard's run status changes) and relay its events; nothing else. Every socket also joins its user's group
+(accounts.events) and closes with 4401 when its session signs out or its user is removed, deactivated or changes
+their password elsewhere: Channels checks the session only when a socket opens.
 
 Events come from agents/events.py after the database commit. The channel layer drops messages under load, so
 the page treats them as hints: it re-fetches panels over HTTP on each event and after every reconnect."""
@@ -11,6 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import User
 
+from accounts.events import SessionsEndEvent, session_tag, user_group
 from accounts.models import Membership
 from accounts.selectors import organization_id_for
 from agents.events import organization_group
@@ -38,6 +41,8 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     HTTP; the socket is server-to-browser only."""
 
     group: str | None = None
+    account_group: str | None = None
+    session: str | None = None
 
     async def group_for(self, user: User) -> str | None:
         """The group to join, or None to refuse the socket (4403)."""
@@ -53,12 +58,24 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.group = group
+        self.account_group = user_group(user.pk)
+        session = self.scope.get("session")
+        self.session = session_tag(session.session_key if session is not None else None)
+        await self.channel_layer.group_add(self.account_group, self.channel_name)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in (self.group, self.account_group):
+            if group is not None:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def account_sessions_end(self, event: SessionsEndEvent) -> None:
+        if event["session"] is not None and event["session"] != self.session:
+            return  # another session of the same user signed out
+        if event["keep"] is not None and event["keep"] == self.session:
+            return  # the session that changed the password
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return
