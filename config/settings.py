@@ -173,6 +173,10 @@ AXES_HTTP_RESPONSE_CODE = 429
 # their address's count.
 AXES_RESET_ON_SUCCESS = False
 
+# An open websocket re-reads its session (still there, user active, password unchanged) before relaying an event
+# at most this often; sign-outs, removals and password changes in the ADE close sockets at once anyway.
+ENGRAM_WS_RECHECK_SECONDS = env_int("ENGRAM_WS_RECHECK_SECONDS", 60, minimum=0)
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "ade:home"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -145,3 +145,51 @@ def test_a_trusted_origin_may_differ_from_the_host(agent: Agent, alice: Any, set
     settings.CSRF_TRUSTED_ORIGINS = ["https://localhost"]
     assert connects(client, agent, origin=b"https://localhost", host=b"localhost")
     assert not connects(client, agent, origin=b"https://localhost:444", host=b"localhost")
+
+
+def relays_after(agent: Agent, user: Any, change: Any) -> tuple[bool, int | None]:
+    """Connect, apply `change` (which announces nothing), publish an agent event: relayed, or the close code."""
+    from channels.layers import get_channel_layer
+
+    from ade.consumers import agent_group
+
+    comm = socket(signed_in(user), f"/ws/agents/{agent.id}/")
+
+    async def scenario() -> tuple[bool, int | None]:
+        assert (await comm.connect())[0]
+        await sync_to_async(change)()
+        event = {"type": "agent.block", "agent_id": str(agent.id), "block_id": "b1", "label": "human"}
+        await get_channel_layer().group_send(agent_group(agent.id), event)
+        message = await comm.receive_output(timeout=3)
+        if message["type"] == "websocket.close":
+            return False, message.get("code")
+        await comm.disconnect()
+        return True, None
+
+    return run(scenario)
+
+
+def test_a_socket_rechecks_its_session_before_relaying(agent: Agent, bob: Any, settings: Any) -> None:
+    from django.contrib.sessions.models import Session
+
+    settings.ENGRAM_WS_RECHECK_SECONDS = 0
+    assert relays_after(agent, bob, lambda: None) == (True, None)
+    # Sessions cleared behind the app's back (expiry, clearsessions, a flush in a shell): no event is sent.
+    assert relays_after(agent, bob, lambda: Session.objects.all().delete()) == (False, 4401)
+
+
+def test_a_password_set_in_the_admin_ends_the_socket_at_its_next_event(agent: Agent, bob: Any, settings: Any) -> None:
+    settings.ENGRAM_WS_RECHECK_SECONDS = 0
+
+    def admin_sets_password() -> None:
+        bob.set_password("set-by-an-admin-123")
+        bob.save()
+
+    assert relays_after(agent, bob, admin_sets_password) == (False, 4401)
+
+
+def test_the_recheck_is_throttled(agent: Agent, bob: Any, settings: Any) -> None:
+    from django.contrib.sessions.models import Session
+
+    settings.ENGRAM_WS_RECHECK_SECONDS = 3600  # checked at connect, not again within the hour
+    assert relays_after(agent, bob, lambda: Session.objects.all().delete()) == (True, None)
