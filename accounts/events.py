@@ -43,7 +43,9 @@ def sessions_end(*, user_id: int, session_key: str | None = None, keep_session_k
         "session": session_tag(session_key),
         "keep": session_tag(keep_session_key),
     }
-    transaction.on_commit(lambda: _send(user_group(user_id), event))
+    # robust: an unreachable channel layer is logged, not raised into the sign-out or removal that caused the
+    # event (the consumers' own session re-check still ends those sockets).
+    transaction.on_commit(lambda: _send(user_group(user_id), event), robust=True)
 
 
 def logged_out_receiver(sender: Any, *, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:

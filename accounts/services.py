@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import events
@@ -91,9 +91,15 @@ def member_add(
     if existing is not None or User.objects.filter(username=username).exists():
         raise ValidationError({"username": USERNAME_UNAVAILABLE})
     password_check(password=password, username=username, email=email)
-    return user_create(
-        username=username, password=password, organization=membership.organization, role=role, email=email
-    )
+    try:
+        return user_create(
+            username=username, password=password, organization=membership.organization, role=role, email=email
+        )
+    except (ValidationError, IntegrityError) as exc:
+        # Someone took the name since the check above: the same answer, never user_create's "already exists".
+        if isinstance(exc, ValidationError) and "username" not in exc.message_dict:
+            raise
+        raise ValidationError({"username": USERNAME_UNAVAILABLE}) from None
 
 
 def _manageable(*, actor: User, membership: Membership) -> Membership:

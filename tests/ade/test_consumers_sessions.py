@@ -193,3 +193,20 @@ def test_the_recheck_is_throttled(agent: Agent, bob: Any, settings: Any) -> None
 
     settings.ENGRAM_WS_RECHECK_SECONDS = 3600  # checked at connect, not again within the hour
     assert relays_after(agent, bob, lambda: Session.objects.all().delete()) == (True, None)
+
+
+def test_signing_out_works_while_the_channel_layer_is_down(bob: Any, settings: Any) -> None:
+    import socket as sockets
+
+    with sockets.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}"]},
+        }
+    }
+    browser = signed_in(bob)
+    assert browser.post("/accounts/logout/").status_code == 302
+    assert browser.get("/members/").status_code == 302
