@@ -79,6 +79,8 @@ def test_an_owner_removes_a_member_whose_keys_and_session_stop_working(client: C
     assert not APIKey.objects.filter(user=bob, revoked_at=None).exists()
     assert bob_api.get("/v1/agents/").status_code == 401
     assert bob_browser.get("/members/").status_code == 302  # back to the sign-in page
+    # The account is kept (history still names its author), so the name stays taken.
+    assert "bob was a member of Org A" in add(client, "bob").content.decode()
 
 
 def test_an_owner_changes_a_role(client: Client, alice: Any, bob: Any) -> None:
