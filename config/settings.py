@@ -1,6 +1,7 @@
 """Engram settings: one module, driven by the environment (see README for every variable)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "axes",
     "accounts",
     "memory",
     "agents",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused by the lockout into accounts.lockout's page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,6 +159,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in rate limit (django-axes): the ADE sign-in and the admin login both go through authenticate(), where
+# AxesStandaloneBackend refuses a username, or an address, with ENGRAM_LOGIN_FAILURE_LIMIT failures in the last
+# ENGRAM_LOGIN_COOLOFF_MINUTES, even with the right password. Per username stops a spread-out guess at one account;
+# per address stops one client guessing many usernames. `manage.py axes_reset_username NAME` unlocks early.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("ENGRAM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ENGRAM_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# A success does not wipe the failures: anyone with an account could otherwise sign in between guesses to reset
+# their address's count.
+AXES_RESET_ON_SUCCESS = False
+
+# An open websocket re-reads its session (still there, user active, password unchanged) before relaying an event
+# at most this often; sign-outs, removals and password changes in the ADE close sockets at once anyway.
+ENGRAM_WS_RECHECK_SECONDS = env_int("ENGRAM_WS_RECHECK_SECONDS", 60, minimum=0)
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "ade:home"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -58,6 +58,9 @@ def _start_django(**env: str) -> subprocess.CompletedProcess[str]:
         ("REDIS_URL", "localhost:6379"),
         ("DB_CONN_MAX_AGE", "forever"),
         ("CSRF_TRUSTED_ORIGINS", "example.com"),
+        ("ENGRAM_LOGIN_FAILURE_LIMIT", "0"),
+        ("ENGRAM_LOGIN_COOLOFF_MINUTES", "soon"),
+        ("ENGRAM_WS_RECHECK_SECONDS", "-1"),
     ],
 )
 def test_a_malformed_env_var_stops_start_up_naming_it(name: str, value: str, tmp_path: Path) -> None:
