@@ -15,6 +15,7 @@ from agents.services.tools import clean_tool_environment, tool_ids_for_names
 from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
 from config.crypto import encrypt
+from config.providers import api_base_clean
 from memory.embeddings import resolve_model
 from memory.models import Block
 from memory.services.blocks import block_create
@@ -129,7 +130,13 @@ def _clean_model_settings(value: Any) -> dict[str, Any]:
         tokens = value.get(key)
         if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0):
             raise ValidationError({"model_settings": f"{key} must be a positive integer"})
-    return dict(value)
+    cleaned = dict(value)
+    # The server's provider key goes with the request, so only an endpoint the operator configured is accepted.
+    api_base = api_base_clean(value.get("api_base"), field="model_settings.api_base")
+    cleaned.pop("api_base", None)
+    if api_base:
+        cleaned["api_base"] = api_base
+    return cleaned
 
 
 def _clean_context_window(value: Any) -> int:
