@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from agents.models import RunStatus, Step
+from agents.models import Agent, RunStatus, Step
 from memory.embeddings import EmbeddingError, embed_texts
 from tests.fakes.llm_server import FakeLLM, Reply
 
@@ -107,3 +107,18 @@ def test_an_embedding_provider_failure_is_short(settings: Any) -> None:
         embed_texts("openai/text-embedding-3-small", ["a fact"])
     message = str(error.value)
     assert message == "embedding model 'openai/text-embedding-3-small' failed: the model provider could not be reached"
+
+
+def test_a_bug_during_a_run_is_reported_without_its_exception_text(
+    fake_llm: FakeLLM, make_agent: Any, send: Any, alice_api: APIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = make_agent()
+    # A corrupt row (written behind the services' back) stands in for any bug: the loop cannot parse it.
+    Agent.objects.filter(pk=agent.pk).update(tool_rules=[1])
+    with caplog.at_level(logging.ERROR, logger="agents.loop"):
+        run = send(agent, "hi")
+    assert (run.status, run.stop_reason) == (RunStatus.FAILED, "error")
+    assert run.error == "the server failed while running this agent; the details are in the server log"
+    body = json.dumps(alice_api.get(f"/v1/runs/run-{run.id}").json())
+    assert "AttributeError" not in body and "'int' object" not in body
+    assert "AttributeError" in caplog.text  # the traceback is the operator's
