@@ -175,9 +175,12 @@ def complete(
     kwargs: JSON = dict(request)
     timeout = timeout or settings.ENGRAM_LLM_TIMEOUT
     kwargs.update(num_retries=0, max_retries=0, timeout=timeout)
+    # Callers pass api_base_for()'s answer and validated handles; this stops any other path (an old row, a
+    # setting written around the services) from sending a key elsewhere.
     if api_base and not providers.api_base_allowed(api_base):
-        # Callers pass api_base_for()'s answer; this stops any other path from sending the key elsewhere.
         raise LLMError(f"refused api_base {api_base!r}", reason="the model endpoint is not configured on this server")
+    if providers.handle_has_address(request["model"]):
+        raise LLMError(f"refused model {request['model']!r}", reason="the model handle names an address")
     if api_base:
         kwargs["api_base"] = api_base
         if request["model"].startswith("openai/"):

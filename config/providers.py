@@ -79,6 +79,18 @@ def api_base_clean(value: Any, *, field: str) -> str | None:
     return value.strip()
 
 
+def handle_has_address(handle: str) -> bool:
+    """litellm takes a URL given as the model name for some providers (`huggingface/https://…`,
+    `oobabooga/http://…`) and sends that provider's key there, so a handle may name a model, never an address."""
+    return "://" in handle
+
+
+def handle_clean(value: str, *, field: str) -> str:
+    if handle_has_address(value):
+        raise ValidationError({field: "must be a provider/model handle, not a URL (endpoints are the operator's)"})
+    return value
+
+
 def file_endpoint_clean(value: Any, *, model: str, field: str) -> str | None:
     """A Letta file's `llm_config.model_endpoint` → the api_base to store, or None.
 

@@ -118,6 +118,8 @@ def _litellm_embed(handle: str, texts: list[str]) -> Vector:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm  # imported lazily: ~2 s, and only agents with a remote embedding model need it
 
+    if providers.handle_has_address(handle):
+        raise EmbeddingError(f"embedding model {handle!r} is refused: a handle may not name an address")
     kwargs: dict[str, Any] = {}
     # The same rule as chat calls: the handle and the operator's settings decide where the key goes.
     api_base = providers.api_base_for(handle, {})

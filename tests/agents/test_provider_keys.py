@@ -67,3 +67,28 @@ def test_embeddings_go_to_the_operators_endpoint(fake_llm: FakeLLM, stranger: Fa
     vectors = embed_texts("openai/text-embedding-3-small", ["a fact"])
     assert vectors.shape[0] == 1
     assert [r.path for r in fake_llm.requests] == ["/v1/embeddings"] and stranger.requests == []
+
+
+def test_a_model_handle_may_not_name_an_address(
+    fake_llm: FakeLLM, stranger: FakeLLM, make_agent: Any, send: Any
+) -> None:
+    """litellm calls a URL given as the model name for some providers (`oobabooga/http://…`, Hugging Face's
+    embeddings), with that provider's key when the server has one."""
+    handle = f"oobabooga/{stranger.url}"
+    for field, kwargs in (
+        ("model", {"model": handle}),
+        ("embedding", {"embedding": handle}),
+        ("compaction_settings.model", {"compaction_settings": {"model": handle}}),
+    ):
+        with pytest.raises(ValidationError) as error:
+            make_agent(**kwargs)
+        assert "not a URL" in error.value.message_dict[field][0]
+    agent = make_agent()
+    with pytest.raises(ValidationError) as error:
+        send(agent, "hi", options={"override_model": handle})
+    assert "override_model" in error.value.message_dict
+    # A row written around the services is refused where the call is made.
+    Agent.objects.filter(pk=agent.pk).update(model=handle)
+    run = send(Agent.objects.get(pk=agent.pk), "hi")
+    assert (run.status, run.error) == (RunStatus.FAILED, "the model handle names an address")
+    assert stranger.requests == []
