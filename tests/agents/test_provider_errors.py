@@ -63,6 +63,7 @@ def test_a_401_reaches_members_as_a_short_reason_and_the_log_keeps_the_rest(
     assert Step.objects.get(run=run).error == reason
     everything = read_everything(bob_api, page, agent, run)
     assert reason in everything
+    assert f"Run failed: {reason}" in page.get(f"/agents/{agent.id}/").content.decode()  # the chat's run note
     assert_clean(everything, fake_llm)
     # The operator still has the provider's own account of it.
     assert "Incorrect API key provided" in caplog.text and "AuthenticationError" in caplog.text
@@ -122,3 +123,24 @@ def test_a_bug_during_a_run_is_reported_without_its_exception_text(
     body = json.dumps(alice_api.get(f"/v1/runs/run-{run.id}").json())
     assert "AttributeError" not in body and "'int' object" not in body
     assert "AttributeError" in caplog.text  # the traceback is the operator's
+
+
+def test_the_step_event_carries_the_short_reason(
+    fake_llm: FakeLLM, make_agent: Any, send: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from tests.agents.test_loop import drain
+
+    agent = make_agent()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"agent.{agent.id}", channel)
+    fake_llm.error(401, "Incorrect API key provided: sk-abc***xyz")
+    with django_capture_on_commit_callbacks(execute=True):
+        send(agent, "hi")
+    received = drain(layer, channel)
+    steps = [e for e in received if e["type"] == "agent.step"]
+    assert [e["error"] for e in steps] == ["the model provider returned 401 (authentication failed)"]
+    assert_clean(json.dumps(received), fake_llm)
