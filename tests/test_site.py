@@ -58,6 +58,7 @@ def _start_django(**env: str) -> subprocess.CompletedProcess[str]:
         ("REDIS_URL", "localhost:6379"),
         ("DB_CONN_MAX_AGE", "forever"),
         ("CSRF_TRUSTED_ORIGINS", "example.com"),
+        ("ENGRAM_ALLOWED_API_BASES", "http://vllm.internal:8000/v1,vllm-2.internal:8000"),
     ],
 )
 def test_a_malformed_env_var_stops_start_up_naming_it(name: str, value: str, tmp_path: Path) -> None:
