@@ -91,7 +91,7 @@ def handle_clean(value: str, *, field: str) -> str:
     return value
 
 
-def file_endpoint_clean(value: Any, *, model: str, field: str) -> str | None:
+def file_endpoint_clean(value: Any, *, model: str, field: str, hint: str = "") -> str | None:
     """A Letta file's `llm_config.model_endpoint` → the api_base to store, or None.
 
     A provider's public endpoint is ignored (the handle already leads there), as is the endpoint the handle
@@ -103,7 +103,10 @@ def file_endpoint_clean(value: Any, *, model: str, field: str) -> str | None:
     parts = urlsplit(value.strip())
     if parts.scheme == "https" and parts.hostname in _PUBLIC_HOSTS:
         return None
-    base = api_base_clean(value, field=field)
+    try:
+        base = api_base_clean(value, field=field)
+    except ValidationError as exc:
+        raise ValidationError({field: f"{exc.message_dict[field][0]}{hint}"}) from None
     default = api_base_for(model, {})
     if base is None or (default is not None and _normalise(default) == _normalise(base)):
         return None

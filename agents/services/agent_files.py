@@ -388,7 +388,12 @@ def _model_settings(entry: JSON, ext: JSON, path: str, *, model: str | None) -> 
     config = entry.get("llm_config")
     if model is not None and config is not None:
         endpoint = _obj(config, f"{path}.llm_config").get("model_endpoint")
-        base = file_endpoint_clean(endpoint, model=model, field=f"{path}.llm_config.model_endpoint")
+        base = file_endpoint_clean(
+            endpoint,
+            model=model,
+            field=f"{path}.llm_config.model_endpoint",
+            hint="; or choose the model at import (`model`), which leaves the file's endpoint out",
+        )
         if base:
             out["api_base"] = base
     for key in ("llm_config", "model_settings"):

@@ -351,7 +351,9 @@ BAD_FILES = {
     ),
     "unconfigured-model-endpoint": (
         _edit(lambda d: d["agents"][0]["llm_config"].update(model_endpoint="http://collector.example:8283")),
-        "agents[0].llm_config.model_endpoint",
+        "agents[0].llm_config.model_endpoint: 'http://collector.example:8283' is not a model endpoint this server is "
+        "configured for; the operator can allow it with ENGRAM_ALLOWED_API_BASES (or OPENAI_API_BASE); or choose the "
+        "model at import (`model`)",
     ),
 }
 
