@@ -68,6 +68,16 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     return raw
 
 
+def env_url_list(name: str, schemes: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of URLs, each starting with one of `schemes`."""
+    urls = env_list(name, [])
+    for url in urls:
+        if not any(url.startswith(f"{scheme}://") for scheme in schemes):
+            allowed = ", ".join(f"{s}://" for s in schemes)
+            raise ImproperlyConfigured(f"{name} must list URLs starting with one of {allowed}, got {url!r}")
+    return urls
+
+
 def persistent_secret_key(data_dir: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
     key = env_secret("SECRET_KEY")

@@ -9,7 +9,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, env_url, persistent_secret_key
+from config.env import env_bool, env_int, env_list, env_str, env_url, env_url_list, persistent_secret_key
 
 django_stubs_ext.monkeypatch()
 
@@ -227,6 +227,9 @@ SPECTACULAR_SETTINGS = {
 
 # LLM access (litellm). OPENAI_API_BASE points openai/* handles at any OpenAI-compatible server.
 OPENAI_API_BASE = env_str("OPENAI_API_BASE")
+# Further base URLs an agent's model_settings.api_base may name; the server's provider keys go to these too
+# (config/providers.py). Nothing else: a base URL from a client or an agent file is refused.
+ENGRAM_ALLOWED_API_BASES = env_url_list("ENGRAM_ALLOWED_API_BASES", ("http", "https"))
 ENGRAM_DEFAULT_MODEL = env_str("ENGRAM_DEFAULT_MODEL", "openai/gpt-4o-mini")
 ENGRAM_DEFAULT_EMBEDDING = env_str("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm-l6-v2-int8")
 ENGRAM_LLM_TIMEOUT = env_int("ENGRAM_LLM_TIMEOUT", 120, minimum=1)

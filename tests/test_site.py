@@ -61,6 +61,7 @@ def _start_django(**env: str) -> subprocess.CompletedProcess[str]:
         ("ENGRAM_LOGIN_FAILURE_LIMIT", "0"),
         ("ENGRAM_LOGIN_COOLOFF_MINUTES", "soon"),
         ("ENGRAM_WS_RECHECK_SECONDS", "-1"),
+        ("ENGRAM_ALLOWED_API_BASES", "http://vllm.internal:8000/v1,vllm-2.internal:8000"),
     ],
 )
 def test_a_malformed_env_var_stops_start_up_naming_it(name: str, value: str, tmp_path: Path) -> None:
