@@ -24,7 +24,15 @@ MODES = ["bwrap", "process"]
 HOSTILE = """
 def attack(pid: int, paths: list, port: int) -> dict:
     import os, socket
-    seen = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(), "read": {}}
+
+    def host(uid):  # the uid outside any user namespace: what the kernel checks files and limits against
+        for line in open("/proc/self/uid_map"):
+            inside, outside, count = map(int, line.split())
+            if inside <= uid < inside + count:
+                return outside + uid - inside
+
+    seen = {"uid": host(os.getuid()), "euid": host(os.geteuid()), "gid": os.getgid(), "groups": os.getgroups()}
+    seen["read"] = {}
     try:
         seen["environ"] = open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace")
     except OSError as exc:
