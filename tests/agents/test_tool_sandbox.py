@@ -1,6 +1,7 @@
 """Custom tools run sandboxed: the server's environment, files, network and resources stay out of reach."""
 
 import json
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -16,8 +17,9 @@ MODES = ["bwrap", "process"]
 
 
 @pytest.fixture(autouse=True)
-def bubblewrap():
+def bubblewrap_and_root():
     assert shutil.which("bwrap"), "the sandbox tests need bubblewrap: apt-get install bubblewrap (make test does)"
+    assert os.geteuid() == 0, "these tests run tools as unprivileged uids of their own, which needs root"
 
 
 def tool(source: str) -> Tool:

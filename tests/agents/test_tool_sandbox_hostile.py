@@ -52,8 +52,11 @@ def attack(pid: int, paths: list, port: int) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def bubblewrap():
+def bubblewrap_and_root():
     assert shutil.which("bwrap"), "the sandbox tests need bubblewrap: apt-get install bubblewrap (make test does)"
+    # A server that is not root cannot run a tool as another user: process mode is disabled there, and under
+    # bubblewrap the tool is the server's user outside its namespace (see agents/tools/sandbox.py).
+    assert os.geteuid() == 0, "these tests run tools as unprivileged uids of their own, which needs root"
 
 
 def run(source: str, **args):
