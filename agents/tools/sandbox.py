@@ -312,7 +312,8 @@ def prepare_home(scratch: str, uid: int | None) -> str:
 
 @contextlib.contextmanager
 def claim_uid() -> Iterator[int | None]:
-    """A uid no other call holds (as root), held until the block ends; None when the server is not root."""
+    """A uid no other call holds (as root) and no process runs as, held until the block ends; None when the server
+    is not root."""
     if not is_root():
         yield None
         return
@@ -331,6 +332,9 @@ def claim_uid() -> Iterator[int | None]:
             os.close(fd)
             continue
         try:
+            # A claimed uid starts with no processes: a call cut short by the server's death (a plain process has
+            # no --die-with-parent) may have left some, which would otherwise watch the next tenant's call.
+            kill_uid(base + offset)
             yield base + offset
         finally:
             os.close(fd)  # releases the lock

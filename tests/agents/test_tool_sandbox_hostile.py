@@ -5,7 +5,9 @@ it cannot reach the server's port either; a plain process (`process`, trusted si
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -18,6 +20,7 @@ from django.db import connection
 
 from agents.models import Tool
 from agents.tools.custom import CustomToolError, run_custom_tool
+from agents.tools.sandbox import sandbox_status
 
 MODES = ["bwrap", "process"]
 
@@ -189,3 +192,39 @@ def test_concurrent_calls_run_as_different_users(settings, mode):
     with ThreadPoolExecutor(3) as pool:
         uids = set(pool.map(call, range(3)))
     assert len(uids) == 3, "two calls shared a uid, so their process limits and clean-ups would too"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_process_left_by_a_call_cut_short_is_gone_before_its_uid_is_used_again(settings, mode):
+    """A plain process survives its server's death; whatever runs as a uid must not see the next call on it."""
+    settings.ENGRAM_TOOL_SANDBOX = mode
+    assert sandbox_status().mode == mode  # probed now, so that the probe's own call does not clean up first
+    base = django_settings.ENGRAM_TOOL_UID_BASE
+    # The call takes the lowest free uid; other test runs on this machine may hold a few of the first ones.
+    stale = [
+        subprocess.Popen(["/bin/sleep", "60"], user=uid, group=uid, extra_groups=[]) for uid in range(base, base + 16)
+    ]
+    source = (
+        "def neighbours() -> list:\n"
+        "    import os\n"
+        "    mine = []\n"
+        "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "        try:\n"
+        "            status = open(f'/proc/{pid}/status').read()\n"
+        "        except OSError:\n"
+        "            continue\n"
+        "        uid = int(status.split('\\nUid:')[1].split()[0])\n"
+        "        alive = '\\nState:\\tZ' not in status  # a zombie has exited: it sees nothing\n"
+        "        if uid == os.getuid() and int(pid) != os.getpid() and alive:\n"
+        "            mine.append(open(f'/proc/{pid}/cmdline').read())\n"
+        "    return [os.getuid(), mine]\n"
+    )
+    try:
+        uid, others = json.loads(run(source))
+        assert base <= uid < base + 16
+        assert others == [], "a process left on the uid saw the call"
+        assert stale[uid - base].wait(timeout=5) == -signal.SIGKILL
+    finally:
+        for process in stale:
+            process.kill()
+            process.wait()
