@@ -78,6 +78,16 @@ def env_url_list(name: str, schemes: tuple[str, ...]) -> list[str]:
     return urls
 
 
+def private_dir(path: Path) -> Path:
+    """Creates the data directory closed to other users (0700), and closes one this user owns that is not: it holds
+    the SQLite database and the generated secret key, and custom tools run as other users."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def persistent_secret_key(data_dir: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
     key = env_secret("SECRET_KEY")

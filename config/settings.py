@@ -9,7 +9,16 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, env_url, env_url_list, persistent_secret_key
+from config.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    env_url_list,
+    persistent_secret_key,
+    private_dir,
+)
 
 django_stubs_ext.monkeypatch()
 
@@ -17,7 +26,7 @@ django_stubs_ext.monkeypatch()
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("ENGRAM_DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR = private_dir(Path(env_str("ENGRAM_DATA_DIR") or BASE_DIR / "var").resolve())
 
 SECRET_KEY = persistent_secret_key(DATA_DIR)
 # Fernet keys for secrets stored at rest (config/crypto.py), newest first; a key derived from SECRET_KEY is always
@@ -257,15 +266,24 @@ ENGRAM_EMBED_MESSAGES = env_bool("ENGRAM_EMBED_MESSAGES", True)
 # 0 leaves statistics to autovacuum.
 ENGRAM_ANALYZE_AFTER_ROWS = env_int("ENGRAM_ANALYZE_AFTER_ROWS", 10_000, minimum=0)
 
-# Custom tools (agents.tools.custom): the sandbox (auto, bwrap or process), whether a tool may use the network (under
-# bwrap; a plain process always can), its wall-clock and CPU seconds, address space and output.
+# Custom tools (agents.tools.sandbox): the isolation (auto = bwrap: bubblewrap or nothing; process: a plain process,
+# trusted single-user machines only; disabled), the bubblewrap command, whether a tool may use the network (under
+# bwrap; a plain process always can), the interpreter (empty: the server's, else the first one the tool's uid can
+# run), the first of the 65,536 uids tools run as when the server is root, and each call's wall-clock and CPU
+# seconds, address space, largest file or output, size of its /tmp and working directory, and processes.
 ENGRAM_TOOL_SANDBOX = env_str("ENGRAM_TOOL_SANDBOX", "auto")
-if ENGRAM_TOOL_SANDBOX not in ("auto", "bwrap", "process"):
-    raise ImproperlyConfigured(f"ENGRAM_TOOL_SANDBOX must be auto, bwrap or process, got {ENGRAM_TOOL_SANDBOX!r}")
+if ENGRAM_TOOL_SANDBOX not in ("auto", "bwrap", "process", "disabled"):
+    raise ImproperlyConfigured(
+        f"ENGRAM_TOOL_SANDBOX must be auto, bwrap, process or disabled, got {ENGRAM_TOOL_SANDBOX!r}"
+    )
 ENGRAM_BWRAP = env_str("ENGRAM_BWRAP", "bwrap")
 ENGRAM_TOOL_NETWORK = env_bool("ENGRAM_TOOL_NETWORK", False)
+ENGRAM_TOOL_PYTHON = env_str("ENGRAM_TOOL_PYTHON")
+ENGRAM_TOOL_UID_BASE = env_int("ENGRAM_TOOL_UID_BASE", 2_000_000_000, minimum=1_000, maximum=4_294_901_758)
 ENGRAM_TOOL_TIMEOUT = env_int("ENGRAM_TOOL_TIMEOUT", 30, minimum=1, maximum=3600)
 ENGRAM_TOOL_MEMORY_MB = env_int("ENGRAM_TOOL_MEMORY_MB", 1024, minimum=64)
+ENGRAM_TOOL_TMP_MB = env_int("ENGRAM_TOOL_TMP_MB", 64, minimum=1)
+ENGRAM_TOOL_MAX_PROCESSES = env_int("ENGRAM_TOOL_MAX_PROCESSES", 32, minimum=1, maximum=4096)
 ENGRAM_TOOL_OUTPUT_MB = env_int("ENGRAM_TOOL_OUTPUT_MB", 16, minimum=1)
 
 LOGGING = {
