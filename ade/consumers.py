@@ -1,18 +1,23 @@
 """Websocket consumers. They authorize, subscribe to one agent's group (or to the user's organization, for the
-dashboard's run status changes) and relay its events; nothing else.
+dashboard's run status changes) and relay its events; nothing else. Every socket also joins its user's group
+(accounts.events) and closes with 4401 when its session signs out or its user is removed, deactivated or changes
+their password elsewhere: Channels checks the session only when a socket opens.
 
 Events come from agents/events.py after the database commit. The channel layer drops messages under load, so
 the page treats them as hints: it re-fetches panels over HTTP on each event and after every reconnect."""
 
+import time
 import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth.models import User
 
+from accounts.events import SessionsEndEvent, session_tag, user_group
 from accounts.models import Membership
-from accounts.selectors import organization_id_for
+from accounts.selectors import organization_id_for, session_valid
 from agents.events import organization_group
 from agents.models import Agent
 from agents.selectors import agent_get
@@ -38,6 +43,11 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     HTTP; the socket is server-to-browser only."""
 
     group: str | None = None
+    account_group: str | None = None
+    session: str | None = None
+    session_key: str | None = None
+    user_id: int | None = None
+    checked_at = 0.0
 
     async def group_for(self, user: User) -> str | None:
         """The group to join, or None to refuse the socket (4403)."""
@@ -53,12 +63,27 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.group = group
+        self.account_group = user_group(user.pk)
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        self.session = session_tag(self.session_key)
+        self.user_id = user.pk
+        self.checked_at = time.monotonic()
+        await self.channel_layer.group_add(self.account_group, self.channel_name)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in (self.group, self.account_group):
+            if group is not None:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def account_sessions_end(self, event: SessionsEndEvent) -> None:
+        if event["session"] is not None and event["session"] != self.session:
+            return  # another session of the same user signed out
+        if event["keep"] is not None and event["keep"] == self.session:
+            return  # the session that changed the password
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         # Nothing the browser sends is used, so frames are not even parsed: JSON nested a thousand levels deep (or
@@ -66,7 +91,21 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return
 
     async def _relay(self, event: dict[str, Any]) -> None:
+        if not await self._session_still_valid():
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         await self.send_json(event)
+
+    async def _session_still_valid(self) -> bool:
+        """Account events close sockets at once; this catches what sends none (a session expired or cleared, a
+        password set in the admin) at the next event, reading the session store at most every
+        ENGRAM_WS_RECHECK_SECONDS so a stream of token deltas does not become a stream of queries."""
+        now = time.monotonic()
+        if now - self.checked_at < settings.ENGRAM_WS_RECHECK_SECONDS or self.user_id is None:
+            return True
+        self.checked_at = now
+        valid: bool = await database_sync_to_async(session_valid)(session_key=self.session_key, user_id=self.user_id)
+        return valid
 
 
 class AgentConsumer(_GroupConsumer):

@@ -17,6 +17,10 @@ class MemberAddForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
 
 
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
 class APIKeyCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
 

@@ -40,6 +40,9 @@ urlpatterns = [
     path("agents/<uuid:agent_id>/", include(agent_patterns)),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("members/", accounts.members, name="members"),
+    path("members/<str:username>/role/", accounts.member_role, name="member-role"),
+    path("members/<str:username>/remove/", accounts.member_remove, name="member-remove"),
+    path("account/password/", accounts.password_change, name="password-change"),
     path("keys/", accounts.api_keys, name="api-keys"),
     path("keys/<uuid:key_id>/revoke/", accounts.api_key_revoke, name="api-key-revoke"),
 ]

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from config import providers
+
 logger = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
@@ -27,13 +29,16 @@ _OVERFLOW_HINTS = ("context length", "context_length", "maximum context", "conte
 
 
 class LLMError(Exception):
-    """The provider call failed for good. `stop_reason` is what the run records."""
+    """The provider call failed for good. `stop_reason` is what the run records.
+
+    `str(exc)` is the provider's full account (for the log); `reason` is the short one clients may see."""
 
     stop_reason = "llm_api_error"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason or message
 
 
 class ProviderTransientError(LLMError):
@@ -82,13 +87,8 @@ def _litellm() -> Any:
         return litellm
 
 
-def api_base_for(model: str, model_settings: JSON) -> str | None:
-    base = model_settings.get("api_base")
-    if isinstance(base, str) and base:
-        return base
-    if model.startswith("openai/") and settings.OPENAI_API_BASE:
-        return str(settings.OPENAI_API_BASE)
-    return None
+# Which base URL a call with the server's key may go to is decided in one place, shared with embeddings.
+api_base_for = providers.api_base_for
 
 
 @functools.lru_cache(maxsize=256)
@@ -111,14 +111,15 @@ def count_tokens(model: str, *, messages: list[JSON] | None = None, tools: list[
         return chars // 4 + 1
 
 
-def _classify(exc: Exception) -> LLMError:
+def _classify(exc: Exception, timeout: float) -> LLMError:
     litellm = _litellm()
     status = getattr(exc, "status_code", None)
     text = str(exc)
+    reason = providers.failure_reason(exc, timeout=timeout)
     if isinstance(exc, litellm.ContextWindowExceededError) or (
         status in (400, 413) and any(h in text.lower() for h in _OVERFLOW_HINTS)
     ):
-        return ContextOverflowError(text, status=status)
+        return ContextOverflowError(text, status=status, reason="the request is larger than the model's context window")
     transient = (
         litellm.RateLimitError,
         litellm.InternalServerError,
@@ -128,8 +129,8 @@ def _classify(exc: Exception) -> LLMError:
         litellm.BadGatewayError,
     )
     if isinstance(exc, transient) or (isinstance(status, int) and (status == 429 or status >= 500)):
-        return ProviderTransientError(text, status=status)
-    return LLMError(text, status=status)
+        return ProviderTransientError(text, status=status, reason=reason)
+    return LLMError(text, status=status, reason=reason)
 
 
 def _backoff(attempt: int) -> float:
@@ -172,7 +173,14 @@ def complete(
     """Send `request` (see build_request). Streams when `on_delta` is given. Retries transient failures."""
     litellm = _litellm()
     kwargs: JSON = dict(request)
-    kwargs.update(num_retries=0, max_retries=0, timeout=timeout or settings.ENGRAM_LLM_TIMEOUT)
+    timeout = timeout or settings.ENGRAM_LLM_TIMEOUT
+    kwargs.update(num_retries=0, max_retries=0, timeout=timeout)
+    # Callers pass api_base_for()'s answer and validated handles; this stops any other path (an old row, a
+    # setting written around the services) from sending a key elsewhere.
+    if api_base and not providers.api_base_allowed(api_base):
+        raise LLMError(f"refused api_base {api_base!r}", reason="the model endpoint is not configured on this server")
+    if providers.handle_has_address(request["model"]):
+        raise LLMError(f"refused model {request['model']!r}", reason="the model handle names an address")
     if api_base:
         kwargs["api_base"] = api_base
         if request["model"].startswith("openai/"):
@@ -192,7 +200,7 @@ def complete(
             result.attempts = attempt + 1
             return result
         except Exception as exc:  # classify every provider failure
-            error = _classify(exc)
+            error = _classify(exc, timeout)
             if not isinstance(error, ProviderTransientError) or attempt + 1 >= attempts:
                 raise error from exc
             delay = _backoff(attempt)

@@ -26,6 +26,7 @@ from agents.tools.execute import execute_tool
 logger = logging.getLogger(__name__)
 
 MAX_CONSECUTIVE_TOOL_ERRORS = 3
+INTERNAL_ERROR = "the server failed while running this agent; the details are in the server log"
 MAX_OVERFLOW_RETRIES = 2
 _FAILED_STOP_REASONS = {
     "llm_api_error",
@@ -66,9 +67,10 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
         return
     try:
         _execute(run, token)
-    except Exception as exc:
+    except Exception:
         logger.exception("run %s failed", run.id)
-        run_finish(run=run, status=RunStatus.FAILED, stop_reason="error", error=f"{type(exc).__name__}: {exc}")
+        # The exception's text (paths, library internals) stays in the log; members see run.error.
+        run_finish(run=run, status=RunStatus.FAILED, stop_reason="error", error=INTERNAL_ERROR)
 
 
 def _execute(run: Run, token: str) -> None:
@@ -258,6 +260,8 @@ def _failed_step(
     started: float,
 ) -> Outcome:
     stop_reason = exc.stop_reason
+    # Clients see the short reason (Step.error and Run.error reach the API, SSE, events and the ADE).
+    logger.warning("run %s step %d: %s: %s", run.id, index, type(exc).__name__, exc, exc_info=exc.__cause__)
     with transaction.atomic():
         _count_step(run, token)
         try:
@@ -269,14 +273,14 @@ def _failed_step(
                     index=index,
                     model=model,
                     request=request,
-                    error=f"{type(exc).__name__}: {exc}"[:10_000],
+                    error=exc.reason[:10_000],
                     latency_ms=int((time.monotonic() - started) * 1000),
                     stop_reason=stop_reason,
                 )
         except IntegrityError:
             raise _Abandon from None
         events.step_done(step)
-        outcome = Outcome(stop=True, stop_reason=stop_reason, error=str(exc)[:10_000])
+        outcome = Outcome(stop=True, stop_reason=stop_reason, error=exc.reason[:10_000])
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
     return outcome
 

@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
 from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import (
     Agent,
@@ -30,6 +28,7 @@ from agents.models import (
     Step,
     Tool,
 )
+from config import providers
 from config.crypto import decrypt
 from memory.models import Block
 from memory.wire import JSON, block_to_wire, iso, passage_to_wire, user_public_id
@@ -121,11 +120,11 @@ def _provider(handle: str) -> tuple[str, str]:
 def llm_config(agent: Agent) -> JSON:
     provider, name = _provider(agent.model)
     ms = agent.model_settings or {}
-    endpoint = settings.OPENAI_API_BASE if provider == "openai" else None
     return {
         "model": name,
         "model_endpoint_type": ENDPOINT_TYPES.get(provider, "openai"),
-        "model_endpoint": endpoint or None,
+        # The provider's public URL, or null: an operator's internal base URL is not shown to members.
+        "model_endpoint": providers.endpoint_public(agent.model, ms),
         "provider_name": provider,
         "provider_category": "base",
         "handle": agent.model,
@@ -149,7 +148,7 @@ def embedding_config(handle: str) -> JSON | None:
     provider, name = _provider(handle)
     return {
         "embedding_endpoint_type": "hugging-face" if provider == "local" else ENDPOINT_TYPES.get(provider, "openai"),
-        "embedding_endpoint": (settings.OPENAI_API_BASE or None) if provider == "openai" else None,
+        "embedding_endpoint": None if provider == "local" else providers.endpoint_public(handle, {}),
         "embedding_model": name,
         "embedding_dim": EMBEDDING_DIMS.get(handle, 1536),
         "embedding_chunk_size": 300,

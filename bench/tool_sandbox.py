@@ -28,6 +28,7 @@ def main() -> None:
 
     from agents.models import Tool
     from agents.tools.custom import run_custom_tool
+    from agents.tools.sandbox import sandbox_status
 
     source = "def add(a: int, b: int) -> int:\n    return a + b\n"
     tool = Tool(name="add", source_code=source, json_schema={"name": "add"})
@@ -44,7 +45,7 @@ def main() -> None:
         times.sort()
         p50s[mode] = statistics.median(times)
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-        print(f"  {mode:<8} p50 {p50s[mode]:6.1f} ms  p95 {p95:6.1f} ms")
+        print(f"  {mode:<8} p50 {p50s[mode]:6.1f} ms  p95 {p95:6.1f} ms  ({sandbox_status().python})")
     print(f"  bubblewrap / plain process (p50): {p50s['bwrap'] / p50s['process']:.2f}")
 
 

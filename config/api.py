@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from agents.tools.sandbox import sandbox_status
 from config.text import MAX_JSON_DEPTH, check_storable
 
 S = TypeVar("S", bound=serializers.BaseSerializer[Any])
@@ -141,11 +142,19 @@ class HealthView(ApiView):
     @extend_schema(
         operation_id="check_health",
         responses={
-            200: inline_serializer("Health", {"version": serializers.CharField(), "status": serializers.CharField()})
+            200: inline_serializer(
+                "Health",
+                {
+                    "version": serializers.CharField(),
+                    "status": serializers.CharField(),
+                    # Engram's own: the isolation custom tools run under here (agents.tools.sandbox).
+                    "tool_sandbox": serializers.ChoiceField(choices=["bwrap", "process", "disabled"]),
+                },
+            )
         },
     )
     def get(self, request: Request) -> Response:
-        return Response({"version": settings.ENGRAM_VERSION, "status": "ok"})
+        return Response({"version": settings.ENGRAM_VERSION, "status": "ok", "tool_sandbox": sandbox_status().mode})
 
 
 class ServiceUnavailable(exceptions.APIException):

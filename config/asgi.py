@@ -15,13 +15,16 @@ django_asgi_app = EngramASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from ade.routing import websocket_urlpatterns  # noqa: E402
+from agents.tools.sandbox import sandbox_log_status  # noqa: E402
+from config.origins import SameOriginValidator  # noqa: E402
+
+sandbox_log_status()  # the server says at start-up which isolation custom tools get (or that they are disabled)
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

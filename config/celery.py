@@ -2,7 +2,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -25,3 +25,11 @@ def close_old_connections(**kwargs: Any) -> None:
     from django.db import close_old_connections as close
 
     close()
+
+
+@worker_ready.connect
+def log_tool_sandbox(**kwargs: Any) -> None:
+    """Workers run agents' custom tools: say which isolation they get, as the server does."""
+    from agents.tools.sandbox import sandbox_log_status
+
+    sandbox_log_status()

@@ -81,6 +81,26 @@ def proxy_ssl_header(name: str) -> tuple[str, str] | None:
     return "HTTP_" + header.upper().replace("-", "_"), value
 
 
+def env_url_list(name: str, schemes: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of URLs, each starting with one of `schemes`."""
+    urls = env_list(name, [])
+    for url in urls:
+        if not any(url.startswith(f"{scheme}://") for scheme in schemes):
+            allowed = ", ".join(f"{s}://" for s in schemes)
+            raise ImproperlyConfigured(f"{name} must list URLs starting with one of {allowed}, got {url!r}")
+    return urls
+
+
+def private_dir(path: Path) -> Path:
+    """Creates the data directory closed to other users (0700), and closes one this user owns that is not: it holds
+    the SQLite database and the generated secret key, and custom tools run as other users."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def persistent_secret_key(data_dir: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
     key = env_secret("SECRET_KEY")

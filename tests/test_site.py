@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,6 +19,17 @@ def test_health_needs_no_key() -> None:
         response = APIClient().get(path)
         assert response.status_code == 200, path
         assert response.json()["status"] == "ok"
+
+
+def test_health_says_which_isolation_custom_tools_get(settings: Any) -> None:
+    assert shutil.which("bwrap"), "this test needs bubblewrap: apt-get install bubblewrap (make test does)"
+    assert APIClient().get("/v1/health/").json() == {"version": "0.1.0", "status": "ok", "tool_sandbox": "bwrap"}
+    settings.ENGRAM_BWRAP = "/nonexistent/bwrap"
+    assert APIClient().get("/v1/health/").json()["tool_sandbox"] == "disabled"
+    settings.ENGRAM_TOOL_SANDBOX = "process"  # runs tools as another user, so only a root server can
+    assert APIClient().get("/v1/health/").json()["tool_sandbox"] == ("process" if os.geteuid() == 0 else "disabled")
+    settings.ENGRAM_TOOL_SANDBOX = "disabled"
+    assert APIClient().get("/v1/health/").json()["tool_sandbox"] == "disabled"
 
 
 @pytest.mark.django_db
@@ -58,6 +70,10 @@ def _start_django(**env: str) -> subprocess.CompletedProcess[str]:
         ("REDIS_URL", "localhost:6379"),
         ("DB_CONN_MAX_AGE", "forever"),
         ("CSRF_TRUSTED_ORIGINS", "example.com"),
+        ("ENGRAM_LOGIN_FAILURE_LIMIT", "0"),
+        ("ENGRAM_LOGIN_COOLOFF_MINUTES", "soon"),
+        ("ENGRAM_WS_RECHECK_SECONDS", "-1"),
+        ("ENGRAM_ALLOWED_API_BASES", "http://vllm.internal:8000/v1,vllm-2.internal:8000"),
     ],
 )
 def test_a_malformed_env_var_stops_start_up_naming_it(name: str, value: str, tmp_path: Path) -> None:
@@ -71,6 +87,17 @@ def test_well_formed_env_starts(tmp_path: Path) -> None:
     result = _start_django(DEBUG="false", ENGRAM_DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "secret_key").exists()
+
+
+def test_the_data_dir_is_closed_to_other_users(tmp_path: Path) -> None:
+    """It holds the SQLite database and the secret key; custom tools run as other users."""
+    fresh, loose = tmp_path / "fresh", tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    for data_dir in (fresh, loose):
+        result = _start_django(ENGRAM_DATA_DIR=str(data_dir))
+        assert result.returncode == 0, result.stderr
+        assert data_dir.stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.django_db

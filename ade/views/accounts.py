@@ -1,6 +1,8 @@
 import uuid
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -9,8 +11,27 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.http import AuthedHttpRequest
-from accounts.models import APIKey
-from ade.forms import APIKeyCreateForm, MemberAddForm
+from accounts.models import APIKey, Membership
+from ade.forms import APIKeyCreateForm, MemberAddForm, MemberRoleForm
+
+
+def _members_page(
+    request: AuthedHttpRequest,
+    membership: Membership,
+    *,
+    form: MemberAddForm | None = None,
+    member_error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "membership": membership,
+        "members": account_selectors.membership_list(actor=request.user),
+        "roles": Membership.Role.choices,
+        "form": form or MemberAddForm(),
+        "member_error": member_error,
+    }
+    template = "ade/members.html#member-list" if request.htmx else "ade/members.html"
+    return render(request, template, context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -32,12 +53,77 @@ def members(request: AuthedHttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Added {form.cleaned_data['username']}.")
                 return redirect("ade:members")
-    context = {
-        "membership": membership,
-        "members": account_selectors.membership_list(actor=request.user),
-        "form": form,
-    }
-    return render(request, "ade/members.html", context)
+        return _members_page(request, membership, form=form, status=422)
+    return _members_page(request, membership, form=form)
+
+
+def _managed_member(request: AuthedHttpRequest, username: str) -> tuple[Membership, Membership]:
+    """(the actor's membership, the member they act on). Members and outsiders get 404, as on the add form."""
+    own = account_selectors.membership_get(actor=request.user)
+    if not own.can_manage_members:
+        raise Http404
+    try:
+        return own, account_selectors.membership_get_by_username(actor=request.user, username=username)
+    except Membership.DoesNotExist:
+        raise Http404 from None
+
+
+def _refused(request: AuthedHttpRequest, own: Membership, reason: str, status: int) -> HttpResponse:
+    return _members_page(request, own, member_error=reason, status=status)
+
+
+@require_POST
+def member_role(request: AuthedHttpRequest, username: str) -> HttpResponse:
+    own, target = _managed_member(request, username)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, own, f"Role: {' '.join(str(e) for e in form.errors['role'])}", 422)
+    try:
+        updated = account_services.membership_role_update(
+            actor=request.user, membership=target, role=form.cleaned_data["role"]
+        )
+    except ValidationError as exc:
+        return _refused(request, own, " ".join(exc.messages), 422)
+    except PermissionError as exc:
+        return _refused(request, own, f"Not allowed: {exc}.", 403)
+    if request.htmx:
+        # Re-read: an owner who stepped down to member no longer sees the controls.
+        return _members_page(request, account_selectors.membership_get(actor=request.user))
+    messages.success(request, f"{username} is now {updated.get_role_display().lower()}.")
+    return redirect("ade:members")
+
+
+@require_POST
+def member_remove(request: AuthedHttpRequest, username: str) -> HttpResponse:
+    own, target = _managed_member(request, username)
+    try:
+        account_services.membership_remove(actor=request.user, membership=target)
+    except ValidationError as exc:
+        return _refused(request, own, " ".join(exc.messages), 422)
+    except PermissionError as exc:
+        return _refused(request, own, f"Not allowed: {exc}.", 403)
+    if request.htmx:
+        return _members_page(request, own)
+    messages.success(request, f"Removed {username}: signed out, API keys revoked.")
+    return redirect("ade:members")
+
+
+@require_http_methods(["GET", "POST"])
+def password_change(request: AuthedHttpRequest) -> HttpResponse:
+    """Django's PasswordChangeForm checks the old password and runs AUTH_PASSWORD_VALIDATORS on the new one."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        account_services.user_password_change(
+            user=request.user,
+            password=form.cleaned_data["new_password1"],
+            keep_session_key=request.session.session_key,
+        )
+        # The new password changes the session hash: keep this session, the others stop working.
+        update_session_auth_hash(request, request.user)
+        messages.success(request, "Password changed. Your other sessions are signed out.")
+        return redirect("ade:home")
+    status = 422 if request.method == "POST" else 200
+    return render(request, "ade/password_change.html", {"form": form}, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -17,6 +17,7 @@ from ade import presenters
 from ade.views.common import page_or_partial
 from agents.models import ACTIVE_RUN_STATUSES, RunStatus
 from agents.selectors import agent_list, run_list, step_list
+from agents.tools.sandbox import sandbox_status
 
 DAYS = 14
 TOP_AGENTS = 6
@@ -74,6 +75,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         "cost_chart": cost_chart,
         "legend": legend,
         "days": DAYS,
+        "tool_sandbox": sandbox_status(),
     }
     return render(request, page_or_partial(request, "ade/dashboard.html", "active-runs"), context)
 

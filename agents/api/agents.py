@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +24,7 @@ from agents.services.agents import agent_create, agent_delete, agent_recompile, 
 from config.api import ApiView, validated
 from config.ids import parse_id
 from config.pagination import CursorParams, cursor_id, paginate
+from config.providers import api_base_allowed, file_endpoint_clean
 from memory.models import Block
 
 S = serializers
@@ -81,15 +83,22 @@ def _embedding_handle(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _model_settings(data: dict[str, Any]) -> dict[str, Any] | None:
-    settings: dict[str, Any] = {}
+def _model_settings(data: dict[str, Any], model: str | None) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
     given = data.get("model_settings") or {}
     for key in ("temperature", "max_output_tokens", "parallel_tool_calls", "reasoning_effort", "response_format"):
         if given.get(key) is not None:
-            settings[key] = given[key]
+            out[key] = given[key]
+    if given.get("api_base") is not None:
+        out["api_base"] = given["api_base"]  # agent_create/agent_update refuse one the operator did not configure
     if data.get("max_tokens") is not None:
-        settings["max_tokens"] = data["max_tokens"]
-    return settings or None
+        out["max_tokens"] = data["max_tokens"]
+    endpoint = (data.get("llm_config") or {}).get("model_endpoint")
+    if endpoint and model:
+        base = file_endpoint_clean(endpoint, model=model, field="llm_config.model_endpoint")
+        if base:
+            out["api_base"] = base
+    return out or None
 
 
 class SecretsField(S.DictField):
@@ -195,7 +204,7 @@ class AgentListCreateApi(ApiView):
             metadata=data.get("metadata"),
             context_window_limit=data.get("context_window_limit")
             or (data.get("llm_config") or {}).get("context_window"),
-            model_settings=_model_settings(data),
+            model_settings=_model_settings(data, _model_handle(data) or settings.ENGRAM_DEFAULT_MODEL),
             compaction_settings=data.get("compaction_settings"),
             timezone=data.get("timezone"),
             secrets=_secrets(data),
@@ -268,8 +277,12 @@ class AgentDetailApi(ApiView):
         window = data.get("context_window_limit") or (data.get("llm_config") or {}).get("context_window")
         if window is not None:
             changes["context_window_limit"] = window
-        if _model_settings(data) is not None:
-            changes["model_settings"] = {**(agent.model_settings or {}), **(_model_settings(data) or {})}
+        given = _model_settings(data, _model_handle(data) or agent.model)
+        if given is not None:
+            stored = dict(agent.model_settings or {})
+            if stored.get("api_base") and not api_base_allowed(str(stored["api_base"])):
+                stored.pop("api_base")  # written before the operator's rule; never used, so not kept
+            changes["model_settings"] = {**stored, **given}
         if "block_ids" in data:
             changes["block_ids"] = bare_ids("block", data["block_ids"], field="block_ids")
         if "tool_ids" in data:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from agents import wire
 from agents.api.schemas import EmbeddingModelSchema, ModelSchema
+from config import providers
 from config.api import ApiView, validated
 
 S = serializers
@@ -61,7 +62,7 @@ def model_to_wire(handle: str, window: int) -> dict[str, Any]:
         "model": name,
         "model_type": "llm",
         "model_endpoint_type": wire.ENDPOINT_TYPES.get(provider, "openai"),
-        "model_endpoint": settings.OPENAI_API_BASE if provider == "openai" else None,
+        "model_endpoint": providers.endpoint_public(handle, {}),  # never the operator's internal base URL
         "provider_type": wire.ENDPOINT_TYPES.get(provider, "openai"),
         "provider_name": provider,
         "provider_category": "base",

@@ -37,6 +37,7 @@ from agents.models import Agent, AgentType, Message, MessageRole, Tool
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many
 from agents.services.tools import builtin_tools_ensure, tool_create, tool_update
+from config.providers import api_base_clean, file_endpoint_clean
 from config.text import check_storable
 from memory.models import Block, Passage
 from memory.services.blocks import block_create
@@ -375,11 +376,27 @@ def _context_window(entry: JSON, path: str) -> Any:
     return None if config is None else _obj(config, f"{path}.llm_config").get("context_window")
 
 
-def _model_settings(entry: JSON, ext: JSON, path: str) -> dict[str, Any] | None:
-    """Engram's own settings when the file has them, else what Letta's llm_config / model_settings say."""
+def _model_settings(entry: JSON, ext: JSON, path: str, *, model: str | None) -> dict[str, Any] | None:
+    """Engram's own settings when the file has them, else what Letta's llm_config / model_settings say.
+
+    `model` is the file's handle, or None when the import overrides it (the file's endpoint then does not apply).
+    An endpoint is checked here, under its path in the file, before agent_create checks it again."""
     if "model_settings" in ext:
-        return _obj(ext["model_settings"], f"{path}.engram.model_settings")
+        own = _obj(ext["model_settings"], f"{path}.engram.model_settings")
+        api_base_clean(own.get("api_base"), field=f"{path}.engram.model_settings.api_base")
+        return own
     out: dict[str, Any] = {}
+    config = entry.get("llm_config")
+    if model is not None and config is not None:
+        endpoint = _obj(config, f"{path}.llm_config").get("model_endpoint")
+        base = file_endpoint_clean(
+            endpoint,
+            model=model,
+            field=f"{path}.llm_config.model_endpoint",
+            hint="; or choose the model at import (`model`), which leaves the file's endpoint out",
+        )
+        if base:
+            out["api_base"] = base
     for key in ("llm_config", "model_settings"):
         source = entry.get(key)
         if source is None:
@@ -696,6 +713,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
         carried = entry.get("secrets") or entry.get("tool_exec_environment_variables") or {}
         if not isinstance(carried, dict):
             raise _fail(f"{path}.secrets", "must be an object of environment variable names to values")
+        file_model = None if options.model else _model_handle(entry, path)
         with _at(path):
             agent = agent_create(
                 actor=actor,
@@ -703,7 +721,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 agent_type=_str(entry.get("agent_type"), f"{path}.agent_type"),
                 system=_str(entry.get("system"), f"{path}.system"),
                 description=_str(entry.get("description"), f"{path}.description"),
-                model=_handle(options.model or _model_handle(entry, path), f"{path}.model"),
+                model=_handle(options.model or file_model, f"{path}.model"),
                 embedding=_handle(options.embedding or _embedding_handle(entry, path), f"{path}.embedding"),
                 block_ids=block_ids,
                 tool_ids=tool_ids,
@@ -711,7 +729,9 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 tags=entry.get("tags"),
                 metadata=entry.get("metadata"),
                 context_window_limit=entry.get("context_window_limit") or _context_window(entry, path),
-                model_settings=_model_settings(entry, ext, path),
+                model_settings=_model_settings(
+                    entry, ext, path, model=None if options.model else (file_model or settings.ENGRAM_DEFAULT_MODEL)
+                ),
                 compaction_settings=compaction or None,
                 tool_rules=entry.get("tool_rules"),
                 timezone=_str(entry.get("timezone"), f"{path}.timezone"),

@@ -15,6 +15,7 @@ from agents.services.tools import clean_tool_environment, tool_ids_for_names
 from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
 from config.crypto import encrypt
+from config.providers import api_base_clean, handle_clean
 from memory.embeddings import resolve_model
 from memory.models import Block
 from memory.services.blocks import block_create
@@ -100,7 +101,7 @@ MAX_HANDLE_CHARS = 200  # model and embedding handles, and tags: their columns' 
 def _clean_embedding(embedding: Any) -> str:
     if not isinstance(embedding, str) or len(embedding.strip()) > MAX_HANDLE_CHARS:
         raise ValidationError({"embedding": f"must be a model handle of at most {MAX_HANDLE_CHARS} characters"})
-    return embedding.strip()
+    return handle_clean(embedding.strip(), field="embedding")
 
 
 def _clean_model(model: Any) -> str:
@@ -111,7 +112,20 @@ def _clean_model(model: Any) -> str:
         raise ValidationError({"model": f"at most {MAX_HANDLE_CHARS} characters"})
     if "/" not in handle:
         raise ValidationError({"model": f"{handle!r} is not a provider/model handle (e.g. openai/gpt-4o-mini)"})
-    return handle
+    return handle_clean(handle, field="model")
+
+
+def _clean_compaction_settings(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationError({"compaction_settings": "must be an object"})
+    model = value.get("model")
+    if model is not None and (not isinstance(model, str) or len(model) > MAX_HANDLE_CHARS):
+        raise ValidationError(
+            {"compaction_settings.model": f"must be a model handle of at most {MAX_HANDLE_CHARS} characters"}
+        )
+    if model:
+        handle_clean(model, field="compaction_settings.model")
+    return value
 
 
 def _clean_model_settings(value: Any) -> dict[str, Any]:
@@ -129,7 +143,13 @@ def _clean_model_settings(value: Any) -> dict[str, Any]:
         tokens = value.get(key)
         if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0):
             raise ValidationError({"model_settings": f"{key} must be a positive integer"})
-    return dict(value)
+    cleaned = dict(value)
+    # The server's provider key goes with the request, so only an endpoint the operator configured is accepted.
+    api_base = api_base_clean(value.get("api_base"), field="model_settings.api_base")
+    cleaned.pop("api_base", None)
+    if api_base:
+        cleaned["api_base"] = api_base
+    return cleaned
 
 
 def _clean_context_window(value: Any) -> int:
@@ -221,8 +241,8 @@ def agent_create(
         raise ValidationError({"metadata": "must be an object"})
     if system is not None and not isinstance(system, str):
         raise ValidationError({"system": "must be a string"})
-    if compaction_settings is not None and not isinstance(compaction_settings, dict):
-        raise ValidationError({"compaction_settings": "must be an object"})
+    if compaction_settings is not None:
+        compaction_settings = _clean_compaction_settings(compaction_settings)
     agent = Agent(
         organization_id=org_id,
         created_by=actor,
@@ -359,9 +379,7 @@ def agent_update(
     if model_settings is not None:
         locked.model_settings = _clean_model_settings(model_settings)
     if compaction_settings is not None:
-        if not isinstance(compaction_settings, dict):
-            raise ValidationError({"compaction_settings": "must be an object"})
-        locked.compaction_settings = compaction_settings
+        locked.compaction_settings = _clean_compaction_settings(compaction_settings)
     if tool_rules is not None:
         locked.tool_rules = clean_tool_rules(tool_rules)
     if timezone is not None:

@@ -23,6 +23,7 @@ from agents.content import clean_part
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
 from agents.recall import messages_embed_after_commit, run_messages_embed_after_commit
 from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
+from config.providers import handle_clean
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,11 @@ def run_create(
     unknown = set(options) - _OPTION_KEYS
     if unknown:
         raise ValidationError({"options": f"unknown option(s): {', '.join(sorted(unknown))}"})
+    override = options.get("override_model")
+    if override is not None and not isinstance(override, str):
+        raise ValidationError({"override_model": "must be a provider/model handle such as openai/gpt-4o-mini"})
+    if override:
+        handle_clean(override, field="override_model")
     options["max_steps"] = max_steps
     existing = _existing_run_for_otids(agent, specs)
     if existing is not None:

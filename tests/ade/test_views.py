@@ -1,3 +1,4 @@
+import shutil
 import uuid
 from typing import Any
 
@@ -412,6 +413,18 @@ def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, ch
     other = Client()
     other.force_login(charlie)
     assert "Ada" not in other.get("/dashboard/").content.decode()
+
+
+def test_dashboard_says_which_isolation_custom_tools_get(alice_client: Client, settings: Any) -> None:
+    assert shutil.which("bwrap"), "this test needs bubblewrap: apt-get install bubblewrap (make test does)"
+    page = alice_client.get("/dashboard/").content.decode()
+    assert '<p id="tool-sandbox" class="small muted">Custom tools: sandboxed (bubblewrap)</p>' in page
+    settings.ENGRAM_BWRAP = "/nonexistent/bwrap"
+    page = alice_client.get("/dashboard/").content.decode()
+    assert (
+        '<p id="tool-sandbox" class="small error">Custom tools: disabled: bubblewrap (/nonexistent/bwrap) is not '
+        "installed: install Debian&#x27;s bubblewrap package (apt-get install bubblewrap)"
+    ) in page
 
 
 def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, charlie_client: Client) -> None:

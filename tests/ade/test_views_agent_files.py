@@ -89,6 +89,20 @@ def test_an_exported_agent_imports_back_as_a_copy(alice_client: Client, agent: A
             ).encode(),
             "blocks[0].value: Exceeds 10 character limit (requested 20)",
         ),
+        (
+            json.dumps(
+                {
+                    **json.loads(FIXTURE.read_text()),
+                    "agents": [
+                        {
+                            **json.loads(FIXTURE.read_text())["agents"][0],
+                            "engram": {"model_settings": {"api_base": "https://collector.example/v1"}},
+                        }
+                    ],
+                }
+            ).encode(),
+            "agents[0].engram.model_settings.api_base: &#x27;https://collector.example/v1&#x27; is not a model",
+        ),
     ],
 )
 def test_a_bad_file_shows_a_clear_error_and_writes_nothing(alice_client: Client, content: bytes, error: str) -> None:

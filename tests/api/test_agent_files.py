@@ -239,6 +239,27 @@ def test_the_import_options(alice_api: APIClient, alice: Any) -> None:
     assert agent.blocks.count() == 2
 
 
+def test_a_files_model_endpoint_is_kept_only_where_the_operator_allows_it(alice_api: APIClient, settings: Any) -> None:
+    settings.OPENAI_API_BASE = "http://10.0.0.7:8000/v1"
+    settings.ENGRAM_ALLOWED_API_BASES = ["http://10.0.0.8:11434/v1"]
+
+    def imported(endpoint: str, **fields: Any) -> Agent:
+        response = upload(
+            alice_api, _edit(lambda d: d["agents"][0]["llm_config"].update(model_endpoint=endpoint)), **fields
+        )
+        assert response.status_code == 200, response.content
+        return Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+
+    # Files exported from Letta name the provider's public URL: the handle leads there anyway, nothing is stored.
+    assert imported("https://api.openai.com/v1").model_settings == {"temperature": 0.3}
+    assert imported("http://10.0.0.7:8000/v1/").model_settings == {"temperature": 0.3}  # the default anyway
+    listed = imported("http://10.0.0.8:11434/v1")
+    assert listed.model_settings == {"temperature": 0.3, "api_base": "http://10.0.0.8:11434/v1"}
+    # With a model chosen at import the file's endpoint no longer applies.
+    overridden = imported("http://collector.example:8283", model="openai/gpt-4o")
+    assert overridden.model == "openai/gpt-4o" and "api_base" not in overridden.model_settings
+
+
 def test_secrets_are_not_exported_and_are_given_at_import(
     alice_api: APIClient, alice: Any, source_agent: Agent
 ) -> None:
@@ -334,6 +355,17 @@ BAD_FILES = {
             )
         ),
         "agents[0].messages[2].content[0].source.data",
+    ),
+    # The server's provider key would go with every call to these (config/providers.py).
+    "unconfigured-api-base": (
+        _edit(lambda d: d["agents"][0].update(engram={"model_settings": {"api_base": "https://collector.example/v1"}})),
+        "agents[0].engram.model_settings.api_base: 'https://collector.example/v1' is not a model endpoint",
+    ),
+    "unconfigured-model-endpoint": (
+        _edit(lambda d: d["agents"][0]["llm_config"].update(model_endpoint="http://collector.example:8283")),
+        "agents[0].llm_config.model_endpoint: 'http://collector.example:8283' is not a model endpoint this server is "
+        "configured for; the operator can allow it with ENGRAM_ALLOWED_API_BASES (or OPENAI_API_BASE); or choose the "
+        "model at import (`model`)",
     ),
 }
 

@@ -114,6 +114,23 @@ def test_a_failed_sync_send_is_a_502_not_to_be_retried(http: httpx.Client, agent
     assert response.json()["detail"].startswith("The model provider failed")
 
 
+def test_a_provider_failure_reaches_the_client_as_a_short_reason(
+    http: httpx.Client, agent_id: str, fake_llm: FakeLLM
+) -> None:
+    """What the provider said (litellm's text, the internal base URL, an echo of the key) stays in the log."""
+    reason = "the model provider returned 401 (authentication failed)"
+    fake_llm.error(401, "Incorrect API key provided: sk-abc***xyz").error(401, "Incorrect API key provided: sk-abc")
+    sync = http.post(f"/v1/agents/{agent_id}/messages", json={"input": "hi"})
+    assert sync.status_code == 502
+    assert sync.json()["detail"] == f"The model provider failed: {reason}"
+    streamed = http.post(f"/v1/agents/{agent_id}/messages", json={"input": "hi", "streaming": True})
+    error = json.loads(frames(streamed.text)[0][1])
+    assert (error["error_type"], error["detail"]) == ("llm_api_error", reason)
+    for body in (sync.text, streamed.text):
+        for leak in ("litellm", "Traceback", "sk-abc", fake_llm.url, "Exception"):
+            assert leak not in body, (leak, body)
+
+
 def test_an_oversize_body_is_413_on_the_live_server(http: httpx.Client, agent_id: str) -> None:
     response = http.post(f"/v1/agents/{agent_id}/archival-memory", json={"text": "x" * (11 * 1024 * 1024)})
     assert response.status_code == 413

@@ -3,9 +3,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from accounts.models import Membership, Organization
-from accounts.services import organization_create, user_create
+from accounts.services import organization_create, password_check, user_create
 
 
 class Command(BaseCommand):
@@ -20,27 +21,31 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        org_name = options["org"]
-        if options["new_org"]:
-            if not org_name:
-                raise CommandError("--new-org needs --org NAME")
-            organization = organization_create(name=org_name)
-        else:
-            orgs = Organization.objects.filter(name=org_name) if org_name else Organization.objects.all()
-            if orgs.count() != 1:
-                raise CommandError("name one existing organization with --org (or create one with --new-org)")
-            organization = orgs.get()
         password = options["password"] or secrets.token_urlsafe(12)
         try:
-            user_create(
-                username=options["username"],
-                password=password,
-                organization=organization,
-                role=options["role"],
-                email=options["email"],
-            )
+            # One transaction: a refused user must not leave a new organization behind.
+            with transaction.atomic():
+                organization = self._organization(options["org"], new=options["new_org"])
+                password_check(password=password, username=options["username"], email=options["email"])
+                user_create(
+                    username=options["username"],
+                    password=password,
+                    organization=organization,
+                    role=options["role"],
+                    email=options["email"],
+                )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         self.stdout.write(f"added {options['username']} to {organization.name} as {options['role']}")
         if not options["password"]:
             self.stdout.write(f"password: {password}")
+
+    def _organization(self, org_name: str | None, *, new: bool) -> Organization:
+        if new:
+            if not org_name:
+                raise CommandError("--new-org needs --org NAME")
+            return organization_create(name=org_name)
+        orgs = Organization.objects.filter(name=org_name) if org_name else Organization.objects.all()
+        if orgs.count() != 1:
+            raise CommandError("name one existing organization with --org (or create one with --new-org)")
+        return orgs.get()
