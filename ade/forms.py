@@ -6,6 +6,9 @@ from django.conf import settings
 from accounts.models import Membership
 from agents.models import Agent, AgentType
 
+# Panels list at most a few dozen rows a page; past this page the offset would overflow the database's integers.
+PAGE_MAX = 100_000
+
 
 class MemberAddForm(forms.Form):
     username = forms.CharField(max_length=150)
@@ -58,7 +61,7 @@ class ArchivalSearchForm(forms.Form):
     tag_match = forms.ChoiceField(choices=[("any", "any tag"), ("all", "all tags")], required=False, initial="any")
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1, max_value=PAGE_MAX)
 
     def tag_list(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
@@ -78,7 +81,7 @@ class RecallSearchForm(forms.Form):
     roles = forms.MultipleChoiceField(choices=ROLES, required=False, widget=forms.CheckboxSelectMultiple)
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1, max_value=PAGE_MAX)
 
 
 class BlockEditForm(forms.Form):

@@ -22,7 +22,9 @@ from django.db import transaction
 from django.db.models import Count, F
 
 from agents import events, llm
+from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import Agent, AgentType, Message, MessageRole, Tool
+from agents.tools.validate import parameters_problem
 from memory.models import Block, Passage
 
 logger = logging.getLogger(__name__)
@@ -110,6 +112,12 @@ def tool_schemas(agent: Agent) -> tuple[list[JSON], dict[str, Tool]]:
     out = []
     for name in sorted(tools):
         schema = json.loads(json.dumps(tools[name].json_schema)) or {"name": name, "parameters": {}}
+        if not isinstance(schema, dict):
+            schema = {"name": name}
+        if parameters_problem(schema.get("parameters", {})):
+            # Stored before such schemas were refused: the model sees a tool without arguments, and calling it
+            # gets the executor's error naming the bad schema.
+            schema["parameters"] = {"type": "object", "properties": {}, "required": []}
         schema.setdefault("parameters", {"type": "object", "properties": {}, "required": []})
         if agent.agent_type == AgentType.MEMGPT and name != "send_message":
             params = schema["parameters"]
@@ -151,26 +159,36 @@ class CtxMessage:
 
 
 def message_to_openai(message: Message) -> JSON:
+    # Content is read defensively: rows written before content parts were checked may hold any JSON.
+    stored = message.content if isinstance(message.content, list) else []
+    parts = [p for p in stored if isinstance(p, dict)]
     if message.role == MessageRole.TOOL:
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
     if message.role == MessageRole.ASSISTANT:
-        content = "\n".join(p.get("text", "") for p in message.content if p.get("type") == "text")
+        content = "\n".join(_part_text(p) for p in parts if p.get("type") == "text")
         out: JSON = {"role": "assistant", "content": content or None}
         if message.tool_calls:
             out["tool_calls"] = message.tool_calls
         return out
-    parts = message.content or [{"type": "text", "text": message.text}]
-    if all(p.get("type") == "text" for p in parts):
-        return {"role": message.role, "content": "\n".join(p["text"] for p in parts)}
-    converted = []
+    parts = parts or [{"type": "text", "text": message.text}]
+    if all(p.get("type") != "image" for p in parts):
+        return {"role": message.role, "content": "\n".join(_part_text(p) for p in parts if p.get("type") == "text")}
+    converted: list[JSON] = []
     for part in parts:
         if part.get("type") == "text":
-            converted.append({"type": "text", "text": part["text"]})
+            converted.append({"type": "text", "text": _part_text(part)})
         elif part.get("type") == "image":
-            source = part.get("source") or {}
-            url = source.get("url") or f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
-            converted.append({"type": "image_url", "image_url": {"url": url}})
+            url = image_url(part.get("source"))
+            if url is None:
+                converted.append({"type": "text", "text": UNREADABLE_IMAGE})
+            else:
+                converted.append({"type": "image_url", "image_url": {"url": url}})
     return {"role": message.role, "content": converted}
+
+
+def _part_text(part: JSON) -> str:
+    text = part.get("text")
+    return text if isinstance(text, str) else ""
 
 
 def summary_message(summary: str) -> JSON:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import (
     Agent,
     AgentSecret,
@@ -527,7 +528,14 @@ def _parts(message: Message) -> list[JSON]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if isinstance(content, list):
-        return [p for p in content if isinstance(p, dict)]
+        # An image part stored before parts were checked, with no usable source, would fail the SDKs' parsing.
+        return [
+            {"type": "text", "text": UNREADABLE_IMAGE}
+            if p.get("type") == "image" and image_url(p.get("source")) is None
+            else p
+            for p in content
+            if isinstance(p, dict)
+        ]
     return []
 
 

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from agents.tools.sandbox import sandbox_status
-from config.text import check_storable
+from config.text import MAX_JSON_DEPTH, check_storable
 
 S = TypeVar("S", bound=serializers.BaseSerializer[Any])
 
@@ -57,7 +57,10 @@ class LimitedJSONParser(parsers.JSONParser):
         data = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(data) > limit:
             raise _too_large()
-        parsed = super().parse(io.BytesIO(data), media_type, parser_context)
+        try:
+            parsed = super().parse(io.BytesIO(data), media_type, parser_context)
+        except RecursionError:  # the json module gives up near 1,000 levels, before check_storable could
+            raise DjangoValidationError({"body": f"is nested deeper than {MAX_JSON_DEPTH} levels"}) from None
         check_storable(parsed)
         return parsed
 

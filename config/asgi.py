@@ -6,7 +6,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models (consumers, auth middleware).
 django.setup(set_prefix=False)
 
+from config.daphne import install_line_limit_responses  # noqa: E402
 from config.handlers import EngramASGIHandler  # noqa: E402
+
+install_line_limit_responses()
 
 django_asgi_app = EngramASGIHandler()
 

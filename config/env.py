@@ -68,6 +68,19 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     return raw
 
 
+def proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """`Header-Name` or `Header-Name=value` (value `https` when left out): the header the TLS proxy sets on
+    requests that reached it over HTTPS, as Django's SECURE_PROXY_SSL_HEADER. Unset: None."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, _, value = raw.partition("=")
+    header, value = header.strip(), value.strip() or "https"
+    if not header or not all(c.isalnum() or c == "-" for c in header):
+        raise ImproperlyConfigured(f"{name} must be a header name, optionally =value (X-Forwarded-Proto), got {raw!r}")
+    return "HTTP_" + header.upper().replace("-", "_"), value
+
+
 def env_url_list(name: str, schemes: tuple[str, ...]) -> list[str]:
     """A comma-separated list of URLs, each starting with one of `schemes`."""
     urls = env_list(name, [])

@@ -11,18 +11,26 @@ Two costs of Django's own ASGI handler under daphne, measured on 2 cores:
   single-thread executor from a pool instead, so a thread and its connection (kept for `CONN_MAX_AGE`, or handed
   back to the PostgreSQL pool by `request_finished` as before) serve one request after another. A request's
   thread-sensitive work still runs on one thread of its own, as with Django's handler.
+
+It also bounds the body: Django's handler spools any body, however large, to disk before a view can refuse it,
+and a chunked body (no Content-Length) reached DRF as empty, since DRF reads only as many bytes as that header
+declares. Here a body past ENGRAM_MAX_BODY_BYTES is a 413 once read (the rest is discarded as it arrives), and a
+body without a declared length gets its length from what was read.
 """
 
+import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 T = TypeVar("T")
 
@@ -47,6 +55,13 @@ class _RequestThread(ThreadPoolExecutor):
     def _finished(self, _: Future[Any]) -> None:
         with self._count:
             self.pending -= 1
+
+
+class _Body(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+    """A request body as Django's handler keeps it, and how many bytes arrived (more than it holds when the
+    body was past the limit)."""
+
+    received = 0
 
 
 class EngramASGIHandler(ASGIHandler):
@@ -77,6 +92,33 @@ class EngramASGIHandler(ASGIHandler):
             self._idle.append(executor)
         else:
             executor.shutdown(wait=False)
+
+    async def read_body(self, receive: Any) -> _Body:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = _Body(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body.close()
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            body.received += len(chunk)
+            if limit is None or body.received <= limit:
+                body.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body.seek(0)
+        return body
+
+    def create_request(self, scope: Mapping[str, Any], body_file: Any) -> tuple[Any, Any]:
+        received = getattr(body_file, "received", 0)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and received > limit:
+            detail = f"Request body exceeds the limit of {limit} bytes."
+            return None, JsonResponse({"detail": detail}, status=413)
+        if received and not any(name.lower() == b"content-length" for name, _ in scope.get("headers", [])):
+            scope = {**scope, "headers": [*scope["headers"], (b"content-length", str(received).encode())]}
+        return super().create_request(scope, body_file)
 
     async def get_response_async(self, request: HttpRequest) -> Any:
         response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(request)

@@ -18,6 +18,7 @@ from config.env import (
     env_url_list,
     persistent_secret_key,
     private_dir,
+    proxy_ssl_header,
 )
 
 django_stubs_ext.monkeypatch()
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Redoc for /v1/docs/, served from static/ instead of a CDN
     "channels",
     "django_htmx",
     "template_partials",
@@ -204,6 +206,15 @@ WHITENOISE_USE_FINDERS = True  # serve straight from static/ without a collectst
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# HTTPS, for a deployment behind a TLS proxy (all off by default: the embedded profile serves plain HTTP on
+# localhost). `manage.py check --deploy` is clean once they and the cookie flags above are set (README).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers and orchestrators probe these over plain HTTP inside the network; a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^(v1|latest)/(health|ready)/?$"]
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 X_FRAME_OPTIONS = "DENY"
 # Bodies above this get a 413 from the API instead of being parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ENGRAM_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
@@ -230,8 +241,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Stateful LLM agents with long-term memory; wire-compatible with the Letta client SDKs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["config.api.schema_endpoints"],  # each operation once, under /v1/
-    "ENUM_NAME_OVERRIDES": {"EditableMessageTypeEnum": "agents.api.messages.EDITABLE_MESSAGE_TYPES"},
+    "ENUM_NAME_OVERRIDES": {
+        "EditableMessageTypeEnum": "agents.api.messages.EDITABLE_MESSAGE_TYPES",
+        # An identity property's `type`; named here, it no longer collides with other `type` fields (W001).
+        "IdentityPropertyTypeEnum": ["string", "number", "boolean", "json"],
+    },
 }
 
 # LLM access (litellm). OPENAI_API_BASE points openai/* handles at any OpenAI-compatible server.

@@ -9,7 +9,11 @@ api_patterns: list[URLPattern | URLResolver] = [
     *slash_optional("health/", HealthView.as_view(), "health"),
     *slash_optional("ready/", ReadyView.as_view(), "ready"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
-    path("docs/", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path(
+        "docs/",
+        SpectacularRedocView.as_view(url_name="openapi-schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     path("", include("memory.urls")),
     path("", include("agents.urls")),
 ]

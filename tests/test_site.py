@@ -195,3 +195,67 @@ def test_static_files_and_pages_are_served_through_asgi() -> None:
     assert status == 200
     assert body == (Path(__file__).resolve().parents[1] / "static" / "engram" / "ade.js").read_bytes()
     assert health == 200
+
+
+PRODUCTION_ENV = {
+    # The production profile as the README sets it up (the database and Redis need not answer for the checks).
+    "DATABASE_URL": "postgres://engram:secret@127.0.0.1:1/engram",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "SECRET_KEY": "x7Kp2vQ9mZ4tR8wL1nB6yH3jF5cD0sG-aE_uI.oP!kM@qW#eT$rY%zX^vC&bN*",
+    "ALLOWED_HOSTS": "engram.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://engram.example.com",
+    "SESSION_COOKIE_SECURE": "true",
+    "CSRF_COOKIE_SECURE": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+
+def _manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    # Not this test process's settings (the browser fixture sets DJANGO_ALLOW_ASYNC_UNSAFE, which --deploy flags).
+    skip = ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    full_env = {k: v for k, v in os.environ.items() if k not in skip}
+    full_env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "ENGRAM_DATA_DIR": str(tmp_path), **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_is_clean_in_the_production_profile(tmp_path: Path) -> None:
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_https_settings_come_from_the_environment_and_default_off(tmp_path: Path) -> None:
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT, s.SECURE_PROXY_SSL_HEADER, s.SECURE_HSTS_PRELOAD)"
+    )
+    production = _manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV, tmp_path=tmp_path)
+    assert production.stdout.split("\n")[0] == "31536000 True ('HTTP_X_FORWARDED_PROTO', 'https') True", production
+    embedded = _manage("shell", "--no-imports", "-c", code, env={}, tmp_path=tmp_path)
+    assert embedded.stdout.split("\n")[0] == "0 False None False", embedded
+    other = _manage(
+        "shell", "--no-imports", "-c", code, env={"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Ssl=on"}, tmp_path=tmp_path
+    )
+    assert "('HTTP_X_FORWARDED_SSL', 'on')" in other.stdout, other
+    bad = _manage(
+        "shell", "--no-imports", "-c", code, env={"SECURE_PROXY_SSL_HEADER": "X Forwarded: https"}, tmp_path=tmp_path
+    )
+    assert bad.returncode != 0 and "SECURE_PROXY_SSL_HEADER must be a header name" in bad.stderr, bad
+
+
+@pytest.mark.django_db
+def test_with_ssl_redirect_plain_http_is_redirected_but_health_probes_are_not(settings: Any) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    response = APIClient().get("/v1/agents/")
+    assert response.status_code == 301 and response["Location"].startswith("https://")
+    for path in ("/v1/health/", "/v1/ready", "/latest/health/"):
+        assert APIClient().get(path).status_code == 200, path
+    forwarded = APIClient().get("/v1/agents/", HTTP_X_FORWARDED_PROTO="https")
+    assert forwarded.status_code == 401

@@ -21,6 +21,7 @@ from accounts.http import AuthedHttpRequest
 from ade import presenters
 from ade.context_window import context_breakdown
 from ade.forms import (
+    PAGE_MAX,
     AgentSettingsForm,
     ArchivalSearchForm,
     ChatForm,
@@ -367,8 +368,8 @@ def runs_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     failed_only = request.GET.get("failed") == "1"
     try:
-        page = max(1, int(request.GET.get("page", "1")))
-    except ValueError:
+        page = min(max(1, int(request.GET.get("page", "1"))), PAGE_MAX)
+    except ValueError:  # also a number of more than 4,300 digits, which int() refuses
         page = 1
     runs = run_list(actor=request.user, agent_id=agent.pk).order_by("-created_at", "-id")
     if failed_only:

@@ -15,6 +15,7 @@ from agents.api.common import JSONAnyField, agent_or_404
 from agents.models import Agent
 from agents.services.agent_files import ImportOptions, agent_export, agent_file_name, agent_file_read, agent_import
 from config.api import ApiView, validated
+from config.text import json_parse
 
 S = serializers
 
@@ -73,10 +74,7 @@ def _secrets_json(data: dict[str, Any]) -> dict[str, str] | None:
     raw = data.get(field)
     if not raw:
         return None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = None
+    value = json_parse(raw, field)
     if not isinstance(value, dict):
         raise ValidationError({field: "must be a JSON object of environment variable names to values"})
     return value

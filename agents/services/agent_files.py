@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.selectors import organization_id_for
 from agents import wire
+from agents.content import clean_part
 from agents.models import Agent, AgentType, Message, MessageRole, Tool
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many
@@ -522,10 +523,11 @@ def _message_spec(raw: Any, path: str, *, memgpt: bool, call_names: dict[str, st
     if isinstance(content, str):
         content = [{"type": "text", "text": content}]
     parts = [_obj(p, f"{path}.content[{i}]") for i, p in enumerate(_list(content, f"{path}.content", maximum=1_000))]
-    for i, part in enumerate(parts):
-        if part.get("type") == "text" and not isinstance(part.get("text"), str):
-            raise _fail(f"{path}.content[{i}].text", "must be a string")
-    kept = [p for p in parts if p.get("type") == "text" or (p.get("type") == "image" and role == MessageRole.USER)]
+    kept = [
+        clean_part(p, f"{path}.content[{i}]")
+        for i, p in enumerate(parts)
+        if p.get("type") == "text" or (p.get("type") == "image" and role == MessageRole.USER)
+    ]
     reasoning = "\n".join(
         str(p["reasoning"]) for p in parts if p.get("type") == "reasoning" and isinstance(p.get("reasoning"), str)
     )

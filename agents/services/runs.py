@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents import events
+from agents.content import clean_part
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
 from agents.recall import messages_embed_after_commit, run_messages_embed_after_commit
 from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
@@ -42,16 +43,7 @@ def _content_text(content: Any, index: int) -> tuple[str, list[dict[str, Any]]]:
     if isinstance(content, str):
         return content, [{"type": "text", "text": content}] if content else []
     if isinstance(content, list):
-        parts: list[dict[str, Any]] = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") not in ("text", "image"):
-                raise ValidationError({"messages": f"item {index}: content parts must be {{type: text, text}}"})
-            if part["type"] == "text":
-                if not isinstance(part.get("text"), str):
-                    raise ValidationError({"messages": f"item {index}: a text part needs a 'text' string"})
-                parts.append({"type": "text", "text": part["text"]})
-            else:
-                parts.append(part)
+        parts = [clean_part(part, f"messages[{index}].content[{i}]") for i, part in enumerate(content)]
         return "\n".join(p["text"] for p in parts if p["type"] == "text"), parts
     raise ValidationError({"messages": f"item {index}: content must be a string or a list of parts"})
 

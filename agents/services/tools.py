@@ -11,6 +11,7 @@ from agents.models import Agent, Tool
 from agents.tools.builtin import BUILTIN_SCHEMAS, ToolContext, builtin_tool_type
 from agents.tools.execute import ToolResult, execute_tool
 from agents.tools.schema import schema_from_source
+from agents.tools.validate import parameters_problem
 from config.text import check_storable
 
 _builtins_ready = False
@@ -48,7 +49,11 @@ def _clean_tool_fields(
         if not isinstance(json_schema, dict) or not isinstance(json_schema.get("name"), str):
             raise ValidationError({"json_schema": "must be an object with a 'name'"})
         schema = dict(json_schema)
-        schema.setdefault("parameters", {"type": "object", "properties": {}, "required": []})
+        if schema.get("parameters") is None:
+            schema["parameters"] = {"type": "object", "properties": {}, "required": []}
+        problem = parameters_problem(schema["parameters"])
+        if problem:
+            raise ValidationError({"json_schema.parameters": problem})
         # The function must exist in the source under the schema's name.
         schema_from_source(source_code, schema["name"])
     else:

@@ -35,7 +35,8 @@ def execute_tool(
     """Validate `args` against the tool's schema and run it; every failure is a result with is_err, never an
     exception. The result is cut to the tool's return_char_limit. Built-ins need `ctx` (the agent they act on);
     a custom tool's process gets the agent's secrets (with `ctx`) and `env` as its environment."""
-    error = validate_arguments(args, tool.json_schema.get("parameters") or {})
+    schema = tool.json_schema if isinstance(tool.json_schema, dict) else {}
+    error = validate_arguments(args, schema.get("parameters") or {})
     if error:
         return ToolResult(f"Error: {error}", True)
     stdout: list[str] = []

@@ -12,6 +12,25 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def parameters_problem(parameters: Any) -> str | None:
+    """Why a tool's `json_schema.parameters` cannot describe its arguments (None when it can): the executor and
+    every provider need an object schema whose properties are schemas themselves."""
+    if not isinstance(parameters, dict):
+        return "must be an object (a JSON Schema of type object)"
+    if parameters.get("type", "object") != "object":
+        return "must have type 'object'"
+    properties = parameters.get("properties", {})
+    if not isinstance(properties, dict):
+        return "properties must be an object of argument names to JSON Schemas"
+    for name, schema in properties.items():
+        if not isinstance(schema, dict):
+            return f"properties.{name} must be an object (a JSON Schema)"
+    required = parameters.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        return "required must be a list of argument names"
+    return None
+
+
 def _check(value: Any, schema: dict[str, Any], path: str) -> str | None:
     kind = schema.get("type")
     if isinstance(kind, str) and kind in _TYPES:
@@ -20,7 +39,7 @@ def _check(value: Any, schema: dict[str, Any], path: str) -> str | None:
             ok = True
         if not ok:
             return f"argument '{path}' must be of type {kind}"
-    if "enum" in schema and value not in schema["enum"]:
+    if isinstance(schema.get("enum"), list) and value not in schema["enum"]:
         return f"argument '{path}' must be one of {schema['enum']}"
     if kind == "array" and isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
@@ -34,6 +53,9 @@ def validate_arguments(
     args: Any, parameters: dict[str, Any], *, allow_extra: frozenset[str] = frozenset()
 ) -> str | None:
     """None when valid, else a message for the model."""
+    problem = parameters_problem(parameters)
+    if problem:  # stored before create/update refused such schemas
+        return f"the tool's json_schema.parameters {problem}; fix the tool's schema"
     if not isinstance(args, dict):
         return "arguments must be a JSON object"
     properties: dict[str, Any] = parameters.get("properties") or {}

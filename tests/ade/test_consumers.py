@@ -118,3 +118,21 @@ def test_the_organization_socket_needs_a_member(agent: Agent) -> None:
     assert run(_connect, anonymous) == (False, 4401)
     loner = User.objects.create_user(username="loner", password="password-loner")
     assert run(_connect, organization_communicator(loner)) == (False, 4403)
+
+
+def test_frames_from_the_browser_are_ignored_even_when_deep_or_malformed(agent: Agent, alice: Any) -> None:
+    comm = communicator(agent, user=alice)
+
+    async def scenario() -> Any:
+        connected, _ = await comm.connect()
+        assert connected
+        await comm.send_to(text_data="[" * 100_000 + "]" * 100_000)
+        await comm.send_to(text_data="{not json")
+        await comm.send_to(bytes_data=b"\x00\x01")
+        event = {"type": "agent.block", "agent_id": str(agent.id), "block_id": "b1", "label": "human"}
+        await get_channel_layer().group_send(agent_group(agent.id), event)
+        received = await comm.receive_json_from(timeout=2)
+        await comm.disconnect()
+        return received
+
+    assert run(scenario)["type"] == "agent.block"

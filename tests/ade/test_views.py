@@ -476,6 +476,21 @@ def test_runs_are_paged(alice_client: Client, agent: Agent) -> None:
     assert second.count('class="status completed"') == 2 and "Newer" in second
 
 
+@pytest.mark.parametrize("page", ["99999999999999999999", "9" * 5000, "-3", "x"])
+def test_an_enormous_or_bad_page_number_is_an_empty_or_first_page_not_a_500(
+    alice_client: Client, agent: Agent, page: str
+) -> None:
+    make_step(agent)
+    for panel in ("runs/", "archival/", "recall/?q=x&"):
+        url = f"/agents/{agent.id}/{panel}{'&' if '?' in panel else '?'}page={page}".replace("&&", "&")
+        response = alice_client.get(url, **HX)
+        assert response.status_code == 200, (url, response.status_code)
+    runs = alice_client.get(f"/agents/{agent.id}/runs/?page={page}", **HX).content.decode()
+    assert runs.count('class="status completed"') == (
+        0 if page == "99999999999999999999" else 1
+    )  # clamped, or unreadable: page 1
+
+
 def test_changing_the_embedding_model_starts_a_reembed_with_progress(alice_client: Client, agent: Agent) -> None:
     passage_insert(agent=agent, text="a fact")
     data = {

@@ -344,6 +344,18 @@ BAD_FILES = {
     ),
     "huge-block-limit": (_edit(lambda d: d["blocks"][0].update(limit=2**40)), "blocks[0].limit"),
     "unknown-agent-type": (_edit(lambda d: d["agents"][0].update(agent_type="workflow_agent")), "agents[0].agent_type"),
+    "image-source-a-number": (
+        _edit(lambda d: d["agents"][0]["messages"][2].update(content=[{"type": "image", "source": 5}])),
+        "agents[0].messages[2].content[0].source: must be an object",
+    ),
+    "image-bad-base64": (
+        _edit(
+            lambda d: d["agents"][0]["messages"][2].update(
+                content=[{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "*"}}]
+            )
+        ),
+        "agents[0].messages[2].content[0].source.data",
+    ),
     # The server's provider key would go with every call to these (config/providers.py).
     "unconfigured-api-base": (
         _edit(lambda d: d["agents"][0].update(engram={"model_settings": {"api_base": "https://collector.example/v1"}})),
