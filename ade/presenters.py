@@ -85,12 +85,17 @@ def chat_item(message: Message) -> ChatItem:
         in_context=message.in_context,
     )
     calls = [_tool_call(raw) for raw in message.tool_calls or []]
+    replies: list[str] = []
     for call in calls:
         reply = _send_message_text(call)
         if reply is not None:
-            item.text = f"{item.text}\n{reply}".strip()
+            replies.append(reply)
         else:
             item.tool_calls.append(call)
+    # The loop already stores what send_message said as a memgpt row's text (message_update keeps both in step),
+    # so the call's argument is the reply only for rows whose text is empty (older or imported rows).
+    if replies and not item.text:
+        item.text = "\n".join(replies)
     return item
 
 

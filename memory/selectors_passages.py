@@ -1,14 +1,17 @@
 """Passage selectors (archival memory reads). Kept apart from memory/selectors.py (blocks) on purpose."""
 
+import datetime as dt
 import uuid
 from typing import Literal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from accounts.selectors import organization_id_for
 from memory.models import EmbeddingJob, Passage
+from memory.search import MAX_FILTER_TAGS, TagMatchMode, add_tag_filter, scope_for
 
 MAX_LIST_LIMIT = 1_000
 Order = Literal["asc", "desc"]
@@ -53,6 +56,37 @@ def passage_list(
             qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
     fields = ["created_at", "id"] if order == "asc" else ["-created_at", "-id"]
     return list(qs.order_by(*fields)[:limit])
+
+
+def passage_browse(
+    *,
+    actor: User,
+    agent_id: uuid.UUID,
+    tags: list[str] | None = None,
+    tag_match_mode: TagMatchMode = "any",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> QuerySet[Passage]:
+    """The agent's passages newest first, for a page to be cut from. Every filter is a SQL condition, so a page
+    holds only matches; the tag condition is the one passage_search uses ("all" = every tag, "any" = at least
+    one). Raises ValidationError for a bad tag filter."""
+    if tag_match_mode not in ("any", "all"):
+        raise ValidationError({"tag_match_mode": "must be any or all"})
+    if tags is not None and (len(tags) > MAX_FILTER_TAGS or not all(isinstance(t, str) and t for t in tags)):
+        raise ValidationError({"tags": f"must be at most {MAX_FILTER_TAGS} non-empty tags"})
+    organization_id = organization_id_for(actor)
+    qs = passage_queryset(actor=actor).filter(agent_id=agent_id)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lte=end)
+    if tags:
+        scope = scope_for(Passage._meta.db_table, organization_id=organization_id, agent_id=agent_id)
+        add_tag_filter(scope, tags, tag_match_mode)
+        # The table name comes from code and the conditions from add_tag_filter; the tags themselves are bound.
+        sql = f"SELECT t.id FROM {scope.table} t WHERE {scope.sql()}"  # noqa: S608
+        qs = qs.filter(pk__in=RawSQL(sql, scope.params))  # noqa: S611
+    return qs.order_by("-created_at", "-id")
 
 
 def embedding_job_latest(*, actor: User, agent_id: uuid.UUID) -> EmbeddingJob | None:

@@ -39,7 +39,7 @@ from memory.embeddings import EmbeddingError
 from memory.models import Block
 from memory.search import passage_search
 from memory.selectors import block_revision_list
-from memory.selectors_passages import embedding_job_latest, passage_queryset
+from memory.selectors_passages import embedding_job_latest, passage_browse, passage_queryset
 
 TEMPLATE = "ade/agent_detail.html"
 PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "settings"]
@@ -50,13 +50,21 @@ RECALL_PAGE = 20
 RUNS_PAGE = 25
 
 
-def _render(request: AuthedHttpRequest, agent: Agent, panel: str, context: dict[str, Any]) -> HttpResponse:
+def _render(
+    request: AuthedHttpRequest, agent: Agent, panel: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
     base = {"agent": agent, "panel": panel, "panels": PANELS, **context}
     if request.htmx and not request.htmx.boosted:
-        return render(request, f"{TEMPLATE}#{panel}-panel", base)
+        return render(request, f"{TEMPLATE}#{panel}-panel", base, status=status)
     base.update(_chat_context(agent))
     base["chat_form"] = ChatForm()
-    return render(request, TEMPLATE, base)
+    return render(request, TEMPLATE, base, status=status)
+
+
+def _field_errors(errors: ValidationError | dict[str, list[str]]) -> str:
+    """`field: reason; …`, so a refused filter names what to fix."""
+    by_field = errors if isinstance(errors, dict) else getattr(errors, "message_dict", {"": errors.messages})
+    return "; ".join(f"{name}: {' '.join(msgs)}" if name else " ".join(msgs) for name, msgs in by_field.items())
 
 
 def _chat_context(agent: Agent) -> dict[str, Any]:
@@ -237,7 +245,10 @@ def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> H
     passages: list[Any] = []
     searched = False
     error = ""
-    if form.is_valid() or not form.is_bound:
+    status = 200
+    if form.is_bound and not form.is_valid():
+        error, status = _field_errors({name: [str(e) for e in errs] for name, errs in form.errors.items()}), 422
+    else:
         data = form.cleaned_data if form.is_bound else {}
         page = data.get("page") or 1
         start, end = _day_bounds(data.get("start"), data.get("end"))
@@ -258,19 +269,24 @@ def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> H
                     end=end,
                     offset=offset,
                 )
-            except (ValidationError, EmbeddingError) as exc:
-                error = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                hits = []
+            except ValidationError as exc:
+                error, status, hits = _field_errors(exc), 422, []
+            except EmbeddingError as exc:
+                error, hits = str(exc), []
             passages = [{"passage": h.passage, "score": h.score} for h in hits]
         else:
-            qs = passage_queryset(actor=request.user).filter(agent_id=agent.pk).order_by("-created_at", "-id")
-            if start:
-                qs = qs.filter(created_at__gte=start)
-            if end:
-                qs = qs.filter(created_at__lte=end)
-            rows = list(qs[offset : offset + ARCHIVAL_PAGE + 1])
-            if tags:
-                rows = [p for p in rows if set(tags) & set(p.tags)]
+            try:
+                qs = passage_browse(
+                    actor=request.user,
+                    agent_id=agent.pk,
+                    tags=tags or None,
+                    tag_match_mode=data.get("tag_match") or "any",
+                    start=start,
+                    end=end,
+                )
+                rows = list(qs[offset : offset + ARCHIVAL_PAGE + 1])
+            except ValidationError as exc:
+                error, status, rows = _field_errors(exc), 422, []
             passages = [{"passage": p, "score": None} for p in rows]
     context = {
         "form": form,
@@ -284,7 +300,7 @@ def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> H
         "total": passage_queryset(actor=request.user).filter(agent_id=agent.pk).count(),
         **extra,
     }
-    return _render(request, agent, "archival", context)
+    return _render(request, agent, "archival", context, status=status)
 
 
 def _without_page(request: AuthedHttpRequest) -> str:

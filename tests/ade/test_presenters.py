@@ -27,6 +27,13 @@ def test_it_shows_a_memgpt_send_message_as_the_reply_and_other_calls_as_tool_cal
     assert '"label": "human"' in item.tool_calls[0].arguments
 
 
+def test_a_memgpt_row_whose_text_is_the_reply_shows_it_once() -> None:
+    # What the loop stores: text = what send_message said, beside the call that said it.
+    item = chat_item(message(text="Tea it is!", tool_calls=[call("send_message", {"message": "Tea it is!"})]))
+    assert item.text == "Tea it is!"
+    assert item.tool_calls == []
+
+
 def test_it_survives_malformed_tool_calls() -> None:
     item = chat_item(message(tool_calls=["junk", {"function": {"name": "x", "arguments": "{not json"}}]))
     assert [c.name for c in item.tool_calls] == ["?", "x"]
