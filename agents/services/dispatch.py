@@ -1,0 +1,142 @@
+"""Fair dispatch: which queued runs go to the executor, and when.
+
+An organization has at most `ENGRAM_ORG_MAX_ACTIVE_RUNS` runs in flight: running, or dispatched (handed to the
+executor, i.e. waiting in the in-process pool's queue or in Celery's `llm` queue) and not yet claimed. Its other
+queued runs stay in the database, undispatched, until one of its runs ends; then its oldest eligible queued run
+(across its agents; an agent's runs in arrival order, one at a time) takes the slot. So the executor's queue never
+holds more than the cap for one organization, and a burst from one organization delays another's message by at
+most one run's time.
+
+The decision (count in flight, pick, mark `dispatched_at`) is one transaction under the organization's row lock on
+PostgreSQL (SQLite's IMMEDIATE transactions already serialize writers), so two dispatchers never both take the
+last slot. The hand-off to the executor happens after commit; a failed hand-off is undone, and a dispatch lost
+later (a flushed broker, a process that died with runs in its pool's queue) is found by `runs_sweep`, which
+re-sends runs dispatched too long ago and fills free slots."""
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Organization
+from agents.models import Run, RunStatus
+
+logger = logging.getLogger(__name__)
+# Runs dispatched before this moment to an in-process pool were in a process that is gone (agents.executor).
+PROCESS_STARTED = timezone.now()
+
+# Runs that hold one of their organization's slots.
+_IN_FLIGHT = Q(status=RunStatus.RUNNING) | Q(status=RunStatus.QUEUED, dispatched_at__isnull=False)
+
+
+def _eligible(organization_id: uuid.UUID) -> "QuerySet[Run]":
+    """The organization's queued, undispatched runs that could be claimed now: nothing of their agent runs or is
+    dispatched, and no earlier send of their agent is queued (what run_claim checks), oldest first."""
+    blockers = Run.objects.filter(agent_id=OuterRef("agent_id")).filter(
+        Q(status=RunStatus.RUNNING)
+        | Q(status=RunStatus.QUEUED, dispatched_at__isnull=False)
+        | Q(status=RunStatus.QUEUED, position__lt=OuterRef("position"))
+    )
+    return (
+        Run.objects.filter(organization_id=organization_id, status=RunStatus.QUEUED, dispatched_at=None)
+        .filter(~Exists(blockers))
+        .order_by("created_at", "id")
+    )
+
+
+def runs_schedule(*, organization_id: uuid.UUID, look_first: bool = True) -> list[uuid.UUID]:
+    """Give the organization's free run slots to its oldest eligible queued runs; they are handed to the executor
+    after commit. Returns their ids. `look_first` reads (without a lock) whether anything waits at all, which is
+    the usual answer when a run ends. Call it after the commit that queued a run or freed a slot: anything
+    committed later schedules itself."""
+    if look_first and not _eligible(organization_id).exists():
+        return []
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            Organization.objects.select_for_update().filter(pk=organization_id).values_list("pk").first()
+        busy = Run.objects.filter(_IN_FLIGHT, organization_id=organization_id).count()
+        free = settings.ENGRAM_ORG_MAX_ACTIVE_RUNS - busy
+        if free <= 0:
+            return []
+        chosen = list(_eligible(organization_id).values_list("id", flat=True)[:free])
+        if chosen:
+            Run.objects.filter(pk__in=chosen).update(dispatched_at=timezone.now())
+            transaction.on_commit(lambda: _hand_out(chosen))
+    return chosen
+
+
+def run_dispatch(*, organization_id: uuid.UUID, look_first: bool = True) -> None:
+    """Schedule the organization's queued runs on the configured executor ("manual": tests run them themselves)."""
+    if settings.ENGRAM_RUN_EXECUTOR != "manual":
+        runs_schedule(organization_id=organization_id, look_first=look_first)
+
+
+def run_release(*, run_id: uuid.UUID) -> bool:
+    """Give back the slot of a dispatched run that its executor did not claim (it was not first in line, or the
+    hand-off failed). It waits, undispatched, for the next scheduling of its organization."""
+    return bool(
+        Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, dispatched_at__isnull=False).update(dispatched_at=None)
+    )
+
+
+def _hand_out(run_ids: list[uuid.UUID]) -> None:
+    for run_id in run_ids:
+        try:
+            if settings.ENGRAM_RUN_EXECUTOR == "celery":
+                from agents.tasks import run_agent as run_agent_task
+
+                run_agent_task.delay(str(run_id))
+            elif settings.ENGRAM_RUN_EXECUTOR == "inprocess":
+                from agents.executor import submit
+
+                submit(run_id)
+        except Exception:
+            logger.exception("could not hand run %s to the executor; it waits for the next sweep", run_id)
+            run_release(run_id=run_id)
+
+
+def runs_sweep(*, dispatched_before: dt.datetime | None = None) -> None:
+    """Re-send queued runs dispatched before `dispatched_before` (default: ENGRAM_DISPATCH_STALE_SECONDS ago; the
+    executor lost them, or is very late: a duplicate is harmless, only one claim succeeds), then schedule every
+    organization with undispatched queued runs. Each stale run is re-sent by one sweeper only (conditional
+    UPDATE), however many processes sweep."""
+    now = timezone.now()
+    if dispatched_before is None:
+        dispatched_before = now - dt.timedelta(seconds=settings.ENGRAM_DISPATCH_STALE_SECONDS)
+    stale = Run.objects.filter(status=RunStatus.QUEUED, dispatched_at__lt=dispatched_before)
+    resend = [
+        run_id
+        for run_id, at in stale.values_list("id", "dispatched_at")[:1000]
+        if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, dispatched_at=at).update(dispatched_at=now)
+    ]
+    if resend:
+        logger.warning("re-sending %d run(s) dispatched before %s", len(resend), dispatched_before.isoformat())
+        _hand_out(resend)
+    waiting = Run.objects.filter(status=RunStatus.QUEUED, dispatched_at=None).values_list("organization_id", flat=True)
+    for organization_id in set(waiting):
+        run_dispatch(organization_id=organization_id)
+
+
+def runs_sweeper_start() -> threading.Thread:
+    """Sweep now and every ENGRAM_DISPATCH_SWEEP_SECONDS in a daemon thread of this process (a Celery worker; the
+    in-process executor sweeps through its own pool)."""
+
+    def sweep_forever() -> None:
+        while True:
+            try:
+                runs_sweep()
+            except Exception:
+                logger.exception("sweeping for lost run dispatches failed")
+            finally:
+                close_old_connections()
+            time.sleep(settings.ENGRAM_DISPATCH_SWEEP_SECONDS)
+
+    thread = threading.Thread(target=sweep_forever, name="engram-run-sweep", daemon=True)
+    thread.start()
+    return thread
