@@ -307,6 +307,9 @@ ENGRAM_TOOL_MEMORY_MB = env_int("ENGRAM_TOOL_MEMORY_MB", 1024, minimum=64)
 ENGRAM_TOOL_TMP_MB = env_int("ENGRAM_TOOL_TMP_MB", 64, minimum=1)
 ENGRAM_TOOL_MAX_PROCESSES = env_int("ENGRAM_TOOL_MAX_PROCESSES", 32, minimum=1, maximum=4096)
 ENGRAM_TOOL_OUTPUT_MB = env_int("ENGRAM_TOOL_OUTPUT_MB", 16, minimum=1)
+# Custom-tool processes an organization may run at once through the tool-run routes, per server process
+# (agents.tools.limits); more is a 429.
+ENGRAM_ORG_MAX_TOOL_PROCESSES = env_int("ENGRAM_ORG_MAX_TOOL_PROCESSES", 2, minimum=1)
 
 LOGGING = {
     "version": 1,
