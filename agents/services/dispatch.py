@@ -21,7 +21,8 @@ import uuid
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -52,19 +53,28 @@ def _eligible(organization_id: uuid.UUID) -> "QuerySet[Run]":
 
 def runs_schedule(*, organization_id: uuid.UUID, look_first: bool = True) -> list[uuid.UUID]:
     """Give the organization's free run slots to its oldest eligible queued runs; they are handed to the executor
-    after commit. Returns their ids. `look_first` reads (without a lock) whether anything waits at all, which is
-    the usual answer when a run ends. Call it after the commit that queued a run or freed a slot: anything
-    committed later schedules itself."""
+    after commit. Returns their ids. Call it in the transaction that queued a run (run_create: `look_first=False`)
+    or after the commit that freed a slot (a run's end: `look_first` reads, without a lock, whether anything
+    waits at all, the usual answer); anything committed later schedules itself. Holds the organization's row
+    lock (PostgreSQL) until the caller's transaction ends."""
+    cap = settings.ENGRAM_ORG_MAX_ACTIVE_RUNS
     if look_first and not _eligible(organization_id).exists():
         return []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             Organization.objects.select_for_update().filter(pk=organization_id).values_list("pk").first()
-        busy = Run.objects.filter(_IN_FLIGHT, organization_id=organization_id).count()
-        free = settings.ENGRAM_ORG_MAX_ACTIVE_RUNS - busy
-        if free <= 0:
-            return []
-        chosen = list(_eligible(organization_id).values_list("id", flat=True)[:free])
+        # One statement: the oldest `cap` eligible runs, each with the organization's count of runs in flight.
+        busy = (
+            Run.objects.filter(_IN_FLIGHT, organization_id=organization_id)
+            .order_by()
+            .values("organization_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        rows = list(
+            _eligible(organization_id).annotate(busy=Coalesce(Subquery(busy), 0)).values_list("id", "busy")[:cap]
+        )
+        chosen = [run_id for run_id, _ in rows[: max(0, cap - rows[0][1])]] if rows else []
         if chosen:
             Run.objects.filter(pk__in=chosen).update(dispatched_at=timezone.now())
             transaction.on_commit(lambda: _hand_out(chosen))

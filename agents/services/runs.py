@@ -128,8 +128,8 @@ def run_create(
             )
             message_create_many(agent=agent, specs=specs, run_id=run.id, numbered=False)
             events.run_status(run)
-            # Nothing to look at first: this run is waiting (it may still find no free slot).
-            transaction.on_commit(lambda: run_dispatch(organization_id=run.organization_id, look_first=False))
+            # In this transaction (no second commit per message); the hand-off to the executor follows the commit.
+            run_dispatch(organization_id=run.organization_id, look_first=False)
     except IntegrityError:
         # A concurrent send with the same otid won the race.
         existing = _existing_run_for_otids(agent, specs)
