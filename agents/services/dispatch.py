@@ -14,6 +14,7 @@ later (a flushed broker, a process that died with runs in its pool's queue) is f
 re-sends runs dispatched too long ago and fills free slots."""
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -21,8 +22,6 @@ import uuid
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -32,23 +31,50 @@ logger = logging.getLogger(__name__)
 # Runs dispatched before this moment to an in-process pool were in a process that is gone (agents.executor).
 PROCESS_STARTED = timezone.now()
 
-# Runs that hold one of their organization's slots.
-_IN_FLIGHT = Q(status=RunStatus.RUNNING) | Q(status=RunStatus.QUEUED, dispatched_at__isnull=False)
 
-
-def _eligible(organization_id: uuid.UUID) -> "QuerySet[Run]":
-    """The organization's queued, undispatched runs that could be claimed now: nothing of their agent runs or is
-    dispatched, and no earlier send of their agent is queued (what run_claim checks), oldest first."""
-    blockers = Run.objects.filter(agent_id=OuterRef("agent_id")).filter(
-        Q(status=RunStatus.RUNNING)
-        | Q(status=RunStatus.QUEUED, dispatched_at__isnull=False)
-        | Q(status=RunStatus.QUEUED, position__lt=OuterRef("position"))
-    )
+@functools.cache
+def _pick_sql(vendor: str) -> str:
+    """The organization's oldest queued, undispatched runs that could be claimed now (nothing of their agent runs
+    or is dispatched, and no earlier send of their agent is queued: what run_claim checks), each with the
+    organization's count of runs in flight (running, or queued and dispatched). Raw SQL built once: this runs on
+    every send and every run's end, and the ORM's compilation of it costs more than the query."""
+    run = connection.ops.quote_name(Run._meta.db_table)
     return (
-        Run.objects.filter(organization_id=organization_id, status=RunStatus.QUEUED, dispatched_at=None)
-        .filter(~Exists(blockers))
-        .order_by("created_at", "id")
+        f"SELECT r.id, (SELECT COUNT(*) FROM {run} f WHERE f.status = %(running)s AND f.organization_id = %(org)s) "  # noqa: S608 (fixed names)
+        f"+ (SELECT COUNT(*) FROM {run} f WHERE f.status = %(queued)s AND f.organization_id = %(org)s "
+        f"AND f.dispatched_at IS NOT NULL) FROM {run} r "
+        f"WHERE r.status = %(queued)s AND r.organization_id = %(org)s AND r.dispatched_at IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {run} e WHERE e.agent_id = r.agent_id AND (e.status = %(running)s "
+        f"OR (e.status = %(queued)s AND (e.dispatched_at IS NOT NULL OR e.position < r.position)))) "
+        f"ORDER BY r.created_at, r.id LIMIT %(limit)s"
     )
+
+
+def _pick(organization_id: uuid.UUID, limit: int) -> list[tuple[uuid.UUID, int]]:
+    params = {
+        "running": RunStatus.RUNNING.value,
+        "queued": RunStatus.QUEUED.value,
+        "org": Organization._meta.pk.get_db_prep_value(organization_id, connection),
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_pick_sql(connection.vendor), params)
+        return [(Run._meta.pk.to_python(run_id), int(busy)) for run_id, busy in cursor.fetchall()]
+
+
+@functools.cache
+def _lock_sql(vendor: str) -> str:
+    return f"SELECT 1 FROM {connection.ops.quote_name(Organization._meta.db_table)} WHERE id = %s FOR UPDATE"  # noqa: S608
+
+
+def organization_lock(*, organization_id: uuid.UUID) -> None:
+    """Take the organization's dispatch lock for the rest of the caller's transaction (PostgreSQL: its row lock;
+    SQLite's IMMEDIATE transactions already hold the database's write lock). A transaction that frees a slot takes
+    it too, so a concurrent run_create's count either sees the slot free or its run is visible to the look for
+    waiting runs after the commit; otherwise that run could wait for the sweep."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_lock_sql(connection.vendor), [organization_id])
 
 
 def runs_schedule(*, organization_id: uuid.UUID, look_first: bool = True) -> list[uuid.UUID]:
@@ -58,22 +84,11 @@ def runs_schedule(*, organization_id: uuid.UUID, look_first: bool = True) -> lis
     waits at all, the usual answer); anything committed later schedules itself. Holds the organization's row
     lock (PostgreSQL) until the caller's transaction ends."""
     cap = settings.ENGRAM_ORG_MAX_ACTIVE_RUNS
-    if look_first and not _eligible(organization_id).exists():
+    if look_first and not _pick(organization_id, 1):
         return []
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            Organization.objects.select_for_update().filter(pk=organization_id).values_list("pk").first()
-        # One statement: the oldest `cap` eligible runs, each with the organization's count of runs in flight.
-        busy = (
-            Run.objects.filter(_IN_FLIGHT, organization_id=organization_id)
-            .order_by()
-            .values("organization_id")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        rows = list(
-            _eligible(organization_id).annotate(busy=Coalesce(Subquery(busy), 0)).values_list("id", "busy")[:cap]
-        )
+        organization_lock(organization_id=organization_id)
+        rows = _pick(organization_id, cap)
         chosen = [run_id for run_id, _ in rows[: max(0, cap - rows[0][1])]] if rows else []
         if chosen:
             Run.objects.filter(pk__in=chosen).update(dispatched_at=timezone.now())

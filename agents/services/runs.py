@@ -23,7 +23,7 @@ from agents import events
 from agents.content import clean_part
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
 from agents.recall import messages_embed_after_commit, run_messages_embed_after_commit
-from agents.services.dispatch import run_dispatch
+from agents.services.dispatch import organization_lock, run_dispatch
 from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
 from config.providers import handle_clean
 
@@ -226,8 +226,10 @@ def _record_on_agent(run: Run, now: Any, duration: int | None, stop_reason: str)
 
 
 def _after_end(run: Run) -> None:
+    """Caller is in the transaction that ends the run."""
     # Waiters first: the caller's answer should not wait for the look-up of the next run. The run's slot is free
     # once this commits: its organization's oldest waiting run (of any of its agents) takes it.
+    organization_lock(organization_id=run.organization_id)
     transaction.on_commit(lambda: _notify_waiters(run.pk))
     transaction.on_commit(lambda: run_dispatch(organization_id=run.organization_id))
     run_messages_embed_after_commit(run.pk)
