@@ -139,3 +139,12 @@ def test_runs_wait_queued_in_the_database_not_in_the_pool(alice, agents_of_alice
     assert [r.id for r in done] == [r.id for r in runs]  # oldest first
     for earlier, later in zip(done, done[1:], strict=False):
         assert earlier.completed_at <= later.started_at
+
+
+@pytest.mark.django_db
+def test_scheduling_a_send_costs_two_statements_and_the_lock(alice, agents_of_alice, django_assert_num_queries):
+    from django.db import transaction
+
+    run = send(alice, agents_of_alice[0])
+    with transaction.atomic(), django_assert_num_queries(3 if connection.vendor == "postgresql" else 2):
+        assert runs_schedule(organization_id=run.organization_id, look_first=False) == [run.id]
