@@ -1,10 +1,12 @@
 """In-process run executor for the embedded profile (no Redis): a small thread pool in the server process.
 Each submitted run is claimed like a Celery task would claim it; when a run ends, run_finish dispatches the
-agent's next queued run back here."""
+organization's next queued run back here (agents.services.dispatch keeps each organization to its share of the
+pool). The pool sweeps for lost dispatches when it starts and every ENGRAM_DISPATCH_SWEEP_SECONDS."""
 
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -24,18 +26,43 @@ def _get_pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=settings.ENGRAM_INPROCESS_WORKERS, thread_name_prefix="engram-run")
             _pool.submit(_recover)
+            threading.Thread(target=_sweep_every, args=(_pool,), name="engram-run-sweep", daemon=True).start()
         return _pool
+
+
+def _sweep_every(pool: ThreadPoolExecutor) -> None:
+    """Queue a sweep on `pool` every ENGRAM_DISPATCH_SWEEP_SECONDS while it is this process's pool."""
+    while True:
+        time.sleep(settings.ENGRAM_DISPATCH_SWEEP_SECONDS)
+        with _lock:
+            if _pool is not pool:
+                return
+            pool.submit(_sweep)
+
+
+def _sweep() -> None:
+    from agents.services.dispatch import runs_sweep
+
+    close_old_connections()
+    try:
+        runs_sweep()
+    except Exception:
+        logger.exception("sweeping for lost run dispatches failed")
+    finally:
+        close_old_connections()
 
 
 def _recover() -> None:
     """Runs left `running` by an in-process executor that is gone (the server restarted mid-run) would block
     their agent for good. Adopt the stale ones (nothing happened for longer than an LLM call may take) and
-    resume them after their last persisted step; then start the first queued run of every waiting agent."""
+    resume them after their last persisted step. Runs dispatched to the pool of a process that is gone are lost:
+    send them again (a duplicate of a run another process holds is harmless: one claim wins), and fill every
+    organization's free slots."""
     from django.utils import timezone
 
     from agents.loop import run_execute
     from agents.models import Run, RunStatus
-    from agents.services.runs import run_dispatch_next
+    from agents.services.dispatch import PROCESS_STARTED, runs_sweep
 
     close_old_connections()
     try:
@@ -48,9 +75,7 @@ def _recover() -> None:
             if Run.objects.filter(pk=run.pk, claim_token=run.claim_token).update(claim_token=token):
                 logger.warning("resuming run %s left running by a previous process", run.id)
                 run_execute(run_id=run.id, token=token)
-        waiting = Run.objects.filter(status=RunStatus.QUEUED).values_list("agent_id", flat=True).distinct()
-        for agent_id in list(waiting):
-            run_dispatch_next(agent_id=agent_id)
+        runs_sweep(dispatched_before=PROCESS_STARTED)
     except Exception:
         logger.exception("recovering in-process runs failed")
     finally:

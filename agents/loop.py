@@ -17,6 +17,7 @@ from django.db.models import F
 
 from agents import context, events, llm
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from agents.services.dispatch import run_release
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.services.runs import run_claim, run_finish
 from agents.tool_rules import Call, Plan, ToolRules
@@ -64,6 +65,9 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
     """Claim and execute (or resume) a run. Never raises for a provider failure: the run records it."""
     run = run_claim(run_id=run_id, token=token)
     if run is None:
+        # Not ours to run now (gone, final, another holder's, or not first in line): if it was dispatched and
+        # still waits, its slot goes back; whatever blocks it dispatches it again when it ends.
+        run_release(run_id=run_id)
         return
     try:
         _execute(run, token)

@@ -225,6 +225,9 @@ class Run(models.Model):
     # Who executes the run: the Celery task id (a redelivered message keeps it, so it may resume) or an
     # in-process token. A different holder never touches a running run.
     claim_token = models.CharField(max_length=200, blank=True, default="")
+    # When the run was handed to the executor (agents.services.dispatch): a queued run with it set holds one of
+    # its organization's ENGRAM_ORG_MAX_ACTIVE_RUNS slots, as a running run does.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -238,7 +241,11 @@ class Run(models.Model):
                 name="agents_run_one_running",
             ),
         ]
-        indexes = [models.Index(fields=["agent", "status", "position"])]
+        indexes = [
+            models.Index(fields=["agent", "status", "position"]),
+            # The dispatcher's look-ups: an organization's runs in flight, its queued runs oldest first.
+            models.Index(fields=["status", "organization", "created_at"], name="agents_run_status_org"),
+        ]
 
     @property
     def total_tokens(self) -> int:

@@ -33,3 +33,12 @@ def log_tool_sandbox(**kwargs: Any) -> None:
     from agents.tools.sandbox import sandbox_log_status
 
     sandbox_log_status()
+
+
+@worker_ready.connect
+def start_run_sweeper(**kwargs: Any) -> None:
+    """Every worker sweeps for lost run dispatches (a flushed broker) and for runs waiting on a free slot that
+    nothing dispatched; a stale run is re-sent by one sweeper only (agents.services.dispatch.runs_sweep)."""
+    from agents.services.dispatch import runs_sweeper_start
+
+    runs_sweeper_start()

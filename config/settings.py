@@ -271,6 +271,12 @@ ENGRAM_RUN_EXECUTOR = env_str("ENGRAM_RUN_EXECUTOR", "celery" if REDIS_URL else 
 if ENGRAM_RUN_EXECUTOR not in ("celery", "inprocess", "manual"):
     raise ImproperlyConfigured(f"ENGRAM_RUN_EXECUTOR must be celery, inprocess or manual, got {ENGRAM_RUN_EXECUTOR!r}")
 ENGRAM_INPROCESS_WORKERS = env_int("ENGRAM_INPROCESS_WORKERS", 4, minimum=1, maximum=64)
+# Fairness between organizations (agents.services.dispatch): runs in flight (running, or handed to the executor)
+# per organization; the rest wait queued in the database. Dispatches older than the stale age are re-sent by the
+# sweep, which runs every ENGRAM_DISPATCH_SWEEP_SECONDS in each in-process pool and Celery worker.
+ENGRAM_ORG_MAX_ACTIVE_RUNS = env_int("ENGRAM_ORG_MAX_ACTIVE_RUNS", 2, minimum=1)
+ENGRAM_DISPATCH_STALE_SECONDS = env_int("ENGRAM_DISPATCH_STALE_SECONDS", 300, minimum=10)
+ENGRAM_DISPATCH_SWEEP_SECONDS = env_int("ENGRAM_DISPATCH_SWEEP_SECONDS", 60, minimum=1)
 
 # Embeddings (memory.embeddings): CPU threads of the local ONNX model; without REDIS_URL, batches up to
 # ENGRAM_EMBED_INLINE_MAX texts are embedded in the writing thread right after commit, larger ones in a thread.
@@ -301,6 +307,9 @@ ENGRAM_TOOL_MEMORY_MB = env_int("ENGRAM_TOOL_MEMORY_MB", 1024, minimum=64)
 ENGRAM_TOOL_TMP_MB = env_int("ENGRAM_TOOL_TMP_MB", 64, minimum=1)
 ENGRAM_TOOL_MAX_PROCESSES = env_int("ENGRAM_TOOL_MAX_PROCESSES", 32, minimum=1, maximum=4096)
 ENGRAM_TOOL_OUTPUT_MB = env_int("ENGRAM_TOOL_OUTPUT_MB", 16, minimum=1)
+# Custom-tool processes an organization may run at once through the tool-run routes, per server process
+# (agents.tools.limits); more is a 429.
+ENGRAM_ORG_MAX_TOOL_PROCESSES = env_int("ENGRAM_ORG_MAX_TOOL_PROCESSES", 2, minimum=1)
 
 LOGGING = {
     "version": 1,

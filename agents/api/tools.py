@@ -6,7 +6,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -33,6 +33,7 @@ from agents.services.tools import (
     tool_update,
     tool_upsert,
 )
+from agents.tools.limits import ToolProcessesBusy
 from config.api import ApiView, validated
 from config.pagination import MAX_LIMIT, CursorParams, paginate_by
 
@@ -246,14 +247,17 @@ class ToolRunApi(ApiView):
         _source_type_ok(data)
         if data.get("pip_requirements") or data.get("npm_requirements"):
             raise serializers.ValidationError({"pip_requirements": "installing packages for a tool is not supported"})
-        name, result = tool_run_from_source(
-            actor=api_actor(request),
-            source_code=data["source_code"],
-            args=data.get("args"),
-            name=data.get("name"),
-            json_schema=data.get("json_schema"),
-            env_vars=data.get("env_vars"),
-        )
+        try:
+            name, result = tool_run_from_source(
+                actor=api_actor(request),
+                source_code=data["source_code"],
+                args=data.get("args"),
+                name=data.get("name"),
+                json_schema=data.get("json_schema"),
+                env_vars=data.get("env_vars"),
+            )
+        except ToolProcessesBusy as exc:
+            raise Throttled(wait=1, detail=str(exc)) from None
         return Response(
             wire.tool_return_to_wire(
                 result=result.text, is_err=result.is_err, name=name, stdout=result.stdout, stderr=result.stderr
@@ -278,6 +282,8 @@ class AgentToolRunApi(ApiView):
             result = agent_tool_run(agent=agent, tool_name=tool_name, args=data.get("args"))
         except Tool.DoesNotExist:
             raise NotFound(f"Agent {agent_id} has no tool named {tool_name}") from None
+        except ToolProcessesBusy as exc:
+            raise Throttled(wait=1, detail=str(exc)) from None
         state = agent_response(agent).data
         return Response(
             {

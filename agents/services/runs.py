@@ -1,7 +1,8 @@
 """Runs: one per request. The database allows one running run per agent (a partial unique index); queued
-runs start in arrival order (`position`). A run is claimed with a conditional UPDATE, executed by a Celery
-worker (production) or a thread in the server process (embedded profile), and finished with a conditional
-UPDATE; then the agent's next queued run is dispatched."""
+runs start in arrival order (`position`). A run is dispatched fairly (agents.services.dispatch: a cap per
+organization), claimed with a conditional UPDATE, executed by a Celery worker (production) or a thread in the
+server process (embedded profile), and finished with a conditional UPDATE; then its organization's next queued
+run is dispatched."""
 
 import atexit
 import functools
@@ -22,6 +23,7 @@ from agents import events
 from agents.content import clean_part
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
 from agents.recall import messages_embed_after_commit, run_messages_embed_after_commit
+from agents.services.dispatch import organization_lock, run_dispatch
 from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
 from config.providers import handle_clean
 
@@ -126,7 +128,8 @@ def run_create(
             )
             message_create_many(agent=agent, specs=specs, run_id=run.id, numbered=False)
             events.run_status(run)
-            transaction.on_commit(lambda: run_dispatch(run_id=run.id))
+            # In this transaction (no second commit per message); the hand-off to the executor follows the commit.
+            run_dispatch(organization_id=run.organization_id, look_first=False)
     except IntegrityError:
         # A concurrent send with the same otid won the race.
         existing = _existing_run_for_otids(agent, specs)
@@ -134,19 +137,6 @@ def run_create(
             raise
         return existing
     return run
-
-
-def run_dispatch(*, run_id: uuid.UUID) -> None:
-    """Hand the run to an executor. Safe to call more than once: only one claim of a run succeeds."""
-    if settings.ENGRAM_RUN_EXECUTOR == "celery":
-        from agents.tasks import run_agent as run_agent_task
-
-        run_agent_task.delay(str(run_id))
-    elif settings.ENGRAM_RUN_EXECUTOR == "inprocess":
-        from agents.executor import submit
-
-        submit(run_id)
-    # "manual": tests drive runs themselves.
 
 
 def _claim_sql() -> str:
@@ -206,7 +196,7 @@ def _number_input(run: Run) -> None:
 
 def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> bool:
     """Move a running run to a final status (conditional: False when it was cancelled meanwhile) and record it on
-    the agent. After commit, waiters wake and the agent's next queued run, if any, is dispatched. Called inside
+    the agent. After commit, waiters wake and the organization's next queued run, if any, is dispatched. Called inside
     the transaction of the run's last step, it commits with that step."""
     now = timezone.now()
     with transaction.atomic(savepoint=False):
@@ -216,43 +206,33 @@ def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> b
         if not done:  # cancelled meanwhile: run_cancel woke the waiters and dispatches the next run
             return False
         duration = int((now - run.started_at).total_seconds() * 1000) if run.started_at else None
-        last_position = _record_on_agent(run, now, duration, stop_reason)
+        _record_on_agent(run, now, duration, stop_reason)
         run.status, run.stop_reason, run.error, run.completed_at = status, stop_reason, error, now
         events.run_status(run)
-        # Positions are handed out under the agent row's lock, which this transaction now holds: a send that
-        # took a later position either shows here or dispatches itself after we commit (and then claims).
-        _after_end(run, dispatch_next=last_position > run.position)
+        _after_end(run)
     return True
 
 
-def _record_on_agent(run: Run, now: Any, duration: int | None, stop_reason: str) -> int:
-    """Record the run's end on its agent; returns the agent's last handed-out run position (one statement)."""
+def _record_on_agent(run: Run, now: Any, duration: int | None, stop_reason: str) -> None:
+    """Record the run's end on its agent (one statement)."""
     table = connection.ops.quote_name(Agent._meta.db_table)
     completion = Agent._meta.get_field("last_run_completion").get_db_prep_value(now, connection)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET last_run_completion = %s, last_run_duration_ms = %s, last_stop_reason = %s "  # noqa: S608
-            "WHERE id = %s RETURNING run_seq",
+            "WHERE id = %s",
             [completion, duration, stop_reason, Agent._meta.pk.get_db_prep_value(run.agent_id, connection)],
         )
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
 
 
-def _after_end(run: Run, *, dispatch_next: bool = True) -> None:
-    # Waiters first: the caller's answer should not wait for the look-up of the next run.
+def _after_end(run: Run) -> None:
+    """Caller is in the transaction that ends the run."""
+    # Waiters first: the caller's answer should not wait for the look-up of the next run. The run's slot is free
+    # once this commits: its organization's oldest waiting run (of any of its agents) takes it.
+    organization_lock(organization_id=run.organization_id)
     transaction.on_commit(lambda: _notify_waiters(run.pk))
-    if dispatch_next:
-        transaction.on_commit(lambda: run_dispatch_next(agent_id=run.agent_id))
+    transaction.on_commit(lambda: run_dispatch(organization_id=run.organization_id))
     run_messages_embed_after_commit(run.pk)
-
-
-def run_dispatch_next(*, agent_id: uuid.UUID) -> None:
-    # If another run is running meanwhile, the claim of this one fails and that run dispatches it later.
-    queued = Run.objects.filter(agent_id=agent_id, status=RunStatus.QUEUED).order_by("position")
-    following = queued.values_list("id", flat=True).first()
-    if following is not None:
-        run_dispatch(run_id=following)
 
 
 def run_cancel(*, run: Run) -> Run:

@@ -8,8 +8,9 @@ from django.db import IntegrityError, transaction
 
 from accounts.selectors import organization_id_for
 from agents.models import Agent, Tool
-from agents.tools.builtin import BUILTIN_SCHEMAS, ToolContext, builtin_tool_type
+from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, BUILTIN_SCHEMAS, ToolContext, builtin_tool_type
 from agents.tools.execute import ToolResult, execute_tool
+from agents.tools.limits import organization_tool_slot
 from agents.tools.schema import schema_from_source
 from agents.tools.validate import parameters_problem
 from config.text import check_storable
@@ -246,7 +247,11 @@ def agent_tool_run(*, agent: Agent, tool_name: str, args: dict[str, Any] | None 
         raise Tool.DoesNotExist(f"the agent has no tool named {tool_name!r}")
     cleaned = _clean_args(args)
     cleaned.pop("request_heartbeat", None)  # memgpt schemas add it; it steers the loop, not the tool
-    return execute_tool(ToolContext(agent=agent, run_id=None, step_id=None), tool, cleaned)
+    ctx = ToolContext(agent=agent, run_id=None, step_id=None)
+    if tool.organization_id is None and tool.name in BUILTIN_IMPLEMENTATIONS:  # runs here, no process of its own
+        return execute_tool(ctx, tool, cleaned)
+    with organization_tool_slot(agent.organization_id):  # raises ToolProcessesBusy (the API's 429)
+        return execute_tool(ctx, tool, cleaned)
 
 
 def tool_run_from_source(
@@ -263,5 +268,8 @@ def tool_run_from_source(
     fields = _clean_tool_fields(source_code=source_code, name=name, description=None, json_schema=json_schema)
     if env_vars is not None:
         clean_tool_environment(env_vars, "env_vars")
-    tool = Tool(organization_id=organization_id_for(actor), tool_type=Tool.ToolType.CUSTOM, **fields)
-    return tool.name, execute_tool(None, tool, _clean_args(args), env=env_vars)
+    organization_id = organization_id_for(actor)
+    tool = Tool(organization_id=organization_id, tool_type=Tool.ToolType.CUSTOM, **fields)
+    cleaned = _clean_args(args)
+    with organization_tool_slot(organization_id):  # raises ToolProcessesBusy (the API's 429)
+        return tool.name, execute_tool(None, tool, cleaned, env=env_vars)

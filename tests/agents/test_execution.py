@@ -43,7 +43,7 @@ def celery_redis(settings, fake_llm):
     celery_app._after_fork()
 
 
-def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1, queues="llm", embed_messages=False):
+def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1, queues="llm", embed_messages=False, env=None):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.agents.worker_settings",
@@ -51,6 +51,7 @@ def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1, queues
         "OPENAI_API_BASE": fake_base_url,
         "ENGRAM_LLM_RETRY_BACKOFF_MS": "5",
         "ENGRAM_TEST_EMBED_MESSAGES": "1" if embed_messages else "",
+        **(env or {}),
     }
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, f"--pool={pool}"]
     command += [f"--concurrency={concurrency}", "-l", "warning", "--without-gossip", "--without-mingle"]
