@@ -6,7 +6,7 @@ class AgentsConfig(AppConfig):
     name = "agents"
 
     def ready(self) -> None:
-        from agents.events import block_changed_receiver
+        from agents.runtime.events import block_changed_receiver
         from memory.signals import block_changed
 
-        block_changed.connect(block_changed_receiver, dispatch_uid="agents.events.block_changed")
+        block_changed.connect(block_changed_receiver, dispatch_uid="agents.runtime.events.block_changed")

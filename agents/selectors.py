@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.selectors import organization_id_for
 from agents.models import Agent, AgentSecret, AgentTag, Identity, IdentityAgent, Message, Run, Step, Tool
-from config.crypto import decrypt
+from lib.crypto import decrypt
 
 MAX_PAGE = 1_000
 

@@ -10,12 +10,12 @@ from django.db import IntegrityError, transaction
 from accounts.selectors import organization_id_for
 from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
+from agents.runtime.tool_rules import clean as clean_tool_rules
 from agents.services.identities import agent_identities_set, identities_of
 from agents.services.tools import clean_tool_environment, tool_ids_for_names
-from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
-from config.crypto import encrypt
-from config.providers import api_base_clean, handle_clean
+from lib.crypto import encrypt
+from lib.providers import api_base_clean, handle_clean
 from memory.embeddings import resolve_model
 from memory.models import Block
 from memory.services.blocks import block_create
@@ -461,7 +461,7 @@ def without_base_tool_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]
 def agent_recompile(*, agent: Agent, dry_run: bool = False) -> str:
     """Rebuild the compiled system message from the current prompt, memory blocks and memory counts (the runtime
     otherwise recompiles only when the prompt or a block changed) and store it unless `dry_run`. Returns it."""
-    from agents import context
+    from agents.runtime import context
 
     fresh = Agent.objects.get(pk=agent.pk)
     return context.compile_system(fresh, store=not dry_run, force=True)

@@ -13,7 +13,7 @@ from agents.tools.execute import ToolResult, execute_tool
 from agents.tools.limits import organization_tool_slot
 from agents.tools.schema import schema_from_source
 from agents.tools.validate import parameters_problem
-from config.text import check_storable
+from lib.text import check_storable
 
 _builtins_ready = False
 
