@@ -7,8 +7,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 
 from accounts.selectors import organization_id_for
-from agents.models import Agent, AgentSecret, AgentTag, Identity, IdentityAgent, Message, Run, Step, Tool
-from lib.crypto import decrypt
+from agents.models import Agent, AgentTag, Identity, IdentityAgent, Message, Run, Step, Tool
 
 MAX_PAGE = 1_000
 
@@ -77,17 +76,8 @@ def agent_tags(*, agent: Agent) -> list[str]:
     return sorted(AgentTag.objects.filter(agent=agent).values_list("tag", flat=True))
 
 
-def agent_secrets(*, agent: Agent) -> dict[str, str]:
-    """The agent's secrets, decrypted: the environment its custom tools run with."""
-    rows = AgentSecret.objects.filter(agent=agent).order_by("key").values_list("key", "value_encrypted")
-    return {key: decrypt(token) for key, token in rows}
-
-
 def tool_list(*, actor: User, name: str | None = None) -> QuerySet[Tool]:
-    """The organization's tools plus the built-ins."""
-    from agents.services.tools import builtin_tools_ensure
-
-    builtin_tools_ensure()
+    """The organization's tools plus the built-ins (seeded after migrate: agents.apps, builtin_tools_seed)."""
     qs = Tool.objects.filter(Q(organization_id=organization_id_for(actor)) | Q(organization=None))
     if name:
         qs = qs.filter(name=name)

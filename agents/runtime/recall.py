@@ -27,7 +27,8 @@ from memory.search import (
     validate_page,
     validate_query,
 )
-from memory.services.embeddings import MESSAGES, embed_after_commit, embed_group_after_commit
+from memory.services.embedding_dispatch import embed_after_commit, embed_group_after_commit
+from memory.services.embeddings import MESSAGES
 
 MAX_LIMIT = 100
 # An organization-wide search runs the agent search once per agent that has messages; past this many agents the

@@ -19,7 +19,7 @@ from lib.providers import api_base_clean, handle_clean
 from memory.embeddings import resolve_model
 from memory.models import Block
 from memory.services.blocks import block_create
-from memory.services.embeddings import agent_reembed_start
+from memory.services.embedding_dispatch import agent_reembed_start
 
 # Letta's wire names map to Engram's types; the name the client used is echoed back (agent_type_alias).
 AGENT_TYPE_ALIASES = {

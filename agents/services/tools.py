@@ -41,6 +41,12 @@ def builtin_tools_ensure() -> dict[str, Tool]:
     return existing
 
 
+def builtin_tools_seed(**kwargs: Any) -> None:
+    """post_migrate receiver (agents.apps): the built-in tools exist, current, once the schema does. Selectors only
+    read them."""
+    builtin_tools_ensure()
+
+
 def _clean_tool_fields(
     *, source_code: str, name: str | None, description: str | None, json_schema: dict[str, Any] | None
 ) -> dict[str, Any]:

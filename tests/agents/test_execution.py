@@ -232,7 +232,7 @@ def test_a_runs_messages_are_embedded_in_the_background_when_it_ends(alice, fake
 def test_a_wait_wakes_up_when_another_process_announces_the_end_on_redis(celery_redis):
     import redis
 
-    from agents.services import runs
+    from agents.runtime import waiting as runs
 
     assert runs._listener.listening()
     run_id, woke = uuid.uuid4(), threading.Event()

@@ -263,8 +263,8 @@ def test_a_files_model_endpoint_is_kept_only_where_the_operator_allows_it(alice_
 def test_secrets_are_not_exported_and_are_given_at_import(
     alice_api: APIClient, alice: Any, source_agent: Agent
 ) -> None:
-    from agents.selectors import agent_secrets
     from agents.services.agents import agent_update
+    from agents.tools.secrets import agent_secrets
 
     agent_update(agent=source_agent, secrets={"WEATHER_KEY": "abc-123"})
     exported = alice_api.get(f"/v1/agents/agent-{source_agent.id}/export").content.decode()
