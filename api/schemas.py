@@ -5,9 +5,37 @@ from typing import Any
 
 from rest_framework import serializers
 
-from api.views.blocks import BlockOutput as BlockSchema
-
 S = serializers
+
+
+class BlockOutput(S.Serializer[Any]):
+    """BlockResponse as letta-client parses it (documentation only; responses come from api.wire)."""
+
+    id = S.CharField()
+    label = S.CharField()  # type: ignore[assignment]  # a Field attribute in the stubs
+    value = S.CharField()
+    limit = S.IntegerField()
+    description = S.CharField(allow_null=True)
+    read_only = S.BooleanField()  # type: ignore[assignment]  # a Field attribute in the stubs
+    metadata = S.DictField()
+    tags = S.ListField(child=S.CharField())
+    is_template = S.BooleanField()
+    template_name = S.CharField(allow_null=True)
+    created_by_id = S.CharField(allow_null=True)
+    last_updated_by_id = S.CharField(allow_null=True)
+
+
+class BlockUpdateInput(S.Serializer[Any]):
+    value = S.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    label = S.CharField(required=False, max_length=100)  # type: ignore[assignment]  # a Field attribute in the stubs
+    limit = S.IntegerField(required=False, min_value=1)
+    description = S.CharField(required=False, allow_blank=True, allow_null=True)
+    read_only = S.BooleanField(required=False)  # type: ignore[assignment]  # a Field attribute in the stubs
+    metadata = S.DictField(required=False)
+    tags = S.ListField(child=S.CharField(), required=False)
+
+
+BlockSchema = BlockOutput
 
 
 class ToolSchema(S.Serializer[Any]):

@@ -9,8 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import api_actor
+from agents.selectors import identity_block_ids
 from api.base import ApiView, validated
 from api.pagination import CursorParams, cursor_id, paginate_by
+from api.schemas import BlockOutput, BlockUpdateInput
 from api.wire import block_to_wire
 from lib.ids import parse_id
 from memory.models import Block
@@ -18,33 +20,6 @@ from memory.selectors import block_get, block_list
 from memory.services.blocks import block_create, block_delete, block_update
 
 S = serializers
-
-
-class BlockOutput(S.Serializer[Any]):
-    """BlockResponse as letta-client parses it (documentation only; responses come from api.wire)."""
-
-    id = S.CharField()
-    label = S.CharField()  # type: ignore[assignment]  # a Field attribute in the stubs
-    value = S.CharField()
-    limit = S.IntegerField()
-    description = S.CharField(allow_null=True)
-    read_only = S.BooleanField()  # type: ignore[assignment]  # a Field attribute in the stubs
-    metadata = S.DictField()
-    tags = S.ListField(child=S.CharField())
-    is_template = S.BooleanField()
-    template_name = S.CharField(allow_null=True)
-    created_by_id = S.CharField(allow_null=True)
-    last_updated_by_id = S.CharField(allow_null=True)
-
-
-class BlockUpdateInput(S.Serializer[Any]):
-    value = S.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    label = S.CharField(required=False, max_length=100)  # type: ignore[assignment]  # a Field attribute in the stubs
-    limit = S.IntegerField(required=False, min_value=1)
-    description = S.CharField(required=False, allow_blank=True, allow_null=True)
-    read_only = S.BooleanField(required=False)  # type: ignore[assignment]  # a Field attribute in the stubs
-    metadata = S.DictField(required=False)
-    tags = S.ListField(child=S.CharField(), required=False)
 
 
 def block_or_404(request: Request, block_id: str) -> Block:
@@ -87,8 +62,11 @@ class BlockListCreateApi(ApiView):
             match_all_tags=params["match_all_tags"],
             templates_only=params["templates_only"],
             name=params.get("name"),
-            identity_id=cursor_id("identity", params.get("identity_id"), field="identity_id"),
-            identifier_keys=params.get("identifier_keys"),
+            block_ids=identity_block_ids(
+                actor=api_actor(request),
+                identity_id=cursor_id("identity", params.get("identity_id"), field="identity_id"),
+                identifier_keys=params.get("identifier_keys"),
+            ),
         )
         page = paginate_by(qs, prefix="block", params=params)
         return Response([block_to_wire(b) for b in page])

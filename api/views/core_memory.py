@@ -14,10 +14,9 @@ from api import wire
 from api.base import ApiView, validated
 from api.lookups import agent_or_404, block_or_404, present
 from api.pagination import CursorParams, paginate_by
-from api.schemas import AgentStateSchema
+from api.schemas import AgentStateSchema, BlockUpdateInput
+from api.schemas import BlockOutput as BlockSchema
 from api.views.agents import agent_response, agents_with_relations
-from api.views.blocks import BlockOutput as BlockSchema
-from api.views.blocks import BlockUpdateInput
 from memory.models import Block
 from memory.services.blocks import block_update
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from accounts.http import api_actor
 from agents.models import Identity
-from agents.selectors import agent_list, identity_list
+from agents.selectors import agent_list, identity_block_ids, identity_list
 from agents.services.identities import (
     IdentityKeyTaken,
     identity_agent_attach,
@@ -32,8 +32,8 @@ from api.base import ApiView, Conflict, validated
 from api.lookups import JSONAnyField, agent_or_404, bare_ids, block_or_404, identity_or_404
 from api.pagination import CursorParams, paginate_by
 from api.schemas import AgentStateSchema, IdentitySchema
+from api.schemas import BlockOutput as BlockSchema
 from api.views.agents import agent_response, agents_with_relations
-from api.views.blocks import BlockOutput as BlockSchema
 from api.wire import block_to_wire
 from memory.selectors import block_list
 
@@ -196,7 +196,8 @@ class IdentityBlockListApi(ApiView):
     def get(self, request: Request, identity_id: str) -> Response:
         identity = identity_or_404(request, identity_id)
         params = validated(CursorParams, request.query_params)
-        qs = block_list(actor=api_actor(request)).filter(identity_links__identity=identity)
+        actor = api_actor(request)
+        qs = block_list(actor=actor, block_ids=identity_block_ids(actor=actor, identity_id=identity.pk))
         page = paginate_by(qs, prefix="block", params=params)
         return Response([block_to_wire(b) for b in page])
 
