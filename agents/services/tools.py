@@ -104,6 +104,9 @@ def tool_create(
     tags: list[str] | None = None,
     return_char_limit: int | None = None,
 ) -> Tool:
+    """Create a custom tool of the actor's organization. Without `json_schema` the schema is derived from the
+    function's signature and Google-style docstring (agents.tools.schema); bad input is a ValidationError naming the
+    field."""
     fields = _clean_tool_fields(source_code=source_code, name=name, description=description, json_schema=json_schema)
     org_id = organization_id_for(actor)
     if Tool.objects.filter(organization_id=org_id, name=fields["name"]).exists():
