@@ -13,8 +13,10 @@ from django.db import connection
 
 from memory import ddl
 from memory.fields import Vector, vector_to_pg
-from memory.search.scope import EXACT_SCAN_ROWS, Scope, _collection, _collection_size, _Expiring
+from memory.search.scope import Scope, _collection, _collection_size, _Expiring
 from memory.search.text import STOPWORDS
+
+EXACT_SCAN_ROWS = 10_000  # PostgreSQL: agents with at most this many rows get an exact vector scan
 
 logger = logging.getLogger(__name__)
 V = TypeVar("V")
