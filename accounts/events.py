@@ -33,7 +33,7 @@ def session_tag(session_key: str | None) -> str | None:
 def _send(group: str, event: SessionsEndEvent) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        # Rare (sign-outs, removals), so a loop per event is fine; agents/events.py batches the busy events.
+        # Rare (sign-outs, removals), so a loop per event is fine; agents/runtime/events.py batches the busy events.
         async_to_sync(layer.group_send)(group, dict(event))
 
 

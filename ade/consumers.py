@@ -3,7 +3,7 @@ dashboard's run status changes) and relay its events; nothing else. Every socket
 (accounts.events) and closes with 4401 when its session signs out or its user is removed, deactivated or changes
 their password elsewhere: Channels checks the session only when a socket opens.
 
-Events come from agents/events.py after the database commit. The channel layer drops messages under load, so
+Events come from agents/runtime/events.py after the database commit. The channel layer drops messages under load, so
 the page treats them as hints: it re-fetches panels over HTTP on each event and after every reconnect."""
 
 import time
@@ -18,8 +18,8 @@ from django.contrib.auth.models import User
 from accounts.events import SessionsEndEvent, session_tag, user_group
 from accounts.models import Membership
 from accounts.selectors import organization_id_for, session_valid
-from agents.events import organization_group
 from agents.models import Agent
+from agents.runtime.events import organization_group
 from agents.selectors import agent_get
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -113,7 +113,7 @@ class AgentConsumer(_GroupConsumer):
         agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
         return agent_group(agent_id) if await database_sync_to_async(_can_see_agent)(user, agent_id) else None
 
-    # One handler per event type published by agents/events.py ("agent.block" dispatches to agent_block).
+    # One handler per event type published by agents/runtime/events.py ("agent.block" dispatches to agent_block).
     agent_message = _GroupConsumer._relay
     agent_token = _GroupConsumer._relay
     agent_step = _GroupConsumer._relay

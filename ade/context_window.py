@@ -1,13 +1,13 @@
 """Token breakdown of an agent's context window by section, for the context panel.
 
-agents.context.context_overview counts the compiled system message as one figure; the panel also wants the
+agents.runtime.context.context_overview counts the compiled system message as one figure; the panel also wants the
 memory blocks apart from the system prompt, so this splits them with the same tokenizer. Read-only apart from
 what context_overview itself caches."""
 
 from dataclasses import dataclass
 
-from agents.context import context_overview, core_memory
 from agents.models import Agent
+from agents.runtime.context import context_overview, core_memory
 
 COLORS = {
     "system": "#3056d3",

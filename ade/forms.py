@@ -37,7 +37,7 @@ class AgentImportForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The server cuts a larger body off before any view sees it (config/uploads.py); the page says so first.
+        # The server cuts a larger body off before any view sees it (api/uploads.py); the page says so first.
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         self.fields["file"].widget.attrs["data-max-bytes"] = str(limit)
         self.fields["file"].help_text = f"At most {limit // (1024 * 1024) or 1} MB."

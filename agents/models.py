@@ -47,7 +47,7 @@ class Agent(models.Model):
     # Running summary of evicted messages (written by the LLM during compaction).
     summary = models.TextField(blank=True, default="")
     # Bumped whenever a message leaves the context window or an in-context message changes, so that cached
-    # copies of the window (agents.context) are dropped. Anything that edits messages must bump it.
+    # copies of the window (agents.runtime.context) are dropped. Anything that edits messages must bump it.
     context_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -225,7 +225,7 @@ class Run(models.Model):
     # Who executes the run: the Celery task id (a redelivered message keeps it, so it may resume) or an
     # in-process token. A different holder never touches a running run.
     claim_token = models.CharField(max_length=200, blank=True, default="")
-    # When the run was handed to the executor (agents.services.dispatch): a queued run with it set holds one of
+    # When the run was handed to the executor (agents.runtime.dispatch): a queued run with it set holds one of
     # its organization's ENGRAM_ORG_MAX_ACTIVE_RUNS slots, as a running run does.
     dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

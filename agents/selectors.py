@@ -1,14 +1,13 @@
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 
 from accounts.selectors import organization_id_for
-from agents.models import Agent, AgentSecret, AgentTag, Identity, IdentityAgent, Message, Run, Step, Tool
-from config.crypto import decrypt
+from agents.models import Agent, AgentTag, Identity, IdentityAgent, IdentityBlock, Message, Run, Step, Tool
 
 MAX_PAGE = 1_000
 
@@ -77,17 +76,8 @@ def agent_tags(*, agent: Agent) -> list[str]:
     return sorted(AgentTag.objects.filter(agent=agent).values_list("tag", flat=True))
 
 
-def agent_secrets(*, agent: Agent) -> dict[str, str]:
-    """The agent's secrets, decrypted: the environment its custom tools run with."""
-    rows = AgentSecret.objects.filter(agent=agent).order_by("key").values_list("key", "value_encrypted")
-    return {key: decrypt(token) for key, token in rows}
-
-
 def tool_list(*, actor: User, name: str | None = None) -> QuerySet[Tool]:
-    """The organization's tools plus the built-ins."""
-    from agents.services.tools import builtin_tools_ensure
-
-    builtin_tools_ensure()
+    """The organization's tools plus the built-ins (seeded after migrate: agents.apps, builtin_tools_seed)."""
     qs = Tool.objects.filter(Q(organization_id=organization_id_for(actor)) | Q(organization=None))
     if name:
         qs = qs.filter(name=name)
@@ -230,3 +220,22 @@ def tool_search(
         hits.append(ToolHit(tool=tool, score=round(score, 6), text=text))
     hits.sort(key=lambda h: (-h.score, h.tool.name, str(h.tool.pk)))
     return hits[:limit]
+
+
+def identity_block_ids(
+    *, actor: User, identity_id: uuid.UUID | None = None, identifier_keys: list[str] | None = None
+) -> "QuerySet[IdentityBlock, Any] | None":
+    """The ids (a subquery) of the blocks linked to `identity_id` and, with `identifier_keys`, to any identity with
+    one of those keys; None when neither is given. For memory.selectors.block_list(block_ids=…)."""
+    if identity_id is None and not identifier_keys:
+        return None
+    organization_id = organization_id_for(actor)
+    links = IdentityBlock.objects.filter(identity__organization_id=organization_id)
+    if identity_id is not None:
+        links = links.filter(identity_id=identity_id)
+    if identifier_keys:
+        keyed = IdentityBlock.objects.filter(
+            identity__organization_id=organization_id, identity__identifier_key__in=identifier_keys
+        )
+        links = links.filter(block_id__in=keyed.values("block_id"))
+    return links.values("block_id")

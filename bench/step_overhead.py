@@ -98,8 +98,9 @@ def measure(profile: str, count: int) -> dict[str, object]:
     from accounts.models import Membership
     from accounts.services import organization_create, user_create
     from agents.models import Agent, Message, RunStatus
+    from agents.runtime.waiting import run_wait
     from agents.services.agents import agent_create
-    from agents.services.runs import run_create, run_wait
+    from agents.services.runs import run_create
 
     assert ("celery" if profile == "production" else "inprocess") == settings.ENGRAM_RUN_EXECUTOR
     org = organization_create(name="bench")

@@ -18,7 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from ade.routing import websocket_urlpatterns  # noqa: E402
 from agents.tools.sandbox import sandbox_log_status  # noqa: E402
-from config.origins import SameOriginValidator  # noqa: E402
+from lib.origins import SameOriginValidator  # noqa: E402
 
 sandbox_log_status()  # the server says at start-up which isolation custom tools get (or that they are disabled)
 

@@ -14,7 +14,9 @@ app.conf.task_routes = {
     "memory.embed_*": {"queue": "embeddings"},
     "memory.reembed_*": {"queue": "embeddings"},
 }
-app.autodiscover_tasks()
+app.autodiscover_tasks()  # memory.tasks
+# The run task lives with the runtime; its name (agents.run_agent) and route are unchanged.
+app.autodiscover_tasks(["agents.runtime"])
 
 
 @task_prerun.connect
@@ -38,7 +40,7 @@ def log_tool_sandbox(**kwargs: Any) -> None:
 @worker_ready.connect
 def start_run_sweeper(**kwargs: Any) -> None:
     """Every worker sweeps for lost run dispatches (a flushed broker) and for runs waiting on a free slot that
-    nothing dispatched; a stale run is re-sent by one sweeper only (agents.services.dispatch.runs_sweep)."""
-    from agents.services.dispatch import runs_sweeper_start
+    nothing dispatched; a stale run is re-sent by one sweeper only (agents.runtime.dispatch.runs_sweep)."""
+    from agents.runtime.dispatch import runs_sweeper_start
 
     runs_sweeper_start()

@@ -30,7 +30,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = private_dir(Path(env_str("ENGRAM_DATA_DIR") or BASE_DIR / "var").resolve())
 
 SECRET_KEY = persistent_secret_key(DATA_DIR)
-# Fernet keys for secrets stored at rest (config/crypto.py), newest first; a key derived from SECRET_KEY is always
+# Fernet keys for secrets stored at rest (lib/crypto.py), newest first; a key derived from SECRET_KEY is always
 # tried last, and is the only one a default installation uses.
 ENGRAM_SECRETS_KEYS = [k.strip() for k in env_str("ENGRAM_SECRETS_KEYS").split(",") if k.strip()]
 ENGRAM_VERSION = "0.1.0"
@@ -219,7 +219,7 @@ X_FRAME_OPTIONS = "DENY"
 # Bodies above this get a 413 from the API instead of being parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ENGRAM_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_HANDLERS = [
-    "config.uploads.LimitedUploadHandler",  # files count against the same limit
+    "api.uploads.LimitedUploadHandler",  # files count against the same limit
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -233,7 +233,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "api.base.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -242,9 +242,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": ["config.api.schema_endpoints"],  # each operation once, under /v1/
+    "PREPROCESSING_HOOKS": ["api.base.schema_endpoints"],  # each operation once, under /v1/
     "ENUM_NAME_OVERRIDES": {
-        "EditableMessageTypeEnum": "agents.api.messages.EDITABLE_MESSAGE_TYPES",
+        "EditableMessageTypeEnum": "api.views.messages.EDITABLE_MESSAGE_TYPES",
         # An identity property's `type`; named here, it no longer collides with other `type` fields (W001).
         "IdentityPropertyTypeEnum": ["string", "number", "boolean", "json"],
     },
@@ -253,7 +253,7 @@ SPECTACULAR_SETTINGS = {
 # LLM access (litellm). OPENAI_API_BASE points openai/* handles at any OpenAI-compatible server.
 OPENAI_API_BASE = env_str("OPENAI_API_BASE")
 # Further base URLs an agent's model_settings.api_base may name; the server's provider keys go to these too
-# (config/providers.py). Nothing else: a base URL from a client or an agent file is refused.
+# (lib/providers.py). Nothing else: a base URL from a client or an agent file is refused.
 ENGRAM_ALLOWED_API_BASES = env_url_list("ENGRAM_ALLOWED_API_BASES", ("http", "https"))
 ENGRAM_DEFAULT_MODEL = env_str("ENGRAM_DEFAULT_MODEL", "openai/gpt-4o-mini")
 ENGRAM_DEFAULT_EMBEDDING = env_str("ENGRAM_DEFAULT_EMBEDDING", "local/all-minilm-l6-v2-int8")
@@ -271,7 +271,7 @@ ENGRAM_RUN_EXECUTOR = env_str("ENGRAM_RUN_EXECUTOR", "celery" if REDIS_URL else 
 if ENGRAM_RUN_EXECUTOR not in ("celery", "inprocess", "manual"):
     raise ImproperlyConfigured(f"ENGRAM_RUN_EXECUTOR must be celery, inprocess or manual, got {ENGRAM_RUN_EXECUTOR!r}")
 ENGRAM_INPROCESS_WORKERS = env_int("ENGRAM_INPROCESS_WORKERS", 4, minimum=1, maximum=64)
-# Fairness between organizations (agents.services.dispatch): runs in flight (running, or handed to the executor)
+# Fairness between organizations (agents.runtime.dispatch): runs in flight (running, or handed to the executor)
 # per organization; the rest wait queued in the database. Dispatches older than the stale age are re-sent by the
 # sweep, which runs every ENGRAM_DISPATCH_SWEEP_SECONDS in each in-process pool and Celery worker.
 ENGRAM_ORG_MAX_ACTIVE_RUNS = env_int("ENGRAM_ORG_MAX_ACTIVE_RUNS", 2, minimum=1)

@@ -6,7 +6,7 @@ embedding dimension in use (created on first use; never zero-padding). SQLite: a
 in sync by triggers. Django rebuilds a SQLite table for some schema changes, which drops its triggers and may
 renumber rowids, so `ensure_search_schema` (run after every migrate) recreates missing triggers and rebuilds the
 index then. SQLite also keeps a version per (table, agent), bumped by triggers on every insert, delete and
-embedding write from any process: search caches each agent's vector matrix against it (memory/search.py).
+embedding write from any process: search caches each agent's vector matrix against it (memory/search/).
 """
 
 from django.db import connection as default_connection

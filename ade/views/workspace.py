@@ -30,11 +30,12 @@ from ade.forms import (
 )
 from ade.views.common import agent_or_404
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
-from agents.recall import message_search
-from agents.selectors import agent_secrets, run_get, run_list, tool_get, tool_list
+from agents.runtime.recall import message_search
+from agents.selectors import run_get, run_list, tool_get, tool_list
 from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
 from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
+from agents.tools.secrets import agent_secrets
 from memory.embeddings import EmbeddingError
 from memory.models import Block
 from memory.search import passage_search

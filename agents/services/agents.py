@@ -10,16 +10,16 @@ from django.db import IntegrityError, transaction
 from accounts.selectors import organization_id_for
 from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
+from agents.runtime.tool_rules import clean as clean_tool_rules
 from agents.services.identities import agent_identities_set, identities_of
 from agents.services.tools import clean_tool_environment, tool_ids_for_names
-from agents.tool_rules import clean as clean_tool_rules
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
-from config.crypto import encrypt
-from config.providers import api_base_clean, handle_clean
+from lib.crypto import encrypt
+from lib.providers import api_base_clean, handle_clean
 from memory.embeddings import resolve_model
 from memory.models import Block
 from memory.services.blocks import block_create
-from memory.services.embeddings import agent_reembed_start
+from memory.services.embedding_dispatch import agent_reembed_start
 
 # Letta's wire names map to Engram's types; the name the client used is echoed back (agent_type_alias).
 AGENT_TYPE_ALIASES = {
@@ -232,7 +232,12 @@ def agent_create(
     secrets: dict[str, str] | None = None,
     identity_ids: list[Any] | None = None,
 ) -> Agent:
-    """Create an agent with its blocks and tools, all or nothing. Errors are ValidationError({field: reason})."""
+    """Create an agent with its blocks and tools, all or nothing. Errors are ValidationError({field: reason}).
+
+    `agent_type` takes Engram's ('v1', 'memgpt') or Letta's wire names; `agent_type_alias` keeps the name the client
+    used, to echo it back. Base tools (`include_base_tools`): v1 → conversation_search, memory_insert, memory_replace;
+    memgpt → send_message, core_memory_append, core_memory_replace, conversation_search; plus `tools` by name (the
+    organization's own first, then built-ins). `include_base_tool_rules` puts Letta's base tool rules on them."""
     org_id = organization_id_for(actor)
     kind, alias = _agent_type(agent_type)
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
@@ -342,7 +347,9 @@ def agent_update(
     """Partial update: None leaves a field alone. block_ids / tool_ids / secrets / identity_ids replace the
     attached sets.
     include_base_tool_rules true adds the base tool rules of the (new) type for its attached base tools, false
-    removes them (see with_base_tool_rules); applied after every other change."""
+    removes them (see with_base_tool_rules); applied after every other change.
+    A new `agent_type` attaches that type's base tools (v1 drops send_message) and, when the system prompt was the
+    old type's default, switches it to the new default; a new `embedding` starts agent_reembed_start after commit."""
     locked = Agent.objects.select_for_update().get(pk=agent.pk)
     if name is not None:
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -461,7 +468,7 @@ def without_base_tool_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]
 def agent_recompile(*, agent: Agent, dry_run: bool = False) -> str:
     """Rebuild the compiled system message from the current prompt, memory blocks and memory counts (the runtime
     otherwise recompiles only when the prompt or a block changed) and store it unless `dry_run`. Returns it."""
-    from agents import context
+    from agents.runtime import context
 
     fresh = Agent.objects.get(pk=agent.pk)
     return context.compile_system(fresh, store=not dry_run, force=True)

@@ -146,6 +146,9 @@ def identity_create(
     agent_ids: list[Any] | None = None,
     block_ids: list[Any] | None = None,
 ) -> Identity:
+    """Create an identity (an app's end user) with its agent and block links, in one transaction.
+    `identifier_key` is unique per organization: a key another identity holds raises IdentityKeyTaken (the API's
+    409), checked first and again by the database constraint."""
     org_id = organization_id_for(actor)
     key = _clean_text(identifier_key, field="identifier_key")
     identity = Identity(

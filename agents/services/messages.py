@@ -10,9 +10,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents import events
 from agents.models import Agent, Message, MessageRole
-from agents.recall import messages_embed_after_commit
+from agents.runtime import events
+from agents.runtime.recall import messages_embed_after_commit
 
 
 @dataclass
@@ -127,7 +127,7 @@ def messages_reset(*, agent: Agent) -> int:
 def agent_summarize(*, agent: Agent) -> int:
     """Force a compaction now (fold the oldest in-context messages into the summary). Returns how many
     messages left the context window."""
-    from agents import context
+    from agents.runtime import context
 
     before = Message.objects.filter(agent=agent, in_context=True).count()
     context.prepare(agent, model=agent.model, run_id=None, force_compact=True)

@@ -1,36 +1,27 @@
-"""Runs: one per request. The database allows one running run per agent (a partial unique index); queued
-runs start in arrival order (`position`). A run is dispatched fairly (agents.services.dispatch: a cap per
-organization), claimed with a conditional UPDATE, executed by a Celery worker (production) or a thread in the
-server process (embedded profile), and finished with a conditional UPDATE; then its organization's next queued
-run is dispatched."""
+"""Runs: one per request. `run_create` stores the input and a queued run and hands it to the runtime
+(agents.runtime.dispatch: a fair share per organization); `run_cancel` and `run_delete` end it early. The claim,
+the end and waiting live in agents.runtime.lifecycle and agents.runtime.waiting."""
 
-import atexit
-import functools
 import logging
-import os
-import threading
-import time
-import uuid
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents import events
 from agents.content import clean_part
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
-from agents.recall import messages_embed_after_commit, run_messages_embed_after_commit
-from agents.services.dispatch import organization_lock, run_dispatch
-from agents.services.messages import MessageSpec, counter_increment, message_create_many, seq_allocate
-from config.providers import handle_clean
+from agents.runtime import events
+from agents.runtime.dispatch import run_dispatch
+from agents.runtime.lifecycle import run_end_effects
+from agents.runtime.recall import messages_embed_after_commit
+from agents.services.messages import MessageSpec, counter_increment, message_create_many
+from lib.providers import handle_clean
 
 logger = logging.getLogger(__name__)
 
 MAX_STEPS_LIMIT = 1_000
-TERMINAL_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 _INPUT_ROLES = (MessageRole.USER, MessageRole.SYSTEM, MessageRole.ASSISTANT)
 _OPTION_KEYS = {
     "stream_tokens",
@@ -139,102 +130,6 @@ def run_create(
     return run
 
 
-def _claim_sql() -> str:
-    table = connection.ops.quote_name(Run._meta.db_table)
-    # started_at is the moment the claim went through. PostgreSQL: the UPDATE may wait for the agent's previous
-    # run to commit its end (the unique index), so the clock is read in the statement, after that wait. SQLite:
-    # the caller reads it once the transaction holds the write lock.
-    started = "clock_timestamp()" if connection.vendor == "postgresql" else "%s"
-    return (
-        f"UPDATE {table} SET status = %s, claim_token = %s, started_at = {started} "  # noqa: S608 (fixed names)
-        f"WHERE id = %s AND status = %s AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.agent_id = {table}.agent_id "
-        f"AND e.status = %s AND e.position < {table}.position) RETURNING *"
-    )
-
-
-def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
-    """Claim a queued run for `token`: one conditional UPDATE … RETURNING (raw SQL: this runs once per request)
-    that also checks that no earlier send of the agent is still queued; the unique index refuses a second
-    running run of the agent. A running run is returned only to the holder of its token: a redelivered
-    Celery message resumes. Returns None when the run is not ours to execute (gone, finished, another holder,
-    or not first in line)."""
-    pk = Run._meta.pk.get_db_prep_value(run_id, connection)
-    try:
-        with transaction.atomic():
-            started = []
-            if connection.vendor != "postgresql":
-                started = [Run._meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)]
-            params = [RunStatus.RUNNING, token, *started, pk, RunStatus.QUEUED, RunStatus.QUEUED]
-            claimed = list(Run.objects.raw(_claim_sql(), params))  # the claimed row, or none
-            if not claimed:
-                # An earlier send goes first (it dispatches us when it ends), or the run is gone, final, or running:
-                # ours only on a redelivery of the same task.
-                run = Run.objects.filter(pk=run_id).first()
-                return run if run and run.status == RunStatus.RUNNING and run.claim_token == token else None
-            [run] = claimed
-            _number_input(run)
-            events.run_status(run)
-    except IntegrityError:
-        return None  # another run of this agent is running; it dispatches the next one when it ends
-    return run
-
-
-def _number_input(run: Run) -> None:
-    """Give the queued input messages their place in the history now that the run starts."""
-    pending = list(Message.objects.filter(run=run, seq=None).order_by("created_at", "id"))
-    if not pending:
-        return
-    first = seq_allocate(agent_id=run.agent_id, count=len(pending))
-    for offset, message in enumerate(pending):
-        message.seq = first + offset
-        message.in_context = True
-        # Usually one message: a plain UPDATE is much cheaper to build than bulk_update's CASE expressions.
-        Message.objects.filter(pk=message.pk).update(seq=message.seq, in_context=True)
-    for message in pending:
-        events.message_created(message)
-
-
-def run_finish(*, run: Run, status: str, stop_reason: str, error: str = "") -> bool:
-    """Move a running run to a final status (conditional: False when it was cancelled meanwhile) and record it on
-    the agent. After commit, waiters wake and the organization's next queued run, if any, is dispatched. Called inside
-    the transaction of the run's last step, it commits with that step."""
-    now = timezone.now()
-    with transaction.atomic(savepoint=False):
-        done = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-            status=status, stop_reason=stop_reason, error=error[:10_000], completed_at=now
-        )
-        if not done:  # cancelled meanwhile: run_cancel woke the waiters and dispatches the next run
-            return False
-        duration = int((now - run.started_at).total_seconds() * 1000) if run.started_at else None
-        _record_on_agent(run, now, duration, stop_reason)
-        run.status, run.stop_reason, run.error, run.completed_at = status, stop_reason, error, now
-        events.run_status(run)
-        _after_end(run)
-    return True
-
-
-def _record_on_agent(run: Run, now: Any, duration: int | None, stop_reason: str) -> None:
-    """Record the run's end on its agent (one statement)."""
-    table = connection.ops.quote_name(Agent._meta.db_table)
-    completion = Agent._meta.get_field("last_run_completion").get_db_prep_value(now, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_run_completion = %s, last_run_duration_ms = %s, last_stop_reason = %s "  # noqa: S608
-            "WHERE id = %s",
-            [completion, duration, stop_reason, Agent._meta.pk.get_db_prep_value(run.agent_id, connection)],
-        )
-
-
-def _after_end(run: Run) -> None:
-    """Caller is in the transaction that ends the run."""
-    # Waiters first: the caller's answer should not wait for the look-up of the next run. The run's slot is free
-    # once this commits: its organization's oldest waiting run (of any of its agents) takes it.
-    organization_lock(organization_id=run.organization_id)
-    transaction.on_commit(lambda: _notify_waiters(run.pk))
-    transaction.on_commit(lambda: run_dispatch(organization_id=run.organization_id))
-    run_messages_embed_after_commit(run.pk)
-
-
 def run_cancel(*, run: Run) -> Run:
     """Cancel a queued or running run (a running one stops before its next step is persisted). A run that has
     already ended is returned as it is: no event, no wake-up, no dispatch, no embedding (those belong to the one
@@ -247,13 +142,13 @@ def run_cancel(*, run: Run) -> Run:
         if cancelled:
             # Input of a run that never started stays out of the history's order but remains searchable.
             events.run_status(run)
-            _after_end(run)
+            run_end_effects(run)
     return run
 
 
 def run_delete(*, run: Run) -> Run:
     """Delete a run and its steps; an active run is cancelled first (its worker abandons the step in flight, see
-    agents.loop._count_step). The run's messages stay in the agent's history (recall memory), without a run.
+    agents.runtime.loop._count_step). The run's messages stay in the agent's history (recall memory), without a run.
     Returns the run as it was last (cancelled, when it was active)."""
     with transaction.atomic():
         run = run_cancel(run=run)
@@ -261,117 +156,6 @@ def run_delete(*, run: Run) -> Run:
         messages_embed_after_commit(Message.objects.filter(run=run).only("pk", "text"))
         Run.objects.filter(pk=run.pk).delete()
     return run
-
-
-# -- waiting ------------------------------------------------------------------------------------------
-# A waiter (the sync REST call, `manage.py chat`) wakes as soon as the run ends: through an in-process event
-# set by run_finish in this process, or, when a Celery worker ran it, by this process's one listener thread,
-# subscribed to every run's end on Redis. The database stays the truth: the row is re-read on every wake-up and
-# at least every 10 ms → 100 ms without a listener (backing off), every second with one.
-
-_waiters_lock = threading.Lock()
-_waiters: dict[uuid.UUID, threading.Event] = {}
-_CHANNEL = "engram:run-done:{}"
-
-
-@functools.cache
-def _redis() -> Any:
-    import redis
-
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-def _wake(run_id: uuid.UUID) -> None:
-    with _waiters_lock:
-        waiter = _waiters.get(run_id)
-    if waiter is not None:
-        waiter.set()
-
-
-def _notify_waiters(run_id: uuid.UUID) -> None:
-    _wake(run_id)
-    if settings.REDIS_URL:
-        try:
-            _redis().publish(_CHANNEL.format(run_id), b"1")
-        except Exception:  # waiters fall back to polling
-            logger.warning("could not publish the end of run %s", run_id, exc_info=True)
-
-
-class _RunEndListener:
-    """One daemon thread per process with a Redis pattern subscription to every run's end: a wait costs no
-    connection or subscription of its own."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._ready = threading.Event()
-        self._stopping = False
-
-    def _stop(self) -> None:  # before the interpreter (or a test's Redis) goes: no warnings from a dying thread
-        self._stopping = True
-
-    def listening(self) -> bool:
-        """Start the thread if needed; True once it is subscribed (waits up to a second for that)."""
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
-                if self._thread is None:  # registered after whatever runs Redis here: at exit, runs before it
-                    atexit.register(self._stop)
-                self._pid = os.getpid()
-                self._ready.clear()
-                self._thread = threading.Thread(target=self._run, name="engram-run-ends", daemon=True)
-                self._thread.start()
-        return self._ready.wait(timeout=1.0)
-
-    def _run(self) -> None:
-        prefix = _CHANNEL.format("")
-        while True:
-            try:
-                with _redis().pubsub() as pubsub:  # closes its connection when the loop fails
-                    pubsub.psubscribe(_CHANNEL.format("*"))
-                    for message in pubsub.listen():
-                        if message["type"] == "psubscribe":
-                            self._ready.set()
-                        elif message["type"] == "pmessage":
-                            channel = message["channel"].decode()
-                            _wake(uuid.UUID(channel.removeprefix(prefix)))
-            except Exception:
-                if self._stopping:
-                    return
-                logger.warning("listening for run ends on Redis failed; retrying in 1 s", exc_info=True)
-            self._ready.clear()
-            time.sleep(1.0)
-
-
-_listener = _RunEndListener()
-
-
-def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
-    """Block until the run is final or `timeout` seconds pass; returns the run as it then is."""
-    deadline = time.monotonic() + timeout
-    with _waiters_lock:
-        waiter = _waiters.setdefault(run_id, threading.Event())
-    listening = bool(settings.REDIS_URL) and _listener.listening()
-    interval = 0.01
-    try:
-        # Usually still running: read the status alone first, the whole row after a wake-up.
-        if Run.objects.filter(pk=run_id).values_list("status", flat=True).first() in TERMINAL_STATUSES:
-            return Run.objects.get(pk=run_id)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return Run.objects.get(pk=run_id)
-            if waiter.wait(min(1.0 if listening else interval, remaining)):
-                waiter.clear()
-            else:
-                interval = min(interval * 1.5, 0.1)
-            run = Run.objects.get(pk=run_id)
-            if run.status in TERMINAL_STATUSES:
-                return run
-    finally:
-        with _waiters_lock:
-            if _waiters.get(run_id) is waiter:
-                _waiters.pop(run_id, None)
 
 
 FEEDBACK_VALUES = ("positive", "negative")

@@ -13,7 +13,7 @@ from agents.tools.execute import ToolResult, execute_tool
 from agents.tools.limits import organization_tool_slot
 from agents.tools.schema import schema_from_source
 from agents.tools.validate import parameters_problem
-from config.text import check_storable
+from lib.text import check_storable
 
 _builtins_ready = False
 
@@ -39,6 +39,12 @@ def builtin_tools_ensure() -> dict[str, Tool]:
             tool.save(update_fields=[*wanted, "updated_at"])
     _builtins_ready = True
     return existing
+
+
+def builtin_tools_seed(**kwargs: Any) -> None:
+    """post_migrate receiver (agents.apps): the built-in tools exist, current, once the schema does. Selectors only
+    read them."""
+    builtin_tools_ensure()
 
 
 def _clean_tool_fields(
@@ -98,6 +104,9 @@ def tool_create(
     tags: list[str] | None = None,
     return_char_limit: int | None = None,
 ) -> Tool:
+    """Create a custom tool of the actor's organization. Without `json_schema` the schema is derived from the
+    function's signature and Google-style docstring (agents.tools.schema); bad input is a ValidationError naming the
+    field."""
     fields = _clean_tool_fields(source_code=source_code, name=name, description=description, json_schema=json_schema)
     org_id = organization_id_for(actor)
     if Tool.objects.filter(organization_id=org_id, name=fields["name"]).exists():

@@ -274,7 +274,7 @@ def core_memory_replace(ctx: ToolContext, args: JSON) -> str:
 
 
 def conversation_search(ctx: ToolContext, args: JSON) -> str:
-    from agents.recall import message_search
+    from agents.runtime.recall import message_search
 
     query = _str(args, "query")
     roles = _str_list(args, "roles")

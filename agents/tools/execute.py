@@ -9,9 +9,9 @@ from typing import Any
 from django.db import transaction
 
 from agents.models import Tool
-from agents.selectors import agent_secrets
 from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, ToolContext, ToolError
 from agents.tools.custom import CustomToolError, run_custom_tool_output
+from agents.tools.secrets import agent_secrets
 from agents.tools.validate import validate_arguments
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Archival memory writes. Passages belong to one agent; search lives in memory.search.
 
 A passage is findable by text (and so by hybrid search) as soon as its insert commits, and by meaning once it is
-embedded with its agent's embedding model (memory.services.embeddings.embed_after_commit)."""
+embedded with its agent's embedding model (memory.services.embedding_dispatch.embed_after_commit)."""
 
 import datetime as dt
 from dataclasses import dataclass, field
@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from memory.models import Passage
-from memory.services.embeddings import PASSAGES, embed_after_commit
+from memory.services.embedding_dispatch import embed_after_commit
+from memory.services.embeddings import PASSAGES
 from memory.types import AgentLike
 
 MAX_PASSAGE_CHARS = 100_000

@@ -82,8 +82,8 @@ def organization_communicator(user: Any) -> WebsocketCommunicator:
 
 
 def test_run_status_changes_reach_the_organizations_dashboards_only(agent: Agent, bob: Any, charlie: Any) -> None:
-    from agents import events
     from agents.models import Run, RunStatus
+    from agents.runtime import events
 
     run_ = Run(id=uuid.uuid4(), agent_id=agent.id, organization_id=agent.organization_id, status=RunStatus.RUNNING)
     teammate, outsider = organization_communicator(bob), organization_communicator(charlie)

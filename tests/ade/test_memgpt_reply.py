@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from agents.loop import run_execute
 from agents.models import Agent, Message, RunStatus
+from agents.runtime.loop import run_execute
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from tests.fakes.llm_server import FakeLLM, Reply, ToolCall

@@ -327,7 +327,7 @@ def test_settings_update(alice_client: Client, agent: Agent) -> None:
 
 
 def test_settings_edit_tool_secrets_without_showing_them(alice_client: Client, agent: Agent) -> None:
-    from agents.selectors import agent_secrets
+    from agents.tools.secrets import agent_secrets
 
     data = {
         "name": agent.name,

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
-from agents.loop import run_execute
 from agents.models import Run
+from agents.runtime.loop import run_execute
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from tests.fakes.llm_server import FakeLLM

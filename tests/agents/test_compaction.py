@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from agents import context, llm
-from agents.context import SUMMARIZER_SYSTEM
 from agents.models import Message, RunStatus
+from agents.runtime import context, llm
+from agents.runtime.context import SUMMARIZER_SYSTEM
 from agents.services.messages import agent_summarize
 from agents.tools.builtin import ToolContext, conversation_search
 from tests.fakes.llm_server import Reply, ToolCall

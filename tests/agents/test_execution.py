@@ -16,8 +16,9 @@ import pytest
 from django.db import connection
 
 from agents.models import Message, Run, RunStatus, Step
+from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
-from agents.services.runs import run_create, run_wait
+from agents.services.runs import run_create
 from config.celery import app as celery_app
 from memory.models import Block, BlockRevision
 from tests.fakes.llm_server import Reply, ToolCall
@@ -173,8 +174,8 @@ def test_in_process_runs_left_running_by_a_dead_process_are_resumed(alice, fake_
 
     from django.utils import timezone
 
-    from agents import executor
-    from agents.services.runs import run_claim
+    from agents.runtime import executor
+    from agents.runtime.lifecycle import run_claim
 
     settings.ENGRAM_RUN_EXECUTOR = "manual"
     agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
@@ -231,7 +232,7 @@ def test_a_runs_messages_are_embedded_in_the_background_when_it_ends(alice, fake
 def test_a_wait_wakes_up_when_another_process_announces_the_end_on_redis(celery_redis):
     import redis
 
-    from agents.services import runs
+    from agents.runtime import waiting as runs
 
     assert runs._listener.listening()
     run_id, woke = uuid.uuid4(), threading.Event()
@@ -246,7 +247,7 @@ def test_a_wait_wakes_up_when_another_process_announces_the_end_on_redis(celery_
 def test_a_worker_keeps_its_database_connection_from_task_to_task():
     from celery.fixups.django import DjangoWorkerFixup
 
-    from agents.tasks import run_agent
+    from agents.runtime.tasks import run_agent
 
     fixup = DjangoWorkerFixup(celery_app)  # what a worker process installs around every task
     connection.ensure_connection()

@@ -8,10 +8,11 @@ import time
 import pytest
 from django.utils import timezone
 
-from agents import executor
 from agents.models import Run, RunStatus
+from agents.runtime import executor
+from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
-from agents.services.runs import run_create, run_wait
+from agents.services.runs import run_create
 from tests.agents.test_execution import celery_redis, start_worker, stop, wait_until  # noqa: F401 (a fixture)
 from tests.fakes.llm_server import Reply
 from tests.services import ensure_redis

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def drain(layer, channel):
     from asgiref.sync import async_to_sync
 
-    from agents import events
+    from agents.runtime import events
 
     events.flush()
     return async_to_sync(_drain)(layer, channel)
@@ -281,7 +281,7 @@ def test_archival_tools_use_memory_services(fake_llm, make_agent, send):
 
 
 def test_context_overview_accounts_for_the_window(fake_llm, make_agent, send):
-    from agents.context import context_overview
+    from agents.runtime.context import context_overview
 
     agent = make_agent(context_window_limit=8000)
     send(agent, "hello")
@@ -297,7 +297,7 @@ def test_context_overview_never_writes(make_agent):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from agents.context import context_overview
+    from agents.runtime.context import context_overview
     from memory.services.blocks import block_update
 
     agent = make_agent()

@@ -56,7 +56,7 @@ def test_a_401_reaches_members_as_a_short_reason_and_the_log_keeps_the_rest(
 ) -> None:
     agent = make_agent()
     fake_llm.error(401, "Incorrect API key provided: sk-abc***xyz", error_type="authentication_error")
-    with caplog.at_level(logging.WARNING, logger="agents.loop"):
+    with caplog.at_level(logging.WARNING, logger="agents.runtime.loop"):
         run = send(agent, "hi")
     reason = "the model provider returned 401 (authentication failed)"
     assert (run.status, run.stop_reason, run.error) == (RunStatus.FAILED, "llm_api_error", reason)
@@ -116,7 +116,7 @@ def test_a_bug_during_a_run_is_reported_without_its_exception_text(
     agent = make_agent()
     # A corrupt row (written behind the services' back) stands in for any bug: the loop cannot parse it.
     Agent.objects.filter(pk=agent.pk).update(tool_rules=[1])
-    with caplog.at_level(logging.ERROR, logger="agents.loop"):
+    with caplog.at_level(logging.ERROR, logger="agents.runtime.loop"):
         run = send(agent, "hi")
     assert (run.status, run.stop_reason) == (RunStatus.FAILED, "error")
     assert run.error == "the server failed while running this agent; the details are in the server log"

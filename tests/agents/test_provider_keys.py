@@ -1,4 +1,4 @@
-"""The server's provider keys only go to endpoints the operator configured (config/providers.py).
+"""The server's provider keys only go to endpoints the operator configured (lib/providers.py).
 
 Two fake providers: `fake_llm` is the operator's (OPENAI_API_BASE), `stranger` is a URL someone else chose."""
 

@@ -1,4 +1,4 @@
-"""The fair dispatcher (agents.services.dispatch): a cap on each organization's runs in flight, oldest first across
+"""The fair dispatcher (agents.runtime.dispatch): a cap on each organization's runs in flight, oldest first across
 its agents, each agent's runs in order, race-safe, and nothing stranded queued."""
 
 import datetime as dt
@@ -9,12 +9,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from agents import executor
-from agents.loop import run_execute
 from agents.models import Run, RunStatus
+from agents.runtime import executor
+from agents.runtime.dispatch import runs_schedule, runs_sweep
+from agents.runtime.loop import run_execute
+from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
-from agents.services.dispatch import runs_schedule, runs_sweep
-from agents.services.runs import run_cancel, run_create, run_wait
+from agents.services.runs import run_cancel, run_create
 
 
 def send(user, agent, text="hi"):

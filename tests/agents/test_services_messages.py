@@ -1,8 +1,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from agents import context
 from agents.models import Agent, Message
+from agents.runtime import context
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many, message_update
 

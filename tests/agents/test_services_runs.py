@@ -2,10 +2,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from agents.models import Message, Run, RunStatus
+from agents.runtime.lifecycle import run_claim, run_finish
+from agents.runtime.waiting import run_wait
 from agents.selectors import message_list, run_get
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many, messages_reset
-from agents.services.runs import run_cancel, run_claim, run_create, run_finish, run_wait
+from agents.services.runs import run_cancel, run_create
 
 pytestmark = pytest.mark.django_db
 

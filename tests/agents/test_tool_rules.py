@@ -4,10 +4,11 @@ the run ends. Runs are driven by the scripted fake LLM and judged by the recorde
 import pytest
 from rest_framework.test import APIClient
 
-from agents.loop import _step, run_execute
 from agents.models import Agent, Message, RunStatus
-from agents.services.runs import run_claim, run_create
-from agents.tool_rules import ToolRules
+from agents.runtime.lifecycle import run_claim
+from agents.runtime.loop import _step, run_execute
+from agents.runtime.tool_rules import ToolRules
+from agents.services.runs import run_create
 from memory.models import Passage
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,10 @@ from rest_framework.test import APIClient
 
 from accounts.selectors import organization_id_for
 from agents.models import Agent, Message, Tool
-from agents.services.agent_files import agent_export, agent_import
 from agents.services.agents import agent_block_attach, agent_create
 from agents.services.messages import MessageSpec, message_create_many
 from agents.services.tools import tool_create
+from api.agent_files import agent_export, agent_import
 from memory.embeddings import LOCAL_MINILM
 from memory.models import Block, Passage
 from memory.services.blocks import block_create
@@ -263,8 +263,8 @@ def test_a_files_model_endpoint_is_kept_only_where_the_operator_allows_it(alice_
 def test_secrets_are_not_exported_and_are_given_at_import(
     alice_api: APIClient, alice: Any, source_agent: Agent
 ) -> None:
-    from agents.selectors import agent_secrets
     from agents.services.agents import agent_update
+    from agents.tools.secrets import agent_secrets
 
     agent_update(agent=source_agent, secrets={"WEATHER_KEY": "abc-123"})
     exported = alice_api.get(f"/v1/agents/agent-{source_agent.id}/export").content.decode()
@@ -356,7 +356,7 @@ BAD_FILES = {
         ),
         "agents[0].messages[2].content[0].source.data",
     ),
-    # The server's provider key would go with every call to these (config/providers.py).
+    # The server's provider key would go with every call to these (lib/providers.py).
     "unconfigured-api-base": (
         _edit(lambda d: d["agents"][0].update(engram={"model_settings": {"api_base": "https://collector.example/v1"}})),
         "agents[0].engram.model_settings.api_base: 'https://collector.example/v1' is not a model endpoint",

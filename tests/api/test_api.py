@@ -76,7 +76,7 @@ def test_an_oversize_body_is_413_not_500(alice_api: APIClient, settings: Any) ->
 def test_an_upload_is_cut_off_at_the_body_limit_even_without_a_declared_length(settings: Any) -> None:
     from django.core.exceptions import RequestDataTooBig
 
-    from config.uploads import LimitedUploadHandler
+    from api.uploads import LimitedUploadHandler
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
     handler = LimitedUploadHandler()

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from agents.loop import run_execute
 from agents.models import Agent, Message, Run, RunStatus, Step
+from agents.runtime.loop import run_execute
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many
 from agents.services.runs import run_create
@@ -149,7 +149,7 @@ def test_message_search_uses_recall_search_across_the_organization(
 
 
 def test_message_search_asks_for_an_agent_past_the_limit(alice: Any, alice_api: APIClient) -> None:
-    from agents.recall import MAX_AGENTS_SEARCHED
+    from agents.runtime.recall import MAX_AGENTS_SEARCHED
 
     for index in range(MAX_AGENTS_SEARCHED + 1):
         agent = agent_create(actor=alice, name=f"a{index}", model="openai/gpt-4o-mini", include_base_tools=False)

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentSecret
-from config.crypto import decrypt
+from lib.crypto import decrypt
 
 pytestmark = pytest.mark.django_db
 

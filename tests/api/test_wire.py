@@ -2,8 +2,8 @@ import datetime as dt
 import json
 import uuid
 
-from agents import wire
 from agents.models import Message
+from api import wire
 
 
 def message(**fields: object) -> Message:

@@ -96,3 +96,27 @@ def test_delete(alice):
     block = block_create(actor=alice, label="tmp")
     block_delete(block=block)
     assert not Block.objects.exists()
+
+
+def test_block_list_filters_by_ids_inside_the_organization(alice, charlie):
+    first = block_create(actor=alice, label="a", value="1")
+    block_create(actor=alice, label="b", value="2")
+    assert list(block_list(actor=alice, block_ids=[first.pk])) == [first]
+    assert list(block_list(actor=charlie, block_ids=[first.pk])) == []
+
+
+def test_memory_does_not_reach_into_agents_tables():
+    """Memory knows blocks, not who links to them: agents resolve identities to block ids (agents.selectors
+    .identity_block_ids) and pass them in. A lookup through `identity_links` or `agents__` would undo that."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "memory"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg and node.arg.split("__")[0] in ("identity_links", "agents"):
+                offenders.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.arg}")
+    assert offenders == []

@@ -10,7 +10,8 @@ from memory.embeddings import LOCAL_MINILM, content_hash, embed_texts, resolve_m
 from memory.models import EmbeddingJob, Passage
 from memory.search import passage_search
 from memory.selectors_passages import embedding_job_latest
-from memory.services.embeddings import PASSAGES, agent_reembed_start, pending_ids
+from memory.services.embedding_dispatch import agent_reembed_start
+from memory.services.embeddings import PASSAGES, pending_ids
 from memory.services.passages import PassageInput
 from memory.tasks import embed_rows_task
 from tests.memory.conftest import embedding_requests, make_agent

@@ -1,4 +1,4 @@
-"""conversation_search over every message of an agent (agents.recall), on both databases."""
+"""conversation_search over every message of an agent (agents.runtime.recall), on both databases."""
 
 import datetime as dt
 import time
@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from agents.models import Message
-from agents.recall import message_search
+from agents.runtime.recall import message_search
 from agents.services.messages import MessageSpec, message_create_many
 from memory.services.embeddings import MESSAGES, rows_embed
 from tests.memory.conftest import BASE, make_agent

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from memory.models import Passage
-from memory.query_dates import DateWindow, asks_when, mentions_time, query_date_windows
 from memory.search import (
     COMMON_WORD_MIN_ROWS,
     Around,
@@ -21,6 +20,7 @@ from memory.search import (
     scope_for,
     time_boost,
 )
+from memory.search.dates import DateWindow, asks_when, mentions_time, query_date_windows
 from memory.services.passages import PassageInput
 
 DAY1 = dt.datetime(2023, 5, 1, 9, 0, tzinfo=dt.UTC)

@@ -102,9 +102,9 @@ def test_big_agents_rank_through_the_index_with_settings_kept_per_session(agent_
     from django.db import transaction
     from django.test.utils import CaptureQueriesContext
 
-    from memory import search
+    from memory.search import vectors
 
-    monkeypatch.setattr(search, "EXACT_SCAN_ROWS", 0)
+    monkeypatch.setattr(vectors, "EXACT_SCAN_ROWS", 0)
     rng = np.random.default_rng(11)
     vectors = unit(rng, 300)
     rows = store(agent_a, vectors, [["keep"] if i % 10 == 0 else ["other"] for i in range(300)])

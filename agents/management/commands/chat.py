@@ -5,7 +5,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from agents.models import Agent, Message, MessageRole, RunStatus
-from agents.services.runs import run_create, run_wait
+from agents.runtime.waiting import run_wait
+from agents.services.runs import run_create
 
 
 def find_agent(ref: str) -> Agent:

@@ -1,0 +1,106 @@
+"""In-process run executor for the embedded profile (no Redis): a small thread pool in the server process.
+Each submitted run is claimed like a Celery task would claim it; when a run ends, run_finish dispatches the
+organization's next queued run back here (agents.runtime.dispatch keeps each organization to its share of the
+pool). The pool sweeps for lost dispatches when it starts and every ENGRAM_DISPATCH_SWEEP_SECONDS."""
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "inprocess-"  # noqa: S105 (a claim-token prefix, not a secret)
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=settings.ENGRAM_INPROCESS_WORKERS, thread_name_prefix="engram-run")
+            _pool.submit(_recover)
+            threading.Thread(target=_sweep_every, args=(_pool,), name="engram-run-sweep", daemon=True).start()
+        return _pool
+
+
+def _sweep_every(pool: ThreadPoolExecutor) -> None:
+    """Queue a sweep on `pool` every ENGRAM_DISPATCH_SWEEP_SECONDS while it is this process's pool."""
+    while True:
+        time.sleep(settings.ENGRAM_DISPATCH_SWEEP_SECONDS)
+        with _lock:
+            if _pool is not pool:
+                return
+            pool.submit(_sweep)
+
+
+def _sweep() -> None:
+    from agents.runtime.dispatch import runs_sweep
+
+    close_old_connections()
+    try:
+        runs_sweep()
+    except Exception:
+        logger.exception("sweeping for lost run dispatches failed")
+    finally:
+        close_old_connections()
+
+
+def _recover() -> None:
+    """Runs left `running` by an in-process executor that is gone (the server restarted mid-run) would block
+    their agent for good. Adopt the stale ones (nothing happened for longer than an LLM call may take) and
+    resume them after their last persisted step. Runs dispatched to the pool of a process that is gone are lost:
+    send them again (a duplicate of a run another process holds is harmless: one claim wins), and fill every
+    organization's free slots."""
+    from django.utils import timezone
+
+    from agents.models import Run, RunStatus
+    from agents.runtime.dispatch import PROCESS_STARTED, runs_sweep
+    from agents.runtime.loop import run_execute
+
+    close_old_connections()
+    try:
+        cutoff = timezone.now() - dt.timedelta(seconds=2 * settings.ENGRAM_LLM_TIMEOUT + 60)
+        stale = Run.objects.filter(
+            status=RunStatus.RUNNING, claim_token__startswith=TOKEN_PREFIX, started_at__lt=cutoff
+        )
+        for run in stale.exclude(steps__created_at__gte=cutoff):
+            token = f"{TOKEN_PREFIX}{uuid.uuid4()}"
+            if Run.objects.filter(pk=run.pk, claim_token=run.claim_token).update(claim_token=token):
+                logger.warning("resuming run %s left running by a previous process", run.id)
+                run_execute(run_id=run.id, token=token)
+        runs_sweep(dispatched_before=PROCESS_STARTED)
+    except Exception:
+        logger.exception("recovering in-process runs failed")
+    finally:
+        close_old_connections()
+
+
+def _execute(run_id: uuid.UUID) -> None:
+    from agents.runtime.loop import run_execute
+
+    close_old_connections()
+    try:
+        run_execute(run_id=run_id, token=f"{TOKEN_PREFIX}{uuid.uuid4()}")
+    except Exception:
+        logger.exception("run %s crashed", run_id)
+    finally:
+        close_old_connections()  # keeps the connection for the next run within DB_CONN_MAX_AGE
+
+
+def submit(run_id: uuid.UUID) -> Future[None]:
+    return _get_pool().submit(_execute, run_id)
+
+
+def shutdown(wait: bool = True) -> None:
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=wait)

@@ -1,0 +1,402 @@
+"""The agent loop: one run = steps until the agent is done (or max_steps, an error, a cancel).
+
+A step = compile the context (compacting if needed) → one LLM call → in one transaction: the Step row keyed by
+(run, index), the assistant message, the tool calls executed and their results. A step is persisted entirely or
+not at all, so a run resumed after a crash (a redelivered Celery task) continues after its last persisted step
+and never repeats one (nor its memory writes)."""
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from agents.runtime import context, events, llm
+from agents.runtime.dispatch import run_release
+from agents.runtime.lifecycle import run_claim, run_finish
+from agents.runtime.tool_rules import Call, Plan, ToolRules
+from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
+from agents.tools.builtin import ToolContext
+from agents.tools.execute import execute_tool
+
+logger = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_TOOL_ERRORS = 3
+INTERNAL_ERROR = "the server failed while running this agent; the details are in the server log"
+MAX_OVERFLOW_RETRIES = 2
+_FAILED_STOP_REASONS = {
+    "llm_api_error",
+    "invalid_tool_call",
+    "error",
+    "context_window_overflow",
+    "context_window_overflow_in_system_prompt",
+}
+_TRUE = (True, "true", "True", 1)
+# Ways a run ends of its own accord; tool rules may hold these back (required_before_exit).
+_NATURAL_ENDS = {"end_turn", "no_tool_call", "tool_rule"}
+# stop_reason of a continuing step that tried to end the run before its required_before_exit tools were called:
+# the next step forces the first missing one (read back when the run is resumed).
+EXIT_BLOCKED = "required_before_exit"
+
+
+@dataclass
+class Outcome:
+    stop: bool
+    stop_reason: str = ""
+    error: str = ""
+    tool_errors: bool = False
+    calls: list[Call] = field(default_factory=list)  # the step's successful tool calls (kept when rules apply)
+
+    @property
+    def status(self) -> str:
+        return RunStatus.FAILED if self.stop_reason in _FAILED_STOP_REASONS else RunStatus.COMPLETED
+
+
+class _Abandon(Exception):
+    """The run is no longer ours (cancelled, or another holder): drop this step without persisting it."""
+
+
+def run_execute(*, run_id: uuid.UUID, token: str) -> None:
+    """Claim and execute (or resume) a run. Never raises for a provider failure: the run records it."""
+    run = run_claim(run_id=run_id, token=token)
+    if run is None:
+        # Not ours to run now (gone, final, another holder's, or not first in line): if it was dispatched and
+        # still waits, its slot goes back; whatever blocks it dispatches it again when it ends.
+        run_release(run_id=run_id)
+        return
+    try:
+        _execute(run, token)
+    except Exception:
+        logger.exception("run %s failed", run.id)
+        # The exception's text (paths, library internals) stays in the log; members see run.error.
+        run_finish(run=run, status=RunStatus.FAILED, stop_reason="error", error=INTERNAL_ERROR)
+
+
+def _execute(run: Run, token: str) -> None:
+    agent = Agent.objects.get(pk=run.agent_id)
+    max_steps = int(run.options.get("max_steps", 50))
+    model = str(run.options.get("override_model") or agent.model)
+    # step_count grows in the transaction of every persisted step, so a fresh run needs no look-up.
+    last = Step.objects.filter(run=run).order_by("-index").first() if run.step_count else None
+    if last is not None and not last.continues:
+        # Resumed after the final step was persisted but before the run was marked finished.
+        outcome = Outcome(stop=True, stop_reason=last.stop_reason or "end_turn", error=last.error)
+        run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
+        return
+    index = last.index + 1 if last is not None else 0
+    rules = ToolRules.of(agent.tool_rules or [])
+    history: list[Call] = []  # the run's successful tool calls, which the rules are evaluated against
+    exit_blocked = False
+    if rules and last is not None:  # resumed: the history so far is in the run's persisted tool results
+        history = _run_calls(run)
+        exit_blocked = last.stop_reason == EXIT_BLOCKED
+    consecutive_errors = 0
+    first = index
+    while index < max_steps:
+        try:
+            outcome = _step(
+                agent,
+                run,
+                token,
+                index,
+                model,
+                first=index == first,
+                rules=rules,
+                history=history,
+                exit_blocked=exit_blocked,
+            )
+        except _Abandon:
+            return
+        if outcome.stop:
+            return  # the step's transaction finished the run
+        history += outcome.calls
+        exit_blocked = outcome.stop_reason == EXIT_BLOCKED
+        consecutive_errors = consecutive_errors + 1 if outcome.tool_errors else 0
+        if consecutive_errors >= MAX_CONSECUTIVE_TOOL_ERRORS:
+            run_finish(
+                run=run,
+                status=RunStatus.FAILED,
+                stop_reason="invalid_tool_call",
+                error=f"{consecutive_errors} steps in a row ended in tool errors",
+            )
+            return
+        index += 1
+    run_finish(run=run, status=RunStatus.COMPLETED, stop_reason="max_steps")
+
+
+def _run_calls(run: Run) -> list[Call]:
+    rows = (
+        Message.objects.filter(run=run, role=MessageRole.TOOL, is_err=False, step__isnull=False)
+        .order_by("seq")
+        .values_list("name", "text")
+    )
+    return [Call(name, text) for name, text in rows]
+
+
+def _offer(tools: list[llm.JSON], plan: Plan, memgpt: bool) -> tuple[list[llm.JSON], str | llm.JSON | None]:
+    """The request's `tools` and `tool_choice` under the tool rules' plan for this step."""
+    if plan.allowed is not None:
+        tools = [t for t in tools if t["function"]["name"] in plan.allowed]
+    if not tools:
+        return [], None
+    if plan.force:
+        return tools, {"type": "function", "function": {"name": plan.force}}
+    return tools, "required" if memgpt or plan.require else "auto"
+
+
+def _count_step(run: Run, token: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    """Add the step to the run's usage with a conditional UPDATE, which also locks the run row for the rest of
+    the transaction (so a cancel waits for it); abandon if the run was cancelled or taken over meanwhile."""
+    counted = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, claim_token=token).update(
+        prompt_tokens=F("prompt_tokens") + prompt_tokens,
+        completion_tokens=F("completion_tokens") + completion_tokens,
+        step_count=F("step_count") + 1,
+    )
+    if counted != 1:
+        raise _Abandon
+
+
+def _step(
+    agent: Agent,
+    run: Run,
+    token: str,
+    index: int,
+    model: str,
+    *,
+    first: bool = False,
+    rules: ToolRules | None = None,
+    history: list[Call] | None = None,
+    exit_blocked: bool = False,
+) -> Outcome:
+    """One step, persisted in one transaction; when it ends the run, that transaction also finishes the run.
+    `first`: the run was claimed and the agent row read just now, so neither is checked again. `rules`/`history`:
+    the agent's tool rules and the run's successful tool calls so far."""
+    if not first:  # cancelled between steps? (the commit re-checks; this saves the LLM call)
+        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        if status != RunStatus.RUNNING:
+            raise _Abandon
+    memgpt = agent.agent_type == AgentType.MEMGPT
+    on_delta = None
+    if run.options.get("stream_tokens"):
+
+        def on_delta(kind: llm.DeltaKind, delta: str) -> None:
+            events.token(agent_id=agent.id, run_id=run.id, step_index=index, kind=kind, delta=delta)
+
+    force = False
+    request: dict[str, Any] = {}
+    plan = Plan()
+    for attempt in range(MAX_OVERFLOW_RETRIES + 1):
+        started = time.monotonic()
+        try:
+            ctx = context.prepare(
+                agent, model=model, run_id=run.id, force_compact=force, agent_fresh=first and attempt == 0
+            )
+            tools: list[llm.JSON] = ctx.tools
+            tool_choice: str | llm.JSON | None = ("required" if memgpt else "auto") if tools else None
+            if rules:
+                plan = rules.plan(history or [], ctx.tools_by_name, exit_blocked=exit_blocked)
+                tools, tool_choice = _offer(tools, plan, memgpt)
+            request = llm.build_request(
+                model=model,
+                messages=ctx.request_messages(agent.summary),
+                tools=tools,
+                model_settings=agent.model_settings,
+                max_tokens=ctx.budget.output,
+                tool_choice=tool_choice,
+            )
+            response = llm.complete(request, api_base=llm.api_base_for(model, agent.model_settings), on_delta=on_delta)
+            break
+        except llm.ContextOverflowError as exc:
+            if attempt < MAX_OVERFLOW_RETRIES:
+                logger.info("run %s: provider reports context overflow; compacting harder", run.id)
+                force = True
+                continue
+            return _failed_step(agent, run, token, index, model, request, exc, started)
+        except llm.LLMError as exc:
+            return _failed_step(agent, run, token, index, model, request, exc, started)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    step = Step(
+        id=uuid.uuid4(),
+        organization_id=agent.organization_id,
+        run=run,
+        agent=agent,
+        index=index,
+        model=model,
+        request=request,
+        response=response.raw,
+        prompt_tokens=response.prompt_tokens,
+        completion_tokens=response.completion_tokens,
+        cost=response.cost,
+        latency_ms=latency_ms,
+    )
+    try:
+        with transaction.atomic():
+            _count_step(run, token, response.prompt_tokens, response.completion_tokens)
+            # Tools run inside the step's transaction: their memory writes commit with the step or not at all.
+            outcome, specs = _apply(
+                agent, run, step, response, ctx.tools_by_name, memgpt, rules=rules, history=history or [], plan=plan
+            )
+            step.continues = not outcome.stop
+            step.stop_reason = outcome.stop_reason
+            step.save(force_insert=True)  # unique (run, index): a persisted step is never written twice
+            message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
+            events.step_done(step)
+            if outcome.stop:
+                run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
+    except IntegrityError:
+        raise _Abandon from None
+    return outcome
+
+
+def _failed_step(
+    agent: Agent,
+    run: Run,
+    token: str,
+    index: int,
+    model: str,
+    request: dict[str, Any],
+    exc: llm.LLMError,
+    started: float,
+) -> Outcome:
+    stop_reason = exc.stop_reason
+    # Clients see the short reason (Step.error and Run.error reach the API, SSE, events and the ADE).
+    logger.warning("run %s step %d: %s: %s", run.id, index, type(exc).__name__, exc, exc_info=exc.__cause__)
+    with transaction.atomic():
+        _count_step(run, token)
+        try:
+            with transaction.atomic():
+                step = Step.objects.create(
+                    organization_id=agent.organization_id,
+                    run=run,
+                    agent=agent,
+                    index=index,
+                    model=model,
+                    request=request,
+                    error=exc.reason[:10_000],
+                    latency_ms=int((time.monotonic() - started) * 1000),
+                    stop_reason=stop_reason,
+                )
+        except IntegrityError:
+            raise _Abandon from None
+        events.step_done(step)
+        outcome = Outcome(stop=True, stop_reason=stop_reason, error=exc.reason[:10_000])
+        run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
+    return outcome
+
+
+def _apply(
+    agent: Agent,
+    run: Run,
+    step: Step,
+    response: llm.LLMResponse,
+    tools: dict[str, Tool],
+    memgpt: bool,
+    *,
+    rules: ToolRules | None = None,
+    history: list[Call] | None = None,
+    plan: Plan | None = None,
+) -> tuple[Outcome, list[MessageSpec]]:
+    """Turn one LLM response into messages, executing the tool calls it asks for (those the tool rules allow)."""
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in response.tool_calls
+    ]
+    assistant = MessageSpec(
+        id=assistant_message_id(run_id=run.id, step_index=step.index),
+        role="assistant",
+        text=response.content,
+        content=text_content(response.content),
+        reasoning=response.reasoning,
+        tool_calls=calls,
+    )
+    if memgpt:
+        # Content is the inner monologue; the user-facing text is what send_message carries.
+        assistant.reasoning = "\n".join(p for p in (response.reasoning, response.content) if p)
+        assistant.text = ""
+    specs = [assistant]
+    done: list[Call] = []  # this step's successful calls
+    if not response.tool_calls:
+        outcome = Outcome(stop=True, stop_reason="no_tool_call" if memgpt else "end_turn")
+        return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
+    ctx = ToolContext(agent=agent, run_id=run.id, step_id=step.id)
+    any_error = all_error = heartbeat = replied = False
+    all_error = True
+    for call in response.tool_calls:
+        refusal = _refusal(rules, history or [], done, plan, tools, call.name) if rules else None
+        args: dict[str, Any] = {}
+        if refusal is not None:
+            result, is_err, wants_heartbeat = refusal, True, memgpt
+        else:
+            result, is_err, wants_heartbeat, args = _run_tool(ctx, tools, call, memgpt)
+        specs.append(MessageSpec(role="tool", text=result, tool_call_id=call.id, name=call.name, is_err=is_err))
+        if rules and not is_err:
+            done.append(Call(call.name, result))
+        any_error = any_error or is_err
+        all_error = all_error and is_err
+        heartbeat = heartbeat or wants_heartbeat
+        if call.name == "send_message" and not is_err:
+            replied = True
+            assistant.text = "\n".join(p for p in (assistant.text, str(args.get("message", ""))) if p)
+    if not memgpt:
+        outcome = Outcome(stop=False, tool_errors=all_error)
+    elif replied and not any_error:
+        outcome = Outcome(stop=True, stop_reason="end_turn")
+    elif heartbeat or any_error:
+        outcome = Outcome(stop=False, tool_errors=all_error)
+    else:
+        outcome = Outcome(stop=True, stop_reason="end_turn")
+    return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
+
+
+def _refusal(
+    rules: ToolRules, history: list[Call], done: list[Call], plan: Plan | None, tools: dict[str, Tool], name: str
+) -> str | None:
+    """The tool error for a call the rules forbid right now, else None. The step's plan holds for its first call;
+    later calls of the same response are judged with the calls before them counted."""
+    if name not in tools:
+        return None  # an unknown tool: _run_tool says so
+    allowed = plan.allowed if plan is not None and not done else rules.allowed([*history, *done], tools)
+    if allowed is None or name in allowed:
+        return None
+    return (
+        f"Error: the tool rules do not allow calling '{name}' now. "
+        f"Allowed tools: {', '.join(sorted(allowed)) or 'none (reply without calling a tool)'}"
+    )
+
+
+def _ruled(
+    outcome: Outcome, rules: ToolRules, history: list[Call], done: list[Call], tools: dict[str, Tool]
+) -> Outcome:
+    """Apply exit_loop, continue_loop and required_before_exit to a step's outcome."""
+    outcome.calls = done
+    if rules.ends_run(done):
+        outcome = Outcome(stop=True, stop_reason="tool_rule", calls=done)
+    elif outcome.stop and rules.continues_run(done):
+        outcome = Outcome(stop=False, calls=done)
+    if outcome.stop and outcome.stop_reason in _NATURAL_ENDS and rules.missing_required([*history, *done], tools):
+        outcome = Outcome(stop=False, stop_reason=EXIT_BLOCKED, calls=done)
+    return outcome
+
+
+def _run_tool(
+    ctx: ToolContext, tools: dict[str, Tool], call: llm.ToolCallOut, memgpt: bool
+) -> tuple[str, bool, bool, dict[str, Any]]:
+    """(result text, is_error, heartbeat requested, parsed args). Errors are for the model to read."""
+    tool = tools.get(call.name)
+    if tool is None:
+        available = ", ".join(sorted(tools)) or "none"
+        return f"Error: unknown tool '{call.name}'. Available tools: {available}", True, False, {}
+    try:
+        args = json.loads(call.arguments) if call.arguments.strip() else {}
+    except json.JSONDecodeError as exc:
+        return f"Error: the arguments are not valid JSON ({exc.msg} at position {exc.pos})", True, memgpt, {}
+    if not isinstance(args, dict):
+        return "Error: the arguments must be a JSON object", True, memgpt, {}
+    heartbeat = memgpt and args.pop("request_heartbeat", False) in _TRUE
+    result = execute_tool(ctx, tool, args)
+    return result.text, result.is_err, heartbeat, args

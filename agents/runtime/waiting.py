@@ -1,0 +1,133 @@
+"""Waiting for a run to end.
+
+A waiter (the sync REST call, `manage.py chat`) wakes as soon as the run ends: through an in-process event
+set by run_finish in this process, or, when a Celery worker ran it, by this process's one listener thread,
+subscribed to every run's end on Redis. The database stays the truth: the row is re-read on every wake-up and
+at least every 10 ms → 100 ms without a listener (backing off), every second with one."""
+
+import atexit
+import functools
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+
+from agents.models import Run, RunStatus
+
+logger = logging.getLogger(__name__)
+
+
+TERMINAL_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+_waiters_lock = threading.Lock()
+
+
+_waiters: dict[uuid.UUID, threading.Event] = {}
+
+
+_CHANNEL = "engram:run-done:{}"
+
+
+@functools.cache
+def _redis() -> Any:
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _wake(run_id: uuid.UUID) -> None:
+    with _waiters_lock:
+        waiter = _waiters.get(run_id)
+    if waiter is not None:
+        waiter.set()
+
+
+def waiters_notify(run_id: uuid.UUID) -> None:
+    _wake(run_id)
+    if settings.REDIS_URL:
+        try:
+            _redis().publish(_CHANNEL.format(run_id), b"1")
+        except Exception:  # waiters fall back to polling
+            logger.warning("could not publish the end of run %s", run_id, exc_info=True)
+
+
+class _RunEndListener:
+    """One daemon thread per process with a Redis pattern subscription to every run's end: a wait costs no
+    connection or subscription of its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._ready = threading.Event()
+        self._stopping = False
+
+    def _stop(self) -> None:  # before the interpreter (or a test's Redis) goes: no warnings from a dying thread
+        self._stopping = True
+
+    def listening(self) -> bool:
+        """Start the thread if needed; True once it is subscribed (waits up to a second for that)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                if self._thread is None:  # registered after whatever runs Redis here: at exit, runs before it
+                    atexit.register(self._stop)
+                self._pid = os.getpid()
+                self._ready.clear()
+                self._thread = threading.Thread(target=self._run, name="engram-run-ends", daemon=True)
+                self._thread.start()
+        return self._ready.wait(timeout=1.0)
+
+    def _run(self) -> None:
+        prefix = _CHANNEL.format("")
+        while True:
+            try:
+                with _redis().pubsub() as pubsub:  # closes its connection when the loop fails
+                    pubsub.psubscribe(_CHANNEL.format("*"))
+                    for message in pubsub.listen():
+                        if message["type"] == "psubscribe":
+                            self._ready.set()
+                        elif message["type"] == "pmessage":
+                            channel = message["channel"].decode()
+                            _wake(uuid.UUID(channel.removeprefix(prefix)))
+            except Exception:
+                if self._stopping:
+                    return
+                logger.warning("listening for run ends on Redis failed; retrying in 1 s", exc_info=True)
+            self._ready.clear()
+            time.sleep(1.0)
+
+
+_listener = _RunEndListener()
+
+
+def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
+    """Block until the run is final or `timeout` seconds pass; returns the run as it then is."""
+    deadline = time.monotonic() + timeout
+    with _waiters_lock:
+        waiter = _waiters.setdefault(run_id, threading.Event())
+    listening = bool(settings.REDIS_URL) and _listener.listening()
+    interval = 0.01
+    try:
+        # Usually still running: read the status alone first, the whole row after a wake-up.
+        if Run.objects.filter(pk=run_id).values_list("status", flat=True).first() in TERMINAL_STATUSES:
+            return Run.objects.get(pk=run_id)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Run.objects.get(pk=run_id)
+            if waiter.wait(min(1.0 if listening else interval, remaining)):
+                waiter.clear()
+            else:
+                interval = min(interval * 1.5, 0.1)
+            run = Run.objects.get(pk=run_id)
+            if run.status in TERMINAL_STATUSES:
+                return run
+    finally:
+        with _waiters_lock:
+            if _waiters.get(run_id) is waiter:
+                _waiters.pop(run_id, None)

@@ -1,0 +1,136 @@
+"""Importing a parsed agent file as new agents of the importer's organization, all or nothing (one transaction)."""
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from accounts.selectors import organization_id_for
+from agents.models import Agent, AgentType, Tool
+from agents.services.agents import agent_create
+from agents.services.messages import message_create_many
+from api.agent_files.common import COPY_SUFFIX, JSON, MAX_AGENTS, MAX_BLOCKS, MAX_NAME_CHARS, MAX_TOOLS
+from api.agent_files.parse import (
+    ImportOptions,
+    _at,
+    _block_from_file,
+    _context_window,
+    _embedding_handle,
+    _fail,
+    _handle,
+    _list,
+    _local_id,
+    _messages_from_file,
+    _model_handle,
+    _model_settings,
+    _obj,
+    _passages_from_file,
+    _str,
+    _tool_from_file,
+)
+from memory.models import Block
+from memory.services.passages import MAX_BATCH_ITEMS, passage_insert_many
+
+
+def _agent_name(entry: JSON, path: str, options: ImportOptions, *, single: bool) -> str | None:
+    name = options.name if options.name and single else _str(entry.get("name"), f"{path}.name")
+    if name and options.append_copy_suffix:
+        name = f"{name[: MAX_NAME_CHARS - len(COPY_SUFFIX)]}{COPY_SUFFIX}"
+    return name
+
+
+@transaction.atomic
+def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = None) -> list[Agent]:
+    """Create the file's agents (with their blocks, tools, messages and passages) in the actor's organization,
+    all with fresh ids; every reference inside the file is mapped to the new rows. A custom tool whose name the
+    organization already uses is reused as it is, or overwritten with `override_existing_tools`. All or nothing:
+    any error rolls everything back. Messages and passages are embedded after commit, as new ones are."""
+    options = options or ImportOptions()
+    org_id = organization_id_for(actor)
+    if not isinstance(data, dict):
+        raise _fail("file", "must hold a JSON object with an 'agents' list")
+    if "agents" not in data and ("core_memory" in data or "agent_type" in data):
+        raise _fail(
+            "agents", "missing: this looks like a legacy single-agent file; export it again from a current server"
+        )
+    agents = _list(data.get("agents"), "agents", maximum=MAX_AGENTS, required=True)
+    if not agents:
+        raise _fail("agents", "must hold at least one agent")
+    metadata = data.get("metadata")
+    from_engram = isinstance(metadata, dict) and metadata.get("exported_by") == "engram"
+
+    # Blocks and tools first: agents refer to them by their file ids.
+    block_entries = _list(data.get("blocks"), "blocks", maximum=MAX_BLOCKS)
+    tool_entries = _list(data.get("tools"), "tools", maximum=MAX_TOOLS)
+    blocks: dict[str, Block] = {}
+    for i, raw in enumerate(block_entries):
+        entry = _obj(raw, f"blocks[{i}]")
+        local = _local_id(entry.get("id"), f"blocks[{i}].id")
+        if local in blocks:
+            raise _fail(f"blocks[{i}].id", f"duplicate block id {local!r}")
+        blocks[local] = _block_from_file(actor=actor, entry=entry, path=f"blocks[{i}]")
+    tools: dict[str, Tool] = {}
+    for i, raw in enumerate(tool_entries):
+        entry = _obj(raw, f"tools[{i}]")
+        local = _local_id(entry.get("id"), f"tools[{i}].id")
+        if local in tools:
+            raise _fail(f"tools[{i}].id", f"duplicate tool id {local!r}")
+        tools[local] = _tool_from_file(
+            actor=actor, org_id=org_id, entry=entry, path=f"tools[{i}]", override=options.override_existing_tools
+        )
+
+    created: list[Agent] = []
+    for index, raw in enumerate(agents):
+        path = f"agents[{index}]"
+        entry = _obj(raw, path)
+        ext = _obj(entry.get("engram") or {}, f"{path}.engram")
+        block_ids = []
+        for i, ref in enumerate(_list(entry.get("block_ids"), f"{path}.block_ids", maximum=MAX_BLOCKS)):
+            if ref not in blocks:
+                raise _fail(f"{path}.block_ids[{i}]", f"unknown block id {ref!r} (not in the file's blocks)")
+            block_ids.append(blocks[ref].pk)
+        tool_ids = []
+        for i, ref in enumerate(_list(entry.get("tool_ids"), f"{path}.tool_ids", maximum=MAX_TOOLS)):
+            if ref not in tools:
+                raise _fail(f"{path}.tool_ids[{i}]", f"unknown tool id {ref!r} (not in the file's tools)")
+            tool_ids.append(tools[ref].pk)
+        compaction = ext.get("compaction_settings", entry.get("compaction_settings"))
+        carried = entry.get("secrets") or entry.get("tool_exec_environment_variables") or {}
+        if not isinstance(carried, dict):
+            raise _fail(f"{path}.secrets", "must be an object of environment variable names to values")
+        file_model = None if options.model else _model_handle(entry, path)
+        with _at(path):
+            agent = agent_create(
+                actor=actor,
+                name=_agent_name(entry, path, options, single=len(agents) == 1),
+                agent_type=_str(entry.get("agent_type"), f"{path}.agent_type"),
+                system=_str(entry.get("system"), f"{path}.system"),
+                description=_str(entry.get("description"), f"{path}.description"),
+                model=_handle(options.model or file_model, f"{path}.model"),
+                embedding=_handle(options.embedding or _embedding_handle(entry, path), f"{path}.embedding"),
+                block_ids=block_ids,
+                tool_ids=tool_ids,
+                include_base_tools=False,
+                tags=entry.get("tags"),
+                metadata=entry.get("metadata"),
+                context_window_limit=entry.get("context_window_limit") or _context_window(entry, path),
+                model_settings=_model_settings(
+                    entry, ext, path, model=None if options.model else (file_model or settings.ENGRAM_DEFAULT_MODEL)
+                ),
+                compaction_settings=compaction or None,
+                tool_rules=entry.get("tool_rules"),
+                timezone=_str(entry.get("timezone"), f"{path}.timezone"),
+                secrets={**carried, **(options.secrets or {})},
+            )
+        summary = _str(ext.get("summary"), f"{path}.engram.summary")
+        if summary:
+            Agent.objects.filter(pk=agent.pk).update(summary=summary)
+        if not options.strip_messages:
+            memgpt = agent.agent_type == AgentType.MEMGPT
+            specs = _messages_from_file(entry, path, memgpt=memgpt, from_engram=from_engram)
+            message_create_many(agent=agent, specs=specs, publish=False)
+        items = _passages_from_file(ext, f"{path}.engram")
+        for start in range(0, len(items), MAX_BATCH_ITEMS):
+            with _at(f"{path}.engram.archival_passages"):
+                passage_insert_many(agent=agent, items=items[start : start + MAX_BATCH_ITEMS], created_by_id=actor.pk)
+        created.append(agent)
+    return created

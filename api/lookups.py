@@ -1,0 +1,88 @@
+"""Lookups shared by the API views. Every object is reached through a selector scoped to the key's
+organization; another organization's id, a deleted one and a malformed one all give the same 404."""
+
+import uuid
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+
+from accounts.http import api_actor
+from agents.models import Agent, Identity, Message, Run, Step, Tool
+from agents.selectors import agent_get, identity_get, message_get, run_get, step_get, tool_get
+from lib.ids import parse_id
+from memory.models import Block
+from memory.selectors import block_get
+
+
+def agent_or_404(request: Request, agent_id: str) -> Agent:
+    try:
+        return agent_get(actor=api_actor(request), agent_id=parse_id("agent", agent_id))
+    except Agent.DoesNotExist:
+        raise NotFound(f"Agent {agent_id} not found") from None
+
+
+def block_or_404(request: Request, block_id: str) -> Block:
+    try:
+        return block_get(actor=api_actor(request), block_id=parse_id("block", block_id))
+    except Block.DoesNotExist:
+        raise NotFound(f"Block {block_id} not found") from None
+
+
+def identity_or_404(request: Request, identity_id: str) -> Identity:
+    try:
+        return identity_get(actor=api_actor(request), identity_id=parse_id("identity", identity_id))
+    except Identity.DoesNotExist:
+        raise NotFound(f"Identity {identity_id} not found") from None
+
+
+def tool_or_404(request: Request, tool_id: str) -> Tool:
+    try:
+        return tool_get(actor=api_actor(request), tool_id=parse_id("tool", tool_id))
+    except Tool.DoesNotExist:
+        raise NotFound(f"Tool {tool_id} not found") from None
+
+
+def run_or_404(request: Request, run_id: str) -> Run:
+    try:
+        return run_get(actor=api_actor(request), run_id=parse_id("run", run_id))
+    except Run.DoesNotExist:
+        raise NotFound(f"Run {run_id} not found") from None
+
+
+def step_or_404(request: Request, step_id: str) -> Step:
+    try:
+        return step_get(actor=api_actor(request), step_id=parse_id("step", step_id))
+    except Step.DoesNotExist:
+        raise NotFound(f"Step {step_id} not found") from None
+
+
+def message_or_404(request: Request, message_id: str, *, agent_id: uuid.UUID | None = None) -> Message:
+    """A message of the caller's organization (and of `agent_id`, when given)."""
+    try:
+        return message_get(actor=api_actor(request), message_id=parse_id("message", message_id), agent_id=agent_id)
+    except Message.DoesNotExist:
+        raise NotFound(f"Message {message_id} not found") from None
+
+
+def bare_ids(prefix: str, raws: list[str] | None, *, field: str) -> list[str] | None:
+    """`<prefix>-<uuid>` ids from a request body → the bare UUID strings services take (422 when malformed)."""
+    if raws is None:
+        return None
+    out = []
+    for raw in raws:
+        try:
+            out.append(str(parse_id(prefix, raw)))
+        except NotFound:
+            raise serializers.ValidationError({field: f"{raw} is not a valid {prefix} id"}) from None
+    return out
+
+
+def present(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The given keys that the client actually sent (PATCH semantics: absent means unchanged)."""
+    return {k: data[k] for k in keys if k in data}
+
+
+class JSONAnyField(serializers.JSONField):
+    """Any JSON value (documented as such in the schema)."""

@@ -1,0 +1,324 @@
+"""Server-sent events for a run: LettaMessages as they are persisted (token deltas first, with stream_tokens),
+then `stop_reason`, `usage_statistics` and `[DONE]`; a failed run ends with `event: error`.
+
+The database is the source of truth: every frame but the token deltas comes from polling the run's messages (by
+seq, so nothing is skipped or repeated). Channel-layer events only wake the poll early and carry the token
+deltas, which are never stored; when the stored message arrives, only the part that deltas did not cover (if
+any were dropped at the end) is sent, so a client that concatenates deltas gets the stored text."""
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.auth.models import User
+from django.db import close_old_connections
+from django.http import StreamingHttpResponse
+
+from agents.models import AgentType, Message, MessageRole, Run, RunStatus
+from agents.runtime.events import group_name
+from agents.runtime.waiting import TERMINAL_STATUSES
+from agents.selectors import message_list, run_get
+from agents.services.messages import assistant_message_id
+from api import wire
+
+POLL_SECONDS = 0.25
+KEEPALIVE_SECONDS = 15.0
+FAILED_REASONS = {"error", "llm_api_error", "invalid_llm_response", "context_window_overflow_in_system_prompt"}
+
+
+@dataclass
+class Subscription:
+    """A channel on the agent's event group, opened before the run starts so no token delta is missed."""
+
+    layer: Any
+    group: str
+    channel: str | None = None
+    closed: bool = field(default=False)
+
+    async def receive(self, wait: float) -> list[dict[str, Any]]:
+        """Events that arrive within `wait` seconds (all that are queued, once one is)."""
+        if self.layer is None or self.channel is None:
+            await asyncio.sleep(wait)
+            return []
+        events: list[dict[str, Any]] = []
+        try:
+            events.append(await asyncio.wait_for(self.layer.receive(self.channel), wait))
+            while True:  # drain what is already queued
+                events.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.001))
+        except TimeoutError:
+            pass
+        return events
+
+    async def close(self) -> None:
+        if not self.closed and self.layer is not None and self.channel is not None:
+            self.closed = True
+            await self.layer.group_discard(self.group, self.channel)
+
+    def close_sync(self) -> None:
+        async_to_sync(self.close)()
+
+
+def stream_subscribe(agent_id: uuid.UUID) -> Subscription:
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    subscription = Subscription(layer=layer, group=group_name(agent_id))
+    if layer is not None:
+        subscription.channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(subscription.group, subscription.channel)
+    return subscription
+
+
+def frame(data: dict[str, Any] | str, event: str | None = None) -> bytes:
+    body = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return (f"event: {event}\n" if event else "").encode() + f"data: {body}\n\n".encode()
+
+
+def _poll(actor: User, run_id: uuid.UUID, after: uuid.UUID | None) -> tuple[Run, list[Message]]:
+    # The status is read first: rows are committed before the run is finished, so a final status means every
+    # row of the run is visible to the listing that follows.
+    run = run_get(actor=actor, run_id=run_id)
+    rows = message_list(actor=actor, agent_id=run.agent_id, run_id=run.id, after=after, order="asc", limit=1000)
+    return run, rows
+
+
+class _StringArgument:
+    """One string argument (`"message": "…"`) decoded out of a tool call's JSON arguments while they stream in:
+    `feed` takes the next piece of the JSON and returns the text of the argument it completes."""
+
+    _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+    def __init__(self, key: str) -> None:
+        self.opening = re.compile(r'"' + re.escape(key) + r'"\s*:\s*"')
+        self.buffer = ""
+        self.position: int | None = None  # where the undecoded rest of the string starts
+        self.done = False
+
+    def feed(self, piece: str) -> str:
+        self.buffer += piece
+        if self.done:
+            return ""
+        if self.position is None:
+            match = self.opening.search(self.buffer)
+            if match is None:
+                return ""
+            self.position = match.end()
+        out: list[str] = []
+        text, i = self.buffer, self.position
+        while i < len(text):
+            char = text[i]
+            if char == '"':
+                self.done = True
+                break
+            if char != "\\":
+                out.append(char)
+                i += 1
+                continue
+            if i + 1 >= len(text):
+                break  # the escape continues in the next piece
+            if text[i + 1] != "u":
+                out.append(self._ESCAPES.get(text[i + 1], text[i + 1]))
+                i += 2
+                continue
+            decoded, width = self._unicode(text, i)
+            if width == 0:
+                break
+            out.append(decoded)
+            i += width
+        self.position = i
+        return "".join(out)
+
+    @staticmethod
+    def _unicode(text: str, i: int) -> tuple[str, int]:
+        """A \\uXXXX escape at `i` (two for a surrogate pair): (character, length), or ("", 0) until complete."""
+        if i + 6 > len(text):
+            return "", 0
+        try:
+            code = int(text[i + 2 : i + 6], 16)
+        except ValueError:
+            return text[i : i + 6], 6
+        if 0xD800 <= code < 0xDC00:
+            if i + 12 > len(text):
+                return "", 0
+            try:
+                low = int(text[i + 8 : i + 12], 16) if text[i + 6 : i + 8] == "\\u" else -1
+            except ValueError:
+                low = -1
+            if 0xDC00 <= low < 0xE000:
+                return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)), 12
+        return chr(code), 6
+
+
+@dataclass
+class _Tokens:
+    """Token deltas sent so far, per stored message id and LettaMessage type. A reply the agent sends through its
+    assistant-message tool (memgpt's `send_message`) streams as assistant_message deltas decoded from the call's
+    arguments, like Letta's."""
+
+    memgpt: bool
+    options: wire.MessageOptions = wire.DEFAULT_OPTIONS
+    sent: dict[str, dict[str, str]] = field(default_factory=dict)
+    replies: dict[int, _StringArgument | None] = field(default_factory=dict)  # per step: the reply being called
+
+    def frame_for(self, event: dict[str, Any], run: Run) -> dict[str, Any] | None:
+        kind, delta = event.get("kind"), event.get("delta") or ""
+        step_index = int(event.get("step_index", 0))
+        if kind == "reasoning" or (kind == "content" and self.memgpt):
+            message_type, key = "reasoning_message", "reasoning"
+        elif kind == "content":
+            message_type, key = "assistant_message", "content"
+        elif kind == "tool_name":
+            replying = self.options.use_assistant_message and delta == self.options.assistant_message_tool_name
+            self.replies[step_index] = _StringArgument(self.options.assistant_message_tool_kwarg) if replying else None
+            return None
+        elif kind == "tool_call" and self.replies.get(step_index) is not None:
+            delta = self.replies[step_index].feed(delta)  # type: ignore[union-attr]
+            if not delta:
+                return None
+            message_type, key = "assistant_message", "content"
+        else:
+            return None  # other tool calls arrive whole, from the stored message
+        message_id = str(assistant_message_id(run_id=run.id, step_index=step_index))
+        sent = self.sent.setdefault(message_id, {})
+        index = 0 if message_type == "reasoning_message" or "reasoning_message" not in sent else 1
+        sent[message_type] = sent.get(message_type, "") + delta
+        out: dict[str, Any] = {
+            "id": f"message-{message_id}",
+            "message_type": message_type,
+            "date": wire.now_iso(),
+            "name": None,
+            "otid": message_id[:-2] + f"{index:02x}",
+            "sender_id": None,
+            "step_id": None,
+            "run_id": f"run-{run.id}",
+            "is_err": None,
+            "seq_id": None,
+            key: delta,
+        }
+        if message_type == "reasoning_message":
+            out.update(source="non_reasoner_model", signature=None)
+        return out
+
+    def remainder(self, piece: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored piece, minus what its deltas already carried (None when they carried all of it)."""
+        sent = self.sent.get(piece["id"].removeprefix("message-"), {})
+        if piece["message_type"] not in sent:
+            return piece
+        key = "reasoning" if piece["message_type"] == "reasoning_message" else "content"
+        full, streamed = piece.get(key), sent[piece["message_type"]]
+        if isinstance(full, str) and full.startswith(streamed) and len(full) > len(streamed):
+            return {**piece, key: full[len(streamed) :]}
+        return None
+
+
+async def run_stream(
+    *,
+    actor: User,
+    run: Run,
+    subscription: Subscription,
+    options: wire.MessageOptions,
+    types: Iterable[str] | None,
+    stream_tokens: bool,
+    include_pings: bool,
+    starting_after: int = 0,
+) -> AsyncIterator[bytes]:
+    wanted = set(types) if types else None
+    tokens = _Tokens(memgpt=await sync_to_async(_is_memgpt)(run), options=options)
+    run_public = f"run-{run.id}"
+    after: uuid.UUID | None = None
+    quiet_since = time.monotonic()
+    try:
+        while True:
+            events = await subscription.receive(POLL_SECONDS)
+            for event in events:
+                if stream_tokens and event.get("type") == "agent.token" and event.get("run_id") == run_public:
+                    delta = tokens.frame_for(event, run)
+                    if delta is not None and (wanted is None or delta["message_type"] in wanted):
+                        quiet_since = time.monotonic()
+                        yield frame(delta)
+            current, rows = await sync_to_async(_poll)(actor, run.id, after)
+            for row in rows:
+                after = row.id
+                if row.role == MessageRole.USER or (row.seq or 0) <= starting_after:
+                    continue
+                for piece in wire.message_to_wire(row, options):
+                    rest = tokens.remainder(piece) if stream_tokens else piece
+                    if rest is not None and (wanted is None or rest["message_type"] in wanted):
+                        quiet_since = time.monotonic()
+                        yield frame(rest)
+            if current.status in TERMINAL_STATUSES:
+                for chunk in _ending(current):
+                    yield chunk
+                return
+            if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                quiet_since = time.monotonic()
+                if include_pings:
+                    yield frame(
+                        {
+                            "id": f"message-{uuid.uuid4()}",
+                            "message_type": "ping",
+                            "date": wire.now_iso(),
+                            "run_id": run_public,
+                        }
+                    )
+                else:
+                    yield b": keepalive\n\n"
+    finally:
+        await subscription.close()
+        await sync_to_async(close_old_connections)()
+
+
+def _is_memgpt(run: Run) -> bool:
+    return run.agent.agent_type == AgentType.MEMGPT
+
+
+def _ending(run: Run) -> list[bytes]:
+    reason = wire.stop_reason_to_wire(run.stop_reason) or (
+        "cancelled" if run.status == RunStatus.CANCELLED else "end_turn"
+    )
+    if run.status == RunStatus.FAILED and reason in FAILED_REASONS:
+        error = {
+            "message_type": "error_message",
+            "run_id": f"run-{run.id}",
+            "error_type": reason,
+            "message": "The run failed.",
+            "detail": run.error or None,
+        }
+        return [frame(error, event="error"), frame("[DONE]")]
+    stop = {"message_type": "stop_reason", "stop_reason": reason}
+    return [frame(stop), frame(wire.usage_statistics([run])), frame("[DONE]")]
+
+
+def sse_response(
+    *,
+    actor: User,
+    run: Run,
+    subscription: Subscription,
+    options: wire.MessageOptions,
+    types: Iterable[str] | None,
+    stream_tokens: bool,
+    include_pings: bool,
+    starting_after: int = 0,
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        run_stream(
+            actor=actor,
+            run=run,
+            subscription=subscription,
+            options=options,
+            types=types,
+            stream_tokens=stream_tokens,
+            include_pings=include_pings,
+            starting_after=starting_after,
+        ),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

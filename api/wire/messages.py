@@ -1,0 +1,251 @@
+"""Letta messages on the wire: one stored Message becomes one or more LettaMessages (reasoning, assistant text,
+one tool_call_message per call), sharing the row id (`message-<uuid>`) and told apart by `otid`."""
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from agents.content import UNREADABLE_IMAGE, image_url
+from agents.models import (
+    Message,
+    MessageRole,
+)
+from api.wire.blocks import JSON, iso
+
+
+def message_to_internal_wire(message: Message) -> JSON:
+    """A stored message in Letta's internal Message shape (ContextWindowOverview.messages), not the LettaMessage
+    union: one object per row, with its role, content parts and OpenAI-style tool calls."""
+    return {
+        "id": f"message-{message.id}",
+        "agent_id": f"agent-{message.agent_id}",
+        "role": message.role,
+        "content": _parts(message),
+        "text": message.text,
+        "name": message.name or None,
+        "tool_calls": list(message.tool_calls or []) or None,
+        "tool_call_id": message.tool_call_id or None,
+        "step_id": f"step-{message.step_id}" if message.step_id else None,
+        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "otid": message.otid or None,
+        "sender_id": message.sender_id or None,
+        "is_err": message.is_err or None,
+        "model": None,
+        "created_at": iso(message.created_at),
+    }
+
+
+def message_search_result(message: Message) -> JSON | None:
+    """One result of POST /v1/messages/search (system, user, reasoning or assistant message with its agent id);
+    None for a row with nothing of those to show (a tool result, a bare tool call)."""
+    base = {
+        "message_id": f"message-{message.id}",
+        "agent_id": f"agent-{message.agent_id}",
+        "conversation_id": None,
+        "created_at": iso(message.created_at),
+    }
+    if message.role == MessageRole.SYSTEM:
+        return {**base, "message_type": "system_message", "content": _text(message)}
+    if message.role == MessageRole.USER:
+        return {**base, "message_type": "user_message", "content": _content(message)}
+    if message.role == MessageRole.ASSISTANT:
+        if message.text:  # the reply (for memgpt rows: what send_message said)
+            return {**base, "message_type": "assistant_message", "content": message.text}
+        if message.reasoning:
+            return {**base, "message_type": "reasoning_message", "reasoning": message.reasoning}
+    return None
+
+
+def tool_return_to_wire(*, result: str, is_err: bool, name: str, stdout: list[str], stderr: list[str]) -> JSON:
+    """A ToolReturnMessage for a tool run outside any agent (POST /v1/tools/run): nothing is stored, so the ids
+    are fresh."""
+    status = "error" if is_err else "success"
+    call_id = f"call-{uuid.uuid4()}"
+    return {
+        "id": f"message-{uuid.uuid4()}",
+        "message_type": "tool_return_message",
+        "date": now_iso(),
+        "name": name,
+        "otid": None,
+        "sender_id": None,
+        "step_id": None,
+        "run_id": None,
+        "is_err": is_err or None,
+        "seq_id": None,
+        "tool_return": result,
+        "status": status,
+        "tool_call_id": call_id,
+        "stdout": stdout,
+        "stderr": stderr,
+        "tool_returns": [
+            {
+                "type": "tool",
+                "tool_call_id": call_id,
+                "status": status,
+                "tool_return": result,
+                "stdout": stdout,
+                "stderr": stderr,
+            }
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class MessageOptions:
+    """How assistant tool calls are presented (Letta's legacy `use_assistant_message` knobs)."""
+
+    use_assistant_message: bool = True
+    assistant_message_tool_name: str = "send_message"
+    assistant_message_tool_kwarg: str = "message"
+
+
+DEFAULT_OPTIONS = MessageOptions()
+
+
+def _otid(message: Message, index: int) -> str:
+    """A stable offline-threading id per expanded piece: the client's otid for the first piece of its own
+    message, else the row's uuid with its last byte replaced by the piece index."""
+    if index == 0 and message.otid:
+        return message.otid
+    return str(message.id)[:-2] + f"{index:02x}"
+
+
+def _base(message: Message, message_type: str, index: int) -> JSON:
+    return {
+        "id": f"message-{message.id}",
+        "message_type": message_type,
+        "date": iso(message.created_at),
+        "name": message.name or None,
+        "otid": _otid(message, index),
+        "sender_id": message.sender_id or None,
+        "step_id": f"step-{message.step_id}" if message.step_id else None,
+        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "is_err": message.is_err or None,
+        "seq_id": message.seq,
+    }
+
+
+def _parts(message: Message) -> list[JSON]:
+    content = message.content
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list):
+        # An image part stored before parts were checked, with no usable source, would fail the SDKs' parsing.
+        return [
+            {"type": "text", "text": UNREADABLE_IMAGE}
+            if p.get("type") == "image" and image_url(p.get("source")) is None
+            else p
+            for p in content
+            if isinstance(p, dict)
+        ]
+    return []
+
+
+def _text(message: Message) -> str:
+    parts = _parts(message)
+    if parts:
+        return "".join(str(p.get("text", "")) for p in parts if p.get("type", "text") == "text")
+    return message.text
+
+
+def _content(message: Message) -> str | list[JSON]:
+    """A string when the content is text only (what the SDK users print), else the parts."""
+    parts = _parts(message)
+    if all(p.get("type", "text") == "text" for p in parts):
+        return _text(message)
+    return parts
+
+
+def tool_call_fields(raw: Any) -> JSON:
+    """{name, arguments (JSON string), tool_call_id} from an OpenAI-style or flat stored tool call."""
+    call: JSON = raw if isinstance(raw, dict) else {}
+    nested = call.get("function")
+    function: JSON = nested if isinstance(nested, dict) else call
+    arguments = function.get("arguments", "")
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return {
+        "name": str(function.get("name", "")),
+        "arguments": arguments,
+        "tool_call_id": str(call.get("id") or call.get("tool_call_id") or ""),
+    }
+
+
+def _assistant_kwarg(arguments: str, kwarg: str) -> str | None:
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return None
+    value = parsed.get(kwarg) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def message_to_wire(message: Message, options: MessageOptions = DEFAULT_OPTIONS) -> list[JSON]:
+    """The LettaMessages of one stored row, in the order the agent produced them."""
+    if message.role == MessageRole.SYSTEM:
+        return [{**_base(message, "system_message", 0), "content": _text(message)}]
+    if message.role == MessageRole.USER:
+        return [{**_base(message, "user_message", 0), "content": _content(message)}]
+    if message.role == MessageRole.TOOL:
+        if options.use_assistant_message and message.name == options.assistant_message_tool_name:
+            return []  # the reply itself was shown as an assistant_message
+        text = _text(message)
+        status = "error" if message.is_err else "success"
+        return [
+            {
+                **_base(message, "tool_return_message", 0),
+                "tool_return": text,
+                "status": status,
+                "tool_call_id": message.tool_call_id,
+                "stdout": None,
+                "stderr": None,
+                "tool_returns": [
+                    {
+                        "type": "tool",
+                        "tool_call_id": message.tool_call_id,
+                        "status": status,
+                        "tool_return": text,
+                        "stdout": None,
+                        "stderr": None,
+                    }
+                ],
+            }
+        ]
+    out: list[JSON] = []
+    if message.reasoning:
+        out.append(
+            {
+                **_base(message, "reasoning_message", len(out)),
+                "reasoning": message.reasoning,
+                "source": "non_reasoner_model",
+                "signature": None,
+            }
+        )
+    calls = [tool_call_fields(raw) for raw in message.tool_calls or []]
+    replies_by_tool = any(c["name"] in ("send_message", options.assistant_message_tool_name) for c in calls)
+    text = _text(message)
+    if text and not replies_by_tool:  # a memgpt row's text repeats what send_message said
+        out.append({**_base(message, "assistant_message", len(out)), "content": text})
+    for call in calls:
+        if options.use_assistant_message and call["name"] == options.assistant_message_tool_name:
+            reply = _assistant_kwarg(call["arguments"], options.assistant_message_tool_kwarg)
+            if reply is not None:
+                out.append({**_base(message, "assistant_message", len(out)), "content": reply})
+                continue
+        out.append({**_base(message, "tool_call_message", len(out)), "tool_call": call, "tool_calls": [call]})
+    return out
+
+
+def messages_to_wire(
+    messages: Iterable[Message], options: MessageOptions = DEFAULT_OPTIONS, *, types: Iterable[str] | None = None
+) -> list[JSON]:
+    wanted = set(types) if types else None
+    out = [m for message in messages for m in message_to_wire(message, options)]
+    return [m for m in out if wanted is None or m["message_type"] in wanted]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()

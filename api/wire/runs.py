@@ -1,0 +1,163 @@
+"""Runs, steps and their metrics on the wire, and the stop reasons Letta knows."""
+
+from collections.abc import Iterable
+
+from agents.models import (
+    Run,
+    RunStatus,
+    Step,
+    Tool,
+)
+from api.wire.blocks import JSON, iso
+
+STOP_REASONS = {
+    "end_turn",
+    "error",
+    "llm_api_error",
+    "invalid_llm_response",
+    "invalid_tool_call",
+    "max_steps",
+    "max_tokens_exceeded",
+    "no_tool_call",
+    "tool_rule",
+    "cancelled",
+    "requires_approval",
+}
+
+
+def model_provider(handle: str) -> tuple[str, str]:
+    """Letta's provider name and model name of a `provider/model` handle (a bare name is OpenAI's)."""
+    provider, _, name = handle.partition("/")
+    return (provider, name) if name else ("openai", provider)
+
+
+RUN_STATUS = {
+    RunStatus.QUEUED: "created",
+    RunStatus.RUNNING: "running",
+    RunStatus.COMPLETED: "completed",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+
+
+def stop_reason_to_wire(reason: str) -> str | None:
+    if not reason:
+        return None
+    return reason if reason in STOP_REASONS else "error"
+
+
+def run_to_wire(run: Run) -> JSON:
+    duration = None
+    if run.started_at and run.completed_at:
+        duration = int((run.completed_at - run.started_at).total_seconds() * 1e9)
+    options = run.options or {}
+    return {
+        "id": f"run-{run.id}",
+        "agent_id": f"agent-{run.agent_id}",
+        "status": RUN_STATUS.get(RunStatus(run.status), "created"),
+        "stop_reason": stop_reason_to_wire(run.stop_reason),
+        "background": bool(options.get("background", False)),
+        "callback_url": run.callback_url or None,
+        "callback_sent_at": None,
+        "callback_status_code": None,
+        "callback_error": None,
+        "conversation_id": None,
+        "metadata": {"error": run.error} if run.error else {},
+        "request_config": {
+            "use_assistant_message": options.get("use_assistant_message", True),
+            "assistant_message_tool_name": options.get("assistant_message_tool_name", "send_message"),
+            "assistant_message_tool_kwarg": options.get("assistant_message_tool_kwarg", "message"),
+            "include_return_message_types": options.get("include_return_message_types"),
+        },
+        "created_at": iso(run.created_at),
+        "completed_at": iso(run.completed_at),
+        "total_duration_ns": duration,
+        "ttft_ns": None,
+        "base_template_id": None,
+    }
+
+
+def usage_statistics(runs: Iterable[Run]) -> JSON:
+    rows = list(runs)
+    prompt = sum(r.prompt_tokens for r in rows)
+    completion = sum(r.completion_tokens for r in rows)
+    return {
+        "message_type": "usage_statistics",
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "step_count": sum(r.step_count for r in rows),
+        "run_ids": [f"run-{r.id}" for r in rows],
+        "cached_input_tokens": None,
+        "cache_write_tokens": None,
+        "reasoning_tokens": None,
+        "context_tokens": None,
+    }
+
+
+def run_metrics_to_wire(run: Run, tools_used: Iterable[Tool]) -> JSON:
+    """RunMetrics. Times in nanoseconds: the start is when a worker claimed the run, the duration runs to its end."""
+    start = int(run.started_at.timestamp() * 1e9) if run.started_at else None
+    duration = None
+    if run.started_at and run.completed_at:
+        duration = int((run.completed_at - run.started_at).total_seconds() * 1e9)
+    return {
+        "id": f"run-{run.id}",
+        "agent_id": f"agent-{run.agent_id}",
+        "project_id": None,
+        "template_id": None,
+        "base_template_id": None,
+        "run_start_ns": start,
+        "run_ns": duration,
+        "num_steps": run.step_count,
+        "tools_used": [f"tool-{t.id}" for t in tools_used],
+    }
+
+
+def step_metrics_to_wire(step: Step) -> JSON:
+    """StepMetrics: Engram times the LLM request of a step (with its context preparation), not its tools."""
+    return {
+        "id": f"step-{step.id}",
+        "agent_id": f"agent-{step.agent_id}",
+        "run_id": f"run-{step.run_id}",
+        "provider_id": None,
+        "project_id": None,
+        "template_id": None,
+        "base_template_id": None,
+        "llm_request_ns": step.latency_ms * 1_000_000,
+        "llm_request_start_ns": None,
+        "step_start_ns": None,
+        "step_ns": None,
+        "tool_execution_ns": None,
+    }
+
+
+def step_to_wire(step: Step) -> JSON:
+    provider, _ = model_provider(step.model)
+    return {
+        "id": f"step-{step.id}",
+        "run_id": f"run-{step.run_id}",
+        "agent_id": f"agent-{step.agent_id}",
+        "model": step.model,
+        "model_handle": step.model,
+        "model_endpoint": None,
+        "provider_name": provider,
+        "provider_category": "base",
+        "provider_id": None,
+        "prompt_tokens": step.prompt_tokens,
+        "completion_tokens": step.completion_tokens,
+        "total_tokens": step.prompt_tokens + step.completion_tokens,
+        "context_window_limit": None,
+        "status": "failed" if step.error else "success",
+        "error_type": "step_error" if step.error else None,
+        "error_data": {"message": step.error} if step.error else None,
+        "stop_reason": None,
+        "feedback": step.feedback or None,
+        "tags": list(step.feedback_tags or []),
+        "origin": None,
+        "project_id": None,
+        "trace_id": None,
+        "tid": None,
+        "request_id": None,
+        "messages": [],
+    }

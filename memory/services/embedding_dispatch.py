@@ -1,0 +1,189 @@
+"""When embeddings are written: after the commit that stored the rows, on a Celery worker (queue `embeddings`)
+when REDIS_URL is set, else on this process's one background embedder thread. The work itself is
+memory.services.embeddings (what the tasks in memory.tasks run)."""
+
+import atexit
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from memory.embeddings import EmbeddingError, resolve_model
+from memory.models import EmbeddingJob
+from memory.services.embeddings import (
+    BATCH,
+    EMBEDDED_MODELS,
+    GROUP_FIELDS,
+    _model,
+    group_ids,
+    reembed_run,
+    rows_embed,
+)
+from memory.statistics import rows_written
+
+logger = logging.getLogger(__name__)
+
+
+def _run_embedding(label: str, ids: list[str]) -> None:
+    try:
+        rows_embed(label=label, ids=ids)
+    except EmbeddingError:
+        logger.exception("embedding %d %s rows failed; they stay findable by text", len(ids), label)
+
+
+def _run_in_thread(label: str, ids: list[str]) -> None:
+    try:
+        _run_embedding(label, ids)
+    finally:
+        connection.close()
+
+
+class _BackgroundEmbedder:
+    """One low-priority thread per process that embeds rows in batches (embedded profile, messages): a batch
+    amortises the model call, and the agent's own threads keep the CPU while a conversation is busy."""
+
+    COALESCE_SECONDS = 0.25
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[str]] = defaultdict(list)
+        self._groups: list[tuple[str, str, str]] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def submit(self, label: str, ids: list[str] | None = None, group: tuple[str, str] | None = None) -> None:
+        """Queue rows by id, or a whole group (field, value) that the thread resolves to ids."""
+        with self._lock:
+            self._pending[label].extend(ids or [])
+            if group is not None:
+                self._groups.append((label, *group))
+            if self._thread is None or not self._thread.is_alive():
+                if self._thread is None:
+                    atexit.register(self.stop)
+                self._thread = threading.Thread(target=self._loop, name="engram-embedder", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the thread finish its batch and end before the interpreter tears down: a daemon thread killed
+        inside onnxruntime aborts the process ("terminate called without an active exception"). Rows not yet
+        embedded stay findable by text (a re-embed job embeds them)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: per-thread nice value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        while not self._stopping:
+            self._wake.wait()
+            if self._stopping:
+                break
+            time.sleep(self.COALESCE_SECONDS)
+            self._wake.clear()
+            with self._lock:
+                batches, self._pending = self._pending, defaultdict(list)
+                groups, self._groups = self._groups, []
+            close_old_connections()
+            try:
+                for label, field, value in groups:
+                    batches[label].extend(group_ids(label=label, field=field, value=value))
+                for label, ids in batches.items():
+                    _run_embedding(label, ids)
+            finally:
+                connection.close()
+
+
+_background = _BackgroundEmbedder()
+
+
+def embed_after_commit(*, label: str, ids: list[str], background: bool = False) -> None:
+    """Embed these rows once the current transaction commits. With REDIS_URL: Celery tasks on the `embeddings`
+    queue, BATCH rows each. Embedded profile: inline in this thread for up to ENGRAM_EMBED_INLINE_MAX rows (a
+    tool call's insert is searchable by meaning when it returns), in a background thread beyond that or when
+    `background` (messages: the agent's step must not wait for them)."""
+    if not ids:
+        return
+    ids = [str(pk) for pk in ids]
+
+    def dispatch() -> None:
+        rows_written(_model(label)._meta.db_table, len(ids))
+        if settings.REDIS_URL:
+            from memory.tasks import embed_rows_task
+
+            for begin in range(0, len(ids), BATCH):
+                embed_rows_task.delay(label, ids[begin : begin + BATCH])
+        elif background:
+            _background.submit(label, ids)
+        elif len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
+            _run_embedding(label, ids)
+        else:
+            threading.Thread(target=_run_in_thread, args=(label, ids), name="engram-embed", daemon=True).start()
+
+    transaction.on_commit(dispatch)
+
+
+def embed_group_after_commit(*, label: str, field: str, value: str) -> None:
+    """Embed the rows of `label` whose `field` is `value` (e.g. a run's messages) once the transaction commits:
+    one dispatch for the whole group, which is resolved to rows where the embedding runs (a Celery task on the
+    `embeddings` queue, or the background thread of the embedded profile), never on the caller's thread."""
+    if field not in GROUP_FIELDS.get(label, ()):
+        raise ValueError(f"{label} rows are not embedded by {field}")
+
+    def dispatch() -> None:
+        if settings.REDIS_URL:
+            from memory.tasks import embed_group_task
+
+            embed_group_task.delay(label, field, value)
+        else:
+            _background.submit(label, group=(field, value))
+
+    transaction.on_commit(dispatch)
+
+
+def agent_reembed_start(*, agent: Any) -> EmbeddingJob:
+    """Start re-embedding every passage and message of `agent` with its (new) embedding model, after commit.
+    Earlier unfinished jobs of the agent are cancelled. Progress: EmbeddingJob.done / total (and .progress)."""
+    handle = resolve_model(agent.embedding)
+    with transaction.atomic():
+        EmbeddingJob.objects.filter(
+            agent_id=agent.id, status__in=[EmbeddingJob.Status.QUEUED, EmbeddingJob.Status.RUNNING]
+        ).update(status=EmbeddingJob.Status.CANCELLED, finished_at=timezone.now())
+        total = sum(
+            _model(label)._default_manager.filter(agent_id=agent.id).exclude(text="").count()
+            for label in EMBEDDED_MODELS
+        )
+        job = EmbeddingJob.objects.create(
+            organization_id=agent.organization_id, agent_id=agent.id, model=handle, total=total
+        )
+        job_id = str(job.id)
+
+        def dispatch() -> None:
+            if settings.REDIS_URL:
+                from memory.tasks import reembed_agent_task
+
+                reembed_agent_task.delay(job_id)
+            elif total <= settings.ENGRAM_EMBED_INLINE_MAX:
+                reembed_run(job_id=job_id)
+            else:
+                threading.Thread(target=_reembed_in_thread, args=(job_id,), name="engram-reembed", daemon=True).start()
+
+        transaction.on_commit(dispatch)
+    return job
+
+
+def _reembed_in_thread(job_id: str) -> None:
+    close_old_connections()
+    try:
+        reembed_run(job_id=job_id)
+    finally:
+        connection.close()
