@@ -1,4 +1,3 @@
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -7,22 +6,6 @@ from agents.loop import run_execute
 from agents.models import Run
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
-from tests.fakes.llm_server import FakeLLM
-
-
-@pytest.fixture(scope="session")
-def fake_llm_server() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_llm(fake_llm_server: FakeLLM, settings: Any) -> Iterator[FakeLLM]:
-    fake_llm_server.reset()
-    settings.OPENAI_API_BASE = fake_llm_server.base_url
-    settings.ENGRAM_RUN_EXECUTOR = "manual"
-    yield fake_llm_server
-    fake_llm_server.reset()
 
 
 @pytest.fixture

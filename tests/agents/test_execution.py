@@ -20,8 +20,8 @@ from agents.services.agents import agent_create
 from agents.services.runs import run_create, run_wait
 from config.celery import app as celery_app
 from memory.models import Block, BlockRevision
-from tests.fakes.llm_server import Reply, ToolCall
 from tests.backing import ensure_redis
+from tests.fakes.llm_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]

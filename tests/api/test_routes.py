@@ -20,10 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ran(alice: Any, fake_llm: FakeLLM, settings: Any) -> dict[str, Any]:
+def ran(alice: Any, fake_llm: FakeLLM) -> dict[str, Any]:
     """An agent of Alice's after one real run: a memory edit through a tool, then a reply (two steps)."""
-    settings.OPENAI_API_BASE = fake_llm.base_url
-    settings.ENGRAM_RUN_EXECUTOR = "manual"
     agent = agent_create(
         actor=alice, name="ran", model="openai/gpt-4o-mini", memory_blocks=[{"label": "human", "value": ""}]
     )

@@ -1,7 +1,7 @@
 """Agents for memory tests (created directly: memory tests do not depend on the agents services)."""
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,13 +38,6 @@ def insert(django_capture_on_commit_callbacks: Any, settings: Any) -> Callable[.
     return run
 
 
-@pytest.fixture
-def fake_embeddings(settings: Any) -> Iterator[FakeLLM]:
-    """`openai/*` embedding models answered by the scripted fake server (8-dim hashed bag of words)."""
-    with FakeLLM() as fake:
-        settings.OPENAI_API_BASE = fake.base_url
-        yield fake
-
-
 def embedding_requests(fake: FakeLLM) -> list[dict[str, Any]]:
+    """What the fake LLM was asked to embed: `openai/*` embedding models get an 8-dim hashed bag of words."""
     return [r.body for r in fake.requests if r.path.rstrip("/").endswith("/embeddings") and r.body]
