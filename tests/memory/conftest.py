@@ -1,4 +1,4 @@
-"""Agents for memory tests (created directly: memory tests do not depend on the agents services)."""
+"""Fixtures for memory tests: an agent of Alice's, passages inserted with their embeddings."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -6,22 +6,18 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Organization
 from agents.models import Agent
 from memory.models import Passage
 from memory.services.passages import PassageInput, passage_insert_many
+from tests.factories import make_agent
 from tests.fakes.llm_server import FakeLLM
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
-def make_agent(org: Organization, name: str = "agent", embedding: str = "") -> Agent:
-    return Agent.objects.create(organization=org, name=name, model="openai/gpt-4o-mini", embedding=embedding)
-
-
 @pytest.fixture
-def agent_a(org_a: Organization) -> Agent:
-    return make_agent(org_a, "alice-agent")
+def agent_a(alice: Any) -> Agent:
+    return make_agent(alice, name="alice-agent")
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from memory.selectors_passages import embedding_job_latest
 from memory.services.embeddings import PASSAGES, agent_reembed_start, pending_ids
 from memory.services.passages import PassageInput
 from memory.tasks import embed_rows_task
-from tests.memory.conftest import embedding_requests, make_agent
+from tests.factories import make_agent
+from tests.memory.conftest import embedding_requests
 
 REMOTE = "openai/text-embedding-3-small"
 
@@ -28,10 +29,10 @@ def test_the_default_local_model_gives_unit_vectors_that_know_meaning() -> None:
 
 
 def test_a_passage_of_an_agent_with_another_model_is_embedded_and_searched_with_it(
-    org_a: Any, insert: Any, fake_llm: Any
+    alice: Any, insert: Any, fake_llm: Any
 ) -> None:
-    remote_agent = make_agent(org_a, "remote", embedding=REMOTE)
-    local_agent = make_agent(org_a, "local")
+    remote_agent = make_agent(alice, name="remote", embedding=REMOTE)
+    local_agent = make_agent(alice, name="local")
     insert(remote_agent, ["The cat sat on the mat", "Rockets fly to the moon"])
     insert(local_agent, ["The cat sat on the mat"])
 

@@ -11,7 +11,8 @@ from agents.models import Message
 from agents.recall import message_search
 from agents.services.messages import MessageSpec, message_create_many
 from memory.services.embeddings import MESSAGES, rows_embed
-from tests.memory.conftest import BASE, make_agent
+from tests.factories import make_agent
+from tests.memory.conftest import BASE
 
 MODES = ["hybrid", "vector", "text"]
 
@@ -58,10 +59,10 @@ def test_it_honours_roles_and_dates_before_the_limit(agent_a: Any, converse: Any
     assert all(h.message.role == "user" and start <= h.message.created_at <= end for h in hits)
 
 
-def test_it_pages_and_stays_within_the_agent(org_a: Any, org_b: Any, agent_a: Any, converse: Any) -> None:
+def test_it_pages_and_stays_within_the_agent(alice: Any, charlie: Any, agent_a: Any, converse: Any) -> None:
     converse(agent_a, [("user", f"coffee talk {i}") for i in range(7)])
-    converse(make_agent(org_a, "sibling"), [("user", f"coffee talk {i}") for i in range(7)])
-    converse(make_agent(org_b, "outsider"), [("user", f"coffee talk {i}") for i in range(7)])
+    converse(make_agent(alice, name="sibling"), [("user", f"coffee talk {i}") for i in range(7)])
+    converse(make_agent(charlie, name="outsider"), [("user", f"coffee talk {i}") for i in range(7)])
     for mode in MODES:
         first = message_search(agent=agent_a, query="coffee talk", limit=4, mode=mode)
         second = message_search(agent=agent_a, query="coffee talk", limit=4, offset=4, mode=mode)
