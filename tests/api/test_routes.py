@@ -175,15 +175,16 @@ def test_run_metrics(alice_api: APIClient, ran: dict[str, Any]) -> None:
 def test_delete_run_cancels_an_active_run_and_keeps_its_messages(
     alice_api: APIClient, charlie_api: APIClient, alice_world: dict[str, str]
 ) -> None:
-    run_id = alice_world["run_id"]
+    agent_url = f"/v1/agents/{alice_world['agent_id']}"
+    run_id = alice_api.post(f"{agent_url}/messages/async", {"input": "wait"}, format="json").json()["id"]
+    [message] = Message.objects.filter(run=run_id.removeprefix("run-"))
     assert charlie_api.delete(f"/v1/runs/{run_id}").status_code == 404
     assert Run.objects.filter(pk=run_id.removeprefix("run-")).exists()
     response = alice_api.delete(f"/v1/runs/{run_id}")
     assert response.status_code == 200
     assert (response.json()["id"], response.json()["status"]) == (run_id, "cancelled")
     assert not Run.objects.filter(pk=run_id.removeprefix("run-")).exists()
-    assert not Step.objects.filter(pk=alice_world["step_id"].removeprefix("step-")).exists()
-    assert Message.objects.filter(pk=alice_world["message_id"].removeprefix("message-"), run=None).exists()
+    assert Message.objects.filter(pk=message.pk, run=None).exists()
     assert alice_api.get(f"/v1/runs/{run_id}").status_code == 404
     assert alice_api.delete(f"/v1/runs/{run_id}").status_code == 404
 
@@ -191,6 +192,7 @@ def test_delete_run_cancels_an_active_run_and_keeps_its_messages(
 def test_delete_a_finished_run(alice_api: APIClient, ran: dict[str, Any]) -> None:
     response = alice_api.delete(f"/v1/runs/{ran['run_id']}")
     assert response.json()["status"] == "completed"
+    assert not Step.objects.filter(pk__in=[s.pk for s in ran["steps"]]).exists()  # the steps go with the run
     assert Message.objects.filter(agent=ran["agent"], run=None).count() == 4
 
 
