@@ -19,22 +19,16 @@ MODES = ["hybrid", "vector", "text"]
 
 @pytest.fixture
 def converse() -> Any:
-    """Store messages and embed them right away (production embeds them after commit, off the agent's thread)."""
+    """Store a conversation spread over days and embed it right away (production embeds after commit, off the
+    agent's thread). Written as an imported agent file writes history (message_create_many with each message's
+    own date and context flag): the loop stamps every message "now", and these tests need weeks between them."""
 
     def run(agent: Any, lines: list[tuple[str, str]], in_context: bool = True, day0: int = 0) -> list[Message]:
-        start = Message.objects.filter(agent=agent).count()
-        rows = [
-            Message.objects.create(
-                organization_id=agent.organization_id,
-                agent=agent,
-                seq=start + i,
-                role=role,
-                text=text,
-                in_context=in_context,
-                created_at=BASE + dt.timedelta(days=day0 + i),
-            )
+        specs = [
+            MessageSpec(role=role, text=text, in_context=in_context, created_at=BASE + dt.timedelta(days=day0 + i))
             for i, (role, text) in enumerate(lines)
         ]
+        rows = message_create_many(agent=agent, specs=specs, publish=False)
         rows_embed(label=MESSAGES, ids=[str(r.pk) for r in rows])
         return rows
 
