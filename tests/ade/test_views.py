@@ -255,13 +255,9 @@ def test_archival_insert_search_page_and_delete(alice_client: Client, alice: Any
     assert not Passage.objects.filter(pk=passage.pk).exists()
 
 
-def test_recall_search_with_role_filter(alice_client: Client, alice: Any, agent: Agent) -> None:
-    from agents.services.messages import MessageSpec, message_create_many
-
-    message_create_many(
-        agent=agent,
-        specs=[MessageSpec(role="user", text="my cat is Tom"), MessageSpec(role="assistant", text="Tom the cat!")],
-    )
+def test_recall_search_with_role_filter(alice_client: Client, alice: Any, agent: Agent, fake_llm: FakeLLM) -> None:
+    fake_llm.reply("Tom the cat!")
+    factories.send(alice, agent, "my cat is Tom")
     url = f"/agents/{agent.id}/recall/"
     both = alice_client.get(url + "?q=Tom", **HX).content.decode()
     assert "my cat is Tom" in both and "Tom the cat!" in both
@@ -395,11 +391,11 @@ def test_settings_switch_the_agent_type_and_its_base_tools(alice_client: Client,
 
 
 def test_the_agent_page_pages_a_long_history_in_few_queries(
-    alice_client: Client, agent: Agent, django_assert_max_num_queries: Any
+    alice_client: Client, alice: Any, agent: Agent, fake_llm: FakeLLM, django_assert_max_num_queries: Any
 ) -> None:
-    from agents.services.messages import MessageSpec, message_create_many
-
-    message_create_many(agent=agent, specs=[MessageSpec(role="user", text=f"message {i}") for i in range(120)])
+    for turn in range(60):  # 120 messages: "message 0" (user), "message 1" (reply), ...
+        fake_llm.reply(f"message {2 * turn + 1}")
+        factories.send(alice, agent, f"message {2 * turn}")
     with django_assert_max_num_queries(14):
         page = alice_client.get(f"/agents/{agent.id}/").content.decode()
     assert "message 119" in page and "message 50" not in page
@@ -436,14 +432,15 @@ def test_dashboard_says_which_isolation_custom_tools_get(alice_client: Client, s
     ) in page
 
 
-def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, charlie_client: Client) -> None:
-    from agents.services.messages import MessageSpec, message_create_many
-
-    message_create_many(agent=agent, specs=[MessageSpec(role="user", text="hi")])
+def test_reset_and_delete_from_settings(
+    alice_client: Client, alice: Any, agent: Agent, charlie_client: Client, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reply("hello")
+    factories.send(alice, agent, "hi")
     assert charlie_client.post(f"/agents/{agent.id}/messages/reset/").status_code == 404
     assert charlie_client.post(f"/agents/{agent.id}/delete/").status_code == 404
     response = alice_client.post(f"/agents/{agent.id}/messages/reset/", **HX)
-    assert "1 messages left the context window" in response.content.decode()
+    assert "2 messages left the context window" in response.content.decode()
     assert not agent.messages.filter(in_context=True).exists()
     assert "recall only" in alice_client.get(f"/agents/{agent.id}/messages/?since=0", **HX).content.decode()
     response = alice_client.post(f"/agents/{agent.id}/delete/", **HX)
