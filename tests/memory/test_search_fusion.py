@@ -164,6 +164,7 @@ def test_neighbours_are_the_agents_own_rows_either_side(alice: Any, agent_a: Any
     from memory.search import db_uuid, neighbours
 
     other = make_agent(alice, name="other-agent")
+    # Written with the ORM on purpose: one bulk insert interleaves the two agents' rows in storage order.
     rows = [
         Passage(
             organization_id=agent.organization_id,
