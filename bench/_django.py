@@ -1,4 +1,4 @@
-"""Run a benchmark against a throwaway test database (PostgreSQL + pgvector started by tests.services, or a
+"""Run a benchmark against a throwaway test database (PostgreSQL + pgvector started by tests.backing, or a
 SQLite file), with the project's own settings and migrations."""
 
 import os

@@ -95,7 +95,7 @@ def event_to_dom(agent: Any, rounds: int) -> None:
     from playwright.sync_api import sync_playwright
 
     from memory.models import BlockRevision
-    from tests.services import free_port
+    from tests.backing import free_port
 
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "ENGRAM_TEST_SERVE_TEST_DB": "1"}

@@ -61,7 +61,7 @@ def main() -> None:
         "--keep",
         action="store_true",
         help="keep the generated database and reuse it on the next run with the same --passages/--other (with "
-        "DATABASE_URL pointing to a server that outlives the run, e.g. `python -m tests.services`)",
+        "DATABASE_URL pointing to a server that outlives the run, e.g. `python -m tests.backing`)",
     )
     args = parser.parse_args()
     with test_database(args.db, keep=args.keep):
@@ -157,7 +157,7 @@ def http_timings(agent: Any, queries: list[str]) -> None:
 
     from accounts.models import Membership
     from accounts.services import apikey_create, user_create
-    from tests.services import free_port
+    from tests.backing import free_port
 
     user = get_user_model().objects.filter(username="bench").first() or user_create(
         username="bench", password=None, organization=agent.organization, role=Membership.Role.OWNER

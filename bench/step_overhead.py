@@ -49,7 +49,7 @@ def child(profile: str, count: int) -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     worker = None
     if profile == "production":
-        from tests.services import ensure_postgres, ensure_redis
+        from tests.backing import ensure_postgres, ensure_redis
 
         base = ensure_postgres()
         redis_url = ensure_redis()

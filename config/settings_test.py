@@ -1,12 +1,12 @@
 """Test-only overrides: speed and isolation. The database is real PostgreSQL + pgvector unless
-ENGRAM_TEST_DB=sqlite; tests/services.py starts a private server when DATABASE_URL is not given."""
+ENGRAM_TEST_DB=sqlite; tests/backing.py starts a private server when DATABASE_URL is not given."""
 
 import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "engram-tests-only-not-secret")
 os.environ.setdefault("ENGRAM_DATA_DIR", tempfile.mkdtemp(prefix="engram-test-data-"))
-os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own (tests/services.py)
+os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own (tests/backing.py)
 os.environ.setdefault("ENGRAM_LLM_RETRY_BACKOFF_MS", "5")
 
 from config.settings import *  # noqa: E402, F403
@@ -16,7 +16,7 @@ TEST_DB = os.environ.get("ENGRAM_TEST_DB", "postgres")
 if TEST_DB == "postgres":
     import dj_database_url
 
-    from tests.services import ensure_postgres
+    from tests.backing import ensure_postgres
 
     _url = ensure_postgres()
     os.environ["DATABASE_URL"] = _url  # subprocesses (daphne, workers) inherit it

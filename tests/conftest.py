@@ -1,6 +1,6 @@
 """Personas (healthchecks style): alice owns org A, bob is her teammate, charlie is an outsider in org B."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from accounts.services import apikey_create, organization_create, user_create
+from tests.fakes.llm_server import FakeLLM
 
 
 @pytest.fixture
@@ -62,5 +63,27 @@ def charlie_api(charlie: Any, api_client_for: Callable[[Any], APIClient]) -> API
     return api_client_for(charlie)
 
 
-# End-to-end fixtures (live daphne server, fake LLM, Chromium).
-from tests.live import browser, daphne_server, daphne_server_process, fake_llm, fake_llm_server, page  # noqa: E402, F401
+@pytest.fixture(scope="session")
+def fake_llm_server() -> Iterator[FakeLLM]:
+    """One scripted fake LLM per session; a live server started by the tests is pointed at it too."""
+    with FakeLLM() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server: FakeLLM, settings: Any) -> Iterator[FakeLLM]:
+    """The session's fake LLM with an empty script and no recorded requests, reached by this process's model calls.
+
+    Runs this process creates stay queued (the "manual" executor): the test drives them with `run_execute`, so
+    no background thread takes a scripted reply meant for the test. A test that exercises an executor sets
+    ENGRAM_RUN_EXECUTOR itself. A live server is a separate process configured at start, so it is unaffected.
+    """
+    fake_llm_server.reset()
+    settings.OPENAI_API_BASE = fake_llm_server.base_url
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
+    yield fake_llm_server
+    fake_llm_server.reset()
+
+
+# End-to-end fixtures (live daphne server, Chromium).
+from tests.live import browser, daphne_server, daphne_server_process, page  # noqa: E402, F401

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.backing import free_port
 from tests.fakes.llm_server import FakeLLM
-from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -41,20 +41,6 @@ class LiveServer:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-@pytest.fixture(scope="session")
-def fake_llm_server() -> Iterator[FakeLLM]:
-    with FakeLLM() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_llm(fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
-    """The session's fake LLM, with an empty script and no recorded requests."""
-    fake_llm_server.reset()
-    yield fake_llm_server
-    fake_llm_server.reset()
 
 
 @pytest.fixture(scope="session")

@@ -4,31 +4,27 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Organization
-from agents.models import Agent
+from tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
 
 
-def make_agent(org: Organization, name: str) -> Agent:
-    return Agent.objects.create(organization=org, name=name, model="openai/gpt-4o-mini")
-
-
-def test_it_lists_only_the_actors_organization(alice_api: APIClient, charlie: Any, org_a: Any, org_b: Any) -> None:
-    make_agent(org_a, "mine")
-    make_agent(org_b, "theirs")
+def test_it_lists_only_the_actors_organization(alice_api: APIClient, alice: Any, charlie: Any) -> None:
+    make_agent(alice, name="mine")
+    make_agent(charlie, name="theirs")
     names = [a["name"] for a in alice_api.get("/v1/agents/").json()]
     assert names == ["mine"]
 
 
-def test_a_teammate_sees_the_organizations_agents(bob_api: APIClient, alice: Any, org_a: Any) -> None:
-    agent = make_agent(org_a, "shared")
+def test_a_teammate_sees_the_organizations_agents(bob_api: APIClient, alice: Any) -> None:
+    agent = make_agent(alice, name="shared")
     response = bob_api.get(f"/v1/agents/agent-{agent.id}")
     assert response.status_code == 200
     assert response.json()["id"] == f"agent-{agent.id}"
 
 
-def test_an_outsider_gets_404_not_403(charlie_api: APIClient, alice: Any, org_a: Any) -> None:
-    agent = make_agent(org_a, "private")
+def test_an_outsider_gets_404_not_403(charlie_api: APIClient, alice: Any) -> None:
+    agent = make_agent(alice, name="private")
     response = charlie_api.get(f"/v1/agents/agent-{agent.id}")
     assert response.status_code == 404
     assert "private" not in response.content.decode()

@@ -19,9 +19,8 @@ REPLY = "Quokkas-are-marsupials reply"
 
 
 @pytest.fixture
-def replied(alice: Any, fake_llm: FakeLLM, settings: Any) -> Agent:
+def replied(alice: Any, fake_llm: FakeLLM) -> Agent:
     """A memgpt agent that ran one real turn against the fake LLM: inner monologue, then send_message."""
-    settings.OPENAI_API_BASE = fake_llm.base_url
     agent = agent_create(actor=alice, name="Mem", model="openai/gpt-4o-mini", agent_type="memgpt_agent")
     fake_llm.push(Reply(text="Answer the quokka question.", tool_calls=[ToolCall("send_message", {"message": REPLY})]))
     run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "Tell me about quokkas"}])

@@ -1,5 +1,6 @@
 import shutil
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -7,9 +8,12 @@ from django.test import Client
 
 from agents.models import Agent, Message, Run, RunStatus, Step
 from agents.services.agents import agent_create
+from agents.services.messages import message_update
 from memory.models import Block, BlockRevision, Passage
 from memory.services.blocks import block_create, block_update
 from memory.services.passages import passage_insert
+from tests import factories
+from tests.fakes.llm_server import FakeLLM
 
 pytestmark = pytest.mark.django_db
 
@@ -33,21 +37,23 @@ def human(agent: Agent) -> Block:
     return agent.blocks.get(label="human")
 
 
-def make_step(agent: Agent, *, error: str = "", tokens: int = 10) -> Step:
-    run = Run.objects.create(organization_id=agent.organization_id, agent=agent, status=RunStatus.COMPLETED)
-    return Step.objects.create(
-        organization_id=agent.organization_id,
-        run=run,
-        agent=agent,
-        index=0,
-        model=agent.model,
-        request={"model": agent.model, "messages": [{"role": "system", "content": "exact-request-marker"}]},
-        response={"choices": [{"message": {"content": "hi", "tool_calls": []}}]},
-        prompt_tokens=tokens,
-        completion_tokens=2,
-        cost=0.001,
-        error=error,
-    )
+@pytest.fixture
+def make_step(alice: Any, fake_llm: FakeLLM) -> Callable[..., Step]:
+    """One real run of the agent through the loop; returns its only step, failed by a provider error if `fail`.
+
+    The user message says "exact-request-marker" and is edited afterwards, so the marker is left only in the
+    request the step stored: a page that shows it shows the exact request, not the current context."""
+
+    def make(agent: Agent, *, fail: bool = False) -> Step:
+        if fail:
+            fake_llm.error(400)
+        else:
+            fake_llm.reply("hi")
+        run = factories.send(alice, agent, "exact-request-marker")
+        message_update(message=Message.objects.get(run=run, role="user"), message_type="user_message", content="sent")
+        return Step.objects.get(run=run)
+
+    return make
 
 
 def test_it_lists_searches_and_filters_agents(alice_client: Client, agent: Agent, alice: Any, charlie: Any) -> None:
@@ -121,7 +127,7 @@ OUTSIDER_POSTS = [
 ]
 
 
-def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent) -> None:
+def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent, make_step: Any) -> None:
     step = make_step(agent)
     block_update(block=human(agent), agent_id=agent.id, source="tool", value="Name: Alice!")
     ids = {
@@ -249,13 +255,9 @@ def test_archival_insert_search_page_and_delete(alice_client: Client, alice: Any
     assert not Passage.objects.filter(pk=passage.pk).exists()
 
 
-def test_recall_search_with_role_filter(alice_client: Client, alice: Any, agent: Agent) -> None:
-    from agents.services.messages import MessageSpec, message_create_many
-
-    message_create_many(
-        agent=agent,
-        specs=[MessageSpec(role="user", text="my cat is Tom"), MessageSpec(role="assistant", text="Tom the cat!")],
-    )
+def test_recall_search_with_role_filter(alice_client: Client, alice: Any, agent: Agent, fake_llm: FakeLLM) -> None:
+    fake_llm.reply("Tom the cat!")
+    factories.send(alice, agent, "my cat is Tom")
     url = f"/agents/{agent.id}/recall/"
     both = alice_client.get(url + "?q=Tom", **HX).content.decode()
     assert "my cat is Tom" in both and "Tom the cat!" in both
@@ -263,7 +265,9 @@ def test_recall_search_with_role_filter(alice_client: Client, alice: Any, agent:
     assert "my cat is Tom" in users and "Tom the cat!" not in users
 
 
-def test_context_panel_shows_breakdown_and_the_exact_request(alice_client: Client, agent: Agent) -> None:
+def test_context_panel_shows_breakdown_and_the_exact_request(
+    alice_client: Client, agent: Agent, make_step: Any
+) -> None:
     step = make_step(agent)
     page = alice_client.get(f"/agents/{agent.id}/context/", **HX).content.decode()
     for section in ["system", "memory blocks", "summary", "messages", "tool schemas"]:
@@ -275,15 +279,16 @@ def test_context_panel_shows_breakdown_and_the_exact_request(alice_client: Clien
     assert alice_client.get(f"/agents/{agent.id}/context/?step={uuid.uuid4()}", **HX).status_code == 404
 
 
-def test_runs_panel_filters_failures_and_shows_steps(alice_client: Client, agent: Agent) -> None:
+def test_runs_panel_filters_failures_and_shows_steps(alice_client: Client, agent: Agent, make_step: Any) -> None:
     ok = make_step(agent)
-    bad = make_step(agent, error="provider exploded")
+    bad = make_step(agent, fail=True)
     all_runs = alice_client.get(f"/agents/{agent.id}/runs/", **HX).content.decode()
     assert str(ok.run_id) in all_runs and str(bad.run_id) in all_runs
     failures = alice_client.get(f"/agents/{agent.id}/runs/?failed=1", **HX).content.decode()
     assert str(bad.run_id) in failures and str(ok.run_id) not in failures
     steps = alice_client.get(f"/agents/{agent.id}/runs/{bad.run_id}/steps/", **HX).content.decode()
-    assert "provider exploded" in steps and "exact-request-marker" in steps
+    assert bad.error.startswith("the model provider returned 400")  # what clients see of a provider error
+    assert bad.error in steps and "exact-request-marker" in steps
 
 
 def test_tools_attach_and_detach(alice_client: Client, agent: Agent) -> None:
@@ -386,11 +391,11 @@ def test_settings_switch_the_agent_type_and_its_base_tools(alice_client: Client,
 
 
 def test_the_agent_page_pages_a_long_history_in_few_queries(
-    alice_client: Client, agent: Agent, django_assert_max_num_queries: Any
+    alice_client: Client, alice: Any, agent: Agent, fake_llm: FakeLLM, django_assert_max_num_queries: Any
 ) -> None:
-    from agents.services.messages import MessageSpec, message_create_many
-
-    message_create_many(agent=agent, specs=[MessageSpec(role="user", text=f"message {i}") for i in range(120)])
+    for turn in range(60):  # 120 messages: "message 0" (user), "message 1" (reply), ...
+        fake_llm.reply(f"message {2 * turn + 1}")
+        factories.send(alice, agent, f"message {2 * turn}")
     with django_assert_max_num_queries(14):
         page = alice_client.get(f"/agents/{agent.id}/").content.decode()
     assert "message 119" in page and "message 50" not in page
@@ -400,9 +405,9 @@ def test_the_agent_page_pages_a_long_history_in_few_queries(
     assert "message 79" in earlier and "message 80" not in earlier
 
 
-def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, charlie: Any) -> None:
-    make_step(agent, tokens=500)
-    make_step(agent, error="boom")
+def test_dashboard_shows_stats_and_charts(alice_client: Client, agent: Agent, charlie: Any, make_step: Any) -> None:
+    make_step(agent)
+    make_step(agent, fail=True)
     page = alice_client.get("/dashboard/").content.decode()
     assert "<svg" in page and "Ada" in page
     assert "50.0%" in page  # one of two steps failed
@@ -427,14 +432,15 @@ def test_dashboard_says_which_isolation_custom_tools_get(alice_client: Client, s
     ) in page
 
 
-def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, charlie_client: Client) -> None:
-    from agents.services.messages import MessageSpec, message_create_many
-
-    message_create_many(agent=agent, specs=[MessageSpec(role="user", text="hi")])
+def test_reset_and_delete_from_settings(
+    alice_client: Client, alice: Any, agent: Agent, charlie_client: Client, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reply("hello")
+    factories.send(alice, agent, "hi")
     assert charlie_client.post(f"/agents/{agent.id}/messages/reset/").status_code == 404
     assert charlie_client.post(f"/agents/{agent.id}/delete/").status_code == 404
     response = alice_client.post(f"/agents/{agent.id}/messages/reset/", **HX)
-    assert "1 messages left the context window" in response.content.decode()
+    assert "2 messages left the context window" in response.content.decode()
     assert not agent.messages.filter(in_context=True).exists()
     assert "recall only" in alice_client.get(f"/agents/{agent.id}/messages/?since=0", **HX).content.decode()
     response = alice_client.post(f"/agents/{agent.id}/delete/", **HX)
@@ -442,7 +448,7 @@ def test_reset_and_delete_from_settings(alice_client: Client, agent: Agent, char
     assert not Agent.objects.filter(pk=agent.pk).exists()
 
 
-def test_staff_browse_agents_and_memory_in_the_admin(client: Client, org_a: Any, agent: Agent) -> None:
+def test_staff_browse_agents_and_memory_in_the_admin(client: Client, org_a: Any, agent: Agent, make_step: Any) -> None:
     from accounts.services import user_create
 
     staff = user_create(username="root", password="root-password", organization=org_a, is_staff=True)
@@ -467,7 +473,7 @@ def test_the_chat_marks_failed_and_cancelled_runs(alice_client: Client, alice: A
     assert "please wait" in tail and "Run cancelled" in tail
 
 
-def test_runs_are_paged(alice_client: Client, agent: Agent) -> None:
+def test_runs_are_paged(alice_client: Client, agent: Agent, make_step: Any) -> None:
     for _ in range(27):
         make_step(agent)
     first = alice_client.get(f"/agents/{agent.id}/runs/", **HX).content.decode()
@@ -478,7 +484,7 @@ def test_runs_are_paged(alice_client: Client, agent: Agent) -> None:
 
 @pytest.mark.parametrize("page", ["99999999999999999999", "9" * 5000, "-3", "x"])
 def test_an_enormous_or_bad_page_number_is_an_empty_or_first_page_not_a_500(
-    alice_client: Client, agent: Agent, page: str
+    alice_client: Client, agent: Agent, page: str, make_step: Any
 ) -> None:
     make_step(agent)
     for panel in ("runs/", "recall/?q=x&"):

@@ -1,50 +1,18 @@
-from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
-from agents.models import Run
-from agents.runtime.loop import run_execute
-from agents.services.agents import agent_create
-from agents.services.runs import run_create
-from tests.fakes.llm_server import FakeLLM
-
-
-@pytest.fixture(scope="session")
-def fake_llm_server() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_llm(fake_llm_server: FakeLLM, settings: Any) -> Iterator[FakeLLM]:
-    fake_llm_server.reset()
-    settings.OPENAI_API_BASE = fake_llm_server.base_url
-    settings.ENGRAM_RUN_EXECUTOR = "manual"
-    yield fake_llm_server
-    fake_llm_server.reset()
+from tests import factories
 
 
 @pytest.fixture
 def make_agent(alice: Any) -> Any:
-    def make(**kwargs: Any) -> Any:
-        kwargs.setdefault("model", "openai/gpt-4o-mini")
-        kwargs.setdefault(
-            "memory_blocks",
-            [{"label": "human", "value": "", "limit": 200}, {"label": "persona", "value": "I am helpful."}],
-        )
-        return agent_create(actor=alice, **kwargs)
-
-    return make
+    """`factories.make_agent` with Alice as the actor."""
+    return partial(factories.make_agent, alice)
 
 
 @pytest.fixture
 def send(alice: Any) -> Any:
-    """Send one user message and execute the run here, synchronously (the executor is "manual")."""
-
-    def do(agent: Any, text: str, **kwargs: Any) -> Run:
-        run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": text}], **kwargs)
-        run_execute(run_id=run.id, token="test")
-        return Run.objects.get(pk=run.pk)
-
-    return do
+    """`factories.send` with Alice as the actor."""
+    return partial(factories.send, alice)

@@ -21,8 +21,8 @@ from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from config.celery import app as celery_app
 from memory.models import Block, BlockRevision
+from tests.backing import ensure_redis
 from tests.fakes.llm_server import Reply, ToolCall
-from tests.services import ensure_redis
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]

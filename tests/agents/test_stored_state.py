@@ -62,6 +62,8 @@ def test_a_stored_image_part_without_a_usable_source_does_not_break_the_agent(
     from agents.services.messages import seq_allocate
 
     agent = make_agent()
+    # Written with the ORM on purpose: this is a row no current code path writes (an older version or a hand
+    # edit of the database), and the point is that the loop survives reading it.
     Message.objects.create(
         organization_id=agent.organization_id,
         agent=agent,

@@ -5,10 +5,11 @@ import pytest
 from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
 from agents.services.identities import identity_create
-from agents.services.runs import run_create
 from agents.services.tools import tool_create
 from memory.services.blocks import block_create
 from memory.services.passages import passage_insert
+from tests import factories
+from tests.fakes.llm_server import FakeLLM
 
 TOOL_SOURCE = '''
 def shout(text: str) -> str:
@@ -21,16 +22,18 @@ def shout(text: str) -> str:
 '''
 
 
-def world(user: Any) -> dict[str, str]:
-    """One object of every kind with an id on the wire, owned by `user`'s organization: {url param: public id}."""
+def world(user: Any, fake_llm: FakeLLM) -> dict[str, str]:
+    """One object of every kind with an id on the wire, owned by `user`'s organization: {url param: public id}.
+    The run is a real one, finished through the loop against the fake LLM; its message is the user's input."""
     blocks = [{"label": "human", "value": "x"}]
     agent = agent_create(actor=user, name=f"{user.username}-agent", model="openai/gpt-4o-mini", memory_blocks=blocks)
     block = block_create(actor=user, label="shared", value="v")
     tool = tool_create(actor=user, source_code=TOOL_SOURCE)
-    run = run_create(actor=user, agent=agent, messages=[{"role": "user", "content": "hi"}])
-    step = Step.objects.create(organization_id=agent.organization_id, run=run, agent=agent, index=0, model=agent.model)
+    fake_llm.reply("hello")
+    run = factories.send(user, agent, "hi")
+    step = Step.objects.get(run=run)
     passage = passage_insert(agent=agent, text="a fact")
-    message = Message.objects.filter(run=run).get()
+    message = Message.objects.get(run=run, role="user")
     identity = identity_create(
         actor=user, identifier_key=f"{user.username}-user", name=user.username, identity_type="user"
     )
@@ -49,19 +52,13 @@ def world(user: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def manual_runs(settings: Any) -> None:
-    """Runs stay queued: no executor picks them up (tests that need a real run use the live server)."""
-    settings.ENGRAM_RUN_EXECUTOR = "manual"
+def alice_world(alice: Any, fake_llm: FakeLLM) -> dict[str, str]:
+    return world(alice, fake_llm)
 
 
 @pytest.fixture
-def alice_world(alice: Any, manual_runs: None) -> dict[str, str]:
-    return world(alice)
-
-
-@pytest.fixture
-def charlie_world(charlie: Any, manual_runs: None) -> dict[str, str]:
-    return world(charlie)
+def charlie_world(charlie: Any, fake_llm: FakeLLM) -> dict[str, str]:
+    return world(charlie, fake_llm)
 
 
 def agent_of(world: dict[str, str]) -> Agent:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from agents.models import Message, Run
+from agents.models import Message, Run, Step
 from tests.api.conftest import agent_of
 
 pytestmark = pytest.mark.django_db
@@ -130,9 +130,12 @@ def test_a_repeated_otid_does_not_create_a_second_message(alice_api: APIClient, 
 
 
 def test_cancel_cancels_the_active_runs(alice_api: APIClient, alice_world: dict[str, str]) -> None:
-    response = alice_api.post(f"/v1/agents/{alice_world['agent_id']}/messages/cancel", {}, format="json")
-    assert response.json() == {alice_world["run_id"]: "cancelled"}
-    assert alice_api.get(f"/v1/runs/{alice_world['run_id']}").json()["status"] == "cancelled"
+    agent_url = f"/v1/agents/{alice_world['agent_id']}"
+    queued = alice_api.post(f"{agent_url}/messages/async", {"input": "wait"}, format="json").json()["id"]
+    response = alice_api.post(f"{agent_url}/messages/cancel", {}, format="json")
+    assert response.json() == {queued: "cancelled"}  # the world's finished run is not active
+    assert alice_api.get(f"/v1/runs/{queued}").json()["status"] == "cancelled"
+    assert alice_api.get(f"/v1/runs/{alice_world['run_id']}").json()["status"] == "completed"
 
 
 def test_lists_are_bare_arrays_paged_by_cursors(alice_api: APIClient) -> None:
@@ -158,7 +161,7 @@ def test_archival_memory_create_list_search_delete(alice_api: APIClient, alice_w
 
 def test_reset_takes_messages_out_of_context(alice_api: APIClient, alice_world: dict[str, str]) -> None:
     agent = agent_of(alice_world)
-    Message.objects.filter(agent=agent).update(seq=1, in_context=True)
+    assert Message.objects.filter(agent=agent, in_context=True).exclude(role="system").count() == 2  # the real run's
     state = alice_api.patch(f"/v1/agents/{alice_world['agent_id']}/reset-messages", {}, format="json").json()
     assert state["message_ids"] == []
 
@@ -166,7 +169,10 @@ def test_reset_takes_messages_out_of_context(alice_api: APIClient, alice_world: 
 def test_runs_steps_and_usage(alice_api: APIClient, alice_world: dict[str, str]) -> None:
     runs = alice_api.get("/v1/runs/", {"agent_id": alice_world["agent_id"]}).json()
     assert [r["id"] for r in runs] == [alice_world["run_id"]]
-    assert alice_api.get(f"/v1/runs/{alice_world['run_id']}/usage").json()["total_tokens"] == 0
+    step = Step.objects.get(pk=alice_world["step_id"].removeprefix("step-"))
+    assert step.prompt_tokens > 0  # the fake LLM reports usage
+    usage = alice_api.get(f"/v1/runs/{alice_world['run_id']}/usage").json()
+    assert usage["total_tokens"] == step.prompt_tokens + step.completion_tokens
     steps = alice_api.get(f"/v1/runs/{alice_world['run_id']}/steps").json()
     assert [s["id"] for s in steps] == [alice_world["step_id"]]
     assert alice_api.get(f"/v1/steps/{alice_world['step_id']}").json()["run_id"] == alice_world["run_id"]

@@ -13,17 +13,16 @@ from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many
 from agents.services.runs import run_create
 from memory.models import Block
+from tests import factories
 from tests.api.conftest import agent_of
-from tests.fakes.llm_server import FakeLLM
+from tests.fakes.llm_server import FakeLLM, Reply
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ran(alice: Any, fake_llm: FakeLLM, settings: Any) -> dict[str, Any]:
+def ran(alice: Any, fake_llm: FakeLLM) -> dict[str, Any]:
     """An agent of Alice's after one real run: a memory edit through a tool, then a reply (two steps)."""
-    settings.OPENAI_API_BASE = fake_llm.base_url
-    settings.ENGRAM_RUN_EXECUTOR = "manual"
     agent = agent_create(
         actor=alice, name="ran", model="openai/gpt-4o-mini", memory_blocks=[{"label": "human", "value": ""}]
     )
@@ -124,11 +123,12 @@ def test_organization_messages_list_retrieve_and_page(
 
 
 def test_message_search_uses_recall_search_across_the_organization(
-    alice: Any, alice_api: APIClient, charlie_api: APIClient, ran: dict[str, Any]
+    alice: Any, alice_api: APIClient, charlie_api: APIClient, ran: dict[str, Any], fake_llm: FakeLLM
 ) -> None:
     other = alice_api.post("/v1/agents/", {"model": "openai/gpt-4o-mini", "name": "second"}, format="json").json()
     second = Agent.objects.get(pk=other["id"].removeprefix("agent-"))
-    message_create_many(agent=second, specs=[MessageSpec(role="user", text="Where does the cat sleep?")])
+    fake_llm.reply("I could not say.")
+    factories.send(alice, second, "Where does the cat sleep?")
     found = alice_api.post("/v1/messages/search", {"query": "cat", "search_mode": "fts"}, format="json").json()
     assert {r["agent_id"] for r in found} == {ran["agent_id"], other["id"]}
     assert all(r["message_type"] in ("user_message", "assistant_message", "reasoning_message") for r in found)
@@ -177,15 +177,16 @@ def test_run_metrics(alice_api: APIClient, ran: dict[str, Any]) -> None:
 def test_delete_run_cancels_an_active_run_and_keeps_its_messages(
     alice_api: APIClient, charlie_api: APIClient, alice_world: dict[str, str]
 ) -> None:
-    run_id = alice_world["run_id"]
+    agent_url = f"/v1/agents/{alice_world['agent_id']}"
+    run_id = alice_api.post(f"{agent_url}/messages/async", {"input": "wait"}, format="json").json()["id"]
+    [message] = Message.objects.filter(run=run_id.removeprefix("run-"))
     assert charlie_api.delete(f"/v1/runs/{run_id}").status_code == 404
     assert Run.objects.filter(pk=run_id.removeprefix("run-")).exists()
     response = alice_api.delete(f"/v1/runs/{run_id}")
     assert response.status_code == 200
     assert (response.json()["id"], response.json()["status"]) == (run_id, "cancelled")
     assert not Run.objects.filter(pk=run_id.removeprefix("run-")).exists()
-    assert not Step.objects.filter(pk=alice_world["step_id"].removeprefix("step-")).exists()
-    assert Message.objects.filter(pk=alice_world["message_id"].removeprefix("message-"), run=None).exists()
+    assert Message.objects.filter(pk=message.pk, run=None).exists()
     assert alice_api.get(f"/v1/runs/{run_id}").status_code == 404
     assert alice_api.delete(f"/v1/runs/{run_id}").status_code == 404
 
@@ -193,6 +194,7 @@ def test_delete_run_cancels_an_active_run_and_keeps_its_messages(
 def test_delete_a_finished_run(alice_api: APIClient, ran: dict[str, Any]) -> None:
     response = alice_api.delete(f"/v1/runs/{ran['run_id']}")
     assert response.json()["status"] == "completed"
+    assert not Step.objects.filter(pk__in=[s.pk for s in ran["steps"]]).exists()  # the steps go with the run
     assert Message.objects.filter(agent=ran["agent"], run=None).count() == 4
 
 
@@ -373,8 +375,10 @@ def test_ready_is_public_in_both_slash_forms() -> None:
         assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
-def test_organization_message_pages_cost_the_same_queries_for_more_rows(alice: Any, alice_api: APIClient) -> None:
-    """No query per row: a page of 31 stored messages costs what a page of one does."""
+def test_organization_message_pages_cost_the_same_queries_for_more_rows(
+    alice: Any, alice_api: APIClient, fake_llm: FakeLLM
+) -> None:
+    """No query per row: a page of 32 stored messages (16 turns) costs what a page of two does."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -385,8 +389,10 @@ def test_organization_message_pages_cost_the_same_queries_for_more_rows(alice: A
             assert alice_api.get("/v1/messages/", {"limit": 100}).status_code == 200
         return len(captured)
 
-    message_create_many(agent=agent, specs=[MessageSpec(role="user", text="one")])
+    fake_llm.default = Reply(text="noted")
+    factories.send(alice, agent, "one")
     queries()  # the key's first use writes its last-used time
     few = queries()
-    message_create_many(agent=agent, specs=[MessageSpec(role="user", text=f"m{i}") for i in range(30)])
+    for i in range(15):
+        factories.send(alice, agent, f"m{i}")
     assert queries() == few

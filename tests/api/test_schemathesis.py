@@ -44,11 +44,9 @@ schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", get_wsgi_application
 
 
 @pytest.fixture
-def fuzz_world(alice: Any, fake_llm: FakeLLM, settings: Any) -> dict[str, Any]:
-    settings.ENGRAM_RUN_EXECUTOR = "manual"
-    settings.OPENAI_API_BASE = fake_llm.base_url
+def fuzz_world(alice: Any, fake_llm: FakeLLM) -> dict[str, Any]:
     key = apikey_create(user=alice, name="fuzz").raw_key
-    return {"ids": world(alice), "headers": {"Authorization": f"Bearer {key}"}}
+    return {"ids": world(alice, fake_llm), "headers": {"Authorization": f"Bearer {key}"}}
 
 
 @schema.parametrize()

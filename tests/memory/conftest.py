@@ -1,27 +1,23 @@
-"""Agents for memory tests (created directly: memory tests do not depend on the agents services)."""
+"""Fixtures for memory tests: an agent of Alice's, passages inserted with their embeddings."""
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from accounts.models import Organization
 from agents.models import Agent
 from memory.models import Passage
 from memory.services.passages import PassageInput, passage_insert_many
+from tests.factories import make_agent
 from tests.fakes.llm_server import FakeLLM
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
-def make_agent(org: Organization, name: str = "agent", embedding: str = "") -> Agent:
-    return Agent.objects.create(organization=org, name=name, model="openai/gpt-4o-mini", embedding=embedding)
-
-
 @pytest.fixture
-def agent_a(org_a: Organization) -> Agent:
-    return make_agent(org_a, "alice-agent")
+def agent_a(alice: Any) -> Agent:
+    return make_agent(alice, name="alice-agent")
 
 
 @pytest.fixture
@@ -38,13 +34,6 @@ def insert(django_capture_on_commit_callbacks: Any, settings: Any) -> Callable[.
     return run
 
 
-@pytest.fixture
-def fake_embeddings(settings: Any) -> Iterator[FakeLLM]:
-    """`openai/*` embedding models answered by the scripted fake server (8-dim hashed bag of words)."""
-    with FakeLLM() as fake:
-        settings.OPENAI_API_BASE = fake.base_url
-        yield fake
-
-
 def embedding_requests(fake: FakeLLM) -> list[dict[str, Any]]:
+    """What the fake LLM was asked to embed: `openai/*` embedding models get an 8-dim hashed bag of words."""
     return [r.body for r in fake.requests if r.path.rstrip("/").endswith("/embeddings") and r.body]

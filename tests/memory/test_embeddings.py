@@ -14,7 +14,8 @@ from memory.services.embedding_dispatch import agent_reembed_start
 from memory.services.embeddings import PASSAGES, pending_ids
 from memory.services.passages import PassageInput
 from memory.tasks import embed_rows_task
-from tests.memory.conftest import embedding_requests, make_agent
+from tests.factories import make_agent
+from tests.memory.conftest import embedding_requests
 
 REMOTE = "openai/text-embedding-3-small"
 
@@ -29,10 +30,10 @@ def test_the_default_local_model_gives_unit_vectors_that_know_meaning() -> None:
 
 
 def test_a_passage_of_an_agent_with_another_model_is_embedded_and_searched_with_it(
-    org_a: Any, insert: Any, fake_embeddings: Any
+    alice: Any, insert: Any, fake_llm: Any
 ) -> None:
-    remote_agent = make_agent(org_a, "remote", embedding=REMOTE)
-    local_agent = make_agent(org_a, "local")
+    remote_agent = make_agent(alice, name="remote", embedding=REMOTE)
+    local_agent = make_agent(alice, name="local")
     insert(remote_agent, ["The cat sat on the mat", "Rockets fly to the moon"])
     insert(local_agent, ["The cat sat on the mat"])
 
@@ -40,13 +41,13 @@ def test_a_passage_of_an_agent_with_another_model_is_embedded_and_searched_with_
     assert {(p.embedding_model, p.embedding_dim) for p in remote_rows} == {(REMOTE, 8)}
     assert Passage.objects.get(agent=local_agent).embedding_model == LOCAL_MINILM
     assert Passage.objects.get(agent=local_agent).embedding_dim == 384
-    before = len(embedding_requests(fake_embeddings))
+    before = len(embedding_requests(fake_llm))
 
     hits = passage_search(agent=remote_agent, query="cat on a mat", mode="vector")
 
     assert hits[0].passage.text == "The cat sat on the mat"
     assert {h.passage.agent_id for h in hits} == {remote_agent.id}
-    query_requests = embedding_requests(fake_embeddings)[before:]
+    query_requests = embedding_requests(fake_llm)[before:]
     assert [r["input"] for r in query_requests] in (["cat on a mat"], [["cat on a mat"]])
     assert query_requests[0]["model"] == "text-embedding-3-small"
 
@@ -72,7 +73,7 @@ def test_the_embedding_task_skips_rows_that_are_gone(agent_a: Any) -> None:
 
 
 def test_changing_the_embedding_model_re_embeds_with_progress(
-    agent_a: Any, insert: Any, fake_embeddings: Any, alice: Any, django_capture_on_commit_callbacks: Any
+    agent_a: Any, insert: Any, fake_llm: Any, alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     insert(agent_a, [f"memory number {i} about sailing" for i in range(5)])
     agent_a.embedding = REMOTE

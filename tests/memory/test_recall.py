@@ -11,29 +11,24 @@ from agents.models import Message
 from agents.runtime.recall import message_search
 from agents.services.messages import MessageSpec, message_create_many
 from memory.services.embeddings import MESSAGES, rows_embed
-from tests.memory.conftest import BASE, make_agent
+from tests.factories import make_agent
+from tests.memory.conftest import BASE
 
 MODES = ["hybrid", "vector", "text"]
 
 
 @pytest.fixture
 def converse() -> Any:
-    """Store messages and embed them right away (production embeds them after commit, off the agent's thread)."""
+    """Store a conversation spread over days and embed it right away (production embeds after commit, off the
+    agent's thread). Written as an imported agent file writes history (message_create_many with each message's
+    own date and context flag): the loop stamps every message "now", and these tests need weeks between them."""
 
     def run(agent: Any, lines: list[tuple[str, str]], in_context: bool = True, day0: int = 0) -> list[Message]:
-        start = Message.objects.filter(agent=agent).count()
-        rows = [
-            Message.objects.create(
-                organization_id=agent.organization_id,
-                agent=agent,
-                seq=start + i,
-                role=role,
-                text=text,
-                in_context=in_context,
-                created_at=BASE + dt.timedelta(days=day0 + i),
-            )
+        specs = [
+            MessageSpec(role=role, text=text, in_context=in_context, created_at=BASE + dt.timedelta(days=day0 + i))
             for i, (role, text) in enumerate(lines)
         ]
+        rows = message_create_many(agent=agent, specs=specs, publish=False)
         rows_embed(label=MESSAGES, ids=[str(r.pk) for r in rows])
         return rows
 
@@ -58,10 +53,10 @@ def test_it_honours_roles_and_dates_before_the_limit(agent_a: Any, converse: Any
     assert all(h.message.role == "user" and start <= h.message.created_at <= end for h in hits)
 
 
-def test_it_pages_and_stays_within_the_agent(org_a: Any, org_b: Any, agent_a: Any, converse: Any) -> None:
+def test_it_pages_and_stays_within_the_agent(alice: Any, charlie: Any, agent_a: Any, converse: Any) -> None:
     converse(agent_a, [("user", f"coffee talk {i}") for i in range(7)])
-    converse(make_agent(org_a, "sibling"), [("user", f"coffee talk {i}") for i in range(7)])
-    converse(make_agent(org_b, "outsider"), [("user", f"coffee talk {i}") for i in range(7)])
+    converse(make_agent(alice, name="sibling"), [("user", f"coffee talk {i}") for i in range(7)])
+    converse(make_agent(charlie, name="outsider"), [("user", f"coffee talk {i}") for i in range(7)])
     for mode in MODES:
         first = message_search(agent=agent_a, query="coffee talk", limit=4, mode=mode)
         second = message_search(agent=agent_a, query="coffee talk", limit=4, offset=4, mode=mode)

@@ -22,6 +22,7 @@ from memory.search import (
 )
 from memory.search.dates import DateWindow, asks_when, mentions_time, query_date_windows
 from memory.services.passages import PassageInput
+from tests.factories import make_agent
 
 DAY1 = dt.datetime(2023, 5, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -155,15 +156,15 @@ def test_the_embedded_query_leaves_out_the_words_most_rows_hold(agent_a: Any, in
     assert embedding_query(scope, "Where did Melanie's sunset go?") == "Where did Melanie's sunset go?"
 
 
-def test_neighbours_are_the_agents_own_rows_either_side(agent_a: Any) -> None:
+def test_neighbours_are_the_agents_own_rows_either_side(alice: Any, agent_a: Any) -> None:
     """The look-ups leave the organization condition out (the agent implies it; see `neighbours`): another agent of
     the same organization, whose rows are written in between, never lends its rows."""
     from django.db import connection
 
     from memory.search import db_uuid, neighbours
-    from tests.memory.conftest import make_agent
 
-    other = make_agent(agent_a.organization, "other-agent")
+    other = make_agent(alice, name="other-agent")
+    # Written with the ORM on purpose: one bulk insert interleaves the two agents' rows in storage order.
     rows = [
         Passage(
             organization_id=agent.organization_id,

@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from memory.models import Passage
 from memory.search import BM25_B, BM25_COORD, BM25_K1, passage_search
 from memory.services.passages import PassageInput, passage_delete, passage_insert
-from tests.memory.conftest import BASE, make_agent
+from tests.factories import make_agent
+from tests.memory.conftest import BASE
 
 MODES = ["hybrid", "vector", "text"]
 
@@ -80,10 +81,10 @@ def test_a_passage_is_findable_by_text_before_it_is_embedded(agent_a: Any) -> No
 
 
 def test_it_never_returns_other_agents_or_organizations_passages(
-    org_a: Any, org_b: Any, agent_a: Any, insert: Any
+    alice: Any, charlie: Any, agent_a: Any, insert: Any
 ) -> None:
-    sibling = make_agent(org_a, "sibling")
-    outsider = make_agent(org_b, "charlie-agent")
+    sibling = make_agent(alice, name="sibling")
+    outsider = make_agent(charlie, name="charlie-agent")
     for agent in (agent_a, sibling, outsider):
         insert(agent, [PassageInput(text=f"shared secret about rockets {i}", tags=["t"]) for i in range(8)])
     mine = set(Passage.objects.filter(agent=agent_a).values_list("id", flat=True))
@@ -161,12 +162,12 @@ def test_deleted_passages_leave_every_index(agent_a: Any, insert: Any) -> None:
         ]
 
 
-def test_text_ranking_is_bm25_over_the_agents_own_rows(agent_a: Any, insert: Any, org_a: Any) -> None:
+def test_text_ranking_is_bm25_over_the_agents_own_rows(agent_a: Any, insert: Any, alice: Any) -> None:
     texts = ["otter otter otter", "otter heron", "heron", "otter heron maple cedar pine birch alder rowan"]
     fillers = [f"maple cedar pine {word}" for word in ("birch", "alder", "rowan", "larch", "aspen", "willow")]
     insert(agent_a, texts + fillers)
     # Another agent's rows full of the query words change neither the order nor the scores.
-    insert(make_agent(org_a, "other"), ["otter"] * 30 + ["heron heron"] * 30)
+    insert(make_agent(alice, name="other"), ["otter"] * 30 + ["heron heron"] * 30)
     hits = passage_search(agent=agent_a, query="otter heron", mode="text", top_k=10)
     ranked = [hit.passage.text for hit in hits]
     # A short row beats a long one with the same words; more occurrences beat fewer.

@@ -7,12 +7,11 @@ from collections import defaultdict
 import pytest
 from django.db import connection, transaction
 
-from accounts.models import Organization
 from memory import statistics
 from memory.models import Passage
 from memory.services.passages import PassageInput, passage_insert_many
 from memory.statistics import rows_written
-from tests.memory.conftest import make_agent
+from tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the analyzing thread sees committed rows only
 
@@ -23,7 +22,7 @@ def planner_rows() -> float:
         return float(cursor.fetchone()[0])
 
 
-def test_every_so_many_written_rows_the_table_is_analyzed(settings, monkeypatch) -> None:
+def test_every_so_many_written_rows_the_table_is_analyzed(alice, settings, monkeypatch) -> None:
     monkeypatch.setattr(statistics, "_written", defaultdict(int))  # rows other tests wrote do not count here
     settings.ENGRAM_ANALYZE_AFTER_ROWS = 30
     settings.ENGRAM_EMBED_INLINE_MAX = 1_000
@@ -31,7 +30,7 @@ def test_every_so_many_written_rows_the_table_is_analyzed(settings, monkeypatch)
         assert os.environ.get("ENGRAM_TEST_DB") == "sqlite"
         assert rows_written("memory_passage", 1_000) is None  # SQLite keeps no such statistics to go stale
         return
-    agent = make_agent(Organization.objects.create(name="stats"))
+    agent = make_agent(alice, name="stats")
 
     def write(count: int) -> None:
         with transaction.atomic():

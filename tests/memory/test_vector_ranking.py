@@ -39,6 +39,7 @@ def store(agent: Any, vectors: np.ndarray, tags: list[list[str]]) -> list[Passag
         )
         for i in range(len(vectors))
     ]
+    # Written with the ORM on purpose: the test chooses the vectors, which passage_insert would compute from text.
     return Passage.objects.bulk_create(rows)
 
 

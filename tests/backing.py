@@ -1,4 +1,4 @@
-"""Start real backing services (PostgreSQL 18 + pgvector, Redis) for the tests.
+"""Start the backing services the tests need (PostgreSQL 18 + pgvector, Redis) as private processes.
 
 ``ensure_postgres()`` and ``ensure_redis()`` return connection URLs. Each starts
 its service at most once per process, in a temporary directory, and stops it
@@ -6,8 +6,8 @@ when the process that started it exits. The URL is also exported as
 ``DATABASE_URL`` / ``REDIS_URL`` so child processes reuse the same service
 instead of starting their own (and never clean up the parent's).
 
-Run ``python -m tests.services`` to start both and wait, or
-``python -m tests.services --check`` to start both, check them, and exit.
+Run ``python -m tests.backing`` to start both and wait, or
+``python -m tests.backing --check`` to start both, check them, and exit.
 """
 
 from __future__ import annotations
