@@ -16,6 +16,7 @@ from typing import Any, Literal, TypedDict
 from django.db import transaction
 
 from agents.models import Message, Run, Step
+from lib.ids import public_id, public_id_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def publish_now(agent_id: uuid.UUID | str, event: Event) -> None:
 
 def message_payload(message: Message) -> MessagePayload:
     return {
-        "id": f"message-{message.id}",
+        "id": public_id("message", message.id),
         "seq": message.seq,
         "role": message.role,
         "text": message.text,
@@ -175,8 +176,8 @@ def message_payload(message: Message) -> MessagePayload:
         "tool_call_id": message.tool_call_id,
         "name": message.name,
         "is_err": message.is_err,
-        "run_id": f"run-{message.run_id}" if message.run_id else None,
-        "step_id": f"step-{message.step_id}" if message.step_id else None,
+        "run_id": public_id_or_none("run", message.run_id),
+        "step_id": public_id_or_none("step", message.step_id),
         "created_at": message.created_at.isoformat(),
     }
 
@@ -192,7 +193,7 @@ def run_status(run: Run) -> None:
     event: RunStatusEvent = {
         "type": "agent.run_status",
         "agent_id": str(run.agent_id),
-        "run_id": f"run-{run.id}",
+        "run_id": public_id("run", run.id),
         "status": run.status,
         "stop_reason": run.stop_reason,
     }
@@ -210,8 +211,8 @@ def step_done(step: Step) -> None:
         {
             "type": "agent.step",
             "agent_id": str(step.agent_id),
-            "run_id": f"run-{step.run_id}",
-            "step_id": f"step-{step.id}",
+            "run_id": public_id("run", step.run_id),
+            "step_id": public_id("step", step.id),
             "index": step.index,
             "model": step.model,
             "prompt_tokens": step.prompt_tokens,
@@ -235,7 +236,7 @@ def token(
         {
             "type": "agent.token",
             "agent_id": str(agent_id),
-            "run_id": f"run-{run_id}",
+            "run_id": public_id("run", run_id),
             "step_index": step_index,
             "kind": kind,
             "delta": delta,
@@ -251,7 +252,7 @@ def compaction(
         {
             "type": "agent.compaction",
             "agent_id": str(agent_id),
-            "run_id": f"run-{run_id}" if run_id else None,
+            "run_id": public_id_or_none("run", run_id),
             "evicted": evicted,
             "tokens_before": tokens_before,
             "tokens_after": tokens_after,
@@ -273,7 +274,7 @@ def block_changed_receiver(sender: Any, *, block_id: uuid.UUID, revision_id: uui
             {
                 "type": "agent.block",
                 "agent_id": str(agent_id),
-                "block_id": f"block-{block_id}",
+                "block_id": public_id("block", block_id),
                 "label": block.label if block else "",
                 "value": block.value if block else "",
                 "limit": block.limit if block else 0,

@@ -5,6 +5,7 @@ memory never imports agents, so these shapes live here and api.wire re-exports t
 import datetime as dt
 from typing import Any
 
+from lib.ids import public_id, user_public_id
 from memory.models import Block, Passage
 
 JSON = dict[str, Any]
@@ -14,14 +15,9 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def user_public_id(user_id: int | None) -> str | None:
-    # Django users have integer keys; Letta's `user-<uuid>` ids are opaque strings to the SDK.
-    return f"user-{user_id}" if user_id is not None else None
-
-
 def block_to_wire(block: Block) -> JSON:
     return {
-        "id": f"block-{block.id}",
+        "id": public_id("block", block.id),
         "label": block.label,
         "value": block.value,
         "limit": block.limit,
@@ -47,7 +43,7 @@ def block_to_wire(block: Block) -> JSON:
 
 def passage_to_wire(passage: Passage, *, embedding_config: JSON | None = None) -> JSON:
     return {
-        "id": f"passage-{passage.id}",
+        "id": public_id("passage", passage.id),
         "text": passage.text,
         "embedding": None,  # vectors stay on the server; the SDK treats the field as optional
         "embedding_config": embedding_config,

@@ -14,22 +14,23 @@ from agents.models import (
     MessageRole,
 )
 from api.wire.blocks import JSON, iso
+from lib.ids import public_id, public_id_or_none
 
 
 def message_to_internal_wire(message: Message) -> JSON:
     """A stored message in Letta's internal Message shape (ContextWindowOverview.messages), not the LettaMessage
     union: one object per row, with its role, content parts and OpenAI-style tool calls."""
     return {
-        "id": f"message-{message.id}",
-        "agent_id": f"agent-{message.agent_id}",
+        "id": public_id("message", message.id),
+        "agent_id": public_id("agent", message.agent_id),
         "role": message.role,
         "content": _parts(message),
         "text": message.text,
         "name": message.name or None,
         "tool_calls": list(message.tool_calls or []) or None,
         "tool_call_id": message.tool_call_id or None,
-        "step_id": f"step-{message.step_id}" if message.step_id else None,
-        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "step_id": public_id_or_none("step", message.step_id),
+        "run_id": public_id_or_none("run", message.run_id),
         "otid": message.otid or None,
         "sender_id": message.sender_id or None,
         "is_err": message.is_err or None,
@@ -42,8 +43,8 @@ def message_search_result(message: Message) -> JSON | None:
     """One result of POST /v1/messages/search (system, user, reasoning or assistant message with its agent id);
     None for a row with nothing of those to show (a tool result, a bare tool call)."""
     base = {
-        "message_id": f"message-{message.id}",
-        "agent_id": f"agent-{message.agent_id}",
+        "message_id": public_id("message", message.id),
+        "agent_id": public_id("agent", message.agent_id),
         "conversation_id": None,
         "created_at": iso(message.created_at),
     }
@@ -65,7 +66,7 @@ def tool_return_to_wire(*, result: str, is_err: bool, name: str, stdout: list[st
     status = "error" if is_err else "success"
     call_id = f"call-{uuid.uuid4()}"
     return {
-        "id": f"message-{uuid.uuid4()}",
+        "id": public_id("message", uuid.uuid4()),
         "message_type": "tool_return_message",
         "date": now_iso(),
         "name": name,
@@ -115,14 +116,14 @@ def _otid(message: Message, index: int) -> str:
 
 def _base(message: Message, message_type: str, index: int) -> JSON:
     return {
-        "id": f"message-{message.id}",
+        "id": public_id("message", message.id),
         "message_type": message_type,
         "date": iso(message.created_at),
         "name": message.name or None,
         "otid": _otid(message, index),
         "sender_id": message.sender_id or None,
-        "step_id": f"step-{message.step_id}" if message.step_id else None,
-        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "step_id": public_id_or_none("step", message.step_id),
+        "run_id": public_id_or_none("run", message.run_id),
         "is_err": message.is_err or None,
         "seq_id": message.seq,
     }

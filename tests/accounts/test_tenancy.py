@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Organization
 from agents.models import Agent
+from lib.ids import public_id
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +23,14 @@ def test_it_lists_only_the_actors_organization(alice_api: APIClient, charlie: An
 
 def test_a_teammate_sees_the_organizations_agents(bob_api: APIClient, alice: Any, org_a: Any) -> None:
     agent = make_agent(org_a, "shared")
-    response = bob_api.get(f"/v1/agents/agent-{agent.id}")
+    response = bob_api.get(f"/v1/agents/{public_id('agent', agent.id)}")
     assert response.status_code == 200
-    assert response.json()["id"] == f"agent-{agent.id}"
+    assert response.json()["id"] == public_id("agent", agent.id)
 
 
 def test_an_outsider_gets_404_not_403(charlie_api: APIClient, alice: Any, org_a: Any) -> None:
     agent = make_agent(org_a, "private")
-    response = charlie_api.get(f"/v1/agents/agent-{agent.id}")
+    response = charlie_api.get(f"/v1/agents/{public_id('agent', agent.id)}")
     assert response.status_code == 404
     assert "private" not in response.content.decode()
 
