@@ -290,6 +290,24 @@ def test_context_window_overview(alice_api: APIClient, ran: dict[str, Any]) -> N
     assert context["num_recall_memory"] == 4 and context["num_archival_memory"] == 0
 
 
+def test_the_api_and_the_ade_present_one_context_overview(alice_api: APIClient, ran: dict[str, Any]) -> None:
+    from ade.context_window import context_breakdown
+
+    context = alice_api.get(f"/v1/agents/{ran['agent_id']}/context").json()
+    panel = context_breakdown(Agent.objects.get(pk=ran["agent"].pk))
+    tokens = {section.name: section.tokens for section in panel.sections}
+    assert panel.used == context["context_window_size_current"] and panel.limit == context["context_window_size_max"]
+    assert tokens["memory blocks"] == context["num_tokens_core_memory"] > 0
+    assert tokens["system"] == context["num_tokens_system"] + context["num_tokens_external_memory_summary"]
+    assert tokens["messages"] == context["num_tokens_messages"]
+    assert tokens["tool schemas"] == context["num_tokens_functions_definitions"]
+    assert (panel.messages, panel.recall, panel.archival) == (
+        context["num_messages"],
+        context["num_recall_memory"],
+        context["num_archival_memory"],
+    )
+
+
 def test_core_memory_is_the_deprecated_memory_object(alice_api: APIClient, alice_world: dict[str, str]) -> None:
     memory = alice_api.get(f"/v1/agents/{alice_world['agent_id']}/core-memory").json()
     state = alice_api.get(f"/v1/agents/{alice_world['agent_id']}").json()
