@@ -10,6 +10,7 @@ share the row's id (`message-<uuid>`) and differ by `otid`.
 
 import uuid
 from collections.abc import Iterable
+from typing import cast
 
 from agents.models import (
     Agent,
@@ -20,6 +21,7 @@ from agents.models import (
 )
 from api.wire.blocks import JSON, block_to_wire, iso
 from api.wire.runs import model_provider, stop_reason_to_wire
+from api.wire.types import AgentStateWire
 from lib import providers
 from lib.crypto import decrypt
 from lib.ids import public_id, user_public_id
@@ -171,7 +173,7 @@ def agent_state(
     secrets = [secret_to_wire(row) for row in sorted(agent.secret_rows.all(), key=lambda row: row.key)]
     memory = memory_to_wire(agent, wire_blocks)
     identities = [identity_to_wire(i) for i in agent.identities.all()]
-    return {
+    out: AgentStateWire = {
         "id": public_id("agent", agent.id),
         "name": agent.name,
         "description": agent.description or None,
@@ -218,6 +220,7 @@ def agent_state(
         "created_by_id": user_public_id(agent.created_by_id),
         "last_updated_by_id": None,
     }
+    return cast(JSON, out)
 
 
 def memory_to_wire(agent: Agent, wire_blocks: list[JSON]) -> JSON:

@@ -3,8 +3,9 @@
 memory never imports agents, so these shapes live here and api.wire re-exports them."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
+from api.wire.types import BlockResponseWire, PassageWire
 from lib.ids import public_id, user_public_id
 from memory.models import Block, Passage
 
@@ -16,7 +17,7 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 def block_to_wire(block: Block) -> JSON:
-    return {
+    out: BlockResponseWire = {
         "id": public_id("block", block.id),
         "label": block.label,
         "value": block.value,
@@ -39,10 +40,11 @@ def block_to_wire(block: Block) -> JSON:
         "created_at": iso(block.created_at),
         "updated_at": iso(block.updated_at),
     }
+    return cast(JSON, out)
 
 
 def passage_to_wire(passage: Passage, *, embedding_config: JSON | None = None) -> JSON:
-    return {
+    out: PassageWire = {
         "id": public_id("passage", passage.id),
         "text": passage.text,
         "embedding": None,  # vectors stay on the server; the SDK treats the field as optional
@@ -59,3 +61,4 @@ def passage_to_wire(passage: Passage, *, embedding_config: JSON | None = None) -
         "created_at": iso(passage.created_at),
         "updated_at": iso(passage.updated_at),
     }
+    return cast(JSON, out)

@@ -1,9 +1,12 @@
 """The context-window overview in the shape of Letta's ContextWindowOverview (GET /v1/agents/{id}/context)."""
 
+from typing import cast
+
 from agents.models import Agent, Message
 from agents.runtime.overview import context_overview
 from api.wire.blocks import JSON
 from api.wire.messages import message_to_internal_wire
+from api.wire.types import ContextWindowOverviewWire
 
 
 def context_window_overview(agent: Agent) -> JSON:
@@ -12,7 +15,7 @@ def context_window_overview(agent: Agent) -> JSON:
     themselves. Read-only."""
     overview = context_overview(agent=agent)
     rows = Message.objects.filter(agent=agent, in_context=True, seq__isnull=False).defer("embedding").order_by("seq")
-    return {
+    out: ContextWindowOverviewWire = {
         "context_window_size_max": overview.window,
         "context_window_size_current": overview.current,
         "num_messages": overview.messages,
@@ -31,3 +34,4 @@ def context_window_overview(agent: Agent) -> JSON:
         "num_tokens_messages": overview.tokens_messages,
         "messages": [message_to_internal_wire(m) for m in rows],
     }
+    return cast(JSON, out)

@@ -1,6 +1,7 @@
 """Runs, steps and their metrics on the wire, and the stop reasons Letta knows."""
 
 from collections.abc import Iterable
+from typing import cast
 
 from agents.models import (
     Run,
@@ -9,6 +10,7 @@ from agents.models import (
     Tool,
 )
 from api.wire.blocks import JSON, iso
+from api.wire.types import RunWire, StepWire
 from lib.ids import public_id
 
 STOP_REASONS = {
@@ -52,7 +54,7 @@ def run_to_wire(run: Run) -> JSON:
     if run.started_at and run.completed_at:
         duration = int((run.completed_at - run.started_at).total_seconds() * 1e9)
     options = run.options or {}
-    return {
+    out: RunWire = {
         "id": public_id("run", run.id),
         "agent_id": public_id("agent", run.agent_id),
         "status": RUN_STATUS.get(RunStatus(run.status), "created"),
@@ -76,6 +78,7 @@ def run_to_wire(run: Run) -> JSON:
         "ttft_ns": None,
         "base_template_id": None,
     }
+    return cast(JSON, out)
 
 
 def usage_statistics(runs: Iterable[Run]) -> JSON:
@@ -135,7 +138,7 @@ def step_metrics_to_wire(step: Step) -> JSON:
 
 def step_to_wire(step: Step) -> JSON:
     provider, _ = model_provider(step.model)
-    return {
+    out: StepWire = {
         "id": public_id("step", step.id),
         "run_id": public_id("run", step.run_id),
         "agent_id": public_id("agent", step.agent_id),
@@ -162,3 +165,4 @@ def step_to_wire(step: Step) -> JSON:
         "request_id": None,
         "messages": [],
     }
+    return cast(JSON, out)
