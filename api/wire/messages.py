@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import (
@@ -14,6 +14,7 @@ from agents.models import (
     MessageRole,
 )
 from api.wire.blocks import JSON, iso
+from api.wire.types import LettaMessageWire
 from lib.ids import public_id, public_id_or_none
 
 
@@ -65,7 +66,7 @@ def tool_return_to_wire(*, result: str, is_err: bool, name: str, stdout: list[st
     are fresh."""
     status = "error" if is_err else "success"
     call_id = f"call-{uuid.uuid4()}"
-    return {
+    out: LettaMessageWire = {
         "id": public_id("message", uuid.uuid4()),
         "message_type": "tool_return_message",
         "date": now_iso(),
@@ -92,6 +93,7 @@ def tool_return_to_wire(*, result: str, is_err: bool, name: str, stdout: list[st
             }
         ],
     }
+    return cast(JSON, out)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def _otid(message: Message, index: int) -> str:
 
 
 def _base(message: Message, message_type: str, index: int) -> JSON:
-    return {
+    out: LettaMessageWire = {
         "id": public_id("message", message.id),
         "message_type": message_type,
         "date": iso(message.created_at),
@@ -127,6 +129,7 @@ def _base(message: Message, message_type: str, index: int) -> JSON:
         "is_err": message.is_err or None,
         "seq_id": message.seq,
     }
+    return cast(JSON, out)
 
 
 def _parts(message: Message) -> list[JSON]:

@@ -3,7 +3,7 @@ them). The builders in api.wire fill one of these, so mypy rejects a key added, 
 tests/api/test_wire_types.py checks the OpenAPI components (api.schemas) against these keys, so the documented
 schema cannot drift from what is sent. A value the SDK treats as opaque JSON is typed `Any`."""
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class BlockResponseWire(TypedDict):
@@ -162,3 +162,30 @@ class ContextWindowOverviewWire(TypedDict):
     functions_definitions: list[dict[str, Any]]
     num_tokens_messages: int
     messages: list[dict[str, Any]]
+
+
+class LettaMessageWire(TypedDict):
+    """One member of the LettaMessage union: the common keys, then each `message_type`'s own."""
+
+    id: str
+    message_type: str
+    date: str | None
+    name: str | None
+    otid: str | None
+    sender_id: str | None
+    step_id: str | None
+    run_id: str | None
+    is_err: bool | None
+    seq_id: int | None
+    content: NotRequired[Any]  # system, user, assistant: a string, or the parts of a user message
+    reasoning: NotRequired[str]
+    source: NotRequired[str]
+    signature: NotRequired[str | None]
+    tool_call: NotRequired[dict[str, Any]]
+    tool_calls: NotRequired[list[dict[str, Any]]]
+    tool_return: NotRequired[str]
+    status: NotRequired[str]
+    tool_call_id: NotRequired[str | None]
+    stdout: NotRequired[list[str] | None]
+    stderr: NotRequired[list[str] | None]
+    tool_returns: NotRequired[list[dict[str, Any]]]

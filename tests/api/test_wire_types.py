@@ -8,6 +8,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from api.wire import types
+from tests.api.conftest import TOOL_SOURCE
 
 # OpenAPI component (an api.schemas serializer) → the TypedDict of the dict the views send
 COMPONENTS = {
@@ -17,6 +18,7 @@ COMPONENTS = {
     "RunSchema": types.RunWire,
     "StepSchema": types.StepWire,
     "ContextWindowSchema": types.ContextWindowOverviewWire,
+    "LettaMessageSchema": types.LettaMessageWire,
 }
 
 
@@ -48,3 +50,14 @@ def test_what_the_views_send_has_exactly_the_typed_keys(alice_api: APIClient, al
     }
     for typed, body in sent.items():
         assert set(body) == set(typed.__annotations__), (typed.__name__, set(body) ^ set(typed.__annotations__))
+
+
+@pytest.mark.django_db
+def test_every_message_sent_is_a_typed_letta_message(alice_api: APIClient, alice_world: dict[str, str]) -> None:
+    keys, required = set(types.LettaMessageWire.__annotations__), types.LettaMessageWire.__required_keys__
+    one = alice_api.get(f"/v1/messages/{alice_world['message_id']}").json()
+    messages = one if isinstance(one, list) else [one]
+    ran = alice_api.post("/v1/tools/run", {"source_code": TOOL_SOURCE, "args": {"text": "hi"}}, format="json").json()
+    assert messages and ran["message_type"] == "tool_return_message"
+    for message in [*messages, ran]:
+        assert required <= set(message) <= keys, (message["message_type"], set(message) - keys)
