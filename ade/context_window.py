@@ -1,13 +1,11 @@
-"""Token breakdown of an agent's context window by section, for the context panel.
-
-agents.runtime.context.context_overview counts the compiled system message as one figure; the panel also wants the
-memory blocks apart from the system prompt, so this splits them with the same tokenizer. Read-only apart from
-what context_overview itself caches."""
+"""Token breakdown of an agent's context window by section, for the context panel: a presentation of
+agents.runtime.overview (computed there once, for the API too). The panel shows the memory blocks apart and keeps
+the external-memory summary inside the system section. Read-only apart from what the overview itself caches."""
 
 from dataclasses import dataclass
 
 from agents.models import Agent
-from agents.runtime.context import context_overview, core_memory
+from agents.runtime.overview import context_overview
 
 COLORS = {
     "system": "#3056d3",
@@ -45,17 +43,15 @@ class Breakdown:
 
 
 def context_breakdown(agent: Agent) -> Breakdown:
-    overview = context_overview(agent)
-    _, block_tokens = core_memory(agent, agent.model)
-    system_total = int(overview["num_tokens_system"])
+    overview = context_overview(agent=agent)
     raw = {
-        "system": max(0, system_total - block_tokens),
-        "memory blocks": min(block_tokens, system_total),
-        "summary": int(overview["num_tokens_summary_memory"]),
-        "messages": int(overview["num_tokens_messages"]),
-        "tool schemas": int(overview["num_tokens_functions_definitions"]),
+        "system": max(0, overview.tokens_system - overview.tokens_core_memory),
+        "memory blocks": min(overview.tokens_core_memory, overview.tokens_system),
+        "summary": overview.tokens_summary,
+        "messages": overview.tokens_messages,
+        "tool schemas": overview.tokens_functions,
     }
-    limit = int(overview["context_window_size_max"])
+    limit = overview.window
     sections = [
         Section(name=name, tokens=tokens, percent=100.0 * tokens / limit if limit else 0.0, color=COLORS[name])
         for name, tokens in raw.items()
@@ -64,7 +60,7 @@ def context_breakdown(agent: Agent) -> Breakdown:
         sections=sections,
         used=sum(raw.values()),
         limit=limit,
-        messages=int(overview["num_messages"]),
-        recall=int(overview["num_recall_memory"]),
-        archival=int(overview["num_archival_memory"]),
+        messages=overview.messages,
+        recall=overview.recall,
+        archival=overview.archival,
     )

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from accounts.http import api_actor
 from agents.models import Agent, Identity, Message, Run, Step, Tool
 from agents.selectors import agent_get, identity_get, message_get, run_get, step_get, tool_get
-from lib.ids import parse_id
+from lib.ids import IdPrefix, parse_id
 from memory.models import Block
 from memory.selectors import block_get
 
@@ -66,7 +66,7 @@ def message_or_404(request: Request, message_id: str, *, agent_id: uuid.UUID | N
         raise NotFound(f"Message {message_id} not found") from None
 
 
-def bare_ids(prefix: str, raws: list[str] | None, *, field: str) -> list[str] | None:
+def bare_ids(prefix: IdPrefix, raws: list[str] | None, *, field: str) -> list[str] | None:
     """`<prefix>-<uuid>` ids from a request body → the bare UUID strings services take (422 when malformed)."""
     if raws is None:
         return None

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 from django.db.models import F, Model, Q, QuerySet
 from rest_framework import serializers
 
-from lib.ids import parse_id
+from lib.ids import IdPrefix, parse_id
 
 M = TypeVar("M", bound=Model)
 Order = Literal["asc", "desc"]
@@ -28,7 +28,7 @@ class CursorParams(serializers.Serializer[Any]):
     order_by = serializers.ChoiceField(choices=["created_at"], required=False, default="created_at")
 
 
-def cursor_id(prefix: str, raw: str | None, *, field: str) -> uuid.UUID | None:
+def cursor_id(prefix: IdPrefix, raw: str | None, *, field: str) -> uuid.UUID | None:
     """The UUID inside a cursor; a malformed cursor is a validation error (422), not a 404."""
     if not raw:
         return None
@@ -41,7 +41,7 @@ def cursor_id(prefix: str, raw: str | None, *, field: str) -> uuid.UUID | None:
 def paginate(
     qs: QuerySet[M],
     *,
-    prefix: str,
+    prefix: IdPrefix,
     after: str | None,
     before: str | None,
     limit: int | None,
@@ -63,7 +63,7 @@ def paginate(
     return list(qs[: limit or default_limit])
 
 
-def paginate_by(qs: QuerySet[M], *, prefix: str, params: Mapping[str, Any], **options: Any) -> list[M]:
+def paginate_by(qs: QuerySet[M], *, prefix: IdPrefix, params: Mapping[str, Any], **options: Any) -> list[M]:
     """`paginate` with the cursor parameters (`after`, `before`, `limit`, `order`) of a validated query."""
     return paginate(
         qs,

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from lib.ids import public_id
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._django import test_database  # noqa: E402
@@ -195,7 +197,7 @@ def http_timings(agent: Any, queries: list[str]) -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("daphne did not start")
             time.sleep(0.1)
-        path = f"/v1/agents/agent-{agent.id}/archival-memory/search"
+        path = f"/v1/agents/{public_id('agent', agent.id)}/archival-memory/search"
         get(path, [("query", "warm up the model")])
         # The first pass embeds each query in the server; later passes find its vector in the server's cache.
         for label, extra in (

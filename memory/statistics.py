@@ -6,6 +6,7 @@ would do (docs/benchmarks.md, "stale statistics"). So every `ENGRAM_ANALYZE_AFTE
 a table, it analyzes that table, in a thread of its own after the write has committed.
 """
 
+import functools
 import logging
 import threading
 from collections import defaultdict
@@ -13,14 +14,20 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import DatabaseError, connection, connections
 
+from lib.background import Worker
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _written: defaultdict[str, int] = defaultdict(int)
 
 
-def rows_written(table: str, count: int) -> threading.Thread | None:
-    """Count `count` new rows of `table` (call after commit); returns the thread that analyzes it, if one started."""
+_analyzer = Worker("engram-analyze")
+
+
+def rows_written(table: str, count: int) -> Worker | None:
+    """Count `count` new rows of `table` (call after commit); returns the worker that analyzes it, if it was
+    handed the table."""
     threshold = settings.ENGRAM_ANALYZE_AFTER_ROWS
     if connection.vendor != "postgresql" or not threshold:
         return None
@@ -29,9 +36,8 @@ def rows_written(table: str, count: int) -> threading.Thread | None:
         if _written[table] < threshold:
             return None
         _written[table] = 0
-    thread = threading.Thread(target=_analyze, args=(table,), name="engram-analyze", daemon=True)
-    thread.start()
-    return thread
+    _analyzer.submit(functools.partial(_analyze, table))
+    return _analyzer
 
 
 def _analyze(table: str) -> None:

@@ -6,8 +6,8 @@ the services, which is exactly what these helpers exist to avoid."""
 
 from typing import Any
 
-from agents.runtime.loop import run_execute
 from agents.models import Agent, Run
+from agents.runtime.loop import run_execute
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
 

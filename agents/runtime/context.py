@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import F
 
 from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import Agent, AgentType, Message, MessageRole, Tool
@@ -281,7 +281,7 @@ class ContextTooSmall(llm.LLMError):
     stop_reason = "context_window_overflow_in_system_prompt"
 
 
-def _estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages: list[CtxMessage]) -> int:
+def window_estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages: list[CtxMessage]) -> int:
     total = text_tokens(model, {"role": "system", "content": system}) + tools_tokens(model, tools)
     if agent.summary:
         total += text_tokens(model, summary_message(agent.summary))
@@ -359,14 +359,14 @@ def prepare(
     tools, tools_by_name = tool_schemas(agent)
     budget = budget_for(agent, model)
     messages = in_context_messages(agent, agent_fresh=agent_fresh)
-    tokens = _estimate(agent, model, system, tools, messages)
+    tokens = window_estimate(agent, model, system, tools, messages)
     threshold = settings.ENGRAM_COMPACTION_THRESHOLD * budget.prompt
     if force_compact or tokens > threshold:
         # Forced (a provider overflow, or a summarize request): our estimate was not enough, so halve what we send.
         target = min(budget.prompt * 0.4, tokens * 0.5) if force_compact else budget.prompt * 0.6
         messages = compact(agent, model=model, run_id=run_id, messages=messages, target=target, budget=budget)
         system = compile_system(agent)
-        tokens = _estimate(agent, model, system, tools, messages)
+        tokens = window_estimate(agent, model, system, tools, messages)
     if tokens > budget.prompt:
         raise ContextTooSmall(
             f"the request needs {tokens} tokens but the window allows {budget.prompt} "
@@ -398,7 +398,7 @@ def compact(
     newest message), fold them into the running summary, and return the messages that stay."""
     system = compile_system(agent)
     tools, _ = tool_schemas(agent)
-    before = _estimate(agent, model, system, tools, messages)
+    before = window_estimate(agent, model, system, tools, messages)
     # Leave room for the summary that replaces the evicted messages.
     summary_room = summary_budget(budget)
     fixed = before - messages_tokens(model, messages, version=agent.context_version)
@@ -420,7 +420,7 @@ def compact(
         Agent.objects.filter(pk=agent.pk).update(summary=summary, context_version=F("context_version") + 1)
         forget_window(agent.id)
         agent.summary = summary
-        after = _estimate(agent, model, system, tools, kept)
+        after = window_estimate(agent, model, system, tools, kept)
         events.compaction(
             agent_id=agent.id,
             run_id=run_id,
@@ -509,26 +509,3 @@ def core_memory(agent: Agent, model: str) -> tuple[str, int]:
         return "", 0
     rendered = render_blocks(blocks)
     return rendered, text_tokens(model, {"role": "system", "content": rendered})
-
-
-def context_overview(agent: Agent) -> JSON:
-    """Token accounting for GET /agents/{id}/context and the ADE."""
-    model = agent.model
-    system = compile_system(agent, store=False)  # a GET never writes
-    tools, _ = tool_schemas(agent)
-    messages = in_context_messages(agent)
-    budget = budget_for(agent, model)
-    counts = dict(Message.objects.filter(agent=agent).values_list("in_context").annotate(n=Count("id")))
-    return {
-        "context_window_size_max": budget.window,
-        "context_window_size_current": _estimate(agent, model, system, tools, messages),
-        "num_messages": len(messages),
-        "num_archival_memory": Passage.objects.filter(agent_id=agent.id).count(),
-        "num_recall_memory": sum(counts.values()),
-        "num_tokens_system": text_tokens(model, {"role": "system", "content": system}),
-        "num_tokens_functions_definitions": tools_tokens(model, tools),
-        "num_tokens_summary_memory": text_tokens(model, summary_message(agent.summary)) if agent.summary else 0,
-        "num_tokens_messages": sum(message_tokens(model, m) for m in messages),
-        "summary_memory": agent.summary,
-        "system_prompt": system,
-    }

@@ -16,7 +16,6 @@ re-sends runs dispatched too long ago and fills free slots."""
 import datetime as dt
 import functools
 import logging
-import threading
 import time
 import uuid
 
@@ -26,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from agents.models import Run, RunStatus
+from lib.background import Worker
 
 logger = logging.getLogger(__name__)
 # Runs dispatched before this moment to an in-process pool were in a process that is gone (agents.runtime.executor).
@@ -148,12 +148,15 @@ def runs_sweep(*, dispatched_before: dt.datetime | None = None) -> None:
         run_dispatch(organization_id=organization_id)
 
 
-def runs_sweeper_start() -> threading.Thread:
-    """Sweep now and every ENGRAM_DISPATCH_SWEEP_SECONDS in a daemon thread of this process (a Celery worker; the
-    in-process executor sweeps through its own pool)."""
+_sweeper = Worker("engram-run-sweep")
+
+
+def runs_sweeper_start() -> Worker:
+    """Sweep now and every ENGRAM_DISPATCH_SWEEP_SECONDS on a background worker of this process (a Celery worker;
+    the in-process executor sweeps through its own pool)."""
 
     def sweep_forever() -> None:
-        while True:
+        while not _sweeper.stopping:
             try:
                 runs_sweep()
             except Exception:
@@ -162,6 +165,5 @@ def runs_sweeper_start() -> threading.Thread:
                 close_old_connections()
             time.sleep(settings.ENGRAM_DISPATCH_SWEEP_SECONDS)
 
-    thread = threading.Thread(target=sweep_forever, name="engram-run-sweep", daemon=True)
-    thread.start()
-    return thread
+    _sweeper.submit(sweep_forever)
+    return _sweeper

@@ -6,9 +6,8 @@ Events are notifications, not storage: everything persisted is published after i
 client that reconnects re-fetches over HTTP. Token deltas are not persisted and go out immediately."""
 
 import asyncio
+import functools
 import logging
-import os
-import queue
 import threading
 import uuid
 from typing import Any, Literal, TypedDict
@@ -16,6 +15,8 @@ from typing import Any, Literal, TypedDict
 from django.db import transaction
 
 from agents.models import Message, Run, Step
+from lib.background import Worker
+from lib.ids import public_id, public_id_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -102,56 +103,35 @@ def organization_group(organization_id: uuid.UUID | str) -> str:
     return f"organization.{organization_id}"
 
 
-class _Publisher:
-    """One daemon thread with a persistent event loop sends every event, in order. Callers never wait for the
-    layer: no thread or event loop per event (async_to_sync would start both), and channels-redis keeps its
-    connections (it pools them per event loop)."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[str, Event]] = queue.Queue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def put(self, group: str, event: Event) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
-                self._queue = queue.Queue()  # a forked child must not inherit the parent's backlog
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="engram-events", daemon=True)
-                self._thread.start()
-            q = self._queue
-        q.put((group, event))
-
-    def _run(self) -> None:
-        from channels.layers import get_channel_layer
-
-        q = self._queue
-        loop = asyncio.new_event_loop()
-        while True:
-            group, event = q.get()
-            try:
-                layer = get_channel_layer()
-                if layer is not None:
-                    loop.run_until_complete(layer.group_send(group, event))
-            except Exception:  # the layer drops events by design; never let that break a run
-                logger.warning("could not publish %s to %s", event["type"], group, exc_info=True)
-            finally:
-                q.task_done()
-
-    def flush(self) -> None:
-        """Wait until every event published so far has been handed to the channel layer (tests, shutdown)."""
-        self._queue.join()
+_publisher = Worker("engram-events")  # one thread sends every event, in order; callers never wait for the layer
+_local = threading.local()
 
 
-_publisher = _Publisher()
+def _deliver(group: str, event: Event) -> None:
+    """On the publisher's thread: a persistent event loop (async_to_sync would start a thread and a loop per
+    event), so channels-redis keeps its connections (it pools them per event loop)."""
+    from channels.layers import get_channel_layer
+
+    if getattr(_local, "loop", None) is None:
+        _local.loop = asyncio.new_event_loop()
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            _local.loop.run_until_complete(layer.group_send(group, event))
+    except Exception:  # the layer drops events by design; never let that break a run
+        logger.warning("could not publish %s to %s", event["type"], group, exc_info=True)
+
+
+def _put(group: str, event: Event) -> None:
+    _publisher.submit(functools.partial(_deliver, group, event))
 
 
 def _send(agent_id: uuid.UUID | str, event: Event) -> None:
-    _publisher.put(group_name(agent_id), event)
+    _put(group_name(agent_id), event)
 
 
 def flush() -> None:
+    """Wait until every event published so far has been handed to the channel layer (tests, shutdown)."""
     _publisher.flush()
 
 
@@ -166,7 +146,7 @@ def publish_now(agent_id: uuid.UUID | str, event: Event) -> None:
 
 def message_payload(message: Message) -> MessagePayload:
     return {
-        "id": f"message-{message.id}",
+        "id": public_id("message", message.id),
         "seq": message.seq,
         "role": message.role,
         "text": message.text,
@@ -175,8 +155,8 @@ def message_payload(message: Message) -> MessagePayload:
         "tool_call_id": message.tool_call_id,
         "name": message.name,
         "is_err": message.is_err,
-        "run_id": f"run-{message.run_id}" if message.run_id else None,
-        "step_id": f"step-{message.step_id}" if message.step_id else None,
+        "run_id": public_id_or_none("run", message.run_id),
+        "step_id": public_id_or_none("step", message.step_id),
         "created_at": message.created_at.isoformat(),
     }
 
@@ -192,14 +172,14 @@ def run_status(run: Run) -> None:
     event: RunStatusEvent = {
         "type": "agent.run_status",
         "agent_id": str(run.agent_id),
-        "run_id": f"run-{run.id}",
+        "run_id": public_id("run", run.id),
         "status": run.status,
         "stop_reason": run.stop_reason,
     }
 
     def send() -> None:
-        _publisher.put(group_name(run.agent_id), event)
-        _publisher.put(organization_group(run.organization_id), event)
+        _put(group_name(run.agent_id), event)
+        _put(organization_group(run.organization_id), event)
 
     transaction.on_commit(send)
 
@@ -210,8 +190,8 @@ def step_done(step: Step) -> None:
         {
             "type": "agent.step",
             "agent_id": str(step.agent_id),
-            "run_id": f"run-{step.run_id}",
-            "step_id": f"step-{step.id}",
+            "run_id": public_id("run", step.run_id),
+            "step_id": public_id("step", step.id),
             "index": step.index,
             "model": step.model,
             "prompt_tokens": step.prompt_tokens,
@@ -235,7 +215,7 @@ def token(
         {
             "type": "agent.token",
             "agent_id": str(agent_id),
-            "run_id": f"run-{run_id}",
+            "run_id": public_id("run", run_id),
             "step_index": step_index,
             "kind": kind,
             "delta": delta,
@@ -251,7 +231,7 @@ def compaction(
         {
             "type": "agent.compaction",
             "agent_id": str(agent_id),
-            "run_id": f"run-{run_id}" if run_id else None,
+            "run_id": public_id_or_none("run", run_id),
             "evicted": evicted,
             "tokens_before": tokens_before,
             "tokens_after": tokens_after,
@@ -273,7 +253,7 @@ def block_changed_receiver(sender: Any, *, block_id: uuid.UUID, revision_id: uui
             {
                 "type": "agent.block",
                 "agent_id": str(agent_id),
-                "block_id": f"block-{block_id}",
+                "block_id": public_id("block", block_id),
                 "label": block.label if block else "",
                 "value": block.value if block else "",
                 "limit": block.limit if block else 0,

@@ -4,6 +4,7 @@ organization's next queued run back here (agents.runtime.dispatch keeps each org
 pool). The pool sweeps for lost dispatches when it starts and every ENGRAM_DISPATCH_SWEEP_SECONDS."""
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -13,11 +14,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
+from lib.background import Worker
+
 logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "inprocess-"  # noqa: S105 (a claim-token prefix, not a secret)
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_sweeper = Worker("engram-run-sweep")
 
 
 def _get_pool() -> ThreadPoolExecutor:
@@ -26,13 +30,13 @@ def _get_pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=settings.ENGRAM_INPROCESS_WORKERS, thread_name_prefix="engram-run")
             _pool.submit(_recover)
-            threading.Thread(target=_sweep_every, args=(_pool,), name="engram-run-sweep", daemon=True).start()
+            _sweeper.submit(functools.partial(_sweep_every, _pool))
         return _pool
 
 
 def _sweep_every(pool: ThreadPoolExecutor) -> None:
     """Queue a sweep on `pool` every ENGRAM_DISPATCH_SWEEP_SECONDS while it is this process's pool."""
-    while True:
+    while not _sweeper.stopping:
         time.sleep(settings.ENGRAM_DISPATCH_SWEEP_SECONDS)
         with _lock:
             if _pool is not pool:

@@ -5,10 +5,8 @@ set by run_finish in this process, or, when a Celery worker ran it, by this proc
 subscribed to every run's end on Redis. The database stays the truth: the row is re-read on every wake-up and
 at least every 10 ms → 100 ms without a listener (backing off), every second with one."""
 
-import atexit
 import functools
 import logging
-import os
 import threading
 import time
 import uuid
@@ -17,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from agents.models import Run, RunStatus
+from lib.background import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -57,29 +56,21 @@ def waiters_notify(run_id: uuid.UUID) -> None:
 
 
 class _RunEndListener:
-    """One daemon thread per process with a Redis pattern subscription to every run's end: a wait costs no
+    """One background worker per process with a Redis pattern subscription to every run's end: a wait costs no
     connection or subscription of its own."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._worker = Worker("engram-run-ends")
         self._ready = threading.Event()
-        self._stopping = False
-
-    def _stop(self) -> None:  # before the interpreter (or a test's Redis) goes: no warnings from a dying thread
-        self._stopping = True
 
     def listening(self) -> bool:
-        """Start the thread if needed; True once it is subscribed (waits up to a second for that)."""
+        """Start listening if this process is not yet (a forked child starts afresh); True once subscribed
+        (waits up to a second for that)."""
         with self._lock:
-            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
-                if self._thread is None:  # registered after whatever runs Redis here: at exit, runs before it
-                    atexit.register(self._stop)
-                self._pid = os.getpid()
+            if not self._worker.running:
                 self._ready.clear()
-                self._thread = threading.Thread(target=self._run, name="engram-run-ends", daemon=True)
-                self._thread.start()
+                self._worker.submit(self._run)
         return self._ready.wait(timeout=1.0)
 
     def _run(self) -> None:
@@ -95,7 +86,7 @@ class _RunEndListener:
                             channel = message["channel"].decode()
                             _wake(uuid.UUID(channel.removeprefix(prefix)))
             except Exception:
-                if self._stopping:
+                if self._worker.stopping:  # the interpreter (or a test's Redis) is going: no warnings
                     return
                 logger.warning("listening for run ends on Redis failed; retrying in 1 s", exc_info=True)
             self._ready.clear()

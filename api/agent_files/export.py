@@ -7,10 +7,11 @@ from agents.models import Agent, Message, MessageRole
 from api import wire
 from api.agent_files.common import ENGRAM_FORMAT, JSON
 from api.wire import iso
+from lib.ids import local_id
 from memory.models import Passage
 
 
-def _message_to_file(message: Message, *, local_id: str) -> JSON:
+def _message_to_file(message: Message, *, file_id: str) -> JSON:
     content = message.content
     if isinstance(content, str):
         content = [{"type": "text", "text": content}] if content else []
@@ -31,7 +32,7 @@ def _message_to_file(message: Message, *, local_id: str) -> JSON:
         ]
     return {
         "type": "message",
-        "id": local_id,
+        "id": file_id,
         "agent_id": "agent-0",
         "role": message.role,
         "content": parts,
@@ -55,18 +56,18 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
     tools = list(agent.tools.order_by("name", "id"))
     messages = list(agent.messages.filter(seq__isnull=False).order_by("seq")) if include_messages else []
     passages = list(Passage.objects.filter(agent=agent).order_by("created_at", "id"))
-    message_ids = {m.id: f"message-{i}" for i, m in enumerate(messages)}
+    message_ids = {m.id: local_id("message", i) for i, m in enumerate(messages)}
     block_entries = [
         {
             **{k: v for k, v in wire.block_to_wire(b).items() if k not in ("created_at", "updated_at")},
-            "id": f"block-{i}",
+            "id": local_id("block", i),
             "created_by_id": None,
             "last_updated_by_id": None,
         }
         for i, b in enumerate(blocks)
     ]
     tool_entries = [
-        {**wire.tool_to_wire(t), "id": f"tool-{i}", "created_by_id": None, "last_updated_by_id": None}
+        {**wire.tool_to_wire(t), "id": local_id("tool", i), "created_by_id": None, "last_updated_by_id": None}
         for i, t in enumerate(tools)
     ]
     state = wire.agent_state(agent, blocks=blocks, tools=tools, message_ids=[])
@@ -106,7 +107,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
         "message_buffer_autoclear": False,
         "enable_sleeptime": False,
         "in_context_message_ids": [message_ids[m.id] for m in messages if m.in_context],
-        "messages": [_message_to_file(m, local_id=message_ids[m.id]) for m in messages],
+        "messages": [_message_to_file(m, file_id=message_ids[m.id]) for m in messages],
         "engram": {
             "agent_type": agent.agent_type,
             "model_settings": agent.model_settings or {},
@@ -114,7 +115,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
             "summary": agent.summary,
             "archival_passages": [
                 {
-                    "id": f"passage-{i}",
+                    "id": local_id("passage", i),
                     "text": p.text,
                     "tags": list(p.tags or []),
                     "metadata": p.metadata or {},

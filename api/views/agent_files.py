@@ -15,6 +15,7 @@ from agents.models import Agent
 from api.agent_files import ImportOptions, agent_export, agent_file_name, agent_file_read, agent_import
 from api.base import ApiView, validated
 from api.lookups import JSONAnyField, agent_or_404
+from lib.ids import public_id
 from lib.text import json_parse
 
 S = serializers
@@ -125,4 +126,4 @@ class AgentImportApi(ApiView):
         )
         document = agent_file_read(upload=data["file"])
         agents = agent_import(actor=api_actor(request), data=document, options=options)
-        return Response({"agent_ids": [f"agent-{a.id}" for a in agents]})
+        return Response({"agent_ids": [public_id("agent", a.id) for a in agents]})

@@ -29,6 +29,7 @@ from api.pagination import cursor_id, paginate_by
 from api.schemas import AgentStateSchema, CompactionSchema, LettaMessageSchema, LettaResponseSchema, RunSchema
 from api.views.agents import agent_response
 from api.views.streaming import sse_response, stream_subscribe
+from lib.ids import public_id
 from memory.embeddings import MAX_QUERY_CHARS
 from memory.search import SearchMode
 
@@ -194,7 +195,8 @@ class MessageCreateApi(NoRetryOnFailure):
         run = start_run(request, agent, data, options=_options(data))
         run = run_wait(run_id=run.id, timeout=SYNC_WAIT_SECONDS)
         if run.status not in TERMINAL_STATUSES:
-            raise SendTimeout(f"Run run-{run.id} is still {run.status}; poll GET /v1/runs/run-{run.id}.")
+            run_public = public_id("run", run.id)
+            raise SendTimeout(f"Run {run_public} is still {run.status}; poll GET /v1/runs/{run_public}.")
         if run.status == RunStatus.FAILED and run.stop_reason == "llm_api_error":
             raise LLMFailure(f"The model provider failed: {run.error}" if run.error else None)
         return Response(letta_response(request, run, data))
@@ -320,7 +322,7 @@ class MessageCancelApi(ApiView):
             runs = list(
                 run_list(actor=api_actor(request), agent_id=agent.id, statuses=[RunStatus.QUEUED, RunStatus.RUNNING])
             )
-        result = {f"run-{r.id}": run_cancel(run=r).status for r in runs}
+        result = {public_id("run", r.id): run_cancel(run=r).status for r in runs}
         return Response(result)
 
 

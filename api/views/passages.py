@@ -14,7 +14,7 @@ from api.base import ApiView, validated
 from api.lookups import agent_or_404
 from api.pagination import paginate
 from api.schemas import PassageSchema, PassageSearchSchema
-from lib.ids import parse_id
+from lib.ids import parse_id, public_id
 from memory.embeddings import EmbeddingError
 from memory.models import Passage
 from memory.search import passage_search
@@ -102,7 +102,7 @@ class PassageSearchApi(ApiView):
             hits = passage_search(**arguments, mode="text")  # the embedding model is unavailable: full text only
         results = [
             {
-                "id": f"passage-{hit.passage.id}",
+                "id": public_id("passage", hit.passage.id),
                 "timestamp": hit.passage.created_at.isoformat(),
                 "content": hit.passage.text,
                 "tags": list(hit.passage.tags or []),

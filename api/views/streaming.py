@@ -26,6 +26,7 @@ from agents.runtime.waiting import TERMINAL_STATUSES
 from agents.selectors import message_list, run_get
 from agents.services.messages import assistant_message_id
 from api import wire
+from lib.ids import parse_id, public_id
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
@@ -189,14 +190,14 @@ class _Tokens:
         index = 0 if message_type == "reasoning_message" or "reasoning_message" not in sent else 1
         sent[message_type] = sent.get(message_type, "") + delta
         out: dict[str, Any] = {
-            "id": f"message-{message_id}",
+            "id": public_id("message", message_id),
             "message_type": message_type,
             "date": wire.now_iso(),
             "name": None,
             "otid": message_id[:-2] + f"{index:02x}",
             "sender_id": None,
             "step_id": None,
-            "run_id": f"run-{run.id}",
+            "run_id": public_id("run", run.id),
             "is_err": None,
             "seq_id": None,
             key: delta,
@@ -207,7 +208,7 @@ class _Tokens:
 
     def remainder(self, piece: dict[str, Any]) -> dict[str, Any] | None:
         """The stored piece, minus what its deltas already carried (None when they carried all of it)."""
-        sent = self.sent.get(piece["id"].removeprefix("message-"), {})
+        sent = self.sent.get(str(parse_id("message", piece["id"])), {})
         if piece["message_type"] not in sent:
             return piece
         key = "reasoning" if piece["message_type"] == "reasoning_message" else "content"
@@ -230,7 +231,7 @@ async def run_stream(
 ) -> AsyncIterator[bytes]:
     wanted = set(types) if types else None
     tokens = _Tokens(memgpt=await sync_to_async(_is_memgpt)(run), options=options)
-    run_public = f"run-{run.id}"
+    run_public = public_id("run", run.id)
     after: uuid.UUID | None = None
     quiet_since = time.monotonic()
     try:
@@ -261,7 +262,7 @@ async def run_stream(
                 if include_pings:
                     yield frame(
                         {
-                            "id": f"message-{uuid.uuid4()}",
+                            "id": public_id("message", uuid.uuid4()),
                             "message_type": "ping",
                             "date": wire.now_iso(),
                             "run_id": run_public,
@@ -285,7 +286,7 @@ def _ending(run: Run) -> list[bytes]:
     if run.status == RunStatus.FAILED and reason in FAILED_REASONS:
         error = {
             "message_type": "error_message",
-            "run_id": f"run-{run.id}",
+            "run_id": public_id("run", run.id),
             "error_type": reason,
             "message": "The run failed.",
             "detail": run.error or None,

@@ -17,7 +17,7 @@ from api.wire.agents import (
     secret_to_wire,
     tool_to_wire,
 )
-from api.wire.blocks import JSON, block_to_wire, iso, passage_to_wire, user_public_id
+from api.wire.blocks import JSON, block_to_wire, iso, passage_to_wire
 from api.wire.context import context_window_overview
 from api.wire.messages import (
     DEFAULT_OPTIONS,
@@ -73,5 +73,4 @@ __all__ = [
     "tool_return_to_wire",
     "tool_to_wire",
     "usage_statistics",
-    "user_public_id",
 ]

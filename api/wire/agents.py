@@ -10,6 +10,7 @@ share the row's id (`message-<uuid>`) and differ by `otid`.
 
 import uuid
 from collections.abc import Iterable
+from typing import cast
 
 from agents.models import (
     Agent,
@@ -18,10 +19,12 @@ from agents.models import (
     Identity,
     Tool,
 )
-from api.wire.blocks import JSON, block_to_wire, iso, user_public_id
+from api.wire.blocks import JSON, block_to_wire, iso
 from api.wire.runs import model_provider, stop_reason_to_wire
+from api.wire.types import AgentStateWire
 from lib import providers
 from lib.crypto import decrypt
+from lib.ids import public_id, user_public_id
 from memory.models import Block
 
 DEFAULT_WIRE_AGENT_TYPE: dict[str, str] = {AgentType.V1: "letta_v1_agent", AgentType.MEMGPT: "memgpt_v2_agent"}
@@ -101,7 +104,7 @@ def embedding_config(handle: str) -> JSON | None:
 
 def tool_to_wire(tool: Tool) -> JSON:
     return {
-        "id": f"tool-{tool.id}",
+        "id": public_id("tool", tool.id),
         "name": tool.name,
         "description": tool.description,
         "tool_type": tool.tool_type,
@@ -126,8 +129,8 @@ def secret_to_wire(row: AgentSecret) -> JSON:
     """AgentEnvironmentVariable. The value is shown to the organization's members, who could read it from a tool
     anyway; it is encrypted at rest."""
     return {
-        "id": f"agent-env-{row.id}",
-        "agent_id": f"agent-{row.agent_id}",
+        "id": public_id("agent-env", row.id),
+        "agent_id": public_id("agent", row.agent_id),
         "key": row.key,
         "value": decrypt(row.value_encrypted),
         "description": None,
@@ -141,13 +144,13 @@ def identity_to_wire(identity: Identity) -> JSON:
     agent_links = sorted(identity.agent_links.all(), key=lambda link: (link.created_at, link.pk))
     block_links = sorted(identity.block_links.all(), key=lambda link: (link.created_at, link.pk))
     return {
-        "id": f"identity-{identity.id}",
+        "id": public_id("identity", identity.id),
         "identifier_key": identity.identifier_key,
         "name": identity.name,
         "identity_type": identity.identity_type,
         "project_id": None,
-        "agent_ids": [f"agent-{link.agent_id}" for link in agent_links],
-        "block_ids": [f"block-{link.block_id}" for link in block_links],
+        "agent_ids": [public_id("agent", link.agent_id) for link in agent_links],
+        "block_ids": [public_id("block", link.block_id) for link in block_links],
         "properties": list(identity.properties or []),
     }
 
@@ -170,8 +173,8 @@ def agent_state(
     secrets = [secret_to_wire(row) for row in sorted(agent.secret_rows.all(), key=lambda row: row.key)]
     memory = memory_to_wire(agent, wire_blocks)
     identities = [identity_to_wire(i) for i in agent.identities.all()]
-    return {
-        "id": f"agent-{agent.id}",
+    out: AgentStateWire = {
+        "id": public_id("agent", agent.id),
         "name": agent.name,
         "description": agent.description or None,
         "agent_type": wire_type,
@@ -189,7 +192,7 @@ def agent_state(
         "sources": [],
         "tags": tag_list,
         "tool_rules": list(agent.tool_rules or []),
-        "message_ids": [f"message-{m}" for m in message_ids] if message_ids is not None else None,
+        "message_ids": [public_id("message", m) for m in message_ids] if message_ids is not None else None,
         "identities": identities,
         "identity_ids": [i["id"] for i in identities],
         "secrets": secrets,
@@ -217,6 +220,7 @@ def agent_state(
         "created_by_id": user_public_id(agent.created_by_id),
         "last_updated_by_id": None,
     }
+    return cast(JSON, out)
 
 
 def memory_to_wire(agent: Agent, wire_blocks: list[JSON]) -> JSON:

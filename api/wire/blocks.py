@@ -3,8 +3,10 @@
 memory never imports agents, so these shapes live here and api.wire re-exports them."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
+from api.wire.types import BlockResponseWire, PassageWire
+from lib.ids import public_id, user_public_id
 from memory.models import Block, Passage
 
 JSON = dict[str, Any]
@@ -14,14 +16,9 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def user_public_id(user_id: int | None) -> str | None:
-    # Django users have integer keys; Letta's `user-<uuid>` ids are opaque strings to the SDK.
-    return f"user-{user_id}" if user_id is not None else None
-
-
 def block_to_wire(block: Block) -> JSON:
-    return {
-        "id": f"block-{block.id}",
+    out: BlockResponseWire = {
+        "id": public_id("block", block.id),
         "label": block.label,
         "value": block.value,
         "limit": block.limit,
@@ -43,11 +40,12 @@ def block_to_wire(block: Block) -> JSON:
         "created_at": iso(block.created_at),
         "updated_at": iso(block.updated_at),
     }
+    return cast(JSON, out)
 
 
 def passage_to_wire(passage: Passage, *, embedding_config: JSON | None = None) -> JSON:
-    return {
-        "id": f"passage-{passage.id}",
+    out: PassageWire = {
+        "id": public_id("passage", passage.id),
         "text": passage.text,
         "embedding": None,  # vectors stay on the server; the SDK treats the field as optional
         "embedding_config": embedding_config,
@@ -63,3 +61,4 @@ def passage_to_wire(passage: Passage, *, embedding_config: JSON | None = None) -
         "created_at": iso(passage.created_at),
         "updated_at": iso(passage.updated_at),
     }
+    return cast(JSON, out)

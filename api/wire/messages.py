@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import (
@@ -14,22 +14,24 @@ from agents.models import (
     MessageRole,
 )
 from api.wire.blocks import JSON, iso
+from api.wire.types import LettaMessageWire
+from lib.ids import public_id, public_id_or_none
 
 
 def message_to_internal_wire(message: Message) -> JSON:
     """A stored message in Letta's internal Message shape (ContextWindowOverview.messages), not the LettaMessage
     union: one object per row, with its role, content parts and OpenAI-style tool calls."""
     return {
-        "id": f"message-{message.id}",
-        "agent_id": f"agent-{message.agent_id}",
+        "id": public_id("message", message.id),
+        "agent_id": public_id("agent", message.agent_id),
         "role": message.role,
         "content": _parts(message),
         "text": message.text,
         "name": message.name or None,
         "tool_calls": list(message.tool_calls or []) or None,
         "tool_call_id": message.tool_call_id or None,
-        "step_id": f"step-{message.step_id}" if message.step_id else None,
-        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "step_id": public_id_or_none("step", message.step_id),
+        "run_id": public_id_or_none("run", message.run_id),
         "otid": message.otid or None,
         "sender_id": message.sender_id or None,
         "is_err": message.is_err or None,
@@ -42,8 +44,8 @@ def message_search_result(message: Message) -> JSON | None:
     """One result of POST /v1/messages/search (system, user, reasoning or assistant message with its agent id);
     None for a row with nothing of those to show (a tool result, a bare tool call)."""
     base = {
-        "message_id": f"message-{message.id}",
-        "agent_id": f"agent-{message.agent_id}",
+        "message_id": public_id("message", message.id),
+        "agent_id": public_id("agent", message.agent_id),
         "conversation_id": None,
         "created_at": iso(message.created_at),
     }
@@ -64,8 +66,8 @@ def tool_return_to_wire(*, result: str, is_err: bool, name: str, stdout: list[st
     are fresh."""
     status = "error" if is_err else "success"
     call_id = f"call-{uuid.uuid4()}"
-    return {
-        "id": f"message-{uuid.uuid4()}",
+    out: LettaMessageWire = {
+        "id": public_id("message", uuid.uuid4()),
         "message_type": "tool_return_message",
         "date": now_iso(),
         "name": name,
@@ -91,6 +93,7 @@ def tool_return_to_wire(*, result: str, is_err: bool, name: str, stdout: list[st
             }
         ],
     }
+    return cast(JSON, out)
 
 
 @dataclass(frozen=True)
@@ -114,18 +117,19 @@ def _otid(message: Message, index: int) -> str:
 
 
 def _base(message: Message, message_type: str, index: int) -> JSON:
-    return {
-        "id": f"message-{message.id}",
+    out: LettaMessageWire = {
+        "id": public_id("message", message.id),
         "message_type": message_type,
         "date": iso(message.created_at),
         "name": message.name or None,
         "otid": _otid(message, index),
         "sender_id": message.sender_id or None,
-        "step_id": f"step-{message.step_id}" if message.step_id else None,
-        "run_id": f"run-{message.run_id}" if message.run_id else None,
+        "step_id": public_id_or_none("step", message.step_id),
+        "run_id": public_id_or_none("run", message.run_id),
         "is_err": message.is_err or None,
         "seq_id": message.seq,
     }
+    return cast(JSON, out)
 
 
 def _parts(message: Message) -> list[JSON]:

@@ -1,6 +1,7 @@
 """Runs, steps and their metrics on the wire, and the stop reasons Letta knows."""
 
 from collections.abc import Iterable
+from typing import cast
 
 from agents.models import (
     Run,
@@ -9,6 +10,8 @@ from agents.models import (
     Tool,
 )
 from api.wire.blocks import JSON, iso
+from api.wire.types import RunWire, StepWire
+from lib.ids import public_id
 
 STOP_REASONS = {
     "end_turn",
@@ -51,9 +54,9 @@ def run_to_wire(run: Run) -> JSON:
     if run.started_at and run.completed_at:
         duration = int((run.completed_at - run.started_at).total_seconds() * 1e9)
     options = run.options or {}
-    return {
-        "id": f"run-{run.id}",
-        "agent_id": f"agent-{run.agent_id}",
+    out: RunWire = {
+        "id": public_id("run", run.id),
+        "agent_id": public_id("agent", run.agent_id),
         "status": RUN_STATUS.get(RunStatus(run.status), "created"),
         "stop_reason": stop_reason_to_wire(run.stop_reason),
         "background": bool(options.get("background", False)),
@@ -75,6 +78,7 @@ def run_to_wire(run: Run) -> JSON:
         "ttft_ns": None,
         "base_template_id": None,
     }
+    return cast(JSON, out)
 
 
 def usage_statistics(runs: Iterable[Run]) -> JSON:
@@ -87,7 +91,7 @@ def usage_statistics(runs: Iterable[Run]) -> JSON:
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "step_count": sum(r.step_count for r in rows),
-        "run_ids": [f"run-{r.id}" for r in rows],
+        "run_ids": [public_id("run", r.id) for r in rows],
         "cached_input_tokens": None,
         "cache_write_tokens": None,
         "reasoning_tokens": None,
@@ -102,24 +106,24 @@ def run_metrics_to_wire(run: Run, tools_used: Iterable[Tool]) -> JSON:
     if run.started_at and run.completed_at:
         duration = int((run.completed_at - run.started_at).total_seconds() * 1e9)
     return {
-        "id": f"run-{run.id}",
-        "agent_id": f"agent-{run.agent_id}",
+        "id": public_id("run", run.id),
+        "agent_id": public_id("agent", run.agent_id),
         "project_id": None,
         "template_id": None,
         "base_template_id": None,
         "run_start_ns": start,
         "run_ns": duration,
         "num_steps": run.step_count,
-        "tools_used": [f"tool-{t.id}" for t in tools_used],
+        "tools_used": [public_id("tool", t.id) for t in tools_used],
     }
 
 
 def step_metrics_to_wire(step: Step) -> JSON:
     """StepMetrics: Engram times the LLM request of a step (with its context preparation), not its tools."""
     return {
-        "id": f"step-{step.id}",
-        "agent_id": f"agent-{step.agent_id}",
-        "run_id": f"run-{step.run_id}",
+        "id": public_id("step", step.id),
+        "agent_id": public_id("agent", step.agent_id),
+        "run_id": public_id("run", step.run_id),
         "provider_id": None,
         "project_id": None,
         "template_id": None,
@@ -134,10 +138,10 @@ def step_metrics_to_wire(step: Step) -> JSON:
 
 def step_to_wire(step: Step) -> JSON:
     provider, _ = model_provider(step.model)
-    return {
-        "id": f"step-{step.id}",
-        "run_id": f"run-{step.run_id}",
-        "agent_id": f"agent-{step.agent_id}",
+    out: StepWire = {
+        "id": public_id("step", step.id),
+        "run_id": public_id("run", step.run_id),
+        "agent_id": public_id("agent", step.agent_id),
         "model": step.model,
         "model_handle": step.model,
         "model_endpoint": None,
@@ -161,3 +165,4 @@ def step_to_wire(step: Step) -> JSON:
         "request_id": None,
         "messages": [],
     }
+    return cast(JSON, out)

@@ -2,10 +2,8 @@
 when REDIS_URL is set, else on this process's one background embedder thread. The work itself is
 memory.services.embeddings (what the tasks in memory.tasks run)."""
 
-import atexit
-import contextlib
+import functools
 import logging
-import os
 import threading
 import time
 from collections import defaultdict
@@ -15,6 +13,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from lib.background import Worker
 from memory.embeddings import EmbeddingError, resolve_model
 from memory.models import EmbeddingJob
 from memory.services.embeddings import (
@@ -46,8 +45,10 @@ def _run_in_thread(label: str, ids: list[str]) -> None:
 
 
 class _BackgroundEmbedder:
-    """One low-priority thread per process that embeds rows in batches (embedded profile, messages): a batch
-    amortises the model call, and the agent's own threads keep the CPU while a conversation is busy."""
+    """One low-priority worker per process that embeds rows in batches (embedded profile, messages): a batch
+    amortises the model call, and the agent's own threads keep the CPU while a conversation is busy. At exit it
+    finishes its batch (a daemon thread killed inside onnxruntime aborts the process: "terminate called without
+    an active exception"); rows not yet embedded stay findable by text (a re-embed job embeds them)."""
 
     COALESCE_SECONDS = 0.25
 
@@ -55,55 +56,39 @@ class _BackgroundEmbedder:
         self._lock = threading.Lock()
         self._pending: dict[str, list[str]] = defaultdict(list)
         self._groups: list[tuple[str, str, str]] = []
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._worker = Worker("engram-embedder", nice=10, exit_timeout=10.0)
 
     def submit(self, label: str, ids: list[str] | None = None, group: tuple[str, str] | None = None) -> None:
-        """Queue rows by id, or a whole group (field, value) that the thread resolves to ids."""
+        """Queue rows by id, or a whole group (field, value) that the worker resolves to ids."""
         with self._lock:
             self._pending[label].extend(ids or [])
             if group is not None:
                 self._groups.append((label, *group))
-            if self._thread is None or not self._thread.is_alive():
-                if self._thread is None:
-                    atexit.register(self.stop)
-                self._thread = threading.Thread(target=self._loop, name="engram-embedder", daemon=True)
-                self._thread.start()
-        self._wake.set()
+        self._worker.submit(self._drain)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Let the thread finish its batch and end before the interpreter tears down: a daemon thread killed
-        inside onnxruntime aborts the process ("terminate called without an active exception"). Rows not yet
-        embedded stay findable by text (a re-embed job embeds them)."""
-        self._stopping = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):  # Linux: per-thread nice value
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        while not self._stopping:
-            self._wake.wait()
-            if self._stopping:
-                break
-            time.sleep(self.COALESCE_SECONDS)
-            self._wake.clear()
-            with self._lock:
-                batches, self._pending = self._pending, defaultdict(list)
-                groups, self._groups = self._groups, []
-            close_old_connections()
-            try:
-                for label, field, value in groups:
-                    batches[label].extend(group_ids(label=label, field=field, value=value))
-                for label, ids in batches.items():
-                    _run_embedding(label, ids)
-            finally:
-                connection.close()
+    def _drain(self) -> None:
+        """Embed what is pending, after a short wait that lets a burst coalesce into one batch (a drain queued
+        behind one that already took its rows finds nothing and returns at once)."""
+        with self._lock:
+            if not self._pending and not self._groups:
+                return
+        time.sleep(self.COALESCE_SECONDS)
+        with self._lock:
+            batches, self._pending = self._pending, defaultdict(list)
+            groups, self._groups = self._groups, []
+        close_old_connections()
+        try:
+            for label, field, value in groups:
+                batches[label].extend(group_ids(label=label, field=field, value=value))
+            for label, ids in batches.items():
+                _run_embedding(label, ids)
+        finally:
+            connection.close()
 
 
 _background = _BackgroundEmbedder()
+_large_batches = Worker("engram-embed", exit_timeout=10.0)  # an insert beyond ENGRAM_EMBED_INLINE_MAX rows
+_reembeds = Worker("engram-reembed", exit_timeout=10.0)  # jobs after an agent's embedding model changed
 
 
 def embed_after_commit(*, label: str, ids: list[str], background: bool = False) -> None:
@@ -127,7 +112,7 @@ def embed_after_commit(*, label: str, ids: list[str], background: bool = False) 
         elif len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
             _run_embedding(label, ids)
         else:
-            threading.Thread(target=_run_in_thread, args=(label, ids), name="engram-embed", daemon=True).start()
+            _large_batches.submit(functools.partial(_run_in_thread, label, ids))
 
     transaction.on_commit(dispatch)
 
@@ -175,7 +160,7 @@ def agent_reembed_start(*, agent: Any) -> EmbeddingJob:
             elif total <= settings.ENGRAM_EMBED_INLINE_MAX:
                 reembed_run(job_id=job_id)
             else:
-                threading.Thread(target=_reembed_in_thread, args=(job_id,), name="engram-reembed", daemon=True).start()
+                _reembeds.submit(functools.partial(_reembed_in_thread, job_id))
 
         transaction.on_commit(dispatch)
     return job

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Organization
+from lib.ids import public_id
 from tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
@@ -18,14 +19,14 @@ def test_it_lists_only_the_actors_organization(alice_api: APIClient, alice: Any,
 
 def test_a_teammate_sees_the_organizations_agents(bob_api: APIClient, alice: Any) -> None:
     agent = make_agent(alice, name="shared")
-    response = bob_api.get(f"/v1/agents/agent-{agent.id}")
+    response = bob_api.get(f"/v1/agents/{public_id('agent', agent.id)}")
     assert response.status_code == 200
-    assert response.json()["id"] == f"agent-{agent.id}"
+    assert response.json()["id"] == public_id("agent", agent.id)
 
 
 def test_an_outsider_gets_404_not_403(charlie_api: APIClient, alice: Any) -> None:
     agent = make_agent(alice, name="private")
-    response = charlie_api.get(f"/v1/agents/agent-{agent.id}")
+    response = charlie_api.get(f"/v1/agents/{public_id('agent', agent.id)}")
     assert response.status_code == 404
     assert "private" not in response.content.decode()
 

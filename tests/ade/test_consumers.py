@@ -13,6 +13,7 @@ from django.test import Client
 from ade.consumers import agent_group
 from agents.models import Agent
 from config.asgi import application
+from lib.ids import public_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T = TypeVar("T")
@@ -102,7 +103,7 @@ def test_run_status_changes_reach_the_organizations_dashboards_only(agent: Agent
     assert received == {
         "type": "agent.run_status",
         "agent_id": str(agent.id),
-        "run_id": f"run-{run_.id}",
+        "run_id": public_id("run", run_.id),
         "status": "running",
         "stop_reason": "",
     }

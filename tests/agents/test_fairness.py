@@ -14,8 +14,8 @@ from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from tests.agents.test_execution import celery_redis, start_worker, stop, wait_until  # noqa: F401 (a fixture)
-from tests.fakes.llm_server import Reply
 from tests.backing import ensure_redis
+from tests.fakes.llm_server import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 SLOW = 1.5  # seconds one of org A's runs takes (its one LLM call)

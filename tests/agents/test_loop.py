@@ -281,31 +281,30 @@ def test_archival_tools_use_memory_services(fake_llm, make_agent, send):
 
 
 def test_context_overview_accounts_for_the_window(fake_llm, make_agent, send):
-    from agents.runtime.context import context_overview
+    from agents.runtime.overview import context_overview
 
     agent = make_agent(context_window_limit=8000)
     send(agent, "hello")
-    overview = context_overview(agent)
-    assert overview["context_window_size_max"] == 8000
-    assert overview["num_messages"] == 2 and overview["num_recall_memory"] == 2
-    parts = ("num_tokens_system", "num_tokens_functions_definitions", "num_tokens_messages")
-    assert overview["context_window_size_current"] == sum(overview[p] for p in parts)
-    assert "<memory_blocks>" in overview["system_prompt"]
+    overview = context_overview(agent=agent)
+    assert overview.window == 8000
+    assert overview.messages == 2 and overview.recall == 2
+    assert overview.current == overview.tokens_system + overview.tokens_functions + overview.tokens_messages
+    assert "<memory_blocks>" in overview.system
 
 
 def test_context_overview_never_writes(make_agent):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from agents.runtime.context import context_overview
+    from agents.runtime.overview import context_overview
     from memory.services.blocks import block_update
 
     agent = make_agent()
     block = agent.blocks.get(label="persona")
     block_update(block=block, actor=None, value="I am curious.")  # the stored compiled prompt is now stale
     with CaptureQueriesContext(connection) as queries:
-        overview = context_overview(agent)
-    assert "I am curious." in overview["system_prompt"]
+        overview = context_overview(agent=agent)
+    assert "I am curious." in overview.system and "I am curious." in overview.core_memory
     writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
     assert writes == []
 

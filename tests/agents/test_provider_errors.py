@@ -11,6 +11,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from agents.models import Agent, RunStatus, Step
+from lib.ids import public_id
 from memory.embeddings import EmbeddingError, embed_texts
 from tests.fakes.llm_server import FakeLLM, Reply
 
@@ -27,10 +28,10 @@ def assert_clean(text: str, fake: FakeLLM) -> None:
 def read_everything(api: APIClient, page: Client, agent: Any, run: Any) -> str:
     """Every place a member can read a failed run: run, steps, messages, the ADE panels."""
     bodies = [
-        api.get(f"/v1/runs/run-{run.id}"),
-        api.get(f"/v1/runs/run-{run.id}/steps"),
-        api.get(f"/v1/steps?agent_id=agent-{agent.id}"),
-        api.get(f"/v1/agents/agent-{agent.id}/messages"),
+        api.get(f"/v1/runs/{public_id('run', run.id)}"),
+        api.get(f"/v1/runs/{public_id('run', run.id)}/steps"),
+        api.get(f"/v1/steps?agent_id={public_id('agent', agent.id)}"),
+        api.get(f"/v1/agents/{public_id('agent', agent.id)}/messages"),
         page.get(f"/agents/{agent.id}/runs/"),
         page.get(f"/agents/{agent.id}/runs/{run.id}/steps/"),
         page.get(f"/agents/{agent.id}/"),
@@ -92,7 +93,7 @@ def test_a_server_error_after_retries_names_only_the_status(
     fake_llm.default = Reply(error_status=503, error_body={"error": {"message": "at /srv/vllm/engine.py: boom"}})
     run = send(agent, "hi")
     assert run.error == "the model provider returned 503 (server error)"
-    body = json.dumps(alice_api.get(f"/v1/runs/run-{run.id}").json())
+    body = json.dumps(alice_api.get(f"/v1/runs/{public_id('run', run.id)}").json())
     assert "503 (server error)" in body
     assert_clean(body, fake_llm)
     assert "engine" not in body
@@ -120,7 +121,7 @@ def test_a_bug_during_a_run_is_reported_without_its_exception_text(
         run = send(agent, "hi")
     assert (run.status, run.stop_reason) == (RunStatus.FAILED, "error")
     assert run.error == "the server failed while running this agent; the details are in the server log"
-    body = json.dumps(alice_api.get(f"/v1/runs/run-{run.id}").json())
+    body = json.dumps(alice_api.get(f"/v1/runs/{public_id('run', run.id)}").json())
     assert "AttributeError" not in body and "'int' object" not in body
     assert "AttributeError" in caplog.text  # the traceback is the operator's
 

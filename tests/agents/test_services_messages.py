@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from agents.models import Agent, Message
 from agents.runtime import context
+from agents.runtime.overview import context_overview
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many, message_update
 
@@ -16,14 +17,14 @@ def agent(alice):
 
 def test_an_edit_reaches_the_next_request_and_its_token_count(agent):
     [user] = message_create_many(agent=agent, specs=[MessageSpec(role="user", text="short")])
-    before = context.context_overview(agent)["num_tokens_messages"]
+    before = context_overview(agent=agent).tokens_messages
     version = Agent.objects.get(pk=agent.pk).context_version
     message_update(message=user, message_type="user_message", content="a much longer message " * 20)
     fresh = Agent.objects.get(pk=agent.pk)
     assert fresh.context_version == version + 1
     window = context.in_context_messages(fresh)
     assert window[0].payload["content"].startswith("a much longer message")
-    assert context.context_overview(fresh)["num_tokens_messages"] > before + 50
+    assert context_overview(agent=fresh).tokens_messages > before + 50
 
 
 def test_an_edit_of_a_send_message_reply_changes_the_tool_call(agent):

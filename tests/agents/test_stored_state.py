@@ -9,6 +9,7 @@ import pytest
 from agents.models import Message, RunStatus, Tool
 from agents.services.agents import agent_tool_attach
 from agents.services.tools import tool_create
+from lib.ids import public_id
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +37,14 @@ def test_a_stored_tool_schema_with_string_parameters_is_a_tool_error_not_a_500(
     agent_with_a_broken_tool: Any, alice_api: Any, fake_llm: Any, send: Any
 ) -> None:
     agent = agent_with_a_broken_tool
-    response = alice_api.post(f"/v1/agents/agent-{agent.id}/tools/shout/run", {"args": {"text": "hi"}}, format="json")
+    response = alice_api.post(
+        f"/v1/agents/{public_id('agent', agent.id)}/tools/shout/run", {"args": {"text": "hi"}}, format="json"
+    )
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "error"
     assert "json_schema.parameters must be an object" in response.json()["func_return"]
 
-    response = alice_api.get(f"/v1/agents/agent-{agent.id}/context")
+    response = alice_api.get(f"/v1/agents/{public_id('agent', agent.id)}/context")
     assert response.status_code == 200, response.content
 
     fake_llm.tool_call("shout", {"text": "hi"}, id="call_1")
@@ -85,10 +88,13 @@ def test_a_stored_image_part_without_a_usable_source_does_not_break_the_agent(
         {"type": "text", "text": "[an image that could not be read]"},
     ]
 
-    for url in (f"/v1/agents/agent-{agent.id}/context", f"/v1/agents/agent-{agent.id}/messages"):
+    for url in (
+        f"/v1/agents/{public_id('agent', agent.id)}/context",
+        f"/v1/agents/{public_id('agent', agent.id)}/messages",
+    ):
         response = alice_api.get(url)
         assert response.status_code == 200, (url, response.content)
-    listed = alice_api.get(f"/v1/agents/agent-{agent.id}/messages").json()
+    listed = alice_api.get(f"/v1/agents/{public_id('agent', agent.id)}/messages").json()
     first = next(m for m in listed if m["message_type"] == "user_message" and m["content"] != "And now?")
     assert first["content"] == "[an image that could not be read]look[an image that could not be read]"
 

@@ -6,6 +6,7 @@ from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
 from agents.services.identities import identity_create
 from agents.services.tools import tool_create
+from lib.ids import parse_id, public_id
 from memory.services.blocks import block_create
 from memory.services.passages import passage_insert
 from tests import factories
@@ -38,14 +39,14 @@ def world(user: Any, fake_llm: FakeLLM) -> dict[str, str]:
         actor=user, identifier_key=f"{user.username}-user", name=user.username, identity_type="user"
     )
     return {
-        "agent_id": f"agent-{agent.id}",
-        "block_id": f"block-{block.id}",
-        "tool_id": f"tool-{tool.id}",
-        "run_id": f"run-{run.id}",
-        "step_id": f"step-{step.id}",
-        "passage_id": f"passage-{passage.id}",
-        "message_id": f"message-{message.id}",
-        "identity_id": f"identity-{identity.id}",
+        "agent_id": public_id("agent", agent.id),
+        "block_id": public_id("block", block.id),
+        "tool_id": public_id("tool", tool.id),
+        "run_id": public_id("run", run.id),
+        "step_id": public_id("step", step.id),
+        "passage_id": public_id("passage", passage.id),
+        "message_id": public_id("message", message.id),
+        "identity_id": public_id("identity", identity.id),
         "block_label": "human",
         "tool_name": "conversation_search",
     }
@@ -62,4 +63,4 @@ def charlie_world(charlie: Any, fake_llm: FakeLLM) -> dict[str, str]:
 
 
 def agent_of(world: dict[str, str]) -> Agent:
-    return Agent.objects.get(pk=world["agent_id"].removeprefix("agent-"))
+    return Agent.objects.get(pk=parse_id("agent", world["agent_id"]))

@@ -15,6 +15,7 @@ from agents.services.agents import agent_block_attach, agent_create
 from agents.services.messages import MessageSpec, message_create_many
 from agents.services.tools import tool_create
 from api.agent_files import agent_export, agent_import
+from lib.ids import parse_id, public_id
 from memory.embeddings import LOCAL_MINILM
 from memory.models import Block, Passage
 from memory.services.blocks import block_create
@@ -111,7 +112,7 @@ def history(agent: Agent) -> list[tuple[Any, ...]]:
 
 
 def test_it_exports_an_agent_file_with_everything_needed_to_continue(alice_api: APIClient, source_agent: Agent) -> None:
-    response = alice_api.get(f"/v1/agents/agent-{source_agent.id}/export")
+    response = alice_api.get(f"/v1/agents/{public_id('agent', source_agent.id)}/export")
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="Ada.af"'
     document = json.loads(response.content)
@@ -132,20 +133,22 @@ def test_it_exports_an_agent_file_with_everything_needed_to_continue(alice_api: 
     # No server id leaks into the file: its ids are file-local.
     assert str(source_agent.id) not in response.content.decode()
 
-    scrubbed = json.loads(alice_api.get(f"/v1/agents/agent-{source_agent.id}/export?scrub_messages=true").content)
+    scrubbed = json.loads(
+        alice_api.get(f"/v1/agents/{public_id('agent', source_agent.id)}/export?scrub_messages=true").content
+    )
     assert scrubbed["agents"][0]["messages"] == [] and scrubbed["agents"][0]["in_context_message_ids"] == []
-    posted = alice_api.post(f"/v1/agents/agent-{source_agent.id}/export", {"skills": []}, format="json")
+    posted = alice_api.post(f"/v1/agents/{public_id('agent', source_agent.id)}/export", {"skills": []}, format="json")
     assert posted.status_code == 200 and json.loads(posted.content)["agents"][0]["name"] == "Ada"
 
 
 def test_an_export_imports_into_another_organization_with_new_ids(
     alice_api: APIClient, charlie_api: APIClient, source_agent: Agent, charlie: Any
 ) -> None:
-    exported = alice_api.get(f"/v1/agents/agent-{source_agent.id}/export").content
+    exported = alice_api.get(f"/v1/agents/{public_id('agent', source_agent.id)}/export").content
     response = upload(charlie_api, exported)
     assert response.status_code == 200, response.content
-    [public_id] = response.json()["agent_ids"]
-    copy = Agent.objects.get(pk=public_id.removeprefix("agent-"))
+    [copy_id] = response.json()["agent_ids"]
+    copy = Agent.objects.get(pk=parse_id("agent", copy_id))
     assert copy.pk != source_agent.pk and copy.organization_id == organization_id_for(charlie)
     assert (copy.name, copy.model, copy.system, copy.agent_type) == (
         source_agent.name,
@@ -173,14 +176,14 @@ def test_an_export_imports_into_another_organization_with_new_ids(
     assert call.tool_calls[0]["function"]["name"] == "weather"
     assert [p.text for p in Passage.objects.filter(agent=copy)] == ["Alice likes Oslo"]
     # The SDK reads the new agent's messages like any other.
-    listed = charlie_api.get(f"/v1/agents/{public_id}/messages?order=asc").json()
+    listed = charlie_api.get(f"/v1/agents/{copy_id}/messages?order=asc").json()
     assert [m["message_type"] for m in listed][:2] == ["user_message", "user_message"]
 
 
 def test_a_hand_written_minimal_file_imports(alice_api: APIClient, alice: Any) -> None:
     response = upload(alice_api, FIXTURE.read_bytes())
     assert response.status_code == 200, response.content
-    agent = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    agent = Agent.objects.get(pk=parse_id("agent", response.json()["agent_ids"][0]))
     assert (agent.name, agent.description, agent.system) == (
         "Gardener",
         "Knows the garden",
@@ -207,7 +210,7 @@ def test_a_hand_written_minimal_file_imports(alice_api: APIClient, alice: Any) -
     assert stored[2].tool_calls[0]["function"] == {"name": "count_plants", "arguments": '{"kind": "rose"}'}
     assert stored[3].tool_call_id == "call-1" and stored[3].name == "count_plants"
     assert stored[0].created_at.isoformat() == "2025-05-01T10:01:00+00:00"
-    wire = alice_api.get(f"/v1/agents/agent-{agent.id}/messages?order=asc").json()
+    wire = alice_api.get(f"/v1/agents/{public_id('agent', agent.id)}/messages?order=asc").json()
     assert [m["message_type"] for m in wire] == [
         "user_message",
         "user_message",
@@ -220,7 +223,7 @@ def test_a_hand_written_minimal_file_imports(alice_api: APIClient, alice: Any) -
 def test_a_double_encoded_file_imports(alice_api: APIClient) -> None:
     response = upload(alice_api, json.dumps(FIXTURE.read_text()))
     assert response.status_code == 200, response.content
-    assert Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-")).name == "Gardener"
+    assert Agent.objects.get(pk=parse_id("agent", response.json()["agent_ids"][0])).name == "Gardener"
 
 
 def test_the_import_options(alice_api: APIClient, alice: Any) -> None:
@@ -233,7 +236,7 @@ def test_the_import_options(alice_api: APIClient, alice: Any) -> None:
         model="anthropic/claude-3-5-haiku",
     )
     assert response.status_code == 200, response.content
-    agent = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    agent = Agent.objects.get(pk=parse_id("agent", response.json()["agent_ids"][0]))
     assert agent.name == "Rosie_copy" and agent.model == "anthropic/claude-3-5-haiku"
     assert not agent.messages.exists()
     assert agent.blocks.count() == 2
@@ -248,7 +251,7 @@ def test_a_files_model_endpoint_is_kept_only_where_the_operator_allows_it(alice_
             alice_api, _edit(lambda d: d["agents"][0]["llm_config"].update(model_endpoint=endpoint)), **fields
         )
         assert response.status_code == 200, response.content
-        return Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+        return Agent.objects.get(pk=parse_id("agent", response.json()["agent_ids"][0]))
 
     # Files exported from Letta name the provider's public URL: the handle leads there anyway, nothing is stored.
     assert imported("https://api.openai.com/v1").model_settings == {"temperature": 0.3}
@@ -267,19 +270,19 @@ def test_secrets_are_not_exported_and_are_given_at_import(
     from agents.tools.secrets import agent_secrets
 
     agent_update(agent=source_agent, secrets={"WEATHER_KEY": "abc-123"})
-    exported = alice_api.get(f"/v1/agents/agent-{source_agent.id}/export").content.decode()
+    exported = alice_api.get(f"/v1/agents/{public_id('agent', source_agent.id)}/export").content.decode()
     assert "abc-123" not in exported and "WEATHER_KEY" not in exported
 
     response = upload(alice_api, exported, secrets=json.dumps({"WEATHER_KEY": "new-key"}))
     assert response.status_code == 200, response.content
-    copy = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    copy = Agent.objects.get(pk=parse_id("agent", response.json()["agent_ids"][0]))
     assert agent_secrets(agent=copy) == {"WEATHER_KEY": "new-key"}
 
     # A file may carry secrets (Letta writes them); the form's win. The older field name works too.
     document = json.loads(exported)
     document["agents"][0]["secrets"] = {"WEATHER_KEY": "from-file", "UNITS": "metric"}
     response = upload(alice_api, json.dumps(document), env_vars_json=json.dumps({"WEATHER_KEY": "form"}))
-    copy = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    copy = Agent.objects.get(pk=parse_id("agent", response.json()["agent_ids"][0]))
     assert agent_secrets(agent=copy) == {"UNITS": "metric", "WEATHER_KEY": "form"}
 
     before = rows()
@@ -294,12 +297,12 @@ def test_secrets_are_not_exported_and_are_given_at_import(
 def test_an_existing_tool_is_reused_unless_overridden(alice_api: APIClient, alice: Any) -> None:
     mine = tool_create(actor=alice, source_code=COUNT_SOURCE)
     first = upload(alice_api, FIXTURE.read_bytes())
-    agent = Agent.objects.get(pk=first.json()["agent_ids"][0].removeprefix("agent-"))
+    agent = Agent.objects.get(pk=parse_id("agent", first.json()["agent_ids"][0]))
     assert agent.tools.get(name="count_plants").pk == mine.pk
     mine.refresh_from_db()
     assert mine.source_code == COUNT_SOURCE
     second = upload(alice_api, FIXTURE.read_bytes(), override_existing_tools="true")
-    agent = Agent.objects.get(pk=second.json()["agent_ids"][0].removeprefix("agent-"))
+    agent = Agent.objects.get(pk=parse_id("agent", second.json()["agent_ids"][0]))
     assert agent.tools.get(name="count_plants").pk == mine.pk
     mine.refresh_from_db()
     assert 'return "12"' in mine.source_code
@@ -396,11 +399,11 @@ def test_a_request_without_a_file_is_a_4xx(alice_api: APIClient) -> None:
 
 def test_an_outsider_cannot_export(charlie_api: APIClient, source_agent: Agent) -> None:
     for response in (
-        charlie_api.get(f"/v1/agents/agent-{source_agent.id}/export"),
-        charlie_api.post(f"/v1/agents/agent-{source_agent.id}/export", {}, format="json"),
+        charlie_api.get(f"/v1/agents/{public_id('agent', source_agent.id)}/export"),
+        charlie_api.post(f"/v1/agents/{public_id('agent', source_agent.id)}/export", {}, format="json"),
     ):
         assert response.status_code == 404
-        assert response.json()["detail"] == f"Agent agent-{source_agent.id} not found"
+        assert response.json()["detail"] == f"Agent {public_id('agent', source_agent.id)} not found"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -426,5 +429,5 @@ def test_a_repeated_user_otid_is_kept_once(alice_api: APIClient) -> None:
 
     response = upload(alice_api, _edit(same_otid))
     assert response.status_code == 200, response.content
-    agent = Agent.objects.get(pk=response.json()["agent_ids"][0].removeprefix("agent-"))
+    agent = Agent.objects.get(pk=parse_id("agent", response.json()["agent_ids"][0]))
     assert list(agent.messages.filter(role="user").order_by("seq").values_list("otid", flat=True)) == ["otid-1", ""]

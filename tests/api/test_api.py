@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Message, Run, Step
+from lib.ids import parse_id
 from tests.api.conftest import agent_of
 
 pytestmark = pytest.mark.django_db
@@ -169,7 +170,7 @@ def test_reset_takes_messages_out_of_context(alice_api: APIClient, alice_world: 
 def test_runs_steps_and_usage(alice_api: APIClient, alice_world: dict[str, str]) -> None:
     runs = alice_api.get("/v1/runs/", {"agent_id": alice_world["agent_id"]}).json()
     assert [r["id"] for r in runs] == [alice_world["run_id"]]
-    step = Step.objects.get(pk=alice_world["step_id"].removeprefix("step-"))
+    step = Step.objects.get(pk=parse_id("step", alice_world["step_id"]))
     assert step.prompt_tokens > 0  # the fake LLM reports usage
     usage = alice_api.get(f"/v1/runs/{alice_world['run_id']}/usage").json()
     assert usage["total_tokens"] == step.prompt_tokens + step.completion_tokens

@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Agent, Message, Tool
+from lib.ids import parse_id
 from memory.models import Block
 
 pytestmark = pytest.mark.django_db
@@ -166,7 +167,7 @@ def test_image_parts_of_the_shapes_the_sdks_send_are_stored_normalised(
     url = f"/v1/agents/{alice_world['agent_id']}/messages/async"
     response = alice_api.post(url, {"messages": [{"role": "user", "content": parts}]}, format="json")
     assert response.status_code == 200, response.content
-    stored = Message.objects.get(run_id=response.json()["id"].removeprefix("run-")).content
+    stored = Message.objects.get(run_id=parse_id("run", response.json()["id"])).content
     assert [p["type"] for p in stored] == ["text", "image", "image", "image", "image"]
     assert stored[2]["source"] == {"type": "url", "url": "https://example.com/b.png", "detail": "low"}
     assert stored[3]["source"] == {"type": "base64", "media_type": "image/png", "data": PNG}

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from agents.models import Agent, Identity, IdentityAgent, IdentityBlock
+from lib.ids import parse_id
 
 pytestmark = pytest.mark.django_db
 
@@ -317,17 +318,17 @@ def test_agent_writes_refuse_unknown_identities_and_write_nothing(
 def test_outsiders_filters_find_nothing(
     charlie_api: APIClient, alice_world: dict[str, str], charlie_world: dict[str, str]
 ) -> None:
-    alice_key = Identity.objects.get(pk=alice_world["identity_id"].removeprefix("identity-")).identifier_key
+    alice_key = Identity.objects.get(pk=parse_id("identity", alice_world["identity_id"])).identifier_key
     IdentityAgent.objects.create(
-        identity_id=alice_world["identity_id"].removeprefix("identity-"),
-        agent_id=alice_world["agent_id"].removeprefix("agent-"),
+        identity_id=parse_id("identity", alice_world["identity_id"]),
+        agent_id=parse_id("agent", alice_world["agent_id"]),
     )
     assert charlie_api.get("/v1/agents/", {"identity_id": alice_world["identity_id"]}).json() == []
     assert charlie_api.get("/v1/agents/", {"identifier_keys": [alice_key]}).json() == []
     assert charlie_api.get("/v1/identities/", {"identifier_key": alice_key}).json() == []
     IdentityBlock.objects.create(
-        identity_id=alice_world["identity_id"].removeprefix("identity-"),
-        block_id=alice_world["block_id"].removeprefix("block-"),
+        identity_id=parse_id("identity", alice_world["identity_id"]),
+        block_id=parse_id("block", alice_world["block_id"]),
     )
     assert charlie_api.get("/v1/blocks/", {"identity_id": alice_world["identity_id"]}).json() == []
     assert charlie_api.get("/v1/blocks/", {"identifier_keys": [alice_key]}).json() == []

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent
 from agents.services.agents import agent_create
+from lib.ids import public_id
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def test_create_refuses_a_legacy_llm_config_endpoint_elsewhere(alice_api: APICli
 def test_update_refuses_an_api_base_and_keeps_the_agent(alice_api: APIClient, alice: Any, internal_base: str) -> None:
     agent = agent_create(actor=alice, model="openai/gpt-4o-mini", model_settings={"temperature": 0.3})
     response = alice_api.patch(
-        f"/v1/agents/agent-{agent.id}", {"model_settings": {"api_base": ELSEWHERE}}, format="json"
+        f"/v1/agents/{public_id('agent', agent.id)}", {"model_settings": {"api_base": ELSEWHERE}}, format="json"
     )
     assert response.status_code == 422, response.content
     assert "model_settings.api_base" in response.json()["detail"]
@@ -66,11 +67,11 @@ def test_a_listed_api_base_is_accepted(alice_api: APIClient, settings: Any, inte
 def test_members_never_see_the_internal_base_url(bob_api: APIClient, alice: Any, internal_base: str) -> None:
     agent = agent_create(actor=alice, model="openai/gpt-4o-mini", embedding="openai/text-embedding-3-small")
     reads = [
-        bob_api.get(f"/v1/agents/agent-{agent.id}"),
+        bob_api.get(f"/v1/agents/{public_id('agent', agent.id)}"),
         bob_api.get("/v1/agents"),
         bob_api.get("/v1/models"),
         bob_api.get("/v1/models/embedding"),
-        bob_api.get(f"/v1/agents/agent-{agent.id}/export"),
+        bob_api.get(f"/v1/agents/{public_id('agent', agent.id)}/export"),
     ]
     for response in reads:
         assert response.status_code == 200, response.content
@@ -85,8 +86,8 @@ def test_members_never_see_the_internal_base_url(bob_api: APIClient, alice: Any,
 def test_a_public_provider_shows_its_public_endpoint(bob_api: APIClient, alice: Any, settings: Any) -> None:
     settings.OPENAI_API_BASE = ""
     agent = agent_create(actor=alice, model="anthropic/claude-haiku-4-5")
-    state = bob_api.get(f"/v1/agents/agent-{agent.id}").json()
+    state = bob_api.get(f"/v1/agents/{public_id('agent', agent.id)}").json()
     assert state["llm_config"]["model_endpoint"] == "https://api.anthropic.com/v1"
     agent = agent_create(actor=alice, model="openai/gpt-4o-mini")
-    state = bob_api.get(f"/v1/agents/agent-{agent.id}").json()
+    state = bob_api.get(f"/v1/agents/{public_id('agent', agent.id)}").json()
     assert state["llm_config"]["model_endpoint"] == "https://api.openai.com/v1"

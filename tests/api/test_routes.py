@@ -12,6 +12,7 @@ from agents.runtime.loop import run_execute
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many
 from agents.services.runs import run_create
+from lib.ids import parse_id, public_id
 from memory.models import Block
 from tests import factories
 from tests.api.conftest import agent_of
@@ -33,7 +34,13 @@ def ran(alice: Any, fake_llm: FakeLLM) -> dict[str, Any]:
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED, run.error
     steps = list(Step.objects.filter(run=run).order_by("index"))
-    return {"agent": agent, "run": run, "steps": steps, "run_id": f"run-{run.id}", "agent_id": f"agent-{agent.id}"}
+    return {
+        "agent": agent,
+        "run": run,
+        "steps": steps,
+        "run_id": public_id("run", run.id),
+        "agent_id": public_id("agent", agent.id),
+    }
 
 
 # -- messages -----------------------------------------------------------------------------------------------
@@ -43,14 +50,14 @@ def test_modify_message_edits_the_text_and_the_context_sees_it(alice_api: APICli
     agent = ran["agent"]
     user = Message.objects.get(run=ran["run"], role="user")
     version = Agent.objects.get(pk=agent.pk).context_version
-    url = f"/v1/agents/{ran['agent_id']}/messages/message-{user.id}"
+    url = f"/v1/agents/{ran['agent_id']}/messages/{public_id('message', user.id)}"
     response = alice_api.patch(url, {"message_type": "user_message", "content": "My cat is Felix"}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["message_type"], body["content"], body["id"]) == (
         "user_message",
         "My cat is Felix",
-        f"message-{user.id}",
+        public_id("message", user.id),
     )
     user.refresh_from_db()
     assert (user.text, user.content) == ("My cat is Felix", [{"type": "text", "text": "My cat is Felix"}])
@@ -64,7 +71,7 @@ def test_modify_message_edits_the_text_and_the_context_sees_it(alice_api: APICli
 def test_modify_message_edits_an_assistant_reply_and_reasoning(alice_api: APIClient, ran: dict[str, Any]) -> None:
     reply = Message.objects.filter(run=ran["run"], role="assistant").order_by("-seq").first()
     assert reply is not None
-    url = f"/v1/agents/{ran['agent_id']}/messages/message-{reply.id}"
+    url = f"/v1/agents/{ran['agent_id']}/messages/{public_id('message', reply.id)}"
     body = alice_api.patch(url, {"message_type": "assistant_message", "content": "Tom it is."}, format="json").json()
     assert (body["message_type"], body["content"]) == ("assistant_message", "Tom it is.")
     body = alice_api.patch(url, {"message_type": "reasoning_message", "reasoning": "cats"}, format="json").json()
@@ -75,7 +82,7 @@ def test_modify_message_edits_an_assistant_reply_and_reasoning(alice_api: APICli
 
 def test_modify_message_rejects_bad_input_and_writes_nothing(alice_api: APIClient, ran: dict[str, Any]) -> None:
     user = Message.objects.get(run=ran["run"], role="user")
-    url = f"/v1/agents/{ran['agent_id']}/messages/message-{user.id}"
+    url = f"/v1/agents/{ran['agent_id']}/messages/{public_id('message', user.id)}"
     for body, field in [
         ({"message_type": "assistant_message", "content": "x"}, "message_type"),  # a user message
         ({"message_type": "user_message"}, "content"),
@@ -90,7 +97,9 @@ def test_modify_message_rejects_bad_input_and_writes_nothing(alice_api: APIClien
     assert user.text == "My cat is Tom"
     # A message of another agent of the same organization is not this agent's.
     other = alice_api.post("/v1/agents/", {"model": "openai/gpt-4o-mini"}, format="json").json()["id"]
-    response = alice_api.patch(f"/v1/agents/{other}/messages/message-{user.id}", {"content": "x"}, format="json")
+    response = alice_api.patch(
+        f"/v1/agents/{other}/messages/{public_id('message', user.id)}", {"content": "x"}, format="json"
+    )
     assert response.status_code == 404
 
 
@@ -99,7 +108,7 @@ def test_organization_messages_list_retrieve_and_page(
 ) -> None:
     everything = alice_api.get("/v1/messages/", {"order": "asc"}).json()
     rows = list(Message.objects.filter(run=ran["run"]).order_by("seq"))
-    assert [m["id"] for m in everything] == [f"message-{r.id}" for r in rows]
+    assert [m["id"] for m in everything] == [public_id("message", r.id) for r in rows]
     types = ["user_message", "tool_call_message", "tool_return_message", "assistant_message"]
     assert [m["message_type"] for m in everything] == types
     # The SDK follows `after`: two rows at a time give the same messages.
@@ -114,19 +123,19 @@ def test_organization_messages_list_retrieve_and_page(
     newest = alice_api.get("/v1/messages/", {"limit": 1}).json()
     assert newest[0]["message_type"] == "assistant_message"
     # Retrieve answers the LettaMessages of one stored row.
-    one = alice_api.get(f"/v1/messages/message-{rows[0].id}").json()
+    one = alice_api.get(f"/v1/messages/{public_id('message', rows[0].id)}").json()
     assert one == [everything[0]]
     # Nothing of Alice's for Charlie, and her ids are 404 / 422 (cursor) for him.
     assert charlie_api.get("/v1/messages/").json() == []
-    assert charlie_api.get(f"/v1/messages/message-{rows[0].id}").status_code == 404
-    assert charlie_api.get("/v1/messages/", {"after": f"message-{rows[0].id}"}).status_code == 422
+    assert charlie_api.get(f"/v1/messages/{public_id('message', rows[0].id)}").status_code == 404
+    assert charlie_api.get("/v1/messages/", {"after": public_id("message", rows[0].id)}).status_code == 422
 
 
 def test_message_search_uses_recall_search_across_the_organization(
     alice: Any, alice_api: APIClient, charlie_api: APIClient, ran: dict[str, Any], fake_llm: FakeLLM
 ) -> None:
     other = alice_api.post("/v1/agents/", {"model": "openai/gpt-4o-mini", "name": "second"}, format="json").json()
-    second = Agent.objects.get(pk=other["id"].removeprefix("agent-"))
+    second = Agent.objects.get(pk=parse_id("agent", other["id"]))
     fake_llm.reply("I could not say.")
     factories.send(alice, second, "Where does the cat sleep?")
     found = alice_api.post("/v1/messages/search", {"query": "cat", "search_mode": "fts"}, format="json").json()
@@ -156,7 +165,9 @@ def test_message_search_asks_for_an_agent_past_the_limit(alice: Any, alice_api: 
         message_create_many(agent=agent, specs=[MessageSpec(role="user", text="hello")])
     response = alice_api.post("/v1/messages/search", {"query": "hello"}, format="json")
     assert response.status_code == 422 and response.json()["detail"].startswith("agent_id: ")
-    response = alice_api.post("/v1/messages/search", {"query": "hello", "agent_id": f"agent-{agent.id}"}, format="json")
+    response = alice_api.post(
+        "/v1/messages/search", {"query": "hello", "agent_id": public_id("agent", agent.id)}, format="json"
+    )
     assert [r["content"] for r in response.json()] == ["hello"]
 
 
@@ -179,13 +190,13 @@ def test_delete_run_cancels_an_active_run_and_keeps_its_messages(
 ) -> None:
     agent_url = f"/v1/agents/{alice_world['agent_id']}"
     run_id = alice_api.post(f"{agent_url}/messages/async", {"input": "wait"}, format="json").json()["id"]
-    [message] = Message.objects.filter(run=run_id.removeprefix("run-"))
+    [message] = Message.objects.filter(run=parse_id("run", run_id))
     assert charlie_api.delete(f"/v1/runs/{run_id}").status_code == 404
-    assert Run.objects.filter(pk=run_id.removeprefix("run-")).exists()
+    assert Run.objects.filter(pk=parse_id("run", run_id)).exists()
     response = alice_api.delete(f"/v1/runs/{run_id}")
     assert response.status_code == 200
     assert (response.json()["id"], response.json()["status"]) == (run_id, "cancelled")
-    assert not Run.objects.filter(pk=run_id.removeprefix("run-")).exists()
+    assert not Run.objects.filter(pk=parse_id("run", run_id)).exists()
     assert Message.objects.filter(pk=message.pk, run=None).exists()
     assert alice_api.get(f"/v1/runs/{run_id}").status_code == 404
     assert alice_api.delete(f"/v1/runs/{run_id}").status_code == 404
@@ -200,17 +211,17 @@ def test_delete_a_finished_run(alice_api: APIClient, ran: dict[str, Any]) -> Non
 
 def test_step_messages_and_metrics(alice_api: APIClient, ran: dict[str, Any]) -> None:
     first, second = ran["steps"]
-    messages = alice_api.get(f"/v1/steps/step-{first.id}/messages").json()
+    messages = alice_api.get(f"/v1/steps/{public_id('step', first.id)}/messages").json()
     assert [m["message_type"] for m in messages] == ["tool_return_message", "tool_call_message"]
-    messages = alice_api.get(f"/v1/steps/step-{first.id}/messages", {"order": "asc"}).json()
+    messages = alice_api.get(f"/v1/steps/{public_id('step', first.id)}/messages", {"order": "asc"}).json()
     assert [m["message_type"] for m in messages] == ["tool_call_message", "tool_return_message"]
-    assert all(m["step_id"] == f"step-{first.id}" for m in messages)
-    assert [m["content"] for m in alice_api.get(f"/v1/steps/step-{second.id}/messages").json()] == [
+    assert all(m["step_id"] == public_id("step", first.id) for m in messages)
+    assert [m["content"] for m in alice_api.get(f"/v1/steps/{public_id('step', second.id)}/messages").json()] == [
         "Noted: your cat is Tom."
     ]
-    metrics = alice_api.get(f"/v1/steps/step-{first.id}/metrics").json()
+    metrics = alice_api.get(f"/v1/steps/{public_id('step', first.id)}/metrics").json()
     assert (metrics["id"], metrics["run_id"], metrics["agent_id"]) == (
-        f"step-{first.id}",
+        public_id("step", first.id),
         ran["run_id"],
         ran["agent_id"],
     )
@@ -225,7 +236,7 @@ def test_step_feedback_is_stored(alice_api: APIClient, charlie_api: APIClient, a
     assert (step["feedback"], step["tags"]) == ("positive", ["helpful", "short"])
     assert alice_api.get(f"/v1/steps/{alice_world['step_id']}").json()["feedback"] == "positive"
     assert alice_api.patch(url, {"feedback": None}, format="json").json()["feedback"] is None
-    stored = Step.objects.get(pk=alice_world["step_id"].removeprefix("step-"))
+    stored = Step.objects.get(pk=parse_id("step", alice_world["step_id"]))
     assert (stored.feedback, stored.feedback_tags) == ("", ["helpful", "short"])
     for body, field in [({"feedback": "meh"}, "feedback"), ({"tags": "x"}, "tags"), ({"tags": [""]}, "tags")]:
         response = alice_api.patch(url, body, format="json")
@@ -279,6 +290,24 @@ def test_context_window_overview(alice_api: APIClient, ran: dict[str, Any]) -> N
     assert [m["role"] for m in context["messages"]] == ["user", "assistant", "tool", "assistant"]
     assert {f["function"]["name"] for f in context["functions_definitions"]} >= {"memory_insert"}
     assert context["num_recall_memory"] == 4 and context["num_archival_memory"] == 0
+
+
+def test_the_api_and_the_ade_present_one_context_overview(alice_api: APIClient, ran: dict[str, Any]) -> None:
+    from ade.context_window import context_breakdown
+
+    context = alice_api.get(f"/v1/agents/{ran['agent_id']}/context").json()
+    panel = context_breakdown(Agent.objects.get(pk=ran["agent"].pk))
+    tokens = {section.name: section.tokens for section in panel.sections}
+    assert panel.used == context["context_window_size_current"] and panel.limit == context["context_window_size_max"]
+    assert tokens["memory blocks"] == context["num_tokens_core_memory"] > 0
+    assert tokens["system"] == context["num_tokens_system"] + context["num_tokens_external_memory_summary"]
+    assert tokens["messages"] == context["num_tokens_messages"]
+    assert tokens["tool schemas"] == context["num_tokens_functions_definitions"]
+    assert (panel.messages, panel.recall, panel.archival) == (
+        context["num_messages"],
+        context["num_recall_memory"],
+        context["num_archival_memory"],
+    )
 
 
 def test_core_memory_is_the_deprecated_memory_object(alice_api: APIClient, alice_world: dict[str, str]) -> None:

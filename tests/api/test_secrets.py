@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentSecret
 from lib.crypto import decrypt
+from lib.ids import parse_id
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def test_secrets_are_set_shown_replaced_and_encrypted_at_rest(alice_api: APIClie
     assert {item["agent_id"] for item in state["secrets"]} == {state["id"]}
     agent_id = state["id"]
 
-    stored = AgentSecret.objects.get(agent_id=agent_id.removeprefix("agent-"), key="WEATHER_KEY")
+    stored = AgentSecret.objects.get(agent_id=parse_id("agent", agent_id), key="WEATHER_KEY")
     assert "abc-123" not in stored.value_encrypted
     assert decrypt(stored.value_encrypted) == "abc-123"
 

@@ -4,6 +4,7 @@ import uuid
 
 from agents.models import Message
 from api import wire
+from lib.ids import public_id
 
 
 def message(**fields: object) -> Message:
@@ -36,7 +37,7 @@ def test_one_stored_assistant_message_expands_to_several_letta_messages() -> Non
         "tool_call_message",
         "tool_call_message",
     ]
-    assert {p["id"] for p in pieces} == {f"message-{row.id}"}
+    assert {p["id"] for p in pieces} == {public_id("message", row.id)}
     assert len({p["otid"] for p in pieces}) == 4
     assert pieces[2]["tool_call"] == {"name": "a", "arguments": '{"x": 1}', "tool_call_id": "c1"}
     assert pieces[3]["tool_calls"] == [pieces[3]["tool_call"]]

@@ -10,6 +10,7 @@ import pytest
 
 from accounts.services import apikey_create, organization_create, user_create
 from agents.models import Agent
+from lib.ids import public_id
 from memory.services.blocks import block_update
 from tests.fakes.llm_server import Reply
 from tests.live import LiveServer, screenshot, sign_in
@@ -182,7 +183,7 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     fake_llm.push(Reply(text="Done thinking.", delay=3))
     key = apikey_create(user=alice, name="e2e").raw_key
     send = urllib.request.Request(
-        f"{daphne_server.url}/v1/agents/agent-{agent.id}/messages/async",
+        f"{daphne_server.url}/v1/agents/{public_id('agent', agent.id)}/messages/async",
         data=json.dumps({"messages": [{"role": "user", "content": "Take your time."}]}).encode(),
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )

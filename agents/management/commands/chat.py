@@ -3,18 +3,19 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from rest_framework.exceptions import NotFound
 
 from agents.models import Agent, Message, MessageRole, RunStatus
 from agents.runtime.waiting import run_wait
 from agents.services.runs import run_create
+from lib.ids import parse_id
 
 
 def find_agent(ref: str) -> Agent:
     """An agent by `agent-<uuid>`, bare uuid, or (unique) name. Operators run this; it is not tenant-scoped."""
-    raw = ref[len("agent-") :] if ref.startswith("agent-") else ref
     try:
-        return Agent.objects.get(pk=uuid.UUID(raw))
-    except (ValueError, Agent.DoesNotExist):
+        return Agent.objects.get(pk=parse_id("agent", ref))
+    except (NotFound, Agent.DoesNotExist):
         pass
     matches = list(Agent.objects.filter(name=ref)[:2])
     if not matches:

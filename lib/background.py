@@ -1,0 +1,106 @@
+"""One fork-safe daemon worker: a thread and a queue, started on first use, stopped at exit, and started afresh
+in a forked child (Celery's prefork pool, gunicorn) on its next job, with none of the parent's backlog.
+
+Every background loop of the server runs on one of these (the event publisher, the run sweepers, the run-end
+listener, the embedders, the planner statistics): a thread copied by fork() is not running in the child, so a
+hand-rolled `threading.Thread` silently stops there."""
+
+import atexit
+import contextlib
+import logging
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], object]
+
+
+class Worker:
+    """Runs submitted jobs one at a time, in submission order, on its own daemon thread. A job that raises is
+    logged and the worker goes on. `nice` lowers this thread's CPU priority (Linux), so the work that serves
+    requests keeps the CPU."""
+
+    def __init__(self, name: str, *, nice: int = 0, exit_timeout: float = 0.0) -> None:
+        self.name = name
+        self.nice = nice
+        self.exit_timeout = exit_timeout  # how long the interpreter's exit waits for the job at hand
+        self._at_exit = False
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        _workers.add(self)
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            if self._thread is None or not self._thread.is_alive():
+                if not self._at_exit:  # registered now, after whatever this job uses (Redis): at exit, runs first
+                    atexit.register(self.stop)
+                    self._at_exit = True
+                self._thread = threading.Thread(target=self._run, args=(self._queue,), name=self.name, daemon=True)
+                self._thread.start()
+            self._queue.put(job)
+
+    @property
+    def running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def flush(self) -> None:
+        """Wait until every job submitted so far has run (tests, shutdown)."""
+        self._queue.join()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """End the thread after the job at hand; jobs still queued are dropped. Called at exit, waiting up to
+        `exit_timeout`, so a daemon thread is not killed inside native code (onnxruntime aborts the process
+        when that happens). A job that loops forever checks `stopping`."""
+        timeout = self.exit_timeout if timeout is None else timeout
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+            self._queue.put(None)  # ends the thread once the job at hand returns
+        if timeout and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's thread does not exist here and its lock may be held by it: start from nothing.
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._queue = queue.Queue()
+        self._thread = None
+
+    def _run(self, jobs: "queue.Queue[Job | None]") -> None:
+        if self.nice:
+            with contextlib.suppress(OSError, AttributeError):  # Linux: a per-thread nice value
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+        while True:
+            job = jobs.get()
+            try:
+                if job is None:
+                    return
+                job()
+            except Exception:
+                logger.exception("background job on %s failed", self.name)
+            finally:
+                jobs.task_done()
+
+
+_workers: "weakref.WeakSet[Worker]" = weakref.WeakSet()
+
+
+def _reset_in_child() -> None:
+    for worker in list(_workers):
+        worker._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_in_child)
