@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from agents.models import StopReason
 from lib import providers
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class LLMError(Exception):
 
     `str(exc)` is the provider's full account (for the log); `reason` is the short one clients may see."""
 
-    stop_reason = "llm_api_error"
+    stop_reason: str = StopReason.LLM_API_ERROR
 
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
@@ -48,7 +49,7 @@ class ProviderTransientError(LLMError):
 class ContextOverflowError(LLMError):
     """The provider says the request is larger than the model's window."""
 
-    stop_reason = "context_window_overflow"
+    stop_reason = StopReason.CONTEXT_WINDOW_OVERFLOW
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, StopReason, Tool
 from agents.runtime import context, events, llm
 from agents.runtime.dispatch import run_release
 from agents.runtime.lifecycle import run_claim, run_finish
@@ -29,19 +29,7 @@ logger = logging.getLogger(__name__)
 MAX_CONSECUTIVE_TOOL_ERRORS = 3
 INTERNAL_ERROR = "the server failed while running this agent; the details are in the server log"
 MAX_OVERFLOW_RETRIES = 2
-_FAILED_STOP_REASONS = {
-    "llm_api_error",
-    "invalid_tool_call",
-    "error",
-    "context_window_overflow",
-    "context_window_overflow_in_system_prompt",
-}
 _TRUE = (True, "true", "True", 1)
-# Ways a run ends of its own accord; tool rules may hold these back (required_before_exit).
-_NATURAL_ENDS = {"end_turn", "no_tool_call", "tool_rule"}
-# stop_reason of a continuing step that tried to end the run before its required_before_exit tools were called:
-# the next step forces the first missing one (read back when the run is resumed).
-EXIT_BLOCKED = "required_before_exit"
 
 
 @dataclass
@@ -54,7 +42,7 @@ class Outcome:
 
     @property
     def status(self) -> str:
-        return RunStatus.FAILED if self.stop_reason in _FAILED_STOP_REASONS else RunStatus.COMPLETED
+        return RunStatus.FAILED if StopReason.failed(self.stop_reason) else RunStatus.COMPLETED
 
 
 class _Abandon(Exception):
@@ -74,7 +62,7 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
     except Exception:
         logger.exception("run %s failed", run.id)
         # The exception's text (paths, library internals) stays in the log; members see run.error.
-        run_finish(run=run, status=RunStatus.FAILED, stop_reason="error", error=INTERNAL_ERROR)
+        run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=INTERNAL_ERROR)
 
 
 def _execute(run: Run, token: str) -> None:
@@ -85,7 +73,7 @@ def _execute(run: Run, token: str) -> None:
     last = Step.objects.filter(run=run).order_by("-index").first() if run.step_count else None
     if last is not None and not last.continues:
         # Resumed after the final step was persisted but before the run was marked finished.
-        outcome = Outcome(stop=True, stop_reason=last.stop_reason or "end_turn", error=last.error)
+        outcome = Outcome(stop=True, stop_reason=last.stop_reason or StopReason.END_TURN, error=last.error)
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
         return
     index = last.index + 1 if last is not None else 0
@@ -94,7 +82,7 @@ def _execute(run: Run, token: str) -> None:
     exit_blocked = False
     if rules and last is not None:  # resumed: the history so far is in the run's persisted tool results
         history = _run_calls(run)
-        exit_blocked = last.stop_reason == EXIT_BLOCKED
+        exit_blocked = last.stop_reason == StopReason.REQUIRED_BEFORE_EXIT
     consecutive_errors = 0
     first = index
     while index < max_steps:
@@ -115,18 +103,18 @@ def _execute(run: Run, token: str) -> None:
         if outcome.stop:
             return  # the step's transaction finished the run
         history += outcome.calls
-        exit_blocked = outcome.stop_reason == EXIT_BLOCKED
+        exit_blocked = outcome.stop_reason == StopReason.REQUIRED_BEFORE_EXIT
         consecutive_errors = consecutive_errors + 1 if outcome.tool_errors else 0
         if consecutive_errors >= MAX_CONSECUTIVE_TOOL_ERRORS:
             run_finish(
                 run=run,
                 status=RunStatus.FAILED,
-                stop_reason="invalid_tool_call",
+                stop_reason=StopReason.INVALID_TOOL_CALL,
                 error=f"{consecutive_errors} steps in a row ended in tool errors",
             )
             return
         index += 1
-    run_finish(run=run, status=RunStatus.COMPLETED, stop_reason="max_steps")
+    run_finish(run=run, status=RunStatus.COMPLETED, stop_reason=StopReason.MAX_STEPS)
 
 
 def _run_calls(run: Run) -> list[Call]:
@@ -321,7 +309,7 @@ def _apply(
     specs = [assistant]
     done: list[Call] = []  # this step's successful calls
     if not response.tool_calls:
-        outcome = Outcome(stop=True, stop_reason="no_tool_call" if memgpt else "end_turn")
+        outcome = Outcome(stop=True, stop_reason=StopReason.NO_TOOL_CALL if memgpt else StopReason.END_TURN)
         return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
     ctx = ToolContext(agent=agent, run_id=run.id, step_id=step.id)
     any_error = all_error = heartbeat = replied = False
@@ -345,11 +333,11 @@ def _apply(
     if not memgpt:
         outcome = Outcome(stop=False, tool_errors=all_error)
     elif replied and not any_error:
-        outcome = Outcome(stop=True, stop_reason="end_turn")
+        outcome = Outcome(stop=True, stop_reason=StopReason.END_TURN)
     elif heartbeat or any_error:
         outcome = Outcome(stop=False, tool_errors=all_error)
     else:
-        outcome = Outcome(stop=True, stop_reason="end_turn")
+        outcome = Outcome(stop=True, stop_reason=StopReason.END_TURN)
     return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
 
 
@@ -375,11 +363,15 @@ def _ruled(
     """Apply exit_loop, continue_loop and required_before_exit to a step's outcome."""
     outcome.calls = done
     if rules.ends_run(done):
-        outcome = Outcome(stop=True, stop_reason="tool_rule", calls=done)
+        outcome = Outcome(stop=True, stop_reason=StopReason.TOOL_RULE, calls=done)
     elif outcome.stop and rules.continues_run(done):
         outcome = Outcome(stop=False, calls=done)
-    if outcome.stop and outcome.stop_reason in _NATURAL_ENDS and rules.missing_required([*history, *done], tools):
-        outcome = Outcome(stop=False, stop_reason=EXIT_BLOCKED, calls=done)
+    if (
+        outcome.stop
+        and StopReason.natural_end(outcome.stop_reason)
+        and rules.missing_required([*history, *done], tools)
+    ):
+        outcome = Outcome(stop=False, stop_reason=StopReason.REQUIRED_BEFORE_EXIT, calls=done)
     return outcome
 
 

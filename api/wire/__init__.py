@@ -32,12 +32,10 @@ from api.wire.messages import (
 )
 from api.wire.runs import (
     RUN_STATUS,
-    STOP_REASONS,
     run_metrics_to_wire,
     run_to_wire,
     step_metrics_to_wire,
     step_to_wire,
-    stop_reason_to_wire,
     usage_statistics,
 )
 
@@ -46,7 +44,6 @@ __all__ = [
     "ENDPOINT_TYPES",
     "JSON",
     "RUN_STATUS",
-    "STOP_REASONS",
     "MessageOptions",
     "agent_state",
     "agent_type_to_wire",
@@ -68,7 +65,6 @@ __all__ = [
     "secret_to_wire",
     "step_metrics_to_wire",
     "step_to_wire",
-    "stop_reason_to_wire",
     "tool_call_fields",
     "tool_return_to_wire",
     "tool_to_wire",

@@ -16,10 +16,11 @@ from agents.models import (
     AgentSecret,
     AgentType,
     Identity,
+    StopReason,
     Tool,
 )
 from api.wire.blocks import JSON, block_to_wire, iso, user_public_id
-from api.wire.runs import model_provider, stop_reason_to_wire
+from api.wire.runs import model_provider
 from lib import providers
 from lib.crypto import decrypt
 from memory.models import Block
@@ -202,7 +203,7 @@ def agent_state(
         "pending_approval": None,
         "last_run_completion": iso(agent.last_run_completion),
         "last_run_duration_ms": agent.last_run_duration_ms,
-        "last_stop_reason": stop_reason_to_wire(agent.last_stop_reason),
+        "last_stop_reason": StopReason.to_wire(agent.last_stop_reason),
         "max_files_open": None,
         "per_file_view_window_char_limit": None,
         "message_buffer_autoclear": False,

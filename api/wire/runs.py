@@ -1,4 +1,4 @@
-"""Runs, steps and their metrics on the wire, and the stop reasons Letta knows."""
+"""Runs, steps and their metrics on the wire (stop reasons: agents.models.StopReason)."""
 
 from collections.abc import Iterable
 
@@ -6,23 +6,10 @@ from agents.models import (
     Run,
     RunStatus,
     Step,
+    StopReason,
     Tool,
 )
 from api.wire.blocks import JSON, iso
-
-STOP_REASONS = {
-    "end_turn",
-    "error",
-    "llm_api_error",
-    "invalid_llm_response",
-    "invalid_tool_call",
-    "max_steps",
-    "max_tokens_exceeded",
-    "no_tool_call",
-    "tool_rule",
-    "cancelled",
-    "requires_approval",
-}
 
 
 def model_provider(handle: str) -> tuple[str, str]:
@@ -40,12 +27,6 @@ RUN_STATUS = {
 }
 
 
-def stop_reason_to_wire(reason: str) -> str | None:
-    if not reason:
-        return None
-    return reason if reason in STOP_REASONS else "error"
-
-
 def run_to_wire(run: Run) -> JSON:
     duration = None
     if run.started_at and run.completed_at:
@@ -55,7 +36,7 @@ def run_to_wire(run: Run) -> JSON:
         "id": f"run-{run.id}",
         "agent_id": f"agent-{run.agent_id}",
         "status": RUN_STATUS.get(RunStatus(run.status), "created"),
-        "stop_reason": stop_reason_to_wire(run.stop_reason),
+        "stop_reason": StopReason.to_wire(run.stop_reason),
         "background": bool(options.get("background", False)),
         "callback_url": run.callback_url or None,
         "callback_sent_at": None,
