@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from agents.messages import call_reply
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, StopReason, Tool
 from agents.runtime import context, events, llm
 from agents.runtime.dispatch import run_release
@@ -314,22 +315,22 @@ def _apply(
     ctx = ToolContext(agent=agent, run_id=run.id, step_id=step.id)
     any_error = all_error = heartbeat = replied = False
     all_error = True
-    for call in response.tool_calls:
+    for raw, call in zip(calls, response.tool_calls, strict=True):
         refusal = _refusal(rules, history or [], done, plan, tools, call.name) if rules else None
-        args: dict[str, Any] = {}
         if refusal is not None:
             result, is_err, wants_heartbeat = refusal, True, memgpt
         else:
-            result, is_err, wants_heartbeat, args = _run_tool(ctx, tools, call, memgpt)
+            result, is_err, wants_heartbeat = _run_tool(ctx, tools, call, memgpt)
         specs.append(MessageSpec(role="tool", text=result, tool_call_id=call.id, name=call.name, is_err=is_err))
         if rules and not is_err:
             done.append(Call(call.name, result))
         any_error = any_error or is_err
         all_error = all_error and is_err
         heartbeat = heartbeat or wants_heartbeat
-        if call.name == "send_message" and not is_err:
+        reply = None if is_err else call_reply(raw)
+        if reply is not None:  # the row's text is the reply (agents.messages), also for a memgpt agent
             replied = True
-            assistant.text = "\n".join(p for p in (assistant.text, str(args.get("message", ""))) if p)
+            assistant.text = "\n".join(p for p in (assistant.text, reply) if p)
     if not memgpt:
         outcome = Outcome(stop=False, tool_errors=all_error)
     elif replied and not any_error:
@@ -375,20 +376,18 @@ def _ruled(
     return outcome
 
 
-def _run_tool(
-    ctx: ToolContext, tools: dict[str, Tool], call: llm.ToolCallOut, memgpt: bool
-) -> tuple[str, bool, bool, dict[str, Any]]:
-    """(result text, is_error, heartbeat requested, parsed args). Errors are for the model to read."""
+def _run_tool(ctx: ToolContext, tools: dict[str, Tool], call: llm.ToolCallOut, memgpt: bool) -> tuple[str, bool, bool]:
+    """(result text, is_error, heartbeat requested). Errors are for the model to read."""
     tool = tools.get(call.name)
     if tool is None:
         available = ", ".join(sorted(tools)) or "none"
-        return f"Error: unknown tool '{call.name}'. Available tools: {available}", True, False, {}
+        return f"Error: unknown tool '{call.name}'. Available tools: {available}", True, False
     try:
         args = json.loads(call.arguments) if call.arguments.strip() else {}
     except json.JSONDecodeError as exc:
-        return f"Error: the arguments are not valid JSON ({exc.msg} at position {exc.pos})", True, memgpt, {}
+        return f"Error: the arguments are not valid JSON ({exc.msg} at position {exc.pos})", True, memgpt
     if not isinstance(args, dict):
-        return "Error: the arguments must be a JSON object", True, memgpt, {}
+        return "Error: the arguments must be a JSON object", True, memgpt
     heartbeat = memgpt and args.pop("request_heartbeat", False) in _TRUE
     result = execute_tool(ctx, tool, args)
-    return result.text, result.is_err, heartbeat, args
+    return result.text, result.is_err, heartbeat

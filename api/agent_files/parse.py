@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 from agents.content import clean_part
+from agents.messages import calls_reply
 from agents.models import MessageRole, Tool
 from agents.services.messages import MessageSpec
 from agents.services.tools import builtin_tools_ensure, tool_create, tool_update
@@ -320,21 +321,6 @@ def _clean_tool_calls(value: Any, path: str) -> list[JSON]:
     return out
 
 
-def _reply_of(calls: list[JSON]) -> str:
-    """What a memgpt agent said to the user: the `message` argument of its send_message calls."""
-    said = []
-    for call in calls:
-        if call["function"]["name"] != "send_message":
-            continue
-        try:
-            args = json.loads(call["function"]["arguments"])
-        except ValueError:
-            continue
-        if isinstance(args, dict) and isinstance(args.get("message"), str):
-            said.append(args["message"])
-    return "\n".join(said)
-
-
 def _message_spec(raw: Any, path: str, *, memgpt: bool, call_names: dict[str, str]) -> MessageSpec | None:
     """One file message → what message_create_many stores; None for messages Engram has no place for
     (Letta's tool-approval records)."""
@@ -380,7 +366,7 @@ def _message_spec(raw: Any, path: str, *, memgpt: bool, call_names: dict[str, st
     elif role == MessageRole.ASSISTANT and memgpt:
         # Engram stores a memgpt turn's inner monologue as reasoning and what send_message said as its text.
         reasoning = "\n".join(p for p in (reasoning, text) if p)
-        text = _reply_of(calls)
+        text = calls_reply(calls)
     if len(tool_call_id) > MAX_ID_CHARS:
         raise _fail(f"{path}.tool_call_id", f"at most {MAX_ID_CHARS} characters")
     name = _str(entry.get("name"), f"{path}.name") or ""

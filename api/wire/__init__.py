@@ -27,7 +27,6 @@ from api.wire.messages import (
     message_to_wire,
     messages_to_wire,
     now_iso,
-    tool_call_fields,
     tool_return_to_wire,
 )
 from api.wire.runs import (
@@ -65,7 +64,6 @@ __all__ = [
     "secret_to_wire",
     "step_metrics_to_wire",
     "step_to_wire",
-    "tool_call_fields",
     "tool_return_to_wire",
     "tool_to_wire",
     "usage_statistics",
