@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from agents.model_settings import REQUEST_SETTING_KEYS
 from agents.models import StopReason
 from lib import providers
 
@@ -154,7 +155,7 @@ def build_request(
         request["tools"] = tools
         if tool_choice:
             request["tool_choice"] = tool_choice
-    for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "reasoning_effort"):
+    for key in REQUEST_SETTING_KEYS:
         if model_settings.get(key) is not None:
             request[key] = model_settings[key]
     if tools and model_settings.get("parallel_tool_calls") is not None:
