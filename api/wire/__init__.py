@@ -7,7 +7,6 @@ overview). Views import this package (`from api import wire`).
 """
 
 from api.wire.agents import (
-    ENDPOINT_TYPES,
     agent_state,
     agent_type_to_wire,
     embedding_config,
@@ -40,7 +39,6 @@ from api.wire.runs import (
 
 __all__ = [
     "DEFAULT_OPTIONS",
-    "ENDPOINT_TYPES",
     "JSON",
     "RUN_STATUS",
     "MessageOptions",

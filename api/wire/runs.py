@@ -10,13 +10,7 @@ from agents.models import (
     Tool,
 )
 from api.wire.blocks import JSON, iso
-
-
-def model_provider(handle: str) -> tuple[str, str]:
-    """Letta's provider name and model name of a `provider/model` handle (a bare name is OpenAI's)."""
-    provider, _, name = handle.partition("/")
-    return (provider, name) if name else ("openai", provider)
-
+from lib import catalogue
 
 RUN_STATUS = {
     RunStatus.QUEUED: "created",
@@ -114,7 +108,7 @@ def step_metrics_to_wire(step: Step) -> JSON:
 
 
 def step_to_wire(step: Step) -> JSON:
-    provider, _ = model_provider(step.model)
+    provider, _ = catalogue.split_handle(step.model)
     return {
         "id": f"step-{step.id}",
         "run_id": f"run-{step.run_id}",
