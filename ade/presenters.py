@@ -9,10 +9,8 @@ from typing import Any
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from agents.messages import call_reply, reply_text
 from agents.models import Message
-
-# memgpt agents answer through this tool; its `message` argument is the reply the user sees.
-SEND_MESSAGE = "send_message"
 
 
 @dataclass(frozen=True)
@@ -61,16 +59,6 @@ def _tool_call(raw: Any) -> ToolCallView:
     )
 
 
-def _send_message_text(call: ToolCallView) -> str | None:
-    if call.name != SEND_MESSAGE:
-        return None
-    try:
-        value = json.loads(call.arguments).get("message")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
 def chat_item(message: Message) -> ChatItem:
     item = ChatItem(
         seq=message.seq,
@@ -84,18 +72,9 @@ def chat_item(message: Message) -> ChatItem:
         run_id=str(message.run_id or ""),
         in_context=message.in_context,
     )
-    calls = [_tool_call(raw) for raw in message.tool_calls or []]
-    replies: list[str] = []
-    for call in calls:
-        reply = _send_message_text(call)
-        if reply is not None:
-            replies.append(reply)
-        else:
-            item.tool_calls.append(call)
-    # The loop already stores what send_message said as a memgpt row's text (message_update keeps both in step),
-    # so the call's argument is the reply only for rows whose text is empty (older or imported rows).
-    if replies and not item.text:
-        item.text = "\n".join(replies)
+    # A reply given through send_message shows as the row's text (agents.messages.reply_text), not as a call.
+    item.text = reply_text(message)
+    item.tool_calls = [_tool_call(raw) for raw in message.tool_calls or [] if call_reply(raw) is None]
     return item
 
 

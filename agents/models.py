@@ -203,6 +203,92 @@ class RunStatus(models.TextChoices):
 ACTIVE_RUN_STATUSES = [RunStatus.QUEUED, RunStatus.RUNNING]
 
 
+class StopReason(models.TextChoices):
+    """Why a run (or one of its steps) ended: the one list, with which ends are failures and how each goes on the
+    wire. The values are Letta's `StopReasonType` plus three of Engram's own (mapped for the wire below). Stored
+    as plain text (rows written before this list may hold anything): read them through the classmethods."""
+
+    END_TURN = "end_turn"
+    NO_TOOL_CALL = "no_tool_call"  # a memgpt agent answered without a tool: its turn is over
+    TOOL_RULE = "tool_rule"
+    MAX_STEPS = "max_steps"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    LLM_API_ERROR = "llm_api_error"
+    INVALID_TOOL_CALL = "invalid_tool_call"
+    CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT = "context_window_overflow_in_system_prompt"
+    # Engram's own: the provider refused the request as too large for the model (on the wire: error).
+    CONTEXT_WINDOW_OVERFLOW = "context_window_overflow"
+    # Engram's own, a step's only: it tried to end the run before its required_before_exit tools ran, so the run
+    # goes on (the next step forces the first missing one). No run ends with it.
+    REQUIRED_BEFORE_EXIT = "required_before_exit"
+    # Letta's, never written here; known so that clients' filters on them are valid.
+    INVALID_LLM_RESPONSE = "invalid_llm_response"
+    MAX_TOKENS_EXCEEDED = "max_tokens_exceeded"
+    REQUIRES_APPROVAL = "requires_approval"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+
+    @classmethod
+    def failed(cls, value: str) -> bool:
+        """A run that ends for this reason has failed (RunStatus.FAILED); any other end completes it."""
+        return value in _FAILURES
+
+    @classmethod
+    def errored(cls, value: str) -> bool:
+        """A failure by error rather than by the agent's own calls (stored or wire value): a failed run's stream
+        ends with an `error` event, not a `stop_reason` (invalid_tool_call fails the run, yet is reported as the
+        agent's stop reason). A value this list does not know counts as `error`, as on the wire."""
+        return cls.to_wire(value) in _ERRORS
+
+    @classmethod
+    def natural_end(cls, value: str) -> bool:
+        """The agent ended its turn of its own accord (tool rules may hold such an end back)."""
+        return value in _NATURAL_ENDS
+
+    @classmethod
+    def to_wire(cls, value: str) -> str | None:
+        """The stored reason as Letta's StopReasonType: None when there is none (a run still going), an unknown
+        or Engram-only failure as `error`."""
+        if not value or value == cls.REQUIRED_BEFORE_EXIT:
+            return None
+        if value == cls.CONTEXT_WINDOW_OVERFLOW or value not in cls.values:
+            return cls.ERROR.value
+        return value
+
+    @classmethod
+    def wire_values(cls) -> list[str]:
+        """Every reason a client may see or filter by (Letta's StopReasonType)."""
+        return [v for v in cls.values if v not in (cls.CONTEXT_WINDOW_OVERFLOW, cls.REQUIRED_BEFORE_EXIT)]
+
+    @classmethod
+    def stored_as(cls, wire_value: str) -> list[str]:
+        """The stored reasons a wire reason stands for (to filter runs by what clients were shown)."""
+        return [v for v in cls.values if cls.to_wire(v) == wire_value]
+
+    @classmethod
+    def of_run(cls, *, status: str, value: str) -> str:
+        """The wire reason an ended run reports (a response's or a stream's `stop_reason`), also for a run ended
+        without one: cancelled, error when it failed, else end_turn."""
+        if status == RunStatus.CANCELLED:
+            return cls.CANCELLED.value
+        return cls.to_wire(value) or (cls.ERROR.value if status == RunStatus.FAILED else cls.END_TURN.value)
+
+
+_FAILURES = frozenset(
+    r.value
+    for r in (
+        StopReason.ERROR,
+        StopReason.LLM_API_ERROR,
+        StopReason.INVALID_TOOL_CALL,
+        StopReason.CONTEXT_WINDOW_OVERFLOW,
+        StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT,
+        StopReason.INVALID_LLM_RESPONSE,
+    )
+)
+_ERRORS = _FAILURES - {StopReason.INVALID_TOOL_CALL.value}
+_NATURAL_ENDS = frozenset(r.value for r in (StopReason.END_TURN, StopReason.NO_TOOL_CALL, StopReason.TOOL_RULE))
+
+
 class Run(models.Model):
     """One request to an agent. The database allows one active run per agent; later sends wait their turn."""
 

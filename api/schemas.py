@@ -5,6 +5,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from agents.models import StopReason
+
 S = serializers
 
 
@@ -116,7 +118,7 @@ class AgentStateSchema(S.Serializer[Any]):
     timezone = S.CharField()
     last_run_completion = S.DateTimeField(allow_null=True)
     last_run_duration_ms = S.IntegerField(allow_null=True)
-    last_stop_reason = S.CharField(allow_null=True)
+    last_stop_reason = S.ChoiceField(choices=StopReason.wire_values(), allow_null=True)
     created_at = S.DateTimeField()
     updated_at = S.DateTimeField()
 
@@ -156,7 +158,7 @@ class LettaMessageSchema(S.Serializer[Any]):
 
 class StopReasonSchema(S.Serializer[Any]):
     message_type = S.CharField()
-    stop_reason = S.CharField()
+    stop_reason = S.ChoiceField(choices=StopReason.wire_values())
 
 
 class UsageSchema(S.Serializer[Any]):
@@ -178,7 +180,7 @@ class RunSchema(S.Serializer[Any]):
     id = S.CharField()
     agent_id = S.CharField()
     status = S.ChoiceField(choices=["created", "running", "completed", "failed", "cancelled"])
-    stop_reason = S.CharField(allow_null=True)
+    stop_reason = S.ChoiceField(choices=StopReason.wire_values(), allow_null=True)
     background = S.BooleanField()
     callback_url = S.CharField(allow_null=True)
     metadata = S.DictField()

@@ -247,6 +247,7 @@ SPECTACULAR_SETTINGS = {
         "EditableMessageTypeEnum": "api.views.messages.EDITABLE_MESSAGE_TYPES",
         # An identity property's `type`; named here, it no longer collides with other `type` fields (W001).
         "IdentityPropertyTypeEnum": ["string", "number", "boolean", "json"],
+        "StopReasonType": "agents.models.StopReason.wire_values",  # Letta's name for the set
     },
 }
 

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F
 
 from agents.content import UNREADABLE_IMAGE, image_url
-from agents.models import Agent, AgentType, Message, MessageRole, Tool
+from agents.models import Agent, AgentType, Message, MessageRole, StopReason, Tool
 from agents.runtime import events, llm
 from agents.tools.validate import parameters_problem
 from memory.models import Block, Passage
@@ -278,7 +278,7 @@ class Context:
 class ContextTooSmall(llm.LLMError):
     """Even with every message evicted, the system prompt, tools and summary do not fit the window."""
 
-    stop_reason = "context_window_overflow_in_system_prompt"
+    stop_reason = StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT
 
 
 def window_estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages: list[CtxMessage]) -> int:

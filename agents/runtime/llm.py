@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from agents.model_settings import REQUEST_SETTING_KEYS
+from agents.models import StopReason
 from lib import providers
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ class LLMError(Exception):
 
     `str(exc)` is the provider's full account (for the log); `reason` is the short one clients may see."""
 
-    stop_reason = "llm_api_error"
+    stop_reason: str = StopReason.LLM_API_ERROR
 
     def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
@@ -48,7 +50,7 @@ class ProviderTransientError(LLMError):
 class ContextOverflowError(LLMError):
     """The provider says the request is larger than the model's window."""
 
-    stop_reason = "context_window_overflow"
+    stop_reason = StopReason.CONTEXT_WINDOW_OVERFLOW
 
 
 @dataclass
@@ -153,7 +155,7 @@ def build_request(
         request["tools"] = tools
         if tool_choice:
             request["tool_choice"] = tool_choice
-    for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "reasoning_effort"):
+    for key in REQUEST_SETTING_KEYS:
         if model_settings.get(key) is not None:
             request[key] = model_settings[key]
     if tools and model_settings.get("parallel_tool_calls") is not None:

@@ -15,7 +15,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, Tool
+from agents.messages import call_reply
+from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, StopReason, Tool
 from agents.runtime import context, events, llm
 from agents.runtime.dispatch import run_release
 from agents.runtime.lifecycle import run_claim, run_finish
@@ -29,19 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_CONSECUTIVE_TOOL_ERRORS = 3
 INTERNAL_ERROR = "the server failed while running this agent; the details are in the server log"
 MAX_OVERFLOW_RETRIES = 2
-_FAILED_STOP_REASONS = {
-    "llm_api_error",
-    "invalid_tool_call",
-    "error",
-    "context_window_overflow",
-    "context_window_overflow_in_system_prompt",
-}
 _TRUE = (True, "true", "True", 1)
-# Ways a run ends of its own accord; tool rules may hold these back (required_before_exit).
-_NATURAL_ENDS = {"end_turn", "no_tool_call", "tool_rule"}
-# stop_reason of a continuing step that tried to end the run before its required_before_exit tools were called:
-# the next step forces the first missing one (read back when the run is resumed).
-EXIT_BLOCKED = "required_before_exit"
 
 
 @dataclass
@@ -54,7 +43,7 @@ class Outcome:
 
     @property
     def status(self) -> str:
-        return RunStatus.FAILED if self.stop_reason in _FAILED_STOP_REASONS else RunStatus.COMPLETED
+        return RunStatus.FAILED if StopReason.failed(self.stop_reason) else RunStatus.COMPLETED
 
 
 class _Abandon(Exception):
@@ -74,7 +63,7 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
     except Exception:
         logger.exception("run %s failed", run.id)
         # The exception's text (paths, library internals) stays in the log; members see run.error.
-        run_finish(run=run, status=RunStatus.FAILED, stop_reason="error", error=INTERNAL_ERROR)
+        run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=INTERNAL_ERROR)
 
 
 def _execute(run: Run, token: str) -> None:
@@ -85,7 +74,7 @@ def _execute(run: Run, token: str) -> None:
     last = Step.objects.filter(run=run).order_by("-index").first() if run.step_count else None
     if last is not None and not last.continues:
         # Resumed after the final step was persisted but before the run was marked finished.
-        outcome = Outcome(stop=True, stop_reason=last.stop_reason or "end_turn", error=last.error)
+        outcome = Outcome(stop=True, stop_reason=last.stop_reason or StopReason.END_TURN, error=last.error)
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
         return
     index = last.index + 1 if last is not None else 0
@@ -94,7 +83,7 @@ def _execute(run: Run, token: str) -> None:
     exit_blocked = False
     if rules and last is not None:  # resumed: the history so far is in the run's persisted tool results
         history = _run_calls(run)
-        exit_blocked = last.stop_reason == EXIT_BLOCKED
+        exit_blocked = last.stop_reason == StopReason.REQUIRED_BEFORE_EXIT
     consecutive_errors = 0
     first = index
     while index < max_steps:
@@ -115,18 +104,18 @@ def _execute(run: Run, token: str) -> None:
         if outcome.stop:
             return  # the step's transaction finished the run
         history += outcome.calls
-        exit_blocked = outcome.stop_reason == EXIT_BLOCKED
+        exit_blocked = outcome.stop_reason == StopReason.REQUIRED_BEFORE_EXIT
         consecutive_errors = consecutive_errors + 1 if outcome.tool_errors else 0
         if consecutive_errors >= MAX_CONSECUTIVE_TOOL_ERRORS:
             run_finish(
                 run=run,
                 status=RunStatus.FAILED,
-                stop_reason="invalid_tool_call",
+                stop_reason=StopReason.INVALID_TOOL_CALL,
                 error=f"{consecutive_errors} steps in a row ended in tool errors",
             )
             return
         index += 1
-    run_finish(run=run, status=RunStatus.COMPLETED, stop_reason="max_steps")
+    run_finish(run=run, status=RunStatus.COMPLETED, stop_reason=StopReason.MAX_STEPS)
 
 
 def _run_calls(run: Run) -> list[Call]:
@@ -321,35 +310,35 @@ def _apply(
     specs = [assistant]
     done: list[Call] = []  # this step's successful calls
     if not response.tool_calls:
-        outcome = Outcome(stop=True, stop_reason="no_tool_call" if memgpt else "end_turn")
+        outcome = Outcome(stop=True, stop_reason=StopReason.NO_TOOL_CALL if memgpt else StopReason.END_TURN)
         return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
     ctx = ToolContext(agent=agent, run_id=run.id, step_id=step.id)
     any_error = all_error = heartbeat = replied = False
     all_error = True
-    for call in response.tool_calls:
+    for raw, call in zip(calls, response.tool_calls, strict=True):
         refusal = _refusal(rules, history or [], done, plan, tools, call.name) if rules else None
-        args: dict[str, Any] = {}
         if refusal is not None:
             result, is_err, wants_heartbeat = refusal, True, memgpt
         else:
-            result, is_err, wants_heartbeat, args = _run_tool(ctx, tools, call, memgpt)
+            result, is_err, wants_heartbeat = _run_tool(ctx, tools, call, memgpt)
         specs.append(MessageSpec(role="tool", text=result, tool_call_id=call.id, name=call.name, is_err=is_err))
         if rules and not is_err:
             done.append(Call(call.name, result))
         any_error = any_error or is_err
         all_error = all_error and is_err
         heartbeat = heartbeat or wants_heartbeat
-        if call.name == "send_message" and not is_err:
+        reply = None if is_err else call_reply(raw)
+        if reply is not None:  # the row's text is the reply (agents.messages), also for a memgpt agent
             replied = True
-            assistant.text = "\n".join(p for p in (assistant.text, str(args.get("message", ""))) if p)
+            assistant.text = "\n".join(p for p in (assistant.text, reply) if p)
     if not memgpt:
         outcome = Outcome(stop=False, tool_errors=all_error)
     elif replied and not any_error:
-        outcome = Outcome(stop=True, stop_reason="end_turn")
+        outcome = Outcome(stop=True, stop_reason=StopReason.END_TURN)
     elif heartbeat or any_error:
         outcome = Outcome(stop=False, tool_errors=all_error)
     else:
-        outcome = Outcome(stop=True, stop_reason="end_turn")
+        outcome = Outcome(stop=True, stop_reason=StopReason.END_TURN)
     return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
 
 
@@ -375,28 +364,30 @@ def _ruled(
     """Apply exit_loop, continue_loop and required_before_exit to a step's outcome."""
     outcome.calls = done
     if rules.ends_run(done):
-        outcome = Outcome(stop=True, stop_reason="tool_rule", calls=done)
+        outcome = Outcome(stop=True, stop_reason=StopReason.TOOL_RULE, calls=done)
     elif outcome.stop and rules.continues_run(done):
         outcome = Outcome(stop=False, calls=done)
-    if outcome.stop and outcome.stop_reason in _NATURAL_ENDS and rules.missing_required([*history, *done], tools):
-        outcome = Outcome(stop=False, stop_reason=EXIT_BLOCKED, calls=done)
+    if (
+        outcome.stop
+        and StopReason.natural_end(outcome.stop_reason)
+        and rules.missing_required([*history, *done], tools)
+    ):
+        outcome = Outcome(stop=False, stop_reason=StopReason.REQUIRED_BEFORE_EXIT, calls=done)
     return outcome
 
 
-def _run_tool(
-    ctx: ToolContext, tools: dict[str, Tool], call: llm.ToolCallOut, memgpt: bool
-) -> tuple[str, bool, bool, dict[str, Any]]:
-    """(result text, is_error, heartbeat requested, parsed args). Errors are for the model to read."""
+def _run_tool(ctx: ToolContext, tools: dict[str, Tool], call: llm.ToolCallOut, memgpt: bool) -> tuple[str, bool, bool]:
+    """(result text, is_error, heartbeat requested). Errors are for the model to read."""
     tool = tools.get(call.name)
     if tool is None:
         available = ", ".join(sorted(tools)) or "none"
-        return f"Error: unknown tool '{call.name}'. Available tools: {available}", True, False, {}
+        return f"Error: unknown tool '{call.name}'. Available tools: {available}", True, False
     try:
         args = json.loads(call.arguments) if call.arguments.strip() else {}
     except json.JSONDecodeError as exc:
-        return f"Error: the arguments are not valid JSON ({exc.msg} at position {exc.pos})", True, memgpt, {}
+        return f"Error: the arguments are not valid JSON ({exc.msg} at position {exc.pos})", True, memgpt
     if not isinstance(args, dict):
-        return "Error: the arguments must be a JSON object", True, memgpt, {}
+        return "Error: the arguments must be a JSON object", True, memgpt
     heartbeat = memgpt and args.pop("request_heartbeat", False) in _TRUE
     result = execute_tool(ctx, tool, args)
-    return result.text, result.is_err, heartbeat, args
+    return result.text, result.is_err, heartbeat

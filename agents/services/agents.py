@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.selectors import organization_id_for
+from agents.model_settings import MODEL_SETTING_KEYS
 from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
 from agents.runtime.tool_rules import clean as clean_tool_rules
@@ -32,20 +33,6 @@ AGENT_TYPE_ALIASES = {
 }
 MIN_CONTEXT_WINDOW = 1_000
 MAX_CONTEXT_WINDOW = 10_000_000
-_MODEL_SETTING_KEYS = {
-    "temperature",
-    "max_tokens",
-    "max_output_tokens",
-    "top_p",
-    "api_base",
-    "parallel_tool_calls",
-    "reasoning_effort",
-    "frequency_penalty",
-    "presence_penalty",
-    "seed",
-    "response_format",
-    "provider_type",
-}
 _ADJECTIVES = [
     "amber",
     "brave",
@@ -133,7 +120,7 @@ def _clean_model_settings(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise ValidationError({"model_settings": "must be an object"})
-    unknown = set(value) - _MODEL_SETTING_KEYS
+    unknown = set(value) - MODEL_SETTING_KEYS
     if unknown:
         raise ValidationError({"model_settings": f"unknown setting(s): {', '.join(sorted(unknown))}"})
     temperature = value.get("temperature")

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agents.messages import REPLY_KWARG, SEND_MESSAGE
 from agents.models import Agent, Message, MessageRole
 from agents.runtime import events
 from agents.runtime.recall import messages_embed_after_commit
@@ -186,12 +187,12 @@ def message_update(
         replied_by_tool = False
         for call in calls:
             function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and function.get("name") == "send_message":
+            if isinstance(function, dict) and function.get("name") == SEND_MESSAGE:  # the reply lives in the call too
                 try:
                     arguments = json.loads(function.get("arguments") or "{}")
                 except ValueError:
                     arguments = {}
-                arguments = {**arguments, "message": text} if isinstance(arguments, dict) else {"message": text}
+                arguments = {**arguments, REPLY_KWARG: text} if isinstance(arguments, dict) else {REPLY_KWARG: text}
                 function["arguments"] = json.dumps(arguments, ensure_ascii=False)
                 replied_by_tool = True
         if not replied_by_tool:

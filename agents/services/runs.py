@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.content import clean_part
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step
+from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step, StopReason
 from agents.runtime import events
 from agents.runtime.dispatch import run_dispatch
 from agents.runtime.lifecycle import run_end_effects
@@ -136,7 +136,7 @@ def run_cancel(*, run: Run) -> Run:
     end the run had)."""
     with transaction.atomic():
         cancelled = Run.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
-            status=RunStatus.CANCELLED, stop_reason="cancelled", completed_at=timezone.now()
+            status=RunStatus.CANCELLED, stop_reason=StopReason.CANCELLED, completed_at=timezone.now()
         )
         run.refresh_from_db()
         if cancelled:

@@ -48,6 +48,3 @@ BUILTIN_TOOL_TYPES = {
 
 
 CUSTOM_TOOL_TYPE = "custom"
-
-
-_MODEL_SETTING_KEYS = ("temperature", "max_tokens", "max_output_tokens", "parallel_tool_calls", "reasoning_effort")

@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from accounts.selectors import organization_id_for
+from agents.model_settings import context_window_from_letta, embedding_handle_from_letta, model_handle_from_letta
 from agents.models import Agent, AgentType, Tool
 from agents.services.agents import agent_create
 from agents.services.messages import message_create_many
@@ -13,14 +14,11 @@ from api.agent_files.parse import (
     ImportOptions,
     _at,
     _block_from_file,
-    _context_window,
-    _embedding_handle,
     _fail,
     _handle,
     _list,
     _local_id,
     _messages_from_file,
-    _model_handle,
     _model_settings,
     _obj,
     _passages_from_file,
@@ -97,7 +95,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
         carried = entry.get("secrets") or entry.get("tool_exec_environment_variables") or {}
         if not isinstance(carried, dict):
             raise _fail(f"{path}.secrets", "must be an object of environment variable names to values")
-        file_model = None if options.model else _model_handle(entry, path)
+        file_model = None if options.model else model_handle_from_letta(entry, prefix=path)
         with _at(path):
             agent = agent_create(
                 actor=actor,
@@ -106,13 +104,15 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 system=_str(entry.get("system"), f"{path}.system"),
                 description=_str(entry.get("description"), f"{path}.description"),
                 model=_handle(options.model or file_model, f"{path}.model"),
-                embedding=_handle(options.embedding or _embedding_handle(entry, path), f"{path}.embedding"),
+                embedding=_handle(
+                    options.embedding or embedding_handle_from_letta(entry, prefix=path), f"{path}.embedding"
+                ),
                 block_ids=block_ids,
                 tool_ids=tool_ids,
                 include_base_tools=False,
                 tags=entry.get("tags"),
                 metadata=entry.get("metadata"),
-                context_window_limit=entry.get("context_window_limit") or _context_window(entry, path),
+                context_window_limit=context_window_from_letta(entry, prefix=path),
                 model_settings=_model_settings(
                     entry, ext, path, model=None if options.model else (file_model or settings.ENGRAM_DEFAULT_MODEL)
                 ),

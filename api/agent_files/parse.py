@@ -15,11 +15,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 from agents.content import clean_part
+from agents.messages import calls_reply
+from agents.model_settings import model_settings_from_letta
 from agents.models import MessageRole, Tool
 from agents.services.messages import MessageSpec
 from agents.services.tools import builtin_tools_ensure, tool_create, tool_update
 from api.agent_files.common import (
-    _MODEL_SETTING_KEYS,
     BUILTIN_TOOL_TYPES,
     CUSTOM_TOOL_TYPE,
     JSON,
@@ -29,7 +30,7 @@ from api.agent_files.common import (
     MAX_PASSAGES,
     MAX_RETURN,
 )
-from lib.providers import api_base_clean, file_endpoint_clean
+from lib.providers import api_base_clean
 from lib.text import check_storable
 from memory.models import Block
 from memory.services.blocks import block_create
@@ -167,42 +168,6 @@ def _handle(value: str | None, path: str) -> str | None:
     return value
 
 
-def _model_handle(entry: JSON, path: str) -> str | None:
-    if entry.get("model"):
-        return _str(entry["model"], f"{path}.model")
-    config = entry.get("llm_config")
-    if config is None:
-        return None
-    config = _obj(config, f"{path}.llm_config")
-    if config.get("handle"):
-        return _str(config["handle"], f"{path}.llm_config.handle")
-    if config.get("model"):
-        provider = _str(config.get("model_endpoint_type") or "openai", f"{path}.llm_config.model_endpoint_type")
-        return f"{provider}/{_str(config['model'], f'{path}.llm_config.model')}"
-    return None
-
-
-def _embedding_handle(entry: JSON, path: str) -> str | None:
-    if entry.get("embedding"):
-        return _str(entry["embedding"], f"{path}.embedding")
-    config = entry.get("embedding_config")
-    if config is None:
-        return None
-    config = _obj(config, f"{path}.embedding_config")
-    if config.get("handle"):
-        return _str(config["handle"], f"{path}.embedding_config.handle")
-    if config.get("embedding_model"):
-        provider = config.get("embedding_endpoint_type") or "openai"
-        model = _str(config["embedding_model"], f"{path}.embedding_config.embedding_model")
-        return f"{_str(provider, f'{path}.embedding_config.embedding_endpoint_type')}/{model}"
-    return None
-
-
-def _context_window(entry: JSON, path: str) -> Any:
-    config = entry.get("llm_config")
-    return None if config is None else _obj(config, f"{path}.llm_config").get("context_window")
-
-
 def _model_settings(entry: JSON, ext: JSON, path: str, *, model: str | None) -> dict[str, Any] | None:
     """Engram's own settings when the file has them, else what Letta's llm_config / model_settings say.
 
@@ -212,27 +177,12 @@ def _model_settings(entry: JSON, ext: JSON, path: str, *, model: str | None) -> 
         own = _obj(ext["model_settings"], f"{path}.engram.model_settings")
         api_base_clean(own.get("api_base"), field=f"{path}.engram.model_settings.api_base")
         return own
-    out: dict[str, Any] = {}
-    config = entry.get("llm_config")
-    if model is not None and config is not None:
-        endpoint = _obj(config, f"{path}.llm_config").get("model_endpoint")
-        base = file_endpoint_clean(
-            endpoint,
-            model=model,
-            field=f"{path}.llm_config.model_endpoint",
-            hint="; or choose the model at import (`model`), which leaves the file's endpoint out",
-        )
-        if base:
-            out["api_base"] = base
-    for key in ("llm_config", "model_settings"):
-        source = entry.get(key)
-        if source is None:
-            continue
-        source = _obj(source, f"{path}.{key}")
-        out.update({k: source[k] for k in _MODEL_SETTING_KEYS if source.get(k) is not None})
-    if entry.get("max_tokens") is not None:
-        out["max_tokens"] = entry["max_tokens"]
-    return out or None
+    return model_settings_from_letta(
+        entry,
+        model=model,
+        prefix=path,
+        endpoint_hint="; or choose the model at import (`model`), which leaves the file's endpoint out",
+    )
 
 
 def _tool_from_file(*, actor: User, org_id: uuid.UUID, entry: JSON, path: str, override: bool) -> Tool:
@@ -320,21 +270,6 @@ def _clean_tool_calls(value: Any, path: str) -> list[JSON]:
     return out
 
 
-def _reply_of(calls: list[JSON]) -> str:
-    """What a memgpt agent said to the user: the `message` argument of its send_message calls."""
-    said = []
-    for call in calls:
-        if call["function"]["name"] != "send_message":
-            continue
-        try:
-            args = json.loads(call["function"]["arguments"])
-        except ValueError:
-            continue
-        if isinstance(args, dict) and isinstance(args.get("message"), str):
-            said.append(args["message"])
-    return "\n".join(said)
-
-
 def _message_spec(raw: Any, path: str, *, memgpt: bool, call_names: dict[str, str]) -> MessageSpec | None:
     """One file message → what message_create_many stores; None for messages Engram has no place for
     (Letta's tool-approval records)."""
@@ -380,7 +315,7 @@ def _message_spec(raw: Any, path: str, *, memgpt: bool, call_names: dict[str, st
     elif role == MessageRole.ASSISTANT and memgpt:
         # Engram stores a memgpt turn's inner monologue as reasoning and what send_message said as its text.
         reasoning = "\n".join(p for p in (reasoning, text) if p)
-        text = _reply_of(calls)
+        text = calls_reply(calls)
     if len(tool_call_id) > MAX_ID_CHARS:
         raise _fail(f"{path}.tool_call_id", f"at most {MAX_ID_CHARS} characters")
     name = _str(entry.get("name"), f"{path}.name") or ""

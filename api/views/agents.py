@@ -14,6 +14,12 @@ from rest_framework.response import Response
 
 from accounts.http import api_actor
 from accounts.selectors import organization_id_for
+from agents.model_settings import (
+    context_window_from_letta,
+    embedding_handle_from_letta,
+    model_handle_from_letta,
+    model_settings_from_letta,
+)
 from agents.models import Agent, AgentTag, Identity, Tool
 from agents.selectors import agent_list
 from agents.services.agents import agent_create, agent_delete, agent_recompile, agent_update
@@ -24,7 +30,7 @@ from api.pagination import CursorParams, cursor_id, paginate
 from api.schemas import AgentStateSchema, ContextWindowSchema, MemorySchema
 from api.wire import context_window_overview
 from lib.ids import parse_id
-from lib.providers import api_base_allowed, file_endpoint_clean
+from lib.providers import api_base_allowed
 from memory.models import Block
 
 S = serializers
@@ -58,47 +64,6 @@ class MemoryBlockInput(S.Serializer[Any]):
     read_only = S.BooleanField(required=False)  # type: ignore[assignment]  # a Field attribute in the stubs
     metadata = S.DictField(required=False, allow_null=True)
     tags = S.ListField(child=S.CharField(), required=False, allow_null=True)
-
-
-def _model_handle(data: dict[str, Any]) -> str | None:
-    """`model`, else the handle inside a legacy `llm_config`."""
-    if data.get("model"):
-        return str(data["model"])
-    config = data.get("llm_config") or {}
-    if config.get("handle"):
-        return str(config["handle"])
-    if config.get("model"):
-        return f"{config.get('model_endpoint_type') or 'openai'}/{config['model']}"
-    return None
-
-
-def _embedding_handle(data: dict[str, Any]) -> str | None:
-    if data.get("embedding"):
-        return str(data["embedding"])
-    config = data.get("embedding_config") or {}
-    if config.get("handle"):
-        return str(config["handle"])
-    if config.get("embedding_model"):
-        return f"{config.get('embedding_endpoint_type') or 'openai'}/{config['embedding_model']}"
-    return None
-
-
-def _model_settings(data: dict[str, Any], model: str | None) -> dict[str, Any] | None:
-    out: dict[str, Any] = {}
-    given = data.get("model_settings") or {}
-    for key in ("temperature", "max_output_tokens", "parallel_tool_calls", "reasoning_effort", "response_format"):
-        if given.get(key) is not None:
-            out[key] = given[key]
-    if given.get("api_base") is not None:
-        out["api_base"] = given["api_base"]  # agent_create/agent_update refuse one the operator did not configure
-    if data.get("max_tokens") is not None:
-        out["max_tokens"] = data["max_tokens"]
-    endpoint = (data.get("llm_config") or {}).get("model_endpoint")
-    if endpoint and model:
-        base = file_endpoint_clean(endpoint, model=model, field="llm_config.model_endpoint")
-        if base:
-            out["api_base"] = base
-    return out or None
 
 
 class SecretsField(S.DictField):
@@ -191,8 +156,8 @@ class AgentListCreateApi(ApiView):
             agent_type=data.get("agent_type"),
             system=data.get("system"),
             description=data.get("description"),
-            model=_model_handle(data),
-            embedding=_embedding_handle(data),
+            model=model_handle_from_letta(data),
+            embedding=embedding_handle_from_letta(data),
             memory_blocks=blocks,
             block_ids=bare_ids("block", data.get("block_ids"), field="block_ids"),
             tools=data.get("tools"),
@@ -202,9 +167,10 @@ class AgentListCreateApi(ApiView):
             tool_rules=data.get("tool_rules"),
             tags=data.get("tags"),
             metadata=data.get("metadata"),
-            context_window_limit=data.get("context_window_limit")
-            or (data.get("llm_config") or {}).get("context_window"),
-            model_settings=_model_settings(data, _model_handle(data) or settings.ENGRAM_DEFAULT_MODEL),
+            context_window_limit=context_window_from_letta(data),
+            model_settings=model_settings_from_letta(
+                data, model=model_handle_from_letta(data) or settings.ENGRAM_DEFAULT_MODEL
+            ),
             compaction_settings=data.get("compaction_settings"),
             timezone=data.get("timezone"),
             secrets=_secrets(data),
@@ -270,14 +236,14 @@ class AgentDetailApi(ApiView):
         )
         if "description" in data:
             changes["description"] = data["description"] or ""
-        if _model_handle(data):
-            changes["model"] = _model_handle(data)
-        if _embedding_handle(data):
-            changes["embedding"] = _embedding_handle(data)
-        window = data.get("context_window_limit") or (data.get("llm_config") or {}).get("context_window")
+        if model_handle_from_letta(data):
+            changes["model"] = model_handle_from_letta(data)
+        if embedding_handle_from_letta(data):
+            changes["embedding"] = embedding_handle_from_letta(data)
+        window = context_window_from_letta(data)
         if window is not None:
             changes["context_window_limit"] = window
-        given = _model_settings(data, _model_handle(data) or agent.model)
+        given = model_settings_from_letta(data, model=model_handle_from_letta(data) or agent.model)
         if given is not None:
             stored = dict(agent.model_settings or {})
             if stored.get("api_base") and not api_base_allowed(str(stored["api_base"])):

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import api_actor
-from agents.models import Agent, Message, MessageRole, Run, RunStatus
+from agents.models import Agent, Message, MessageRole, Run, RunStatus, StopReason
 from agents.runtime.recall import MAX_LIMIT as RECALL_MAX_LIMIT
 from agents.runtime.recall import MessageHit, message_search_organization
 from agents.runtime.waiting import TERMINAL_STATUSES, run_wait
@@ -157,21 +157,15 @@ def start_run(request: Request, agent: Agent, data: dict[str, Any], **extra: Any
     )
 
 
-def final_stop_reason(run: Run) -> str:
-    if run.status == RunStatus.CANCELLED:
-        return "cancelled"
-    reason = wire.stop_reason_to_wire(run.stop_reason)
-    if reason:
-        return reason
-    return "error" if run.status == RunStatus.FAILED else "end_turn"
-
-
 def letta_response(request: Request, run: Run, data: dict[str, Any]) -> dict[str, Any]:
     rows = message_list(actor=api_actor(request), agent_id=run.agent_id, run_id=run.id, order="asc", limit=MAX_LIST)
     rows = [m for m in rows if m.role != MessageRole.USER]
     return {
         "messages": wire.messages_to_wire(rows, message_options(data), types=data.get("include_return_message_types")),
-        "stop_reason": {"message_type": "stop_reason", "stop_reason": final_stop_reason(run)},
+        "stop_reason": {
+            "message_type": "stop_reason",
+            "stop_reason": StopReason.of_run(status=run.status, value=run.stop_reason),
+        },
         "usage": wire.usage_statistics([run]),
     }
 
@@ -197,7 +191,7 @@ class MessageCreateApi(NoRetryOnFailure):
         if run.status not in TERMINAL_STATUSES:
             run_public = public_id("run", run.id)
             raise SendTimeout(f"Run {run_public} is still {run.status}; poll GET /v1/runs/{run_public}.")
-        if run.status == RunStatus.FAILED and run.stop_reason == "llm_api_error":
+        if run.status == RunStatus.FAILED and run.stop_reason == StopReason.LLM_API_ERROR:
             raise LLMFailure(f"The model provider failed: {run.error}" if run.error else None)
         return Response(letta_response(request, run, data))
 

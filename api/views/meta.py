@@ -1,9 +1,7 @@
 """What this server can call: chat models of the configured providers, and embedding models."""
 
-import os
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -12,58 +10,22 @@ from rest_framework.response import Response
 from api import wire
 from api.base import ApiView, validated
 from api.schemas import EmbeddingModelSchema, ModelSchema
-from lib import providers
+from lib import catalogue, providers
 
 S = serializers
 
-# Well-known chat models per provider, offered when that provider is configured (its key or base URL is set).
-# Any other litellm handle works too when given to an agent; this list is what pickers show.
-PROVIDER_MODELS: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {
-    "openai": (
-        ("OPENAI_API_KEY", "OPENAI_API_BASE"),
-        {"gpt-4o-mini": 128_000, "gpt-4o": 128_000, "gpt-4.1": 1_047_576, "gpt-4.1-mini": 1_047_576},
-    ),
-    "anthropic": (
-        ("ANTHROPIC_API_KEY",),
-        {"claude-sonnet-4-5": 200_000, "claude-haiku-4-5": 200_000},
-    ),
-    "gemini": (("GEMINI_API_KEY",), {"gemini-2.5-flash": 1_048_576, "gemini-2.5-pro": 1_048_576}),
-    "groq": (("GROQ_API_KEY",), {"llama-3.3-70b-versatile": 131_072}),
-    "mistral": (("MISTRAL_API_KEY",), {"mistral-large-latest": 131_072}),
-    "deepseek": (("DEEPSEEK_API_KEY",), {"deepseek-chat": 65_536}),
-    "ollama": (("OLLAMA_API_BASE",), {}),
-}
-EMBEDDING_MODELS = {
-    "openai": ("openai/text-embedding-3-small", "openai/text-embedding-3-large"),
-}
-LOCAL_EMBEDDING = "local/all-minilm-l6-v2-int8"
-
-
-def _configured(provider: str) -> bool:
-    names, _ = PROVIDER_MODELS[provider]
-    return any(os.environ.get(name) or getattr(settings, name, None) for name in names)
-
-
-def model_handles() -> dict[str, int]:
-    handles: dict[str, int] = {}
-    for provider, (_, models) in PROVIDER_MODELS.items():
-        if _configured(provider):
-            handles.update({f"{provider}/{name}": window for name, window in models.items()})
-    handles.setdefault(settings.ENGRAM_DEFAULT_MODEL, 128_000)
-    return handles
-
 
 def model_to_wire(handle: str, window: int) -> dict[str, Any]:
-    provider, _, name = handle.partition("/")
+    provider, name = catalogue.split_handle(handle)
     return {
         "handle": handle,
         "name": name,
         "display_name": name,
         "model": name,
         "model_type": "llm",
-        "model_endpoint_type": wire.ENDPOINT_TYPES.get(provider, "openai"),
+        "model_endpoint_type": catalogue.endpoint_type(provider),
         "model_endpoint": providers.endpoint_public(handle, {}),  # never the operator's internal base URL
-        "provider_type": wire.ENDPOINT_TYPES.get(provider, "openai"),
+        "provider_type": catalogue.endpoint_type(provider),
         "provider_name": provider,
         "provider_category": "base",
         "context_window": window,
@@ -78,14 +40,14 @@ def model_to_wire(handle: str, window: int) -> dict[str, Any]:
 
 def embedding_to_wire(handle: str) -> dict[str, Any]:
     config = wire.embedding_config(handle) or {}
-    provider, _, name = handle.partition("/")
+    provider, name = catalogue.split_handle(handle)
     return {
         **config,
         "name": name,
         "display_name": name,
         "model_type": "embedding",
         "provider_name": provider,
-        "provider_type": "hugging-face" if provider == "local" else config.get("embedding_endpoint_type", "openai"),
+        "provider_type": catalogue.embedding_endpoint_type(provider),
     }
 
 
@@ -98,7 +60,7 @@ class ModelListApi(ApiView):
     @extend_schema(operation_id="list_models", parameters=[FilterSerializer], responses={200: ModelSchema(many=True)})
     def get(self, request: Request) -> Response:
         params = validated(self.FilterSerializer, request.query_params)
-        models = [model_to_wire(h, w) for h, w in sorted(model_handles().items())]
+        models = [model_to_wire(h, w) for h, w in sorted(catalogue.chat_models().items())]
         if params.get("provider_name"):
             models = [m for m in models if m["provider_name"] == params["provider_name"]]
         if params.get("provider_type"):
@@ -111,10 +73,5 @@ class ModelListApi(ApiView):
 class EmbeddingModelListApi(ApiView):
     @extend_schema(operation_id="list_embedding_models", responses={200: EmbeddingModelSchema(many=True)})
     def get(self, request: Request) -> Response:
-        handles = [LOCAL_EMBEDDING]
-        for provider, names in EMBEDDING_MODELS.items():
-            if _configured(provider):
-                handles += list(names)
-        if settings.ENGRAM_DEFAULT_EMBEDDING not in handles:
-            handles.append(settings.ENGRAM_DEFAULT_EMBEDDING)
+        handles = catalogue.embedding_models()
         return Response([embedding_to_wire(h) for h in handles])

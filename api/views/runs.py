@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import api_actor
-from agents.models import RunStatus
+from agents.models import RunStatus, StopReason
 from agents.selectors import message_org_list, run_list, run_tools_used, step_list
 from agents.services.runs import run_delete, step_feedback_update
 from api import wire
@@ -38,7 +38,7 @@ class RunListApi(ApiView):
         agent_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
         statuses = S.ListField(child=S.CharField(), required=False, allow_null=True)
         active = S.BooleanField(required=False, default=False)
-        stop_reason = S.CharField(required=False, allow_null=True)
+        stop_reason = S.ChoiceField(choices=StopReason.wire_values(), required=False, allow_null=True)
 
     @extend_schema(operation_id="list_runs", parameters=[FilterSerializer], responses={200: RunSchema(many=True)})
     def get(self, request: Request) -> Response:
@@ -55,7 +55,7 @@ class RunListApi(ApiView):
         if agent_ids:
             qs = qs.filter(agent_id__in=[a for a in agent_ids if a is not None])
         if params.get("stop_reason"):
-            qs = qs.filter(stop_reason=params["stop_reason"])
+            qs = qs.filter(stop_reason__in=StopReason.stored_as(params["stop_reason"]))
         page = paginate_by(qs, prefix="run", params=params)
         return Response([wire.run_to_wire(r) for r in page])
 

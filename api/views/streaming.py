@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 
-from agents.models import AgentType, Message, MessageRole, Run, RunStatus
+from agents.models import AgentType, Message, MessageRole, Run, RunStatus, StopReason
 from agents.runtime.events import group_name
 from agents.runtime.waiting import TERMINAL_STATUSES
 from agents.selectors import message_list, run_get
@@ -30,7 +30,6 @@ from lib.ids import parse_id, public_id
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
-FAILED_REASONS = {"error", "llm_api_error", "invalid_llm_response", "context_window_overflow_in_system_prompt"}
 
 
 @dataclass
@@ -280,10 +279,8 @@ def _is_memgpt(run: Run) -> bool:
 
 
 def _ending(run: Run) -> list[bytes]:
-    reason = wire.stop_reason_to_wire(run.stop_reason) or (
-        "cancelled" if run.status == RunStatus.CANCELLED else "end_turn"
-    )
-    if run.status == RunStatus.FAILED and reason in FAILED_REASONS:
+    reason = StopReason.of_run(status=run.status, value=run.stop_reason)
+    if run.status == RunStatus.FAILED and StopReason.errored(reason):
         error = {
             "message_type": "error_message",
             "run_id": public_id("run", run.id),

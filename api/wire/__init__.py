@@ -7,7 +7,6 @@ overview). Views import this package (`from api import wire`).
 """
 
 from api.wire.agents import (
-    ENDPOINT_TYPES,
     agent_state,
     agent_type_to_wire,
     embedding_config,
@@ -27,26 +26,21 @@ from api.wire.messages import (
     message_to_wire,
     messages_to_wire,
     now_iso,
-    tool_call_fields,
     tool_return_to_wire,
 )
 from api.wire.runs import (
     RUN_STATUS,
-    STOP_REASONS,
     run_metrics_to_wire,
     run_to_wire,
     step_metrics_to_wire,
     step_to_wire,
-    stop_reason_to_wire,
     usage_statistics,
 )
 
 __all__ = [
     "DEFAULT_OPTIONS",
-    "ENDPOINT_TYPES",
     "JSON",
     "RUN_STATUS",
-    "STOP_REASONS",
     "MessageOptions",
     "agent_state",
     "agent_type_to_wire",
@@ -68,8 +62,6 @@ __all__ = [
     "secret_to_wire",
     "step_metrics_to_wire",
     "step_to_wire",
-    "stop_reason_to_wire",
-    "tool_call_fields",
     "tool_return_to_wire",
     "tool_to_wire",
     "usage_statistics",

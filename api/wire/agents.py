@@ -17,45 +17,17 @@ from agents.models import (
     AgentSecret,
     AgentType,
     Identity,
+    StopReason,
     Tool,
 )
 from api.wire.blocks import JSON, block_to_wire, iso
-from api.wire.runs import model_provider, stop_reason_to_wire
 from api.wire.types import AgentStateWire
-from lib import providers
+from lib import catalogue, providers
 from lib.crypto import decrypt
 from lib.ids import public_id, user_public_id
 from memory.models import Block
 
 DEFAULT_WIRE_AGENT_TYPE: dict[str, str] = {AgentType.V1: "letta_v1_agent", AgentType.MEMGPT: "memgpt_v2_agent"}
-
-# Letta's provider names for litellm prefixes; anything else is reported as OpenAI-compatible.
-ENDPOINT_TYPES = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "google_ai",
-    "vertex_ai": "google_vertex",
-    "azure": "azure",
-    "groq": "groq",
-    "ollama": "ollama",
-    "ollama_chat": "ollama",
-    "mistral": "mistral",
-    "together_ai": "together",
-    "bedrock": "bedrock",
-    "deepseek": "deepseek",
-    "xai": "xai",
-    "openrouter": "openrouter",
-    "fireworks_ai": "fireworks",
-    "lm_studio": "lmstudio",
-    "hosted_vllm": "vllm",
-}
-EMBEDDING_DIMS = {
-    "local/all-minilm-l6-v2": 384,
-    "local/all-minilm-l6-v2-int8": 384,
-    "openai/text-embedding-3-small": 1536,
-    "openai/text-embedding-3-large": 3072,
-    "openai/text-embedding-ada-002": 1536,
-}
 
 
 def agent_type_to_wire(agent: Agent) -> str:
@@ -63,11 +35,11 @@ def agent_type_to_wire(agent: Agent) -> str:
 
 
 def llm_config(agent: Agent) -> JSON:
-    provider, name = model_provider(agent.model)
+    provider, name = catalogue.split_handle(agent.model)
     ms = agent.model_settings or {}
     return {
         "model": name,
-        "model_endpoint_type": ENDPOINT_TYPES.get(provider, "openai"),
+        "model_endpoint_type": catalogue.endpoint_type(provider),
         # The provider's public URL, or null: an operator's internal base URL is not shown to members.
         "model_endpoint": providers.endpoint_public(agent.model, ms),
         "provider_name": provider,
@@ -90,12 +62,12 @@ def llm_config(agent: Agent) -> JSON:
 def embedding_config(handle: str) -> JSON | None:
     if not handle:
         return None
-    provider, name = model_provider(handle)
+    provider, name = catalogue.split_handle(handle)
     return {
-        "embedding_endpoint_type": "hugging-face" if provider == "local" else ENDPOINT_TYPES.get(provider, "openai"),
-        "embedding_endpoint": None if provider == "local" else providers.endpoint_public(handle, {}),
+        "embedding_endpoint_type": catalogue.embedding_endpoint_type(provider),
+        "embedding_endpoint": None if provider == catalogue.LOCAL_PROVIDER else providers.endpoint_public(handle, {}),
         "embedding_model": name,
-        "embedding_dim": EMBEDDING_DIMS.get(handle, 1536),
+        "embedding_dim": catalogue.embedding_dim(handle),
         "embedding_chunk_size": 300,
         "handle": handle,
         "batch_size": 32,
@@ -205,7 +177,7 @@ def agent_state(
         "pending_approval": None,
         "last_run_completion": iso(agent.last_run_completion),
         "last_run_duration_ms": agent.last_run_duration_ms,
-        "last_stop_reason": stop_reason_to_wire(agent.last_stop_reason),
+        "last_stop_reason": StopReason.to_wire(agent.last_stop_reason),
         "max_files_open": None,
         "per_file_view_window_char_limit": None,
         "message_buffer_autoclear": False,

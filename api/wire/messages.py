@@ -2,13 +2,20 @@
 one tool_call_message per call), sharing the row id (`message-<uuid>`) and told apart by `otid`."""
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
-from agents.content import UNREADABLE_IMAGE, image_url
+from agents.messages import (
+    REPLY_KWARG,
+    SEND_MESSAGE,
+    call_argument,
+    parts_text,
+    reply_text,
+    stored_parts,
+    tool_call_fields,
+)
 from agents.models import (
     Message,
     MessageRole,
@@ -25,7 +32,7 @@ def message_to_internal_wire(message: Message) -> JSON:
         "id": public_id("message", message.id),
         "agent_id": public_id("agent", message.agent_id),
         "role": message.role,
-        "content": _parts(message),
+        "content": stored_parts(message),
         "text": message.text,
         "name": message.name or None,
         "tool_calls": list(message.tool_calls or []) or None,
@@ -50,12 +57,13 @@ def message_search_result(message: Message) -> JSON | None:
         "created_at": iso(message.created_at),
     }
     if message.role == MessageRole.SYSTEM:
-        return {**base, "message_type": "system_message", "content": _text(message)}
+        return {**base, "message_type": "system_message", "content": parts_text(message)}
     if message.role == MessageRole.USER:
         return {**base, "message_type": "user_message", "content": _content(message)}
     if message.role == MessageRole.ASSISTANT:
-        if message.text:  # the reply (for memgpt rows: what send_message said)
-            return {**base, "message_type": "assistant_message", "content": message.text}
+        reply = reply_text(message)
+        if reply:
+            return {**base, "message_type": "assistant_message", "content": reply}
         if message.reasoning:
             return {**base, "message_type": "reasoning_message", "reasoning": message.reasoning}
     return None
@@ -101,8 +109,8 @@ class MessageOptions:
     """How assistant tool calls are presented (Letta's legacy `use_assistant_message` knobs)."""
 
     use_assistant_message: bool = True
-    assistant_message_tool_name: str = "send_message"
-    assistant_message_tool_kwarg: str = "message"
+    assistant_message_tool_name: str = SEND_MESSAGE
+    assistant_message_tool_kwarg: str = REPLY_KWARG
 
 
 DEFAULT_OPTIONS = MessageOptions()
@@ -132,71 +140,24 @@ def _base(message: Message, message_type: str, index: int) -> JSON:
     return cast(JSON, out)
 
 
-def _parts(message: Message) -> list[JSON]:
-    content = message.content
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if isinstance(content, list):
-        # An image part stored before parts were checked, with no usable source, would fail the SDKs' parsing.
-        return [
-            {"type": "text", "text": UNREADABLE_IMAGE}
-            if p.get("type") == "image" and image_url(p.get("source")) is None
-            else p
-            for p in content
-            if isinstance(p, dict)
-        ]
-    return []
-
-
-def _text(message: Message) -> str:
-    parts = _parts(message)
-    if parts:
-        return "".join(str(p.get("text", "")) for p in parts if p.get("type", "text") == "text")
-    return message.text
-
-
 def _content(message: Message) -> str | list[JSON]:
     """A string when the content is text only (what the SDK users print), else the parts."""
-    parts = _parts(message)
+    parts = stored_parts(message)
     if all(p.get("type", "text") == "text" for p in parts):
-        return _text(message)
+        return parts_text(message)
     return parts
-
-
-def tool_call_fields(raw: Any) -> JSON:
-    """{name, arguments (JSON string), tool_call_id} from an OpenAI-style or flat stored tool call."""
-    call: JSON = raw if isinstance(raw, dict) else {}
-    nested = call.get("function")
-    function: JSON = nested if isinstance(nested, dict) else call
-    arguments = function.get("arguments", "")
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments)
-    return {
-        "name": str(function.get("name", "")),
-        "arguments": arguments,
-        "tool_call_id": str(call.get("id") or call.get("tool_call_id") or ""),
-    }
-
-
-def _assistant_kwarg(arguments: str, kwarg: str) -> str | None:
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        return None
-    value = parsed.get(kwarg) if isinstance(parsed, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def message_to_wire(message: Message, options: MessageOptions = DEFAULT_OPTIONS) -> list[JSON]:
     """The LettaMessages of one stored row, in the order the agent produced them."""
     if message.role == MessageRole.SYSTEM:
-        return [{**_base(message, "system_message", 0), "content": _text(message)}]
+        return [{**_base(message, "system_message", 0), "content": parts_text(message)}]
     if message.role == MessageRole.USER:
         return [{**_base(message, "user_message", 0), "content": _content(message)}]
     if message.role == MessageRole.TOOL:
         if options.use_assistant_message and message.name == options.assistant_message_tool_name:
             return []  # the reply itself was shown as an assistant_message
-        text = _text(message)
+        text = parts_text(message)
         status = "error" if message.is_err else "success"
         return [
             {
@@ -229,13 +190,13 @@ def message_to_wire(message: Message, options: MessageOptions = DEFAULT_OPTIONS)
             }
         )
     calls = [tool_call_fields(raw) for raw in message.tool_calls or []]
-    replies_by_tool = any(c["name"] in ("send_message", options.assistant_message_tool_name) for c in calls)
-    text = _text(message)
+    replies_by_tool = any(c["name"] in (SEND_MESSAGE, options.assistant_message_tool_name) for c in calls)
+    text = parts_text(message)
     if text and not replies_by_tool:  # a memgpt row's text repeats what send_message said
         out.append({**_base(message, "assistant_message", len(out)), "content": text})
     for call in calls:
         if options.use_assistant_message and call["name"] == options.assistant_message_tool_name:
-            reply = _assistant_kwarg(call["arguments"], options.assistant_message_tool_kwarg)
+            reply = call_argument(call["arguments"], options.assistant_message_tool_kwarg)
             if reply is not None:
                 out.append({**_base(message, "assistant_message", len(out)), "content": reply})
                 continue

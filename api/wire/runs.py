@@ -1,4 +1,4 @@
-"""Runs, steps and their metrics on the wire, and the stop reasons Letta knows."""
+"""Runs, steps and their metrics on the wire (stop reasons: agents.models.StopReason)."""
 
 from collections.abc import Iterable
 from typing import cast
@@ -7,32 +7,13 @@ from agents.models import (
     Run,
     RunStatus,
     Step,
+    StopReason,
     Tool,
 )
 from api.wire.blocks import JSON, iso
 from api.wire.types import RunWire, StepWire
+from lib import catalogue
 from lib.ids import public_id
-
-STOP_REASONS = {
-    "end_turn",
-    "error",
-    "llm_api_error",
-    "invalid_llm_response",
-    "invalid_tool_call",
-    "max_steps",
-    "max_tokens_exceeded",
-    "no_tool_call",
-    "tool_rule",
-    "cancelled",
-    "requires_approval",
-}
-
-
-def model_provider(handle: str) -> tuple[str, str]:
-    """Letta's provider name and model name of a `provider/model` handle (a bare name is OpenAI's)."""
-    provider, _, name = handle.partition("/")
-    return (provider, name) if name else ("openai", provider)
-
 
 RUN_STATUS = {
     RunStatus.QUEUED: "created",
@@ -41,12 +22,6 @@ RUN_STATUS = {
     RunStatus.FAILED: "failed",
     RunStatus.CANCELLED: "cancelled",
 }
-
-
-def stop_reason_to_wire(reason: str) -> str | None:
-    if not reason:
-        return None
-    return reason if reason in STOP_REASONS else "error"
 
 
 def run_to_wire(run: Run) -> JSON:
@@ -58,7 +33,7 @@ def run_to_wire(run: Run) -> JSON:
         "id": public_id("run", run.id),
         "agent_id": public_id("agent", run.agent_id),
         "status": RUN_STATUS.get(RunStatus(run.status), "created"),
-        "stop_reason": stop_reason_to_wire(run.stop_reason),
+        "stop_reason": StopReason.to_wire(run.stop_reason),
         "background": bool(options.get("background", False)),
         "callback_url": run.callback_url or None,
         "callback_sent_at": None,
@@ -137,7 +112,7 @@ def step_metrics_to_wire(step: Step) -> JSON:
 
 
 def step_to_wire(step: Step) -> JSON:
-    provider, _ = model_provider(step.model)
+    provider, _ = catalogue.split_handle(step.model)
     out: StepWire = {
         "id": public_id("step", step.id),
         "run_id": public_id("run", step.run_id),

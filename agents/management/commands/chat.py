@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from rest_framework.exceptions import NotFound
 
-from agents.models import Agent, Message, MessageRole, RunStatus
+from agents.models import Agent, Message, MessageRole, RunStatus, StopReason
 from agents.runtime.waiting import run_wait
 from agents.services.runs import run_create
 from lib.ids import parse_id
@@ -84,7 +84,7 @@ class Command(BaseCommand):
                 run_id=run.id, timeout=settings.ENGRAM_LLM_TIMEOUT * (settings.ENGRAM_LLM_MAX_RETRIES + 2) * 2
             )
             print_run_messages(run.id, self.stdout, self.style)
-            if run.status != RunStatus.COMPLETED or run.stop_reason not in ("end_turn", ""):
+            if run.status != RunStatus.COMPLETED or run.stop_reason not in (StopReason.END_TURN, ""):
                 detail = f": {run.error}" if run.error else ""
                 self.stdout.write(
                     self.style.ERROR(f"[run {run.status}, {run.stop_reason or 'no stop reason'}{detail}]") + "\n"
