@@ -55,6 +55,11 @@ def daphne_server_process(
         "ENGRAM_TEST_SERVE_TEST_DB": "1",
         "OPENAI_API_BASE": fake_llm_server.base_url,
         "OPENAI_API_KEY": "sk-fake",
+        # This server outlives the tests that use it, on the database every later test writes. Its in-process
+        # pool's periodic sweep would dispatch those tests' queued runs with this process's settings (its own
+        # ENGRAM_ORG_MAX_ACTIVE_RUNS, the in-process executor) and run them here: a second org cap beside a Celery
+        # test's worker, runs of a "manual" test executed. So it never sweeps; it runs what its requests send it.
+        "ENGRAM_DISPATCH_SWEEP_SECONDS": str(10**9),
     }
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
