@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from lib.ids import public_id
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._django import test_database  # noqa: E402
+from lib.ids import public_id  # noqa: E402
 
 
 def vocabulary(rng: random.Random, size: int) -> list[str]:
