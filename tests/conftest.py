@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from accounts.services import apikey_create, organization_create, user_create
+from tests.factories import make_agent
 from tests.fakes.llm_server import FakeLLM
 
 
@@ -61,6 +62,12 @@ def bob_api(bob: Any, api_client_for: Callable[[Any], APIClient]) -> APIClient:
 @pytest.fixture
 def charlie_api(charlie: Any, api_client_for: Callable[[Any], APIClient]) -> APIClient:
     return api_client_for(charlie)
+
+
+@pytest.fixture
+def agent_a(alice: Any) -> Any:
+    """An agent of Alice's (memory and recall tests)."""
+    return make_agent(alice, name="alice-agent")
 
 
 @pytest.fixture(scope="session")

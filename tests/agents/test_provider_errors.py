@@ -132,7 +132,7 @@ def test_the_step_event_carries_the_short_reason(
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from tests.agents.test_loop import drain
+    from tests.agents.runtime.test_loop import drain
 
     agent = make_agent()
     layer = get_channel_layer()

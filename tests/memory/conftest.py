@@ -1,4 +1,5 @@
-"""Fixtures for memory tests: an agent of Alice's, passages inserted with their embeddings."""
+"""Fixtures for memory tests: passages inserted with their embeddings (`agent_a` lives in tests/conftest.py, as
+the recall tests under tests/agents/runtime use it too)."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -9,15 +10,9 @@ import pytest
 from agents.models import Agent
 from memory.models import Passage
 from memory.services.passages import PassageInput, passage_insert_many
-from tests.factories import make_agent
 from tests.fakes.llm_server import FakeLLM
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def agent_a(alice: Any) -> Agent:
-    return make_agent(alice, name="alice-agent")
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_compaction_evicts_oldest_keeps_recall_and_writes_a_summary(
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from tests.agents.test_loop import drain
+    from tests.agents.runtime.test_loop import drain
 
     agent = make_agent(context_window_limit=WINDOW)
     layer = get_channel_layer()

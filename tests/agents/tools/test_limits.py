@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from agents.tools import limits
-from tests.agents.test_execution import wait_until
+from tests.agents.runtime.test_execution import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
