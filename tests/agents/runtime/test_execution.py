@@ -25,7 +25,7 @@ from tests.backing import ensure_redis
 from tests.fakes.llm_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
