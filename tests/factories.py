@@ -4,9 +4,11 @@ prompt as a real agent has them), conversations through `run_create` and the loo
 Plain functions rather than factory_boy factories: a DjangoModelFactory would write rows with the ORM and skip
 the services, which is exactly what these helpers exist to avoid."""
 
+import datetime as dt
+import uuid
 from typing import Any
 
-from agents.models import Agent, Run
+from agents.models import Agent, Message, Run
 from agents.runtime.loop import run_execute
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
@@ -31,3 +33,16 @@ def send(actor: Any, agent: Agent, text: str, **kwargs: Any) -> Run:
     run = run_create(actor=actor, agent=agent, messages=[{"role": "user", "content": text}], **kwargs)
     run_execute(run_id=run.id, token="test")
     return Run.objects.get(pk=run.pk)
+
+
+def unsaved_message(**fields: object) -> Message:
+    """A Message row that is never saved, for the pure rules that read stored rows (wire shapes, reply text)."""
+    defaults: dict[str, object] = {
+        "id": uuid.uuid4(),
+        "seq": 3,
+        "role": "assistant",
+        "content": [],
+        "text": "",
+        "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    }
+    return Message(**{**defaults, **fields})

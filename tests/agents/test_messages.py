@@ -1,9 +1,7 @@
 """The reply of a stored message has one home, agents.messages; the loop writes by it, and the wire, message
 search, the ADE and agent files read by it."""
 
-import datetime as dt
 import json
-import uuid
 
 import pytest
 
@@ -11,19 +9,8 @@ from ade import presenters
 from agents.messages import call_reply, calls_reply, parts_text, reply_text, tool_call_fields
 from agents.models import Message, MessageRole
 from api import wire
+from tests.factories import unsaved_message as row
 from tests.fakes.llm_server import Reply, ToolCall
-
-
-def row(**fields: object) -> Message:
-    defaults: dict[str, object] = {
-        "id": uuid.uuid4(),
-        "seq": 3,
-        "role": "assistant",
-        "content": [],
-        "text": "",
-        "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    }
-    return Message(**{**defaults, **fields})
 
 
 def send_message(text: object, call_id: str = "c1") -> dict[str, object]:

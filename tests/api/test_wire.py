@@ -1,22 +1,8 @@
-import datetime as dt
 import json
-import uuid
 
-from agents.models import Message
 from api import wire
 from lib.ids import public_id
-
-
-def message(**fields: object) -> Message:
-    defaults: dict[str, object] = {
-        "id": uuid.uuid4(),
-        "seq": 3,
-        "role": "assistant",
-        "content": [],
-        "text": "",
-        "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-    }
-    return Message(**{**defaults, **fields})
+from tests.factories import unsaved_message as message
 
 
 def call(name: str, arguments: dict[str, object], call_id: str) -> dict[str, object]:
