@@ -8,6 +8,21 @@ from rest_framework import serializers
 from agents.models import StopReason
 
 S = serializers
+# Every `message_type` of the SDK's Message union (letta-client 1.12.1's MessageType): what a message read can
+# return and what `include_return_message_types` may name.
+MESSAGE_TYPES = [
+    "system_message",
+    "user_message",
+    "assistant_message",
+    "reasoning_message",
+    "hidden_reasoning_message",
+    "tool_call_message",
+    "tool_return_message",
+    "approval_request_message",
+    "approval_response_message",
+    "summary_message",
+    "event_message",
+]
 
 
 class BlockOutput(S.Serializer[Any]):
@@ -127,19 +142,7 @@ class LettaMessageSchema(S.Serializer[Any]):
     """One member of the `message_type` union; the type-specific fields are listed in API-NOTES."""
 
     id = S.CharField()
-    message_type = S.ChoiceField(
-        choices=[
-            "system_message",
-            "user_message",
-            "assistant_message",
-            "reasoning_message",
-            "hidden_reasoning_message",
-            "tool_call_message",
-            "tool_return_message",
-            "approval_request_message",
-            "approval_response_message",
-        ]
-    )
+    message_type = S.ChoiceField(choices=MESSAGE_TYPES)
     date = S.DateTimeField()
     name = S.CharField(allow_null=True)
     otid = S.CharField(allow_null=True)

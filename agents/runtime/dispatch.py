@@ -148,6 +148,18 @@ def runs_sweep(*, dispatched_before: dt.datetime | None = None) -> None:
         run_dispatch(organization_id=organization_id)
 
 
+def runs_sweep_logged() -> None:
+    """One sweep as a background loop runs it: a failure is logged, not raised, and the connection is tidied on
+    both sides (the loops of the Celery worker and of the in-process executor both call this)."""
+    close_old_connections()
+    try:
+        runs_sweep()
+    except Exception:
+        logger.exception("sweeping for lost run dispatches failed")
+    finally:
+        close_old_connections()
+
+
 _sweeper = Worker("engram-run-sweep")
 
 
@@ -157,12 +169,7 @@ def runs_sweeper_start() -> Worker:
 
     def sweep_forever() -> None:
         while not _sweeper.stopping:
-            try:
-                runs_sweep()
-            except Exception:
-                logger.exception("sweeping for lost run dispatches failed")
-            finally:
-                close_old_connections()
+            runs_sweep_logged()
             time.sleep(settings.ENGRAM_DISPATCH_SWEEP_SECONDS)
 
     _sweeper.submit(sweep_forever)

@@ -45,15 +45,9 @@ def _sweep_every(pool: ThreadPoolExecutor) -> None:
 
 
 def _sweep() -> None:
-    from agents.runtime.dispatch import runs_sweep
+    from agents.runtime.dispatch import runs_sweep_logged
 
-    close_old_connections()
-    try:
-        runs_sweep()
-    except Exception:
-        logger.exception("sweeping for lost run dispatches failed")
-    finally:
-        close_old_connections()
+    runs_sweep_logged()
 
 
 def _recover() -> None:

@@ -26,7 +26,14 @@ from api import wire
 from api.base import ApiView, validated
 from api.lookups import JSONAnyField, agent_or_404, message_or_404, run_or_404
 from api.pagination import cursor_id, paginate_by
-from api.schemas import AgentStateSchema, CompactionSchema, LettaMessageSchema, LettaResponseSchema, RunSchema
+from api.schemas import (
+    MESSAGE_TYPES,
+    AgentStateSchema,
+    CompactionSchema,
+    LettaMessageSchema,
+    LettaResponseSchema,
+    RunSchema,
+)
 from api.views.agents import agent_response
 from api.views.streaming import sse_response, stream_subscribe
 from lib.ids import public_id
@@ -34,19 +41,6 @@ from memory.embeddings import MAX_QUERY_CHARS
 from memory.search import SearchMode
 
 S = serializers
-MESSAGE_TYPES = [
-    "system_message",
-    "user_message",
-    "assistant_message",
-    "reasoning_message",
-    "hidden_reasoning_message",
-    "tool_call_message",
-    "tool_return_message",
-    "approval_request_message",
-    "approval_response_message",
-    "summary_message",
-    "event_message",
-]
 # How long a synchronous send waits for its run; past it the client gets a 504 and can poll the run.
 SYNC_WAIT_SECONDS = 600
 MAX_LIST = 1000

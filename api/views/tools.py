@@ -69,6 +69,14 @@ def _source_type_ok(data: dict[str, Any]) -> None:
         raise serializers.ValidationError({"source_type": "only python tools are supported"})
 
 
+def _tool_input(request: Request) -> dict[str, Any]:
+    """A create or upsert body, checked, as the keyword arguments tool_create and tool_upsert take."""
+    data = validated(ToolInput, request.data)
+    _source_type_ok(data)
+    fields = ("name", "description", "json_schema", "tags", "return_char_limit")
+    return {"source_code": data["source_code"], **{field: data.get(field) for field in fields}}
+
+
 def _qs_for(request: Request, params: dict[str, Any]) -> Any:
     qs = tool_list(actor=api_actor(request), name=params.get("name"))
     if params.get("names"):
@@ -101,33 +109,11 @@ class ToolListCreateApi(ApiView):
 
     @extend_schema(operation_id="create_tool", request=ToolInput, responses={200: ToolSchema})
     def post(self, request: Request) -> Response:
-        data = validated(ToolInput, request.data)
-        _source_type_ok(data)
-        tool = tool_create(
-            actor=api_actor(request),
-            source_code=data["source_code"],
-            name=data.get("name"),
-            description=data.get("description"),
-            json_schema=data.get("json_schema"),
-            tags=data.get("tags"),
-            return_char_limit=data.get("return_char_limit"),
-        )
-        return Response(wire.tool_to_wire(tool))
+        return Response(wire.tool_to_wire(tool_create(actor=api_actor(request), **_tool_input(request))))
 
     @extend_schema(operation_id="upsert_tool", request=ToolInput, responses={200: ToolSchema})
     def put(self, request: Request) -> Response:
-        data = validated(ToolInput, request.data)
-        _source_type_ok(data)
-        tool = tool_upsert(
-            actor=api_actor(request),
-            source_code=data["source_code"],
-            name=data.get("name"),
-            description=data.get("description"),
-            json_schema=data.get("json_schema"),
-            tags=data.get("tags"),
-            return_char_limit=data.get("return_char_limit"),
-        )
-        return Response(wire.tool_to_wire(tool))
+        return Response(wire.tool_to_wire(tool_upsert(actor=api_actor(request), **_tool_input(request))))
 
 
 class ToolCountApi(ApiView):
