@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +36,7 @@ from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_d
 from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
 from agents.tools.secrets import agent_secrets
-from memory.embeddings import EmbeddingError
+from memory.embeddings import EmbeddingError, embedding_model_check, resolve_model
 from memory.models import Block
 from memory.search import passage_search
 from memory.selectors import block_revision_list
@@ -208,11 +208,21 @@ def block_or_404(agent: Agent, block_id: uuid.UUID) -> Block:
 
 def render_memory(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
     attached = list(_block_qs(agent))
-    shareable = (
+    # Blocks this agent could attach: not one it has, nor one whose label it already uses (labels are unique
+    # per agent), each named with the agents that use it, so another agent's persona is not mistaken for a
+    # free block.
+    candidates = (
         Block.objects.filter(organization_id=agent.organization_id, is_template=False)
         .exclude(pk__in=[b.pk for b in attached])
-        .order_by("label")[:100]
+        .exclude(label__in=[b.label for b in attached])
+        .prefetch_related(Prefetch("agents", queryset=Agent.objects.order_by("name").only("id", "name")))
+        .order_by("label", "created_at")[:100]
     )
+    free: list[Block] = []
+    used: list[Block] = []
+    for block in candidates:
+        (used if block.agents.all() else free).append(block)
+    shareable = {"free": free, "used": used} if candidates else None
     return _render(request, agent, "memory", {"blocks": attached, "shareable": shareable, **extra})
 
 
@@ -372,6 +382,8 @@ def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
         "breakdown": context_breakdown(agent),
         "steps": steps,
         "step": chosen,
+        # A step asked for by id stays shown when the panel re-fetches; otherwise it follows the newest step.
+        "pinned": bool(request.GET.get("step")),
         "request_json": presenters.pretty_json(chosen.request) if chosen else "",
     }
     return _render(request, agent, "context", context)
@@ -464,11 +476,15 @@ def tool_detach(request: AuthedHttpRequest, agent_id: uuid.UUID, tool_id: uuid.U
 def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     saved = False
+    status = 200
     if request.method == "POST":
         form = AgentSettingsForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
             try:
+                if resolve_model(data["embedding"]) != resolve_model(agent.embedding):
+                    # Refused before anything is saved: a model that cannot embed would start a job that fails.
+                    embedding_model_check(data["embedding"])
                 agent = agent_update(
                     agent=agent,
                     name=data["name"],
@@ -490,10 +506,11 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
             else:
                 saved = True
                 form = AgentSettingsForm(instance_agent=agent)
+        status = 200 if saved else 422
     else:
         form = AgentSettingsForm(instance_agent=agent)
     job = embedding_job_latest(actor=request.user, agent_id=agent.pk)
-    return _render(request, agent, "settings", {"form": form, "saved": saved, "job": job})
+    return _render(request, agent, "settings", {"form": form, "saved": saved, "job": job}, status=status)
 
 
 @require_GET
