@@ -60,7 +60,8 @@ def test_a_companion_reply_shows_once_and_the_chat_follows_tall_turns(
         for turn in range(2):
             marker = f"{name}-{turn}-marsupial"
             reply = f"{marker}\n{TALL}"
-            fake_llm.push(Reply(text="Answer about quokkas.", tool_calls=[ToolCall("send_message", {"message": reply})]))
+            call = ToolCall("send_message", {"message": reply})
+            fake_llm.push(Reply(text="Answer about quokkas.", tool_calls=[call]))
             send(page, f"Tell me about quokkas ({name} {turn})")
             page.wait_for_selector(f".msg.assistant .bubble:has-text('{marker}')")
             page.wait_for_selector("#run-status .run-banner", state="detached")
@@ -144,7 +145,7 @@ def test_the_archival_panel_shows_what_the_agent_inserts(
     fake_llm.tool_call("archival_memory_insert", {"content": "Alice's sister is called Beth.", "tags": ["family"]})
     fake_llm.reply("I'll remember that.")
     send(page, "My sister is Beth.")
-    page.wait_for_selector(".passage:has-text(\"Alice's sister is called Beth.\")")
+    page.wait_for_selector('.passage:has-text("Alice\'s sister is called Beth.")')
     page.wait_for_selector(".search-form input[name=q][placeholder='Search 1 passages']")
     screenshot(page, "fix-archival-live")
 
