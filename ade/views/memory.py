@@ -18,7 +18,7 @@ from agents.services.agents import agent_block_attach, agent_block_detach
 from memory.models import Block, BlockRevision, Passage
 from memory.selectors import block_get, block_revision_get, block_revision_list
 from memory.selectors_passages import passage_get
-from memory.services.blocks import BlockConflictError, block_create, block_revert, block_update
+from memory.services.blocks import UNSET, BlockConflictError, block_create, block_revert, block_update
 from memory.services.passages import passage_delete, passage_insert
 
 
@@ -41,7 +41,8 @@ def block_card(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.U
                     source="ade",
                     value=form.cleaned_data["value"],
                     limit=form.cleaned_data["limit"],
-                    base_revision_id=form.cleaned_data["base_revision"],
+                    # A form without the field (not the ADE's) writes unconditionally.
+                    base_revision_id=form.cleaned_data["base_revision"] if "base_revision" in request.POST else UNSET,
                 )
             except BlockConflictError as exc:
                 # Someone (usually the agent) wrote the block meanwhile: keep the typed text, show theirs beside
