@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from ade.markdown import render_markdown
 from agents.messages import call_reply, reply_text
 from agents.models import Message
 
@@ -28,6 +29,7 @@ class ChatItem:
     role: str
     created_at: Any
     text: str = ""
+    html: SafeString | None = None  # the text as sanitized Markdown, for user and assistant bubbles
     reasoning: str = ""
     tool_calls: list[ToolCallView] = field(default_factory=list)
     tool_name: str = ""
@@ -37,6 +39,7 @@ class ChatItem:
     in_context: bool = True
     # Set on the last message of a run that did not complete: "failed: <error>" or "cancelled".
     run_outcome: str = ""
+    retry_run: str = ""  # the failed run's id on that same message: the chat offers to send its input again
 
 
 def pretty_json(raw: Any) -> str:
@@ -74,6 +77,8 @@ def chat_item(message: Message) -> ChatItem:
     )
     # A reply given through send_message shows as the row's text (agents.messages.reply_text), not as a call.
     item.text = reply_text(message)
+    if item.text and message.role in ("user", "assistant"):
+        item.html = render_markdown(item.text)
     item.tool_calls = [_tool_call(raw) for raw in message.tool_calls or [] if call_reply(raw) is None]
     return item
 
@@ -87,8 +92,11 @@ def step_tool_calls(response: Any) -> list[ToolCallView]:
     return [_tool_call(raw) for raw in calls]
 
 
-def chat_items(messages: list[Message], outcomes: dict[str, str] | None = None) -> list[ChatItem]:
-    """`outcomes` maps run ids to a note for runs that failed or were cancelled; it goes on their last message."""
+def chat_items(
+    messages: list[Message], outcomes: dict[str, str] | None = None, retryable: frozenset[str] = frozenset()
+) -> list[ChatItem]:
+    """`outcomes` maps run ids to a note for runs that failed or were cancelled; it goes on their last message,
+    with a retry for the runs in `retryable`."""
     items = [chat_item(m) for m in messages]
     if outcomes:
         last: dict[str, ChatItem] = {}
@@ -97,6 +105,7 @@ def chat_items(messages: list[Message], outcomes: dict[str, str] | None = None) 
                 last[item.run_id] = item
         for run_id, item in last.items():
             item.run_outcome = outcomes[run_id]
+            item.retry_run = run_id if run_id in retryable else ""
     return items
 
 

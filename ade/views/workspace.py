@@ -29,6 +29,7 @@ from ade.forms import (
     RecallSearchForm,
 )
 from ade.views.common import agent_or_404
+from agents.messages import stored_parts
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
 from agents.runtime.recall import message_search
 from agents.selectors import run_get, run_list, tool_get, tool_list
@@ -124,11 +125,16 @@ def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatIt
     """Chat items, with a note on the last message of each shown run that failed or was cancelled."""
     run_ids = {m.run_id for m in messages if m.run_id}
     outcomes: dict[str, str] = {}
+    failed: set[str] = set()
     if run_ids:
         ended = agent.runs.filter(pk__in=run_ids, status__in=[RunStatus.FAILED, RunStatus.CANCELLED])
         for run_id, status, error in ended.values_list("id", "status", "error"):
-            outcomes[str(run_id)] = f"Run failed: {error}" if status == RunStatus.FAILED else "Run cancelled"
-    return presenters.chat_items(messages, outcomes)
+            if status == RunStatus.FAILED:
+                failed.add(str(run_id))
+                outcomes[str(run_id)] = f"Run failed: {error or 'no reason recorded'}"
+            else:
+                outcomes[str(run_id)] = "Run cancelled"
+    return presenters.chat_items(messages, outcomes, frozenset(failed))
 
 
 def _tail(agent: Agent, since: int) -> list[Message]:
@@ -164,6 +170,21 @@ def _chat_send(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
 def run_status(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     return render(request, f"{TEMPLATE}#run-status", {"agent": agent, "runs_active": _active_runs(agent)})
+
+
+@require_POST
+def run_retry_view(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uuid.UUID) -> HttpResponse:
+    """Send the input of a failed run again, as a new run (the chat and the run banner re-read themselves)."""
+    agent = agent_or_404(request, agent_id)
+    run = _run_or_404(request, agent, run_id)
+    sent = [{"role": "user", "content": stored_parts(m)} for m in run.messages.filter(role="user").order_by("seq")]
+    if run.status != RunStatus.FAILED or not sent:
+        return HttpResponse("Only a failed run with a message of yours can be retried.", status=422)
+    try:
+        run_create(actor=request.user, agent=agent, messages=sent, options={"stream_tokens": True})
+    except ValidationError as exc:
+        return HttpResponse(_field_errors(exc), status=422)
+    return trigger_client_event(HttpResponse(""), "engram:run", {})
 
 
 @require_POST

@@ -138,6 +138,19 @@
     if (t.value.trim() && t.form) t.form.requestSubmit();
   });
 
+  // Pop-over menus (<details data-popover>): Escape closes them, as does a click anywhere outside.
+  function closePopovers(keep) {
+    var open = document.querySelectorAll("details[data-popover][open]");
+    for (var i = 0; i < open.length; i++) if (!keep || !open[i].contains(keep)) open[i].open = false;
+    return open.length;
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var inside = e.target.closest && e.target.closest("details[data-popover][open]");
+    if (closePopovers(null) && inside) inside.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (e) { closePopovers(e.target); });
+
   // Live character counter against a block's limit (the limit itself may be edited alongside).
   document.addEventListener("input", function (e) {
     var t = e.target;
