@@ -170,3 +170,34 @@ def test_dark_mode_follows_the_system_and_the_toggle(daphne_server: LiveServer, 
     page.locator("#theme-toggle").click()  # light → dark, whatever the system says
     page.emulate_media(color_scheme="light")
     assert background() == dark
+
+
+def test_markdown_replies_a_retry_after_a_provider_error_and_popovers_that_close(
+    daphne_server: LiveServer, fake_llm: FakeLLM, page: Any, alice: Any
+) -> None:
+    page.set_default_timeout(30_000)
+    sign_in(page, daphne_server, "alice", "password-alice")
+    # The list's pop-overs: Escape closes one, and so does a click outside it.
+    page.click(".create > summary:has-text('New agent')")
+    page.wait_for_selector("#create-form", state="visible")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#create-form", state="hidden")
+    page.click(".create > summary:has-text('Import agent')")
+    page.wait_for_selector("#import-form", state="visible")
+    page.click("h1")
+    page.wait_for_selector("#import-form", state="hidden")
+
+    agent = agent_create(actor=alice, name="Md", model="openai/gpt-4o-mini")
+    open_workspace(page, daphne_server, agent)
+    fake_llm.error(401, "Incorrect API key provided", error_type="authentication_error")
+    send(page, "Give me a *list*")
+    note = page.locator(".run-outcome", has_text="the model provider returned 401 (authentication failed)")
+    note.wait_for()
+    fake_llm.reply("Two things:\n\n1. **tea**\n2. `cake`\n\n<script>window.__owned = true</script>")
+    note.locator("button:has-text('Retry')").click()
+    page.wait_for_selector(".msg.assistant .bubble.md ol li strong:has-text('tea')")
+    assert page.locator(".msg.assistant .bubble.md code").inner_text() == "cake"
+    assert page.evaluate("() => window.__owned === undefined")
+    assert "<script>" in page.locator(".msg.assistant .bubble.md").inner_text()  # shown as text, never run
+    assert page.locator(".msg.user .bubble.md em").first.inner_text() == "list"
+    screenshot(page, "fix-markdown-and-retry")
