@@ -138,15 +138,16 @@
     if (t.value.trim() && t.form) t.form.requestSubmit();
   });
 
-  // Pop-over menus (<details data-popover>): Escape closes them, as does a click anywhere outside.
+  // Pop-over menus (<details class="create">: the agent list's New agent and Import agent): Escape closes them, as
+  // does a click anywhere outside them.
   function closePopovers(keep) {
-    var open = document.querySelectorAll("details[data-popover][open]");
+    var open = document.querySelectorAll("details.create[open]");
     for (var i = 0; i < open.length; i++) if (!keep || !open[i].contains(keep)) open[i].open = false;
     return open.length;
   }
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Escape") return;
-    var inside = e.target.closest && e.target.closest("details[data-popover][open]");
+    var inside = e.target.closest && e.target.closest("details.create[open]");
     if (closePopovers(null) && inside) inside.querySelector("summary").focus();
   });
   document.addEventListener("click", function (e) { closePopovers(e.target); });
