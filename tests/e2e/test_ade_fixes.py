@@ -170,6 +170,14 @@ def test_dark_mode_follows_the_system_and_the_toggle(daphne_server: LiveServer, 
     page.locator("#theme-toggle").click()  # light → dark, whatever the system says
     page.emulate_media(color_scheme="light")
     assert background() == dark
+    for path, name in [
+        ("/", "fix-dark-agent-list"),
+        ("/dashboard/", "fix-dark-dashboard"),
+        ("/keys/", "fix-dark-keys"),
+    ]:
+        page.goto(f"{daphne_server.url}{path}")
+        assert background() == dark, path
+        screenshot(page, name)
 
 
 def test_markdown_replies_a_retry_after_a_provider_error_and_popovers_that_close(
