@@ -83,6 +83,24 @@ def chat_item(message: Message) -> ChatItem:
     return item
 
 
+# What a member can do about a provider failure (lib.providers.failure_reason says what happened, never more).
+_FAILURE_HINTS = [
+    (re.compile(r"returned (401|403)\b"), "Check the provider's API key on the server (e.g. OPENAI_API_KEY)."),
+    (re.compile(r"returned 404\b"), "Check the model handle in Settings."),
+    (re.compile(r"returned 429\b"), "The provider is rate limiting: wait a moment, then Retry."),
+    (re.compile(r"returned 402\b"), "The provider's account needs credit."),
+    (re.compile(r"could not be reached|did not answer"), "Check the provider's address (e.g. OPENAI_API_BASE)."),
+    (re.compile(r"context window"), "Reset the context window in Settings, or pick a model with a larger one."),
+]
+
+
+def failure_note(error: str) -> str:
+    """The chat's note on a failed run: what went wrong and, when known, what to do about it."""
+    note = f"Run failed: {error or 'no reason recorded'}"
+    hint = next((text for pattern, text in _FAILURE_HINTS if pattern.search(error)), "")
+    return f"{note}. {hint}" if hint else note
+
+
 def step_tool_calls(response: Any) -> list[ToolCallView]:
     """Tool calls in a stored chat-completion response (OpenAI shape), for the step view."""
     try:

@@ -131,7 +131,7 @@ def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatIt
         for run_id, status, error in ended.values_list("id", "status", "error"):
             if status == RunStatus.FAILED:
                 failed.add(str(run_id))
-                outcomes[str(run_id)] = f"Run failed: {error or 'no reason recorded'}"
+                outcomes[str(run_id)] = presenters.failure_note(error)
             else:
                 outcomes[str(run_id)] = "Run cancelled"
     return presenters.chat_items(messages, outcomes, frozenset(failed))

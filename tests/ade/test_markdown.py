@@ -67,7 +67,9 @@ def test_a_failed_run_offers_a_retry_that_sends_its_input_again(
     failed = factories.send(alice, agent, "please answer")
     assert failed.status == RunStatus.FAILED
     page = alice_client.get(f"/agents/{agent.id}/messages/?since=0", **HX).content.decode()
-    assert "Run failed: the model provider returned 401 (authentication failed)" in page
+    assert (
+        "Run failed: the model provider returned 401 (authentication failed). Check the provider&#x27;s API key" in page
+    )
     assert f'hx-post="/agents/{agent.id}/runs/{failed.id}/retry/"' in page
     response = alice_client.post(f"/agents/{agent.id}/runs/{failed.id}/retry/", **HX)
     assert response.status_code == 200 and response["HX-Trigger"] == '{"engram:run": {}}'
