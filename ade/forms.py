@@ -87,6 +87,8 @@ class RecallSearchForm(forms.Form):
 class BlockEditForm(forms.Form):
     value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6}))
     limit = forms.IntegerField(min_value=1, max_value=1_000_000)
+    # The newest revision the editor started from ("" for none): a save over a newer one is a conflict.
+    base_revision = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
 
 class BlockCreateForm(forms.Form):

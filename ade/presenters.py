@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from ade.markdown import render_markdown
 from agents.messages import call_reply, reply_text
 from agents.models import Message
 
@@ -28,6 +29,7 @@ class ChatItem:
     role: str
     created_at: Any
     text: str = ""
+    html: SafeString | None = None  # the text as sanitized Markdown, for user and assistant bubbles
     reasoning: str = ""
     tool_calls: list[ToolCallView] = field(default_factory=list)
     tool_name: str = ""
@@ -37,6 +39,7 @@ class ChatItem:
     in_context: bool = True
     # Set on the last message of a run that did not complete: "failed: <error>" or "cancelled".
     run_outcome: str = ""
+    retry_run: str = ""  # the failed run's id on that same message: the chat offers to send its input again
 
 
 def pretty_json(raw: Any) -> str:
@@ -74,8 +77,28 @@ def chat_item(message: Message) -> ChatItem:
     )
     # A reply given through send_message shows as the row's text (agents.messages.reply_text), not as a call.
     item.text = reply_text(message)
+    if item.text and message.role in ("user", "assistant"):
+        item.html = render_markdown(item.text)
     item.tool_calls = [_tool_call(raw) for raw in message.tool_calls or [] if call_reply(raw) is None]
     return item
+
+
+# What a member can do about a provider failure (lib.providers.failure_reason says what happened, never more).
+_FAILURE_HINTS = [
+    (re.compile(r"returned (401|403)\b"), "Check the provider's API key on the server (e.g. OPENAI_API_KEY)."),
+    (re.compile(r"returned 404\b"), "Check the model handle in Settings."),
+    (re.compile(r"returned 429\b"), "The provider is rate limiting: wait a moment, then Retry."),
+    (re.compile(r"returned 402\b"), "The provider's account needs credit."),
+    (re.compile(r"could not be reached|did not answer"), "Check the provider's address (e.g. OPENAI_API_BASE)."),
+    (re.compile(r"context window"), "Reset the context window in Settings, or pick a model with a larger one."),
+]
+
+
+def failure_note(error: str) -> str:
+    """The chat's note on a failed run: what went wrong and, when known, what to do about it."""
+    note = f"Run failed: {error or 'no reason recorded'}"
+    hint = next((text for pattern, text in _FAILURE_HINTS if pattern.search(error)), "")
+    return f"{note}. {hint}" if hint else note
 
 
 def step_tool_calls(response: Any) -> list[ToolCallView]:
@@ -87,8 +110,11 @@ def step_tool_calls(response: Any) -> list[ToolCallView]:
     return [_tool_call(raw) for raw in calls]
 
 
-def chat_items(messages: list[Message], outcomes: dict[str, str] | None = None) -> list[ChatItem]:
-    """`outcomes` maps run ids to a note for runs that failed or were cancelled; it goes on their last message."""
+def chat_items(
+    messages: list[Message], outcomes: dict[str, str] | None = None, retryable: frozenset[str] = frozenset()
+) -> list[ChatItem]:
+    """`outcomes` maps run ids to a note for runs that failed or were cancelled; it goes on their last message,
+    with a retry for the runs in `retryable`."""
     items = [chat_item(m) for m in messages]
     if outcomes:
         last: dict[str, ChatItem] = {}
@@ -97,6 +123,7 @@ def chat_items(messages: list[Message], outcomes: dict[str, str] | None = None) 
                 last[item.run_id] = item
         for run_id, item in last.items():
             item.run_outcome = outcomes[run_id]
+            item.retry_run = run_id if run_id in retryable else ""
     return items
 
 

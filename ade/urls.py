@@ -21,6 +21,7 @@ agent_patterns = [
     path("run-status/", workspace.run_status, name="run-status"),
     path("runs/<uuid:run_id>/steps/", workspace.run_steps, name="run-steps"),
     path("runs/<uuid:run_id>/cancel/", workspace.run_cancel_view, name="run-cancel"),
+    path("runs/<uuid:run_id>/retry/", workspace.run_retry_view, name="run-retry"),
     path("tools/attach/", workspace.tool_attach, name="tool-attach"),
     path("tools/<uuid:tool_id>/detach/", workspace.tool_detach, name="tool-detach"),
     path("blocks/attach/", memory.block_attach, name="block-attach"),

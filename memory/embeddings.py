@@ -147,6 +147,12 @@ def embed_texts(model: str, texts: list[str]) -> Vector:
     return np.vstack(chunks)
 
 
+def embedding_model_check(handle: str) -> None:
+    """Raises EmbeddingError unless the model `handle` stands for embeds a short text now (known, installed, and
+    its provider answers): checked before a setting that would start re-embedding every row with it."""
+    embed_texts(resolve_model(handle), ["Engram checks this embedding model."])
+
+
 def embed_query(model: str, query: str) -> Vector:
     """Embeds a search query; the last QUERY_CACHE_SIZE distinct (model, query) pairs are remembered."""
     if not isinstance(query, str) or not query.strip():

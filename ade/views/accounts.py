@@ -150,8 +150,13 @@ def api_key_revoke(request: AuthedHttpRequest, key_id: uuid.UUID) -> HttpRespons
     except (APIKey.DoesNotExist, ValidationError):
         raise Http404 from None
     account_services.apikey_revoke(api_key=api_key)
-    messages.success(request, f"Revoked {api_key.name}.")
     if request.htmx:
-        context = {"keys": account_selectors.apikey_list(actor=request.user), "form": APIKeyCreateForm()}
+        # Said in the swapped list: a flash message here would wait in the session and show on a later page.
+        context = {
+            "keys": account_selectors.apikey_list(actor=request.user),
+            "form": APIKeyCreateForm(),
+            "revoked": api_key.name,
+        }
         return render(request, "ade/api_keys.html#key-list", context)
+    messages.success(request, f"Revoked {api_key.name}.")
     return redirect("ade:api-keys")

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.http import AuthedHttpRequest
 from ade.forms import AgentCreateForm, AgentImportForm, AgentSearchForm
@@ -30,6 +30,7 @@ def _render_home(
     *,
     create_form: AgentCreateForm,
     import_form: AgentImportForm | None = None,
+    open_create: bool = False,
     status: int = 200,
 ) -> HttpResponse:
     form = AgentSearchForm(request.GET)
@@ -59,19 +60,23 @@ def _render_home(
         "all_tags": all_tags,
         "create_form": create_form,
         "import_form": import_form or AgentImportForm(),
+        "open_create": open_create,
     }
     return render(request, page_or_partial(request, "ade/home.html", "agent-list"), context, status=status)
 
 
-# What each preset of the "New agent" form creates. Values are written here, in the ADE's own words.
+# What each preset of the "New agent" form creates. Values are written here, in the ADE's own words. `tools` come
+# on top of the type's base tools: both ready-made presets can keep and search facts in archival memory.
+ARCHIVAL_TOOLS = ["archival_memory_insert", "archival_memory_search"]
 PRESETS: dict[str, dict[str, Any]] = {
-    "blank": {"agent_type": "v1", "memory_blocks": []},
+    "blank": {"agent_type": "v1", "memory_blocks": [], "tools": []},
     "companion": {
         "agent_type": "memgpt",
         "memory_blocks": [
             {"label": "persona", "value": "I am a warm, curious companion. I remember what matters to my friend."},
             {"label": "human", "value": ""},
         ],
+        "tools": ARCHIVAL_TOOLS,
     },
     "assistant": {
         "agent_type": "v1",
@@ -79,12 +84,16 @@ PRESETS: dict[str, dict[str, Any]] = {
             {"label": "persona", "value": "I am a concise, helpful assistant."},
             {"label": "human", "value": ""},
         ],
+        "tools": ARCHIVAL_TOOLS,
     },
 }
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def agent_create_view(request: AuthedHttpRequest) -> HttpResponse:
+    """POST creates. GET (the address a refused create leaves in the browser) shows the list with the form open."""
+    if request.method == "GET":
+        return _render_home(request, create_form=AgentCreateForm(), open_create=True)
     form = AgentCreateForm(request.POST)
     if form.is_valid():
         preset = PRESETS[form.cleaned_data["preset"]]
@@ -95,6 +104,7 @@ def agent_create_view(request: AuthedHttpRequest) -> HttpResponse:
                 model=form.cleaned_data["model"] or None,
                 agent_type=preset["agent_type"],
                 memory_blocks=[dict(b) for b in preset["memory_blocks"]],
+                tools=list(preset["tools"]),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -105,8 +115,11 @@ def agent_create_view(request: AuthedHttpRequest) -> HttpResponse:
     return _render_home(request, create_form=form, status=422)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def agent_import_view(request: AuthedHttpRequest) -> HttpResponse:
+    """POST imports. GET (the address a refused import leaves in the browser) goes back to the list."""
+    if request.method == "GET":
+        return redirect("ade:home")
     form = AgentImportForm(request.POST, request.FILES)
     if form.is_valid():
         options = ImportOptions(

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthedHttpRequest
 from ade.forms import BlockCreateForm, BlockEditForm, PassageInsertForm
@@ -15,9 +16,9 @@ from ade.views.common import agent_or_404
 from ade.views.workspace import TEMPLATE, block_or_404, render_archival, render_memory
 from agents.services.agents import agent_block_attach, agent_block_detach
 from memory.models import Block, BlockRevision, Passage
-from memory.selectors import block_get, block_revision_get
+from memory.selectors import block_get, block_revision_get, block_revision_list
 from memory.selectors_passages import passage_get
-from memory.services.blocks import block_create, block_revert, block_update
+from memory.services.blocks import UNSET, BlockConflictError, block_create, block_revert, block_update
 from memory.services.passages import passage_delete, passage_insert
 
 
@@ -40,7 +41,16 @@ def block_card(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.U
                     source="ade",
                     value=form.cleaned_data["value"],
                     limit=form.cleaned_data["limit"],
+                    # A form without the field (not the ADE's) writes unconditionally.
+                    base_revision_id=form.cleaned_data["base_revision"] if "base_revision" in request.POST else UNSET,
                 )
+            except BlockConflictError as exc:
+                # Someone (usually the agent) wrote the block meanwhile: keep the typed text, show theirs beside
+                # it, and base the form on their revision so saving again is a deliberate overwrite.
+                data = {**form.cleaned_data, "base_revision": _latest_revision(request, block)}
+                form = BlockEditForm(initial=data)
+                context = {"agent": agent, "block": block, "form": form, "conflict": exc.current.value}
+                return render(request, f"{TEMPLATE}#block-edit", context, status=409)
             except ValidationError as exc:
                 form.add_error(None, _errors(exc))
             else:
@@ -48,10 +58,18 @@ def block_card(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid.U
                 return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block})
         return render(request, f"{TEMPLATE}#block-edit", {"agent": agent, "block": block, "form": form})
     if request.GET.get("edit") and not block.read_only:
-        form = BlockEditForm(initial={"value": block.value, "limit": block.limit})
+        base = _latest_revision(request, block)
+        form = BlockEditForm(initial={"value": block.value, "limit": block.limit, "base_revision": base})
         context = {"agent": agent, "block": block, "form": form}
         return render(request, f"{TEMPLATE}#block-edit", context)
     return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block})
+
+
+def _latest_revision(request: AuthedHttpRequest, block: Block) -> uuid.UUID | None:
+    revision: uuid.UUID | None = (
+        block_revision_list(actor=request.user, block_id=block.pk).values_list("id", flat=True).first()
+    )
+    return revision
 
 
 @require_POST
@@ -72,7 +90,7 @@ def block_revert_view(
     except ValidationError as exc:
         error = _errors(exc)
     block = block_or_404(agent, block_id)
-    return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block, "error": error})
+    return render(request, f"{TEMPLATE}#block-card", {"agent": agent, "block": block, "block_error": error})
 
 
 @require_POST
@@ -145,4 +163,5 @@ def passage_delete_view(request: AuthedHttpRequest, agent_id: uuid.UUID, passage
     if passage.agent_id != agent.pk:
         raise Http404
     passage_delete(passage=passage)
-    return HttpResponse("")
+    # The panel's count (and page) re-read themselves.
+    return trigger_client_event(HttpResponse(""), "engram:passages", {})

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,6 +29,7 @@ from ade.forms import (
     RecallSearchForm,
 )
 from ade.views.common import agent_or_404
+from agents.messages import stored_parts
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
 from agents.runtime.recall import message_search
 from agents.selectors import run_get, run_list, tool_get, tool_list
@@ -36,7 +37,7 @@ from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_d
 from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
 from agents.tools.secrets import agent_secrets
-from memory.embeddings import EmbeddingError
+from memory.embeddings import EmbeddingError, embedding_model_check, resolve_model
 from memory.models import Block
 from memory.search import passage_search
 from memory.selectors import block_revision_list
@@ -124,11 +125,16 @@ def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatIt
     """Chat items, with a note on the last message of each shown run that failed or was cancelled."""
     run_ids = {m.run_id for m in messages if m.run_id}
     outcomes: dict[str, str] = {}
+    failed: set[str] = set()
     if run_ids:
         ended = agent.runs.filter(pk__in=run_ids, status__in=[RunStatus.FAILED, RunStatus.CANCELLED])
         for run_id, status, error in ended.values_list("id", "status", "error"):
-            outcomes[str(run_id)] = f"Run failed: {error}" if status == RunStatus.FAILED else "Run cancelled"
-    return presenters.chat_items(messages, outcomes)
+            if status == RunStatus.FAILED:
+                failed.add(str(run_id))
+                outcomes[str(run_id)] = presenters.failure_note(error)
+            else:
+                outcomes[str(run_id)] = "Run cancelled"
+    return presenters.chat_items(messages, outcomes, frozenset(failed))
 
 
 def _tail(agent: Agent, since: int) -> list[Message]:
@@ -164,6 +170,21 @@ def _chat_send(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
 def run_status(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     return render(request, f"{TEMPLATE}#run-status", {"agent": agent, "runs_active": _active_runs(agent)})
+
+
+@require_POST
+def run_retry_view(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uuid.UUID) -> HttpResponse:
+    """Send the input of a failed run again, as a new run (the chat and the run banner re-read themselves)."""
+    agent = agent_or_404(request, agent_id)
+    run = _run_or_404(request, agent, run_id)
+    sent = [{"role": "user", "content": stored_parts(m)} for m in run.messages.filter(role="user").order_by("seq")]
+    if run.status != RunStatus.FAILED or not sent:
+        return HttpResponse("Only a failed run with a message of yours can be retried.", status=422)
+    try:
+        run_create(actor=request.user, agent=agent, messages=sent, options={"stream_tokens": True})
+    except ValidationError as exc:
+        return HttpResponse(_field_errors(exc), status=422)
+    return trigger_client_event(HttpResponse(""), "engram:run", {})
 
 
 @require_POST
@@ -208,11 +229,21 @@ def block_or_404(agent: Agent, block_id: uuid.UUID) -> Block:
 
 def render_memory(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
     attached = list(_block_qs(agent))
-    shareable = (
+    # Blocks this agent could attach: not one it has, nor one whose label it already uses (labels are unique
+    # per agent), each named with the agents that use it, so another agent's persona is not mistaken for a
+    # free block.
+    candidates = (
         Block.objects.filter(organization_id=agent.organization_id, is_template=False)
         .exclude(pk__in=[b.pk for b in attached])
-        .order_by("label")[:100]
+        .exclude(label__in=[b.label for b in attached])
+        .prefetch_related(Prefetch("agents", queryset=Agent.objects.order_by("name").only("id", "name")))
+        .order_by("label", "created_at")[:100]
     )
+    free: list[Block] = []
+    used: list[Block] = []
+    for block in candidates:
+        (used if block.agents.all() else free).append(block)
+    shareable = {"free": free, "used": used} if candidates else None
     return _render(request, agent, "memory", {"blocks": attached, "shareable": shareable, **extra})
 
 
@@ -372,6 +403,8 @@ def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
         "breakdown": context_breakdown(agent),
         "steps": steps,
         "step": chosen,
+        # A step asked for by id stays shown when the panel re-fetches; otherwise it follows the newest step.
+        "pinned": bool(request.GET.get("step")),
         "request_json": presenters.pretty_json(chosen.request) if chosen else "",
     }
     return _render(request, agent, "context", context)
@@ -464,11 +497,15 @@ def tool_detach(request: AuthedHttpRequest, agent_id: uuid.UUID, tool_id: uuid.U
 def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     saved = False
+    status = 200
     if request.method == "POST":
         form = AgentSettingsForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
             try:
+                if resolve_model(data["embedding"]) != resolve_model(agent.embedding):
+                    # Refused before anything is saved: a model that cannot embed would start a job that fails.
+                    embedding_model_check(data["embedding"])
                 agent = agent_update(
                     agent=agent,
                     name=data["name"],
@@ -490,10 +527,11 @@ def settings_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
             else:
                 saved = True
                 form = AgentSettingsForm(instance_agent=agent)
+        status = 200 if saved else 422
     else:
         form = AgentSettingsForm(instance_agent=agent)
     job = embedding_job_latest(actor=request.user, agent_id=agent.pk)
-    return _render(request, agent, "settings", {"form": form, "saved": saved, "job": job})
+    return _render(request, agent, "settings", {"form": form, "saved": saved, "job": job}, status=status)
 
 
 @require_GET

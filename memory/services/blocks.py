@@ -24,6 +24,24 @@ class _Unset:
 UNSET: Final = _Unset()
 
 
+class BlockConflictError(Exception):
+    """The block was written since the writer read it: its newest revision is not the one the writer saw.
+    `current` is the block as it is now, so the writer can show both values."""
+
+    def __init__(self, current: Block) -> None:
+        super().__init__(f"Block '{current.label}' changed since it was read")
+        self.current = current
+
+
+def _latest_revision_id(block_id: uuid.UUID) -> uuid.UUID | None:
+    return (
+        BlockRevision.objects.filter(block_id=block_id)
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
 def limit_message(*, limit: int, requested: int) -> str:
     return f"Exceeds {limit} character limit (requested {requested})"
 
@@ -128,15 +146,21 @@ def block_update(
     read_only: "bool | _Unset" = UNSET,
     metadata: "dict[str, Any] | _Unset" = UNSET,
     tags: "list[str] | _Unset" = UNSET,
+    base_revision_id: "uuid.UUID | None | _Unset" = UNSET,
 ) -> Block:
     """The one write path for blocks. Locks the row (select_for_update), so concurrent writers (two agents
     sharing a block, an agent and a user) serialize and each revision's `before` is what it replaced.
 
     Who wrote it is `actor` (a user) or `agent_id` (+ `step_id`) for an agent's tool call. `read_only` blocks
-    refuse agent writes always, and user writes of the value unless the same update clears `read_only`."""
+    refuse agent writes always, and user writes of the value unless the same update clears `read_only`.
+
+    `base_revision_id` (the newest revision the writer saw, None for none) makes the write conditional: if the
+    block has been written since, nothing is saved and BlockConflictError carries the block as it is now."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
     locked = Block.objects.select_for_update().get(pk=block.pk)
+    if not isinstance(base_revision_id, _Unset) and _latest_revision_id(locked.pk) != base_revision_id:
+        raise BlockConflictError(locked)
     before = locked.value
     if not isinstance(read_only, _Unset) and not isinstance(read_only, bool):
         raise ValidationError({"read_only": "must be a boolean"})

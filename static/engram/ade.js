@@ -18,13 +18,24 @@
   }
 
   function nearBottom(log) {
-    return log.scrollHeight - log.scrollTop - log.clientHeight < 160;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   }
+
+  // Whether the chat follows the conversation. Decided by where the reader scrolled to, never by the size of what
+  // just arrived: measured after a tall reply lands, the log would no longer look "near the bottom" and the reply
+  // would stay below the fold.
+  var stick = true;
 
   function scrollChat(force) {
     var log = document.getElementById("chat-log");
-    if (log && (force || nearBottom(log))) log.scrollTop = log.scrollHeight;
+    if (!log) return;
+    if (force) stick = true;
+    if (stick) log.scrollTop = log.scrollHeight;
   }
+
+  document.addEventListener("scroll", function (e) {
+    if (e.target && e.target.id === "chat-log") stick = nearBottom(e.target);
+  }, true);
 
   function stream(event) {
     var box = document.getElementById("stream");
@@ -40,11 +51,9 @@
     } else if (event.kind === "tool_call" || event.kind === "tool_name") {
       return;
     }
-    var log = document.getElementById("chat-log");
-    var stick = log && nearBottom(log);
     box.hidden = false;
     target.textContent += event.delta;
-    if (stick) scrollChat(true);
+    scrollChat(false);
   }
 
   function clearStream() {
@@ -94,6 +103,16 @@
   document.addEventListener("htmx:afterSwap", function (e) {
     var id = e.detail.target && e.detail.target.id;
     if (id === "chat-tail" || id === "chat-form") scrollChat(id === "chat-form");
+    // A refused form: bring its first field error into view (it may be far below where the panel opens) and put
+    // the cursor in that field.
+    var root = e.target;
+    if (!root || !root.querySelector || !e.detail.xhr || e.detail.xhr.status < 400) return;
+    var failed = root.querySelector(".errorlist") || root.querySelector(".conflict, [role=alert]");
+    if (failed) {
+      failed.scrollIntoView({block: "center"});
+      var field = failed.parentElement && failed.parentElement.querySelector("input:not([type=hidden]), select, textarea");
+      if (field) field.focus({preventScroll: true});
+    }
   });
 
   // A file over the server's body limit would be cut off with a bare error page: refuse it here, with a message.
@@ -119,6 +138,20 @@
     if (t.value.trim() && t.form) t.form.requestSubmit();
   });
 
+  // Pop-over menus (<details class="create">: the agent list's New agent and Import agent): Escape closes them, as
+  // does a click anywhere outside them.
+  function closePopovers(keep) {
+    var open = document.querySelectorAll("details.create[open]");
+    for (var i = 0; i < open.length; i++) if (!keep || !open[i].contains(keep)) open[i].open = false;
+    return open.length;
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var inside = e.target.closest && e.target.closest("details.create[open]");
+    if (closePopovers(null) && inside) inside.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (e) { closePopovers(e.target); });
+
   // Live character counter against a block's limit (the limit itself may be edited alongside).
   document.addEventListener("input", function (e) {
     var t = e.target;
@@ -135,11 +168,11 @@
     counter.classList.toggle("over", t.value.length > limit);
   });
 
-  // Inside [data-swap-errors], a refused change (403/422) comes back as the re-rendered partial with its reason:
-  // show it in place (htmx swaps no 4xx by default).
+  // Inside [data-swap-errors], a refused change (403/409/422) comes back as the re-rendered partial with its
+  // reason: show it in place (htmx swaps no 4xx by default).
   document.addEventListener("htmx:beforeSwap", function (e) {
     var status = e.detail.xhr.status;
-    if ((status === 403 || status === 422) && e.detail.elt.closest && e.detail.elt.closest("[data-swap-errors]")) {
+    if ((status === 403 || status === 409 || status === 422) && e.detail.elt.closest && e.detail.elt.closest("[data-swap-errors]")) {
       e.detail.shouldSwap = true;
       e.detail.isError = false;
     }
@@ -147,6 +180,14 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     scrollChat(true);
+    // Anything that changes the log's height (a reply, the live bubble, the run banner, an opened tool call)
+    // keeps the newest message in view while the reader follows the conversation.
+    var log = document.getElementById("chat-log");
+    if (log && window.ResizeObserver) {
+      var follow = new ResizeObserver(function () { scrollChat(false); });
+      follow.observe(log);
+      Array.prototype.forEach.call(log.children, function (child) { follow.observe(child); });
+    }
     var box = document.querySelector("textarea[data-enter-submits]");
     if (box && window.matchMedia("(min-width: 900px)").matches) box.focus();
   });

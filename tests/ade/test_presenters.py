@@ -1,7 +1,9 @@
 import datetime as dt
 import json
 
-from ade.presenters import Series, chat_item, chat_items, inline_diff, stacked_bars, step_tool_calls
+import pytest
+
+from ade.presenters import Series, chat_item, chat_items, failure_note, inline_diff, stacked_bars, step_tool_calls
 from agents.models import Message
 
 
@@ -70,3 +72,25 @@ def test_the_chart_escapes_names_and_scales_bars() -> None:
     )
     assert "&lt;evil&gt;" in svg and "<evil>" not in svg
     assert svg.count("<rect") == 3
+
+
+@pytest.mark.parametrize(
+    "error,hint",
+    [
+        ("the model provider returned 401 (authentication failed)", "API key"),
+        ("the model provider returned 404 (model or endpoint not found)", "model handle in Settings"),
+        ("the model provider returned 429 (rate limited)", "then Retry"),
+        ("the model provider could not be reached", "OPENAI_API_BASE"),
+        ("the request is larger than the model's context window", "Reset the context window"),
+    ],
+)
+def test_a_failure_note_says_what_to_do(error: str, hint: str) -> None:
+    note = failure_note(error)
+    assert note.startswith(f"Run failed: {error}. ") and hint in note
+
+
+def test_a_failure_note_without_a_known_cause_has_no_hint() -> None:
+    assert failure_note("the model provider returned 500 (server error)") == (
+        "Run failed: the model provider returned 500 (server error)"
+    )
+    assert failure_note("") == "Run failed: no reason recorded"

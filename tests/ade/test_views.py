@@ -500,8 +500,10 @@ def test_an_enormous_or_bad_page_number_is_an_empty_or_first_page_not_a_500(
     )  # clamped, or unreadable: page 1
 
 
-def test_changing_the_embedding_model_starts_a_reembed_with_progress(alice_client: Client, agent: Agent) -> None:
-    passage_insert(agent=agent, text="a fact")
+def test_changing_the_embedding_model_starts_a_reembed_with_progress(
+    alice_client: Client, agent: Agent, fake_llm: FakeLLM
+) -> None:
+    passage_insert(agent=agent, text="a fact")  # the new model is checked first: the fake LLM serves embeddings
     data = {
         "name": agent.name,
         "agent_type": agent.agent_type,
