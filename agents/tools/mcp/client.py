@@ -27,6 +27,7 @@ from django.conf import settings
 from mcp import ClientSession, McpError
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CONNECTION_CLOSED
 
 from agents.models import MCPServer
 from agents.tools.mcp.spec import ServerSpec
@@ -76,26 +77,32 @@ def _address_refused(exc: BaseException) -> AddressRefused | None:
     return None
 
 
-async def _guard(request: httpx.Request) -> None:
-    """Every request, redirects included, goes to an address the rules allow (lib.netguard)."""
-    await asyncio.to_thread(
-        check_host,
-        request.url.host,
-        allow_private=settings.ENGRAM_MCP_ALLOW_PRIVATE,
-        setting="ENGRAM_MCP_ALLOW_PRIVATE",
-    )
+def _retrieve(future: "asyncio.Future[Any]") -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _http_client(
     headers: dict[str, str] | None = None, timeout: httpx.Timeout | None = None, auth: httpx.Auth | None = None
 ) -> httpx.AsyncClient:
+    """An HTTP client whose requests go only to hosts the address rules allow (lib.netguard), each host checked
+    once per connection (the transports follow only same-origin redirects)."""
+    checked: set[str] = set()
+
+    async def guard(request: httpx.Request) -> None:
+        host = request.url.host
+        if host not in checked:
+            allow = settings.ENGRAM_MCP_ALLOW_PRIVATE
+            await asyncio.to_thread(check_host, host, allow_private=allow, setting="ENGRAM_MCP_ALLOW_PRIVATE")
+            checked.add(host)
+
     connect = float(settings.ENGRAM_MCP_CONNECT_TIMEOUT)
     return httpx.AsyncClient(
         headers=headers,
         timeout=timeout or httpx.Timeout(connect, read=max(300.0, float(settings.ENGRAM_MCP_TIMEOUT))),
         auth=auth,
         follow_redirects=False,
-        event_hooks={"request": [_guard]},
+        event_hooks={"request": [guard]},
     )
 
 
@@ -115,6 +122,7 @@ class _Connection:
         self.pool, self.spec = pool, spec
         self.queue: asyncio.Queue[tuple[Operation[Any], asyncio.Future[Any]] | None] = asyncio.Queue()
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ready.add_done_callback(_retrieve)
         self.inflight: set[asyncio.Task[None]] = set()
         self.closed = False
         self.stderr: Path | None = None
@@ -133,6 +141,7 @@ class _Connection:
             self.close()
             raise MCPError(f"the MCP server did not complete the connection within {connect} s") from None
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)  # a caller that timed out no longer waits for it
         if self.closed:
             raise MCPError("the connection to the MCP server closed")
         self.queue.put_nowait((operation, future))
@@ -145,26 +154,22 @@ class _Connection:
     async def _serve(self) -> None:
         try:
             async with contextlib.AsyncExitStack() as stack:
-                try:
-                    session = await self._connect(stack)
-                except Exception as exc:
-                    refused = _address_refused(exc)
-                    reason = str(refused) if refused else _describe(exc)
-                    tail = stderr_tail(self.stderr)
-                    detail = f"cannot connect to the MCP server: {reason}" + (f" (stderr: {tail})" if tail else "")
-                    self.ready.set_exception(MCPError(detail))
-                    return
+                session = await self._connect(stack)
                 self.ready.set_result(None)
                 await self._dispatch(session)
-        except asyncio.CancelledError:
-            pass
-        except Exception as exc:
-            logger.info("MCP connection %s ended: %s", self.spec.server_id, _describe(exc))
+        except BaseException as exc:  # the task's end: whatever ended it is reported, not raised
+            if not self.ready.done():
+                refused = _address_refused(exc)
+                reason = str(refused) if refused else _describe(exc)
+                tail = stderr_tail(self.stderr)
+                detail = f"cannot connect to the MCP server: {reason}" + (f" (stderr: {tail})" if tail else "")
+                self.ready.set_exception(MCPError(detail))
+            elif not isinstance(exc, asyncio.CancelledError):
+                logger.info("MCP connection %s ended: %s", self.spec.server_id, _describe(exc))
         finally:
             self.closed = True
             if not self.ready.done():
                 self.ready.set_exception(MCPError("the connection to the MCP server closed"))
-            self.ready.exception()  # retrieved: a connection nobody waited for logs nothing at exit
             for task in list(self.inflight):
                 task.cancel()
             while not self.queue.empty():
@@ -207,8 +212,14 @@ class _Connection:
         except MCPError as exc:
             if not future.done():
                 future.set_exception(exc)
-        except McpError as exc:  # the server answered the request with an error: the session is fine
-            if not future.done():
+        except McpError as exc:
+            if exc.error.code == CONNECTION_CLOSED:
+                if not future.done():
+                    tail = stderr_tail(self.stderr)
+                    suffix = f" (stderr: {tail})" if tail else ""
+                    future.set_exception(MCPError(f"the MCP server closed the connection{suffix}"))
+                self.close()
+            elif not future.done():  # the server answered the request with an error: the session is fine
                 future.set_exception(MCPToolError(exc.error.message))
         except Exception as exc:
             if not future.done():
@@ -329,10 +340,11 @@ def close_server(server_id: uuid.UUID) -> None:
             _pool.run(_pool.close(server_id), 10)
 
 
-def _close_all_at_exit() -> None:
+def close_all(timeout: float = 10) -> None:
+    """Close every session of this process (at exit; tests between cases)."""
     if _pool._loop is not None:
         with contextlib.suppress(Exception):
-            _pool.run(_pool.close(None), 5)
+            _pool.run(_pool.close(None), timeout)
 
 
-atexit.register(_close_all_at_exit)
+atexit.register(close_all, 5)
