@@ -167,7 +167,7 @@ def http_mcp() -> Iterator[HttpMcp]:
     server.stop()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def close_sessions() -> Iterator[None]:
     """Each test starts and ends with no open MCP session in this process (stdio servers stopped)."""
     from agents.tools.mcp.client import close_all

@@ -72,21 +72,21 @@ class McpServerListCreateApi(ApiView):
 
 class McpServerDetailApi(ApiView):
     @extend_schema(operation_id="mcp_retrieve_mcp_server", responses={200: McpServerSchema})
-    def get(self, request: Request, server_id: str) -> Response:
-        return Response(wire.mcp_server_to_wire(server_or_404(request, server_id)))
+    def get(self, request: Request, mcp_server_id: str) -> Response:
+        return Response(wire.mcp_server_to_wire(server_or_404(request, mcp_server_id)))
 
     @extend_schema(operation_id="mcp_update_mcp_server", request=UpdateInput, responses={200: McpServerSchema})
-    def patch(self, request: Request, server_id: str) -> Response:
+    def patch(self, request: Request, mcp_server_id: str) -> Response:
         """Fields of `config` left out or null keep their values; a masked secret sent back keeps the stored one.
         A changed connection is tested first (422 naming `config` when it fails; nothing changes)."""
-        server = server_or_404(request, server_id)
+        server = server_or_404(request, mcp_server_id)
         data = validated(UpdateInput, request.data)
         server = mcp_server_update(server=server, name=data.get("server_name"), config=data.get("config"))
         return Response(wire.mcp_server_to_wire(server))
 
     @extend_schema(operation_id="mcp_delete_mcp_server", responses={204: None})
-    def delete(self, request: Request, server_id: str) -> Response:
-        mcp_server_delete(server=server_or_404(request, server_id))
+    def delete(self, request: Request, mcp_server_id: str) -> Response:
+        mcp_server_delete(server=server_or_404(request, mcp_server_id))
         return Response(status=204)
 
 
@@ -100,10 +100,10 @@ class McpServerRefreshApi(ApiView):
         parameters=[FilterSerializer],
         responses={200: OpenApiTypes.OBJECT},
     )
-    def patch(self, request: Request, server_id: str) -> Response:
+    def patch(self, request: Request, mcp_server_id: str) -> Response:
         """Re-lists the server's tools: removes the ones gone, updates changed schemas, adds new ones (attached to
         `agent_id` too, when given). Answers what changed, and the tools not taken with the reason."""
-        server = server_or_404(request, server_id)
+        server = server_or_404(request, mcp_server_id)
         params = validated(self.FilterSerializer, request.query_params)
         agent = agent_or_404(request, params["agent_id"]) if params.get("agent_id") else None
         summary = mcp_server_refresh(server=server, agent=agent)
@@ -112,15 +112,15 @@ class McpServerRefreshApi(ApiView):
 
 class McpServerToolListApi(ApiView):
     @extend_schema(operation_id="mcp_list_tools_for_mcp_server", responses={200: ToolSchema(many=True)})
-    def get(self, request: Request, server_id: str) -> Response:
-        server = server_or_404(request, server_id)
+    def get(self, request: Request, mcp_server_id: str) -> Response:
+        server = server_or_404(request, mcp_server_id)
         return Response([wire.tool_to_wire(t) for t in server.tools.order_by("name", "id")])
 
 
 class McpServerToolDetailApi(ApiView):
     @extend_schema(operation_id="mcp_retrieve_mcp_tool", responses={200: ToolSchema})
-    def get(self, request: Request, server_id: str, tool_id: str) -> Response:
-        return Response(wire.tool_to_wire(mcp_tool_or_404(server_or_404(request, server_id), tool_id)))
+    def get(self, request: Request, mcp_server_id: str, mcp_tool_id: str) -> Response:
+        return Response(wire.tool_to_wire(mcp_tool_or_404(server_or_404(request, mcp_server_id), mcp_tool_id)))
 
 
 class McpServerToolRunApi(ApiView):
@@ -128,10 +128,10 @@ class McpServerToolRunApi(ApiView):
         args = S.DictField(required=False, default=dict)
 
     @extend_schema(operation_id="mcp_run_tool", request=InputSerializer, responses={200: ToolExecutionResultSchema})
-    def post(self, request: Request, server_id: str, tool_id: str) -> Response:
+    def post(self, request: Request, mcp_server_id: str, mcp_tool_id: str) -> Response:
         """Runs the tool now through the agent loop's executor. A failing tool, or a server that fails or does
         not answer within ENGRAM_MCP_TIMEOUT, answers status "error" with the reason as func_return."""
-        tool = mcp_tool_or_404(server_or_404(request, server_id), tool_id)
+        tool = mcp_tool_or_404(server_or_404(request, mcp_server_id), mcp_tool_id)
         data = validated(self.InputSerializer, request.data)
         result = mcp_tool_run(tool=tool, args=data.get("args"))
         return Response(

@@ -6,8 +6,8 @@ from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
 from agents.services.identities import identity_create
 from agents.services.mcp import mcp_server_create_offline
-from agents.tools.mcp.client import RemoteTool
 from agents.services.tools import tool_create
+from agents.tools.mcp.client import RemoteTool
 from lib.ids import parse_id, public_id
 from memory.services.blocks import block_create
 from memory.services.passages import passage_insert

@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 
 from agents.models import MCPServer, Message, RunStatus, Tool
 from agents.services.mcp import mcp_server_create, mcp_server_refresh, mcp_server_update, mcp_tool_run
-from tests.mcp_servers import TOKEN, close_sessions, http_mcp, stdio_config  # noqa: F401 (fixtures)
+from tests.mcp_servers import TOKEN, stdio_config
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_sessions")]
 
 
 def tool_of(server: MCPServer, name: str) -> Tool:
