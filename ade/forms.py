@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import Membership
-from agents.models import Agent, AgentType
+from agents.models import Agent, AgentType, MCPServer
 
 # Panels list at most a few dozen rows a page; past this page the offset would overflow the database's integers.
 PAGE_MAX = 100_000
@@ -157,3 +157,56 @@ class AgentCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     preset = forms.ChoiceField(choices=PRESETS, initial="assistant", widget=forms.RadioSelect)
     model = forms.CharField(max_length=200, required=False, help_text="empty: the server default")
+
+
+def _pairs(text: str, separator: str, field: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, found, value = line.partition(separator)
+        if not found or not key.strip():
+            raise forms.ValidationError(f"line {number}: write NAME{separator}value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+class MCPServerForm(forms.Form):
+    """An MCP server as the ADE asks for it; `config()` is the Letta `config` object the services take."""
+
+    server_name = forms.CharField(max_length=200, label="Name")
+    mcp_server_type = forms.ChoiceField(choices=MCPServer.Kind.choices, label="Transport")
+    command = forms.CharField(required=False, max_length=1000, help_text="stdio: the program to run")
+    args = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One per line")
+    env = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="NAME=value, one per line (encrypted)"
+    )
+    server_url = forms.CharField(required=False, max_length=2000, label="URL")
+    auth_header = forms.CharField(required=False, max_length=200, initial="Authorization")
+    auth_token = forms.CharField(required=False, max_length=10_000, help_text="Encrypted; shown masked")
+    custom_headers = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Name: value, one per line (encrypted)"
+    )
+
+    def clean_env(self) -> dict[str, str]:
+        return _pairs(self.cleaned_data.get("env") or "", "=", "env")
+
+    def clean_custom_headers(self) -> dict[str, str]:
+        return _pairs(self.cleaned_data.get("custom_headers") or "", ":", "custom_headers")
+
+    def config(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data["mcp_server_type"] == MCPServer.Kind.STDIO:
+            args = [a for a in (data.get("args") or "").splitlines() if a.strip()]
+            return {"mcp_server_type": "stdio", "command": data["command"], "args": args, "env": data["env"] or None}
+        return {
+            "mcp_server_type": data["mcp_server_type"],
+            "server_url": data["server_url"],
+            "auth_header": data.get("auth_header") or None,
+            "auth_token": data.get("auth_token") or None,
+            "custom_headers": data["custom_headers"] or None,
+        }
+
+
+class MCPToolAttachForm(forms.Form):
+    agent = forms.UUIDField()
