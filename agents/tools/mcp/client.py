@@ -334,10 +334,13 @@ def call_tool(spec: ServerSpec, name: str, args: dict[str, Any], *, timeout: flo
 
 
 def close_server(server_id: uuid.UUID) -> None:
-    """Close this process's session with the server (after an update or a delete); others close when idle."""
-    if _pool._loop is not None:
-        with contextlib.suppress(Exception):
-            _pool.run(_pool.close(server_id), 10)
+    """Start closing this process's session with the server (after an update or a delete) without waiting for it;
+    other processes' sessions close when idle (or, after an update, on their next call: the spec changed)."""
+    loop = _pool._loop
+    if loop is not None:
+        asyncio.run_coroutine_threadsafe(_pool.close(server_id), loop).add_done_callback(
+            lambda f: f.cancelled() or f.exception()
+        )
 
 
 def close_all(timeout: float = 10) -> None:
