@@ -34,6 +34,34 @@ class AgentImportForm(forms.Form):
     file = forms.FileField(label="Agent file (.af)", allow_empty_file=True)
     strip_messages = forms.BooleanField(required=False, label="Leave out the message history")
     override_existing_tools = forms.BooleanField(required=False, label="Replace my custom tools of the same name")
+    mcp_credentials = forms.CharField(
+        required=False,
+        label="MCP server credentials",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "weather-service auth_token=…"}),
+        help_text="Files carry MCP servers without their credentials. One per line: the server's name, then "
+        "auth_token=…, env.NAME=… or custom_headers.Name=… (the import names what it needs).",
+    )
+
+    def clean_mcp_credentials(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for number, line in enumerate((self.cleaned_data.get("mcp_credentials") or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            head, found, value = line.partition("=")
+            server, _, credential = head.strip().rpartition(" ")
+            if not found or not server.strip() or not credential:
+                raise forms.ValidationError(f"line {number}: write <server name> auth_token=… (or env.NAME=…)")
+            entry = out.setdefault(server.strip(), {})
+            kind, _, name = credential.partition(".")
+            if kind == "auth_token" and not name:
+                entry["auth_token"] = value.strip()
+            elif kind in ("env", "custom_headers") and name:
+                entry.setdefault(kind, {})[name] = value.strip()
+            else:
+                raise forms.ValidationError(
+                    f"line {number}: {credential!r} is not auth_token, env.NAME or custom_headers.Name"
+                )
+        return out
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -87,3 +87,31 @@ def test_an_outsider_gets_404(alice: Any, charlie: Any, agent: Any) -> None:
     attach = reverse("ade:mcp-tool-attach", args=[server.id, echo.id])
     assert client.post(attach, {"agent": str(agent.id)}).status_code == 404
     assert MCPServer.objects.filter(pk=server.pk).exists() and not agent.tools.filter(pk=echo.pk).exists()
+
+
+def test_the_import_form_asks_for_an_mcp_servers_credentials(alice: Any, charlie: Any, http_mcp: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from agents.models import Agent
+    from tests.factories import make_agent
+    from tests.mcp_servers import TOKEN
+
+    mcp_server_create(actor=alice, name="weather-service", config=http_mcp.config())
+    agent = make_agent(alice, tools=["weather"])
+    exported = logged_in(alice).get(reverse("ade:agent-export", args=[agent.id])).content
+    client = logged_in(charlie)
+
+    def upload(**fields: str) -> Any:
+        return client.post(reverse("ade:agent-import"), {"file": SimpleUploadedFile("a.af", exported), **fields})
+
+    asked = upload()
+    assert asked.status_code == 422
+    assert b"needs credentials the file does not carry: auth_token" in asked.content
+    assert b"MCP server credentials" in asked.content
+    imported = upload(mcp_credentials=f"weather-service auth_token={TOKEN}")
+    assert imported.status_code == 302, imported.content
+    copy = Agent.objects.exclude(pk=agent.pk).get()
+    weather = copy.tools.get(name="weather")
+    assert weather.mcp_server is not None and weather.mcp_server.organization_id == copy.organization_id
+    bad = upload(mcp_credentials="weather-service password=x")
+    assert bad.status_code == 422 and b"is not auth_token, env.NAME or custom_headers.Name" in bad.content
