@@ -172,3 +172,22 @@ def test_private_addresses_are_refused_unless_allowed(alice, http_mcp, settings)
         with pytest.raises(ValidationError) as caught:
             mcp_server_create(actor=alice, name="x", config={"server_url": url})
         assert "config.server_url" in caught.value.message_dict
+
+
+def test_an_idle_connection_is_closed_and_the_next_call_opens_another(alice, settings):
+    settings.ENGRAM_MCP_IDLE_SECONDS = 1
+    server = mcp_server_create(actor=alice, name="local", config=stdio_config())
+    count = tool_of(server, "count")
+    assert mcp_tool_run(tool=count, args={}).text == "1"
+    assert mcp_tool_run(tool=count, args={}).text == "2"  # the same process, within the idle time
+    time.sleep(3)
+    assert mcp_tool_run(tool=count, args={}).text == "1"  # the idle server was stopped; this is a new one
+
+
+def test_another_organizations_mcp_tools_are_invisible(alice, charlie):
+    from agents.selectors import tool_list, tool_search
+
+    mcp_server_create(actor=alice, name="local", config=stdio_config())
+    assert not tool_list(actor=charlie).filter(name="echo").exists()
+    assert not [h for h in tool_search(actor=charlie, query="echo") if h.tool.name == "echo"]
+    assert [h.tool.name for h in tool_search(actor=alice, query="echo text")][:1] == ["echo"]
