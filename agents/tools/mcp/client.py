@@ -4,8 +4,8 @@ server's settings change (the spec's key), or when a call times out or the conne
 new one). Callers are synchronous (the agent loop, API views) and never wait past their timeout: a server that
 hangs, crashes or disappears is an MCPError naming what happened.
 
-Fork-safe like lib.background: a forked child (Celery's prefork pool) starts its own loop and sessions on first
-use, with none of the parent's."""
+The loop runs on a lib.background worker, so a forked child (Celery's prefork pool) starts its own loop and
+sessions on first use, with none of the parent's."""
 
 import asyncio
 import atexit
@@ -32,6 +32,7 @@ from mcp.types import CONNECTION_CLOSED
 from agents.models import MCPServer
 from agents.tools.mcp.spec import ServerSpec
 from agents.tools.mcp.stdio import open_stdio, stderr_tail
+from lib.background import Worker
 from lib.netguard import AddressRefused, check_host
 
 logger = logging.getLogger(__name__)
@@ -235,21 +236,29 @@ class _Connection:
 class _Pool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._worker = Worker("engram-mcp")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connections: dict[uuid.UUID, _Connection] = {}
 
     def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop, running on its lib.background worker; a forked child (whose copy of the thread does
+        not run) starts a loop of its own, with none of the parent's connections."""
+        if self._pid != os.getpid():
+            self._lock, self._pid = threading.Lock(), os.getpid()
+            self._loop, self._connections = None, {}
         with self._lock:
-            if self._loop is None:
+            if self._loop is None or not self._worker.running:
                 loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="engram-mcp", daemon=True).start()
-                self._loop = loop
+                self._worker.submit(loop.run_forever)
+                self._loop, self._connections = loop, {}
             return self._loop
 
-    def reset_in_child(self) -> None:
-        self._lock = threading.Lock()
-        self._loop = None
-        self._connections = {}
+    def running_loop(self) -> asyncio.AbstractEventLoop | None:
+        """This process's loop if it was started (nothing to close otherwise)."""
+        if self._pid != os.getpid() or not self._worker.running:
+            return None
+        return self._loop
 
     def forget(self, connection: _Connection) -> None:
         if self._connections.get(connection.spec.server_id) is connection:
@@ -282,7 +291,6 @@ class _Pool:
 
 
 _pool = _Pool()
-os.register_at_fork(after_in_child=_pool.reset_in_child)
 
 
 def _budget(timeout: float) -> float:
@@ -336,7 +344,7 @@ def call_tool(spec: ServerSpec, name: str, args: dict[str, Any], *, timeout: flo
 def close_server(server_id: uuid.UUID) -> None:
     """Start closing this process's session with the server (after an update or a delete) without waiting for it;
     other processes' sessions close when idle (or, after an update, on their next call: the spec changed)."""
-    loop = _pool._loop
+    loop = _pool.running_loop()
     if loop is not None:
         asyncio.run_coroutine_threadsafe(_pool.close(server_id), loop).add_done_callback(
             lambda f: f.cancelled() or f.exception()
@@ -345,7 +353,7 @@ def close_server(server_id: uuid.UUID) -> None:
 
 def close_all(timeout: float = 10) -> None:
     """Close every session of this process (at exit; tests between cases)."""
-    if _pool._loop is not None:
+    if _pool.running_loop() is not None:
         with contextlib.suppress(Exception):
             _pool.run(_pool.close(None), timeout)
 
