@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import Membership
-from agents.models import Agent, AgentType
+from agents.models import Agent, AgentType, MCPServer
 
 # Panels list at most a few dozen rows a page; past this page the offset would overflow the database's integers.
 PAGE_MAX = 100_000
@@ -34,6 +34,34 @@ class AgentImportForm(forms.Form):
     file = forms.FileField(label="Agent file (.af)", allow_empty_file=True)
     strip_messages = forms.BooleanField(required=False, label="Leave out the message history")
     override_existing_tools = forms.BooleanField(required=False, label="Replace my custom tools of the same name")
+    mcp_credentials = forms.CharField(
+        required=False,
+        label="MCP server credentials",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "weather-service auth_token=…"}),
+        help_text="Files carry MCP servers without their credentials. One per line: the server's name, then "
+        "auth_token=…, env.NAME=… or custom_headers.Name=… (the import names what it needs).",
+    )
+
+    def clean_mcp_credentials(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for number, line in enumerate((self.cleaned_data.get("mcp_credentials") or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            head, found, value = line.partition("=")
+            server, _, credential = head.strip().rpartition(" ")
+            if not found or not server.strip() or not credential:
+                raise forms.ValidationError(f"line {number}: write <server name> auth_token=… (or env.NAME=…)")
+            entry = out.setdefault(server.strip(), {})
+            kind, _, name = credential.partition(".")
+            if kind == "auth_token" and not name:
+                entry["auth_token"] = value.strip()
+            elif kind in ("env", "custom_headers") and name:
+                entry.setdefault(kind, {})[name] = value.strip()
+            else:
+                raise forms.ValidationError(
+                    f"line {number}: {credential!r} is not auth_token, env.NAME or custom_headers.Name"
+                )
+        return out
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -159,3 +187,56 @@ class AgentCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     preset = forms.ChoiceField(choices=PRESETS, initial="assistant", widget=forms.RadioSelect)
     model = forms.CharField(max_length=200, required=False, help_text="empty: the server default")
+
+
+def _pairs(text: str, separator: str, field: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, found, value = line.partition(separator)
+        if not found or not key.strip():
+            raise forms.ValidationError(f"line {number}: write NAME{separator}value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+class MCPServerForm(forms.Form):
+    """An MCP server as the ADE asks for it; `config()` is the Letta `config` object the services take."""
+
+    server_name = forms.CharField(max_length=200, label="Name")
+    mcp_server_type = forms.ChoiceField(choices=MCPServer.Kind.choices, label="Transport")
+    command = forms.CharField(required=False, max_length=1000, help_text="stdio: the program to run")
+    args = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One per line")
+    env = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="NAME=value, one per line (encrypted)"
+    )
+    server_url = forms.CharField(required=False, max_length=2000, label="URL")
+    auth_header = forms.CharField(required=False, max_length=200, initial="Authorization")
+    auth_token = forms.CharField(required=False, max_length=10_000, help_text="Encrypted; shown masked")
+    custom_headers = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Name: value, one per line (encrypted)"
+    )
+
+    def clean_env(self) -> dict[str, str]:
+        return _pairs(self.cleaned_data.get("env") or "", "=", "env")
+
+    def clean_custom_headers(self) -> dict[str, str]:
+        return _pairs(self.cleaned_data.get("custom_headers") or "", ":", "custom_headers")
+
+    def config(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data["mcp_server_type"] == MCPServer.Kind.STDIO:
+            args = [a for a in (data.get("args") or "").splitlines() if a.strip()]
+            return {"mcp_server_type": "stdio", "command": data["command"], "args": args, "env": data["env"] or None}
+        return {
+            "mcp_server_type": data["mcp_server_type"],
+            "server_url": data["server_url"],
+            "auth_header": data.get("auth_header") or None,
+            "auth_token": data.get("auth_token") or None,
+            "custom_headers": data["custom_headers"] or None,
+        }
+
+
+class MCPToolAttachForm(forms.Form):
+    agent = forms.UUIDField()

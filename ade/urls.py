@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, dashboard, memory, workspace
+from ade.views import accounts, agents, dashboard, mcp, memory, workspace
 
 app_name = "ade"
 
@@ -40,6 +40,12 @@ urlpatterns = [
     path("agents/import/", agents.agent_import_view, name="agent-import"),
     path("agents/<uuid:agent_id>/", include(agent_patterns)),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("mcp/", mcp.mcp_servers, name="mcp"),
+    path("mcp/test/", mcp.mcp_test, name="mcp-test"),
+    path("mcp/<uuid:server_id>/", mcp.mcp_server_detail, name="mcp-server"),
+    path("mcp/<uuid:server_id>/refresh/", mcp.mcp_refresh, name="mcp-refresh"),
+    path("mcp/<uuid:server_id>/delete/", mcp.mcp_delete, name="mcp-delete"),
+    path("mcp/<uuid:server_id>/tools/<uuid:tool_id>/attach/", mcp.mcp_tool_attach, name="mcp-tool-attach"),
     path("members/", accounts.members, name="members"),
     path("members/<str:username>/role/", accounts.member_role, name="member-role"),
     path("members/<str:username>/remove/", accounts.member_remove, name="member-remove"),

@@ -144,6 +144,41 @@ class IdentityBlock(models.Model):
         constraints = [models.UniqueConstraint(fields=["identity", "block"], name="agents_identityblock_unique")]
 
 
+class MCPServer(models.Model):
+    """An MCP server of an organization: a command run in the tool sandbox (stdio) or a URL (SSE, streamable
+    HTTP). Its tools are Tool rows (tool_type external_mcp) kept in step with the server by agents.services.mcp.
+    Credentials (a stdio server's environment, the auth token, custom header values) are one Fernet token."""
+
+    class Kind(models.TextChoices):
+        STDIO = "stdio", "Local command (stdio)"
+        SSE = "sse", "SSE URL"
+        STREAMABLE_HTTP = "streamable_http", "Streamable HTTP URL"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="mcp_servers")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    command = models.CharField(max_length=1000, blank=True, default="")
+    args = models.JSONField(default=list, blank=True)
+    server_url = models.CharField(max_length=2000, blank=True, default="")
+    auth_header = models.CharField(max_length=200, blank=True, default="")
+    secrets_encrypted = models.TextField(
+        blank=True, default="", help_text="Fernet token (lib/crypto.py) of {env, auth_token, custom_headers}"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="agents_mcpserver_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Tool(models.Model):
     """A tool an agent can call. Built-in tools have no organization and are visible to all."""
 
@@ -151,6 +186,7 @@ class Tool(models.Model):
         BUILTIN = "letta_core", "Built-in"
         MEMORY = "letta_memory_core", "Built-in memory"
         CUSTOM = "custom", "Custom (Python source)"
+        MCP = "external_mcp", "From an MCP server"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
@@ -164,6 +200,8 @@ class Tool(models.Model):
     tags = models.JSONField(default=list, blank=True)
     return_char_limit = models.PositiveIntegerField(default=50_000)
     metadata = models.JSONField(default=dict, blank=True)
+    # external_mcp tools: their server (the tool goes with it) and the tool's name there.
+    mcp_server = models.ForeignKey(MCPServer, null=True, blank=True, on_delete=models.CASCADE, related_name="tools")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -7,7 +7,18 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 
 from accounts.selectors import organization_id_for
-from agents.models import Agent, AgentTag, Identity, IdentityAgent, IdentityBlock, Message, Run, Step, Tool
+from agents.models import (
+    Agent,
+    AgentTag,
+    Identity,
+    IdentityAgent,
+    IdentityBlock,
+    MCPServer,
+    Message,
+    Run,
+    Step,
+    Tool,
+)
 
 MAX_PAGE = 1_000
 
@@ -86,6 +97,20 @@ def tool_list(*, actor: User, name: str | None = None) -> QuerySet[Tool]:
 
 def tool_get(*, actor: User, tool_id: uuid.UUID) -> Tool:
     return Tool.objects.filter(Q(organization_id=organization_id_for(actor)) | Q(organization=None)).get(pk=tool_id)
+
+
+def mcp_server_list(*, actor: User) -> QuerySet[MCPServer]:
+    return MCPServer.objects.filter(organization_id=organization_id_for(actor)).order_by("name", "id")
+
+
+def mcp_server_get(*, actor: User, server_id: uuid.UUID) -> MCPServer:
+    return MCPServer.objects.filter(organization_id=organization_id_for(actor)).get(pk=server_id)
+
+
+def mcp_tool_get(*, server: MCPServer, tool_id: uuid.UUID | None = None, name: str | None = None) -> Tool:
+    """One of the server's tools, by id or by its name (the caller reached `server` through mcp_server_get)."""
+    qs = Tool.objects.filter(mcp_server=server, organization_id=server.organization_id)
+    return qs.get(pk=tool_id) if tool_id is not None else qs.get(name=name)
 
 
 def run_list(*, actor: User, agent_id: uuid.UUID | None = None, statuses: list[str] | None = None) -> QuerySet[Run]:

@@ -68,6 +68,22 @@ class ToolSchema(S.Serializer[Any]):
     metadata_ = S.DictField()
 
 
+class McpServerSchema(S.Serializer[Any]):
+    """StdioMcpServer (command, args, env), SseMcpServer or StreamableHTTPMcpServer (server_url, auth_header,
+    auth_token, custom_headers); secret values are masked."""
+
+    id = S.CharField()
+    server_name = S.CharField()
+    mcp_server_type = S.ChoiceField(choices=["stdio", "sse", "streamable_http"])
+    command = S.CharField(required=False)
+    args = S.ListField(child=S.CharField(), required=False)
+    env = S.DictField(child=S.CharField(), allow_null=True, required=False)
+    server_url = S.CharField(required=False)
+    auth_header = S.CharField(allow_null=True, required=False)
+    auth_token = S.CharField(allow_null=True, required=False)
+    custom_headers = S.DictField(child=S.CharField(), allow_null=True, required=False)
+
+
 class LLMConfigSchema(S.Serializer[Any]):
     model = S.CharField()
     model_endpoint_type = S.CharField()

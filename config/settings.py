@@ -312,6 +312,17 @@ ENGRAM_TOOL_OUTPUT_MB = env_int("ENGRAM_TOOL_OUTPUT_MB", 16, minimum=1)
 # (agents.tools.limits); more is a 429.
 ENGRAM_ORG_MAX_TOOL_PROCESSES = env_int("ENGRAM_ORG_MAX_TOOL_PROCESSES", 2, minimum=1)
 
+# MCP servers (agents.tools.mcp): whether a server's URL may be a private, loopback or reserved address
+# (lib.netguard), the seconds a connection (connect + handshake) and a tool call may take, how long an unused
+# connection stays open, and for stdio servers (run under the custom-tool sandbox) whether they reach the network
+# and their address space.
+ENGRAM_MCP_ALLOW_PRIVATE = env_bool("ENGRAM_MCP_ALLOW_PRIVATE", False)
+ENGRAM_MCP_CONNECT_TIMEOUT = env_int("ENGRAM_MCP_CONNECT_TIMEOUT", 30, minimum=1, maximum=600)
+ENGRAM_MCP_TIMEOUT = env_int("ENGRAM_MCP_TIMEOUT", 60, minimum=1, maximum=3600)
+ENGRAM_MCP_IDLE_SECONDS = env_int("ENGRAM_MCP_IDLE_SECONDS", 300, minimum=1)
+ENGRAM_MCP_STDIO_NETWORK = env_bool("ENGRAM_MCP_STDIO_NETWORK", False)
+ENGRAM_MCP_MEMORY_MB = env_int("ENGRAM_MCP_MEMORY_MB", 4096, minimum=64)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -8,6 +8,7 @@ os.environ.setdefault("SECRET_KEY", "engram-tests-only-not-secret")
 os.environ.setdefault("ENGRAM_DATA_DIR", tempfile.mkdtemp(prefix="engram-test-data-"))
 os.environ.pop("REDIS_URL", None)  # tests that need Redis start their own (tests/backing.py)
 os.environ.setdefault("ENGRAM_LLM_RETRY_BACKOFF_MS", "5")
+os.environ.setdefault("ENGRAM_MCP_ALLOW_PRIVATE", "1")  # the tests' MCP servers listen on 127.0.0.1
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import DATA_DIR, DATABASES, use_postgres_pool  # noqa: E402

@@ -94,3 +94,4 @@ def fake_llm(fake_llm_server: FakeLLM, settings: Any) -> Iterator[FakeLLM]:
 
 # End-to-end fixtures (live daphne server, Chromium).
 from tests.live import browser, daphne_server, daphne_server_process, page  # noqa: E402, F401
+from tests.mcp_servers import close_sessions, http_mcp  # noqa: E402, F401

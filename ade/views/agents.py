@@ -125,6 +125,7 @@ def agent_import_view(request: AuthedHttpRequest) -> HttpResponse:
         options = ImportOptions(
             strip_messages=form.cleaned_data["strip_messages"],
             override_existing_tools=form.cleaned_data["override_existing_tools"],
+            mcp_credentials=form.cleaned_data["mcp_credentials"] or None,
         )
         try:
             document = agent_file_read(upload=form.cleaned_data["file"])

@@ -1,6 +1,7 @@
 """The tool executor: one call of a tool with parsed arguments, for the agent loop and the tool-run routes alike.
 Built-in tools run in this process inside a savepoint (a failing tool leaves no partial write); custom tools run
-in their own sandboxed process (agents.tools.custom), never in this one."""
+in their own sandboxed process (agents.tools.custom), never in this one; MCP tools are calls to their server
+(agents.tools.mcp), which times out rather than stalls."""
 
 import logging
 from dataclasses import dataclass, field
@@ -8,9 +9,11 @@ from typing import Any
 
 from django.db import transaction
 
-from agents.models import Tool
+from agents.models import MCPServer, Tool
 from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, ToolContext, ToolError
 from agents.tools.custom import CustomToolError, run_custom_tool_output
+from agents.tools.mcp.client import MCPError
+from agents.tools.mcp.run import run_mcp_tool
 from agents.tools.secrets import agent_secrets
 from agents.tools.validate import validate_arguments
 
@@ -47,11 +50,13 @@ def execute_tool(
                 raise ToolError(f"the built-in tool {tool.name!r} needs an agent")
             with transaction.atomic():  # a failing tool leaves no partial write
                 result = BUILTIN_IMPLEMENTATIONS[tool.name](ctx, args)
+        elif tool.tool_type == Tool.ToolType.MCP:
+            result = run_mcp_tool(tool, args)
         else:
             secrets = agent_secrets(agent=ctx.agent) if ctx is not None else {}
             output = run_custom_tool_output(tool, args, env={**secrets, **(env or {})})
             result, stdout, stderr = output.result, _lines(output.stdout), _lines(output.stderr)
-    except ToolError as exc:
+    except (ToolError, MCPError, MCPServer.DoesNotExist) as exc:
         return ToolResult(f"Error: {exc}", True)
     except CustomToolError as exc:
         return ToolResult(f"Error: {exc}", True, stdout=_lines(exc.stdout), stderr=_lines(exc.stderr))

@@ -236,17 +236,30 @@ def _environment(home: str, tmp: str) -> dict[str, str]:
 
 
 def build_command(
-    mode: Mode, python: str, code: str, extra_env: dict[str, str], *, uid: int | None, home: str, network: bool
+    mode: Mode,
+    python: str,
+    code: str,
+    extra_env: dict[str, str],
+    *,
+    uid: int | None,
+    home: str,
+    network: bool,
+    rlimits: dict[str, int] | None = None,
+    runner_drops_uid: bool = False,
 ) -> Command:
     """The argv that runs `code` with the runner's configuration (limits, and the uid to drop to) as argv[1]. A
-    plain process becomes `uid` before exec (subprocess); under bubblewrap the runner does, once mounted."""
+    plain process becomes `uid` before exec (subprocess), or in the runner with `runner_drops_uid` (for callers
+    that cannot pass a user to the process they start); under bubblewrap the runner does, once mounted.
+    `rlimits` replaces the custom tools' limits (a long-lived MCP server has no CPU-time limit)."""
+    chosen = limits() if rlimits is None else rlimits
     if mode == "process":
-        config = json.dumps({"limits": limits(), "uid": None})
-        return Command([python, "-I", "-c", code, config], {**_environment(home, home), **extra_env}, uid)
+        config = json.dumps({"limits": chosen, "uid": uid if runner_drops_uid else None})
+        user = None if runner_drops_uid else uid
+        return Command([python, "-I", "-c", code, config], {**_environment(home, home), **extra_env}, user)
     argv = _bwrap_prefix(settings.ENGRAM_BWRAP, network=network, privileged=uid is not None)
     for name, value in {**_environment(SANDBOX_HOME, SANDBOX_TMP), **extra_env}.items():
         argv += ["--setenv", name, value]
-    config = json.dumps({"limits": limits(), "uid": uid})
+    config = json.dumps({"limits": chosen, "uid": uid})
     return Command([*argv, python, "-I", "-c", code, config], {"PATH": PATH}, None)
 
 

@@ -2,8 +2,9 @@
 archival passages as one JSON document, and import such a document as new agents of the importer's organization.
 
 File layout (what `agent_export` writes and `agent_import` reads):
-- top level: `agents`, `blocks`, `tools` (plus `groups`, `files`, `sources`, `mcp_servers`, `skills`, always empty
-  on export and ignored on import), `metadata`, `created_at`;
+- top level: `agents`, `blocks`, `tools`, `mcp_servers` (the servers of the agents' MCP tools, without
+  credentials: `mcp`), plus `groups`, `files`, `sources`, `skills` (always empty on export and ignored on import),
+  `metadata`, `created_at`;
 - ids inside the file are file-local (`agent-0`, `block-0`, `tool-0`, `message-0`) and only link the entities of
   the file: `agents[].block_ids`, `agents[].tool_ids`, `agents[].in_context_message_ids`;
 - every Engram-only field lives under an `engram` key of the object it belongs to (agent: exact model settings,
@@ -14,7 +15,8 @@ File layout (what `agent_export` writes and `agent_import` reads):
 Import is all or nothing (one transaction); bad input is a ValidationError keyed by the path of the offending
 field (`agents[0].messages[3].role`), so the API answers 422 naming it.
 
-Modules: `export` (write), `parse` (read and check), `load` (create the rows), `common` (format constants). An
+Modules: `export` (write), `parse` (read and check), `load` (create the rows), `mcp` (MCP servers both ways),
+`common` (format constants). An
 agent file is the /v1 agent shape on disk, so it lives with the API; the ADE's export and import buttons use it too.
 """
 

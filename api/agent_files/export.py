@@ -6,6 +6,7 @@ from django.utils import timezone
 from agents.models import Agent, Message, MessageRole
 from api import wire
 from api.agent_files.common import ENGRAM_FORMAT, JSON
+from api.agent_files.mcp import servers_to_file
 from api.wire import iso
 from lib.ids import local_id
 from memory.models import Passage
@@ -53,7 +54,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
     `include_messages=False` leaves the history out (Letta's `scrub_messages`); blocks, tools and archival
     passages are always included. Messages still waiting in a queued run (no seq yet) are not part of it."""
     blocks = list(agent.blocks.order_by("agentblock__created_at", "agentblock__id"))
-    tools = list(agent.tools.order_by("name", "id"))
+    tools = list(agent.tools.select_related("mcp_server").order_by("name", "id"))
     messages = list(agent.messages.filter(seq__isnull=False).order_by("seq")) if include_messages else []
     passages = list(Passage.objects.filter(agent=agent).order_by("created_at", "id"))
     message_ids = {m.id: local_id("message", i) for i, m in enumerate(messages)}
@@ -66,8 +67,10 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
         }
         for i, b in enumerate(blocks)
     ]
+    server_entries, server_ids = servers_to_file(tools)
     tool_entries = [
         {**wire.tool_to_wire(t), "id": local_id("tool", i), "created_by_id": None, "last_updated_by_id": None}
+        | ({"engram": {"mcp_server_id": server_ids[t.mcp_server_id]}} if t.mcp_server_id in server_ids else {})
         for i, t in enumerate(tools)
     ]
     state = wire.agent_state(agent, blocks=blocks, tools=tools, message_ids=[])
@@ -132,7 +135,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
         "files": [],
         "sources": [],
         "tools": tool_entries,
-        "mcp_servers": [],
+        "mcp_servers": server_entries,
         "skills": [],
         "metadata": {
             "exported_by": "engram",

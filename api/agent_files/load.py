@@ -10,6 +10,7 @@ from agents.models import Agent, AgentType, Tool
 from agents.services.agents import agent_create
 from agents.services.messages import message_create_many
 from api.agent_files.common import COPY_SUFFIX, JSON, MAX_AGENTS, MAX_BLOCKS, MAX_NAME_CHARS, MAX_TOOLS
+from api.agent_files.mcp import MCP_TOOL_TYPE, mcp_tool_from_file, servers_from_file
 from api.agent_files.parse import (
     ImportOptions,
     _at,
@@ -66,12 +67,16 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
         if local in blocks:
             raise _fail(f"blocks[{i}].id", f"duplicate block id {local!r}")
         blocks[local] = _block_from_file(actor=actor, entry=entry, path=f"blocks[{i}]")
+    servers = servers_from_file(actor=actor, organization_id=org_id, data=data, given=options.mcp_credentials)
     tools: dict[str, Tool] = {}
     for i, raw in enumerate(tool_entries):
         entry = _obj(raw, f"tools[{i}]")
         local = _local_id(entry.get("id"), f"tools[{i}].id")
         if local in tools:
             raise _fail(f"tools[{i}].id", f"duplicate tool id {local!r}")
+        if entry.get("tool_type") == MCP_TOOL_TYPE:
+            tools[local] = mcp_tool_from_file(entry=entry, path=f"tools[{i}]", servers=servers)
+            continue
         tools[local] = _tool_from_file(
             actor=actor, org_id=org_id, entry=entry, path=f"tools[{i}]", override=options.override_existing_tools
         )

@@ -92,6 +92,8 @@ class ImportOptions:
     model: str | None = None
     embedding: str | None = None
     secrets: dict[str, str] | None = None  # added to (and overriding) the secrets the file's agents carry
+    # Credentials of the file's MCP servers, by server name: {"env": {…}, "auth_token": …, "custom_headers": {…}}
+    mcp_credentials: dict[str, Any] | None = None
 
 
 def _fail(path: str, reason: str) -> ValidationError:

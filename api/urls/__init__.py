@@ -1,5 +1,5 @@
 """The /v1 routes (also mounted under /latest/ by config.urls). URL names keep the `agents:` and `memory:`
-namespaces the SDK-facing routes always had."""
+namespaces the SDK-facing routes always had; MCP servers' are `mcp:`."""
 
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView
@@ -18,4 +18,5 @@ api_patterns: list[URLPattern | URLResolver] = [
     ),
     path("", include("api.urls.memory")),
     path("", include("api.urls.agents")),
+    path("", include("api.urls.mcp")),
 ]

@@ -81,6 +81,15 @@ def _secrets_json(data: dict[str, Any]) -> dict[str, str] | None:
     return value
 
 
+def mcp_credentials_json(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    value = json_parse(raw, "mcp_credentials")
+    if not isinstance(value, dict):
+        raise ValidationError({"mcp_credentials": "must be a JSON object of MCP server names to credentials"})
+    return value
+
+
 class AgentImportApi(ApiView):
     parser_classes = [parsers.MultiPartParser, parsers.FormParser]
 
@@ -98,6 +107,9 @@ class AgentImportApi(ApiView):
         # Secrets for the imported agents' tools, a JSON object as a string (`env_vars_json` is the older name).
         secrets = S.CharField(required=False, allow_null=True, allow_blank=True)
         env_vars_json = S.CharField(required=False, allow_null=True, allow_blank=True)
+        # Credentials of the file's MCP servers (Engram), a JSON object as a string:
+        # {"<server name>": {"env": {…}, "auth_token": "…", "custom_headers": {…}}}.
+        mcp_credentials = S.CharField(required=False, allow_null=True, allow_blank=True)
         # Accepted and ignored: Engram has no projects.
         project_id = S.CharField(required=False, allow_null=True, allow_blank=True)
 
@@ -123,6 +135,7 @@ class AgentImportApi(ApiView):
             or request.headers.get("x-override-embedding-model")
             or None,
             secrets=_secrets_json(data),
+            mcp_credentials=mcp_credentials_json(data.get("mcp_credentials")),
         )
         document = agent_file_read(upload=data["file"])
         agents = agent_import(actor=api_actor(request), data=document, options=options)

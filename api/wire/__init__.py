@@ -2,8 +2,8 @@
 
 Field names follow letta-client's types exactly; the SDKs parse leniently, so an optional field may be None but
 never renamed. By resource: `agents` (agent state, tools, identities, model configs), `blocks` (blocks,
-passages), `messages` (LettaMessages), `runs` (runs, steps, metrics, stop reasons), `context` (the context-window
-overview). Views import this package (`from api import wire`).
+passages), `mcp` (MCP servers), `messages` (LettaMessages), `runs` (runs, steps, metrics, stop reasons),
+`context` (the context-window overview). Views import this package (`from api import wire`).
 """
 
 from api.wire.agents import (
@@ -18,6 +18,7 @@ from api.wire.agents import (
 )
 from api.wire.blocks import JSON, block_to_wire, iso, passage_to_wire
 from api.wire.context import context_window_overview
+from api.wire.mcp import mcp_server_to_wire
 from api.wire.messages import (
     DEFAULT_OPTIONS,
     MessageOptions,
@@ -50,6 +51,7 @@ __all__ = [
     "identity_to_wire",
     "iso",
     "llm_config",
+    "mcp_server_to_wire",
     "memory_to_wire",
     "message_search_result",
     "message_to_internal_wire",

@@ -5,7 +5,9 @@ import pytest
 from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
 from agents.services.identities import identity_create
+from agents.services.mcp import mcp_server_create_offline
 from agents.services.tools import tool_create
+from agents.tools.mcp.client import RemoteTool
 from lib.ids import parse_id, public_id
 from memory.services.blocks import block_create
 from memory.services.passages import passage_insert
@@ -38,7 +40,17 @@ def world(user: Any, fake_llm: FakeLLM) -> dict[str, str]:
     identity = identity_create(
         actor=user, identifier_key=f"{user.username}-user", name=user.username, identity_type="user"
     )
+    # Stored without connecting (as an agent-file import does); no route below needs the server to answer.
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    server = mcp_server_create_offline(
+        actor=user,
+        name=f"{user.username}-mcp",
+        config={"mcp_server_type": "streamable_http", "server_url": "http://127.0.0.1:9/mcp"},
+        tools=[RemoteTool(f"{user.username}_echo", "Echo.", schema)],
+    )
     return {
+        "mcp_server_id": public_id("mcp_server", server.id),
+        "mcp_tool_id": public_id("tool", server.tools.get().id),
         "agent_id": public_id("agent", agent.id),
         "block_id": public_id("block", block.id),
         "tool_id": public_id("tool", tool.id),

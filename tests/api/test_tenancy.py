@@ -48,6 +48,8 @@ def test_the_route_table_is_covered() -> None:
         "message_id",
         "tool_name",
         "identity_id",
+        "mcp_server_id",
+        "mcp_tool_id",
     }
     assert len(api_routes()) >= 45
 
