@@ -18,7 +18,7 @@ from django.conf import settings
 
 from agents.model_settings import REQUEST_SETTING_KEYS
 from agents.models import StopReason
-from lib import providers
+from lib import metrics, providers
 
 logger = logging.getLogger(__name__)
 
@@ -195,20 +195,35 @@ def complete(
             else:
                 kwargs["api_key"] = _openai_key()
     attempts = settings.ENGRAM_LLM_MAX_RETRIES + 1
+    started = time.perf_counter()
     for attempt in range(attempts):
         try:
             response = litellm.completion(**kwargs) if on_delta is None else _stream(litellm, kwargs, on_delta)
             result = _parse(litellm, response, request["model"])
             result.attempts = attempt + 1
+            _observe(request["model"], started, result=result)
             return result
         except Exception as exc:  # classify every provider failure
             error = _classify(exc, timeout)
             if not isinstance(error, ProviderTransientError) or attempt + 1 >= attempts:
+                _observe(request["model"], started, error=error)
                 raise error from exc
             delay = _backoff(attempt)
             logger.info("LLM call failed (%s); retry %d/%d in %.2fs", error.status, attempt + 1, attempts - 1, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _observe(model: str, started: float, *, result: LLMResponse | None = None, error: LLMError | None = None) -> None:
+    """The one place an LLM call is counted (steps, summaries, any caller)."""
+    metrics.LLM_CALLS.labels(model, "error" if error else "ok").inc()
+    metrics.LLM_LATENCY.labels(model).observe(time.perf_counter() - started)
+    if result is not None:
+        metrics.LLM_TOKENS.labels(model, "prompt").inc(result.prompt_tokens)
+        metrics.LLM_TOKENS.labels(model, "completion").inc(result.completion_tokens)
+        metrics.LLM_COST.labels(model).inc(result.cost)
+    if error is not None:
+        metrics.LLM_ERRORS.labels(model, error.stop_reason if error.status is None else str(error.status)).inc()
 
 
 def _has_openai_key() -> bool:
