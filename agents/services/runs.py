@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.content import clean_part
+from agents.quotas import tokens_quota_check
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step, StopReason
 from agents.runtime import events
 from agents.runtime.dispatch import run_dispatch
@@ -106,6 +107,7 @@ def run_create(
     existing = _existing_run_for_otids(agent, specs)
     if existing is not None:
         return existing
+    tokens_quota_check(organization_id=agent.organization_id)
     try:
         with transaction.atomic():
             position = counter_increment(agent_id=agent.pk, field="run_seq", count=1)
