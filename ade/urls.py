@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, dashboard, memory, workspace
+from ade.views import accounts, agents, dashboard, memory, usage, workspace
 
 app_name = "ade"
 
@@ -39,6 +39,8 @@ urlpatterns = [
     path("agents/import/", agents.agent_import_view, name="agent-import"),
     path("agents/<uuid:agent_id>/", include(agent_patterns)),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("usage/", usage.usage, name="usage"),
+    path("usage.csv", usage.usage_csv, name="usage-csv"),
     path("members/", accounts.members, name="members"),
     path("members/<str:username>/role/", accounts.member_role, name="member-role"),
     path("members/<str:username>/remove/", accounts.member_remove, name="member-remove"),

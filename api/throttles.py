@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -86,6 +87,8 @@ class OrganizationThrottle(_Throttle):
     setting = "ENGRAM_RATE_LIMIT_ORG"
 
     def ident(self, request: Request) -> str | None:
+        if not isinstance(request.user, User):
+            return None
         try:
             return f"org:{organization_id_for(request.user)}"
         except Membership.DoesNotExist:

@@ -344,7 +344,11 @@ ENGRAM_METRICS_ALLOWED_IPS = env_networks("ENGRAM_METRICS_ALLOWED_IPS", ["127.0.
 # The shared cache (rate-limit counters): Redis when configured, so every process counts together; else memory.
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "engram"}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "engram",
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "engram"}}

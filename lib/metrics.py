@@ -28,7 +28,9 @@ _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
 _LONG = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 HTTP_REQUESTS = Counter(
-    "engram_http_requests", "HTTP requests answered, by route pattern, method and status.", ["route", "method", "status"]
+    "engram_http_requests",
+    "HTTP requests answered, by route pattern, method and status.",
+    ["route", "method", "status"],
 )
 HTTP_LATENCY = Histogram(
     "engram_http_request_duration_seconds",
@@ -48,9 +50,13 @@ LLM_CALLS = Counter("engram_llm_calls", "LLM requests, by model and outcome (ok 
 LLM_LATENCY = Histogram(
     "engram_llm_call_duration_seconds", "Time of one LLM request, retries included.", ["model"], buckets=_LATENCY
 )
-LLM_TOKENS = Counter("engram_llm_tokens", "Tokens of LLM requests, by model and kind (prompt or completion).", ["model", "kind"])
+LLM_TOKENS = Counter(
+    "engram_llm_tokens", "Tokens of LLM requests, by model and kind (prompt or completion).", ["model", "kind"]
+)
 LLM_COST = Counter("engram_llm_cost_usd", "Cost of LLM requests in US dollars (litellm's price list).", ["model"])
-LLM_ERRORS = Counter("engram_llm_errors", "LLM requests that failed for good, by model and reason.", ["model", "reason"])
+LLM_ERRORS = Counter(
+    "engram_llm_errors", "LLM requests that failed for good, by model and reason.", ["model", "reason"]
+)
 TOOL_CALLS = Counter(
     "engram_tool_calls", "Tool calls, by tool (built-ins by name, others 'custom') and outcome.", ["tool", "outcome"]
 )
@@ -86,7 +92,7 @@ class _ScrapeCollector(Collector):
 
 
 def multiprocess() -> bool:
-    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir"))
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 def exposition() -> bytes:
@@ -95,7 +101,7 @@ def exposition() -> bytes:
         from prometheus_client import multiprocess as mp
 
         registry = CollectorRegistry()
-        mp.MultiProcessCollector(registry)
+        mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = CollectorRegistry()
         registry.register(_Forward(REGISTRY))
@@ -118,4 +124,4 @@ def process_dead(pid: int) -> None:
     if multiprocess():
         from prometheus_client import multiprocess as mp
 
-        mp.mark_process_dead(pid)
+        mp.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -11,10 +11,10 @@ from accounts.selectors import organization_id_for
 from agents.model_settings import MODEL_SETTING_KEYS
 from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
+from agents.quotas import agents_quota_check
 from agents.runtime.tool_rules import clean as clean_tool_rules
 from agents.services.identities import agent_identities_set, identities_of
 from agents.services.tools import clean_tool_environment, tool_ids_for_names
-from agents.quotas import agents_quota_check
 from agents.tools.builtin import BASE_TOOLS_MEMGPT, BASE_TOOLS_V1
 from lib.crypto import encrypt
 from lib.providers import api_base_clean, handle_clean

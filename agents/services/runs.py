@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.content import clean_part
-from agents.quotas import tokens_quota_check
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step, StopReason
+from agents.quotas import tokens_quota_check
 from agents.runtime import events
 from agents.runtime.dispatch import run_dispatch
 from agents.runtime.lifecycle import run_end_effects

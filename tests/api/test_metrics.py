@@ -58,13 +58,17 @@ def test_it_shows_the_run_its_steps_and_llm_calls(alice: Any, fake_llm: FakeLLM,
     assert value(after, "engram_tool_calls_total", tool="memory_insert", outcome="ok") == (
         value(before, "engram_tool_calls_total", tool="memory_insert", outcome="ok") + 1
     )
-    assert value(after, "engram_run_queue_wait_seconds_count") >= value(before, "engram_run_queue_wait_seconds_count") + 1
+    assert (
+        value(after, "engram_run_queue_wait_seconds_count") >= value(before, "engram_run_queue_wait_seconds_count") + 1
+    )
     # The present-state gauges are read at the scrape: nothing is waiting now.
     assert value(after, "engram_runs_waiting", state="running") == 0
     assert ("engram_runs_waiting", (("state", "queued"),)) in after
 
 
-def test_it_counts_failed_llm_calls_and_failed_runs(alice: Any, fake_llm: FakeLLM, client: Client, settings: Any) -> None:
+def test_it_counts_failed_llm_calls_and_failed_runs(
+    alice: Any, fake_llm: FakeLLM, client: Client, settings: Any
+) -> None:
     settings.ENGRAM_LLM_MAX_RETRIES = 0
     agent = make_agent(alice, name="failing")
     before = scrape(client)
@@ -93,9 +97,10 @@ def test_it_counts_requests_by_route_and_status(alice_api: Any, client: Client) 
     assert alice_api.get("/v1/agents/agent-00000000-0000-4000-8000-000000000000").status_code == 404
     after = scrape(client)
     listing = {"route": "v1/agents/", "method": "GET", "status": "200"}
-    assert value(after, "engram_http_requests_total", **listing) == value(
-        before, "engram_http_requests_total", **listing
-    ) + 1
+    assert (
+        value(after, "engram_http_requests_total", **listing)
+        == value(before, "engram_http_requests_total", **listing) + 1
+    )
     missing = [k for k in after if k[0] == "engram_http_requests_total" and ("status", "404") in k[1]]
     assert missing, "the 404 is counted under its route pattern"
     assert all("agent-0000" not in dict(k[1])["route"] for k in missing), "routes are patterns, never paths"

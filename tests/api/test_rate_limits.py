@@ -73,7 +73,9 @@ def test_it_counts_in_redis_when_configured(alice_api: APIClient, settings: Any)
     cache.clear()
 
 
-def test_the_agent_quota_refuses_one_more_agent(alice: Any, alice_api: APIClient, charlie_api: APIClient, settings: Any) -> None:
+def test_the_agent_quota_refuses_one_more_agent(
+    alice: Any, alice_api: APIClient, charlie_api: APIClient, settings: Any
+) -> None:
     settings.ENGRAM_QUOTA_AGENTS = 1
     make_agent(alice, name="first")
     refused = alice_api.post("/v1/agents/", {"name": "second", "model": "openai/gpt-4o-mini"}, format="json")
