@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
+from opentelemetry.trace import SpanKind
 
-from lib import logs, metrics
+from lib import logs, metrics, tracing
 
 logger = logging.getLogger("engram.request")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -34,11 +35,28 @@ class RequestObservationMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         request_id = request_id_of(request)
-        with logs.bind(request_id=request_id):
+        method = request.method or ""
+        with (
+            logs.bind(request_id=request_id),
+            tracing.span(f"HTTP {method}", kind=SpanKind.SERVER, parent=request.headers, request_id=request_id) as span,
+        ):
             response = self.get_response(request)
             elapsed = time.perf_counter() - started
             response["X-Request-Id"] = request_id
             self._record(request, response, elapsed)
+            if span is not None:
+                route = _route(request)
+                span.update_name(f"{method} {route}")
+                tracing.set_attributes(
+                    span,
+                    **{
+                        "http.request.method": method,
+                        "http.route": route,
+                        "http.response.status_code": response.status_code,
+                    },
+                )
+                if response.status_code >= 500:
+                    tracing.mark_error(span, f"status {response.status_code}")
         return response
 
     def _record(self, request: HttpRequest, response: HttpResponseBase, elapsed: float) -> None:

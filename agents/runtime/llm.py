@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.conf import settings
+from opentelemetry.trace import SpanKind
 
 from agents.model_settings import REQUEST_SETTING_KEYS
 from agents.models import StopReason
-from lib import metrics, providers
+from lib import metrics, providers, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,23 @@ def complete(
     timeout: float | None = None,
 ) -> LLMResponse:
     """Send `request` (see build_request). Streams when `on_delta` is given. Retries transient failures."""
+    with tracing.span("llm_request", kind=SpanKind.CLIENT, model=request["model"], stream=on_delta is not None) as span:
+        try:
+            result = _complete(request, api_base=api_base, on_delta=on_delta, timeout=timeout)
+        except LLMError as exc:
+            tracing.mark_error(span, exc.reason)
+            raise
+        tracing.set_attributes(
+            span,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost=result.cost,
+            attempts=result.attempts,
+        )
+        return result
+
+
+def _complete(request: JSON, *, api_base: str | None, on_delta: OnDelta | None, timeout: float | None) -> LLMResponse:
     litellm = _litellm()
     kwargs: JSON = dict(request)
     timeout = timeout or settings.ENGRAM_LLM_TIMEOUT

@@ -24,6 +24,7 @@ from agents.runtime.tool_rules import Call, Plan, ToolRules
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.tools.builtin import ToolContext
 from agents.tools.execute import execute_tool
+from lib import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -89,17 +90,19 @@ def _execute(run: Run, token: str) -> None:
     first = index
     while index < max_steps:
         try:
-            outcome = _step(
-                agent,
-                run,
-                token,
-                index,
-                model,
-                first=index == first,
-                rules=rules,
-                history=history,
-                exit_blocked=exit_blocked,
-            )
+            with tracing.span("agent_step", step_index=index, run_id=str(run.id)) as span:
+                outcome = _step(
+                    agent,
+                    run,
+                    token,
+                    index,
+                    model,
+                    first=index == first,
+                    rules=rules,
+                    history=history,
+                    exit_blocked=exit_blocked,
+                )
+                tracing.set_attributes(span, stop_reason=outcome.stop_reason or None)
         except _Abandon:
             return
         if outcome.stop:

@@ -10,15 +10,26 @@ from django.db import transaction
 from django.db.models import Count, Sum
 
 from agents.models import Run, Step
-from lib import logs, metrics
+from lib import logs, metrics, tracing
 
 logger = logging.getLogger("engram.run")
 
 
 @contextmanager
 def run_context(run: Run) -> Iterator[None]:
-    """Log lines written while the run executes carry its ids."""
-    with logs.bind(run_id=run.id, agent_id=run.agent_id, organization_id=run.organization_id):
+    """Log lines written while the run executes carry its ids; its span (with tracing on) continues the trace of
+    the request that created it."""
+    parent = (run.options or {}).get("trace")
+    with (
+        logs.bind(run_id=run.id, agent_id=run.agent_id, organization_id=run.organization_id),
+        tracing.span(
+            "agent_run",
+            parent=parent if isinstance(parent, dict) else None,
+            run_id=str(run.id),
+            agent_id=str(run.agent_id),
+            organization_id=str(run.organization_id),
+        ),
+    ):
         yield
 
 

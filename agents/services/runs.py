@@ -18,6 +18,7 @@ from agents.runtime.dispatch import run_dispatch
 from agents.runtime.lifecycle import run_end_effects
 from agents.runtime.recall import messages_embed_after_commit
 from agents.services.messages import MessageSpec, counter_increment, message_create_many
+from lib import tracing
 from lib.providers import handle_clean
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ def run_create(
     if override:
         handle_clean(override, field="override_model")
     options["max_steps"] = max_steps
+    trace = tracing.propagation_headers()
+    if trace:  # the run's span continues the request's trace, wherever the run executes (lib.tracing)
+        options["trace"] = trace
     existing = _existing_run_for_otids(agent, specs)
     if existing is not None:
         return existing

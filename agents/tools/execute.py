@@ -14,7 +14,7 @@ from agents.tools.builtin import BUILTIN_IMPLEMENTATIONS, ToolContext, ToolError
 from agents.tools.custom import CustomToolError, run_custom_tool_output
 from agents.tools.secrets import agent_secrets
 from agents.tools.validate import validate_arguments
-from lib import metrics
+from lib import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,10 @@ def execute_tool(
     exception. The result is cut to the tool's return_char_limit. Built-ins need `ctx` (the agent they act on);
     a custom tool's process gets the agent's secrets (with `ctx`) and `env` as its environment."""
     started = time.perf_counter()
-    result = _execute(ctx, tool, args, env)
+    with tracing.span("tool_execution", tool_name=tool.name, builtin=tool.organization_id is None) as span:
+        result = _execute(ctx, tool, args, env)
+        if result.is_err:
+            tracing.mark_error(span, result.text)
     # Members' tools are one label: their names are theirs, and unbounded.
     label = tool.name if tool.organization_id is None else "custom"
     metrics.TOOL_CALLS.labels(label, "error" if result.is_err else "ok").inc()

@@ -25,7 +25,7 @@ class RunTraceApi(ApiView):
     @extend_schema(
         operation_id="retrieve_trace_for_run",
         parameters=[FilterSerializer],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: {"type": "array", "items": {"type": "object", "additionalProperties": True}}},
         description="The run's spans (run, queue wait, steps, LLM requests, tool calls), built from its records.",
     )
     def get(self, request: Request, run_id: str) -> Response:
