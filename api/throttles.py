@@ -6,6 +6,7 @@ memory in the embedded profile): one atomic increment per request and limit. A r
 naming the limit, with Retry-After = the seconds left in the window (the SDKs wait that long before retrying).
 At a window's edge a client may send up to twice the limit within one period; the limit holds over every window."""
 
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from accounts.models import APIKey, Membership
 from accounts.selectors import organization_id_for
 from lib import metrics
 
+logger = logging.getLogger(__name__)
 _PERIOD_NAMES = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
 
@@ -60,7 +62,11 @@ class _Throttle(BaseThrottle):
         if ident is None:
             return True
         limit, period = rate
-        wait = window_hit(scope=self.scope, ident=ident, limit=limit, period=period)
+        try:
+            wait = window_hit(scope=self.scope, ident=ident, limit=limit, period=period)
+        except Exception:  # the cache (Redis) is down: serve rather than fail every request
+            logger.warning("rate limit %s not checked: the cache failed", self.setting, exc_info=True)
+            return True
         if wait is None:
             return True
         metrics.RATE_LIMITED.labels(self.scope).inc()
