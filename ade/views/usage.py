@@ -4,6 +4,7 @@ plotted by model, agent or user (server-rendered SVG), with totals and a CSV exp
 import csv
 import datetime as dt
 
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
@@ -93,6 +94,9 @@ def usage(request: AuthedHttpRequest) -> HttpResponse:
             labels, _series(rows, labels, by, "cost"), title=f"Cost per day by {by}", unit=" USD"
         ),
         "legend": tokens,
+        "quota_tokens": settings.ENGRAM_QUOTA_TOKENS_PER_DAY,
+        "quota_agents": settings.ENGRAM_QUOTA_AGENTS,
+        "tokens_today": next((t.total_tokens for t in usage_totals(rows, by="day") if t.key == labels[-1]), 0),
     }
     return render(request, "ade/usage.html", context)
 

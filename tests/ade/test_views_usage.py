@@ -78,3 +78,13 @@ def test_bad_parameters_are_a_400_naming_them(client: Client, alice: Any) -> Non
 def test_it_needs_a_sign_in(client: Client) -> None:
     assert client.get("/usage/").status_code == 302
     assert client.get("/usage.csv").status_code == 302
+
+
+def test_it_shows_the_quotas_in_force(client: Client, alice: Any, used: Any, settings: Any) -> None:
+    settings.ENGRAM_QUOTA_TOKENS_PER_DAY = 1_000_000
+    client.force_login(alice)
+    tokens = Step.objects.filter(agent=used).aggregate(t=Sum("prompt_tokens") + Sum("completion_tokens"))["t"]
+    html = client.get("/usage/?days=7").content.decode()
+    assert f"{tokens} of 1000000 LLM tokens used today" in html
+    settings.ENGRAM_QUOTA_TOKENS_PER_DAY = 0
+    assert "usage-quotas" not in client.get("/usage/?days=7").content.decode()
