@@ -88,3 +88,15 @@ def test_it_shows_the_quotas_in_force(client: Client, alice: Any, used: Any, set
     assert f"{tokens} of 1000000 LLM tokens used today" in html
     settings.ENGRAM_QUOTA_TOKENS_PER_DAY = 0
     assert "usage-quotas" not in client.get("/usage/?days=7").content.decode()
+
+
+def test_a_quota_refusal_is_shown_on_the_ade_forms(client: Client, alice: Any, used: Any, settings: Any) -> None:
+    client.force_login(alice)
+    settings.ENGRAM_QUOTA_AGENTS = 1
+    response = client.post("/agents/new/", {"name": "Second", "preset": "blank", "model": ""})
+    assert response.status_code == 422
+    assert "quota of 1 agents" in response.content.decode()
+    settings.ENGRAM_QUOTA_TOKENS_PER_DAY = 1
+    sent = client.post(f"/agents/{used.id}/messages/", {"text": "more"}, HTTP_HX_REQUEST="true")
+    assert "LLM tokens for today" in sent.content.decode()
+    assert used.runs.count() == 1
