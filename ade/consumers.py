@@ -21,6 +21,7 @@ from accounts.selectors import organization_id_for, session_valid
 from agents.models import Agent
 from agents.runtime.events import organization_group
 from agents.selectors import agent_get
+from lib import metrics
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -48,6 +49,7 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     session_key: str | None = None
     user_id: int | None = None
     checked_at = 0.0
+    counted = False  # accepted, so counted among the open sockets until it disconnects
 
     async def group_for(self, user: User) -> str | None:
         """The group to join, or None to refuse the socket (4403)."""
@@ -72,8 +74,13 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_add(self.account_group, self.channel_name)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self.counted = True
+        metrics.WEBSOCKETS_OPEN.inc()
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:
+            self.counted = False
+            metrics.WEBSOCKETS_OPEN.dec()
         for group in (self.group, self.account_group):
             if group is not None:
                 await self.channel_layer.group_discard(group, self.channel_name)

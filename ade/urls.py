@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, dashboard, mcp, memory, workspace
+from ade.views import accounts, agents, dashboard, mcp, memory, usage, workspace
 
 app_name = "ade"
 
@@ -46,6 +46,8 @@ urlpatterns = [
     path("mcp/<uuid:server_id>/refresh/", mcp.mcp_refresh, name="mcp-refresh"),
     path("mcp/<uuid:server_id>/delete/", mcp.mcp_delete, name="mcp-delete"),
     path("mcp/<uuid:server_id>/tools/<uuid:tool_id>/attach/", mcp.mcp_tool_attach, name="mcp-tool-attach"),
+    path("usage/", usage.usage, name="usage"),
+    path("usage.csv", usage.usage_csv, name="usage-csv"),
     path("members/", accounts.members, name="members"),
     path("members/<str:username>/role/", accounts.member_role, name="member-role"),
     path("members/<str:username>/remove/", accounts.member_remove, name="member-remove"),

@@ -402,6 +402,8 @@ class Step(models.Model):
     class Meta:
         ordering = ["run", "index"]
         constraints = [models.UniqueConstraint(fields=["run", "index"], name="agents_step_run_index")]
+        # Usage by day and the daily token quota (agents.usage, agents.quotas) read an organization's steps by time.
+        indexes = [models.Index(fields=["organization", "created_at"], name="agents_step_org_time")]
 
 
 class MessageRole(models.TextChoices):

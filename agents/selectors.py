@@ -264,3 +264,8 @@ def identity_block_ids(
         )
         links = links.filter(block_id__in=keyed.values("block_id"))
     return links.values("block_id")
+
+
+def run_tool_results(*, run: Run) -> QuerySet[Message]:
+    """The tool results the run's steps wrote, in order (the run was reached through a selector)."""
+    return Message.objects.filter(run=run, role="tool", step__isnull=False).order_by("seq", "created_at")

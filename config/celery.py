@@ -2,7 +2,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -44,3 +44,20 @@ def start_run_sweeper(**kwargs: Any) -> None:
     from agents.runtime.dispatch import runs_sweeper_start
 
     runs_sweeper_start()
+
+
+@worker_process_shutdown.connect
+def metrics_process_dead(pid: int | None = None, **kwargs: Any) -> None:
+    """A pool process ended: its live gauges leave the sums (PROMETHEUS_MULTIPROC_DIR, lib/metrics.py)."""
+    from lib.metrics import process_dead
+
+    process_dead(pid or os.getpid())
+
+
+@worker_init.connect
+def start_tracing(**kwargs: Any) -> None:
+    """OpenTelemetry spans of the runs this worker executes, when the OTEL_* settings ask for them (lib/tracing.py;
+    the SDK's span processor restarts its thread in forked pool processes)."""
+    from lib.tracing import setup
+
+    setup()

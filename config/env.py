@@ -4,6 +4,7 @@ Each raises ImproperlyConfigured naming the variable when its value is malformed
 at start-up with a message instead of misbehaving later.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -116,3 +117,39 @@ def persistent_secret_key(data_dir: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+_PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+def env_rate(name: str) -> tuple[int, int] | None:
+    """A rate such as "600/minute" (or 10/s, 100/hour, 5000/day) as (requests, seconds); None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    count, _, period = raw.partition("/")
+    seconds = _PERIODS.get(period.strip().lower())
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ImproperlyConfigured(f"{name} must look like 600/minute (N/second|minute|hour|day), got {raw!r}")
+    return int(count), seconds
+
+
+def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or networks (10.0.0.0/8, ::1); an empty value allows none."""
+    raw = os.environ.get(name)
+    items = default if raw is None else [part.strip() for part in raw.split(",") if part.strip()]
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in items]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must list IP addresses or networks: {exc}") from None

@@ -13,6 +13,9 @@ from config.env import (
     env_bool,
     env_int,
     env_list,
+    env_networks,
+    env_rate,
+    env_secret,
     env_str,
     env_url,
     env_url_list,
@@ -63,6 +66,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lib.observe.RequestObservationMiddleware",  # first: request id, one log line and the metrics of every request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -234,6 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.base.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.APIKeyThrottle", "api.throttles.OrganizationThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -323,10 +328,47 @@ ENGRAM_MCP_IDLE_SECONDS = env_int("ENGRAM_MCP_IDLE_SECONDS", 300, minimum=1)
 ENGRAM_MCP_STDIO_NETWORK = env_bool("ENGRAM_MCP_STDIO_NETWORK", False)
 ENGRAM_MCP_MEMORY_MB = env_int("ENGRAM_MCP_MEMORY_MB", 4096, minimum=64)
 
+# Logs (lib/logs.py): LOG_FORMAT=json writes one JSON object per line; either format carries the ids of the
+# request, organization, agent and run being served. One line per request (engram.request) and per run (engram.run).
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"ids": {"()": "lib.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "lib.logs.JsonFormatter"},
+        "text": {"()": "lib.logs.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["ids"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"LiteLLM": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
+
+# Metrics (GET /metrics, Prometheus text format; lib/metrics.py). Answered to a bearer ENGRAM_METRICS_TOKEN, or
+# to a client address inside ENGRAM_METRICS_ALLOWED_IPS (addresses or networks; default: this machine only).
+# Several processes (daphne replicas, Celery workers) share their counts through PROMETHEUS_MULTIPROC_DIR.
+ENGRAM_METRICS_TOKEN = env_secret("ENGRAM_METRICS_TOKEN")
+ENGRAM_METRICS_ALLOWED_IPS = env_networks("ENGRAM_METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+
+# The shared cache (rate-limit counters): Redis when configured, so every process counts together; else memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "engram",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "engram"}}
+
+# Rate limits on the API (api/throttles.py), "N/second|minute|hour|day"; empty = none. Per API key (a session
+# counts as its user), and per organization (all its keys and members together). Over a limit: 429 + Retry-After.
+ENGRAM_RATE_LIMIT_KEY = env_rate("ENGRAM_RATE_LIMIT_KEY")
+ENGRAM_RATE_LIMIT_ORG = env_rate("ENGRAM_RATE_LIMIT_ORG")
+# Quotas per organization (agents/quotas.py); 0 = none. Agents it may have; LLM tokens its runs may use per UTC
+# day (a run is refused once the day's total reached it; the run that crosses it finishes).
+ENGRAM_QUOTA_AGENTS = env_int("ENGRAM_QUOTA_AGENTS", 0, minimum=0)
+ENGRAM_QUOTA_TOKENS_PER_DAY = env_int("ENGRAM_QUOTA_TOKENS_PER_DAY", 0, minimum=0)

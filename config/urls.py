@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.metrics import metrics_view
 from api.urls import api_patterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus (api/metrics.py)
     path("v1/", include(api_patterns)),
     # Letta's server also mounts every router under /latest/.
     path("latest/", include((api_patterns, "latest"))),

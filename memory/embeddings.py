@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
@@ -22,7 +23,7 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from lib import providers
+from lib import metrics, providers
 from memory.fields import Vector
 
 logger = logging.getLogger(__name__)
@@ -141,10 +142,16 @@ def embed_texts(model: str, texts: list[str]) -> Vector:
     model = resolve_model(model)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
+    started = time.perf_counter()
     if model.startswith(LOCAL_PREFIX):
-        return _local_model(model).embed(texts)
-    chunks = [_litellm_embed(model, texts[i : i + MAX_BATCH]) for i in range(0, len(texts), MAX_BATCH)]
-    return np.vstack(chunks)
+        vectors = _local_model(model).embed(texts)
+    else:
+        chunks = [_litellm_embed(model, texts[i : i + MAX_BATCH]) for i in range(0, len(texts), MAX_BATCH)]
+        vectors = np.vstack(chunks)
+    metrics.EMBEDDING_CALLS.labels(model).inc()
+    metrics.EMBEDDING_TEXTS.labels(model).inc(len(texts))
+    metrics.EMBEDDING_LATENCY.labels(model).observe(time.perf_counter() - started)
+    return vectors
 
 
 def embedding_model_check(handle: str) -> None:

@@ -130,3 +130,21 @@ class EmbeddingJob(models.Model):
     @property
     def progress(self) -> float:
         return 1.0 if self.total == 0 else min(1.0, self.done / self.total)
+
+
+class EmbeddingUsage(models.Model):
+    """Embedding work per organization, agent, UTC day and model: batches computed and texts embedded for stored
+    rows (passages and messages; search queries are not counted). The usage report reads it; the agent is an id
+    only (memory never imports agents), so the count outlives the agent."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent_id = models.UUIDField()
+    day = models.DateField()
+    model = models.CharField(max_length=200)
+    calls = models.PositiveBigIntegerField(default=0)
+    texts = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "day", "agent_id", "model"], name="memory_embedusage_key")
+        ]

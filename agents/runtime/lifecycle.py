@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Message, Run, RunStatus
-from agents.runtime import events
+from agents.runtime import events, observe
 from agents.runtime.dispatch import organization_lock, run_dispatch
 from agents.runtime.recall import run_messages_embed_after_commit
 from agents.runtime.waiting import waiters_notify
@@ -53,6 +53,7 @@ def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
             events.run_status(run)
     except IntegrityError:
         return None  # another run of this agent is running; it dispatches the next one when it ends
+    observe.run_claimed(run)
     return run
 
 
@@ -110,3 +111,4 @@ def run_end_effects(run: Run) -> None:
     transaction.on_commit(lambda: waiters_notify(run.pk))
     transaction.on_commit(lambda: run_dispatch(organization_id=run.organization_id))
     run_messages_embed_after_commit(run.pk)
+    observe.run_ended_after_commit(run)

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.conf import settings
+from opentelemetry.trace import SpanKind
 
 from agents.model_settings import REQUEST_SETTING_KEYS
 from agents.models import StopReason
-from lib import providers
+from lib import metrics, providers, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,23 @@ def complete(
     timeout: float | None = None,
 ) -> LLMResponse:
     """Send `request` (see build_request). Streams when `on_delta` is given. Retries transient failures."""
+    with tracing.span("llm_request", kind=SpanKind.CLIENT, model=request["model"], stream=on_delta is not None) as span:
+        try:
+            result = _complete(request, api_base=api_base, on_delta=on_delta, timeout=timeout)
+        except LLMError as exc:
+            tracing.mark_error(span, exc.reason)
+            raise
+        tracing.set_attributes(
+            span,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost=result.cost,
+            attempts=result.attempts,
+        )
+        return result
+
+
+def _complete(request: JSON, *, api_base: str | None, on_delta: OnDelta | None, timeout: float | None) -> LLMResponse:
     litellm = _litellm()
     kwargs: JSON = dict(request)
     timeout = timeout or settings.ENGRAM_LLM_TIMEOUT
@@ -195,20 +213,35 @@ def complete(
             else:
                 kwargs["api_key"] = _openai_key()
     attempts = settings.ENGRAM_LLM_MAX_RETRIES + 1
+    started = time.perf_counter()
     for attempt in range(attempts):
         try:
             response = litellm.completion(**kwargs) if on_delta is None else _stream(litellm, kwargs, on_delta)
             result = _parse(litellm, response, request["model"])
             result.attempts = attempt + 1
+            _observe(request["model"], started, result=result)
             return result
         except Exception as exc:  # classify every provider failure
             error = _classify(exc, timeout)
             if not isinstance(error, ProviderTransientError) or attempt + 1 >= attempts:
+                _observe(request["model"], started, error=error)
                 raise error from exc
             delay = _backoff(attempt)
             logger.info("LLM call failed (%s); retry %d/%d in %.2fs", error.status, attempt + 1, attempts - 1, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _observe(model: str, started: float, *, result: LLMResponse | None = None, error: LLMError | None = None) -> None:
+    """The one place an LLM call is counted (steps, summaries, any caller)."""
+    metrics.LLM_CALLS.labels(model, "error" if error else "ok").inc()
+    metrics.LLM_LATENCY.labels(model).observe(time.perf_counter() - started)
+    if result is not None:
+        metrics.LLM_TOKENS.labels(model, "prompt").inc(result.prompt_tokens)
+        metrics.LLM_TOKENS.labels(model, "completion").inc(result.completion_tokens)
+        metrics.LLM_COST.labels(model).inc(result.cost)
+    if error is not None:
+        metrics.LLM_ERRORS.labels(model, error.stop_reason if error.status is None else str(error.status)).inc()
 
 
 def _has_openai_key() -> bool:

@@ -17,13 +17,14 @@ from django.db.models import F
 
 from agents.messages import call_reply
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, StopReason, Tool
-from agents.runtime import context, events, llm
+from agents.runtime import context, events, llm, observe
 from agents.runtime.dispatch import run_release
 from agents.runtime.lifecycle import run_claim, run_finish
 from agents.runtime.tool_rules import Call, Plan, ToolRules
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.tools.builtin import ToolContext
 from agents.tools.execute import execute_tool
+from lib import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,13 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
         # still waits, its slot goes back; whatever blocks it dispatches it again when it ends.
         run_release(run_id=run_id)
         return
-    try:
-        _execute(run, token)
-    except Exception:
-        logger.exception("run %s failed", run.id)
-        # The exception's text (paths, library internals) stays in the log; members see run.error.
-        run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=INTERNAL_ERROR)
+    with observe.run_context(run):
+        try:
+            _execute(run, token)
+        except Exception:
+            logger.exception("run %s failed", run.id)
+            # The exception's text (paths, library internals) stays in the log; members see run.error.
+            run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=INTERNAL_ERROR)
 
 
 def _execute(run: Run, token: str) -> None:
@@ -88,17 +90,19 @@ def _execute(run: Run, token: str) -> None:
     first = index
     while index < max_steps:
         try:
-            outcome = _step(
-                agent,
-                run,
-                token,
-                index,
-                model,
-                first=index == first,
-                rules=rules,
-                history=history,
-                exit_blocked=exit_blocked,
-            )
+            with tracing.span("agent_step", step_index=index, run_id=str(run.id)) as span:
+                outcome = _step(
+                    agent,
+                    run,
+                    token,
+                    index,
+                    model,
+                    first=index == first,
+                    rules=rules,
+                    history=history,
+                    exit_blocked=exit_blocked,
+                )
+                tracing.set_attributes(span, stop_reason=outcome.stop_reason or None)
         except _Abandon:
             return
         if outcome.stop:
@@ -235,6 +239,7 @@ def _step(
             step.save(force_insert=True)  # unique (run, index): a persisted step is never written twice
             message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
             events.step_done(step)
+            observe.step_recorded(step)
             if outcome.stop:
                 run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
     except IntegrityError:
@@ -273,6 +278,7 @@ def _failed_step(
         except IntegrityError:
             raise _Abandon from None
         events.step_done(step)
+        observe.step_recorded(step)
         outcome = Outcome(stop=True, stop_reason=stop_reason, error=exc.reason[:10_000])
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
     return outcome

@@ -11,6 +11,7 @@ from accounts.selectors import organization_id_for
 from agents.model_settings import MODEL_SETTING_KEYS
 from agents.models import Agent, AgentBlock, AgentSecret, AgentTag, AgentTool, AgentType, Tool
 from agents.prompts import default_system
+from agents.quotas import agents_quota_check
 from agents.runtime.tool_rules import clean as clean_tool_rules
 from agents.services.identities import agent_identities_set, identities_of
 from agents.services.tools import clean_tool_environment, tool_ids_for_names
@@ -254,6 +255,7 @@ def agent_create(
     if context_window_limit is not None:
         agent.context_window_limit = _clean_context_window(context_window_limit)
     cleaned_secrets = clean_tool_environment(secrets, "secrets") if secrets is not None else {}
+    agents_quota_check(organization_id=org_id)
     agent.save()
     _set_tags(agent, _clean_tags(tags))
     _set_secrets(agent, cleaned_secrets)

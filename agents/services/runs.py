@@ -12,11 +12,13 @@ from django.utils import timezone
 
 from agents.content import clean_part
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step, StopReason
+from agents.quotas import tokens_quota_check
 from agents.runtime import events
 from agents.runtime.dispatch import run_dispatch
 from agents.runtime.lifecycle import run_end_effects
 from agents.runtime.recall import messages_embed_after_commit
 from agents.services.messages import MessageSpec, counter_increment, message_create_many
+from lib import tracing
 from lib.providers import handle_clean
 
 logger = logging.getLogger(__name__)
@@ -103,9 +105,13 @@ def run_create(
     if override:
         handle_clean(override, field="override_model")
     options["max_steps"] = max_steps
+    trace = tracing.propagation_headers()
+    if trace:  # the run's span continues the request's trace, wherever the run executes (lib.tracing)
+        options["trace"] = trace
     existing = _existing_run_for_otids(agent, specs)
     if existing is not None:
         return existing
+    tokens_quota_check(organization_id=agent.organization_id)
     try:
         with transaction.atomic():
             position = counter_increment(agent_id=agent.pk, field="run_seq", count=1)

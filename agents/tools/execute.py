@@ -4,6 +4,7 @@ in their own sandboxed process (agents.tools.custom), never in this one; MCP too
 (agents.tools.mcp), which times out rather than stalls."""
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from agents.tools.mcp.client import MCPError
 from agents.tools.mcp.run import run_mcp_tool
 from agents.tools.secrets import agent_secrets
 from agents.tools.validate import validate_arguments
+from lib import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,19 @@ def execute_tool(
     """Validate `args` against the tool's schema and run it; every failure is a result with is_err, never an
     exception. The result is cut to the tool's return_char_limit. Built-ins need `ctx` (the agent they act on);
     a custom tool's process gets the agent's secrets (with `ctx`) and `env` as its environment."""
+    started = time.perf_counter()
+    with tracing.span("tool_execution", tool_name=tool.name, builtin=tool.organization_id is None) as span:
+        result = _execute(ctx, tool, args, env)
+        if result.is_err:
+            tracing.mark_error(span, result.text)
+    # Members' tools are one label: their names are theirs, and unbounded.
+    label = tool.name if tool.organization_id is None else "custom"
+    metrics.TOOL_CALLS.labels(label, "error" if result.is_err else "ok").inc()
+    metrics.TOOL_LATENCY.labels(label).observe(time.perf_counter() - started)
+    return result
+
+
+def _execute(ctx: ToolContext | None, tool: Tool, args: dict[str, Any], env: dict[str, str] | None) -> ToolResult:
     schema = tool.json_schema if isinstance(tool.json_schema, dict) else {}
     error = validate_arguments(args, schema.get("parameters") or {})
     if error:

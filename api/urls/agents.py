@@ -70,6 +70,7 @@ from api.views.tools import (
     ToolRunApi,
     ToolSearchApi,
 )
+from api.views.traces import RunTraceApi, StepTraceApi
 
 app_name = "agents"
 
@@ -114,8 +115,10 @@ urlpatterns: list[URLPattern] = [
     path("messages/search", OrgMessageSearchApi.as_view(), name="message-search"),
     path("messages/<str:message_id>", OrgMessageDetailApi.as_view(), name="message-detail"),
     path("runs/<str:run_id>/metrics", RunMetricsApi.as_view(), name="run-metrics"),
+    path("runs/<str:run_id>/trace", RunTraceApi.as_view(), name="run-trace"),
     path("steps/<str:step_id>/messages", StepMessageListApi.as_view(), name="step-messages"),
     path("steps/<str:step_id>/metrics", StepMetricsApi.as_view(), name="step-metrics"),
+    path("steps/<str:step_id>/trace", StepTraceApi.as_view(), name="step-trace"),
     path("steps/<str:step_id>/feedback", StepFeedbackApi.as_view(), name="step-feedback"),
     *slash_optional("tools/", ToolListCreateApi.as_view(), "tool-list"),
     path("tools/count", ToolCountApi.as_view(), name="tool-count"),

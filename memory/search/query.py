@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from lib import tracing
 from memory.embeddings import MAX_QUERY_CHARS, EmbeddingError, cached_query_vector, embed_query, resolve_model
 from memory.fields import Vector
 from memory.models import Passage
@@ -53,6 +54,30 @@ def ranked_ids(
     query_vector: Vector | None = None,
 ) -> list[tuple[uuid.UUID, float]]:
     """Best-first (id, score) of the rows in `scope`, at most `limit` of them."""
+    with tracing.span("memory_search", mode=mode, limit=limit) as span:
+        ranked = _ranked_ids(
+            scope=scope,
+            query=query,
+            mode=mode,
+            embedding_model=embedding_model,
+            limit=limit,
+            fusion=fusion,
+            query_vector=query_vector,
+        )
+        tracing.set_attributes(span, results=len(ranked))
+        return ranked
+
+
+def _ranked_ids(
+    *,
+    scope: Scope,
+    query: str,
+    mode: SearchMode,
+    embedding_model: str,
+    limit: int,
+    fusion: Fusion,
+    query_vector: Vector | None,
+) -> list[tuple[uuid.UUID, float]]:
     depth = max(fusion.depth, 2 * limit)
     text: list[tuple[Any, float]] = []
     vector: list[tuple[Any, float]] = []

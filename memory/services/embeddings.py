@@ -3,7 +3,7 @@ registry by label, never imported). Rows are embedded with their agent's current
 sha256(model + text) of what it was embedded from, so embedding a row twice is a no-op."""
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, cast
 
 from django.apps import apps
@@ -14,6 +14,7 @@ from django.utils import timezone
 from memory.ddl import ensure_vector_index
 from memory.embeddings import EmbeddingError, content_hash, embed_texts, resolve_model
 from memory.models import EmbeddingJob
+from memory.services.usage import embedding_usage_add
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +34,19 @@ def rows_embed(*, label: str, ids: list[str]) -> int:
     """Embed the rows `ids` of `label` that are not yet embedded from their current text with their agent's
     current model. Returns how many rows were written. Idempotent; rows that are gone are skipped."""
     model_cls = _model(label)
-    rows = model_cls._default_manager.filter(pk__in=ids).values_list("id", "text", "embedding_hash", "agent__embedding")
+    rows = model_cls._default_manager.filter(pk__in=ids).values_list(
+        "id", "text", "embedding_hash", "agent__embedding", "organization_id", "agent_id"
+    )
     todo: dict[str, list[tuple[Any, str, str]]] = defaultdict(list)
-    for pk, text, stored_hash, agent_embedding in rows:
+    owners: dict[Any, tuple[Any, Any]] = {}
+    for pk, text, stored_hash, agent_embedding, organization_id, agent_id in rows:
         if not text or not text.strip():
             continue
         handle = resolve_model(agent_embedding)
         digest = content_hash(handle, text)
         if digest != stored_hash:
             todo[handle].append((pk, text, digest))
+            owners[pk] = (organization_id, agent_id)
     written = 0
     for handle, items in todo.items():
         # Texts of similar length in each batch: the local model pads a batch to its longest text, so unsorted
@@ -70,6 +75,8 @@ def rows_embed(*, label: str, ids: list[str]) -> int:
                     "embedding_dim = %s, embedding_hash = %s WHERE id = %s",
                     rows_sql,
                 )
+                for (organization_id, agent_id), count in Counter(owners[pk] for pk, _, _ in batch).items():
+                    embedding_usage_add(organization_id=organization_id, agent_id=agent_id, model=handle, texts=count)
             written += len(batch)
     return written
 

@@ -137,3 +137,26 @@ def test_frames_from_the_browser_are_ignored_even_when_deep_or_malformed(agent: 
         return received
 
     assert run(scenario)["type"] == "agent.block"
+
+
+def test_open_sockets_are_counted_for_metrics(agent: Agent, alice: Any, charlie: Any) -> None:
+    from prometheus_client import REGISTRY
+
+    def open_now() -> float:
+        return REGISTRY.get_sample_value("engram_websockets_open") or 0.0
+
+    before = open_now()
+    comm = communicator(agent, user=alice)
+    refused = communicator(agent, user=charlie)
+
+    async def scenario() -> tuple[float, float]:
+        connected, _ = await comm.connect()
+        assert connected
+        assert not (await refused.connect())[0]  # a refused socket is never counted
+        during = open_now()
+        await comm.disconnect()
+        return during, open_now()
+
+    during, after = run(scenario)
+    assert during == before + 1
+    assert after == before

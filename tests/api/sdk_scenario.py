@@ -187,6 +187,13 @@ def run(base_url: str, api_key: str) -> None:
     assert client.steps.metrics.retrieve(steps[0].id).run_id == run_id
     rated = client.steps.feedback.create(steps[0].id, feedback="positive", tags=["memory"])
     assert (rated.feedback, rated.tags) == ("positive", ["memory"])
+    spans = client.runs.trace.retrieve(run_id)
+    assert [s["SpanName"] for s in spans if s["SpanName"] in ("agent_run", "agent_step")] == ["agent_run"] + 2 * [
+        "agent_step"
+    ]
+    provider_trace = client.steps.trace.retrieve(steps[0].id)
+    assert provider_trace is not None and provider_trace.step_id == steps[0].id
+    assert provider_trace.request_json["messages"] and provider_trace.response_json["choices"]
 
     # Messages across the organization: list, retrieve one, search (recall search).
     assert {m.id for m in everything} <= {m.id for m in client.messages.list(limit=100)}

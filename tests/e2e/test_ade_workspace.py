@@ -193,6 +193,18 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     assert page.locator("#active-count").inner_text() == "1"
     page.wait_for_selector("#active-runs .empty", timeout=10000)
     assert page.locator("#active-count").inner_text() == "0"
+    # Usage: the run just made is plotted and totalled; the CSV export downloads.
+    page.click("nav >> text=Usage")
+    page.wait_for_selector("#usage-table")
+    page.select_option("select[name=by]", "agent")
+    page.click("form[aria-label='Usage period'] button[type=submit]")
+    page.wait_for_selector(f"#usage-table td:has-text('{agent.name}')")
+    assert page.locator("svg.chart rect").count() > 0
+    assert int(page.locator("#usage-tokens").inner_text()) > 0
+    with page.expect_download() as download:
+        page.click("#usage-csv")
+    assert download.value.suggested_filename.startswith("engram-usage-")
+    screenshot(page, "13b-usage")
     page.goto(f"{daphne_server.url}/")
     screenshot(page, "14-agent-list")
     # An agent file over the body limit is refused on the page, before the server would cut it off.
@@ -211,7 +223,11 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.wait_for_selector("#new-key")
     screenshot(page, "16-api-keys")
     page.set_viewport_size({"width": 390, "height": 844})
-    for path, name in [("/", "17-agent-list-phone"), ("/dashboard/", "18-dashboard-phone")]:
+    for path, name in [
+        ("/", "17-agent-list-phone"),
+        ("/dashboard/", "18-dashboard-phone"),
+        ("/usage/", "19-usage-phone"),
+    ]:
         page.goto(f"{daphne_server.url}{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
         screenshot(page, name)
