@@ -11,6 +11,16 @@ from api.views.agents import (
     AgentRecompileApi,
     TagListApi,
 )
+from api.views.conversations import (
+    ConversationCancelApi,
+    ConversationCompactApi,
+    ConversationDetailApi,
+    ConversationListCreateApi,
+    ConversationMessagesApi,
+    ConversationRecompileApi,
+    ConversationSearchApi,
+    ConversationStreamApi,
+)
 from api.views.core_memory import (
     AgentBlockAttachApi,
     AgentBlockDetachApi,
@@ -131,6 +141,23 @@ urlpatterns: list[URLPattern] = [
     *slash_optional("models/", ModelListApi.as_view(), "model-list"),
     *slash_optional("models/embedding", EmbeddingModelListApi.as_view(), "embedding-model-list"),
     *slash_optional("tags/", TagListApi.as_view(), "tag-list"),
+    # Conversations: threads of an agent (`default` + agent_id is the agent's own history).
+    *slash_optional("conversations/", ConversationListCreateApi.as_view(), "conversation-list"),
+    path("conversations/search", ConversationSearchApi.as_view(), name="conversation-search"),
+    path("conversations/<str:conversation_id>", ConversationDetailApi.as_view(), name="conversation-detail"),
+    path(
+        "conversations/<str:conversation_id>/messages",
+        ConversationMessagesApi.as_view(),
+        name="conversation-messages",
+    ),
+    path("conversations/<str:conversation_id>/stream", ConversationStreamApi.as_view(), name="conversation-stream"),
+    path("conversations/<str:conversation_id>/cancel", ConversationCancelApi.as_view(), name="conversation-cancel"),
+    path("conversations/<str:conversation_id>/compact", ConversationCompactApi.as_view(), name="conversation-compact"),
+    path(
+        "conversations/<str:conversation_id>/recompile",
+        ConversationRecompileApi.as_view(),
+        name="conversation-recompile",
+    ),
     # Identities (an app's end users), and attaching them to agents and blocks.
     *slash_optional("identities/", IdentityListCreateApi.as_view(), "identity-list"),
     path("identities/count", IdentityCountApi.as_view(), name="identity-count"),
