@@ -10,7 +10,7 @@ from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import NotFound
 
 IdPrefix = Literal[
-    "agent", "agent-env", "block", "conv", "identity", "message", "passage", "run", "step", "tool", "user"
+    "agent", "agent-env", "block", "conv", "identity", "message", "passage", "provider", "run", "step", "tool", "user"
 ]
 PREFIXES: tuple[IdPrefix, ...] = get_args(IdPrefix)
 

@@ -9,6 +9,7 @@ from api.views.agents import (
     AgentDetailApi,
     AgentListCreateApi,
     AgentRecompileApi,
+    AgentSecretListApi,
     TagListApi,
 )
 from api.views.conversations import (
@@ -52,7 +53,7 @@ from api.views.messages import (
     OrgMessageSearchApi,
     SummarizeApi,
 )
-from api.views.meta import EmbeddingModelListApi, ModelListApi
+from api.views.meta import EmbeddingModelListApi, ModelListApi, ProviderDetailApi, ProviderListApi
 from api.views.passages import PassageDeleteApi, PassageListCreateApi, PassageSearchApi
 from api.views.runs import (
     RunDetailApi,
@@ -141,6 +142,9 @@ urlpatterns: list[URLPattern] = [
     *slash_optional("models/", ModelListApi.as_view(), "model-list"),
     *slash_optional("models/embedding", EmbeddingModelListApi.as_view(), "embedding-model-list"),
     *slash_optional("tags/", TagListApi.as_view(), "tag-list"),
+    *slash_optional("providers/", ProviderListApi.as_view(), "provider-list"),
+    path("providers/<str:provider_id>", ProviderDetailApi.as_view(), name="provider-detail"),
+    path(f"{A}/secrets", AgentSecretListApi.as_view(), name="agent-secret-list"),
     # Conversations: threads of an agent (`default` + agent_id is the agent's own history).
     *slash_optional("conversations/", ConversationListCreateApi.as_view(), "conversation-list"),
     path("conversations/search", ConversationSearchApi.as_view(), name="conversation-search"),

@@ -336,3 +336,12 @@ class TagListApi(ApiView):
 
 def _tags(agent: Agent) -> list[str]:
     return [row.tag for row in agent.tag_rows.all()]
+
+
+class AgentSecretListApi(ApiView):
+    @extend_schema(operation_id="list_agent_secrets", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, agent_id: str) -> Response:
+        """The agent's secrets (the environment of its custom tools) as AgentEnvironmentVariables, by key.
+        letta-code reads them here; they are written through the agent's `secrets` on create and update."""
+        agent = agent_or_404(request, agent_id)
+        return Response([wire.secret_to_wire(row) for row in agent.secret_rows.order_by("key")])
