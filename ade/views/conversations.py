@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.http import AuthedHttpRequest
 from ade.views.common import agent_or_404
@@ -54,8 +55,9 @@ def _conversation_or_404(request: AuthedHttpRequest, agent: Agent, conversation_
     return conversation
 
 
-def _back(agent: Agent) -> HttpResponse:
-    return redirect(reverse("ade:agent-detail", args=[agent.pk]))
+def _back(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
+    url = reverse("ade:agent-detail", args=[agent.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @require_POST
@@ -71,7 +73,7 @@ def conversation_switch(request: AuthedHttpRequest, agent_id: uuid.UUID) -> Http
         request.session[_key(agent)] = str(conversation.pk)
     else:
         request.session.pop(_key(agent), None)
-    return _back(agent)
+    return _back(request, agent)
 
 
 @require_POST
@@ -85,7 +87,7 @@ def conversation_create_view(request: AuthedHttpRequest, agent_id: uuid.UUID) ->
         messages.error(request, "; ".join(exc.messages))
     else:
         request.session[_key(agent)] = str(conversation.pk)
-    return _back(agent)
+    return _back(request, agent)
 
 
 @require_POST
@@ -98,7 +100,7 @@ def conversation_rename_view(
         conversation_update(actor=request.user, conversation=conversation, summary=request.POST.get("summary", ""))
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
-    return _back(agent)
+    return _back(request, agent)
 
 
 @require_POST
@@ -110,4 +112,4 @@ def conversation_delete_view(
     if request.session.get(_key(agent)) == str(conversation_id):
         request.session.pop(_key(agent), None)
     messages.success(request, "Conversation deleted.")
-    return _back(agent)
+    return _back(request, agent)

@@ -111,6 +111,12 @@
     }
   }, true);
 
+  // A picker that acts as soon as it changes (the conversation switcher).
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("select[data-submit-on-change]") && t.form) t.form.requestSubmit();
+  });
+
   // Enter sends, Shift+Enter inserts a new line.
   document.addEventListener("keydown", function (e) {
     var t = e.target;

@@ -4,6 +4,7 @@ tenant isolation on every route."""
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from agents.models import Conversation, Message, Run, RunStatus
 from agents.services.conversations import conversation_create
@@ -115,8 +116,12 @@ def test_cancel_recompile_and_stream_of_a_conversation(
     # The resumable stream of the conversation's latest run (here: a cancelled one, so it ends at once).
     stream = alice_api.post(f"/v1/conversations/{conv(conversation)}/stream", {}, format="json")
     assert stream.status_code == 200
-    text = b"".join(stream.streaming_content).decode()
-    assert '"stop_reason": "cancelled"' in text and text.rstrip().endswith("[DONE]")
+    text = async_to_sync(_body)(stream)
+    assert '"stop_reason":"cancelled"' in text and text.rstrip().endswith("[DONE]")
+
+
+async def _body(response: Any) -> str:
+    return b"".join([chunk async for chunk in response.streaming_content]).decode()
 
 
 def test_search_finds_conversations_by_their_description(alice_api: Any, agent: Any, conversation: Any) -> None:
