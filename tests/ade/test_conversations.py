@@ -33,7 +33,7 @@ def test_new_switch_rename_and_delete_each_with_its_own_chat(alice_client: Clien
     alice_client.post(f"{base}messages/", {"text": "to the trip"}, HTTP_HX_REQUEST="true")
     assert Message.objects.get(text="to the trip").conversation_id == trip.pk
     page = alice_client.get(base).content.decode()
-    assert "to the trip" in page and 'selected>Trip</option>' in page
+    assert "to the trip" in page and "selected>Trip</option>" in page
     # Back to the agent's own history: its chat does not show the trip's message.
     alice_client.post(f"{base}conversations/switch/", {"conversation": ""})
     alice_client.post(f"{base}messages/", {"text": "to the default"}, HTTP_HX_REQUEST="true")
