@@ -197,3 +197,41 @@ def test_another_organization_sees_none_of_them(charlie_api: Any, agent: Any, co
     assert charlie_api.post("/v1/conversations/search", {"query": "trip"}, format="json").json() == []
     found = charlie_api.post("/v1/conversations/search", {"query": "trip", "agent_id": agent_id}, format="json")
     assert found.status_code == 404
+
+
+def test_agent_files_carry_conversations(
+    alice: Any, alice_api: Any, charlie_api: Any, agent: Any, conversation: Any, fake_llm: Any
+) -> None:
+    import io
+    import json
+
+    fake_llm.reply("conversation answer")
+    factories.send(alice, agent, "in the conversation", conversation=conversation)
+    fake_llm.reply("default answer")
+    factories.send(alice, agent, "in the default")
+    Conversation.objects.filter(pk=conversation.pk).update(context_summary="earlier: a trip")
+    exported = alice_api.get(f"/v1/agents/{public_id('agent', agent.id)}/export").content
+    document = json.loads(exported)
+    [entry] = document["agents"]
+    assert [m["content"][0]["text"] for m in entry["messages"]] == ["in the default", "default answer"]
+    [carried] = entry["engram"]["conversations"]
+    assert carried["summary"] == "Trip planning" and carried["context_summary"] == "earlier: a trip"
+    assert [m["content"][0]["text"] for m in carried["messages"]] == ["in the conversation", "conversation answer"]
+
+    imported = charlie_api.post("/v1/agents/import", {"file": io.BytesIO(exported)}, format="multipart")
+    assert imported.status_code == 200, imported.content
+    copy_id = imported.json()["agent_ids"][0]
+    [copy] = charlie_api.get(f"/v1/conversations/?agent_id={copy_id}").json()
+    assert copy["summary"] == "Trip planning" and copy["id"] != conv(conversation)
+    texts = [m["content"] for m in charlie_api.get(f"/v1/conversations/{copy['id']}/messages?order=asc").json()]
+    assert texts == ["in the conversation", "conversation answer"]
+    own = charlie_api.get(f"/v1/conversations/default/messages?agent_id={copy_id}&order=asc").json()
+    assert [m["content"] for m in own] == ["in the default", "default answer"]
+    assert Conversation.objects.get(pk=_pk(copy["id"])).context_summary == "earlier: a trip"
+    assert Message.objects.filter(conversation_id=_pk(copy["id"]), in_context=True).count() == 2
+
+
+def _pk(public: str) -> Any:
+    from lib.ids import parse_id
+
+    return parse_id("conv", public)
