@@ -2,6 +2,7 @@
 memory is shared). The agent's own history is Letta's `default` conversation and has no row here."""
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -11,6 +12,8 @@ from django.utils import timezone
 
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Conversation, Run
 from agents.runtime.context import forget_window
+from agents.runtime.history import messages_of
+from agents.services.messages import MessageSpec, message_create_many
 from agents.services.runs import run_cancel
 from lib.providers import handle_clean
 
@@ -90,3 +93,51 @@ def conversation_delete(*, conversation: Conversation) -> None:
         agent_id, conversation_id = conversation.agent_id, conversation.pk
         conversation.delete()
         transaction.on_commit(lambda: forget_window(agent_id, conversation_id))
+
+
+def conversation_fork(
+    *,
+    actor: User | None,
+    agent: Agent,
+    source: Conversation | None,
+    up_to: uuid.UUID | None = None,
+    hidden: bool = False,
+) -> Conversation:
+    """A new conversation of the agent that starts from the context window of `source` (None: the agent's own
+    history): copies of its in-context messages (up to and including the message `up_to`) and its running
+    summary. Later sends to either do not reach the other."""
+    history = messages_of(agent.pk, source.pk if source else None).filter(in_context=True, seq__isnull=False)
+    rows = list(history.order_by("seq"))
+    if up_to is not None:
+        cut = next((i for i, m in enumerate(rows) if m.pk == up_to), None)
+        if cut is None:
+            raise ValidationError({"message_id": "is not an in-context message of this conversation"})
+        rows = rows[: cut + 1]
+    summary = source.context_summary if source else agent.summary
+    with transaction.atomic():
+        fork = conversation_create(
+            actor=actor,
+            agent=agent,
+            summary=source.summary if source else "",
+            description=source.description if source else "",
+            hidden=hidden,
+        )
+        Conversation.objects.filter(pk=fork.pk).update(context_summary=summary)
+        fork.context_summary = summary
+        specs = [
+            MessageSpec(
+                role=m.role,
+                text=m.text,
+                content=m.content,
+                reasoning=m.reasoning,
+                tool_calls=list(m.tool_calls or []),
+                tool_call_id=m.tool_call_id,
+                name=m.name,
+                sender_id=m.sender_id,
+                is_err=m.is_err,
+                created_at=m.created_at,
+            )
+            for m in rows
+        ]
+        message_create_many(agent=agent, specs=specs, publish=False, conversation_id=fork.pk)
+    return fork

@@ -16,6 +16,7 @@ from api.views.conversations import (
     ConversationCancelApi,
     ConversationCompactApi,
     ConversationDetailApi,
+    ConversationForkApi,
     ConversationListCreateApi,
     ConversationMessagesApi,
     ConversationRecompileApi,
@@ -157,6 +158,7 @@ urlpatterns: list[URLPattern] = [
     path("conversations/<str:conversation_id>/stream", ConversationStreamApi.as_view(), name="conversation-stream"),
     path("conversations/<str:conversation_id>/cancel", ConversationCancelApi.as_view(), name="conversation-cancel"),
     path("conversations/<str:conversation_id>/compact", ConversationCompactApi.as_view(), name="conversation-compact"),
+    path("conversations/<str:conversation_id>/fork", ConversationForkApi.as_view(), name="conversation-fork"),
     path(
         "conversations/<str:conversation_id>/recompile",
         ConversationRecompileApi.as_view(),

@@ -21,7 +21,12 @@ from accounts.http import api_actor
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Conversation, Run
 from agents.selectors import conversation_list, conversation_search, run_list
 from agents.services.agents import agent_recompile
-from agents.services.conversations import conversation_create, conversation_delete, conversation_update
+from agents.services.conversations import (
+    conversation_create,
+    conversation_delete,
+    conversation_fork,
+    conversation_update,
+)
 from agents.services.messages import agent_summarize
 from agents.services.runs import run_cancel
 from api import wire
@@ -324,6 +329,30 @@ class ConversationRecompileApi(ApiView):
         agent, _ = thread_or_404(request, conversation_id, data.get("agent_id") or _agent_id_param(request))
         compiled = agent_recompile(agent=agent, dry_run=params["dry_run"])
         return HttpResponse(compiled, content_type="text/plain; charset=utf-8")
+
+
+class ConversationForkApi(ApiView):
+    class Params(S.Serializer[Any]):
+        agent_id = S.CharField(required=False, allow_null=True)
+        hidden = S.BooleanField(required=False, default=False)
+        message_id = S.CharField(required=False, allow_null=True)
+
+    @extend_schema(
+        operation_id="fork_conversation", parameters=[Params], request=None, responses={200: ConversationSchema}
+    )
+    def post(self, request: Request, conversation_id: str) -> Response:
+        """A new conversation that starts from this one's context window (up to `message_id`, when given): copies
+        of its in-context messages and its running summary."""
+        params = validated(self.Params, request.query_params)
+        agent, conversation = thread_or_404(request, conversation_id, params.get("agent_id"))
+        fork = conversation_fork(
+            actor=api_actor(request),
+            agent=agent,
+            source=conversation,
+            up_to=cursor_id("message", params.get("message_id"), field="message_id"),
+            hidden=params["hidden"],
+        )
+        return Response(wire.conversation_to_wire(fork))
 
 
 class ConversationSearchApi(ApiView):

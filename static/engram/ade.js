@@ -29,6 +29,8 @@
   function stream(event) {
     var box = document.getElementById("stream");
     if (!box || !event.delta) return;
+    // Only the runs of the conversation this chat shows (another conversation's deltas go to its own chat).
+    if (event.run_id && !document.querySelector('#run-status [data-run-public="' + event.run_id + '"]')) return;
     var target = box.querySelector(".bubble");
     if (event.kind === "reasoning") {
       target = box.querySelector(".reasoning-stream");

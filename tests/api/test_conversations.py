@@ -235,3 +235,28 @@ def _pk(public: str) -> Any:
     from lib.ids import parse_id
 
     return parse_id("conv", public)
+
+
+def test_fork_starts_from_the_window_and_then_goes_its_own_way(
+    alice: Any, alice_api: Any, charlie_api: Any, agent: Any, conversation: Any, fake_llm: Any
+) -> None:
+    fake_llm.reply("first answer")
+    factories.send(alice, agent, "first question", conversation=conversation)
+    fake_llm.reply("second answer")
+    factories.send(alice, agent, "second question", conversation=conversation)
+    first_answer = Message.objects.get(conversation=conversation, text="first answer")
+    url = f"/v1/conversations/{conv(conversation)}/fork?message_id={public_id('message', first_answer.id)}"
+    assert charlie_api.post(url).status_code == 404
+    forked = alice_api.post(url)
+    assert forked.status_code == 200, forked.content
+    fork = forked.json()
+    assert fork["id"] != conv(conversation) and fork["summary"] == "Trip planning"
+    listed = alice_api.get(f"/v1/conversations/{fork['id']}/messages?order=asc").json()
+    assert [m["content"] for m in listed] == ["first question", "first answer"]
+    fake_llm.reply("fork answer")
+    factories.send(alice, agent, "fork question", conversation=Conversation.objects.get(pk=_pk(fork["id"])))
+    assert not Message.objects.filter(conversation=conversation, text="fork question").exists()
+    bad = alice_api.post(f"/v1/conversations/{conv(conversation)}/fork?message_id=message-nonsense")
+    assert bad.status_code == 422 and "message_id" in str(bad.json()["detail"])
+    default_fork = alice_api.post(f"/v1/conversations/default/fork?agent_id={public_id('agent', agent.id)}")
+    assert default_fork.status_code == 200

@@ -77,6 +77,9 @@ def test_two_conversations_of_one_agent_run_side_by_side_and_one_conversation_in
     first = conversation_create(actor=alice, agent=agent)
     second = conversation_create(actor=alice, agent=agent)
     try:
+        # A first run warms the pool up (a worker's first LLM call imports and sets up the client).
+        warm = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "warm up"}])
+        assert run_wait(run_id=warm.id, timeout=120).status == RunStatus.COMPLETED
         started = time.monotonic()
         runs = [
             run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": f"{name} {i}"}], conversation=c)
