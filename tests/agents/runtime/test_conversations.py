@@ -13,7 +13,7 @@ from agents.services.conversations import conversation_create
 from agents.services.messages import agent_summarize
 from agents.services.runs import run_create
 from tests.agents.runtime.test_fairness import most_at_once
-from tests.fakes.llm_server import Reply
+from tests.fakes.llm_server import Reply, ToolCall
 
 SLOW = 1.5
 
@@ -102,3 +102,36 @@ def test_two_conversations_of_one_agent_run_side_by_side_and_one_conversation_in
     for name, conversation in (("first", first), ("second", second)):
         texts = [m.text for m in History.of(agent, conversation.pk).messages().order_by("seq")]
         assert texts == [t for i in range(3) for t in (f"{name} {i}", f"re: {name} {i}")]
+
+
+def _remember_then_answer(body):
+    """Each send: a memory_insert of the user's words into the shared `human` block, then a plain answer."""
+    last = body["messages"][-1]
+    if last["role"] == "user":
+        return Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_str": last["content"]})], delay=0.3)
+    return Reply(text="noted")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_memory_writes_from_conversations_running_at_once_are_all_kept(alice, fake_llm, make_agent, settings):
+    settings.ENGRAM_RUN_EXECUTOR = "inprocess"
+    settings.ENGRAM_INPROCESS_WORKERS = 4
+    settings.ENGRAM_ORG_MAX_ACTIVE_RUNS = 4
+    executor.shutdown()
+    fake_llm.default = _remember_then_answer
+    agent = make_agent(memory_blocks=[{"label": "human", "value": "", "limit": 5000}])
+    conversations = [conversation_create(actor=alice, agent=agent) for _ in range(3)]
+    try:
+        runs = [
+            run_create(
+                actor=alice, agent=agent, messages=[{"role": "user", "content": f"fact {i}-{k}"}], conversation=c
+            )
+            for i in range(2)
+            for k, c in enumerate(conversations)
+        ]
+        done = [run_wait(run_id=r.id, timeout=120) for r in runs]
+    finally:
+        executor.shutdown()
+    assert [r.status for r in done] == [RunStatus.COMPLETED] * 6, [(r.status, r.error) for r in done]
+    value = agent.blocks.get(label="human").value
+    assert sorted(value.split("\n")) == sorted(f"fact {i}-{k}" for i in range(2) for k in range(3))
