@@ -84,6 +84,8 @@ def test_messages_of_a_conversation_and_of_default(
     ]
     run = Run.objects.get(conversation=conversation)
     assert alice_api.get(f"/v1/runs/{public_id('run', run.id)}").json()["conversation_id"] == conv(conversation)
+    listed = alice_api.get(f"/v1/runs/?conversation_id={conv(conversation)}").json()
+    assert [r["id"] for r in listed] == [public_id("run", run.id)]
 
 
 def test_compact_folds_only_that_conversations_messages(
