@@ -362,7 +362,7 @@ class SummarizeApi(ApiView):
     def post(self, request: Request, agent_id: str) -> Response:
         agent = agent_or_404(request, agent_id)
         validated(self.InputSerializer, request.data)
-        before = agent.messages.filter(in_context=True).count()
+        before = agent.messages.filter(in_context=True, conversation__isnull=True).count()  # its own history
         evicted = agent_summarize(agent=agent)
         agent.refresh_from_db(fields=["summary"])
         return Response(
