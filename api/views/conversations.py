@@ -190,8 +190,8 @@ class ConversationMessagesApi(NoRetryOnFailure):
         responses={200: LettaMessageSchema(many=True)},
     )
     def get(self, request: Request, conversation_id: str) -> Response:
+        agent, conversation = thread_or_404(request, conversation_id, _agent_id_param(request))
         params = validated(self.ListParams, request.query_params)
-        agent, conversation = thread_or_404(request, conversation_id, params.get("agent_id"))
         conversation_pk = conversation.pk if conversation else None
         return Response(message_page(request, agent_id=agent.pk, params=params, conversation_id=conversation_pk))
 
@@ -201,9 +201,9 @@ class ConversationMessagesApi(NoRetryOnFailure):
         responses={200: OpenApiResponse(description="Server-sent events (or a LettaResponse with streaming false)")},
     )
     def post(self, request: Request, conversation_id: str) -> HttpResponseBase:
-        data = validated(ConversationCreateInput, request.data)
-        agent, conversation = thread_or_404(request, conversation_id, data.get("agent_id"))
-        return send(request, agent, data, conversation)
+        # The conversation first: another organization's is a 404 whatever the body holds.
+        agent, conversation = thread_or_404(request, conversation_id, _agent_id_param(request))
+        return send(request, agent, validated(ConversationCreateInput, request.data), conversation)
 
 
 def _latest_active_run(request: Request, agent: Agent, conversation: Conversation | None) -> Run | None:
@@ -235,8 +235,8 @@ class ConversationStreamApi(ApiView):
     def post(self, request: Request, conversation_id: str) -> HttpResponseBase:
         """(Re)attach to the stream of the conversation's active run (else its latest), or of the run named by
         `run_id` or by the `otid` of its input: its messages after seq `starting_after`, then live until it ends."""
+        agent, conversation = thread_or_404(request, conversation_id, _agent_id_param(request))
         data = validated(self.InputSerializer, request.data)
-        agent, conversation = thread_or_404(request, conversation_id, data.get("agent_id"))
         runs = run_list(
             actor=api_actor(request), agent_id=agent.pk, conversation_id=conversation.pk if conversation else None
         )
@@ -287,8 +287,8 @@ class ConversationCompactApi(ApiView):
     @extend_schema(operation_id="compact_conversation", request=InputSerializer, responses={200: CompactionSchema})
     def post(self, request: Request, conversation_id: str) -> Response:
         """Fold the conversation's oldest in-context messages into its running summary now."""
-        data = validated(self.InputSerializer, request.data)
-        agent, conversation = thread_or_404(request, conversation_id, data.get("agent_id"))
+        agent, conversation = thread_or_404(request, conversation_id, _agent_id_param(request))
+        validated(self.InputSerializer, request.data)
         conversation_pk = conversation.pk if conversation else None
         before = _in_context(agent, conversation_pk)
         evicted = agent_summarize(agent=agent, conversation_id=conversation_pk)
@@ -324,9 +324,9 @@ class ConversationRecompileApi(ApiView):
     def post(self, request: Request, conversation_id: str) -> HttpResponse:
         """Rebuild the system prompt from the agent's current memory (shared by all its conversations: every
         conversation sees the memory as it is now) and answer it as plain text."""
+        agent, _ = thread_or_404(request, conversation_id, _agent_id_param(request))
         params = validated(self.Params, request.query_params)
-        data = validated(self.InputSerializer, request.data if isinstance(request.data, dict) else {})
-        agent, _ = thread_or_404(request, conversation_id, data.get("agent_id") or _agent_id_param(request))
+        validated(self.InputSerializer, request.data if isinstance(request.data, dict) else {})
         compiled = agent_recompile(agent=agent, dry_run=params["dry_run"])
         return HttpResponse(compiled, content_type="text/plain; charset=utf-8")
 
@@ -343,8 +343,8 @@ class ConversationForkApi(ApiView):
     def post(self, request: Request, conversation_id: str) -> Response:
         """A new conversation that starts from this one's context window (up to `message_id`, when given): copies
         of its in-context messages and its running summary."""
+        agent, conversation = thread_or_404(request, conversation_id, _agent_id_param(request))
         params = validated(self.Params, request.query_params)
-        agent, conversation = thread_or_404(request, conversation_id, params.get("agent_id"))
         fork = conversation_fork(
             actor=api_actor(request),
             agent=agent,

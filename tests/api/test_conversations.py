@@ -199,6 +199,9 @@ def test_another_organization_sees_none_of_them(charlie_api: Any, agent: Any, co
     assert charlie_api.post("/v1/conversations/search", {"query": "trip"}, format="json").json() == []
     found = charlie_api.post("/v1/conversations/search", {"query": "trip", "agent_id": agent_id}, format="json")
     assert found.status_code == 404
+    # Another organization's conversation is a 404 before its body is looked at.
+    bad_body = charlie_api.post(f"/v1/conversations/{conv(conversation)}/messages", {"max_steps": 0}, format="json")
+    assert bad_body.status_code == 404
 
 
 def test_agent_files_carry_conversations(
