@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, dashboard, mcp, memory, usage, workspace
+from ade.views import accounts, agents, conversations, dashboard, mcp, memory, usage, workspace
 
 app_name = "ade"
 
@@ -16,6 +16,18 @@ agent_patterns = [
     path("settings/", workspace.settings_panel, name="settings"),
     path("settings/embedding-job/", workspace.embedding_job, name="embedding-job"),
     path("messages/", workspace.chat_messages, name="chat-messages"),
+    path("conversations/switch/", conversations.conversation_switch, name="conversation-switch"),
+    path("conversations/new/", conversations.conversation_create_view, name="conversation-create"),
+    path(
+        "conversations/<uuid:conversation_id>/rename/",
+        conversations.conversation_rename_view,
+        name="conversation-rename",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/delete/",
+        conversations.conversation_delete_view,
+        name="conversation-delete",
+    ),
     path("messages/reset/", workspace.messages_reset_view, name="messages-reset"),
     path("delete/", workspace.agent_delete_view, name="agent-delete"),
     path("run-status/", workspace.run_status, name="run-status"),

@@ -230,6 +230,45 @@ class AgentTool(models.Model):
         constraints = [models.UniqueConstraint(fields=["agent", "tool"], name="agents_agenttool_unique")]
 
 
+class Conversation(models.Model):
+    """One thread of an agent (Letta's conversations): its own messages, in-context window and running summary;
+    the agent's core and archival memory are shared by all of them. The agent's own history (Letta's `default`
+    conversation) has no row: its messages and runs have no conversation, its summary is on the agent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversations")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Letta's `summary` (a title the client shows and searches) and `description`; not the running summary.
+    summary = models.TextField(blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    hidden = models.BooleanField(default=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    # Overrides of the agent's settings for this conversation (None/empty: the agent's).
+    model = models.CharField(max_length=200, blank=True, default="")
+    model_settings = models.JSONField(default=dict, blank=True)
+    context_window_limit = models.PositiveIntegerField(null=True, blank=True)
+    # The running summary of this conversation's evicted messages and the version of its window (as the agent's
+    # `summary` and `context_version` are for its own history).
+    context_summary = models.TextField(blank=True, default="")
+    context_version = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "created_at", "id"]),
+            models.Index(fields=["agent", "created_at", "id"]),
+        ]
+
+
 class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -333,6 +372,8 @@ class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    # The conversation the run belongs to; None: the agent's own history (Letta's `default`).
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -359,10 +400,17 @@ class Run(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
+            # One running run per conversation (the agent's own history counts as one): conversations of one
+            # agent run side by side, each one's sends in order.
             models.UniqueConstraint(
                 fields=["agent"],
-                condition=models.Q(status__in=["running"]),
+                condition=models.Q(status__in=["running"], conversation__isnull=True),
                 name="agents_run_one_running",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(status__in=["running"], conversation__isnull=False),
+                name="agents_run_one_running_conversation",
             ),
         ]
         indexes = [
@@ -420,6 +468,10 @@ class Message(models.Model):
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    # The conversation the message belongs to; None: the agent's own history (Letta's `default`).
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
     step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     # Order within the agent's history. Null while the message waits in a queued run: a queued run's input
     # is numbered when the run starts, so concurrent sends never interleave in the history.
@@ -455,6 +507,7 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["agent", "in_context", "seq"]),
+            models.Index(fields=["conversation", "in_context", "seq"]),
             models.Index(fields=["agent", "created_at"]),
             models.Index(fields=["agent", "otid"]),
         ]

@@ -10,6 +10,7 @@ from accounts.selectors import organization_id_for
 from agents.models import (
     Agent,
     AgentTag,
+    Conversation,
     Identity,
     IdentityAgent,
     IdentityBlock,
@@ -21,6 +22,8 @@ from agents.models import (
 )
 
 MAX_PAGE = 1_000
+# `conversation_id` of message_list: every conversation of the agent (its own history and all the others).
+ALL_CONVERSATIONS: Literal["all"] = "all"
 
 
 def agent_list(
@@ -113,10 +116,21 @@ def mcp_tool_get(*, server: MCPServer, tool_id: uuid.UUID | None = None, name: s
     return qs.get(pk=tool_id) if tool_id is not None else qs.get(name=name)
 
 
-def run_list(*, actor: User, agent_id: uuid.UUID | None = None, statuses: list[str] | None = None) -> QuerySet[Run]:
+def run_list(
+    *,
+    actor: User,
+    agent_id: uuid.UUID | None = None,
+    statuses: list[str] | None = None,
+    conversation_id: uuid.UUID | None | Literal["all"] = ALL_CONVERSATIONS,
+) -> QuerySet[Run]:
+    """The organization's runs (of one agent; of one of its conversations, None: its own history)."""
     qs = Run.objects.filter(organization_id=organization_id_for(actor))
     if agent_id is not None:
         qs = qs.filter(agent_id=agent_id)
+    if conversation_id is None:
+        qs = qs.filter(conversation__isnull=True)
+    elif conversation_id != ALL_CONVERSATIONS:
+        qs = qs.filter(conversation_id=conversation_id)
     if statuses:
         qs = qs.filter(status__in=statuses)
     return qs.order_by("created_at", "id")
@@ -149,14 +163,21 @@ def message_list(
     order: Literal["asc", "desc"] = "desc",
     run_id: uuid.UUID | None = None,
     include_pending: bool = False,
+    conversation_id: uuid.UUID | None | Literal["all"] = ALL_CONVERSATIONS,
 ) -> list[Message]:
     """A page of the agent's history by seq. `after`/`before` are message ids (cursors) in the listing order, as
     the Letta SDKs page: with order=desc, `after=<last id of a page>` gives the next (older) page. Raises
     Agent.DoesNotExist for other organizations.
-    Messages waiting in a queued run (no seq yet) are left out unless include_pending."""
+    Messages waiting in a queued run (no seq yet) are left out unless include_pending. `conversation_id`: one
+    conversation's messages (None: the agent's own history), or all of them."""
     agent = agent_get(actor=actor, agent_id=agent_id)
     limit = max(1, min(limit, MAX_PAGE))
-    qs = Message.objects.filter(agent=agent, seq__isnull=False)
+    base = Message.objects.filter(agent=agent)
+    if conversation_id is None:
+        base = base.filter(conversation__isnull=True)
+    elif conversation_id != ALL_CONVERSATIONS:
+        base = base.filter(conversation_id=conversation_id)
+    qs = base.filter(seq__isnull=False)
     if run_id is not None:
         qs = qs.filter(run_id=run_id)
     later, earlier = ("gt", "lt") if order == "asc" else ("lt", "gt")
@@ -170,7 +191,7 @@ def message_list(
     qs = qs.order_by("seq" if order == "asc" else "-seq")
     page = list(qs[:limit])
     if include_pending:
-        pending = Message.objects.filter(agent=agent, seq__isnull=True).order_by("created_at", "id")
+        pending = base.filter(seq__isnull=True).order_by("created_at", "id")
         page += list(pending[: max(0, limit - len(page))])
     return page
 
@@ -269,3 +290,60 @@ def identity_block_ids(
 def run_tool_results(*, run: Run) -> QuerySet[Message]:
     """The tool results the run's steps wrote, in order (the run was reached through a selector)."""
     return Message.objects.filter(run=run, role="tool", step__isnull=False).order_by("seq", "created_at")
+
+
+def conversation_list(
+    *,
+    actor: User,
+    agent_id: uuid.UUID | None = None,
+    archive_status: Literal["unarchived", "archived", "all"] = "unarchived",
+    summary_search: str | None = None,
+    include_hidden: bool = False,
+) -> QuerySet[Conversation]:
+    """The organization's conversations (of one agent). Raises Agent.DoesNotExist for another organization's
+    agent."""
+    org_id = organization_id_for(actor)
+    qs = Conversation.objects.filter(organization_id=org_id)
+    if agent_id is not None:
+        qs = qs.filter(agent=agent_get(actor=actor, agent_id=agent_id))
+    if archive_status != "all":
+        qs = qs.filter(archived_at__isnull=archive_status == "unarchived")
+    if not include_hidden:
+        qs = qs.filter(hidden=False)
+    if summary_search:
+        qs = qs.filter(summary__icontains=summary_search)
+    return qs
+
+
+def conversation_get(*, actor: User, conversation_id: uuid.UUID) -> Conversation:
+    """Raises Conversation.DoesNotExist for ids of other organizations."""
+    return Conversation.objects.filter(organization_id=organization_id_for(actor)).get(pk=conversation_id)
+
+
+@dataclass(frozen=True)
+class ConversationHit:
+    conversation: Conversation
+    text: str  # the field that matched (description or summary)
+    score: float  # share of the query's words it holds
+
+
+def conversation_search(
+    *, actor: User, query: str, agent_id: uuid.UUID | None = None, target: str = "description", limit: int = 20
+) -> list[ConversationHit]:
+    """Conversations whose description (or summary) holds the query's words, best first: the share of the
+    words each one holds (every word must match somewhere in the field to count; ties newest first)."""
+    words = [w for w in re.findall(r"\w+", query.lower()) if w]
+    if not words:
+        return []
+    field = "summary" if target == "summary" else "description"
+    qs = conversation_list(actor=actor, agent_id=agent_id, archive_status="all")
+    match = Q()
+    for word in words:
+        match |= Q(**{f"{field}__icontains": word})
+    hits = []
+    for conversation in qs.filter(match).order_by("-created_at")[:MAX_PAGE]:
+        text = getattr(conversation, field)
+        held = sum(1 for word in words if word in text.lower())
+        hits.append(ConversationHit(conversation=conversation, text=text, score=held / len(words)))
+    hits.sort(key=lambda h: -h.score)
+    return hits[:limit]

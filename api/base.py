@@ -148,8 +148,9 @@ class HealthView(ApiView):
             200: inline_serializer(
                 "Health",
                 {
-                    "version": serializers.CharField(),
+                    "version": serializers.CharField(help_text="The Letta server version Engram speaks for"),
                     "status": serializers.CharField(),
+                    "engram_version": serializers.CharField(),
                     # Engram's own: the isolation custom tools run under here (agents.tools.sandbox).
                     "tool_sandbox": serializers.ChoiceField(choices=["bwrap", "process", "disabled"]),
                 },
@@ -157,7 +158,16 @@ class HealthView(ApiView):
         },
     )
     def get(self, request: Request) -> Response:
-        return Response({"version": settings.ENGRAM_VERSION, "status": "ok", "tool_sandbox": sandbox_status().mode})
+        # `version` is the Letta server release whose API this one matches: letta-code warns about a server
+        # older than the one it was built for (0.16.6 for 0.32.x); Engram's own version is `engram_version`.
+        return Response(
+            {
+                "version": settings.LETTA_COMPATIBLE_VERSION,
+                "engram_version": settings.ENGRAM_VERSION,
+                "status": "ok",
+                "tool_sandbox": sandbox_status().mode,
+            }
+        )
 
 
 class ServiceUnavailable(exceptions.APIException):

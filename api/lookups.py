@@ -9,8 +9,16 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
 from accounts.http import api_actor
-from agents.models import Agent, Identity, Message, Run, Step, Tool
-from agents.selectors import agent_get, identity_get, message_get, run_get, step_get, tool_get
+from agents.models import Agent, Conversation, Identity, Message, Run, Step, Tool
+from agents.selectors import (
+    agent_get,
+    conversation_get,
+    identity_get,
+    message_get,
+    run_get,
+    step_get,
+    tool_get,
+)
 from lib.ids import IdPrefix, parse_id
 from memory.models import Block
 from memory.selectors import block_get
@@ -21,6 +29,13 @@ def agent_or_404(request: Request, agent_id: str) -> Agent:
         return agent_get(actor=api_actor(request), agent_id=parse_id("agent", agent_id))
     except Agent.DoesNotExist:
         raise NotFound(f"Agent {agent_id} not found") from None
+
+
+def conversation_or_404(request: Request, conversation_id: str) -> Conversation:
+    try:
+        return conversation_get(actor=api_actor(request), conversation_id=parse_id("conv", conversation_id))
+    except Conversation.DoesNotExist:
+        raise NotFound(f"Conversation {conversation_id} not found") from None
 
 
 def block_or_404(request: Request, block_id: str) -> Block:

@@ -37,6 +37,8 @@ SECRET_KEY = persistent_secret_key(DATA_DIR)
 # tried last, and is the only one a default installation uses.
 ENGRAM_SECRETS_KEYS = [k.strip() for k in env_str("ENGRAM_SECRETS_KEYS").split(",") if k.strip()]
 ENGRAM_VERSION = "0.1.0"
+# The Letta server release whose /v1 API Engram matches (reported by /v1/health/ as `version`).
+LETTA_COMPATIBLE_VERSION = "0.16.8"
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -91,6 +91,13 @@ def provider_configured(provider: str) -> bool:
     return any(os.environ.get(name) or getattr(settings, name, None) for name in CONFIGURED_BY.get(provider, ()))
 
 
+def providers() -> list[str]:
+    """The chat providers this server is configured for (and the server default model's), in a stable order."""
+    names = [p for p in CHAT_MODELS if provider_configured(p)]
+    default = split_handle(settings.ENGRAM_DEFAULT_MODEL)[0]
+    return names if default in names else [*names, default]
+
+
 def chat_models() -> dict[str, int]:
     """Handle → context window of the chat models offered: the configured providers' and the server default."""
     handles: dict[str, int] = {}

@@ -10,7 +10,19 @@ from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import NotFound
 
 IdPrefix = Literal[
-    "agent", "agent-env", "block", "identity", "mcp_server", "message", "passage", "run", "step", "tool", "user"
+    "agent",
+    "agent-env",
+    "block",
+    "conv",
+    "identity",
+    "mcp_server",
+    "message",
+    "passage",
+    "provider",
+    "run",
+    "step",
+    "tool",
+    "user",
 ]
 PREFIXES: tuple[IdPrefix, ...] = get_args(IdPrefix)
 

@@ -29,8 +29,10 @@ from ade.forms import (
     RecallSearchForm,
 )
 from ade.views.common import agent_or_404
+from ade.views.conversations import conversations_listed, selected_conversation
 from agents.messages import stored_parts
-from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
+from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Conversation, Message, Run, RunStatus, Step, Tool
+from agents.runtime.history import messages_of
 from agents.runtime.recall import message_search
 from agents.selectors import run_get, run_list, tool_get, tool_list
 from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
@@ -58,7 +60,7 @@ def _render(
     base = {"agent": agent, "panel": panel, "panels": PANELS, **context}
     if request.htmx and not request.htmx.boosted:
         return render(request, f"{TEMPLATE}#{panel}-panel", base, status=status)
-    base.update(_chat_context(agent))
+    base.update(_chat_context(request, agent))
     base["chat_form"] = ChatForm()
     return render(request, TEMPLATE, base, status=status)
 
@@ -69,20 +71,31 @@ def _field_errors(errors: ValidationError | dict[str, list[str]]) -> str:
     return "; ".join(f"{name}: {' '.join(msgs)}" if name else " ".join(msgs) for name, msgs in by_field.items())
 
 
-def _chat_context(agent: Agent) -> dict[str, Any]:
-    latest = list(agent.messages.filter(seq__isnull=False).order_by("-seq")[: CHAT_PAGE + 1])
+def _chat_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
+    conversation = selected_conversation(request, agent)
+    history = _history(agent, conversation)
+    latest = list(history.filter(seq__isnull=False).order_by("-seq")[: CHAT_PAGE + 1])
     has_older = len(latest) > CHAT_PAGE
     anchor = latest[:CHAT_PAGE][-1].seq if latest else 0
     return {
-        "items": _chat_items(agent, _tail(agent, anchor or 0)),
+        "items": _chat_items(agent, _tail(history, anchor or 0)),
         "anchor": anchor,
         "has_older": has_older,
-        "runs_active": _active_runs(agent),
+        "runs_active": _active_runs(agent, conversation),
+        "conversation": conversation,
+        "conversations": conversations_listed(request, agent),
     }
 
 
-def _active_runs(agent: Agent) -> list[Run]:
-    return list(agent.runs.filter(status__in=ACTIVE_RUN_STATUSES).order_by("created_at"))
+def _history(agent: Agent, conversation: Conversation | None) -> "QuerySet[Message]":
+    """The messages the chat shows: the selected conversation's (or the agent's own history)."""
+    return messages_of(agent.pk, conversation.pk if conversation else None)
+
+
+def _active_runs(agent: Agent, conversation: Conversation | None) -> list[Run]:
+    runs = agent.runs.filter(status__in=ACTIVE_RUN_STATUSES)
+    runs = runs.filter(conversation=conversation) if conversation else runs.filter(conversation__isnull=True)
+    return list(runs.order_by("created_at"))
 
 
 def _day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -102,13 +115,14 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
     agent = agent_or_404(request, agent_id)
     if request.method == "POST":
         return _chat_send(request, agent)
+    history = _history(agent, selected_conversation(request, agent))
     try:
         since = int(request.GET["since"]) if "since" in request.GET else None
         before = int(request.GET["before"]) if "before" in request.GET else None
     except ValueError:
         raise Http404 from None
     if before is not None:
-        older = list(agent.messages.filter(seq__lt=before).order_by("-seq")[: CHAT_PAGE + 1])
+        older = list(history.filter(seq__lt=before).order_by("-seq")[: CHAT_PAGE + 1])
         page = older[:CHAT_PAGE][::-1]
         context = {
             "agent": agent,
@@ -117,7 +131,7 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
             "oldest": page[0].seq if page else before,
         }
         return render(request, f"{TEMPLATE}#chat-older", context)
-    context = {"agent": agent, "items": _chat_items(agent, _tail(agent, since or 0)), "anchor": since or 0}
+    context = {"agent": agent, "items": _chat_items(agent, _tail(history, since or 0)), "anchor": since or 0}
     return render(request, f"{TEMPLATE}#chat-tail", context)
 
 
@@ -137,11 +151,11 @@ def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatIt
     return presenters.chat_items(messages, outcomes, frozenset(failed))
 
 
-def _tail(agent: Agent, since: int) -> list[Message]:
+def _tail(history: "QuerySet[Message]", since: int) -> list[Message]:
     """Messages from `since` on, then those still waiting in a queued run (they get a seq when it starts)."""
     # Newest first then reversed: past the cap the oldest of the tail drop out, never the latest.
-    numbered = list(agent.messages.filter(seq__gte=since).order_by("-seq")[:TAIL_LIMIT])[::-1]
-    pending = list(agent.messages.filter(seq__isnull=True).order_by("created_at", "id")[:TAIL_LIMIT])
+    numbered = list(history.filter(seq__gte=since).order_by("-seq")[:TAIL_LIMIT])[::-1]
+    pending = list(history.filter(seq__isnull=True).order_by("created_at", "id")[:TAIL_LIMIT])
     return numbered + pending
 
 
@@ -154,6 +168,7 @@ def _chat_send(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
                 agent=agent,
                 messages=[{"role": "user", "content": form.cleaned_data["text"]}],
                 options={"stream_tokens": True},
+                conversation=selected_conversation(request, agent),
             )
         except ValidationError as exc:
             form.add_error(None, "; ".join(exc.messages))
@@ -169,7 +184,11 @@ def _chat_send(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
 @require_GET
 def run_status(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
-    return render(request, f"{TEMPLATE}#run-status", {"agent": agent, "runs_active": _active_runs(agent)})
+    return render(
+        request,
+        f"{TEMPLATE}#run-status",
+        {"agent": agent, "runs_active": _active_runs(agent, selected_conversation(request, agent))},
+    )
 
 
 @require_POST
@@ -192,7 +211,11 @@ def run_cancel_view(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uui
     agent = agent_or_404(request, agent_id)
     run = _run_or_404(request, agent, run_id)
     run_cancel(run=run)
-    return render(request, f"{TEMPLATE}#run-status", {"agent": agent, "runs_active": _active_runs(agent)})
+    return render(
+        request,
+        f"{TEMPLATE}#run-status",
+        {"agent": agent, "runs_active": _active_runs(agent, selected_conversation(request, agent))},
+    )
 
 
 def _run_or_404(request: AuthedHttpRequest, agent: Agent, run_id: uuid.UUID) -> Run:

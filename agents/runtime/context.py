@@ -19,11 +19,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
 from agents.content import UNREADABLE_IMAGE, image_url
 from agents.models import Agent, AgentType, Message, MessageRole, StopReason, Tool
 from agents.runtime import events, llm
+from agents.runtime.history import History
 from agents.tools.validate import parameters_problem
 from memory.models import Block, Passage
 
@@ -247,8 +247,9 @@ class Budget:
         return self.window - self.output
 
 
-def budget_for(agent: Agent, model: str) -> Budget:
-    window = agent.context_window_limit
+def budget_for(agent: Agent, model: str, *, limit: int | None = None) -> Budget:
+    """`limit`: a conversation's own context_window_limit, instead of the agent's."""
+    window = limit or agent.context_window_limit
     known = llm.model_window(model)
     if known:
         window = min(window, known)
@@ -266,6 +267,7 @@ class Context:
     tools_by_name: dict[str, Tool]
     budget: Budget
     tokens: int  # estimated prompt tokens (an upper bound: each message is counted on its own)
+    summary: str = ""  # the history's running summary
 
     def request_messages(self, summary: str) -> list[JSON]:
         out: list[JSON] = [{"role": "system", "content": self.system}]
@@ -281,11 +283,11 @@ class ContextTooSmall(llm.LLMError):
     stop_reason = StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT
 
 
-def window_estimate(agent: Agent, model: str, system: str, tools: list[JSON], messages: list[CtxMessage]) -> int:
+def window_estimate(history: History, model: str, system: str, tools: list[JSON], messages: list[CtxMessage]) -> int:
     total = text_tokens(model, {"role": "system", "content": system}) + tools_tokens(model, tools)
-    if agent.summary:
-        total += text_tokens(model, summary_message(agent.summary))
-    return total + messages_tokens(model, messages, version=agent.context_version)
+    if history.summary:
+        total += text_tokens(model, summary_message(history.summary))
+    return total + messages_tokens(model, messages, version=history.version)
 
 
 # (model, id of the first message, the agent's context_version) → (number of messages counted, key of the last
@@ -313,67 +315,73 @@ def messages_tokens(model: str, messages: list[CtxMessage], *, version: int = 0)
 
 
 _window_lock = threading.Lock()
-# agent id → (context_version, last seq loaded, in-context messages). Per process; checked against the
-# database's context_version on every read, so evictions made by any process invalidate it.
-_windows: "OrderedDict[uuid.UUID, tuple[int, int, list[CtxMessage]]]" = OrderedDict()
+# (agent id, conversation id) → (context_version, last seq loaded, in-context messages). Per process; checked
+# against the database's context_version on every read, so evictions made by any process invalidate it.
+_windows: "OrderedDict[tuple[uuid.UUID, uuid.UUID | None], tuple[int, int, list[CtxMessage]]]" = OrderedDict()
 _WINDOWS_KEPT = 1_000  # agents whose window a process keeps (least recently used are dropped)
 
 
-def in_context_messages(agent: Agent, *, agent_fresh: bool = False) -> list[CtxMessage]:
-    """The context window in order. Only messages newer than the cached copy are read from the database, so a
-    step's cost does not grow with the window (nor with the history). `agent_fresh`: the agent row was read
-    just now, so its context_version and summary are not read again."""
-    if not agent_fresh:
-        version, summary = Agent.objects.values_list("context_version", "summary").get(pk=agent.pk)
-        agent.context_version, agent.summary = version, summary
-    version = agent.context_version
+def in_context_messages(history: History, *, fresh: bool = False) -> list[CtxMessage]:
+    """The history's context window in order. Only messages newer than the cached copy are read from the
+    database, so a step's cost does not grow with the window (nor with the history). `fresh`: the history's
+    version and summary were read just now, so they are not read again."""
+    if not fresh:
+        history.refresh()
+    version = history.version
     with _window_lock:
-        cached = _windows.get(agent.id)
+        cached = _windows.get(history.key)
     if cached is None or cached[0] != version:
         cached = (version, 0, [])
     _, last_seq, messages = cached
-    fresh = Message.objects.filter(agent_id=agent.id, in_context=True, seq__gt=last_seq).order_by("seq")
-    new = [CtxMessage.of(m) for m in fresh]
+    rows = history.messages().filter(in_context=True, seq__gt=last_seq).order_by("seq")
+    new = [CtxMessage.of(m) for m in rows]
     if new:
         messages = [*messages, *new]
         last_seq = new[-1].seq
     with _window_lock:
-        _windows[agent.id] = (version, last_seq, messages)
-        _windows.move_to_end(agent.id)
+        _windows[history.key] = (version, last_seq, messages)
+        _windows.move_to_end(history.key)
         if len(_windows) > _WINDOWS_KEPT:
             _windows.popitem(last=False)
     return list(messages)
 
 
-def forget_window(agent_id: uuid.UUID) -> None:
+def forget_window(agent_id: uuid.UUID, conversation_id: uuid.UUID | None = None) -> None:
     with _window_lock:
-        _windows.pop(agent_id, None)
+        _windows.pop((agent_id, conversation_id), None)
 
 
 def prepare(
-    agent: Agent, *, model: str, run_id: uuid.UUID | None, force_compact: bool = False, agent_fresh: bool = False
+    history: History, *, model: str, run_id: uuid.UUID | None, force_compact: bool = False, fresh: bool = False
 ) -> Context:
-    """Compile the context for the next request, compacting first when it passes the threshold (or when forced
-    after a provider overflow error). Raises ContextTooSmall when nothing more can be evicted."""
+    """Compile the context for the next request of the history, compacting first when it passes the threshold
+    (or when forced after a provider overflow error). Raises ContextTooSmall when nothing more can be evicted."""
+    agent = history.agent
     system = compile_system(agent)
     tools, tools_by_name = tool_schemas(agent)
-    budget = budget_for(agent, model)
-    messages = in_context_messages(agent, agent_fresh=agent_fresh)
-    tokens = window_estimate(agent, model, system, tools, messages)
+    budget = budget_for(agent, model, limit=history.window_limit)
+    messages = in_context_messages(history, fresh=fresh)
+    tokens = window_estimate(history, model, system, tools, messages)
     threshold = settings.ENGRAM_COMPACTION_THRESHOLD * budget.prompt
     if force_compact or tokens > threshold:
         # Forced (a provider overflow, or a summarize request): our estimate was not enough, so halve what we send.
         target = min(budget.prompt * 0.4, tokens * 0.5) if force_compact else budget.prompt * 0.6
-        messages = compact(agent, model=model, run_id=run_id, messages=messages, target=target, budget=budget)
+        messages = compact(history, model=model, run_id=run_id, messages=messages, target=target, budget=budget)
         system = compile_system(agent)
-        tokens = window_estimate(agent, model, system, tools, messages)
+        tokens = window_estimate(history, model, system, tools, messages)
     if tokens > budget.prompt:
         raise ContextTooSmall(
             f"the request needs {tokens} tokens but the window allows {budget.prompt} "
             f"({budget.window} minus {budget.output} reserved for the reply)"
         )
     return Context(
-        system=system, messages=messages, tools=tools, tools_by_name=tools_by_name, budget=budget, tokens=tokens
+        system=system,
+        messages=messages,
+        tools=tools,
+        tools_by_name=tools_by_name,
+        budget=budget,
+        tokens=tokens,
+        summary=history.summary,
     )
 
 
@@ -386,7 +394,7 @@ def _cut_points(messages: list[CtxMessage]) -> list[int]:
 
 
 def compact(
-    agent: Agent,
+    history: History,
     *,
     model: str,
     run_id: uuid.UUID | None,
@@ -395,16 +403,17 @@ def compact(
     budget: Budget,
 ) -> list[CtxMessage]:
     """Evict the oldest in-context messages until the estimate is at most `target` tokens (keeping at least the
-    newest message), fold them into the running summary, and return the messages that stay."""
+    newest message), fold them into the history's running summary, and return the messages that stay."""
+    agent = history.agent
     system = compile_system(agent)
     tools, _ = tool_schemas(agent)
-    before = window_estimate(agent, model, system, tools, messages)
+    before = window_estimate(history, model, system, tools, messages)
     # Leave room for the summary that replaces the evicted messages.
     summary_room = summary_budget(budget)
-    fixed = before - messages_tokens(model, messages, version=agent.context_version)
-    fixed -= text_tokens(model, summary_message(agent.summary)) if agent.summary else 0
+    fixed = before - messages_tokens(model, messages, version=history.version)
+    fixed -= text_tokens(model, summary_message(history.summary)) if history.summary else 0
     cut = None
-    remaining = messages_tokens(model, messages, version=agent.context_version)
+    remaining = messages_tokens(model, messages, version=history.version)
     evicted_tokens, counted = 0, 0
     for k in _cut_points(messages):
         evicted_tokens += sum(message_tokens(model, m) for m in messages[counted:k])
@@ -414,13 +423,12 @@ def compact(
     if cut is None or len(messages) - cut < MIN_KEEP_MESSAGES:
         return messages
     evicted, kept = messages[:cut], messages[cut:]
-    summary = summarize(agent, model=model, previous=agent.summary, messages=evicted, budget=budget)
+    summary = summarize(agent, model=model, previous=history.summary, messages=evicted, budget=budget)
     with transaction.atomic():
         Message.objects.filter(pk__in=[m.id for m in evicted]).update(in_context=False)
-        Agent.objects.filter(pk=agent.pk).update(summary=summary, context_version=F("context_version") + 1)
-        forget_window(agent.id)
-        agent.summary = summary
-        after = window_estimate(agent, model, system, tools, kept)
+        history.summary_store(summary)
+        forget_window(agent.id, history.conversation_id)
+        after = window_estimate(history, model, system, tools, kept)
         events.compaction(
             agent_id=agent.id,
             run_id=run_id,

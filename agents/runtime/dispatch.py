@@ -32,10 +32,17 @@ logger = logging.getLogger(__name__)
 PROCESS_STARTED = timezone.now()
 
 
+def same_conversation(vendor: str, left: str, right: str) -> str:
+    """SQL: two runs belong to the same conversation of their agent (the agent's own history is NULL)."""
+    same = "IS NOT DISTINCT FROM" if vendor == "postgresql" else "IS"
+    return f"{left}.agent_id = {right}.agent_id AND {left}.conversation_id {same} {right}.conversation_id"
+
+
 @functools.cache
 def _pick_sql(vendor: str) -> str:
-    """The organization's oldest queued, undispatched runs that could be claimed now (nothing of their agent runs
-    or is dispatched, and no earlier send of their agent is queued: what run_claim checks), each with the
+    """The organization's oldest queued, undispatched runs that could be claimed now (nothing of their
+    conversation runs or is dispatched, and no earlier send to it is queued: what run_claim checks; the agent's
+    own history counts as one conversation, and conversations of one agent run side by side), each with the
     organization's count of runs in flight (running, or queued and dispatched). Raw SQL built once: this runs on
     every send and every run's end, and the ORM's compilation of it costs more than the query."""
     run = connection.ops.quote_name(Run._meta.db_table)
@@ -44,7 +51,8 @@ def _pick_sql(vendor: str) -> str:
         f"+ (SELECT COUNT(*) FROM {run} f WHERE f.status = %(queued)s AND f.organization_id = %(org)s "
         f"AND f.dispatched_at IS NOT NULL) FROM {run} r "
         f"WHERE r.status = %(queued)s AND r.organization_id = %(org)s AND r.dispatched_at IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {run} e WHERE e.agent_id = r.agent_id AND (e.status = %(running)s "
+        f"AND NOT EXISTS (SELECT 1 FROM {run} e WHERE {same_conversation(vendor, 'e', 'r')} "
+        f"AND (e.status = %(running)s "
         f"OR (e.status = %(queued)s AND (e.dispatched_at IS NOT NULL OR e.position < r.position)))) "
         f"ORDER BY r.created_at, r.id LIMIT %(limit)s"
     )

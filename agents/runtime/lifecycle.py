@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Message, Run, RunStatus
 from agents.runtime import events, observe
-from agents.runtime.dispatch import organization_lock, run_dispatch
+from agents.runtime.dispatch import organization_lock, run_dispatch, same_conversation
 from agents.runtime.recall import run_messages_embed_after_commit
 from agents.runtime.waiting import waiters_notify
 from agents.services.messages import seq_allocate
@@ -24,15 +24,17 @@ def _claim_sql() -> str:
     started = "clock_timestamp()" if connection.vendor == "postgresql" else "%s"
     return (
         f"UPDATE {table} SET status = %s, claim_token = %s, started_at = {started} "  # noqa: S608 (fixed names)
-        f"WHERE id = %s AND status = %s AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.agent_id = {table}.agent_id "
+        f"WHERE id = %s AND status = %s AND NOT EXISTS (SELECT 1 FROM {table} e "
+        f"WHERE {same_conversation(connection.vendor, 'e', table)} "
         f"AND e.status = %s AND e.position < {table}.position) RETURNING *"
     )
 
 
 def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
     """Claim a queued run for `token`: one conditional UPDATE … RETURNING (raw SQL: this runs once per request)
-    that also checks that no earlier send of the agent is still queued; the unique index refuses a second
-    running run of the agent. A running run is returned only to the holder of its token: a redelivered
+    that also checks that no earlier send to the run's conversation (the agent's own history is one) is still
+    queued; the unique indexes refuse a second running run of the conversation. A running run is returned only
+    to the holder of its token: a redelivered
     Celery message resumes. Returns None when the run is not ours to execute (gone, finished, another holder,
     or not first in line)."""
     pk = Run._meta.pk.get_db_prep_value(run_id, connection)

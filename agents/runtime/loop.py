@@ -19,6 +19,7 @@ from agents.messages import call_reply
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, StopReason, Tool
 from agents.runtime import context, events, llm, observe
 from agents.runtime.dispatch import run_release
+from agents.runtime.history import History, conversation_model
 from agents.runtime.lifecycle import run_claim, run_finish
 from agents.runtime.tool_rules import Call, Plan, ToolRules
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
@@ -71,7 +72,7 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
 def _execute(run: Run, token: str) -> None:
     agent = Agent.objects.get(pk=run.agent_id)
     max_steps = int(run.options.get("max_steps", 50))
-    model = str(run.options.get("override_model") or agent.model)
+    model = str(run.options.get("override_model") or conversation_model(run.conversation_id) or agent.model)
     # step_count grows in the transaction of every persisted step, so a fresh run needs no look-up.
     last = Step.objects.filter(run=run).order_by("-index").first() if run.step_count else None
     if last is not None and not last.continues:
@@ -186,9 +187,8 @@ def _step(
     for attempt in range(MAX_OVERFLOW_RETRIES + 1):
         started = time.monotonic()
         try:
-            ctx = context.prepare(
-                agent, model=model, run_id=run.id, force_compact=force, agent_fresh=first and attempt == 0
-            )
+            thread = History.of(agent, run.conversation_id, fresh=first and attempt == 0)
+            ctx = context.prepare(thread, model=model, run_id=run.id, force_compact=force, fresh=True)
             tools: list[llm.JSON] = ctx.tools
             tool_choice: str | llm.JSON | None = ("required" if memgpt else "auto") if tools else None
             if rules:
@@ -196,7 +196,7 @@ def _step(
                 tools, tool_choice = _offer(tools, plan, memgpt)
             request = llm.build_request(
                 model=model,
-                messages=ctx.request_messages(agent.summary),
+                messages=ctx.request_messages(ctx.summary),
                 tools=tools,
                 model_settings=agent.model_settings,
                 max_tokens=ctx.budget.output,
@@ -237,7 +237,9 @@ def _step(
             step.continues = not outcome.stop
             step.stop_reason = outcome.stop_reason
             step.save(force_insert=True)  # unique (run, index): a persisted step is never written twice
-            message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
+            message_create_many(
+                agent=agent, specs=specs, run_id=run.id, step_id=step.id, conversation_id=run.conversation_id
+            )
             events.step_done(step)
             observe.step_recorded(step)
             if outcome.stop:

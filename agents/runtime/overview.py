@@ -21,6 +21,7 @@ from agents.runtime.context import (
     tools_tokens,
     window_estimate,
 )
+from agents.runtime.history import History
 from memory.models import Passage
 
 MEMORY_METADATA_TAG = "<memory_metadata>"  # where the compiled system message's external-memory summary begins
@@ -57,14 +58,15 @@ def context_overview(*, agent: Agent) -> ContextOverview:
     model = agent.model
     system = compile_system(agent, store=False)  # a GET never writes
     tools, _ = tool_schemas(agent)
-    messages = in_context_messages(agent)
+    history = History.of(agent)
+    messages = in_context_messages(history, fresh=True)
     core, core_tokens = core_memory(agent, model)
     marker = system.rfind(MEMORY_METADATA_TAG)
     external = system[marker:] if marker >= 0 else ""
     counts = dict(Message.objects.filter(agent=agent).values_list("in_context").annotate(n=Count("id")))
     return ContextOverview(
         window=budget_for(agent, model).window,
-        current=window_estimate(agent, model, system, tools, messages),
+        current=window_estimate(history, model, system, tools, messages),
         messages=len(messages),
         recall=sum(counts.values()),
         archival=Passage.objects.filter(agent_id=agent.id).count(),

@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.messages import REPLY_KWARG, SEND_MESSAGE
-from agents.models import Agent, Message, MessageRole
+from agents.models import Agent, Conversation, Message, MessageRole
 from agents.runtime import events
 from agents.runtime.recall import messages_embed_after_commit
 
@@ -75,9 +75,11 @@ def message_create_many(
     step_id: uuid.UUID | None = None,
     numbered: bool = True,
     publish: bool = True,
+    conversation_id: uuid.UUID | None = None,
 ) -> list[Message]:
-    """Persist messages in order. `numbered=False` leaves seq empty (the input of a queued run); `publish=False`
-    sends no `agent.message` events (a bulk import into an agent nobody watches yet)."""
+    """Persist messages in order, in the agent's own history or one of its conversations. `numbered=False` leaves
+    seq empty (the input of a queued run); `publish=False` sends no `agent.message` events (a bulk import into an
+    agent nobody watches yet)."""
     if not specs:
         return []
     first = seq_allocate(agent_id=agent.id, count=len(specs)) if numbered else None
@@ -87,6 +89,7 @@ def message_create_many(
             id=spec.id or uuid.uuid4(),
             organization_id=agent.organization_id,
             agent_id=agent.id,
+            conversation_id=conversation_id,
             run_id=run_id,
             step_id=step_id,
             seq=None if first is None else first + i,
@@ -116,23 +119,27 @@ def message_create_many(
 
 @transaction.atomic
 def messages_reset(*, agent: Agent) -> int:
-    """Take every message out of the context window (they stay in recall memory, searchable) and drop the
-    running summary. Returns how many messages left the context."""
-    count = Message.objects.filter(agent=agent, in_context=True).update(in_context=False)
+    """Take every message of the agent's own history out of its context window (they stay in recall memory,
+    searchable) and drop its running summary; conversations keep theirs. Returns how many messages left."""
+    count = Message.objects.filter(agent=agent, conversation=None, in_context=True).update(in_context=False)
     Agent.objects.filter(pk=agent.pk).update(summary="", compiled_hash="", context_version=F("context_version") + 1)
     agent.summary = ""
     agent.compiled_hash = ""
     return count
 
 
-def agent_summarize(*, agent: Agent) -> int:
-    """Force a compaction now (fold the oldest in-context messages into the summary). Returns how many
-    messages left the context window."""
+def agent_summarize(*, agent: Agent, conversation_id: uuid.UUID | None = None) -> int:
+    """Force a compaction of the agent's own history or of one of its conversations now (fold the oldest
+    in-context messages into its running summary). Returns how many messages left the context window."""
     from agents.runtime import context
+    from agents.runtime.history import History
 
-    before = Message.objects.filter(agent=agent, in_context=True).count()
-    context.prepare(agent, model=agent.model, run_id=None, force_compact=True)
-    return before - Message.objects.filter(agent=agent, in_context=True).count()
+    history = History.of(agent, conversation_id)
+    in_context = history.messages().filter(in_context=True)
+    before = in_context.count()
+    model = history.model or agent.model
+    context.prepare(history, model=model, run_id=None, force_compact=True, fresh=True)
+    return before - in_context.count()
 
 
 _EDITABLE = {
@@ -212,5 +219,9 @@ def message_update(
         )
         messages_embed_after_commit([locked])
     if locked.in_context:
-        Agent.objects.filter(pk=locked.agent_id).update(context_version=F("context_version") + 1)
+        bumped = Conversation.objects.filter(id=locked.conversation_id) if locked.conversation_id else None
+        if bumped is None:
+            Agent.objects.filter(pk=locked.agent_id).update(context_version=F("context_version") + 1)
+        else:
+            bumped.update(context_version=F("context_version") + 1)
     return locked

@@ -11,7 +11,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.content import clean_part
-from agents.models import ACTIVE_RUN_STATUSES, Agent, Message, MessageRole, Run, RunStatus, Step, StopReason
+from agents.models import (
+    ACTIVE_RUN_STATUSES,
+    Agent,
+    Conversation,
+    Message,
+    MessageRole,
+    Run,
+    RunStatus,
+    Step,
+    StopReason,
+)
 from agents.quotas import tokens_quota_check
 from agents.runtime import events
 from agents.runtime.dispatch import run_dispatch
@@ -89,9 +99,13 @@ def run_create(
     max_steps: int = 50,
     options: dict[str, Any] | None = None,
     callback_url: str = "",
+    conversation: Conversation | None = None,
 ) -> Run:
-    """Persist the input messages and a queued Run in one transaction, then (after commit) dispatch it.
-    A message whose `otid` the agent has already received is not stored twice: the earlier run is returned."""
+    """Persist the input messages and a queued Run in one transaction, then (after commit) dispatch it. The run
+    belongs to `conversation` (one of the agent's), or to the agent's own history. A message whose `otid` the
+    agent has already received is not stored twice: the earlier run is returned."""
+    if conversation is not None and conversation.agent_id != agent.pk:
+        raise ValidationError({"conversation_id": "the conversation belongs to another agent"})
     specs = _clean_messages(messages)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
         raise ValidationError({"max_steps": f"must be an integer between 1 and {MAX_STEPS_LIMIT}"})
@@ -118,12 +132,18 @@ def run_create(
             run = Run.objects.create(
                 organization_id=agent.organization_id,
                 agent=agent,
+                conversation=conversation,
                 created_by=actor,
                 options=options,
                 position=position,
                 callback_url=callback_url,
             )
-            message_create_many(agent=agent, specs=specs, run_id=run.id, numbered=False)
+            conversation_id = conversation.pk if conversation is not None else None
+            message_create_many(
+                agent=agent, specs=specs, run_id=run.id, numbered=False, conversation_id=conversation_id
+            )
+            if conversation is not None:
+                Conversation.objects.filter(pk=conversation.pk).update(last_message_at=run.created_at)
             events.run_status(run)
             # In this transaction (no second commit per message); the hand-off to the executor follows the commit.
             run_dispatch(organization_id=run.organization_id, look_first=False)

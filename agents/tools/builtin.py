@@ -164,7 +164,10 @@ def builtin_tool_type(name: str) -> str:
 def _block(ctx: ToolContext, label: Any) -> Block:
     if not isinstance(label, str):
         raise ToolError("label must be a string")
-    block = ctx.agent.blocks.filter(label=label).first()
+    # Locked now, before the tool reads its value: a write computed from the value (insert, replace, append) must
+    # not be based on a copy another writer (a conversation of the agent running at the same time, another agent
+    # sharing the block) changes before block_update locks the row; that write would be lost.
+    block = ctx.agent.blocks.select_for_update(of=("self",)).filter(label=label).first()
     if block is None:
         labels = ", ".join(sorted(ctx.agent.blocks.values_list("label", flat=True))) or "none"
         raise ToolError(f"No memory block labelled '{label}' (blocks: {labels})")

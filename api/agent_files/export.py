@@ -1,6 +1,8 @@
-"""Writing an agent file: an agent with its blocks, tools, messages and archival passages as one JSON document."""
+"""Writing an agent file: an agent with its blocks, tools, messages, conversations and archival passages as one
+JSON document."""
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from agents.models import Agent, Message, MessageRole
@@ -49,13 +51,44 @@ def _message_to_file(message: Message, *, file_id: str) -> JSON:
     }
 
 
+def _conversations_to_file(agent: Agent, history: "QuerySet[Message]", *, first: int, messages: bool) -> list[JSON]:
+    """The agent's conversations, each with its own messages and window (message ids go on from `first`, so they
+    are unique in the file)."""
+    out = []
+    number = first
+    rows = list(history.filter(conversation__isnull=False)) if messages else []
+    for i, conversation in enumerate(agent.conversations.order_by("created_at", "id")):
+        theirs = [m for m in rows if m.conversation_id == conversation.pk]
+        ids = {m.id: local_id("message", number + k) for k, m in enumerate(theirs)}
+        number += len(theirs)
+        out.append(
+            {
+                "id": local_id("conv", i),
+                "summary": conversation.summary,
+                "description": conversation.description,
+                "hidden": conversation.hidden,
+                "archived": conversation.archived_at is not None,
+                "model": conversation.model or None,
+                "model_settings": conversation.model_settings or {},
+                "context_window_limit": conversation.context_window_limit,
+                "context_summary": conversation.context_summary,
+                "created_at": iso(conversation.created_at),
+                "last_message_at": iso(conversation.last_message_at),
+                "in_context_message_ids": [ids[m.id] for m in theirs if m.in_context],
+                "messages": [_message_to_file(m, file_id=ids[m.id]) for m in theirs],
+            }
+        )
+    return out
+
+
 def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
     """The agent file of one agent (reached through a selector by the caller: this does no tenancy check).
     `include_messages=False` leaves the history out (Letta's `scrub_messages`); blocks, tools and archival
     passages are always included. Messages still waiting in a queued run (no seq yet) are not part of it."""
     blocks = list(agent.blocks.order_by("agentblock__created_at", "agentblock__id"))
     tools = list(agent.tools.select_related("mcp_server").order_by("name", "id"))
-    messages = list(agent.messages.filter(seq__isnull=False).order_by("seq")) if include_messages else []
+    history = agent.messages.filter(seq__isnull=False).order_by("seq")
+    messages = list(history.filter(conversation__isnull=True)) if include_messages else []
     passages = list(Passage.objects.filter(agent=agent).order_by("created_at", "id"))
     message_ids = {m.id: local_id("message", i) for i, m in enumerate(messages)}
     block_entries = [
@@ -116,6 +149,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
             "model_settings": agent.model_settings or {},
             "compaction_settings": agent.compaction_settings or {},
             "summary": agent.summary,
+            "conversations": _conversations_to_file(agent, history, first=len(messages), messages=include_messages),
             "archival_passages": [
                 {
                     "id": local_id("passage", i),

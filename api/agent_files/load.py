@@ -6,8 +6,9 @@ from django.db import transaction
 
 from accounts.selectors import organization_id_for
 from agents.model_settings import context_window_from_letta, embedding_handle_from_letta, model_handle_from_letta
-from agents.models import Agent, AgentType, Tool
+from agents.models import Agent, AgentType, Conversation, Tool
 from agents.services.agents import agent_create
+from agents.services.conversations import conversation_create
 from agents.services.messages import message_create_many
 from api.agent_files.common import COPY_SUFFIX, JSON, MAX_AGENTS, MAX_BLOCKS, MAX_NAME_CHARS, MAX_TOOLS
 from api.agent_files.mcp import MCP_TOOL_TYPE, mcp_tool_from_file, servers_from_file
@@ -29,12 +30,34 @@ from api.agent_files.parse import (
 from memory.models import Block
 from memory.services.passages import MAX_BATCH_ITEMS, passage_insert_many
 
+MAX_CONVERSATIONS = 1_000
+# What a file's conversation may set (conversation_create checks each, naming the field).
+CONVERSATION_FIELDS = ("summary", "description", "hidden", "model", "model_settings", "context_window_limit")
+
 
 def _agent_name(entry: JSON, path: str, options: ImportOptions, *, single: bool) -> str | None:
     name = options.name if options.name and single else _str(entry.get("name"), f"{path}.name")
     if name and options.append_copy_suffix:
         name = f"{name[: MAX_NAME_CHARS - len(COPY_SUFFIX)]}{COPY_SUFFIX}"
     return name
+
+
+def _conversations_load(
+    actor: User, agent: Agent, ext: JSON, path: str, *, options: ImportOptions, memgpt: bool
+) -> None:
+    """The agent's conversations (Engram's), each with its messages, window and running summary."""
+    for i, raw in enumerate(_list(ext.get("conversations"), f"{path}.conversations", maximum=MAX_CONVERSATIONS)):
+        where = f"{path}.conversations[{i}]"
+        entry = _obj(raw, where)
+        fields = {k: entry[k] for k in CONVERSATION_FIELDS if entry.get(k) is not None}
+        with _at(where):
+            conversation = conversation_create(actor=actor, agent=agent, **fields)
+        context_summary = _str(entry.get("context_summary"), f"{where}.context_summary")
+        if context_summary:
+            Conversation.objects.filter(pk=conversation.pk).update(context_summary=context_summary)
+        if not options.strip_messages:
+            specs = _messages_from_file(entry, where, memgpt=memgpt, from_engram=True)
+            message_create_many(agent=agent, specs=specs, publish=False, conversation_id=conversation.pk)
 
 
 @transaction.atomic
@@ -129,10 +152,11 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
         summary = _str(ext.get("summary"), f"{path}.engram.summary")
         if summary:
             Agent.objects.filter(pk=agent.pk).update(summary=summary)
+        memgpt = agent.agent_type == AgentType.MEMGPT
         if not options.strip_messages:
-            memgpt = agent.agent_type == AgentType.MEMGPT
             specs = _messages_from_file(entry, path, memgpt=memgpt, from_engram=from_engram)
             message_create_many(agent=agent, specs=specs, publish=False)
+        _conversations_load(actor, agent, ext, f"{path}.engram", options=options, memgpt=memgpt)
         items = _passages_from_file(ext, f"{path}.engram")
         for start in range(0, len(items), MAX_BATCH_ITEMS):
             with _at(f"{path}.engram.archival_passages"):

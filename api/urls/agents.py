@@ -9,7 +9,19 @@ from api.views.agents import (
     AgentDetailApi,
     AgentListCreateApi,
     AgentRecompileApi,
+    AgentSecretListApi,
     TagListApi,
+)
+from api.views.conversations import (
+    ConversationCancelApi,
+    ConversationCompactApi,
+    ConversationDetailApi,
+    ConversationForkApi,
+    ConversationListCreateApi,
+    ConversationMessagesApi,
+    ConversationRecompileApi,
+    ConversationSearchApi,
+    ConversationStreamApi,
 )
 from api.views.core_memory import (
     AgentBlockAttachApi,
@@ -42,7 +54,7 @@ from api.views.messages import (
     OrgMessageSearchApi,
     SummarizeApi,
 )
-from api.views.meta import EmbeddingModelListApi, ModelListApi
+from api.views.meta import EmbeddingModelListApi, ModelListApi, ProviderDetailApi, ProviderListApi
 from api.views.passages import PassageDeleteApi, PassageListCreateApi, PassageSearchApi
 from api.views.runs import (
     RunDetailApi,
@@ -134,6 +146,27 @@ urlpatterns: list[URLPattern] = [
     *slash_optional("models/", ModelListApi.as_view(), "model-list"),
     *slash_optional("models/embedding", EmbeddingModelListApi.as_view(), "embedding-model-list"),
     *slash_optional("tags/", TagListApi.as_view(), "tag-list"),
+    *slash_optional("providers/", ProviderListApi.as_view(), "provider-list"),
+    path("providers/<str:provider_id>", ProviderDetailApi.as_view(), name="provider-detail"),
+    path(f"{A}/secrets", AgentSecretListApi.as_view(), name="agent-secret-list"),
+    # Conversations: threads of an agent (`default` + agent_id is the agent's own history).
+    *slash_optional("conversations/", ConversationListCreateApi.as_view(), "conversation-list"),
+    path("conversations/search", ConversationSearchApi.as_view(), name="conversation-search"),
+    path("conversations/<str:conversation_id>", ConversationDetailApi.as_view(), name="conversation-detail"),
+    path(
+        "conversations/<str:conversation_id>/messages",
+        ConversationMessagesApi.as_view(),
+        name="conversation-messages",
+    ),
+    path("conversations/<str:conversation_id>/stream", ConversationStreamApi.as_view(), name="conversation-stream"),
+    path("conversations/<str:conversation_id>/cancel", ConversationCancelApi.as_view(), name="conversation-cancel"),
+    path("conversations/<str:conversation_id>/compact", ConversationCompactApi.as_view(), name="conversation-compact"),
+    path("conversations/<str:conversation_id>/fork", ConversationForkApi.as_view(), name="conversation-fork"),
+    path(
+        "conversations/<str:conversation_id>/recompile",
+        ConversationRecompileApi.as_view(),
+        name="conversation-recompile",
+    ),
     # Identities (an app's end users), and attaching them to agents and blocks.
     *slash_optional("identities/", IdentityListCreateApi.as_view(), "identity-list"),
     path("identities/count", IdentityCountApi.as_view(), name="identity-count"),

@@ -52,7 +52,8 @@ def agents_with_relations(qs: QuerySet[Agent]) -> QuerySet[Agent]:
 def agent_response(agent: Agent, *, code: int = status.HTTP_200_OK, loaded: bool = False) -> Response:
     """The agent's state; `loaded`: `agent` was read through `agents_with_relations` for this response."""
     fresh = agent if loaded else agents_with_relations(Agent.objects.filter(pk=agent.pk)).get()
-    ids = fresh.messages.filter(in_context=True, seq__isnull=False).order_by("seq").values_list("id", flat=True)
+    own = fresh.messages.filter(conversation__isnull=True)  # the agent's own history (conversations have theirs)
+    ids = own.filter(in_context=True, seq__isnull=False).order_by("seq").values_list("id", flat=True)
     return Response(wire.agent_state(fresh, message_ids=list(ids)), status=code)
 
 
@@ -336,3 +337,12 @@ class TagListApi(ApiView):
 
 def _tags(agent: Agent) -> list[str]:
     return [row.tag for row in agent.tag_rows.all()]
+
+
+class AgentSecretListApi(ApiView):
+    @extend_schema(operation_id="list_agent_secrets", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, agent_id: str) -> Response:
+        """The agent's secrets (the environment of its custom tools) as AgentEnvironmentVariables, by key.
+        letta-code reads them here; they are written through the agent's `secrets` on create and update."""
+        agent = agent_or_404(request, agent_id)
+        return Response([wire.secret_to_wire(row) for row in agent.secret_rows.order_by("key")])

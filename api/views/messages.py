@@ -4,7 +4,7 @@ Failures of a send carry `x-should-retry: false`: the Letta SDKs retry 408/409/4
 send is only safe because of `otid` de-duplication, which older clients do not set."""
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
@@ -15,11 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.http import api_actor
-from agents.models import Agent, Message, MessageRole, Run, RunStatus, StopReason
+from agents.models import Agent, Conversation, Message, MessageRole, Run, RunStatus, StopReason
 from agents.runtime.recall import MAX_LIMIT as RECALL_MAX_LIMIT
 from agents.runtime.recall import MessageHit, message_search_organization
 from agents.runtime.waiting import TERMINAL_STATUSES, run_wait
-from agents.selectors import message_list, message_org_list, run_list
+from agents.selectors import ALL_CONVERSATIONS, message_list, message_org_list, run_list
 from agents.services.messages import agent_summarize, message_update, messages_reset
 from agents.services.runs import run_cancel, run_create
 from api import wire
@@ -174,26 +174,36 @@ class MessageCreateApi(NoRetryOnFailure):
     )
     def post(self, request: Request, agent_id: str) -> HttpResponseBase:
         agent = agent_or_404(request, agent_id)
-        data = validated(CreateInput, request.data)
-        if data["streaming"]:
-            return stream(request, agent, data)
-        for key in ("stream_tokens", "background"):
-            if isinstance(request.data, dict) and request.data.get(key):
-                raise S.ValidationError({key: "only applies with streaming: true"})
-        run = start_run(request, agent, data, options=_options(data))
-        run = run_wait(run_id=run.id, timeout=SYNC_WAIT_SECONDS)
-        if run.status not in TERMINAL_STATUSES:
-            run_public = public_id("run", run.id)
-            raise SendTimeout(f"Run {run_public} is still {run.status}; poll GET /v1/runs/{run_public}.")
-        if run.status == RunStatus.FAILED and run.stop_reason == StopReason.LLM_API_ERROR:
-            raise LLMFailure(f"The model provider failed: {run.error}" if run.error else None)
-        return Response(letta_response(request, run, data))
+        return send(request, agent, validated(CreateInput, request.data))
 
 
-def stream(request: Request, agent: Agent, data: dict[str, Any]) -> HttpResponseBase:
+def send(
+    request: Request, agent: Agent, data: dict[str, Any], conversation: Conversation | None = None
+) -> HttpResponseBase:
+    """A send to the agent's own history or one of its conversations: an SSE stream when `streaming`, else the
+    LettaResponse once the run ends."""
+    if data["streaming"]:
+        return stream(request, agent, data, conversation)
+    for key in ("stream_tokens", "background"):
+        if isinstance(request.data, dict) and request.data.get(key):
+            raise S.ValidationError({key: "only applies with streaming: true"})
+    run = start_run(request, agent, data, options=_options(data), conversation=conversation)
+    run = run_wait(run_id=run.id, timeout=SYNC_WAIT_SECONDS)
+    if run.status not in TERMINAL_STATUSES:
+        run_public = public_id("run", run.id)
+        raise SendTimeout(f"Run {run_public} is still {run.status}; poll GET /v1/runs/{run_public}.")
+    if run.status == RunStatus.FAILED and run.stop_reason == StopReason.LLM_API_ERROR:
+        raise LLMFailure(f"The model provider failed: {run.error}" if run.error else None)
+    return Response(letta_response(request, run, data))
+
+
+def stream(
+    request: Request, agent: Agent, data: dict[str, Any], conversation: Conversation | None = None
+) -> HttpResponseBase:
     subscription = stream_subscribe(agent.id)
     try:
-        run = start_run(request, agent, data, options=_options(data, stream_tokens=data["stream_tokens"]))
+        options = _options(data, stream_tokens=data["stream_tokens"])
+        run = start_run(request, agent, data, options=options, conversation=conversation)
     except Exception:
         subscription.close_sync()
         raise
@@ -243,7 +253,12 @@ class MessageListParams(S.Serializer[Any]):
 
 
 def message_page(
-    request: Request, *, agent_id: uuid.UUID, params: dict[str, Any], run_id: uuid.UUID | None = None
+    request: Request,
+    *,
+    agent_id: uuid.UUID,
+    params: dict[str, Any],
+    run_id: uuid.UUID | None = None,
+    conversation_id: uuid.UUID | None | Literal["all"] = ALL_CONVERSATIONS,
 ) -> list[dict[str, Any]]:
     """A page of LettaMessages. Stored rows are paged (cursors are row ids, shared by a row's pieces) and a page
     holds whole rows only, so the next page's `after=<last id>` never skips the rest of an expanded row."""
@@ -257,6 +272,7 @@ def message_page(
         limit=limit,
         order=order,
         run_id=run_id,
+        conversation_id=conversation_id,
     )
     return expand_rows(rows, params)
 
@@ -286,7 +302,12 @@ class MessageListApi(ApiView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_or_404(request, agent_id)
         params = validated(MessageListParams, request.query_params)
-        return Response(message_page(request, agent_id=agent.id, params=params))
+        raw = params.get("conversation_id")
+        # Every conversation's messages (as Letta lists them), or one's: `default` is the agent's own history.
+        conversation: uuid.UUID | None | Literal["all"] = ALL_CONVERSATIONS
+        if raw:
+            conversation = None if raw == "default" else cursor_id("conv", raw, field="conversation_id")
+        return Response(message_page(request, agent_id=agent.id, params=params, conversation_id=conversation))
 
 
 class MessageCancelApi(ApiView):
@@ -335,7 +356,7 @@ class SummarizeApi(ApiView):
     def post(self, request: Request, agent_id: str) -> Response:
         agent = agent_or_404(request, agent_id)
         validated(self.InputSerializer, request.data)
-        before = agent.messages.filter(in_context=True).count()
+        before = agent.messages.filter(in_context=True, conversation__isnull=True).count()  # its own history
         evicted = agent_summarize(agent=agent)
         agent.refresh_from_db(fields=["summary"])
         return Response(

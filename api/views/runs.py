@@ -39,6 +39,7 @@ class RunListApi(ApiView):
         statuses = S.ListField(child=S.CharField(), required=False, allow_null=True)
         active = S.BooleanField(required=False, default=False)
         stop_reason = S.ChoiceField(choices=StopReason.wire_values(), required=False, allow_null=True)
+        conversation_id = S.CharField(required=False, allow_null=True, help_text="A conversation's runs")
 
     @extend_schema(operation_id="list_runs", parameters=[FilterSerializer], responses={200: RunSchema(many=True)})
     def get(self, request: Request) -> Response:
@@ -56,6 +57,9 @@ class RunListApi(ApiView):
             qs = qs.filter(agent_id__in=[a for a in agent_ids if a is not None])
         if params.get("stop_reason"):
             qs = qs.filter(stop_reason__in=StopReason.stored_as(params["stop_reason"]))
+        conversation = cursor_id("conv", params.get("conversation_id"), field="conversation_id")
+        if conversation is not None:
+            qs = qs.filter(conversation_id=conversation)
         page = paginate_by(qs, prefix="run", params=params)
         return Response([wire.run_to_wire(r) for r in page])
 

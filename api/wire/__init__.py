@@ -2,8 +2,8 @@
 
 Field names follow letta-client's types exactly; the SDKs parse leniently, so an optional field may be None but
 never renamed. By resource: `agents` (agent state, tools, identities, model configs), `blocks` (blocks,
-passages), `mcp` (MCP servers), `messages` (LettaMessages), `runs` (runs, steps, metrics, stop reasons),
-`context` (the context-window overview). Views import this package (`from api import wire`).
+passages), `mcp` (MCP servers), `messages` (LettaMessages), `conversations`, `runs` (runs, steps, metrics, stop
+reasons), `context` (the context-window overview). Views import this package (`from api import wire`).
 """
 
 from api.wire.agents import (
@@ -18,6 +18,7 @@ from api.wire.agents import (
 )
 from api.wire.blocks import JSON, block_to_wire, iso, passage_to_wire
 from api.wire.context import context_window_overview
+from api.wire.conversations import conversation_to_wire
 from api.wire.mcp import mcp_server_to_wire
 from api.wire.messages import (
     DEFAULT_OPTIONS,
@@ -47,6 +48,7 @@ __all__ = [
     "agent_type_to_wire",
     "block_to_wire",
     "context_window_overview",
+    "conversation_to_wire",
     "embedding_config",
     "identity_to_wire",
     "iso",

@@ -14,7 +14,8 @@ def context_window_overview(agent: Agent) -> JSON:
     (blocks) and the external memory summary (memory metadata), plus the in-context messages and tool schemas
     themselves. Read-only."""
     overview = context_overview(agent=agent)
-    rows = Message.objects.filter(agent=agent, in_context=True, seq__isnull=False).defer("embedding").order_by("seq")
+    rows = Message.objects.filter(agent=agent, conversation__isnull=True, in_context=True, seq__isnull=False)
+    rows = rows.defer("embedding").order_by("seq")
     out: ContextWindowOverviewWire = {
         "context_window_size_max": overview.window,
         "context_window_size_current": overview.current,

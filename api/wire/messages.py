@@ -53,7 +53,7 @@ def message_search_result(message: Message) -> JSON | None:
     base = {
         "message_id": public_id("message", message.id),
         "agent_id": public_id("agent", message.agent_id),
-        "conversation_id": None,
+        "conversation_id": public_id_or_none("conv", message.conversation_id),
         "created_at": iso(message.created_at),
     }
     if message.role == MessageRole.SYSTEM:

@@ -13,7 +13,7 @@ from agents.models import (
 from api.wire.blocks import JSON, iso
 from api.wire.types import RunWire, StepWire
 from lib import catalogue
-from lib.ids import public_id
+from lib.ids import public_id, public_id_or_none
 
 RUN_STATUS = {
     RunStatus.QUEUED: "created",
@@ -39,7 +39,7 @@ def run_to_wire(run: Run) -> JSON:
         "callback_sent_at": None,
         "callback_status_code": None,
         "callback_error": None,
-        "conversation_id": None,
+        "conversation_id": public_id_or_none("conv", run.conversation_id),
         "metadata": {"error": run.error} if run.error else {},
         "request_config": {
             "use_assistant_message": options.get("use_assistant_message", True),

@@ -106,7 +106,7 @@ class RunWire(TypedDict):
     callback_sent_at: None
     callback_status_code: None
     callback_error: None
-    conversation_id: None
+    conversation_id: str | None
     metadata: dict[str, Any]
     request_config: dict[str, Any]
     created_at: str | None

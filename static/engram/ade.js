@@ -40,6 +40,8 @@
   function stream(event) {
     var box = document.getElementById("stream");
     if (!box || !event.delta) return;
+    // Only the runs of the conversation this chat shows (another conversation's deltas go to its own chat).
+    if (event.run_id && !document.querySelector('#run-status [data-run-public="' + event.run_id + '"]')) return;
     var target = box.querySelector(".bubble");
     if (event.kind === "reasoning") {
       target = box.querySelector(".reasoning-stream");
@@ -129,6 +131,12 @@
       }
     }
   }, true);
+
+  // A picker that acts as soon as it changes (the conversation switcher).
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("select[data-submit-on-change]") && t.form) t.form.requestSubmit();
+  });
 
   // Enter sends, Shift+Enter inserts a new line.
   document.addEventListener("keydown", function (e) {

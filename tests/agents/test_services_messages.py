@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from agents.models import Agent, Message
 from agents.runtime import context
+from agents.runtime.history import History
 from agents.runtime.overview import context_overview
 from agents.services.agents import agent_create
 from agents.services.messages import MessageSpec, message_create_many, message_update
@@ -22,7 +23,7 @@ def test_an_edit_reaches_the_next_request_and_its_token_count(agent):
     message_update(message=user, message_type="user_message", content="a much longer message " * 20)
     fresh = Agent.objects.get(pk=agent.pk)
     assert fresh.context_version == version + 1
-    window = context.in_context_messages(fresh)
+    window = context.in_context_messages(History.of(fresh))
     assert window[0].payload["content"].startswith("a much longer message")
     assert context_overview(agent=fresh).tokens_messages > before + 50
 

@@ -4,10 +4,12 @@ import pytest
 
 from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
+from agents.services.conversations import conversation_create
 from agents.services.identities import identity_create
 from agents.services.mcp import mcp_server_create_offline
 from agents.services.tools import tool_create
 from agents.tools.mcp.client import RemoteTool
+from api.views.meta import provider_to_wire
 from lib.ids import parse_id, public_id
 from memory.services.blocks import block_create
 from memory.services.passages import passage_insert
@@ -59,6 +61,8 @@ def world(user: Any, fake_llm: FakeLLM) -> dict[str, str]:
         "passage_id": public_id("passage", passage.id),
         "message_id": public_id("message", message.id),
         "identity_id": public_id("identity", identity.id),
+        "conversation_id": public_id("conv", conversation_create(actor=user, agent=agent, summary="a thread").id),
+        "provider_id": provider_to_wire("openai")["id"],
         "block_label": "human",
         "tool_name": "conversation_search",
     }

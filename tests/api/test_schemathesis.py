@@ -24,7 +24,13 @@ from tests.fakes.llm_server import FakeLLM
 pytestmark = pytest.mark.slow
 MAX_EXAMPLES = int(os.environ.get("ENGRAM_FUZZ_EXAMPLES", "12"))
 _alternate = itertools.cycle([True, False])
-NO_REAL_IDS = {"send_message", "create_agent_message_stream", "retrieve_stream"}
+NO_REAL_IDS = {
+    "send_message",
+    "create_agent_message_stream",
+    "retrieve_stream",
+    "send_conversation_message",
+    "retrieve_conversation_stream",
+}
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,11 @@ def test_the_typescript_sdk_scenario(daphne_server: LiveServer, fake_llm: FakeLL
         pytest.fail("node and tests/node/node_modules are needed: run `npm ci --prefix tests/node` (make test does)")
     fake_llm.reply("Hello, Node.")
     fake_llm.reply("Streaming works token by token from Node.")
+    fake_llm.tool_call(
+        "memory_replace", {"label": "human", "old_str": "Name: Ada", "new_str": "Name: Ada. Trip: Lisbon"}
+    )
+    fake_llm.reply("Lisbon noted.")
+    fake_llm.reply("Cook for Lisbon: bacalhau.")
     key = apikey_create(user=alice, name="node").raw_key
     result = subprocess.run(
         [node, "scenario.mjs", daphne_server.url, key],

@@ -41,5 +41,39 @@ assert.equal(deltas.map((c) => c.content).join(""), "Streaming works token by to
 const page = await client.agents.messages.list(agent.id, { limit: 100 });
 assert.ok(page.getPaginatedItems().some((m) => m.message_type === "user_message"));
 
+// Two conversations of the agent: separate histories, shared memory; `default` is the agent's own history.
+const trip = await client.conversations.create({ agent_id: agent.id, summary: "Trip" });
+const cooking = await client.conversations.create({ agent_id: agent.id, summary: "Cooking" });
+assert.ok(trip.id.startsWith("conv-"));
+const tripStream = await client.conversations.messages.create(trip.id, {
+  messages: [{ role: "user", content: "Plan Lisbon" }],
+});
+const tripChunks = [];
+for await (const chunk of tripStream) tripChunks.push(chunk);
+assert.deepEqual(tripChunks.map((c) => c.message_type).slice(-2), ["stop_reason", "usage_statistics"]);
+const human = await client.agents.blocks.retrieve("human", { agent_id: agent.id });
+assert.equal(human.value, "Name: Ada. Trip: Lisbon");
+const cookingStream = await client.conversations.messages.create(cooking.id, {
+  messages: [{ role: "user", content: "What to cook?" }],
+  stream_tokens: true,
+});
+const cookingChunks = [];
+for await (const chunk of cookingStream) cookingChunks.push(chunk);
+const cookingDeltas = cookingChunks.filter((c) => c.message_type === "assistant_message");
+assert.ok(cookingDeltas.length > 1, "token deltas in a conversation");
+assert.equal(cookingDeltas.map((c) => c.content).join(""), "Cook for Lisbon: bacalhau.");
+const contents = async (id, query) =>
+  (await client.conversations.messages.list(id, { order: "asc", ...query }))
+    .getPaginatedItems()
+    .filter((m) => m.message_type === "user_message" || m.message_type === "assistant_message")
+    .map((m) => m.content);
+assert.deepEqual(await contents(cooking.id), ["What to cook?", "Cook for Lisbon: bacalhau."]);
+assert.ok((await contents(trip.id)).includes("Plan Lisbon"));
+assert.ok(!(await contents(trip.id)).includes("What to cook?"));
+const own = await contents("default", { agent_id: agent.id });
+assert.ok(own.includes("Hello from Node") && !own.includes("Plan Lisbon"));
+const listed = await client.conversations.list({ agent_id: agent.id });
+assert.deepEqual(listed.map((c) => c.id), [cooking.id, trip.id]);
+
 await client.agents.delete(agent.id);
 console.log("node scenario passed");
