@@ -9,6 +9,7 @@ from typing import Any, cast
 from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import F, Field, Model
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from memory.ddl import ensure_vector_index
@@ -31,9 +32,12 @@ def _model(label: str) -> type[Model]:
 
 def rows_embed(*, label: str, ids: list[str]) -> int:
     """Embed the rows `ids` of `label` that are not yet embedded from their current text with their agent's
-    current model. Returns how many rows were written. Idempotent; rows that are gone are skipped."""
+    current model (a shared archive's passage: the archive's). Returns how many rows were written. Idempotent;
+    rows that are gone are skipped."""
     model_cls = _model(label)
-    rows = model_cls._default_manager.filter(pk__in=ids).values_list("id", "text", "embedding_hash", "agent__embedding")
+    # A shared archive's passage (no agent) is embedded with the archive's model.
+    owner = Coalesce("agent__embedding", "archive__embedding") if label == PASSAGES else F("agent__embedding")
+    rows = model_cls._default_manager.filter(pk__in=ids).values_list("id", "text", "embedding_hash", owner)
     todo: dict[str, list[tuple[Any, str, str]]] = defaultdict(list)
     for pk, text, stored_hash, agent_embedding in rows:
         if not text or not text.strip():
