@@ -70,7 +70,8 @@ def _sqlite_version_sql(table: str, columns: frozenset[str] = frozenset()) -> li
         "version INTEGER NOT NULL, PRIMARY KEY (tbl, agent_id)) WITHOUT ROWID",
         *_sqlite_version_trigger_sql(table, columns),
         f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) "
-        f"SELECT DISTINCT '{table}', {collection_key(columns, 't')}, 1 FROM {table} t WHERE TRUE ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1",
+        f"SELECT DISTINCT '{table}', {collection_key(columns, 't')}, 1 FROM {table} t "
+        "WHERE TRUE ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1",
     ]
 
 
