@@ -48,6 +48,7 @@ def test_the_route_table_is_covered() -> None:
         "message_id",
         "tool_name",
         "identity_id",
+        "archive_id",
     }
     assert len(api_routes()) >= 45
 
