@@ -1,4 +1,5 @@
-"""Writing an agent file: an agent with its blocks, tools, messages and archival passages as one JSON document."""
+"""Writing an agent file: an agent with its blocks, tools, messages, archival passages and attached shared archives
+(with their passages) as one JSON document."""
 
 from django.conf import settings
 from django.utils import timezone
@@ -8,7 +9,34 @@ from api import wire
 from api.agent_files.common import ENGRAM_FORMAT, JSON
 from api.wire import iso
 from lib.ids import local_id
-from memory.models import Passage
+from memory.models import Archive, Passage
+
+
+def _passages_to_file(passages: list[Passage]) -> list[JSON]:
+    return [
+        {
+            "id": local_id("passage", i),
+            "text": p.text,
+            "tags": list(p.tags or []),
+            "metadata": p.metadata or {},
+            "created_at": iso(p.created_at),
+        }
+        for i, p in enumerate(passages)
+    ]
+
+
+def _archives_to_file(archives: list[Archive]) -> list[JSON]:
+    return [
+        {
+            "id": local_id("archive", i),
+            "name": a.name,
+            "description": a.description or None,
+            "metadata": a.metadata or {},
+            "embedding": a.embedding or None,
+            "passages": _passages_to_file(list(a.passages.order_by("created_at", "id"))),
+        }
+        for i, a in enumerate(archives)
+    ]
 
 
 def _message_to_file(message: Message, *, file_id: str) -> JSON:
@@ -56,6 +84,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
     tools = list(agent.tools.order_by("name", "id"))
     messages = list(agent.messages.filter(seq__isnull=False).order_by("seq")) if include_messages else []
     passages = list(Passage.objects.filter(agent=agent).order_by("created_at", "id"))
+    archives = list(Archive.objects.filter(attachments__agent=agent).order_by("attachments__created_at", "id"))
     message_ids = {m.id: local_id("message", i) for i, m in enumerate(messages)}
     block_entries = [
         {
@@ -113,16 +142,8 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
             "model_settings": agent.model_settings or {},
             "compaction_settings": agent.compaction_settings or {},
             "summary": agent.summary,
-            "archival_passages": [
-                {
-                    "id": local_id("passage", i),
-                    "text": p.text,
-                    "tags": list(p.tags or []),
-                    "metadata": p.metadata or {},
-                    "created_at": iso(p.created_at),
-                }
-                for i, p in enumerate(passages)
-            ],
+            "archival_passages": _passages_to_file(passages),
+            "archive_ids": [local_id("archive", i) for i in range(len(archives))],
         },
     }
     return {
@@ -140,6 +161,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
             "engram_format": ENGRAM_FORMAT,
         },
         "created_at": timezone.now().isoformat(),
+        "engram": {"archives": _archives_to_file(archives)},
     }
 
 
