@@ -58,27 +58,6 @@ def passage_list(
     return list(qs.order_by(*fields)[:limit])
 
 
-def passage_browse(
-    *,
-    actor: User,
-    agent_id: uuid.UUID,
-    tags: list[str] | None = None,
-    tag_match_mode: TagMatchMode = "any",
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-) -> QuerySet[Passage]:
-    """The agent's own passages newest first, for a page to be cut from (`passage_filter` for one agent)."""
-    return passage_filter(
-        actor=actor,
-        agent_ids=[agent_id],
-        archive_ids=None,
-        tags=tags,
-        tag_match_mode=tag_match_mode,
-        start=start,
-        end=end,
-    )
-
-
 def passage_filter(
     *,
     actor: User,

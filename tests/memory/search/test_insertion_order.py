@@ -8,7 +8,7 @@ from agents.selectors import message_list
 from agents.services.messages import MessageSpec, message_create_many
 from memory.models import Passage
 from memory.search import neighbours, scope_for
-from memory.selectors_passages import passage_browse, passage_list
+from memory.selectors_passages import passage_filter, passage_list
 from memory.services.passages import PassageInput, passage_insert
 from tests.memory.conftest import BASE
 
@@ -23,7 +23,7 @@ def test_a_batch_with_one_shared_time_lists_and_neighbours_in_insertion_order(
     assert [p.text for p in written] == texts
     assert [p.text for p in passage_list(actor=alice, agent_id=agent_a.id, limit=COUNT)] == texts
     assert [p.text for p in passage_list(actor=alice, agent_id=agent_a.id, order="desc")] == texts[::-1]
-    assert [p.text for p in passage_browse(actor=alice, agent_id=agent_a.id)] == texts[::-1]
+    assert [p.text for p in passage_filter(actor=alice, agent_ids=[agent_a.id], archive_ids=None)] == texts[::-1]
     # Cursor pages follow the same order.
     first = passage_list(actor=alice, agent_id=agent_a.id, limit=7)
     assert [p.text for p in passage_list(actor=alice, agent_id=agent_a.id, after=first[-1].id, limit=7)] == texts[7:14]
