@@ -27,7 +27,7 @@ def test_a_person_shares_an_archive_from_the_archival_panel(daphne_server: LiveS
     page.wait_for_selector("text=Archive team-garden created and attached.")
     archive = Archive.objects.get(name="team-garden")
 
-    page.click(f"#archive-{archive.id} a")
+    page.click(f"#shared-archive-{archive.id} a")
     page.wait_for_selector("text=Browsing the shared archive")
     page.click(".insert summary")
     page.fill(".insert textarea[name=text]", "The garden gate code is 4711.")

@@ -85,3 +85,16 @@ def test_it_sends_no_integer_user_key_in_created_by_id(alice: Any, alice_api: AP
     for created_by in (block["created_by_id"], block["last_updated_by_id"], agent["created_by_id"]):
         assert created_by == user_public_id(alice.pk)
         uuid.UUID(created_by.removeprefix("user-"))  # Letta's `user-<uuid>`, not `user-<integer key>`
+
+
+def test_ordered_uuids_increase_in_the_order_they_are_made() -> None:
+    import time
+
+    from lib.ids import ordered_uuid
+
+    made = [ordered_uuid() for _ in range(20_000)]  # many within one millisecond
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert [u.hex for u in made] == sorted(u.hex for u in made)  # SQLite stores them as hex text
+    assert {u.version for u in made} == {7} and {u.variant for u in made} == {uuid.RFC_4122}
+    millis = made[-1].int >> 80
+    assert abs(millis - time.time_ns() // 1_000_000) < 60_000
