@@ -57,17 +57,7 @@ def user_public_id(user_id: int | None) -> str | None:
 _RANDOM_BITS = 74
 _ordered_lock = threading.Lock()
 _ordered_last = 0  # (milliseconds << 74) | random bits of the last value this process made
-
-
-def _ordered_reset() -> None:
-    """A forked child starts afresh (a lock held by another thread at the fork would never be released, and two
-    processes stepping on from one state could make the same value)."""
-    global _ordered_lock, _ordered_last
-    _ordered_lock = threading.Lock()
-    _ordered_last = 0
-
-
-os.register_at_fork(after_in_child=_ordered_reset)
+_ordered_pid = os.getpid()
 
 
 def ordered_uuid() -> uuid.UUID:
@@ -75,7 +65,11 @@ def ordered_uuid() -> uuid.UUID:
     made (within a millisecond, the previous value plus a random step; RFC 9562's method 3). Rows ordered by
     (created_at, id) therefore keep the order they were written in when their times are equal: a batch insert,
     or a session's turns imported with one shared time."""
-    global _ordered_last
+    global _ordered_last, _ordered_lock, _ordered_pid
+    if os.getpid() != _ordered_pid:
+        # A forked child starts afresh: a lock held by another thread at the fork would never be released, and two
+        # processes stepping on from one state could make the same value.
+        _ordered_lock, _ordered_last, _ordered_pid = threading.Lock(), 0, os.getpid()
     with _ordered_lock:
         value = ((time.time_ns() // 1_000_000) << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
         if value <= _ordered_last:
