@@ -90,6 +90,7 @@ class ArchivalSearchForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     page = forms.IntegerField(required=False, min_value=1, max_value=PAGE_MAX)
+    archive = forms.UUIDField(required=False)  # browse or search this shared archive instead of the agent's memory
 
     def tag_list(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
@@ -98,9 +99,19 @@ class ArchivalSearchForm(forms.Form):
 class PassageInsertForm(forms.Form):
     text = forms.CharField(max_length=100_000, widget=forms.Textarea(attrs={"rows": 3}))
     tags = forms.CharField(required=False, max_length=1_000)
+    archive = forms.UUIDField(required=False)  # into this shared archive instead of the agent's own memory
 
     def tag_list(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
+
+
+class ArchiveCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, max_length=10_000)
+
+
+class ArchiveAttachForm(forms.Form):
+    archive = forms.UUIDField()
 
 
 class RecallSearchForm(forms.Form):

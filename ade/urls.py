@@ -44,6 +44,9 @@ agent_patterns = [
     path("blocks/<uuid:block_id>/revisions/<uuid:revision_id>/revert/", memory.block_revert_view, name="block-revert"),
     path("passages/", memory.passage_insert_view, name="passage-insert"),
     path("passages/<uuid:passage_id>/delete/", memory.passage_delete_view, name="passage-delete"),
+    path("archives/new/", memory.archive_create_view, name="archive-create"),
+    path("archives/attach/", memory.archive_attach_view, name="archive-attach"),
+    path("archives/<uuid:archive_id>/detach/", memory.archive_detach_view, name="archive-detach"),
 ]
 
 urlpatterns = [

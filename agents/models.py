@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from lib.ids import ordered_uuid
 from memory.fields import EmbeddingField
 
 
@@ -464,7 +465,7 @@ class MessageRole(models.TextChoices):
 class Message(models.Model):
     """Every message ever exchanged (recall memory). `in_context` marks the window sent to the model."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=ordered_uuid, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")

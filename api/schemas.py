@@ -314,6 +314,23 @@ class PassageSchema(S.Serializer[Any]):
     updated_at = S.DateTimeField()
 
 
+class ArchiveSchema(S.Serializer[Any]):
+    id = S.CharField()
+    name = S.CharField()
+    description = S.CharField(allow_null=True)
+    metadata = S.DictField()
+    embedding_config = EmbeddingConfigSchema(allow_null=True)
+    vector_db_provider = S.CharField()
+    created_at = S.DateTimeField()
+    updated_at = S.DateTimeField()
+
+
+class PassageSearchItemSchema(S.Serializer[Any]):
+    passage = PassageSchema()
+    score = S.FloatField()
+    metadata = S.DictField()
+
+
 class PassageSearchResultSchema(S.Serializer[Any]):
     id = S.CharField()
     timestamp = S.CharField()

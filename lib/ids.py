@@ -3,6 +3,10 @@
 The only place that builds or parses them: tests/lib/test_ids.py fails when a hand-built `f"agent-{…}"` or a
 hand-stripped `.removeprefix("agent-")` appears anywhere else in the tree."""
 
+import os
+import secrets
+import threading
+import time
 import uuid
 from typing import Literal, get_args
 
@@ -12,6 +16,7 @@ from rest_framework.exceptions import NotFound
 IdPrefix = Literal[
     "agent",
     "agent-env",
+    "archive",
     "block",
     "conv",
     "identity",
@@ -58,3 +63,32 @@ def user_public_id(user_id: int | None) -> str | None:
         return None
     digest = salted_hmac("engram.lib.ids.user_public_id", str(user_id), algorithm="sha256").digest()
     return public_id("user", uuid.UUID(bytes=digest[:16]))
+
+
+# -- time-ordered primary keys ----------------------------------------------------------------------------------
+
+_RANDOM_BITS = 74
+_ordered_lock = threading.Lock()
+_ordered_last = 0  # (milliseconds << 74) | random bits of the last value this process made
+_ordered_pid = os.getpid()
+
+
+def ordered_uuid() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562: Unix milliseconds, then 74 random bits), each one greater than the last this process
+    made (within a millisecond, the previous value plus a random step; RFC 9562's method 3). Rows ordered by
+    (created_at, id) therefore keep the order they were written in when their times are equal: a batch insert,
+    or a session's turns imported with one shared time."""
+    global _ordered_last, _ordered_lock, _ordered_pid
+    if os.getpid() != _ordered_pid:
+        # A forked child starts afresh: a lock held by another thread at the fork would never be released, and two
+        # processes stepping on from one state could make the same value.
+        _ordered_lock, _ordered_last, _ordered_pid = threading.Lock(), 0, os.getpid()
+    with _ordered_lock:
+        value = ((time.time_ns() // 1_000_000) << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
+        if value <= _ordered_last:
+            value = _ordered_last + 1 + secrets.randbits(32)
+        _ordered_last = value
+    millis, rand = value >> _RANDOM_BITS, value & ((1 << _RANDOM_BITS) - 1)
+    return uuid.UUID(
+        int=(millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    )

@@ -5,7 +5,7 @@ PostgreSQL: a generated `search_tsv` tsvector column with a GIN index, and one p
 embedding dimension in use (created on first use; never zero-padding). SQLite: an external-content FTS5 table kept
 in sync by triggers. Django rebuilds a SQLite table for some schema changes, which drops its triggers and may
 renumber rowids, so `ensure_search_schema` (run after every migrate) recreates missing triggers and rebuilds the
-index then. SQLite also keeps a version per (table, agent), bumped by triggers on every insert, delete and
+index then. SQLite also keeps a version per (table, agent or archive), bumped by triggers on every insert, delete and
 embedding write from any process: search caches each agent's vector matrix against it (memory/search/).
 """
 
@@ -19,6 +19,13 @@ FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"
 SEARCH_TABLES = ("memory_passage", "agents_message")
 _known_vector_indexes: set[tuple[str, str, int]] = set()
 VERSION_TABLE = "engram_search_version"
+
+
+def collection_key(columns: frozenset[str], row: str) -> str:
+    """What a row is versioned by in VERSION_TABLE (whose `agent_id` column holds any collection's id): its agent,
+    or, in a table with an `archive_id` column, the archive of a row that has no agent (a shared archive's
+    passage). `row` is new, old or a table alias."""
+    return f"coalesce({row}.agent_id, {row}.archive_id)" if "archive_id" in columns else f"{row}.agent_id"
 
 
 def fts_table(table: str) -> str:
@@ -38,10 +45,11 @@ def _sqlite_trigger_sql(table: str) -> list[str]:
     ]
 
 
-def _sqlite_version_trigger_sql(table: str) -> list[str]:
+def _sqlite_version_trigger_sql(table: str, columns: frozenset[str]) -> list[str]:
     def bump(row: str) -> str:
         return (
-            f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) VALUES ('{table}', {row}.agent_id, 1) "
+            f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) "
+            f"VALUES ('{table}', {collection_key(columns, row)}, 1) "
             "ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1;"
         )
 
@@ -49,18 +57,20 @@ def _sqlite_version_trigger_sql(table: str) -> list[str]:
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ai AFTER INSERT ON {table} BEGIN {bump('new')} END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ad AFTER DELETE ON {table} BEGIN {bump('old')} END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_au AFTER UPDATE OF embedding, embedding_model, embedding_dim, "
-        f"agent_id ON {table} BEGIN {bump('old')} {bump('new')} END",
+        f"{'agent_id, archive_id' if 'archive_id' in columns else 'agent_id'} ON {table} "
+        f"BEGIN {bump('old')} {bump('new')} END",
     ]
 
 
-def _sqlite_version_sql(table: str) -> list[str]:
+def _sqlite_version_sql(table: str, columns: frozenset[str] = frozenset()) -> list[str]:
     """The version table, its triggers on `table`, and a fresh version for every agent of `table` (so no cache
     built before the triggers existed stays valid)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (tbl TEXT NOT NULL, agent_id TEXT NOT NULL, "
         "version INTEGER NOT NULL, PRIMARY KEY (tbl, agent_id)) WITHOUT ROWID",
-        *_sqlite_version_trigger_sql(table),
-        f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) SELECT DISTINCT '{table}', agent_id, 1 FROM {table} "
+        *_sqlite_version_trigger_sql(table, columns),
+        f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) "
+        f"SELECT DISTINCT '{table}', {collection_key(columns, 't')}, 1 FROM {table} t "
         "WHERE TRUE ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1",
     ]
 
@@ -146,7 +156,8 @@ def ensure_search_schema(connection: BaseDatabaseWrapper = default_connection) -
             if table not in tables or fts not in tables:
                 continue
             if not all(f"{table}_ver_{s}" in tables for s in ("ai", "ad", "au")):
-                for statement in _sqlite_version_sql(table):
+                columns = frozenset(row[1] for row in cursor.execute(f"PRAGMA table_info({table})").fetchall())
+                for statement in _sqlite_version_sql(table, columns):
                     cursor.execute(statement)
             if not all(f"{fts}_{s}" in tables for s in ("ai", "ad", "au")):
                 for statement in _sqlite_trigger_sql(table):

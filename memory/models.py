@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from lib.ids import ordered_uuid
 from memory.fields import EmbeddingField
 
 DEFAULT_BLOCK_LIMIT = 20_000
@@ -68,12 +69,53 @@ class BlockRevision(models.Model):
         indexes = [models.Index(fields=["block", "-created_at"])]
 
 
-class Passage(models.Model):
-    """An archival-memory passage owned by one agent."""
+class Archive(models.Model):
+    """An archival store that several agents of one organization can attach: its passages are searched with each
+    attached agent's own (Letta's `archives`)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=ordered_uuid, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="passages")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    # The handle its passages are embedded with ('' = the server default, as for agents).
+    embedding = models.CharField(max_length=200, blank=True, default="")
+    agents = models.ManyToManyField("agents.Agent", through="ArchiveAttachment", related_name="archives")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["organization", "created_at", "id"], name="memory_archive_org_time_id")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ArchiveAttachment(models.Model):
+    """An agent's attachment to an archive (both of one organization)."""
+
+    archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="attachments")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="archive_attachments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["archive", "agent"], name="memory_archive_attachment_unique")]
+
+
+class Passage(models.Model):
+    """An archival-memory passage owned by one agent or held in one archive (exactly one of the two)."""
+
+    id = models.UUIDField(primary_key=True, default=ordered_uuid, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.CASCADE, related_name="passages")
+    archive = models.ForeignKey(Archive, null=True, blank=True, on_delete=models.CASCADE, related_name="passages")
     text = models.TextField()
     tags = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -95,6 +137,14 @@ class Passage(models.Model):
             models.Index(fields=["agent", "created_at"]),
             # Cursor pagination and the hybrid search's context neighbours seek on (created_at, id).
             models.Index(fields=["agent", "created_at", "id"], name="memory_passage_agent_time_id"),
+            models.Index(fields=["archive", "created_at", "id"], name="memory_passage_archive_time_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(agent__isnull=False, archive__isnull=True)
+                | models.Q(agent__isnull=True, archive__isnull=False),
+                name="memory_passage_one_owner",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,10 +185,10 @@ class EmbeddingJob(models.Model):
 class EmbeddingUsage(models.Model):
     """Embedding work per organization, agent, UTC day and model: batches computed and texts embedded for stored
     rows (passages and messages; search queries are not counted). The usage report reads it; the agent is an id
-    only (memory never imports agents), so the count outlives the agent."""
+    only (memory never imports agents), so the count outlives the agent; None for a shared archive's passages."""
 
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
-    agent_id = models.UUIDField()
+    agent_id = models.UUIDField(null=True)
     day = models.DateField()
     model = models.CharField(max_length=200)
     calls = models.PositiveBigIntegerField(default=0)

@@ -11,7 +11,7 @@ from django.db.models.expressions import RawSQL
 
 from accounts.selectors import organization_id_for
 from memory.models import EmbeddingJob, Passage
-from memory.search import MAX_FILTER_TAGS, TagMatchMode, add_tag_filter, scope_for
+from memory.search import MAX_FILTER_TAGS, TagMatchMode, add_tag_filter, scope_for_collections
 
 MAX_LIST_LIMIT = 1_000
 Order = Literal["asc", "desc"]
@@ -58,30 +58,35 @@ def passage_list(
     return list(qs.order_by(*fields)[:limit])
 
 
-def passage_browse(
+def passage_filter(
     *,
     actor: User,
-    agent_id: uuid.UUID,
+    agent_ids: list[uuid.UUID] | None,
+    archive_ids: list[uuid.UUID] | None,
     tags: list[str] | None = None,
     tag_match_mode: TagMatchMode = "any",
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> QuerySet[Passage]:
-    """The agent's passages newest first, for a page to be cut from. Every filter is a SQL condition, so a page
-    holds only matches; the tag condition is the one passage_search uses ("all" = every tag, "any" = at least
-    one). Raises ValidationError for a bad tag filter."""
+    """Passages of the actor's organization held by any of the agents or shared archives (both None: all of
+    them), newest first. Every filter is a SQL condition, so a page holds only matches; the tag condition is the
+    one search uses ("all" = every tag, "any" = at least one). Raises ValidationError for a bad tag filter."""
     if tag_match_mode not in ("any", "all"):
         raise ValidationError({"tag_match_mode": "must be any or all"})
     if tags is not None and (len(tags) > MAX_FILTER_TAGS or not all(isinstance(t, str) and t for t in tags)):
         raise ValidationError({"tags": f"must be at most {MAX_FILTER_TAGS} non-empty tags"})
     organization_id = organization_id_for(actor)
-    qs = passage_queryset(actor=actor).filter(agent_id=agent_id)
+    qs = passage_queryset(actor=actor)
+    if agent_ids is not None or archive_ids is not None:
+        qs = qs.filter(Q(agent_id__in=agent_ids or []) | Q(archive_id__in=archive_ids or []))
     if start is not None:
         qs = qs.filter(created_at__gte=start)
     if end is not None:
         qs = qs.filter(created_at__lte=end)
     if tags:
-        scope = scope_for(Passage._meta.db_table, organization_id=organization_id, agent_id=agent_id)
+        scope = scope_for_collections(
+            Passage._meta.db_table, organization_id=organization_id, agent_ids=agent_ids, archive_ids=archive_ids
+        )
         add_tag_filter(scope, tags, tag_match_mode)
         # The table name comes from code and the conditions from add_tag_filter; the tags themselves are bound.
         sql = f"SELECT t.id FROM {scope.table} t WHERE {scope.sql()}"  # noqa: S608

@@ -1,4 +1,5 @@
-"""Memory panels' writes: core-memory blocks (edit, revert, attach/detach) and archival passages.
+"""Memory panels' writes: core-memory blocks (edit, revert, attach/detach), archival passages and shared archives
+(create, attach, detach).
 Every write goes through a service of memory/ or agents/; these views only authorize, validate input and render."""
 
 import uuid
@@ -11,13 +12,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthedHttpRequest
-from ade.forms import BlockCreateForm, BlockEditForm, PassageInsertForm
+from ade.forms import ArchiveAttachForm, ArchiveCreateForm, BlockCreateForm, BlockEditForm, PassageInsertForm
 from ade.views.common import agent_or_404
 from ade.views.workspace import TEMPLATE, block_or_404, render_archival, render_memory
 from agents.services.agents import agent_block_attach, agent_block_detach
-from memory.models import Block, BlockRevision, Passage
+from memory.models import Archive, Block, BlockRevision, Passage
 from memory.selectors import block_get, block_revision_get, block_revision_list
+from memory.selectors_archives import archive_get
 from memory.selectors_passages import passage_get
+from memory.services.archives import archive_attach, archive_create, archive_detach
 from memory.services.blocks import UNSET, BlockConflictError, block_create, block_revert, block_update
 from memory.services.passages import passage_delete, passage_insert
 
@@ -136,21 +139,69 @@ def block_detach(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid
     return render_memory(request, agent)
 
 
+def _archive_or_404(request: AuthedHttpRequest, archive_id: uuid.UUID) -> Archive:
+    try:
+        return archive_get(actor=request.user, archive_id=archive_id)
+    except Archive.DoesNotExist:
+        raise Http404 from None
+
+
 @require_POST
 def passage_insert_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    """Into the agent's own archival memory, or into the shared archive the form names."""
     agent = agent_or_404(request, agent_id)
     form = PassageInsertForm(request.POST)
     error = ""
+    archive = None
     if form.is_valid():
+        archive = _archive_or_404(request, form.cleaned_data["archive"]) if form.cleaned_data.get("archive") else None
+        owner = {"archive": archive} if archive else {"agent": agent}
         try:
-            passage_insert(
-                agent=agent, text=form.cleaned_data["text"], tags=form.tag_list(), created_by_id=request.user.pk
-            )
+            passage_insert(text=form.cleaned_data["text"], tags=form.tag_list(), created_by_id=request.user.pk, **owner)
         except ValidationError as exc:
             error = _errors(exc)
     else:
         error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
-    return render_archival(request, agent, error=error, notice="" if error else "Passage inserted.")
+    notice = "" if error else "Passage inserted."
+    return render_archival(request, agent, archive_id=archive.pk if archive else None, error=error, notice=notice)
+
+
+@require_POST
+def archive_create_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    """A new shared archive, attached to this agent."""
+    agent = agent_or_404(request, agent_id)
+    form = ArchiveCreateForm(request.POST)
+    if not form.is_valid():
+        error = "; ".join(f"{name}: {' '.join(str(e) for e in errs)}" for name, errs in form.errors.items())
+        return render_archival(request, agent, error=error, status_code=422)
+    try:
+        with transaction.atomic():
+            archive = archive_create(
+                actor=request.user, name=form.cleaned_data["name"], description=form.cleaned_data["description"]
+            )
+            archive_attach(archive=archive, agent=agent)
+    except ValidationError as exc:
+        return render_archival(request, agent, error=_errors(exc), status_code=422)
+    return render_archival(request, agent, notice=f"Archive {archive.name} created and attached.")
+
+
+@require_POST
+def archive_attach_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    form = ArchiveAttachForm(request.POST)
+    if not form.is_valid():
+        return render_archival(request, agent, error="archive: choose an archive to attach", status_code=422)
+    archive = _archive_or_404(request, form.cleaned_data["archive"])
+    archive_attach(archive=archive, agent=agent)
+    return render_archival(request, agent, notice=f"Archive {archive.name} attached.")
+
+
+@require_POST
+def archive_detach_view(request: AuthedHttpRequest, agent_id: uuid.UUID, archive_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    archive = _archive_or_404(request, archive_id)
+    archive_detach(archive=archive, agent=agent)
+    return render_archival(request, agent, notice=f"Archive {archive.name} detached.")
 
 
 @require_POST
@@ -160,7 +211,7 @@ def passage_delete_view(request: AuthedHttpRequest, agent_id: uuid.UUID, passage
         passage = passage_get(actor=request.user, passage_id=passage_id)
     except Passage.DoesNotExist:
         raise Http404 from None
-    if passage.agent_id != agent.pk:
+    if passage.agent_id != agent.pk and passage.archive_id is None:  # its own, or a shared archive's
         raise Http404
     passage_delete(passage=passage)
     # The panel's count (and page) re-read themselves.

@@ -28,6 +28,7 @@ from ade.forms import (
     PassageInsertForm,
     RecallSearchForm,
 )
+from ade.views.archives import archive_panel_context
 from ade.views.common import agent_or_404
 from ade.views.conversations import conversations_listed, selected_conversation
 from agents.messages import stored_parts
@@ -41,9 +42,10 @@ from agents.services.runs import run_cancel, run_create
 from agents.tools.secrets import agent_secrets
 from memory.embeddings import EmbeddingError, embedding_model_check, resolve_model
 from memory.models import Block
-from memory.search import passage_search
+from memory.search import passages_search
 from memory.selectors import block_revision_list
-from memory.selectors_passages import embedding_job_latest, passage_browse, passage_queryset
+from memory.selectors_archives import archive_ids_of_agent
+from memory.selectors_passages import embedding_job_latest, passage_filter, passage_queryset
 
 TEMPLATE = "ade/agent_detail.html"
 PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "settings"]
@@ -294,17 +296,29 @@ def archival_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespo
     return render_archival(request, agent_or_404(request, agent_id))
 
 
-def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
+def render_archival(
+    request: AuthedHttpRequest,
+    agent: Agent,
+    *,
+    archive_id: uuid.UUID | None = None,
+    status_code: int | None = None,
+    **extra: Any,
+) -> HttpResponse:
+    """The agent's archival memory (a search also covers its attached archives), or one shared archive's."""
     form = ArchivalSearchForm(request.GET or None)
     page = 1
     passages: list[Any] = []
     searched = False
     error = ""
     status = 200
+    shared = archive_panel_context(request, agent, archive_id)
     if form.is_bound and not form.is_valid():
         error, status = _field_errors({name: [str(e) for e in errs] for name, errs in form.errors.items()}), 422
     else:
         data = form.cleaned_data if form.is_bound else {}
+        if archive_id is None and data.get("archive"):
+            shared = archive_panel_context(request, agent, data["archive"])
+        archive = shared["archive"]
         page = data.get("page") or 1
         start, end = _day_bounds(data.get("start"), data.get("end"))
         query = (data.get("q") or "").strip()
@@ -313,8 +327,11 @@ def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> H
         if query:
             searched = True
             try:
-                hits = passage_search(
-                    agent=agent,
+                hits = passages_search(
+                    organization_id=agent.organization_id,
+                    agent_ids=[] if archive else [agent.pk],
+                    archive_ids=[archive.pk] if archive else archive_ids_of_agent(agent_id=agent.pk),
+                    embedding_model=archive.embedding if archive else agent.embedding,
                     query=query,
                     mode=data.get("mode") or "hybrid",
                     tags=tags or None,
@@ -331,9 +348,10 @@ def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> H
             passages = [{"passage": h.passage, "score": h.score} for h in hits]
         else:
             try:
-                qs = passage_browse(
+                qs = passage_filter(
                     actor=request.user,
-                    agent_id=agent.pk,
+                    agent_ids=[] if archive else [agent.pk],
+                    archive_ids=[archive.pk] if archive else [],
                     tags=tags or None,
                     tag_match_mode=data.get("tag_match") or "any",
                     start=start,
@@ -343,19 +361,26 @@ def render_archival(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> H
             except ValidationError as exc:
                 error, status, rows = _field_errors(exc), 422, []
             passages = [{"passage": p, "score": None} for p in rows]
+    names = shared["archive_names"]
+    for row in passages:
+        row["archive"] = names.get(row["passage"].archive_id, "") if row["passage"].archive_id else ""
+    browsed = shared["archive"]
     context = {
         "form": form,
         "insert_form": PassageInsertForm(),
+        **shared,
         "passages": passages[:ARCHIVAL_PAGE],
         "has_next": len(passages) > ARCHIVAL_PAGE,
         "page": page,
         "searched": searched,
         "error": error,
         "query_string": _without_page(request),
-        "total": passage_queryset(actor=request.user).filter(agent_id=agent.pk).count(),
+        "total": passage_queryset(actor=request.user)
+        .filter(**({"archive_id": browsed.pk} if browsed else {"agent_id": agent.pk}))
+        .count(),
         **extra,
     }
-    return _render(request, agent, "archival", context, status=status)
+    return _render(request, agent, "archival", context, status=status_code or status)
 
 
 def _without_page(request: AuthedHttpRequest) -> str:

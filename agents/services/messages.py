@@ -14,6 +14,7 @@ from agents.messages import REPLY_KWARG, SEND_MESSAGE
 from agents.models import Agent, Conversation, Message, MessageRole
 from agents.runtime import events
 from agents.runtime.recall import messages_embed_after_commit
+from lib.ids import ordered_uuid
 
 
 @dataclass
@@ -29,7 +30,7 @@ class MessageSpec:
     sender_id: str = ""
     is_err: bool = False
     in_context: bool = True
-    id: uuid.UUID | None = None  # a predetermined id (see assistant_message_id); a fresh uuid4 otherwise
+    id: uuid.UUID | None = None  # a predetermined id (see assistant_message_id); a fresh time-ordered one otherwise
     created_at: dt.datetime | None = None  # now, unless the message comes from elsewhere (an imported agent file)
 
 
@@ -77,16 +78,18 @@ def message_create_many(
     publish: bool = True,
     conversation_id: uuid.UUID | None = None,
 ) -> list[Message]:
-    """Persist messages in order, in the agent's own history or one of its conversations. `numbered=False` leaves
-    seq empty (the input of a queued run); `publish=False` sends no `agent.message` events (a bulk import into an
-    agent nobody watches yet)."""
+    """Persist messages in order, in the agent's own history or one of its conversations: rows stamped now get
+    times a microsecond apart (a step's assistant message has a predetermined id, so ids alone would not order it
+    before its tool results); rows of one given time keep their order by their time-ordered ids. `numbered=False`
+    leaves seq empty (the input of a queued run); `publish=False` sends no `agent.message` events (a bulk import
+    into an agent nobody watches yet)."""
     if not specs:
         return []
     first = seq_allocate(agent_id=agent.id, count=len(specs)) if numbered else None
     now = timezone.now()
     rows = [
         Message(
-            id=spec.id or uuid.uuid4(),
+            id=spec.id or ordered_uuid(),
             organization_id=agent.organization_id,
             agent_id=agent.id,
             conversation_id=conversation_id,
@@ -104,7 +107,7 @@ def message_create_many(
             sender_id=spec.sender_id,
             is_err=spec.is_err,
             in_context=spec.in_context and numbered,
-            created_at=spec.created_at or now,
+            created_at=spec.created_at or now + dt.timedelta(microseconds=i),
         )
         for i, spec in enumerate(specs)
     ]

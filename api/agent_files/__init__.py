@@ -8,7 +8,9 @@ File layout (what `agent_export` writes and `agent_import` reads):
 - ids inside the file are file-local (`agent-0`, `block-0`, `tool-0`, `message-0`) and only link the entities of
   the file: `agents[].block_ids`, `agents[].tool_ids`, `agents[].in_context_message_ids`;
 - every Engram-only field lives under an `engram` key of the object it belongs to (agent: exact model settings,
-  compaction settings, running summary, `archival_passages`; message: stored text, reasoning, is_err). Other
+  compaction settings, running summary, `archival_passages`, `archive_ids`; message: stored text, reasoning,
+  is_err; the document: `archives`, the shared archives its agents attach, with their passages, which import as
+  new archives of the importer's organization: Letta's format has no such entity). Other
   importers ignore it; Engram's importer uses it when present and derives the same values from the standard fields
   otherwise (files written by Letta).
 

@@ -1,5 +1,5 @@
-"""Writing an agent file: an agent with its blocks, tools, messages, conversations and archival passages as one
-JSON document."""
+"""Writing an agent file: an agent with its blocks, tools, messages, conversations, archival passages and attached
+shared archives (with their passages) as one JSON document."""
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -11,7 +11,34 @@ from api.agent_files.common import ENGRAM_FORMAT, JSON
 from api.agent_files.mcp import servers_to_file
 from api.wire import iso
 from lib.ids import local_id
-from memory.models import Passage
+from memory.models import Archive, Passage
+
+
+def _passages_to_file(passages: list[Passage]) -> list[JSON]:
+    return [
+        {
+            "id": local_id("passage", i),
+            "text": p.text,
+            "tags": list(p.tags or []),
+            "metadata": p.metadata or {},
+            "created_at": iso(p.created_at),
+        }
+        for i, p in enumerate(passages)
+    ]
+
+
+def _archives_to_file(archives: list[Archive]) -> list[JSON]:
+    return [
+        {
+            "id": local_id("archive", i),
+            "name": a.name,
+            "description": a.description or None,
+            "metadata": a.metadata or {},
+            "embedding": a.embedding or None,
+            "passages": _passages_to_file(list(a.passages.order_by("created_at", "id"))),
+        }
+        for i, a in enumerate(archives)
+    ]
 
 
 def _message_to_file(message: Message, *, file_id: str) -> JSON:
@@ -90,6 +117,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
     history = agent.messages.filter(seq__isnull=False).order_by("seq")
     messages = list(history.filter(conversation__isnull=True)) if include_messages else []
     passages = list(Passage.objects.filter(agent=agent).order_by("created_at", "id"))
+    archives = list(Archive.objects.filter(attachments__agent=agent).order_by("attachments__created_at", "id"))
     message_ids = {m.id: local_id("message", i) for i, m in enumerate(messages)}
     block_entries = [
         {
@@ -150,16 +178,8 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
             "compaction_settings": agent.compaction_settings or {},
             "summary": agent.summary,
             "conversations": _conversations_to_file(agent, history, first=len(messages), messages=include_messages),
-            "archival_passages": [
-                {
-                    "id": local_id("passage", i),
-                    "text": p.text,
-                    "tags": list(p.tags or []),
-                    "metadata": p.metadata or {},
-                    "created_at": iso(p.created_at),
-                }
-                for i, p in enumerate(passages)
-            ],
+            "archival_passages": _passages_to_file(passages),
+            "archive_ids": [local_id("archive", i) for i in range(len(archives))],
         },
     }
     return {
@@ -177,6 +197,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
             "engram_format": ENGRAM_FORMAT,
         },
         "created_at": timezone.now().isoformat(),
+        "engram": {"archives": _archives_to_file(archives)},
     }
 
 

@@ -14,6 +14,7 @@ from api.agent_files.common import COPY_SUFFIX, JSON, MAX_AGENTS, MAX_BLOCKS, MA
 from api.agent_files.mcp import MCP_TOOL_TYPE, mcp_tool_from_file, servers_from_file
 from api.agent_files.parse import (
     ImportOptions,
+    _archives_from_file,
     _at,
     _block_from_file,
     _fail,
@@ -27,8 +28,19 @@ from api.agent_files.parse import (
     _str,
     _tool_from_file,
 )
-from memory.models import Block
-from memory.services.passages import MAX_BATCH_ITEMS, passage_insert_many
+from memory.models import Archive, Block
+from memory.services.archives import archive_attach, archive_create
+from memory.services.passages import MAX_BATCH_ITEMS, PassageInput, passage_insert_many
+
+
+def _passages_insert(
+    *, items: list[PassageInput], path: str, actor: User, agent: Agent | None = None, archive: Archive | None = None
+) -> None:
+    for start in range(0, len(items), MAX_BATCH_ITEMS):
+        with _at(path):
+            batch = items[start : start + MAX_BATCH_ITEMS]
+            passage_insert_many(agent=agent, archive=archive, items=batch, created_by_id=actor.pk)
+
 
 MAX_CONVERSATIONS = 1_000
 # What a file's conversation may set (conversation_create checks each, naming the field).
@@ -104,6 +116,20 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
             actor=actor, org_id=org_id, entry=entry, path=f"tools[{i}]", override=options.override_existing_tools
         )
 
+    # Shared archives (Engram's own key): new archives of the organization, attached to the agents that name them.
+    archives: dict[str, Archive] = {}
+    for local, archive_entry in _archives_from_file(data).items():
+        path = f"engram.archives[{len(archives)}]"
+        with _at(path):
+            archives[local] = archive_create(
+                actor=actor,
+                name=archive_entry.name,
+                description=archive_entry.description,
+                embedding=archive_entry.embedding,
+                metadata=archive_entry.metadata,
+            )
+        _passages_insert(items=archive_entry.passages, path=f"{path}.passages", actor=actor, archive=archives[local])
+
     created: list[Agent] = []
     for index, raw in enumerate(agents):
         path = f"agents[{index}]"
@@ -158,8 +184,10 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
             message_create_many(agent=agent, specs=specs, publish=False)
         _conversations_load(actor, agent, ext, f"{path}.engram", options=options, memgpt=memgpt)
         items = _passages_from_file(ext, f"{path}.engram")
-        for start in range(0, len(items), MAX_BATCH_ITEMS):
-            with _at(f"{path}.engram.archival_passages"):
-                passage_insert_many(agent=agent, items=items[start : start + MAX_BATCH_ITEMS], created_by_id=actor.pk)
+        _passages_insert(items=items, path=f"{path}.engram.archival_passages", actor=actor, agent=agent)
+        for i, ref in enumerate(_list(ext.get("archive_ids"), f"{path}.engram.archive_ids", maximum=len(archives))):
+            if ref not in archives:
+                raise _fail(f"{path}.engram.archive_ids[{i}]", f"unknown archive id {ref!r} (not in engram.archives)")
+            archive_attach(archive=archives[ref], agent=agent)
         created.append(agent)
     return created

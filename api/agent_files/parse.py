@@ -24,6 +24,7 @@ from api.agent_files.common import (
     BUILTIN_TOOL_TYPES,
     CUSTOM_TOOL_TYPE,
     JSON,
+    MAX_AGENTS,
     MAX_ID_CHARS,
     MAX_MESSAGES,
     MAX_NAME_CHARS,
@@ -393,11 +394,49 @@ def _messages_from_file(entry: JSON, path: str, *, memgpt: bool, from_engram: bo
     return specs
 
 
+@dataclass
+class ArchiveEntry:
+    """A shared archive as an agent file carries it (`engram.archives` at the top level)."""
+
+    name: str
+    description: str
+    metadata: dict[str, Any]
+    embedding: str | None
+    passages: list[PassageInput]
+
+
+def _archives_from_file(data: JSON) -> dict[str, ArchiveEntry]:
+    """The file's shared archives by file-local id (`engram.archives`: Letta's format has no such entity)."""
+    ext = _obj(data.get("engram") or {}, "engram")
+    out: dict[str, ArchiveEntry] = {}
+    for i, raw in enumerate(_list(ext.get("archives"), "engram.archives", maximum=MAX_AGENTS * 10)):
+        where = f"engram.archives[{i}]"
+        entry = _obj(raw, where)
+        local = _local_id(entry.get("id"), f"{where}.id")
+        if local in out:
+            raise _fail(f"{where}.id", f"duplicate archive id {local!r}")
+        name = _required_str(entry.get("name"), f"{where}.name")
+        if len(name) > MAX_NAME_CHARS:
+            raise _fail(f"{where}.name", f"at most {MAX_NAME_CHARS} characters")
+        out[local] = ArchiveEntry(
+            name=name,
+            description=_str(entry.get("description"), f"{where}.description") or "",
+            metadata=_obj(entry.get("metadata") or {}, f"{where}.metadata"),
+            embedding=_handle(_str(entry.get("embedding"), f"{where}.embedding"), f"{where}.embedding"),
+            passages=_passage_list(entry.get("passages"), f"{where}.passages"),
+        )
+    return out
+
+
 def _passages_from_file(ext: JSON, path: str) -> list[PassageInput]:
+    return _passage_list(ext.get("archival_passages"), f"{path}.archival_passages")
+
+
+def _passage_list(value: Any, path: str) -> list[PassageInput]:
     out = []
-    raws = _list(ext.get("archival_passages"), f"{path}.archival_passages", maximum=MAX_PASSAGES)
+    raws = _list(value, path, maximum=MAX_PASSAGES)
     for i, raw in enumerate(raws):
-        where = f"{path}.archival_passages[{i}]"
+        where = f"{path}[{i}]"
         entry = _obj(raw, where)
         text = _required_str(entry.get("text"), f"{where}.text")
         tags = entry.get("tags") if entry.get("tags") is not None else []

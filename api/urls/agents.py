@@ -12,6 +12,7 @@ from api.views.agents import (
     AgentSecretListApi,
     TagListApi,
 )
+from api.views.archives import AgentArchiveAttachApi, AgentArchiveDetachApi
 from api.views.conversations import (
     ConversationCancelApi,
     ConversationCompactApi,
@@ -109,6 +110,8 @@ urlpatterns: list[URLPattern] = [
     path(f"{A}/archival-memory", PassageListCreateApi.as_view(), name="agent-passages"),
     path(f"{A}/archival-memory/search", PassageSearchApi.as_view(), name="agent-passages-search"),
     path(f"{A}/archival-memory/<str:passage_id>", PassageDeleteApi.as_view(), name="agent-passage-detail"),
+    path(f"{A}/archives/attach/<str:archive_id>", AgentArchiveAttachApi.as_view(), name="agent-archive-attach"),
+    path(f"{A}/archives/detach/<str:archive_id>", AgentArchiveDetachApi.as_view(), name="agent-archive-detach"),
     path(f"{A}/tools", AgentToolListApi.as_view(), name="agent-tool-list"),
     path(f"{A}/tools/attach/<str:tool_id>", AgentToolAttachApi.as_view(), name="agent-tool-attach"),
     path(f"{A}/tools/detach/<str:tool_id>", AgentToolDetachApi.as_view(), name="agent-tool-detach"),

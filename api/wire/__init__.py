@@ -16,7 +16,7 @@ from api.wire.agents import (
     secret_to_wire,
     tool_to_wire,
 )
-from api.wire.blocks import JSON, block_to_wire, iso, passage_to_wire
+from api.wire.blocks import JSON, archive_to_wire, block_to_wire, iso, passage_to_wire
 from api.wire.context import context_window_overview
 from api.wire.conversations import conversation_to_wire
 from api.wire.mcp import mcp_server_to_wire
@@ -61,6 +61,7 @@ __all__ = [
     "messages_to_wire",
     "now_iso",
     "passage_to_wire",
+    "archive_to_wire",
     "run_metrics_to_wire",
     "run_to_wire",
     "secret_to_wire",

@@ -5,9 +5,9 @@ memory never imports agents, so these shapes live here and api.wire re-exports t
 import datetime as dt
 from typing import Any, cast
 
-from api.wire.types import BlockResponseWire, PassageWire
+from api.wire.types import ArchiveWire, BlockResponseWire, PassageWire
 from lib.ids import public_id, user_public_id
-from memory.models import Block, Passage
+from memory.models import Archive, Block, Passage
 
 JSON = dict[str, Any]
 
@@ -49,7 +49,7 @@ def passage_to_wire(passage: Passage, *, embedding_config: JSON | None = None) -
         "text": passage.text,
         "embedding": None,  # vectors stay on the server; the SDK treats the field as optional
         "embedding_config": embedding_config,
-        "archive_id": None,
+        "archive_id": public_id("archive", passage.archive_id) if passage.archive_id else None,
         "file_id": None,
         "file_name": None,
         "source_id": None,
@@ -60,5 +60,21 @@ def passage_to_wire(passage: Passage, *, embedding_config: JSON | None = None) -
         "last_updated_by_id": None,
         "created_at": iso(passage.created_at),
         "updated_at": iso(passage.updated_at),
+    }
+    return cast(JSON, out)
+
+
+def archive_to_wire(archive: Archive, *, embedding_config: JSON | None = None) -> JSON:
+    out: ArchiveWire = {
+        "id": public_id("archive", archive.id),
+        "name": archive.name,
+        "description": archive.description or None,
+        "metadata": archive.metadata or {},
+        "embedding_config": embedding_config,
+        "vector_db_provider": "native",
+        "created_by_id": user_public_id(archive.created_by_id),
+        "last_updated_by_id": user_public_id(archive.last_updated_by_id),
+        "created_at": iso(archive.created_at),
+        "updated_at": iso(archive.updated_at),
     }
     return cast(JSON, out)

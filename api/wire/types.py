@@ -30,12 +30,25 @@ class BlockResponseWire(TypedDict):
     updated_at: str | None
 
 
+class ArchiveWire(TypedDict):
+    id: str
+    name: str
+    description: str | None
+    metadata: dict[str, Any]
+    embedding_config: dict[str, Any] | None
+    vector_db_provider: str
+    created_by_id: str | None
+    last_updated_by_id: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
 class PassageWire(TypedDict):
     id: str
     text: str
     embedding: None
     embedding_config: dict[str, Any] | None
-    archive_id: None
+    archive_id: str | None
     file_id: None
     file_name: None
     source_id: None

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             name="EmbeddingUsage",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("agent_id", models.UUIDField()),
+                ("agent_id", models.UUIDField(null=True)),
                 ("day", models.DateField()),
                 ("model", models.CharField(max_length=200)),
                 ("calls", models.PositiveBigIntegerField(default=0)),

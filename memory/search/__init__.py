@@ -35,8 +35,25 @@ from memory.search.fusion import (
     rerank,
     time_boost,
 )
-from memory.search.query import PassageHit, passage_search, ranked_ids, validate_dates, validate_page, validate_query
-from memory.search.scope import MAX_FILTER_TAGS, Scope, SearchMode, TagMatchMode, add_tag_filter, db_uuid, scope_for
+from memory.search.query import (
+    PassageHit,
+    passage_search,
+    passages_search,
+    ranked_ids,
+    validate_dates,
+    validate_page,
+    validate_query,
+)
+from memory.search.scope import (
+    MAX_FILTER_TAGS,
+    Scope,
+    SearchMode,
+    TagMatchMode,
+    add_tag_filter,
+    db_uuid,
+    scope_for,
+    scope_for_collections,
+)
 from memory.search.text import BM25_B, BM25_COORD, BM25_K1, text_ranking
 from memory.search.vectors import COMMON_WORD_MIN_ROWS, embedding_query, hnsw_ef_search, vector_ranking
 
@@ -64,9 +81,11 @@ __all__ = [
     "hnsw_ef_search",
     "neighbours",
     "passage_search",
+    "passages_search",
     "ranked_ids",
     "rerank",
     "scope_for",
+    "scope_for_collections",
     "text_ranking",
     "time_boost",
     "validate_dates",

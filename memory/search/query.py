@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from lib import tracing
 from memory.embeddings import MAX_QUERY_CHARS, EmbeddingError, cached_query_vector, embed_query, resolve_model
 from memory.fields import Vector
-from memory.models import Passage
+from memory.models import ArchiveAttachment, Passage
 from memory.search.fusion import DEFAULT_FUSION, Fusion, fuse, neighbours, rerank
 from memory.search.scope import (
     MAX_FILTER_TAGS,
@@ -27,7 +27,7 @@ from memory.search.scope import (
     SearchMode,
     TagMatchMode,
     add_tag_filter,
-    scope_for,
+    scope_for_collections,
 )
 from memory.search.text import text_ranking
 from memory.search.vectors import embedding_query, vector_ranking
@@ -160,8 +160,46 @@ def passage_search(
     offset: int = 0,
     fusion: Fusion = DEFAULT_FUSION,
 ) -> list[PassageHit]:
-    """Best-first passages of this agent only. Raises ValidationError on bad input, EmbeddingError when vector
-    mode cannot embed the query."""
+    """Best-first passages of this agent and of the shared archives attached to it (one ranking, every filter
+    applied before the limit). Raises ValidationError on bad input, EmbeddingError when vector mode cannot embed
+    the query."""
+    archive_ids = list(ArchiveAttachment.objects.filter(agent_id=agent.id).values_list("archive_id", flat=True))
+    return passages_search(
+        organization_id=agent.organization_id,
+        agent_ids=[agent.id],
+        archive_ids=archive_ids,
+        embedding_model=agent.embedding,
+        query=query,
+        mode=mode,
+        tags=tags,
+        tag_match_mode=tag_match_mode,
+        top_k=top_k,
+        start=start,
+        end=end,
+        offset=offset,
+        fusion=fusion,
+    )
+
+
+def passages_search(
+    *,
+    organization_id: uuid.UUID,
+    agent_ids: list[uuid.UUID] | None,
+    archive_ids: list[uuid.UUID] | None,
+    embedding_model: str,
+    query: str,
+    mode: SearchMode = "hybrid",
+    tags: list[str] | None = None,
+    tag_match_mode: TagMatchMode = "any",
+    top_k: int = 10,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    offset: int = 0,
+    fusion: Fusion = DEFAULT_FUSION,
+) -> list[PassageHit]:
+    """Best-first passages of the organization's given agents and shared archives (both None: all of the
+    organization's), the query embedded with `embedding_model`. Callers resolve the ids within the organization;
+    the organization condition is applied here as well."""
     validate_query(query)
     validate_page(mode=mode, limit=top_k, offset=offset, limit_name="top_k", max_limit=MAX_TOP_K)
     validate_dates(start, end)
@@ -173,13 +211,18 @@ def passage_search(
         or not all(isinstance(tag, str) and tag for tag in tags)
     ):
         raise ValidationError({"tags": f"must be a list of at most {MAX_FILTER_TAGS} non-empty strings"})
-    scope = scope_for(
-        Passage._meta.db_table, organization_id=agent.organization_id, agent_id=agent.id, start=start, end=end
+    scope = scope_for_collections(
+        Passage._meta.db_table,
+        organization_id=organization_id,
+        agent_ids=agent_ids,
+        archive_ids=archive_ids,
+        start=start,
+        end=end,
     )
     if tags:
         add_tag_filter(scope, tags, tag_match_mode)
     ranked = ranked_ids(
-        scope=scope, query=query, mode=mode, embedding_model=agent.embedding, limit=offset + top_k, fusion=fusion
+        scope=scope, query=query, mode=mode, embedding_model=embedding_model, limit=offset + top_k, fusion=fusion
     )[offset:]
     rows = Passage.objects.defer("embedding").in_bulk([pk for pk, _ in ranked])
     return [PassageHit(passage=rows[pk], score=score) for pk, score in ranked if pk in rows]

@@ -30,6 +30,9 @@ class Scope:
     where: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
     base: int = 0  # the leading conditions that pick the collection (organization + agent), one parameter each
+    # The ids the rows are versioned by (memory.ddl.collection_key: the agent, and any shared archives searched with
+    # it); SQLite caches a scope's vectors only when it has some.
+    collections: list[Any] = field(default_factory=list)
 
     def add(self, condition: str, *params: Any) -> "Scope":
         self.where.append(condition)
@@ -38,6 +41,11 @@ class Scope:
 
     def sql(self) -> str:
         return " AND ".join(self.where) or "TRUE"
+
+    def base_part(self) -> tuple[list[str], list[Any]]:
+        """The conditions that pick the collection, and their parameters."""
+        where = self.where[: self.base]
+        return where, self.params[: sum(condition.count("%s") for condition in where)]
 
 
 def db_uuid(value: uuid.UUID | str) -> Any:
@@ -60,6 +68,42 @@ def scope_for(
     scope = Scope(table)
     scope.add("t.organization_id = %s", db_uuid(organization_id)).add("t.agent_id = %s", db_uuid(agent_id))
     scope.base = 2
+    scope.collections = [db_uuid(agent_id)]
+    return add_dates(scope, start, end)
+
+
+def scope_for_collections(
+    table: str,
+    *,
+    organization_id: uuid.UUID,
+    agent_ids: list[uuid.UUID] | None = None,
+    archive_ids: list[uuid.UUID] | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> Scope:
+    """Rows of the organization that belong to any of the agents or (in a table with `archive_id`) any of the
+    shared archives; with neither given (None), every row of the organization. An agent with no archives is
+    exactly `scope_for`."""
+    if agent_ids is not None and len(agent_ids) == 1 and not archive_ids:
+        return scope_for(table, organization_id=organization_id, agent_id=agent_ids[0], start=start, end=end)
+    scope = Scope(table)
+    scope.add("t.organization_id = %s", db_uuid(organization_id))
+    if agent_ids is None and archive_ids is None:
+        scope.base = 1
+        return add_dates(scope, start, end)
+    keys = [db_uuid(pk) for pk in agent_ids or []] + [db_uuid(pk) for pk in archive_ids or []]
+    parts = []
+    if agent_ids:
+        parts.append("t.agent_id IN (" + ", ".join(["%s"] * len(agent_ids)) + ")")
+    if archive_ids:
+        parts.append("t.archive_id IN (" + ", ".join(["%s"] * len(archive_ids)) + ")")
+    scope.add("(" + (" OR ".join(parts) or "FALSE") + ")", *keys)
+    scope.base = 2
+    scope.collections = keys
+    return add_dates(scope, start, end)
+
+
+def add_dates(scope: Scope, start: dt.datetime | None, end: dt.datetime | None) -> Scope:
     if start is not None:
         scope.add("t.created_at >= %s", db_datetime(start))
     if end is not None:
@@ -105,7 +149,7 @@ class _Expiring(Generic[V]):
 def _collection(scope: Scope) -> tuple[tuple[Any, ...], str, list[Any]]:
     """The collection a scope searches (its first `scope.base` conditions: the agent): a cache key, its SQL
     condition and parameters."""
-    where, params = scope.where[: scope.base], scope.params[: scope.base]
+    where, params = scope.base_part()
     return (connection.alias, scope.table, *where, *map(str, params)), " AND ".join(where) or "TRUE", params
 
 

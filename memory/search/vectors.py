@@ -22,27 +22,28 @@ logger = logging.getLogger(__name__)
 V = TypeVar("V")
 
 
-# SQLite: each agent's vectors as one float32 matrix (with the rows' ids and rowids), kept between searches while
-# the agent's version (bumped by triggers on every insert, delete and embedding write, from any process) is unchanged.
+# SQLite: each collection's vectors (an agent's, with those of the shared archives it searches) as one float32
+# matrix (with the rows' ids and rowids), kept between searches while the versions of the agent and the archives
+# (bumped by triggers on every insert, delete and embedding write, from any process) are unchanged.
 _matrix_cache: dict[tuple[Any, ...], tuple[Any, list[Any], Any, Vector]] = {}
 _MATRIX_CACHE_ROWS = 2_000_000
 
 
 def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Any, Vector]:
-    base_where = " AND ".join(scope.where[: scope.base]) or "TRUE"
-    base_params = scope.params[: scope.base]
-    condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {base_where}"
+    base, base_params = scope.base_part()
+    condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {' AND '.join(base) or 'TRUE'}"
     params = [dim, model, *base_params]
-    agents = [p for w, p in zip(scope.where[: scope.base], base_params, strict=True) if w == "t.agent_id = %s"]
     key = (connection.alias, scope.table, condition, *map(str, params))
     with connection.cursor() as cursor:
         version = None
-        if agents:  # a scope without an agent is never cached
+        if scope.collections:  # a scope without a collection (an organization-wide search) is never cached
+            marks = ", ".join(["%s"] * len(scope.collections))
             cursor.execute(
-                f"SELECT version FROM {ddl.VERSION_TABLE} WHERE tbl = %s AND agent_id = %s", [scope.table, agents[0]]
+                f"SELECT agent_id, version FROM {ddl.VERSION_TABLE} WHERE tbl = %s AND agent_id IN ({marks})",
+                [scope.table, *scope.collections],
             )
-            row = cursor.fetchone()
-            version = (row[0] if row is not None else None,)
+            versions = dict(cursor.fetchall())
+            version = tuple(versions.get(pk) for pk in scope.collections)
             cached = _matrix_cache.get(key)
             if cached is not None and cached[0] == version:
                 return cached[1], cached[2], cached[3]

@@ -9,6 +9,7 @@ from typing import Any, cast
 from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import F, Field, Model
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from memory.ddl import ensure_vector_index
@@ -32,10 +33,13 @@ def _model(label: str) -> type[Model]:
 
 def rows_embed(*, label: str, ids: list[str]) -> int:
     """Embed the rows `ids` of `label` that are not yet embedded from their current text with their agent's
-    current model. Returns how many rows were written. Idempotent; rows that are gone are skipped."""
+    current model (a shared archive's passage: the archive's). Returns how many rows were written. Idempotent;
+    rows that are gone are skipped."""
     model_cls = _model(label)
+    # A shared archive's passage (no agent) is embedded with the archive's model.
+    owner = Coalesce("agent__embedding", "archive__embedding") if label == PASSAGES else F("agent__embedding")
     rows = model_cls._default_manager.filter(pk__in=ids).values_list(
-        "id", "text", "embedding_hash", "agent__embedding", "organization_id", "agent_id"
+        "id", "text", "embedding_hash", owner, "organization_id", "agent_id"
     )
     todo: dict[str, list[tuple[Any, str, str]]] = defaultdict(list)
     owners: dict[Any, tuple[Any, Any]] = {}

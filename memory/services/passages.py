@@ -1,17 +1,17 @@
-"""Archival memory writes. Passages belong to one agent; search lives in memory.search.
+"""Archival memory writes. A passage belongs to one agent or to one shared archive; search lives in memory.search.
 
 A passage is findable by text (and so by hybrid search) as soon as its insert commits, and by meaning once it is
 embedded with its agent's embedding model (memory.services.embedding_dispatch.embed_after_commit)."""
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from memory.models import Passage
+from memory.models import Archive, Passage
 from memory.services.embedding_dispatch import embed_after_commit
 from memory.services.embeddings import PASSAGES
 from memory.types import AgentLike
@@ -50,17 +50,27 @@ def _clean(item: object) -> PassageInput:
 
 @transaction.atomic
 def passage_insert_many(
-    *, agent: AgentLike, items: list[PassageInput], created_by_id: int | None = None
+    *,
+    agent: AgentLike | None = None,
+    archive: Archive | None = None,
+    items: list[PassageInput],
+    created_by_id: int | None = None,
 ) -> list[Passage]:
-    """Validate everything first, then write all or nothing. Embedding happens after commit."""
+    """Into an agent's own archival memory or a shared archive (exactly one). Validate everything first, then
+    write all or nothing, in the given order (equal times keep it: ids are time-ordered). Embedding happens after
+    commit."""
+    if (agent is None) == (archive is None):
+        raise ValueError("passages go to exactly one of an agent or an archive")
+    owner: AgentLike | Archive = agent if agent is not None else cast(Archive, archive)
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
         raise ValidationError({"items": f"must be a list of 1 to {MAX_BATCH_ITEMS} passages"})
     cleaned = [_clean(item) for item in items]
     now = timezone.now()
     rows = [
         Passage(
-            organization_id=agent.organization_id,
-            agent_id=agent.id,
+            organization_id=owner.organization_id,
+            agent_id=agent.id if agent is not None else None,
+            archive_id=archive.id if archive is not None else None,
             text=item.text,
             tags=sorted(set(item.tags)),
             metadata=item.metadata,
@@ -76,7 +86,8 @@ def passage_insert_many(
 
 def passage_insert(
     *,
-    agent: AgentLike,
+    agent: AgentLike | None = None,
+    archive: Archive | None = None,
     text: str,
     tags: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
@@ -89,7 +100,7 @@ def passage_insert(
         metadata={} if metadata is None else metadata,
         created_at=created_at,
     )
-    return passage_insert_many(agent=agent, items=[item], created_by_id=created_by_id)[0]
+    return passage_insert_many(agent=agent, archive=archive, items=[item], created_by_id=created_by_id)[0]
 
 
 def passage_delete(*, passage: Passage) -> None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from memory.models import EmbeddingUsage
 
 
-def embedding_usage_add(*, organization_id: uuid.UUID, agent_id: uuid.UUID, model: str, texts: int) -> None:
+def embedding_usage_add(*, organization_id: uuid.UUID, agent_id: uuid.UUID | None, model: str, texts: int) -> None:
     """Add one batch of `texts` to today's (UTC) count: a conditional UPDATE, or the day's first row."""
     day = timezone.now().astimezone(dt.UTC).date()
     key = {"organization_id": organization_id, "agent_id": agent_id, "day": day, "model": model}

@@ -11,6 +11,7 @@ from agents.services.tools import tool_create
 from agents.tools.mcp.client import RemoteTool
 from api.views.meta import provider_to_wire
 from lib.ids import parse_id, public_id
+from memory.services.archives import archive_attach, archive_create
 from memory.services.blocks import block_create
 from memory.services.passages import passage_insert
 from tests import factories
@@ -38,6 +39,9 @@ def world(user: Any, fake_llm: FakeLLM) -> dict[str, str]:
     run = factories.send(user, agent, "hi")
     step = Step.objects.get(run=run)
     passage = passage_insert(agent=agent, text="a fact")
+    archive = archive_create(actor=user, name=f"{user.username}-archive")
+    archive_attach(archive=archive, agent=agent)
+    passage_insert(archive=archive, text="a shared fact")
     message = Message.objects.get(run=run, role="user")
     identity = identity_create(
         actor=user, identifier_key=f"{user.username}-user", name=user.username, identity_type="user"
@@ -63,6 +67,7 @@ def world(user: Any, fake_llm: FakeLLM) -> dict[str, str]:
         "identity_id": public_id("identity", identity.id),
         "conversation_id": public_id("conv", conversation_create(actor=user, agent=agent, summary="a thread").id),
         "provider_id": provider_to_wire("openai")["id"],
+        "archive_id": public_id("archive", archive.id),
         "block_label": "human",
         "tool_name": "conversation_search",
     }

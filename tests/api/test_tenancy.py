@@ -52,6 +52,7 @@ def test_the_route_table_is_covered() -> None:
         "mcp_tool_id",
         "conversation_id",
         "provider_id",
+        "archive_id",
     }
     assert len(api_routes()) >= 45
 

@@ -14,6 +14,7 @@ from tests.api.conftest import TOOL_SOURCE
 COMPONENTS = {
     "BlockOutput": types.BlockResponseWire,
     "PassageSchema": types.PassageWire,
+    "ArchiveSchema": types.ArchiveWire,
     "AgentStateSchema": types.AgentStateWire,
     "RunSchema": types.RunWire,
     "StepSchema": types.StepWire,

@@ -85,3 +85,32 @@ def test_it_sends_no_integer_user_key_in_created_by_id(alice: Any, alice_api: AP
     for created_by in (block["created_by_id"], block["last_updated_by_id"], agent["created_by_id"]):
         assert created_by == user_public_id(alice.pk)
         uuid.UUID(created_by.removeprefix("user-"))  # Letta's `user-<uuid>`, not `user-<integer key>`
+
+
+def test_ordered_uuids_increase_in_the_order_they_are_made() -> None:
+    import time
+
+    from lib.ids import ordered_uuid
+
+    made = [ordered_uuid() for _ in range(20_000)]  # many within one millisecond
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert [u.hex for u in made] == sorted(u.hex for u in made)  # SQLite stores them as hex text
+    assert {u.version for u in made} == {7} and {u.variant for u in made} == {uuid.RFC_4122}
+    millis = made[-1].int >> 80
+    assert abs(millis - time.time_ns() // 1_000_000) < 60_000
+
+
+def test_a_forked_child_makes_its_own_ordered_uuids() -> None:
+    from lib.ids import ordered_uuid
+
+    ordered_uuid()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: values of its own, still increasing
+        values = [ordered_uuid() for _ in range(1000)]
+        os.write(write, b"ok" if values == sorted(values) else b"no")
+        os._exit(0)
+    os.close(write)
+    made = [ordered_uuid() for _ in range(1000)]
+    os.waitpid(pid, 0)
+    assert os.read(read, 2) == b"ok" and made == sorted(made)
