@@ -150,6 +150,7 @@ class Tool(models.Model):
     class ToolType(models.TextChoices):
         BUILTIN = "letta_core", "Built-in"
         MEMORY = "letta_memory_core", "Built-in memory"
+        FILES = "letta_files_core", "Built-in files"
         CUSTOM = "custom", "Custom (Python source)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

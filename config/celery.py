@@ -13,6 +13,7 @@ app.conf.task_routes = {
     "agents.*": {"queue": "llm"},
     "memory.embed_*": {"queue": "embeddings"},
     "memory.reembed_*": {"queue": "embeddings"},
+    "files.*": {"queue": "embeddings"},
 }
 app.autodiscover_tasks()  # memory.tasks
 # The run task lives with the runtime; its name (agents.run_agent) and route are unchanged.

@@ -9,7 +9,21 @@ from typing import Literal, get_args
 from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import NotFound
 
-IdPrefix = Literal["agent", "agent-env", "block", "identity", "message", "passage", "run", "step", "tool", "user"]
+IdPrefix = Literal[
+    "agent",
+    "agent-env",
+    "block",
+    "file",
+    "file_agent",
+    "identity",
+    "message",
+    "passage",
+    "run",
+    "source",
+    "step",
+    "tool",
+    "user",
+]
 PREFIXES: tuple[IdPrefix, ...] = get_args(IdPrefix)
 
 

@@ -15,8 +15,9 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 TEXT_CONFIG = "english"
 FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"
-# Tables with search columns; ensure_search_schema keeps them indexed.
-SEARCH_TABLES = ("memory_passage", "agents_message")
+# Tables with search columns and the column naming each row's collection (the scope a search's cache and BM25
+# statistics are kept per); ensure_search_schema keeps them indexed.
+SEARCH_TABLES = {"memory_passage": "agent_id", "agents_message": "agent_id", "files_filechunk": "folder_id"}
 _known_vector_indexes: set[tuple[str, str, int]] = set()
 VERSION_TABLE = "engram_search_version"
 
@@ -39,9 +40,11 @@ def _sqlite_trigger_sql(table: str) -> list[str]:
 
 
 def _sqlite_version_trigger_sql(table: str) -> list[str]:
+    column = SEARCH_TABLES.get(table, "agent_id")
+
     def bump(row: str) -> str:
         return (
-            f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) VALUES ('{table}', {row}.agent_id, 1) "
+            f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) VALUES ('{table}', {row}.{column}, 1) "
             "ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1;"
         )
 
@@ -49,18 +52,20 @@ def _sqlite_version_trigger_sql(table: str) -> list[str]:
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ai AFTER INSERT ON {table} BEGIN {bump('new')} END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ad AFTER DELETE ON {table} BEGIN {bump('old')} END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_au AFTER UPDATE OF embedding, embedding_model, embedding_dim, "
-        f"agent_id ON {table} BEGIN {bump('old')} {bump('new')} END",
+        f"{column} ON {table} BEGIN {bump('old')} {bump('new')} END",
     ]
 
 
 def _sqlite_version_sql(table: str) -> list[str]:
-    """The version table, its triggers on `table`, and a fresh version for every agent of `table` (so no cache
-    built before the triggers existed stays valid)."""
+    """The version table, its triggers on `table`, and a fresh version for every agent (collection) of `table` (so
+    no cache built before the triggers existed stays valid). The `agent_id` column of the version table holds the
+    id of the table's collection column (SEARCH_TABLES)."""
+    column = SEARCH_TABLES.get(table, "agent_id")
     return [
         f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (tbl TEXT NOT NULL, agent_id TEXT NOT NULL, "
         "version INTEGER NOT NULL, PRIMARY KEY (tbl, agent_id)) WITHOUT ROWID",
         *_sqlite_version_trigger_sql(table),
-        f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) SELECT DISTINCT '{table}', agent_id, 1 FROM {table} "
+        f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) SELECT DISTINCT '{table}', {column}, 1 FROM {table} "
         "WHERE TRUE ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1",
     ]
 

@@ -18,4 +18,5 @@ api_patterns: list[URLPattern | URLResolver] = [
     ),
     path("", include("api.urls.memory")),
     path("", include("api.urls.agents")),
+    path("", include("api.urls.files")),
 ]

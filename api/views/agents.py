@@ -29,6 +29,7 @@ from api.lookups import agent_or_404, bare_ids, present
 from api.pagination import CursorParams, cursor_id, paginate
 from api.schemas import AgentStateSchema, ContextWindowSchema, MemorySchema
 from api.wire import context_window_overview
+from files.models import AgentFolder
 from lib.ids import parse_id
 from lib.providers import api_base_allowed
 from memory.models import Block
@@ -42,6 +43,7 @@ def agents_with_relations(qs: QuerySet[Agent]) -> QuerySet[Agent]:
         Prefetch("tools", queryset=Tool.objects.order_by("name")),
         Prefetch("tag_rows", queryset=AgentTag.objects.order_by("tag")),
         "secret_rows",
+        Prefetch("folder_links", queryset=AgentFolder.objects.select_related("folder").order_by("created_at", "id")),
         Prefetch(
             "identities",
             queryset=Identity.objects.order_by("created_at", "id").prefetch_related("agent_links", "block_links"),

@@ -26,6 +26,7 @@ V = TypeVar("V")
 # the agent's version (bumped by triggers on every insert, delete and embedding write, from any process) is unchanged.
 _matrix_cache: dict[tuple[Any, ...], tuple[Any, list[Any], Any, Vector]] = {}
 _MATRIX_CACHE_ROWS = 2_000_000
+_COLLECTION_CONDITIONS = ("t.agent_id = %s", "t.folder_id = %s")
 
 
 def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Any, Vector]:
@@ -33,7 +34,9 @@ def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Any, 
     base_params = scope.params[: scope.base]
     condition = f"t.embedding_dim = %s AND t.embedding_model = %s AND {base_where}"
     params = [dim, model, *base_params]
-    agents = [p for w, p in zip(scope.where[: scope.base], base_params, strict=True) if w == "t.agent_id = %s"]
+    agents = [  # the collection whose version (memory.ddl) the cache is kept against: an agent, or a folder
+        p for w, p in zip(scope.where[: scope.base], base_params, strict=True) if w in _COLLECTION_CONDITIONS
+    ]
     key = (connection.alias, scope.table, condition, *map(str, params))
     with connection.cursor() as cursor:
         version = None
