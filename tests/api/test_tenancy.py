@@ -48,6 +48,9 @@ def test_the_route_table_is_covered() -> None:
         "message_id",
         "tool_name",
         "identity_id",
+        "folder_id",
+        "folder_name",
+        "file_id",
     }
     assert len(api_routes()) >= 45
 
