@@ -10,6 +10,7 @@ from agents.models import Agent, AgentType, Tool
 from agents.services.agents import agent_create
 from agents.services.messages import message_create_many
 from api.agent_files.common import COPY_SUFFIX, JSON, MAX_AGENTS, MAX_BLOCKS, MAX_NAME_CHARS, MAX_TOOLS
+from api.agent_files.folders import agent_folders_import, folders_import
 from api.agent_files.parse import (
     ImportOptions,
     _at,
@@ -76,6 +77,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
             actor=actor, org_id=org_id, entry=entry, path=f"tools[{i}]", override=options.override_existing_tools
         )
 
+    folders, files = folders_import(organization_id=org_id, created_by_id=actor.pk, data=data)
     created: list[Agent] = []
     for index, raw in enumerate(agents):
         path = f"agents[{index}]"
@@ -121,6 +123,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 timezone=_str(entry.get("timezone"), f"{path}.timezone"),
                 secrets={**carried, **(options.secrets or {})},
             )
+        agent_folders_import(agent=agent, entry=entry, path=path, folders=folders, files=files)
         summary = _str(ext.get("summary"), f"{path}.engram.summary")
         if summary:
             Agent.objects.filter(pk=agent.pk).update(summary=summary)

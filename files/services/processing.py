@@ -69,13 +69,18 @@ def file_process(*, file_id: str) -> str:
     if claimed != 1:
         return ""
     row = File.objects.select_related("folder").filter(pk=file_id).only(
-        "id", "file_name", "raw", "created_at", "organization_id", "folder_id", "folder__embedding",
+        "id", "file_name", "raw", "content", "created_at", "organization_id", "folder_id", "folder__embedding",
         "folder__embedding_chunk_size",
     ).first()  # fmt: skip
     if row is None:
         return ""
     try:
-        text = parsing.extract_text(row.file_name, bytes(row.raw or b""), max_chars=settings.ENGRAM_FILE_MAX_TEXT_CHARS)
+        if row.raw is None and row.content:  # text carried by an agent file: already extracted
+            text = row.content
+        else:
+            text = parsing.extract_text(
+                row.file_name, bytes(row.raw or b""), max_chars=settings.ENGRAM_FILE_MAX_TEXT_CHARS
+            )
     except parsing.ParseError as exc:
         _fail(row.id, f"{row.file_name}: {exc}")
         return File.Status.ERROR
