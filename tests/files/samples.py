@@ -69,7 +69,8 @@ def make_docx(paragraphs: list[tuple[str, str]], *, document_xml: bytes | None =
             + f"<w:r><w:t>{text}</w:t></w:r></w:p>"
             for style, text in paragraphs
         )
-        document_xml = f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W}"><w:body>{body}</w:body></w:document>'.encode()
+        head = f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W}">'
+        document_xml = f"{head}<w:body>{body}</w:body></w:document>".encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", _DOCX_TYPES)
