@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from files import chunking, parsing
+from files.events import publish_file_status
 from files.models import File, FileChunk
 from lib.background import Worker
 from memory.ddl import ensure_vector_index
@@ -54,12 +55,13 @@ def _process_in_thread(file_id: str) -> None:
         connection.close()
 
 
-def _fail(file_id: Any, reason: str) -> None:
+def _fail(row: File, reason: str) -> None:
     with transaction.atomic():
-        FileChunk.objects.filter(file_id=file_id).delete()
-        File.objects.filter(pk=file_id).exclude(status=File.Status.COMPLETED).update(
+        FileChunk.objects.filter(file_id=row.id).delete()
+        File.objects.filter(pk=row.id).exclude(status=File.Status.COMPLETED).update(
             status=File.Status.ERROR, error_message=reason[:2000], raw=None
         )
+    publish_file_status(file_id=row.id, folder_id=row.folder_id, status=File.Status.ERROR)
 
 
 def file_process(*, file_id: str) -> str:
@@ -82,22 +84,25 @@ def file_process(*, file_id: str) -> str:
                 row.file_name, bytes(row.raw or b""), max_chars=settings.ENGRAM_FILE_MAX_TEXT_CHARS
             )
     except parsing.ParseError as exc:
-        _fail(row.id, f"{row.file_name}: {exc}")
+        _fail(row, f"{row.file_name}: {exc}")
         return File.Status.ERROR
     except Exception as exc:  # a parser bug must not leave the file parsing forever
         logger.exception("parsing %s failed", row.id)
-        _fail(row.id, f"{row.file_name}: the file could not be parsed ({type(exc).__name__})")
+        _fail(row, f"{row.file_name}: the file could not be parsed ({type(exc).__name__})")
         return File.Status.ERROR
     model = resolve_model(row.folder.embedding)
     chunks = chunking.chunk_text(text, chunking.chunk_chars(model, row.folder.embedding_chunk_size))
     if not chunks:
-        _fail(row.id, f"{row.file_name}: no text could be extracted from the file")
+        _fail(row, f"{row.file_name}: no text could be extracted from the file")
         return File.Status.ERROR
     updated = File.objects.filter(pk=row.id, status=File.Status.PARSING).update(
         status=File.Status.EMBEDDING, content=text, raw=None, total_chunks=len(chunks), chunks_embedded=0
     )
     if updated != 1:
         return ""
+    publish_file_status(
+        file_id=row.id, folder_id=row.folder_id, status=File.Status.EMBEDDING, done=0, total=len(chunks)
+    )
     vectors: list[Any] = []
     try:
         for begin in range(0, len(chunks), EMBED_BATCH):
@@ -106,8 +111,11 @@ def file_process(*, file_id: str) -> str:
             done = begin + len(batch)
             if File.objects.filter(pk=row.id, status=File.Status.EMBEDDING).update(chunks_embedded=done) != 1:
                 return ""  # deleted (or replaced) meanwhile
+            publish_file_status(
+                file_id=row.id, folder_id=row.folder_id, status=File.Status.EMBEDDING, done=done, total=len(chunks)
+            )
     except EmbeddingError as exc:
-        _fail(row.id, f"{row.file_name}: embedding failed: {exc}")
+        _fail(row, f"{row.file_name}: embedding failed: {exc}")
         return File.Status.ERROR
     dim = int(vectors[0].shape[0])
     ensure_vector_index(FileChunk._meta.db_table, dim)
@@ -140,4 +148,7 @@ def file_process(*, file_id: str) -> str:
             ],
             batch_size=500,
         )
+    publish_file_status(
+        file_id=row.id, folder_id=row.folder_id, status=File.Status.COMPLETED, done=len(chunks), total=len(chunks)
+    )
     return File.Status.COMPLETED

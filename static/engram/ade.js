@@ -10,6 +10,7 @@
     "agent.run_status": "engram:run",
     "agent.step": "engram:step",
     "agent.compaction": "engram:compaction",
+    "agent.files": "engram:files",
   };
 
   function setLive(state, text) {
