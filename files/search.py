@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from files.models import File, FileChunk
 from files.selectors import agent_file_views
-from files.windows import display_name
+from files.windows import display_name, files_touch
 from memory.embeddings import EmbeddingError
 from memory.search import Fusion, Scope, SearchMode, db_uuid, ranked_ids, validate_query
 
@@ -65,6 +65,7 @@ def grep(
     )
     contents = dict(File.objects.filter(pk__in=[v.file_id for v in views]).values_list("id", "content"))
     matches: list[GrepMatch] = []
+    touched: list[uuid.UUID] = []
     total = 0
     files = 0
     for view in views:
@@ -84,6 +85,9 @@ def grep(
                 )
             total += 1
         files += hit_in_file
+        if hit_in_file:
+            touched.append(view.id)
+    files_touch(view_ids=touched)  # Letta's last_accessed_at: open, close and search tools count as access
     return GrepResult(matches=matches, total=total, files=files, offset=offset)
 
 
@@ -128,6 +132,8 @@ def semantic_search(
     ranked.sort(key=lambda item: -item[1])
     ranked = ranked[:limit]
     rows = FileChunk.objects.defer("embedding").in_bulk([pk for pk, _ in ranked])
+    hit_files = {row.file_id for row in rows.values()}
+    files_touch(view_ids=[v.id for v in views if v.file_id in hit_files])
     return [
         ChunkHit(chunk=rows[pk], file_name=names.get(rows[pk].file_id, ""), score=score)
         for pk, score in ranked

@@ -56,12 +56,5 @@ def agent_file_views(*, agent_id: uuid.UUID, organization_id: uuid.UUID) -> Quer
     )
 
 
-def folder_file_counts(*, folder_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    from django.db.models import Count
-
-    rows = File.objects.filter(folder_id__in=folder_ids).values("folder_id").annotate(n=Count("id"))
-    return {row["folder_id"]: row["n"] for row in rows}
-
-
 def folder_chunks(*, actor: User, folder_id: uuid.UUID) -> QuerySet[FileChunk]:
     return FileChunk.objects.filter(organization_id=organization_id_for(actor), folder_id=folder_id).defer("embedding")

@@ -1,8 +1,6 @@
 """Folders on agents: attaching one also attaches the file tools (open_files, grep_files, semantic_search_files),
 and detaching the last one removes them, as Letta does. The files app keeps the folders and the agent's views."""
 
-import uuid
-
 from django.db import transaction
 
 from agents.models import Agent, AgentTool
@@ -39,7 +37,3 @@ def agent_folders_set(*, agent: Agent, folders: list[Folder]) -> None:
         agent_folder_detach(agent=agent, folder=link.folder)
     for folder in folders:
         agent_folder_attach(agent=agent, folder=folder)
-
-
-def agents_with_folder(*, folder_id: uuid.UUID) -> list[uuid.UUID]:
-    return list(AgentFolder.objects.filter(folder_id=folder_id).values_list("agent_id", flat=True))

@@ -3,6 +3,7 @@ passages (the files' chunks)."""
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Sum
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -199,8 +200,6 @@ class FolderUploadApi(ApiView):
 
 
 def _max_bytes() -> int:
-    from django.conf import settings
-
     return int(settings.ENGRAM_FILE_MAX_BYTES)
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from files.models import AgentFolder, File, FileAgent, FileChunk, Folder
 from lib.text import check_storable, check_text
@@ -137,7 +136,3 @@ def views_for_new_file(*, file: File) -> None:
         ],
         ignore_conflicts=True,
     )
-
-
-def touch(view: FileAgent) -> None:
-    view.last_accessed_at = timezone.now()
