@@ -45,3 +45,11 @@ def start_run_sweeper(**kwargs: Any) -> None:
     from agents.runtime.dispatch import runs_sweeper_start
 
     runs_sweeper_start()
+
+
+@worker_ready.connect
+def resume_lost_files(**kwargs: Any) -> None:
+    """Files whose processing a dead worker left half-way are started again (files.services.processing)."""
+    from files.services.processing import files_resume_stale
+
+    files_resume_stale()

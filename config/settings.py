@@ -293,6 +293,8 @@ ENGRAM_FILE_MAX_BYTES = env_int("ENGRAM_FILE_MAX_BYTES", 8 * 1024 * 1024, minimu
 ENGRAM_FILE_MAX_TEXT_CHARS = env_int("ENGRAM_FILE_MAX_TEXT_CHARS", 20 * 1024 * 1024, minimum=1_000)
 ENGRAM_FILES_MAX_OPEN = env_int("ENGRAM_FILES_MAX_OPEN", 5, minimum=1, maximum=100)
 ENGRAM_FILE_VIEW_CHARS = env_int("ENGRAM_FILE_VIEW_CHARS", 15_000, minimum=500)
+# A file processing that made no progress for this long is taken to be lost and started again.
+ENGRAM_FILE_STALE_SECONDS = env_int("ENGRAM_FILE_STALE_SECONDS", 900, minimum=60)
 # PostgreSQL: every this many passages or messages a process writes, it analyzes their table (memory/statistics.py);
 # 0 leaves statistics to autovacuum.
 ENGRAM_ANALYZE_AFTER_ROWS = env_int("ENGRAM_ANALYZE_AFTER_ROWS", 10_000, minimum=0)

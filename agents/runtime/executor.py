@@ -46,10 +46,12 @@ def _sweep_every(pool: ThreadPoolExecutor) -> None:
 
 def _sweep() -> None:
     from agents.runtime.dispatch import runs_sweep
+    from files.services.processing import files_resume_stale
 
     close_old_connections()
     try:
         runs_sweep()
+        files_resume_stale()  # the same periodic sweep finds file processing a stopped process left behind
     except Exception:
         logger.exception("sweeping for lost run dispatches failed")
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
 
 from files import chunking, parsing
 from files.events import publish_file_status
@@ -67,7 +68,9 @@ def _fail(row: File, reason: str) -> None:
 def file_process(*, file_id: str) -> str:
     """Process one pending file; returns its final status ('' when it is gone or not pending: a redelivered task
     is a no-op). Errors of the file (unparseable, no text, embedding failure) end in status `error`."""
-    claimed = File.objects.filter(pk=file_id, status=File.Status.PENDING).update(status=File.Status.PARSING)
+    claimed = File.objects.filter(pk=file_id, status=File.Status.PENDING).update(
+        status=File.Status.PARSING, updated_at=timezone.now()
+    )
     if claimed != 1:
         return ""
     row = File.objects.select_related("folder").filter(pk=file_id).only(
@@ -96,7 +99,12 @@ def file_process(*, file_id: str) -> str:
         _fail(row, f"{row.file_name}: no text could be extracted from the file")
         return File.Status.ERROR
     updated = File.objects.filter(pk=row.id, status=File.Status.PARSING).update(
-        status=File.Status.EMBEDDING, content=text, raw=None, total_chunks=len(chunks), chunks_embedded=0
+        status=File.Status.EMBEDDING,
+        content=text,
+        raw=None,
+        total_chunks=len(chunks),
+        chunks_embedded=0,
+        updated_at=timezone.now(),
     )
     if updated != 1:
         return ""
@@ -109,7 +117,12 @@ def file_process(*, file_id: str) -> str:
             batch = chunks[begin : begin + EMBED_BATCH]
             vectors.extend(embed_texts(model, [chunk.text for chunk in batch]))
             done = begin + len(batch)
-            if File.objects.filter(pk=row.id, status=File.Status.EMBEDDING).update(chunks_embedded=done) != 1:
+            if (
+                File.objects.filter(pk=row.id, status=File.Status.EMBEDDING).update(
+                    chunks_embedded=done, updated_at=timezone.now()
+                )
+                != 1
+            ):
                 return ""  # deleted (or replaced) meanwhile
             publish_file_status(
                 file_id=row.id, folder_id=row.folder_id, status=File.Status.EMBEDDING, done=done, total=len(chunks)
@@ -152,3 +165,25 @@ def file_process(*, file_id: str) -> str:
         file_id=row.id, folder_id=row.folder_id, status=File.Status.COMPLETED, done=len(chunks), total=len(chunks)
     )
     return File.Status.COMPLETED
+
+
+BUSY = (File.Status.PENDING, File.Status.PARSING, File.Status.EMBEDDING)
+
+
+def files_resume_stale() -> int:
+    """Files whose processing was lost (a worker died mid-way, a process stopped with files in its queue): pending,
+    parsing or embedding and untouched for ENGRAM_FILE_STALE_SECONDS go back to pending and are dispatched again,
+    each by one sweeper only (a conditional UPDATE). Run by every Celery worker at start and by the in-process run
+    pool's sweep. Returns how many were resumed."""
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.ENGRAM_FILE_STALE_SECONDS)
+    resumed = 0
+    stale = File.objects.filter(status__in=BUSY, updated_at__lt=cutoff).values_list("id", "status", "updated_at")
+    for pk, status, updated_at in stale[:1000]:
+        if File.objects.filter(pk=pk, status=status, updated_at=updated_at).update(
+            status=File.Status.PENDING, chunks_embedded=None, updated_at=timezone.now()
+        ):
+            process_after_commit(file_id=pk)
+            resumed += 1
+    if resumed:
+        logger.warning("resumed the processing of %d files whose worker was lost", resumed)
+    return resumed

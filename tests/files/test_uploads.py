@@ -172,3 +172,24 @@ def test_folder_names_are_unique_per_organization(alice_api: APIClient, charlie_
     assert charlie_api.post("/v1/folders/", {"name": "shared-name"}, format="json").status_code == 200
     bad = alice_api.post("/v1/folders/", {"name": "x", "embedding_chunk_size": 5}, format="json")
     assert bad.status_code == 422 and "embedding_chunk_size" in bad.json()["detail"]
+
+
+def test_a_file_whose_worker_was_lost_is_processed_again(alice_api: APIClient) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from files.services.processing import files_resume_stale
+
+    folder_id = new_folder(alice_api)
+    lost = upload(alice_api, folder_id, "lost.txt", b"A worker died while this was parsed.").json()
+    fresh = upload(alice_api, folder_id, "fresh.txt", b"Still being parsed right now.").json()
+    lost_id, fresh_id = parse_id("file", lost["id"]), parse_id("file", fresh["id"])
+    # Written by hand: a worker that claimed the files and died (the lost one long ago, the fresh one just now).
+    File.objects.filter(pk=lost_id).update(status="parsing", updated_at=timezone.now() - dt.timedelta(hours=1))
+    File.objects.filter(pk=fresh_id).update(status="parsing", updated_at=timezone.now())
+    assert files_resume_stale() == 1
+    assert File.objects.get(pk=lost_id).status == "pending"
+    assert File.objects.get(pk=fresh_id).status == "parsing"
+    assert file_process(file_id=str(lost_id)) == "completed"
+    assert files_resume_stale() == 0
