@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from files.models import File, FileAgent, Folder
-from files.selectors import agent_file_views
+from files.selectors import agent_file_views, agent_folders
 
 
 class FileNotFoundForAgent(Exception):
@@ -116,8 +116,6 @@ MAX_CLOSED_LISTED = 100
 def render_directories(*, agent_id: uuid.UUID, organization_id: uuid.UUID) -> str:
     """The agent's folders and files as its system message shows them ('' without folders): open files with
     their visible lines, closed ones by name (the first MAX_CLOSED_LISTED)."""
-    from files.selectors import agent_folders
-
     folders = list(agent_folders(agent_id=agent_id, organization_id=organization_id))
     if not folders:
         return ""
