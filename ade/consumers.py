@@ -127,6 +127,7 @@ class AgentConsumer(_GroupConsumer):
     agent_run_status = _GroupConsumer._relay
     agent_block = _GroupConsumer._relay
     agent_compaction = _GroupConsumer._relay
+    agent_files = _GroupConsumer._relay  # files.events: a file of an attached folder changed status or progress
 
 
 class OrganizationConsumer(_GroupConsumer):

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, conversations, dashboard, mcp, memory, usage, workspace
+from ade.views import accounts, agents, conversations, dashboard, files, mcp, memory, usage, workspace
 
 app_name = "ade"
 
@@ -34,6 +34,15 @@ agent_patterns = [
     path("runs/<uuid:run_id>/steps/", workspace.run_steps, name="run-steps"),
     path("runs/<uuid:run_id>/cancel/", workspace.run_cancel_view, name="run-cancel"),
     path("runs/<uuid:run_id>/retry/", workspace.run_retry_view, name="run-retry"),
+    path("files/", files.files_panel, name="files"),
+    path("files/list/", files.files_list, name="files-list"),
+    path("files/folders/new/", files.folder_create_view, name="folder-create"),
+    path("files/folders/attach/", files.folder_attach_view, name="folder-attach"),
+    path("files/folders/<uuid:folder_id>/detach/", files.folder_detach_view, name="folder-detach"),
+    path("files/folders/<uuid:folder_id>/upload/", files.file_upload_view, name="file-upload"),
+    path("files/<uuid:file_id>/preview/", files.file_preview, name="file-preview"),
+    path("files/<uuid:file_id>/close/", files.file_close_view, name="file-close"),
+    path("files/<uuid:file_id>/delete/", files.file_delete_view, name="file-delete"),
     path("tools/attach/", workspace.tool_attach, name="tool-attach"),
     path("tools/<uuid:tool_id>/detach/", workspace.tool_detach, name="tool-detach"),
     path("blocks/attach/", memory.block_attach, name="block-attach"),

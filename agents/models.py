@@ -186,6 +186,7 @@ class Tool(models.Model):
     class ToolType(models.TextChoices):
         BUILTIN = "letta_core", "Built-in"
         MEMORY = "letta_memory_core", "Built-in memory"
+        FILES = "letta_files_core", "Built-in files"
         CUSTOM = "custom", "Custom (Python source)"
         MCP = "external_mcp", "From an MCP server"
 

@@ -19,6 +19,8 @@ from agents.selectors import (
     step_get,
     tool_get,
 )
+from files.models import File, Folder
+from files.selectors import file_get, folder_get
 from lib.ids import IdPrefix, parse_id
 from memory.models import Block
 from memory.selectors import block_get
@@ -43,6 +45,26 @@ def block_or_404(request: Request, block_id: str) -> Block:
         return block_get(actor=api_actor(request), block_id=parse_id("block", block_id))
     except Block.DoesNotExist:
         raise NotFound(f"Block {block_id} not found") from None
+
+
+def folder_or_404(request: Request, folder_id: str) -> Folder:
+    try:
+        return folder_get(actor=api_actor(request), folder_id=parse_id("source", folder_id))
+    except Folder.DoesNotExist:
+        raise NotFound(f"Folder {folder_id} not found") from None
+
+
+def file_or_404(request: Request, file_id: str, *, folder: Folder | None = None, content: bool = False) -> File:
+    """A file of the caller's organization (and of `folder`, when given)."""
+    try:
+        return file_get(
+            actor=api_actor(request),
+            file_id=parse_id("file", file_id),
+            folder_id=folder.id if folder is not None else None,
+            content=content,
+        )
+    except File.DoesNotExist:
+        raise NotFound(f"File {file_id} not found") from None
 
 
 def identity_or_404(request: Request, identity_id: str) -> Identity:

@@ -13,6 +13,7 @@ app.conf.task_routes = {
     "agents.*": {"queue": "llm"},
     "memory.embed_*": {"queue": "embeddings"},
     "memory.reembed_*": {"queue": "embeddings"},
+    "files.*": {"queue": "embeddings"},
 }
 app.autodiscover_tasks()  # memory.tasks
 # The run task lives with the runtime; its name (agents.run_agent) and route are unchanged.
@@ -61,3 +62,11 @@ def start_tracing(**kwargs: Any) -> None:
     from lib.tracing import setup
 
     setup()
+
+
+@worker_ready.connect
+def resume_lost_files(**kwargs: Any) -> None:
+    """Files whose processing a dead worker left half-way are started again (files.services.processing)."""
+    from files.services.processing import files_resume_stale
+
+    files_resume_stale()

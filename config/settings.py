@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "memory",
+    "files",
     "agents",
     "ade",
 ]
@@ -292,6 +293,15 @@ ENGRAM_EMBEDDING_THREADS = env_int("ENGRAM_EMBEDDING_THREADS", 2, minimum=1, max
 ENGRAM_EMBED_INLINE_MAX = env_int("ENGRAM_EMBED_INLINE_MAX", 64, minimum=0)
 # Recall: every new message is embedded in the background so conversation_search also finds it by meaning.
 ENGRAM_EMBED_MESSAGES = env_bool("ENGRAM_EMBED_MESSAGES", True)
+# Folders and files (files/): the largest file an upload may carry, the most text a parsed file may hold (a
+# DOCX or PDF that expands past it is refused), how many files an agent may have open and how many characters of
+# each open file its context window shows.
+ENGRAM_FILE_MAX_BYTES = env_int("ENGRAM_FILE_MAX_BYTES", 8 * 1024 * 1024, minimum=1)
+ENGRAM_FILE_MAX_TEXT_CHARS = env_int("ENGRAM_FILE_MAX_TEXT_CHARS", 20 * 1024 * 1024, minimum=1_000)
+ENGRAM_FILES_MAX_OPEN = env_int("ENGRAM_FILES_MAX_OPEN", 5, minimum=1, maximum=100)
+ENGRAM_FILE_VIEW_CHARS = env_int("ENGRAM_FILE_VIEW_CHARS", 15_000, minimum=500)
+# A file processing that made no progress for this long is taken to be lost and started again.
+ENGRAM_FILE_STALE_SECONDS = env_int("ENGRAM_FILE_STALE_SECONDS", 900, minimum=60)
 # PostgreSQL: every this many passages or messages a process writes, it analyzes their table (memory/statistics.py);
 # 0 leaves statistics to autovacuum.
 ENGRAM_ANALYZE_AFTER_ROWS = env_int("ENGRAM_ANALYZE_AFTER_ROWS", 10_000, minimum=0)

@@ -15,17 +15,19 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 TEXT_CONFIG = "english"
 FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"
-# Tables with search columns; ensure_search_schema keeps them indexed.
-SEARCH_TABLES = ("memory_passage", "agents_message")
+# Tables with search columns and the column naming each row's collection (the scope a search's cache and BM25
+# statistics are kept per); ensure_search_schema keeps them indexed.
+SEARCH_TABLES = {"memory_passage": "agent_id", "agents_message": "agent_id", "files_filechunk": "folder_id"}
 _known_vector_indexes: set[tuple[str, str, int]] = set()
 VERSION_TABLE = "engram_search_version"
 
 
-def collection_key(columns: frozenset[str], row: str) -> str:
-    """What a row is versioned by in VERSION_TABLE (whose `agent_id` column holds any collection's id): its agent,
-    or, in a table with an `archive_id` column, the archive of a row that has no agent (a shared archive's
-    passage). `row` is new, old or a table alias."""
-    return f"coalesce({row}.agent_id, {row}.archive_id)" if "archive_id" in columns else f"{row}.agent_id"
+def collection_key(table: str, columns: frozenset[str], row: str) -> str:
+    """What a row is versioned by in VERSION_TABLE (whose `agent_id` column holds any collection's id): its
+    collection column (SEARCH_TABLES: the agent, or a file chunk's folder), or, in a table with an `archive_id`
+    column, the archive of a row that has no agent (a shared archive's passage). `row` is new, old or a table alias."""
+    column = SEARCH_TABLES.get(table, "agent_id")
+    return f"coalesce({row}.{column}, {row}.archive_id)" if "archive_id" in columns else f"{row}.{column}"
 
 
 def fts_table(table: str) -> str:
@@ -49,28 +51,29 @@ def _sqlite_version_trigger_sql(table: str, columns: frozenset[str]) -> list[str
     def bump(row: str) -> str:
         return (
             f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) "
-            f"VALUES ('{table}', {collection_key(columns, row)}, 1) "
+            f"VALUES ('{table}', {collection_key(table, columns, row)}, 1) "
             "ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1;"
         )
 
+    column = SEARCH_TABLES.get(table, "agent_id")
     return [
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ai AFTER INSERT ON {table} BEGIN {bump('new')} END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_ad AFTER DELETE ON {table} BEGIN {bump('old')} END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_ver_au AFTER UPDATE OF embedding, embedding_model, embedding_dim, "
-        f"{'agent_id, archive_id' if 'archive_id' in columns else 'agent_id'} ON {table} "
+        f"{column + ', archive_id' if 'archive_id' in columns else column} ON {table} "
         f"BEGIN {bump('old')} {bump('new')} END",
     ]
 
 
 def _sqlite_version_sql(table: str, columns: frozenset[str] = frozenset()) -> list[str]:
-    """The version table, its triggers on `table`, and a fresh version for every agent of `table` (so no cache
-    built before the triggers existed stays valid)."""
+    """The version table, its triggers on `table`, and a fresh version for every collection of `table` (so no
+    cache built before the triggers existed stays valid)."""
     return [
         f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (tbl TEXT NOT NULL, agent_id TEXT NOT NULL, "
         "version INTEGER NOT NULL, PRIMARY KEY (tbl, agent_id)) WITHOUT ROWID",
         *_sqlite_version_trigger_sql(table, columns),
         f"INSERT INTO {VERSION_TABLE}(tbl, agent_id, version) "
-        f"SELECT DISTINCT '{table}', {collection_key(columns, 't')}, 1 FROM {table} t "
+        f"SELECT DISTINCT '{table}', {collection_key(table, columns, 't')}, 1 FROM {table} t "
         "WHERE TRUE ON CONFLICT(tbl, agent_id) DO UPDATE SET version = version + 1",
     ]
 

@@ -48,7 +48,7 @@ from memory.selectors_archives import archive_ids_of_agent
 from memory.selectors_passages import embedding_job_latest, passage_filter, passage_queryset
 
 TEMPLATE = "ade/agent_detail.html"
-PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "settings"]
+PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "files", "settings"]
 CHAT_PAGE = 40
 TAIL_LIMIT = 500
 ARCHIVAL_PAGE = 20

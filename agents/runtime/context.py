@@ -25,6 +25,7 @@ from agents.models import Agent, AgentType, Message, MessageRole, StopReason, To
 from agents.runtime import events, llm
 from agents.runtime.history import History
 from agents.tools.validate import parameters_problem
+from files.windows import render_directories
 from memory.models import Block, Passage
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def compile_system(agent: Agent, blocks: list[Block] | None = None, *, store: bo
     if blocks is None:
         blocks = list(agent.blocks.order_by("agentblock__created_at", "agentblock__id"))
     rendered = render_blocks(blocks)
+    directories = render_directories(agent_id=agent.id, organization_id=agent.organization_id)
+    if directories:  # the agent's folders and open files (files.windows): part of the digest, so opening recompiles
+        rendered = f"{rendered}\n\n{directories}"
     digest = hashlib.sha256(f"{agent.system}\x00{rendered}".encode()).hexdigest()
     if not force and digest == agent.compiled_hash and agent.compiled_system:
         return agent.compiled_system

@@ -46,8 +46,15 @@ def _sweep_every(pool: ThreadPoolExecutor) -> None:
 
 def _sweep() -> None:
     from agents.runtime.dispatch import runs_sweep_logged
+    from files.services.processing import files_resume_stale
 
     runs_sweep_logged()
+    try:
+        files_resume_stale()  # the same periodic sweep finds file processing a stopped process left behind
+    except Exception:
+        logger.exception("resuming file processing left behind failed")
+    finally:
+        close_old_connections()
 
 
 def _recover() -> None:

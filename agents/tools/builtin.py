@@ -3,39 +3,20 @@ and their implementations on top of the memory services."""
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from agents.models import Agent, Tool
+from agents.models import Tool
+from agents.tools.base import JSON as JSON
+from agents.tools.base import ToolContext as ToolContext
+from agents.tools.base import ToolError as ToolError
+from agents.tools.base import schema as _schema
+from agents.tools.files import FILE_IMPLEMENTATIONS, FILE_SCHEMAS, FILE_TOOLS
 from memory.models import Block
 from memory.services.blocks import block_update
-
-JSON = dict[str, Any]
-
-
-class ToolError(Exception):
-    """A tool failure the model should read (returned to it as the tool result)."""
-
-
-@dataclass(frozen=True)
-class ToolContext:
-    agent: Agent
-    run_id: uuid.UUID | None
-    step_id: uuid.UUID | None
-
-
-def _schema(name: str, description: str, properties: JSON, required: list[str]) -> JSON:
-    return {
-        "name": name,
-        "description": description,
-        "parameters": {"type": "object", "properties": properties, "required": required},
-    }
-
 
 _LABEL = {"type": "string", "description": "Section of the memory to be edited, identified by its label."}
 
@@ -147,6 +128,7 @@ BUILTIN_SCHEMAS: dict[str, JSON] = {
         },
         ["query"],
     ),
+    **FILE_SCHEMAS,
 }
 
 MEMORY_TOOLS = {"memory_insert", "memory_replace", "memory_rethink", "core_memory_append", "core_memory_replace"}
@@ -155,6 +137,8 @@ BASE_TOOLS_MEMGPT = ["send_message", "core_memory_append", "core_memory_replace"
 
 
 def builtin_tool_type(name: str) -> str:
+    if name in FILE_TOOLS:
+        return Tool.ToolType.FILES
     return Tool.ToolType.MEMORY if name in MEMORY_TOOLS else Tool.ToolType.BUILTIN
 
 
@@ -356,4 +340,5 @@ BUILTIN_IMPLEMENTATIONS: dict[str, Callable[[ToolContext, JSON], str]] = {
     "conversation_search": conversation_search,
     "archival_memory_insert": archival_memory_insert,
     "archival_memory_search": archival_memory_search,
+    **FILE_IMPLEMENTATIONS,
 }

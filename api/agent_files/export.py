@@ -8,6 +8,7 @@ from django.utils import timezone
 from agents.models import Agent, Message, MessageRole
 from api import wire
 from api.agent_files.common import ENGRAM_FORMAT, JSON
+from api.agent_files.folders import folders_export
 from api.agent_files.mcp import servers_to_file
 from api.wire import iso
 from lib.ids import local_id
@@ -135,6 +136,7 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
         for i, t in enumerate(tools)
     ]
     state = wire.agent_state(agent, blocks=blocks, tools=tools, message_ids=[])
+    sources, files, [(source_ids, files_agents)] = folders_export([agent])
     entry = {
         "id": "agent-0",
         "name": agent.name,
@@ -154,11 +156,11 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
         "timezone": agent.timezone,
         "block_ids": [e["id"] for e in block_entries],
         "tool_ids": [e["id"] for e in tool_entries],
-        "source_ids": [],
+        "source_ids": source_ids,
         "folder_ids": None,
         "identity_ids": None,
         "group_ids": [],
-        "files_agents": [],
+        "files_agents": files_agents,
         "memory_blocks": [],
         "tools": [],
         "include_base_tools": False,
@@ -186,8 +188,8 @@ def agent_export(*, agent: Agent, include_messages: bool = True) -> JSON:
         "agents": [entry],
         "groups": [],
         "blocks": block_entries,
-        "files": [],
-        "sources": [],
+        "files": files,
+        "sources": sources,
         "tools": tool_entries,
         "mcp_servers": server_entries,
         "skills": [],

@@ -11,6 +11,7 @@ from agents.services.agents import agent_create
 from agents.services.conversations import conversation_create
 from agents.services.messages import message_create_many
 from api.agent_files.common import COPY_SUFFIX, JSON, MAX_AGENTS, MAX_BLOCKS, MAX_NAME_CHARS, MAX_TOOLS
+from api.agent_files.folders import agent_folders_import, folders_import
 from api.agent_files.mcp import MCP_TOOL_TYPE, mcp_tool_from_file, servers_from_file
 from api.agent_files.parse import (
     ImportOptions,
@@ -130,6 +131,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
             )
         _passages_insert(items=archive_entry.passages, path=f"{path}.passages", actor=actor, archive=archives[local])
 
+    folders, files = folders_import(organization_id=org_id, created_by_id=actor.pk, data=data)
     created: list[Agent] = []
     for index, raw in enumerate(agents):
         path = f"agents[{index}]"
@@ -175,6 +177,7 @@ def agent_import(*, actor: User, data: JSON, options: ImportOptions | None = Non
                 timezone=_str(entry.get("timezone"), f"{path}.timezone"),
                 secrets={**carried, **(options.secrets or {})},
             )
+        agent_folders_import(agent=agent, entry=entry, path=path, folders=folders, files=files)
         summary = _str(ext.get("summary"), f"{path}.engram.summary")
         if summary:
             Agent.objects.filter(pk=agent.pk).update(summary=summary)

@@ -19,4 +19,5 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("api.urls.memory")),
     path("", include("api.urls.agents")),
     path("", include("api.urls.mcp")),
+    path("", include("api.urls.files")),
 ]

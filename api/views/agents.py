@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -23,12 +24,14 @@ from agents.model_settings import (
 from agents.models import Agent, AgentTag, Identity, Tool
 from agents.selectors import agent_list
 from agents.services.agents import agent_create, agent_delete, agent_recompile, agent_update
+from agents.services.folders import agent_folders_set
 from api import wire
 from api.base import ApiView, validated
-from api.lookups import agent_or_404, bare_ids, present
+from api.lookups import agent_or_404, bare_ids, folder_or_404, present
 from api.pagination import CursorParams, cursor_id, paginate
 from api.schemas import AgentStateSchema, ContextWindowSchema, MemorySchema
 from api.wire import context_window_overview
+from files.models import AgentFolder, Folder
 from lib.ids import parse_id
 from lib.providers import api_base_allowed
 from memory.models import Block
@@ -42,11 +45,28 @@ def agents_with_relations(qs: QuerySet[Agent]) -> QuerySet[Agent]:
         Prefetch("tools", queryset=Tool.objects.order_by("name")),
         Prefetch("tag_rows", queryset=AgentTag.objects.order_by("tag")),
         "secret_rows",
+        Prefetch("folder_links", queryset=AgentFolder.objects.select_related("folder").order_by("created_at", "id")),
         Prefetch(
             "identities",
             queryset=Identity.objects.order_by("created_at", "id").prefetch_related("agent_links", "block_links"),
         ),
     )
+
+
+def _folders(request: Request, data: dict[str, Any]) -> list[Folder] | None:
+    """`folder_ids` (or the older `source_ids`) as the caller's folders; None when neither was sent. An id that is
+    not one of the organization's folders is a 422 naming the field."""
+    field = "folder_ids" if data.get("folder_ids") is not None else "source_ids"
+    raws = data.get(field)
+    if raws is None:
+        return None
+    folders = []
+    for raw in raws:
+        try:
+            folders.append(folder_or_404(request, raw))
+        except NotFound:
+            raise serializers.ValidationError({field: f"{raw} is not a folder of this organization"}) from None
+    return folders
 
 
 def agent_response(agent: Agent, *, code: int = status.HTTP_200_OK, loaded: bool = False) -> Response:
@@ -109,6 +129,8 @@ class AgentListCreateApi(ApiView):
         secrets = SecretsField(required=False, allow_null=True)
         tool_exec_environment_variables = SecretsField(required=False, allow_null=True)
         identity_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        folder_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        source_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
 
     class FilterSerializer(CursorParams):
         order = S.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
@@ -148,9 +170,11 @@ class AgentListCreateApi(ApiView):
         return Response([wire.agent_state(a) for a in page])
 
     @extend_schema(operation_id="create_agent", request=InputSerializer, responses={201: AgentStateSchema})
+    @transaction.atomic
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, request.data)
         blocks = [{k: v for k, v in b.items() if v is not None} for b in data.get("memory_blocks") or []]
+        folders = _folders(request, data)
         agent = agent_create(
             actor=api_actor(request),
             name=data.get("name"),
@@ -177,6 +201,8 @@ class AgentListCreateApi(ApiView):
             secrets=_secrets(data),
             identity_ids=bare_ids("identity", data.get("identity_ids"), field="identity_ids"),
         )
+        if folders is not None:
+            agent_folders_set(agent=agent, folders=folders)
         # Letta answers 200 here; the SDKs accept any 2xx.
         return agent_response(agent)
 
@@ -210,6 +236,8 @@ class AgentDetailApi(ApiView):
         tool_exec_environment_variables = SecretsField(required=False, allow_null=True)
         include_base_tool_rules = S.BooleanField(required=False, allow_null=True)
         identity_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        folder_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
+        source_ids = S.ListField(child=S.CharField(), required=False, allow_null=True)
 
     @extend_schema(operation_id="retrieve_agent", responses={200: AgentStateSchema})
     def get(self, request: Request, agent_id: str) -> Response:
@@ -258,7 +286,12 @@ class AgentDetailApi(ApiView):
             changes["identity_ids"] = bare_ids("identity", data["identity_ids"], field="identity_ids")
         changes["secrets"] = _secrets(data)
         changes = {k: v for k, v in changes.items() if v is not None}
-        return agent_response(agent_update(agent=agent, **changes))
+        folders = _folders(request, data)
+        with transaction.atomic():
+            updated = agent_update(agent=agent, **changes)
+            if folders is not None:
+                agent_folders_set(agent=updated, folders=folders)
+        return agent_response(updated)
 
     @extend_schema(operation_id="delete_agent", responses={200: None})
     def delete(self, request: Request, agent_id: str) -> Response:

@@ -110,6 +110,8 @@ def _input_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
             raise S.ValidationError({"input": "give either messages or input, not both"})
         out = []
         for index, item in enumerate(data["messages"]):
+            if not isinstance(item, dict):  # a null item passes the nested serializer (allow_null on the list)
+                raise S.ValidationError({"messages": f"item {index}: must be a message object"})
             if item.get("type") not in (None, "message"):
                 raise S.ValidationError({"messages": f"item {index}: {item['type']} messages are not supported"})
             if item.get("content") is None:

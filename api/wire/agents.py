@@ -21,6 +21,8 @@ from agents.models import (
     Tool,
 )
 from api.wire.blocks import JSON, block_to_wire, iso
+from api.wire.embedding import embedding_config as embedding_config
+from api.wire.files import folder_to_wire
 from api.wire.types import AgentStateWire
 from lib import catalogue, providers
 from lib.crypto import decrypt
@@ -56,21 +58,6 @@ def llm_config(agent: Agent) -> JSON:
         "max_reasoning_tokens": ms.get("max_reasoning_tokens", 0),
         "model_wrapper": None,
         "frequency_penalty": None,
-    }
-
-
-def embedding_config(handle: str) -> JSON | None:
-    if not handle:
-        return None
-    provider, name = catalogue.split_handle(handle)
-    return {
-        "embedding_endpoint_type": catalogue.embedding_endpoint_type(provider),
-        "embedding_endpoint": None if provider == catalogue.LOCAL_PROVIDER else providers.endpoint_public(handle, {}),
-        "embedding_model": name,
-        "embedding_dim": catalogue.embedding_dim(handle),
-        "embedding_chunk_size": 300,
-        "handle": handle,
-        "batch_size": 32,
     }
 
 
@@ -145,6 +132,7 @@ def agent_state(
     secrets = [secret_to_wire(row) for row in sorted(agent.secret_rows.all(), key=lambda row: row.key)]
     memory = memory_to_wire(agent, wire_blocks)
     identities = [identity_to_wire(i) for i in agent.identities.all()]
+    sources = [folder_to_wire(link.folder) for link in agent.folder_links.all()]
     out: AgentStateWire = {
         "id": public_id("agent", agent.id),
         "name": agent.name,
@@ -161,7 +149,7 @@ def agent_state(
         "blocks": wire_blocks,
         "memory": memory,
         "tools": [tool_to_wire(t) for t in tool_rows],
-        "sources": [],
+        "sources": sources,
         "tags": tag_list,
         "tool_rules": list(agent.tool_rules or []),
         "message_ids": [public_id("message", m) for m in message_ids] if message_ids is not None else None,

@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 V = TypeVar("V")
 
 
-# SQLite: each collection's vectors (an agent's, with those of the shared archives it searches) as one float32
-# matrix (with the rows' ids and rowids), kept between searches while the versions of the agent and the archives
+# SQLite: each collection's vectors (an agent's with those of the shared archives it searches, or a folder's) as one
+# float32 matrix (with the rows' ids and rowids), kept between searches while the versions of its collections
 # (bumped by triggers on every insert, delete and embedding write, from any process) are unchanged.
 _matrix_cache: dict[tuple[Any, ...], tuple[Any, list[Any], Any, Vector]] = {}
 _MATRIX_CACHE_ROWS = 2_000_000

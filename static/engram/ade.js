@@ -10,6 +10,7 @@
     "agent.run_status": "engram:run",
     "agent.step": "engram:step",
     "agent.compaction": "engram:compaction",
+    "agent.files": "engram:files",
   };
 
   function setLive(state, text) {
@@ -183,6 +184,77 @@
     if ((status === 403 || status === 409 || status === 422) && e.detail.elt.closest && e.detail.elt.closest("[data-swap-errors]")) {
       e.detail.shouldSwap = true;
       e.detail.isError = false;
+    }
+  });
+
+  // Files panel: each file dropped on (or chosen in) a folder's drop zone is uploaded on its own request, with a
+  // progress bar; when it is stored the list re-fetches itself (and polls while files are processed).
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
+    catch (err) { return ""; }
+  }
+
+  function uploadFiles(zone, files) {
+    var list = document.getElementById("uploads");
+    Array.prototype.forEach.call(files, function (file) {
+      var item = document.createElement("li");
+      var label = document.createElement("span");
+      var bar = document.createElement("progress");
+      var note = document.createElement("span");
+      label.textContent = file.name + " ";
+      bar.max = 100; bar.value = 0;
+      note.className = "muted small";
+      item.append(label, bar, note);
+      if (list) list.prepend(item);
+      if (file.size > parseInt(zone.dataset.maxBytes || "0", 10)) {
+        note.textContent = " too large (at most " + zone.dataset.maxBytes + " bytes)";
+        note.className = "error small"; bar.remove();
+        return;
+      }
+      var form = new FormData();
+      form.append("file", file);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", zone.dataset.uploadUrl);
+      xhr.setRequestHeader("X-CSRFToken", csrfToken());
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
+      });
+      xhr.addEventListener("load", function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
+        if (xhr.status >= 200 && xhr.status < 300) {
+          bar.value = 100; note.textContent = " uploaded, processing…";
+          document.body.dispatchEvent(new CustomEvent("engram:files"));
+        } else {
+          note.textContent = " " + (body.error || ("upload failed (" + xhr.status + ")"));
+          note.className = "error small";
+        }
+      });
+      xhr.addEventListener("error", function () { note.textContent = " upload failed"; note.className = "error small"; });
+      xhr.send(form);
+    });
+  }
+
+  document.addEventListener("dragover", function (e) {
+    var zone = e.target.closest && e.target.closest(".dropzone");
+    if (zone) { e.preventDefault(); zone.classList.add("over"); }
+  });
+  document.addEventListener("dragleave", function (e) {
+    var zone = e.target.closest && e.target.closest(".dropzone");
+    if (zone) zone.classList.remove("over");
+  });
+  document.addEventListener("drop", function (e) {
+    var zone = e.target.closest && e.target.closest(".dropzone");
+    if (!zone) return;
+    e.preventDefault();
+    zone.classList.remove("over");
+    uploadFiles(zone, e.dataTransfer.files);
+  });
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches(".dropzone input[type=file]")) {
+      uploadFiles(t.closest(".dropzone"), t.files);
+      t.value = "";
     }
   });
 

@@ -2,14 +2,19 @@ from typing import Any
 
 import pytest
 
+from accounts.selectors import organization_id_for
 from agents.models import Agent, Message, Step
 from agents.services.agents import agent_create
 from agents.services.conversations import conversation_create
+from agents.services.folders import agent_folder_attach
 from agents.services.identities import identity_create
 from agents.services.mcp import mcp_server_create_offline
 from agents.services.tools import tool_create
 from agents.tools.mcp.client import RemoteTool
 from api.views.meta import provider_to_wire
+from files.services.folders import folder_create
+from files.services.processing import file_process
+from files.services.uploads import file_upload
 from lib.ids import parse_id, public_id
 from memory.services.archives import archive_attach, archive_create
 from memory.services.blocks import block_create
@@ -54,10 +59,17 @@ def world(user: Any, fake_llm: FakeLLM) -> dict[str, str]:
         config={"mcp_server_type": "streamable_http", "server_url": "http://127.0.0.1:9/mcp"},
         tools=[RemoteTool(f"{user.username}_echo", "Echo.", schema)],
     )
+    folder = folder_create(organization_id=organization_id_for(user), name=f"{user.username}-folder")
+    file, _ = file_upload(folder=folder, name="notes.md", data=b"# Notes\n\nA fact worth finding.\n")
+    file_process(file_id=str(file.id))
+    agent_folder_attach(agent=agent, folder=folder)
     return {
         "mcp_server_id": public_id("mcp_server", server.id),
         "mcp_tool_id": public_id("tool", server.tools.get().id),
         "agent_id": public_id("agent", agent.id),
+        "folder_id": public_id("source", folder.id),
+        "folder_name": folder.name,
+        "file_id": public_id("file", file.id),
         "block_id": public_id("block", block.id),
         "tool_id": public_id("tool", tool.id),
         "run_id": public_id("run", run.id),

@@ -53,6 +53,9 @@ def test_the_route_table_is_covered() -> None:
         "conversation_id",
         "provider_id",
         "archive_id",
+        "folder_id",
+        "folder_name",
+        "file_id",
     }
     assert len(api_routes()) >= 45
 

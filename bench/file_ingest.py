@@ -1,0 +1,145 @@
+"""File ingestion and file search: how fast an uploaded file becomes searchable, and semantic_search_files latency.
+
+1. A generated 200-page PDF and a generated 5 MB text file are processed (parse → chunk → embed with the default
+   local model → index) exactly as an upload is: pages/s, chunks/s and seconds until searchable.
+2. semantic_search_files p50/p95 over a folder of --chunks chunks (default 10,000: random unit vectors recorded as
+   the local model's, so no model runs at ingest; the query is embedded inside each timed search, as in
+   production).
+
+    nice python bench/file_ingest.py --db postgres [--pages 200] [--text-mb 5] [--chunks 10000] [--queries 100]
+"""
+
+import argparse
+import datetime as dt
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._django import test_database  # noqa: E402
+
+WORDS = [
+    *("harbour", "ship", "cargo", "crane", "tide", "anchor", "pilot", "berth", "customs", "ledger", "invoice"),
+    *("freight", "container", "manifest", "dock", "storm", "engine", "rudder", "hull", "crew", "captain"),
+    *("voyage", "route", "weather", "signal", "radio", "beacon", "lighthouse", "chart", "compass"),
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+def prose(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+
+
+def ingest(label: str, name: str, data: bytes, organization_id: object, pages: int | None) -> None:
+    from files.models import File
+    from files.services.folders import folder_create
+    from files.services.processing import flush
+    from files.services.uploads import file_upload
+
+    folder = folder_create(organization_id=organization_id, name=f"ingest-{label}")  # type: ignore[arg-type]
+    # The upload as the API makes it (outside a transaction its processing starts at once, on the file worker);
+    # timed until the file is completed, i.e. searchable.
+    start = time.perf_counter()
+    file, _ = file_upload(folder=folder, name=name, data=data)
+    flush()
+    seconds = time.perf_counter() - start
+    row = File.objects.get(pk=file.id)
+    assert row.status == "completed", row.error_message
+    rate = f"{pages / seconds:.1f} pages/s, " if pages else ""
+    print(
+        f"{label}: {len(data) / 1e6:.1f} MB, {row.total_chunks} chunks; searchable after {seconds:.2f} s "
+        f"({rate}{(row.total_chunks or 0) / seconds:.1f} chunks/s)"
+    )
+
+
+def search_latency(organization_id: object, chunks: int, queries: int, rng: random.Random) -> None:
+    from accounts.models import Organization
+    from agents.models import Agent
+    from agents.services.folders import agent_folder_attach
+    from files import search
+    from files.models import File, FileChunk, Folder
+    from memory.ddl import ensure_vector_index
+    from memory.embeddings import LOCAL_MINILM
+
+    org = Organization.objects.get(pk=organization_id)
+    folder = Folder.objects.create(organization=org, name="search", embedding=LOCAL_MINILM)
+    file = File.objects.create(
+        organization=org, folder=folder, file_name="big.txt", original_file_name="big.txt", status="completed"
+    )
+    ensure_vector_index(FileChunk._meta.db_table, 384)
+    now = dt.datetime.now(dt.UTC)
+    batch: list[FileChunk] = []
+    for i in range(chunks):
+        vector = np.random.default_rng(i).standard_normal(384).astype(np.float32)
+        vector /= np.linalg.norm(vector)
+        batch.append(
+            FileChunk(
+                organization=org, folder=folder, file=file, position=i, text=prose(rng, 60),
+                created_at=now + dt.timedelta(microseconds=i), embedding=vector, embedding_model=LOCAL_MINILM,
+                embedding_dim=384,
+            )
+        )  # fmt: skip
+        if len(batch) == 1000:
+            FileChunk.objects.bulk_create(batch)
+            batch = []
+    FileChunk.objects.bulk_create(batch)
+    agent = Agent.objects.create(organization=org, name="reader", model="x")
+    agent_folder_attach(agent=agent, folder=folder)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE files_filechunk")
+    search.semantic_search(agent_id=agent.id, organization_id=org.id, query="warm up the model")
+    times: list[float] = []
+    for _ in range(queries):
+        query = f"where did the {rng.choice(WORDS)} and the {rng.choice(WORDS)} go?"
+        start = time.perf_counter()
+        search.semantic_search(agent_id=agent.id, organization_id=org.id, query=query, limit=5)
+        times.append(time.perf_counter() - start)
+    print(
+        f"semantic_search_files at {chunks:,} chunks ({connection.vendor}, {queries} queries): "
+        f"p50 {percentile(times, 0.5):.1f} ms, p95 {percentile(times, 0.95):.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--pages", type=int, default=200, help="pages of the generated PDF")
+    parser.add_argument("--text-mb", type=float, default=5.0, help="size of the generated text file")
+    parser.add_argument("--chunks", type=int, default=10_000, help="chunks in the searched folder")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    with test_database(args.db):
+        from django.conf import settings
+
+        from accounts.models import Organization
+        from tests.files.samples import make_pdf
+
+        settings.ENGRAM_FILE_MAX_BYTES = max(settings.ENGRAM_FILE_MAX_BYTES, int(args.text_mb * 1.1e6) + 1)
+        org = Organization.objects.create(name="bench")
+        pdf = make_pdf([[prose(rng, 12) for _ in range(40)] for _ in range(args.pages)])
+        ingest("PDF", "report.pdf", pdf, org.id, args.pages)
+        paragraphs: list[str] = []
+        size = 0
+        while size < args.text_mb * 1e6:
+            paragraph = "\n".join(prose(rng, 14) for _ in range(rng.randint(2, 6)))
+            paragraphs.append(paragraph)
+            size += len(paragraph) + 2
+        ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None)
+        search_latency(org.id, args.chunks, args.queries, rng)
+
+
+if __name__ == "__main__":
+    main()
