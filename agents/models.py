@@ -149,6 +149,7 @@ class Tool(models.Model):
 
     class ToolType(models.TextChoices):
         BUILTIN = "letta_core", "Built-in"
+        WEB = "letta_builtin", "Built-in (web)"
         MEMORY = "letta_memory_core", "Built-in memory"
         CUSTOM = "custom", "Custom (Python source)"
 

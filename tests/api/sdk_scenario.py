@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 # The chat replies the scenario consumes, in order (see tests/fakes/llm_server.py).
-MEMORY_EDIT = ("memory_replace", {"label": "human", "old_str": "Name: Ada", "new_str": "Name: Ada. Cat: Tom"})
+MEMORY_EDIT = ("memory_replace", {"label": "human", "old_string": "Name: Ada", "new_string": "Name: Ada. Cat: Tom"})
 FIRST_REPLY = "Noted: your cat is Tom."
 STREAMED_REPLY = "Tom is a fine name for a cat, and I will remember it."
 IMPORTED_REPLY = "I am the imported copy, and I still know about Tom."
