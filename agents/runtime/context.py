@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F
 
 from agents.content import UNREADABLE_IMAGE, image_url
+from agents.messages import calls_for_model
 from agents.models import Agent, AgentType, Message, MessageRole, StopReason, Tool
 from agents.runtime import events, llm
 from agents.tools.validate import parameters_problem
@@ -168,7 +169,7 @@ def message_to_openai(message: Message) -> JSON:
         content = "\n".join(_part_text(p) for p in parts if p.get("type") == "text")
         out: JSON = {"role": "assistant", "content": content or None}
         if message.tool_calls:
-            out["tool_calls"] = message.tool_calls
+            out["tool_calls"] = calls_for_model(message.tool_calls)
         return out
     parts = parts or [{"type": "text", "text": message.text}]
     if all(p.get("type") != "image" for p in parts):

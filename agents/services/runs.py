@@ -16,6 +16,14 @@ from agents.runtime import events
 from agents.runtime.dispatch import run_dispatch
 from agents.runtime.lifecycle import run_end_effects
 from agents.runtime.recall import messages_embed_after_commit
+from agents.services.approvals import (
+    INPUT_TYPES,
+    PendingApproval,
+    approval_input,
+    approvals_expire,
+    client_tools_clean,
+    pending_run,
+)
 from agents.services.messages import MessageSpec, counter_increment, message_create_many
 from lib.providers import handle_clean
 
@@ -29,6 +37,7 @@ _OPTION_KEYS = {
     "include_return_message_types",
     "use_assistant_message",
     "enable_thinking",
+    "client_tools",
 }
 
 
@@ -89,8 +98,13 @@ def run_create(
     callback_url: str = "",
 ) -> Run:
     """Persist the input messages and a queued Run in one transaction, then (after commit) dispatch it.
-    A message whose `otid` the agent has already received is not stored twice: the earlier run is returned."""
-    specs = _clean_messages(messages)
+    A message whose `otid` the agent has already received is not stored twice: the earlier run is returned.
+    An approval input (messages of type approval/tool_return) answers the agent's pending tool calls
+    (agents.services.approvals); any other input while calls are pending is PendingApproval."""
+    answering = isinstance(messages, list) and any(
+        isinstance(m, dict) and m.get("type") in INPUT_TYPES for m in messages
+    )
+    specs = [] if answering else _clean_messages(messages)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
         raise ValidationError({"max_steps": f"must be an integer between 1 and {MAX_STEPS_LIMIT}"})
     options = dict(options or {})
@@ -102,12 +116,21 @@ def run_create(
         raise ValidationError({"override_model": "must be a provider/model handle such as openai/gpt-4o-mini"})
     if override:
         handle_clean(override, field="override_model")
+    if "client_tools" in options:
+        options["client_tools"] = client_tools_clean(options["client_tools"])
+        if not options["client_tools"]:
+            del options["client_tools"]
     options["max_steps"] = max_steps
     existing = _existing_run_for_otids(agent, specs)
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
+            if answering:
+                spec, decisions = approval_input(agent=agent, messages=messages)
+                specs, options["approvals"] = [spec], decisions
+            else:
+                _check_not_pending(agent)
             position = counter_increment(agent_id=agent.pk, field="run_seq", count=1)
             run = Run.objects.create(
                 organization_id=agent.organization_id,
@@ -128,6 +151,17 @@ def run_create(
             raise
         return existing
     return run
+
+
+def _check_not_pending(agent: Agent) -> None:
+    """Refuse new input while tool calls wait for approval; calls past their due time are denied first."""
+    run = pending_run(agent=agent)
+    if run is None:
+        return
+    if run.approval_due is not None and run.approval_due <= timezone.now():
+        approvals_expire(agent_id=agent.id)
+        return
+    raise PendingApproval(run)
 
 
 def run_cancel(*, run: Run) -> Run:
