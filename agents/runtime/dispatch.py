@@ -130,8 +130,8 @@ def _hand_out(run_ids: list[uuid.UUID]) -> None:
 def runs_sweep(*, dispatched_before: dt.datetime | None = None) -> None:
     """Re-send queued runs dispatched before `dispatched_before` (default: ENGRAM_DISPATCH_STALE_SECONDS ago; the
     executor lost them, or is very late: a duplicate is harmless, only one claim succeeds), then schedule every
-    organization with undispatched queued runs, and expire unanswered approvals. Each stale run is re-sent by one sweeper only (conditional
-    UPDATE), however many processes sweep."""
+    organization with undispatched queued runs, and deny tool calls whose approval is overdue. Each stale run is
+    re-sent by one sweeper only (conditional UPDATE), however many processes sweep."""
     now = timezone.now()
     if dispatched_before is None:
         dispatched_before = now - dt.timedelta(seconds=settings.ENGRAM_DISPATCH_STALE_SECONDS)
