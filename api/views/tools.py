@@ -269,15 +269,19 @@ class ToolRunApi(ApiView):
 class AgentToolApprovalApi(ApiView):
     class InputSerializer(S.Serializer[Any]):
         requires_approval = S.BooleanField(required=False, allow_null=True, default=None)
+        # What the TypeScript SDK sends (it names the body field after its own parameter).
+        body_requires_approval = S.BooleanField(required=False, allow_null=True, default=None)
 
     @extend_schema(operation_id="modify_approval_for_tool", request=InputSerializer, responses={200: OpenApiTypes.NONE})
     def patch(self, request: Request, agent_id: str, tool_name: str) -> Response:
         """Whether the agent's calls of this tool wait for a human's approval (a `requires_approval` tool rule).
-        `requires_approval` comes in the body or, deprecated, the query string. Answers null, as Letta does."""
+        `requires_approval` comes in the body (`body_requires_approval` from the TypeScript SDK) or, deprecated, the
+        query string. Answers null, as Letta does."""
         agent = agent_or_404(request, agent_id)
         body = validated(self.InputSerializer, request.data if isinstance(request.data, dict) else {})
         query = validated(self.InputSerializer, request.query_params)
-        value = body["requires_approval"] if body["requires_approval"] is not None else query["requires_approval"]
+        given = (body["requires_approval"], body["body_requires_approval"], query["requires_approval"])
+        value = next((v for v in given if v is not None), None)
         if value is None:
             raise S.ValidationError({"requires_approval": "is required (true or false)"})
         try:

@@ -22,13 +22,21 @@ def test_the_typescript_sdk_scenario(daphne_server: LiveServer, fake_llm: FakeLL
         pytest.fail("node and tests/node/node_modules are needed: run `npm ci --prefix tests/node` (make test does)")
     fake_llm.reply("Hello, Node.")
     fake_llm.reply("Streaming works token by token from Node.")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Cat: Tom"}, id="call_ts_approve")
+    fake_llm.reply("Saved.")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Dog: Rex"}, id="call_ts_deny")
+    fake_llm.reply("I did not save it.")
+    fake_llm.tool_call("get_time", {}, id="call_ts_client")
+    fake_llm.reply("It is half past nine.")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Bird: Tweety"}, id="call_ts_expire")
+    fake_llm.reply("Still here.")
     key = apikey_create(user=alice, name="node").raw_key
     result = subprocess.run(
         [node, "scenario.mjs", daphne_server.url, key],
         cwd=NODE_DIR,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{daphne_server.log_tail(60)}"
