@@ -3,6 +3,7 @@ attaching them to agents."""
 
 from typing import Any
 
+from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -273,7 +274,7 @@ class AgentToolApprovalApi(ApiView):
         body_requires_approval = S.BooleanField(required=False, allow_null=True, default=None)
 
     @extend_schema(operation_id="modify_approval_for_tool", request=InputSerializer, responses={200: OpenApiTypes.NONE})
-    def patch(self, request: Request, agent_id: str, tool_name: str) -> Response:
+    def patch(self, request: Request, agent_id: str, tool_name: str) -> JsonResponse:
         """Whether the agent's calls of this tool wait for a human's approval (a `requires_approval` tool rule).
         `requires_approval` comes in the body (`body_requires_approval` from the TypeScript SDK) or, deprecated, the
         query string. Answers null, as Letta does."""
@@ -288,7 +289,7 @@ class AgentToolApprovalApi(ApiView):
             agent_tool_approval_set(agent=agent, tool_name=tool_name, requires_approval=value)
         except Tool.DoesNotExist:
             raise NotFound(f"Agent {agent_id} has no tool named {tool_name}") from None
-        return Response(None)
+        return JsonResponse(None, safe=False)  # a JSON null, as Letta answers
 
 
 class AgentToolRunApi(ApiView):
