@@ -353,7 +353,7 @@ def _apply(
     """Turn one LLM response into messages, executing the tool calls it asks for (those the tool rules allow).
     Calls of `held` tools (requires approval; the client-side ones among them) are not run: the step stops the
     run with `requires_approval` and they wait for the next send's answer."""
-    calls = [
+    calls: list[dict[str, Any]] = [
         {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
         for c in response.tool_calls
     ]

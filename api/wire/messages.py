@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from agents.messages import (
     REPLY_KWARG,
@@ -221,8 +221,8 @@ def approval_response_to_wire(message: Message) -> JSON:
     """A stored approval (role `approval`) as Letta's ApprovalResponseMessage: the answers as given, and the
     deprecated single-answer fields from the first (approval_request_id is its tool call id)."""
     parts = message.content if isinstance(message.content, list) else []
-    answers = next((p.get("approvals") for p in parts if isinstance(p, dict) and p.get("type") == "approvals"), [])
-    answers = [a for a in answers or [] if isinstance(a, dict)]
+    found: Any = next((p.get("approvals") for p in parts if isinstance(p, dict) and p.get("type") == "approvals"), [])
+    answers: list[JSON] = [a for a in found or [] if isinstance(a, dict)]
     first = answers[0] if answers else {}
     return {
         **_base(message, "approval_response_message", 0),
