@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, dashboard, memory, workspace
+from ade.views import accounts, agents, approvals, dashboard, memory, workspace
 
 app_name = "ade"
 
@@ -23,6 +23,8 @@ agent_patterns = [
     path("runs/<uuid:run_id>/cancel/", workspace.run_cancel_view, name="run-cancel"),
     path("tools/attach/", workspace.tool_attach, name="tool-attach"),
     path("tools/<uuid:tool_id>/detach/", workspace.tool_detach, name="tool-detach"),
+    path("tools/<uuid:tool_id>/approval/", approvals.tool_approval_toggle, name="tool-approval"),
+    path("approvals/", approvals.approval_answer, name="approval-answer"),
     path("blocks/attach/", memory.block_attach, name="block-attach"),
     path("blocks/new/", memory.block_create_view, name="block-create"),
     path("blocks/<uuid:block_id>/", memory.block_card, name="block"),

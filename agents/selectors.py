@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from accounts.selectors import organization_id_for
 from agents.models import Agent, AgentTag, Identity, IdentityAgent, IdentityBlock, Message, Run, Step, Tool
@@ -239,3 +240,15 @@ def identity_block_ids(
         )
         links = links.filter(block_id__in=keyed.values("block_id"))
     return links.values("block_id")
+
+
+def pending_calls(*, agent: Agent) -> list[dict[str, Any]]:
+    """The agent's tool calls waiting for approval ([{id, name, arguments, client}]); none once they are overdue
+    (the next send or the sweep denies them). The caller has authorized `agent` (agent_get)."""
+    run = (
+        Run.objects.filter(agent=agent, approval_due__gt=timezone.now())
+        .order_by("-position")
+        .only("pending_calls")
+        .first()
+    )
+    return list(run.pending_calls) if run is not None else []

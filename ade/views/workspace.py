@@ -31,7 +31,8 @@ from ade.forms import (
 from ade.views.common import agent_or_404
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Message, Run, RunStatus, Step, Tool
 from agents.runtime.recall import message_search
-from agents.selectors import run_get, run_list, tool_get, tool_list
+from agents.runtime.tool_rules import approval_tools
+from agents.selectors import pending_calls, run_get, run_list, tool_get, tool_list
 from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
 from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
@@ -128,7 +129,7 @@ def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatIt
         ended = agent.runs.filter(pk__in=run_ids, status__in=[RunStatus.FAILED, RunStatus.CANCELLED])
         for run_id, status, error in ended.values_list("id", "status", "error"):
             outcomes[str(run_id)] = f"Run failed: {error}" if status == RunStatus.FAILED else "Run cancelled"
-    return presenters.chat_items(messages, outcomes)
+    return presenters.chat_items(messages, outcomes, pending_calls(agent=agent))
 
 
 def _tail(agent: Agent, since: int) -> list[Message]:
@@ -427,7 +428,11 @@ def run_steps(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uuid.UUID
 def render_tools(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
     attached = list(agent.tools.order_by("name"))
     available = tool_list(actor=request.user).exclude(pk__in=[t.pk for t in attached])
-    tools = [{"tool": t, "schema": presenters.pretty_json(t.json_schema)} for t in attached]
+    held = approval_tools(agent.tool_rules)
+    tools = [
+        {"tool": t, "schema": presenters.pretty_json(t.json_schema), "requires_approval": t.name in held}
+        for t in attached
+    ]
     return _render(request, agent, "tools", {"tools": tools, "available": available, **extra})
 
 
