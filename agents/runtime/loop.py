@@ -22,7 +22,7 @@ from agents.runtime.approvals import HELD_MARK, answer_result, held_tools, offer
 from agents.runtime.dispatch import run_release
 from agents.runtime.lifecycle import run_claim, run_finish
 from agents.runtime.tool_rules import Call, Plan, ToolRules
-from agents.services.approvals import run_hold
+from agents.services.approvals import run_hold, run_refusal_while_held
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.tools.builtin import ToolContext
 from agents.tools.execute import execute_tool
@@ -81,6 +81,11 @@ def _execute(run: Run, token: str) -> None:
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
         return
     index = last.index + 1 if last is not None else 0
+    if index == 0 and agent.last_stop_reason == StopReason.REQUIRES_APPROVAL and not run.options.get("approvals"):
+        refusal = run_refusal_while_held(agent=agent)  # this input queued before the last run stopped to wait
+        if refusal:
+            run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=refusal)
+            return
     rules = ToolRules.of(agent.tool_rules or [])
     history: list[Call] = []  # the run's successful tool calls, which the rules are evaluated against
     exit_blocked = False

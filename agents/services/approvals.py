@@ -99,6 +99,18 @@ def run_hold(*, run: Run, calls: list[JSON]) -> None:
     Run.objects.filter(pk=run.pk).update(pending_calls=run.pending_calls, approval_due=run.approval_due)
 
 
+def run_refusal_while_held(*, agent: Agent) -> str:
+    """Why a run that is no answer cannot start now (its input queued before the agent's last run stopped to wait
+    for approval), or "" when it can (nothing waits, or the wait is over: the calls are denied first)."""
+    run = pending_run(agent=agent)
+    if run is None or run.approval_due is None:
+        return ""
+    if run.approval_due <= timezone.now():
+        approvals_expire(agent_id=agent.id)
+        return ""
+    return str(PendingApproval(run).messages[0])
+
+
 def _release(run: Run) -> bool:
     """Clear the run's pending calls; False when another answer (or the expiry) was first."""
     return bool(Run.objects.filter(pk=run.pk, approval_due__isnull=False).update(approval_due=None, pending_calls=[]))

@@ -202,3 +202,15 @@ def test_an_invalid_client_tool_is_refused_and_nothing_is_stored(alice, make_age
             actor=alice, agent=agent, messages=[{"role": "user", "content": "hi"}], options={"client_tools": tools}
         )
     assert not Run.objects.filter(agent=agent).exists() and not Message.objects.filter(agent=agent).exists()
+
+
+def test_input_queued_before_the_run_stopped_to_wait_fails_with_the_reason(alice, fake_llm, guarded):
+    first = run_create(actor=alice, agent=guarded, messages=[{"role": "user", "content": "My cat is Tom."}])
+    second = run_create(actor=alice, agent=guarded, messages=[{"role": "user", "content": "And my dog is Rex."}])
+    fake_llm.tool_call("memory_insert", EDIT, id="call_1")
+    run_execute(run_id=first.id, token="test")
+    run_execute(run_id=second.id, token="test")
+    second.refresh_from_db()
+    assert (second.status, second.stop_reason) == (RunStatus.FAILED, "error")
+    assert "waiting for approval of its call to memory_insert" in second.error
+    assert Run.objects.get(pk=first.pk).approval_due is not None  # the held call still waits for its answer
