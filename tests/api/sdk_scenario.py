@@ -88,6 +88,8 @@ def approvals(client: Any) -> None:
     # Approve: the tool runs, the loop goes on.
     request = ask("Remember that my cat is Tom")
     assert (request.tool_call.name, request.tool_call.tool_call_id) == ("memory_insert", "call_approve")
+    pending = client.agents.retrieve(agent.id).pending_approval
+    assert pending is not None and pending.tool_call.tool_call_id == "call_approve"
     assert json.loads(request.tool_call.arguments) == {"label": "human", "new_string": "Cat: Tom"}
     try:
         client.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": "Hello?"}])
@@ -106,6 +108,7 @@ def approvals(client: Any) -> None:
     assert approved.messages[0].status == "success" and approved.messages[-1].content == APPROVED_REPLY
     assert approved.stop_reason.stop_reason == "end_turn"
     assert client.agents.blocks.retrieve("human", agent_id=agent.id).value == "Name: Ada\nCat: Tom"
+    assert client.agents.retrieve(agent.id).pending_approval is None
     try:
         answer({"type": "approval", "tool_call_id": "call_approve", "approve": True})
     except UnprocessableEntityError as exc:
