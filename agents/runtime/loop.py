@@ -92,14 +92,14 @@ def _execute(run: Run, token: str) -> None:
     if rules and last is not None:  # resumed: the history so far is in the run's persisted tool results
         history = _run_calls(run)
         exit_blocked = last.stop_reason == StopReason.REQUIRED_BEFORE_EXIT
+    consecutive_errors = 0
+    first = index  # the step that may trust the claim's fresh reads (not after an answer step: tools ran)
     if index == 0 and run.options.get("approvals"):  # the input answers held tool calls: apply it first
         try:
             history += _answer_step(agent, run, token)
         except _Abandon:
             return
         index = 1
-    consecutive_errors = 0
-    first = index
     while index < max_steps:
         try:
             outcome = _step(

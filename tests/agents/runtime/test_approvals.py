@@ -59,8 +59,10 @@ def test_a_call_that_requires_approval_stops_the_run_and_runs_once_approved(alic
     assert (done.status, done.stop_reason) == (RunStatus.COMPLETED, "end_turn")
     assert Block.objects.get(agents=guarded, label="human").value == "Has a cat named Tom."
     assert Run.objects.get(pk=run.pk).approval_due is None
-    # The model saw its call and the result, never the approval itself nor Engram's mark on the call.
+    # The model saw its call and the result, never the approval itself nor Engram's mark on the call; its
+    # memory as the approved tool left it.
     sent = fake_llm.last_chat()["messages"]
+    assert "Has a cat named Tom." in sent[0]["content"]
     assert [m["role"] for m in sent[-3:]] == ["user", "assistant", "tool"]
     assert sent[-2]["tool_calls"][0] == {
         "id": "call_1",
