@@ -123,6 +123,8 @@ def _input_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
             raise S.ValidationError({"input": "give either messages or input, not both"})
         out = []
         for index, item in enumerate(data["messages"]):
+            if not isinstance(item, dict):
+                raise S.ValidationError({"messages": f"item {index} must be an object"})
             if item.get("type") in ("approval", "tool_return"):  # answers to held tool calls (run_create checks)
                 out.append({k: v for k, v in item.items() if v is not None})
                 continue
