@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from ade.markdown import render_markdown
-from agents.messages import call_reply, reply_text
+from agents.messages import call_held, call_reply, reply_text
 from agents.models import Message
 
 
@@ -19,6 +19,9 @@ class ToolCallView:
     id: str
     name: str
     arguments: str
+    held: bool = False  # waited (or waits) for approval, or for a client's result
+    pending: bool = False  # still waits: the chat offers Approve / Deny
+    client: bool = False  # a client-side tool: only its client can answer with a result
 
 
 @dataclass
@@ -51,18 +54,40 @@ def pretty_json(raw: Any) -> str:
     return json.dumps(raw, indent=2, ensure_ascii=False)
 
 
-def _tool_call(raw: Any) -> ToolCallView:
+def _tool_call(raw: Any, pending: dict[str, dict[str, Any]] | None = None) -> ToolCallView:
     if not isinstance(raw, dict):
         return ToolCallView(id="", name="?", arguments=str(raw))
     function: dict[str, Any] = raw["function"] if isinstance(raw.get("function"), dict) else raw
+    call_id = str(raw.get("id", ""))
+    waiting = (pending or {}).get(call_id)
     return ToolCallView(
-        id=str(raw.get("id", "")),
+        id=call_id,
         name=str(function.get("name", "?")),
         arguments=pretty_json(function.get("arguments", "")),
+        held=call_held(raw),
+        pending=waiting is not None,
+        client=bool(waiting and waiting.get("client")),
     )
 
 
-def chat_item(message: Message) -> ChatItem:
+def approval_summary(message: Message) -> str:
+    """What a stored approval said, one line per answer: "Approved", "Denied: <reason>", "Result from the client"."""
+    parts = message.content if isinstance(message.content, list) else []
+    answers = next((p.get("approvals") for p in parts if isinstance(p, dict) and p.get("type") == "approvals"), None)
+    lines = []
+    for answer in answers if isinstance(answers, list) else []:
+        if not isinstance(answer, dict):
+            continue
+        if answer.get("type") == "tool":
+            lines.append(f"Result from the client ({answer.get('status')})")
+        elif answer.get("approve"):
+            lines.append("Approved")
+        else:
+            lines.append(f"Denied: {answer.get('reason') or 'no reason given'}")
+    return "\n".join(lines)
+
+
+def chat_item(message: Message, pending: dict[str, dict[str, Any]] | None = None) -> ChatItem:
     item = ChatItem(
         seq=message.seq,
         role=message.role,
@@ -76,10 +101,10 @@ def chat_item(message: Message) -> ChatItem:
         in_context=message.in_context,
     )
     # A reply given through send_message shows as the row's text (agents.messages.reply_text), not as a call.
-    item.text = reply_text(message)
+    item.text = approval_summary(message) if message.role == "approval" else reply_text(message)
     if item.text and message.role in ("user", "assistant"):
         item.html = render_markdown(item.text)
-    item.tool_calls = [_tool_call(raw) for raw in message.tool_calls or [] if call_reply(raw) is None]
+    item.tool_calls = [_tool_call(raw, pending) for raw in message.tool_calls or [] if call_reply(raw) is None]
     return item
 
 
@@ -111,11 +136,16 @@ def step_tool_calls(response: Any) -> list[ToolCallView]:
 
 
 def chat_items(
-    messages: list[Message], outcomes: dict[str, str] | None = None, retryable: frozenset[str] = frozenset()
+    messages: list[Message],
+    outcomes: dict[str, str] | None = None,
+    retryable: frozenset[str] = frozenset(),
+    pending: list[dict[str, Any]] | None = None,
 ) -> list[ChatItem]:
     """`outcomes` maps run ids to a note for runs that failed or were cancelled; it goes on their last message,
-    with a retry for the runs in `retryable`."""
-    items = [chat_item(m) for m in messages]
+    with a retry for the runs in `retryable`. `pending`: the tool calls waiting for approval
+    (agents.selectors.pending_calls)."""
+    waiting = {str(c.get("id")): c for c in pending or []}
+    items = [chat_item(m, waiting) for m in messages]
     if outcomes:
         last: dict[str, ChatItem] = {}
         for item in items:

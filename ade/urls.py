@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, conversations, dashboard, files, mcp, memory, usage, workspace
+from ade.views import accounts, agents, approvals, conversations, dashboard, files, mcp, memory, usage, workspace
 
 app_name = "ade"
 
@@ -45,6 +45,8 @@ agent_patterns = [
     path("files/<uuid:file_id>/delete/", files.file_delete_view, name="file-delete"),
     path("tools/attach/", workspace.tool_attach, name="tool-attach"),
     path("tools/<uuid:tool_id>/detach/", workspace.tool_detach, name="tool-detach"),
+    path("tools/<uuid:tool_id>/approval/", approvals.tool_approval_toggle, name="tool-approval"),
+    path("approvals/", approvals.approval_answer, name="approval-answer"),
     path("blocks/attach/", memory.block_attach, name="block-attach"),
     path("blocks/new/", memory.block_create_view, name="block-create"),
     path("blocks/<uuid:block_id>/", memory.block_card, name="block"),

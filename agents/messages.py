@@ -19,6 +19,20 @@ SEND_MESSAGE = "send_message"  # the tool memgpt agents answer through
 REPLY_KWARG = "message"  # its argument that holds the reply
 
 
+# Set on a stored tool call that waited for approval (or a client's result): the wire shows it as an
+# approval_request_message; the model never sees the mark (calls_for_model).
+HELD_MARK = "requires_approval"
+
+
+def calls_for_model(tool_calls: list[JSON]) -> list[JSON]:
+    """Stored tool calls as the model gets them back (without Engram's marks)."""
+    return [{k: v for k, v in call.items() if k != HELD_MARK} if HELD_MARK in call else call for call in tool_calls]
+
+
+def call_held(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get(HELD_MARK) is True
+
+
 class ToolCallFields(TypedDict):
     name: str
     arguments: str  # JSON text, as the model produced it (may be malformed)

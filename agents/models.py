@@ -7,6 +7,11 @@ from lib.ids import ordered_uuid
 from memory.fields import EmbeddingField
 
 
+def in_history(conversation_id: uuid.UUID | None) -> models.Q:
+    """The rows (runs, messages) of one history of an agent: a conversation's, or (None) the agent's own."""
+    return models.Q(conversation_id=conversation_id) if conversation_id else models.Q(conversation__isnull=True)
+
+
 class AgentType(models.TextChoices):
     V1 = "v1", "v1 (tools until a plain-text answer)"
     MEMGPT = "memgpt", "memgpt (send_message, inner thoughts, heartbeats)"
@@ -185,6 +190,7 @@ class Tool(models.Model):
 
     class ToolType(models.TextChoices):
         BUILTIN = "letta_core", "Built-in"
+        WEB = "letta_builtin", "Built-in (web)"
         MEMORY = "letta_memory_core", "Built-in memory"
         FILES = "letta_files_core", "Built-in files"
         CUSTOM = "custom", "Custom (Python source)"
@@ -395,6 +401,11 @@ class Run(models.Model):
     # When the run was handed to the executor (agents.runtime.dispatch): a queued run with it set holds one of
     # its organization's ENGRAM_ORG_MAX_ACTIVE_RUNS slots, as a running run does.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # A run that stopped with `requires_approval`: the tool calls waiting for an answer ([{id, name, arguments,
+    # client}]; `client`: a client-side tool, answered with its result) and when they are denied unanswered
+    # (ENGRAM_APPROVAL_TTL). Both are cleared when the calls are answered or expire (agents.services.approvals).
+    pending_calls = models.JSONField(default=list, blank=True)
+    approval_due = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -461,6 +472,9 @@ class MessageRole(models.TextChoices):
     USER = "user", "User"
     ASSISTANT = "assistant", "Assistant"
     TOOL = "tool", "Tool"
+    # The answer to tool calls that waited for approval (Letta's approval_response_message): history only, never
+    # in the model's context (stored with in_context=False); the tool results that follow carry the outcome.
+    APPROVAL = "approval", "Approval"
 
 
 class Message(models.Model):

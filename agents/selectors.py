@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from accounts.selectors import organization_id_for
 from agents.models import (
@@ -19,6 +20,7 @@ from agents.models import (
     Run,
     Step,
     Tool,
+    in_history,
 )
 
 MAX_PAGE = 1_000
@@ -347,3 +349,16 @@ def conversation_search(
         hits.append(ConversationHit(conversation=conversation, text=text, score=held / len(words)))
     hits.sort(key=lambda h: -h.score)
     return hits[:limit]
+
+
+def pending_calls(*, agent: Agent, conversation_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    """The tool calls of the agent's own history (or of one of its conversations) waiting for approval ([{id, name,
+    arguments, client}]); none once they are overdue (the next send or the sweep denies them). The caller has
+    authorized `agent` (agent_get)."""
+    run = (
+        Run.objects.filter(in_history(conversation_id), agent=agent, approval_due__gt=timezone.now())
+        .order_by("-position")
+        .only("pending_calls")
+        .first()
+    )
+    return list(run.pending_calls) if run is not None else []

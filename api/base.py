@@ -19,6 +19,8 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from agents.quotas import QuotaExceeded
+from agents.services.approvals import PendingApproval
+from agents.services.tools import ToolsNotFound
 from agents.tools.sandbox import sandbox_status
 from lib.text import MAX_JSON_DEPTH, check_storable
 
@@ -119,6 +121,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = _too_large()
     if isinstance(exc, QuotaExceeded):
         exc = exceptions.Throttled(wait=exc.retry_after, detail="; ".join(exc.messages))
+    if isinstance(exc, ToolsNotFound):  # Letta's status and text, which clients key on
+        return Response({"detail": exc.text}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, PendingApproval):  # Letta's 409 with its code; never retried
+        body = {"detail": "; ".join(exc.messages), "code": PendingApproval.code}
+        return Response(body, status=status.HTTP_409_CONFLICT, headers={"x-should-retry": "false"})
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail=detail)

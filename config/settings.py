@@ -345,6 +345,17 @@ ENGRAM_MCP_MEMORY_MB = env_int("ENGRAM_MCP_MEMORY_MB", 4096, minimum=64)
 LOG_FORMAT = env_str("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("json", "text"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
+# Human approvals (agents.services.approvals): how long a tool call waits for its answer before it is denied.
+ENGRAM_APPROVAL_TTL = env_int("ENGRAM_APPROVAL_TTL", 24 * 3600, minimum=1)
+# The web tools (agents.tools.web): fetch_webpage's limits, whether it may reach private and loopback addresses
+# (lib/netguard.py; off in production), and the search provider: a SearXNG instance's JSON API, or the Brave
+# Search API by key. Without either, web_search answers with a tool error saying so.
+ENGRAM_FETCH_TIMEOUT = env_int("ENGRAM_FETCH_TIMEOUT", 15, minimum=1, maximum=300)
+ENGRAM_FETCH_MAX_BYTES = env_int("ENGRAM_FETCH_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+ENGRAM_FETCH_ALLOW_PRIVATE = env_bool("ENGRAM_FETCH_ALLOW_PRIVATE", False)
+ENGRAM_SEARXNG_URL = env_url("ENGRAM_SEARXNG_URL", ("http", "https"))
+ENGRAM_BRAVE_SEARCH_API_KEY = env_secret("ENGRAM_BRAVE_SEARCH_API_KEY")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,5 +1,5 @@
-"""Where the server may open a connection on a user's behalf (MCP servers, fetched pages): the one home of the
-address rules.
+"""Where the server may open a connection on a user's (or a model's) behalf (MCP servers, fetch_webpage): the one
+home of the address rules.
 
 A URL a member types must not let them reach what only the server can: its loopback, the private network it sits
 in, link-local addresses (cloud metadata at 169.254.169.254) and other reserved ranges. Each caller passes whether
@@ -10,7 +10,9 @@ redirect, when the caller checks each request), so a name that changes its answe
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+
+import httpx
 
 
 class AddressRefused(Exception):
@@ -67,3 +69,36 @@ def check_host(host: str, *, allow_private: bool, setting: str) -> None:
 def check_url(url: str, *, allow_private: bool, setting: str) -> None:
     """url_host + check_host: the one check before connecting to a member's URL."""
     check_host(url_host(url), allow_private=allow_private, setting=setting)
+
+
+MAX_REDIRECTS = 5
+
+
+def checked_get(
+    url: str,
+    *,
+    allow_private: bool,
+    setting: str,
+    timeout: float,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+) -> tuple[httpx.Response, bytes]:
+    """GET `url` following at most MAX_REDIRECTS redirects, every hop checked by `check_url`; the body is read up to
+    `max_bytes` (more is AddressRefused). Returns the final response (body not loaded) and the body."""
+    with httpx.Client(timeout=timeout, follow_redirects=False, headers=headers) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(url, allow_private=allow_private, setting=setting)
+            with client.stream("GET", url) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise AddressRefused(f"the response is larger than {max_bytes} bytes")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise AddressRefused(f"the response is larger than {max_bytes} bytes")
+                return response, bytes(body)
+    raise AddressRefused(f"more than {MAX_REDIRECTS} redirects")

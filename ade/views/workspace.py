@@ -35,7 +35,8 @@ from agents.messages import stored_parts
 from agents.models import ACTIVE_RUN_STATUSES, Agent, AgentBlock, Conversation, Message, Run, RunStatus, Step, Tool
 from agents.runtime.history import messages_of
 from agents.runtime.recall import message_search
-from agents.selectors import run_get, run_list, tool_get, tool_list
+from agents.runtime.tool_rules import approval_tools
+from agents.selectors import pending_calls, run_get, run_list, tool_get, tool_list
 from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
 from agents.services.messages import messages_reset
 from agents.services.runs import run_cancel, run_create
@@ -80,7 +81,7 @@ def _chat_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
     has_older = len(latest) > CHAT_PAGE
     anchor = latest[:CHAT_PAGE][-1].seq if latest else 0
     return {
-        "items": _chat_items(agent, _tail(history, anchor or 0)),
+        "items": _chat_items(agent, conversation, _tail(history, anchor or 0)),
         "anchor": anchor,
         "has_older": has_older,
         "runs_active": _active_runs(agent, conversation),
@@ -117,7 +118,8 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
     agent = agent_or_404(request, agent_id)
     if request.method == "POST":
         return _chat_send(request, agent)
-    history = _history(agent, selected_conversation(request, agent))
+    conversation = selected_conversation(request, agent)
+    history = _history(agent, conversation)
     try:
         since = int(request.GET["since"]) if "since" in request.GET else None
         before = int(request.GET["before"]) if "before" in request.GET else None
@@ -128,17 +130,22 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
         page = older[:CHAT_PAGE][::-1]
         context = {
             "agent": agent,
-            "items": _chat_items(agent, page),
+            "items": _chat_items(agent, conversation, page),
             "has_older": len(older) > CHAT_PAGE,
             "oldest": page[0].seq if page else before,
         }
         return render(request, f"{TEMPLATE}#chat-older", context)
-    context = {"agent": agent, "items": _chat_items(agent, _tail(history, since or 0)), "anchor": since or 0}
+    context = {
+        "agent": agent,
+        "items": _chat_items(agent, conversation, _tail(history, since or 0)),
+        "anchor": since or 0,
+    }
     return render(request, f"{TEMPLATE}#chat-tail", context)
 
 
-def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatItem]:
-    """Chat items, with a note on the last message of each shown run that failed or was cancelled."""
+def _chat_items(agent: Agent, conversation: Conversation | None, messages: list[Message]) -> list[presenters.ChatItem]:
+    """Chat items, with a note on the last message of each shown run that failed or was cancelled, and the tool
+    calls of the shown history (`conversation`, or the agent's own) that wait for approval."""
     run_ids = {m.run_id for m in messages if m.run_id}
     outcomes: dict[str, str] = {}
     failed: set[str] = set()
@@ -150,7 +157,8 @@ def _chat_items(agent: Agent, messages: list[Message]) -> list[presenters.ChatIt
                 outcomes[str(run_id)] = presenters.failure_note(error)
             else:
                 outcomes[str(run_id)] = "Run cancelled"
-    return presenters.chat_items(messages, outcomes, frozenset(failed))
+    pending = pending_calls(agent=agent, conversation_id=conversation.pk if conversation else None)
+    return presenters.chat_items(messages, outcomes, frozenset(failed), pending)
 
 
 def _tail(history: "QuerySet[Message]", since: int) -> list[Message]:
@@ -202,7 +210,13 @@ def run_retry_view(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uuid
     if run.status != RunStatus.FAILED or not sent:
         return HttpResponse("Only a failed run with a message of yours can be retried.", status=422)
     try:
-        run_create(actor=request.user, agent=agent, messages=sent, options={"stream_tokens": True})
+        run_create(
+            actor=request.user,
+            agent=agent,
+            messages=sent,
+            options={"stream_tokens": True},
+            conversation=run.conversation,
+        )
     except ValidationError as exc:
         return HttpResponse(_field_errors(exc), status=422)
     return trigger_client_event(HttpResponse(""), "engram:run", {})
@@ -508,7 +522,11 @@ def run_steps(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uuid.UUID
 def render_tools(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
     attached = list(agent.tools.order_by("name"))
     available = tool_list(actor=request.user).exclude(pk__in=[t.pk for t in attached])
-    tools = [{"tool": t, "schema": presenters.pretty_json(t.json_schema)} for t in attached]
+    held = approval_tools(agent.tool_rules)
+    tools = [
+        {"tool": t, "schema": presenters.pretty_json(t.json_schema), "requires_approval": t.name in held}
+        for t in attached
+    ]
     return _render(request, agent, "tools", {"tools": tools, "available": available, **extra})
 
 

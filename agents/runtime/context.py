@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from agents.content import UNREADABLE_IMAGE, image_url
+from agents.messages import calls_for_model
 from agents.models import Agent, AgentType, Message, MessageRole, StopReason, Tool
 from agents.runtime import events, llm
 from agents.runtime.history import History
@@ -172,7 +173,7 @@ def message_to_openai(message: Message) -> JSON:
         content = "\n".join(_part_text(p) for p in parts if p.get("type") == "text")
         out: JSON = {"role": "assistant", "content": content or None}
         if message.tool_calls:
-            out["tool_calls"] = message.tool_calls
+            out["tool_calls"] = calls_for_model(message.tool_calls)
         return out
     parts = parts or [{"type": "text", "text": message.text}]
     if all(p.get("type") != "image" for p in parts):

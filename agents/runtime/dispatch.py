@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from agents.models import Run, RunStatus
+from agents.services.approvals import approvals_expire
 from lib.background import Worker
 
 logger = logging.getLogger(__name__)
@@ -137,8 +138,8 @@ def _hand_out(run_ids: list[uuid.UUID]) -> None:
 def runs_sweep(*, dispatched_before: dt.datetime | None = None) -> None:
     """Re-send queued runs dispatched before `dispatched_before` (default: ENGRAM_DISPATCH_STALE_SECONDS ago; the
     executor lost them, or is very late: a duplicate is harmless, only one claim succeeds), then schedule every
-    organization with undispatched queued runs. Each stale run is re-sent by one sweeper only (conditional
-    UPDATE), however many processes sweep."""
+    organization with undispatched queued runs, and deny tool calls whose approval is overdue. Each stale run is
+    re-sent by one sweeper only (conditional UPDATE), however many processes sweep."""
     now = timezone.now()
     if dispatched_before is None:
         dispatched_before = now - dt.timedelta(seconds=settings.ENGRAM_DISPATCH_STALE_SECONDS)
@@ -154,6 +155,10 @@ def runs_sweep(*, dispatched_before: dt.datetime | None = None) -> None:
     waiting = Run.objects.filter(status=RunStatus.QUEUED, dispatched_at=None).values_list("organization_id", flat=True)
     for organization_id in set(waiting):
         run_dispatch(organization_id=organization_id)
+    # Tool calls nobody answered in time are denied, so their agents take input again (also done lazily on send).
+    expired = approvals_expire(now=now)
+    if expired:
+        logger.info("denied the unanswered tool calls of %d run(s) past ENGRAM_APPROVAL_TTL", expired)
 
 
 def runs_sweep_logged() -> None:

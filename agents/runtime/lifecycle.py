@@ -8,7 +8,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from agents.models import Agent, Message, Run, RunStatus
+from agents.models import Agent, Message, MessageRole, Run, RunStatus
 from agents.runtime import events, observe
 from agents.runtime.dispatch import organization_lock, run_dispatch, same_conversation
 from agents.runtime.recall import run_messages_embed_after_commit
@@ -67,9 +67,9 @@ def _number_input(run: Run) -> None:
     first = seq_allocate(agent_id=run.agent_id, count=len(pending))
     for offset, message in enumerate(pending):
         message.seq = first + offset
-        message.in_context = True
+        message.in_context = message.role != MessageRole.APPROVAL  # an approval is history, not model context
         # Usually one message: a plain UPDATE is much cheaper to build than bulk_update's CASE expressions.
-        Message.objects.filter(pk=message.pk).update(seq=message.seq, in_context=True)
+        Message.objects.filter(pk=message.pk).update(seq=message.seq, in_context=message.in_context)
     for message in pending:
         events.message_created(message)
 

@@ -18,10 +18,12 @@ from django.db.models import F
 from agents.messages import call_reply
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, StopReason, Tool
 from agents.runtime import context, events, llm, observe
+from agents.runtime.approvals import HELD_MARK, answer_result, held_tools, offer_client_tools
 from agents.runtime.dispatch import run_release
 from agents.runtime.history import History, conversation_model
 from agents.runtime.lifecycle import run_claim, run_finish
 from agents.runtime.tool_rules import Call, Plan, ToolRules
+from agents.services.approvals import run_hold, run_refusal_while_held
 from agents.services.messages import MessageSpec, assistant_message_id, message_create_many, text_content
 from agents.tools.builtin import ToolContext
 from agents.tools.execute import execute_tool
@@ -42,6 +44,7 @@ class Outcome:
     error: str = ""
     tool_errors: bool = False
     calls: list[Call] = field(default_factory=list)  # the step's successful tool calls (kept when rules apply)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # calls held for approval (requires_approval)
 
     @property
     def status(self) -> str:
@@ -81,6 +84,12 @@ def _execute(run: Run, token: str) -> None:
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
         return
     index = last.index + 1 if last is not None else 0
+    if index == 0 and agent.last_stop_reason == StopReason.REQUIRES_APPROVAL and not run.options.get("approvals"):
+        # This input queued before the last run of its history stopped to wait for approval.
+        refusal = run_refusal_while_held(agent=agent, conversation_id=run.conversation_id)
+        if refusal:
+            run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=refusal)
+            return
     rules = ToolRules.of(agent.tool_rules or [])
     history: list[Call] = []  # the run's successful tool calls, which the rules are evaluated against
     exit_blocked = False
@@ -88,7 +97,13 @@ def _execute(run: Run, token: str) -> None:
         history = _run_calls(run)
         exit_blocked = last.stop_reason == StopReason.REQUIRED_BEFORE_EXIT
     consecutive_errors = 0
-    first = index
+    first = index  # the step that may trust the claim's fresh reads (not after an answer step: tools ran)
+    if index == 0 and run.options.get("approvals"):  # the input answers held tool calls: apply it first
+        try:
+            history += _answer_step(agent, run, token)
+        except _Abandon:
+            return
+        index = 1
     while index < max_steps:
         try:
             with tracing.span("agent_step", step_index=index, run_id=str(run.id)) as span:
@@ -130,6 +145,41 @@ def _run_calls(run: Run) -> list[Call]:
         .values_list("name", "text")
     )
     return [Call(name, text) for name, text in rows]
+
+
+def _answer_step(agent: Agent, run: Run, token: str) -> list[Call]:
+    """Step 0 of a run whose input answers held tool calls: approved calls run, denials and client results become
+    the calls' tool results. Persisted like any step (so a resumed run never repeats it). Returns the successful
+    calls (for the tool rules)."""
+    memgpt = agent.agent_type == AgentType.MEMGPT
+    tools = {t.name: t for t in agent.tools.all()}
+    step = Step(id=uuid.uuid4(), organization_id=agent.organization_id, run=run, agent=agent, index=0, model="")
+    step.continues = True
+    done: list[Call] = []
+    try:
+        with transaction.atomic():
+            _count_step(run, token)
+            step.save(force_insert=True)
+            ctx = ToolContext(agent=agent, run_id=run.id, step_id=step.id)
+            specs = []
+            for decision in run.options["approvals"]:
+                call, answer = decision["call"], decision["answer"]
+                given = answer_result(answer)
+                if given is None:
+                    out = llm.ToolCallOut(id=call["id"], name=call["name"], arguments=call["arguments"])
+                    text, is_err, _ = _run_tool(ctx, tools, out, memgpt)
+                else:
+                    text, is_err = given
+                specs.append(
+                    MessageSpec(role="tool", text=text, tool_call_id=call["id"], name=call["name"], is_err=is_err)
+                )
+                if not is_err:
+                    done.append(Call(call["name"], text))
+            message_create_many(agent=agent, specs=specs, run_id=run.id, step_id=step.id)
+            events.step_done(step)
+    except IntegrityError:
+        raise _Abandon from None
+    return done
 
 
 def _offer(tools: list[llm.JSON], plan: Plan, memgpt: bool) -> tuple[list[llm.JSON], str | llm.JSON | None]:
@@ -184,6 +234,8 @@ def _step(
     force = False
     request: dict[str, Any] = {}
     plan = Plan()
+    client_tools: list[llm.JSON] = run.options.get("client_tools") or []
+    held, client_names = held_tools(agent.tool_rules, client_tools)
     for attempt in range(MAX_OVERFLOW_RETRIES + 1):
         started = time.monotonic()
         try:
@@ -194,6 +246,8 @@ def _step(
             if rules:
                 plan = rules.plan(history or [], ctx.tools_by_name, exit_blocked=exit_blocked)
                 tools, tool_choice = _offer(tools, plan, memgpt)
+            if client_tools and not (isinstance(tool_choice, dict) and tool_choice.get("type") == "function"):
+                tools, tool_choice = offer_client_tools(tools, tool_choice, client_tools, memgpt)
             request = llm.build_request(
                 model=model,
                 messages=ctx.request_messages(ctx.summary),
@@ -232,7 +286,16 @@ def _step(
             _count_step(run, token, response.prompt_tokens, response.completion_tokens)
             # Tools run inside the step's transaction: their memory writes commit with the step or not at all.
             outcome, specs = _apply(
-                agent, run, step, response, ctx.tools_by_name, memgpt, rules=rules, history=history or [], plan=plan
+                agent,
+                run,
+                step,
+                response,
+                ctx.tools_by_name,
+                memgpt,
+                rules=rules,
+                history=history or [],
+                plan=plan,
+                held=(held, client_names),
             )
             step.continues = not outcome.stop
             step.stop_reason = outcome.stop_reason
@@ -242,6 +305,8 @@ def _step(
             )
             events.step_done(step)
             observe.step_recorded(step)
+            if outcome.pending:
+                run_hold(run=run, calls=outcome.pending)
             if outcome.stop:
                 run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
     except IntegrityError:
@@ -297,9 +362,12 @@ def _apply(
     rules: ToolRules | None = None,
     history: list[Call] | None = None,
     plan: Plan | None = None,
+    held: tuple[set[str], set[str]] = (set(), set()),
 ) -> tuple[Outcome, list[MessageSpec]]:
-    """Turn one LLM response into messages, executing the tool calls it asks for (those the tool rules allow)."""
-    calls = [
+    """Turn one LLM response into messages, executing the tool calls it asks for (those the tool rules allow).
+    Calls of `held` tools (requires approval; the client-side ones among them) are not run: the step stops the
+    run with `requires_approval` and they wait for the next send's answer."""
+    calls: list[dict[str, Any]] = [
         {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
         for c in response.tool_calls
     ]
@@ -317,6 +385,7 @@ def _apply(
         assistant.text = ""
     specs = [assistant]
     done: list[Call] = []  # this step's successful calls
+    pending: list[dict[str, Any]] = []
     if not response.tool_calls:
         outcome = Outcome(stop=True, stop_reason=StopReason.NO_TOOL_CALL if memgpt else StopReason.END_TURN)
         return (_ruled(outcome, rules, history or [], done, tools) if rules else outcome), specs
@@ -325,6 +394,12 @@ def _apply(
     all_error = True
     for raw, call in zip(calls, response.tool_calls, strict=True):
         refusal = _refusal(rules, history or [], done, plan, tools, call.name) if rules else None
+        if refusal is None and call.name in held[0]:
+            raw[HELD_MARK] = True
+            pending.append(
+                {"id": call.id, "name": call.name, "arguments": call.arguments, "client": call.name in held[1]}
+            )
+            continue
         if refusal is not None:
             result, is_err, wants_heartbeat = refusal, True, memgpt
         else:
@@ -339,6 +414,8 @@ def _apply(
         if reply is not None:  # the row's text is the reply (agents.messages), also for a memgpt agent
             replied = True
             assistant.text = "\n".join(p for p in (assistant.text, reply) if p)
+    if pending:
+        return Outcome(stop=True, stop_reason=StopReason.REQUIRES_APPROVAL, calls=done, pending=pending), specs
     if not memgpt:
         outcome = Outcome(stop=False, tool_errors=all_error)
     elif replied and not any_error:

@@ -18,6 +18,8 @@ PARENT = "parent_last_tool"
 MAX_COUNT = "max_count_per_step"
 REQUIRED = "required_before_exit"
 CONDITIONAL = "conditional"
+# Not about order: a call of the tool waits for a human's approval (agents.services.approvals); see approval_tools.
+REQUIRES_APPROVAL = "requires_approval"
 
 # type → the fields it takes besides `type`, `tool_name` and `prompt_template` (accepted, ignored)
 _FIELDS: dict[str, set[str]] = {
@@ -29,6 +31,7 @@ _FIELDS: dict[str, set[str]] = {
     MAX_COUNT: {"max_count_limit"},
     REQUIRED: set(),
     CONDITIONAL: {"child_output_mapping", "default_child", "require_output_mapping"},
+    REQUIRES_APPROVAL: set(),
 }
 RULE_TYPES = tuple(_FIELDS)
 
@@ -102,6 +105,17 @@ def _output_matches(output: str, key: str) -> bool:
     if text == key:
         return True
     return text.lower() in ("true", "false") and text.lower() == key.strip().lower()
+
+
+def approval_tools(rules: Any) -> set[str]:
+    """The tools whose calls wait for approval (requires_approval rules) among stored rules."""
+    if not isinstance(rules, list):
+        return set()
+    return {
+        r["tool_name"]
+        for r in rules
+        if isinstance(r, dict) and r.get("type") == REQUIRES_APPROVAL and isinstance(r.get("tool_name"), str)
+    }
 
 
 @dataclass

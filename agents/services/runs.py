@@ -3,6 +3,7 @@
 the end and waiting live in agents.runtime.lifecycle and agents.runtime.waiting."""
 
 import logging
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -27,6 +28,14 @@ from agents.runtime import events
 from agents.runtime.dispatch import run_dispatch
 from agents.runtime.lifecycle import run_end_effects
 from agents.runtime.recall import messages_embed_after_commit
+from agents.services.approvals import (
+    INPUT_TYPES,
+    PendingApproval,
+    approval_input,
+    approvals_expire,
+    client_tools_clean,
+    pending_run,
+)
 from agents.services.messages import MessageSpec, counter_increment, message_create_many
 from lib import tracing
 from lib.providers import handle_clean
@@ -41,6 +50,7 @@ _OPTION_KEYS = {
     "include_return_message_types",
     "use_assistant_message",
     "enable_thinking",
+    "client_tools",
 }
 
 
@@ -103,10 +113,15 @@ def run_create(
 ) -> Run:
     """Persist the input messages and a queued Run in one transaction, then (after commit) dispatch it. The run
     belongs to `conversation` (one of the agent's), or to the agent's own history. A message whose `otid` the
-    agent has already received is not stored twice: the earlier run is returned."""
+    agent has already received is not stored twice: the earlier run is returned. An approval input (messages of
+    type approval/tool_return) answers the pending tool calls of that history (agents.services.approvals); any
+    other input while calls are pending is PendingApproval."""
     if conversation is not None and conversation.agent_id != agent.pk:
         raise ValidationError({"conversation_id": "the conversation belongs to another agent"})
-    specs = _clean_messages(messages)
+    answering = isinstance(messages, list) and any(
+        isinstance(m, dict) and m.get("type") in INPUT_TYPES for m in messages
+    )
+    specs = [] if answering else _clean_messages(messages)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
         raise ValidationError({"max_steps": f"must be an integer between 1 and {MAX_STEPS_LIMIT}"})
     options = dict(options or {})
@@ -118,6 +133,10 @@ def run_create(
         raise ValidationError({"override_model": "must be a provider/model handle such as openai/gpt-4o-mini"})
     if override:
         handle_clean(override, field="override_model")
+    if "client_tools" in options:
+        options["client_tools"] = client_tools_clean(options["client_tools"])
+        if not options["client_tools"]:
+            del options["client_tools"]
     options["max_steps"] = max_steps
     trace = tracing.propagation_headers()
     if trace:  # the run's span continues the request's trace, wherever the run executes (lib.tracing)
@@ -128,6 +147,12 @@ def run_create(
     tokens_quota_check(organization_id=agent.organization_id)
     try:
         with transaction.atomic():
+            conversation_id = conversation.pk if conversation is not None else None
+            if answering:
+                spec, decisions = approval_input(agent=agent, messages=messages, conversation_id=conversation_id)
+                specs, options["approvals"] = [spec], decisions
+            else:
+                _check_not_pending(agent, conversation_id)
             position = counter_increment(agent_id=agent.pk, field="run_seq", count=1)
             run = Run.objects.create(
                 organization_id=agent.organization_id,
@@ -138,7 +163,6 @@ def run_create(
                 position=position,
                 callback_url=callback_url,
             )
-            conversation_id = conversation.pk if conversation is not None else None
             message_create_many(
                 agent=agent, specs=specs, run_id=run.id, numbered=False, conversation_id=conversation_id
             )
@@ -154,6 +178,18 @@ def run_create(
             raise
         return existing
     return run
+
+
+def _check_not_pending(agent: Agent, conversation_id: uuid.UUID | None) -> None:
+    """Refuse new input to a history (the agent's own, or one conversation) while its tool calls wait for approval;
+    calls past their due time are denied first."""
+    run = pending_run(agent=agent, conversation_id=conversation_id)
+    if run is None:
+        return
+    if run.approval_due is not None and run.approval_due <= timezone.now():
+        approvals_expire(agent_id=agent.id)
+        return
+    raise PendingApproval(run)
 
 
 def run_cancel(*, run: Run) -> Run:

@@ -204,8 +204,21 @@ def tool_delete(*, tool: Tool) -> None:
     tool.delete()
 
 
+class ToolsNotFound(ValidationError):
+    """Tool names that resolve to nothing. Letta answers them with a 400 whose text clients match on (letta-code
+    creates its base tools when it reads "Tools not found by name"), so the API gives exactly that."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__({"tools": self.text})
+
+    @property
+    def text(self) -> str:
+        return "Tools not found by name: {" + ", ".join(repr(n) for n in self.names) + "}"
+
+
 def tool_ids_for_names(*, organization_id: uuid.UUID, names: list[str]) -> list[Tool]:
-    """Resolve names to tools: the organization's own first, then built-ins. Unknown names are a ValidationError."""
+    """Resolve names to tools: the organization's own first, then built-ins. Unknown names are ToolsNotFound."""
     builtin_tools_ensure()
     found: dict[str, Tool] = {}
     for tool in Tool.objects.filter(organization=None, name__in=names):
@@ -214,7 +227,7 @@ def tool_ids_for_names(*, organization_id: uuid.UUID, names: list[str]) -> list[
         found[tool.name] = tool
     missing = [n for n in names if n not in found]
     if missing:
-        raise ValidationError({"tools": f"unknown tool(s): {', '.join(missing)}"})
+        raise ToolsNotFound(missing)
     return [found[n] for n in names]
 
 

@@ -1,22 +1,16 @@
-"""Built-in tools: JSON schemas (names and parameters follow Letta's, so prompts written for Letta work)
-and their implementations on top of the memory services."""
+"""Built-in tools: JSON schemas with Letta's names and parameters (so prompts and agent files written for Letta
+work unchanged), and the registry of their implementations (agents.tools.memory_tools, agents.tools.web)."""
 
-import datetime as dt
-import json
 from collections.abc import Callable
-from typing import Any
-
-from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from agents.models import Tool
-from agents.tools.base import JSON as JSON
-from agents.tools.base import ToolContext as ToolContext
-from agents.tools.base import ToolError as ToolError
+from agents.tools import memory_tools, web
+from agents.tools.base import JSON, ToolContext, ToolError
 from agents.tools.base import schema as _schema
 from agents.tools.files import FILE_IMPLEMENTATIONS, FILE_SCHEMAS, FILE_TOOLS
-from memory.models import Block
-from memory.services.blocks import block_update
+
+__all__ = ["BUILTIN_IMPLEMENTATIONS", "BUILTIN_SCHEMAS", "JSON", "ToolContext", "ToolError", "builtin_tool_type"]
+
 
 _LABEL = {"type": "string", "description": "Section of the memory to be edited, identified by its label."}
 
@@ -37,14 +31,14 @@ BUILTIN_SCHEMAS: dict[str, JSON] = {
         "The memory_insert command allows you to insert text at a specific location in a memory block.",
         {
             "label": _LABEL,
-            "new_str": {"type": "string", "description": "The text to insert. Do not include line numbers."},
+            "new_string": {"type": "string", "description": "The text to insert. Do not include line numbers."},
             "insert_line": {
                 "type": "integer",
                 "description": "The line number after which to insert the text (0 for the beginning). "
                 "Defaults to -1 (the end of the block).",
             },
         },
-        ["label", "new_str"],
+        ["label", "new_string"],
     ),
     "memory_replace": _schema(
         "memory_replace",
@@ -52,10 +46,10 @@ BUILTIN_SCHEMAS: dict[str, JSON] = {
         "This is used for making precise edits. Do not include line numbers.",
         {
             "label": _LABEL,
-            "old_str": {"type": "string", "description": "The text to replace (must match exactly, once)."},
-            "new_str": {"type": "string", "description": "The new text to insert in place of the old text."},
+            "old_string": {"type": "string", "description": "The text to replace (must match exactly, once)."},
+            "new_string": {"type": "string", "description": "The new text to insert in place of the old text."},
         },
-        ["label", "old_str", "new_str"],
+        ["label", "old_string", "new_string"],
     ),
     "memory_rethink": _schema(
         "memory_rethink",
@@ -128,217 +122,110 @@ BUILTIN_SCHEMAS: dict[str, JSON] = {
         },
         ["query"],
     ),
+    "memory_finish_edits": _schema(
+        "memory_finish_edits",
+        "Call this when you have finished editing your memory.",
+        {},
+        [],
+    ),
+    "memory_apply_patch": _schema(
+        "memory_apply_patch",
+        "Apply a patch to a memory block: hunks start with '@@'; lines starting with ' ' are context, '-' are "
+        "removed and '+' are added. Each hunk's context and removed lines must match the block exactly once.",
+        {
+            "label": {"type": "string", "description": "The memory block to patch, identified by its label."},
+            "patch": {"type": "string", "description": "The patch to apply."},
+        },
+        ["label", "patch"],
+    ),
+    "memory": _schema(
+        "memory",
+        "Manage your memory blocks, addressed by path (/memories/<label>). Commands: view, create (file_text, "
+        "description), str_replace (old_string, new_string), insert (insert_line, insert_text), delete, rename "
+        "(old_path, new_path).",
+        {
+            "command": {
+                "type": "string",
+                "enum": ["view", "create", "str_replace", "insert", "delete", "rename"],
+                "description": "The operation to perform.",
+            },
+            "path": {"type": "string", "description": "The memory block's path, such as /memories/notes."},
+            "file_text": {"type": "string", "description": "create: the new block's contents."},
+            "description": {"type": "string", "description": "create: what the new block is for."},
+            "old_string": {"type": "string", "description": "str_replace: the text to replace (exactly once)."},
+            "new_string": {"type": "string", "description": "str_replace: the replacement text."},
+            "insert_line": {"type": "integer", "description": "insert: the line after which to insert (-1: end)."},
+            "insert_text": {"type": "string", "description": "insert: the text to insert."},
+            "old_path": {"type": "string", "description": "rename: the block's current path."},
+            "new_path": {"type": "string", "description": "rename: the block's new path."},
+        },
+        ["command"],
+    ),
+    "fetch_webpage": _schema(
+        "fetch_webpage",
+        "Fetch a web page and return its readable text.",
+        {"url": {"type": "string", "description": "The http:// or https:// URL of the page."}},
+        ["url"],
+    ),
+    "web_search": _schema(
+        "web_search",
+        "Search the web and return the best results (title, URL and a snippet of each).",
+        {
+            "query": {"type": "string", "description": "What to search for."},
+            "num_results": {"type": "integer", "description": "How many results to return (default 10)."},
+            "include_domains": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Only results from this domain (the first one given).",
+            },
+            "exclude_domains": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "No results from these domains.",
+            },
+        },
+        ["query"],
+    ),
     **FILE_SCHEMAS,
 }
 
-MEMORY_TOOLS = {"memory_insert", "memory_replace", "memory_rethink", "core_memory_append", "core_memory_replace"}
+MEMORY_TOOLS = {
+    "memory_insert",
+    "memory_replace",
+    "memory_rethink",
+    "memory_finish_edits",
+    "memory_apply_patch",
+    "memory",
+    "core_memory_append",
+    "core_memory_replace",
+}
 BASE_TOOLS_V1 = ["conversation_search", "memory_insert", "memory_replace"]
 BASE_TOOLS_MEMGPT = ["send_message", "core_memory_append", "core_memory_replace", "conversation_search"]
+WEB_TOOLS = {"fetch_webpage", "web_search"}
 
 
 def builtin_tool_type(name: str) -> str:
     if name in FILE_TOOLS:
         return Tool.ToolType.FILES
-    return Tool.ToolType.MEMORY if name in MEMORY_TOOLS else Tool.ToolType.BUILTIN
-
-
-# -- implementations -------------------------------------------------------------------------------
-
-
-def _block(ctx: ToolContext, label: Any) -> Block:
-    if not isinstance(label, str):
-        raise ToolError("label must be a string")
-    # Locked now, before the tool reads its value: a write computed from the value (insert, replace, append) must
-    # not be based on a copy another writer (a conversation of the agent running at the same time, another agent
-    # sharing the block) changes before block_update locks the row; that write would be lost.
-    block = ctx.agent.blocks.select_for_update(of=("self",)).filter(label=label).first()
-    if block is None:
-        labels = ", ".join(sorted(ctx.agent.blocks.values_list("label", flat=True))) or "none"
-        raise ToolError(f"No memory block labelled '{label}' (blocks: {labels})")
-    return block
-
-
-def _write(ctx: ToolContext, block: Block, value: str) -> str:
-    try:
-        block_update(block=block, agent_id=ctx.agent.id, step_id=ctx.step_id, source="tool", value=value)
-    except ValidationError as exc:
-        raise ToolError("; ".join(exc.messages)) from None
-    return f"The memory block '{block.label}' has been updated."
-
-
-def _str(args: JSON, key: str, *, required: bool = True, default: str = "") -> str:
-    if key not in args:
-        if required:
-            raise ToolError(f"missing required argument '{key}'")
-        return default
-    value = args[key]
-    if not isinstance(value, str):
-        raise ToolError(f"argument '{key}' must be a string")
-    return value
-
-
-def _int(args: JSON, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    value = args.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ToolError(f"argument '{key}' must be an integer")
-    if minimum is not None and value < minimum or maximum is not None and value > maximum:
-        raise ToolError(f"argument '{key}' must be between {minimum} and {maximum}")
-    return value
-
-
-def _str_list(args: JSON, key: str) -> list[str] | None:
-    value = args.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ToolError(f"argument '{key}' must be a list of strings")
-    return value
-
-
-def _datetime(args: JSON, key: str, *, end_of_day: bool = False) -> dt.datetime | None:
-    raw = args.get(key)
-    if raw in (None, ""):
-        return None
-    if not isinstance(raw, str):
-        raise ToolError(f"argument '{key}' must be an ISO 8601 date or datetime string")
-    try:
-        if len(raw) == 10:
-            day = dt.date.fromisoformat(raw)
-            value = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
-        else:
-            value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ToolError(f"argument '{key}' is not a valid date: {raw!r}") from None
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, dt.UTC)
-    return value
-
-
-def memory_insert(ctx: ToolContext, args: JSON) -> str:
-    block = _block(ctx, args.get("label"))
-    new_str = _str(args, "new_str")
-    lines = block.value.split("\n") if block.value else []
-    line = _int(args, "insert_line", -1)
-    if line == -1:
-        line = len(lines)
-    if not 0 <= line <= len(lines):
-        raise ToolError(f"insert_line {line} is out of range: the block has {len(lines)} lines")
-    value = "\n".join([*lines[:line], *new_str.split("\n"), *lines[line:]])
-    return _write(ctx, block, value)
-
-
-def memory_replace(ctx: ToolContext, args: JSON) -> str:
-    block = _block(ctx, args.get("label"))
-    old, new = _str(args, "old_str"), _str(args, "new_str")
-    if not old:
-        raise ToolError("old_str must not be empty")
-    count = block.value.count(old)
-    if count == 0:
-        raise ToolError(f"old_str {old!r} does not appear in the block '{block.label}'")
-    if count > 1:
-        raise ToolError(f"old_str {old!r} appears {count} times in '{block.label}'; make it unique")
-    return _write(ctx, block, block.value.replace(old, new))
-
-
-def memory_rethink(ctx: ToolContext, args: JSON) -> str:
-    return _write(ctx, _block(ctx, args.get("label")), _str(args, "new_memory"))
-
-
-def core_memory_append(ctx: ToolContext, args: JSON) -> str:
-    block = _block(ctx, args.get("label"))
-    content = _str(args, "content")
-    return _write(ctx, block, f"{block.value}\n{content}" if block.value else content)
-
-
-def core_memory_replace(ctx: ToolContext, args: JSON) -> str:
-    block = _block(ctx, args.get("label"))
-    old, new = _str(args, "old_content"), _str(args, "new_content")
-    if not old or old not in block.value:
-        raise ToolError(f"old_content {old!r} not found in the block '{block.label}'")
-    return _write(ctx, block, block.value.replace(old, new))
-
-
-def conversation_search(ctx: ToolContext, args: JSON) -> str:
-    from agents.runtime.recall import message_search
-
-    query = _str(args, "query")
-    roles = _str_list(args, "roles")
-    limit = _int(args, "limit", 10, minimum=1, maximum=100)
-    try:
-        hits = message_search(
-            agent=ctx.agent,
-            query=query,
-            roles=roles,
-            start=_datetime(args, "start_date"),
-            end=_datetime(args, "end_date", end_of_day=True),
-            limit=limit,
-        )
-    except ValidationError as exc:
-        raise ToolError("; ".join(exc.messages)) from None
-    results = [
-        {
-            "timestamp": hit.message.created_at.isoformat(),
-            "role": hit.message.role,
-            "content": hit.message.text,
-        }
-        for hit in hits
-    ]
-    if not results:
-        return f"No results found for {query!r}."
-    return json.dumps({"count": len(results), "results": results}, ensure_ascii=False)
-
-
-def archival_memory_insert(ctx: ToolContext, args: JSON) -> str:
-    from memory.services.passages import passage_insert
-
-    try:
-        passage_insert(agent=ctx.agent, text=_str(args, "content"), tags=_str_list(args, "tags"))
-    except ValidationError as exc:
-        raise ToolError("; ".join(exc.messages)) from None
-    return "The passage has been added to archival memory."
-
-
-def archival_memory_search(ctx: ToolContext, args: JSON) -> str:
-    from memory.search import passage_search
-
-    mode = args.get("tag_match_mode", "any") or "any"
-    if mode not in ("any", "all"):
-        raise ToolError("tag_match_mode must be 'any' or 'all'")
-    try:
-        hits = passage_search(
-            agent=ctx.agent,
-            query=_str(args, "query"),
-            tags=_str_list(args, "tags"),
-            tag_match_mode="all" if mode == "all" else "any",
-            top_k=_int(args, "top_k", 10, minimum=1, maximum=200),
-            start=_datetime(args, "start_datetime"),
-            end=_datetime(args, "end_datetime", end_of_day=True),
-        )
-    except ValidationError as exc:
-        raise ToolError("; ".join(exc.messages)) from None
-    results = [
-        {"timestamp": hit.passage.created_at.isoformat(), "content": hit.passage.text, "tags": hit.passage.tags}
-        for hit in hits
-    ]
-    return json.dumps({"count": len(results), "results": results}, ensure_ascii=False)
-
-
-def send_message(ctx: ToolContext, args: JSON) -> str:
-    _str(args, "message")
-    return "Sent message successfully."
+    if name in MEMORY_TOOLS:
+        return Tool.ToolType.MEMORY
+    return Tool.ToolType.WEB if name in WEB_TOOLS else Tool.ToolType.BUILTIN
 
 
 BUILTIN_IMPLEMENTATIONS: dict[str, Callable[[ToolContext, JSON], str]] = {
-    "send_message": send_message,
-    "memory_insert": memory_insert,
-    "memory_replace": memory_replace,
-    "memory_rethink": memory_rethink,
-    "core_memory_append": core_memory_append,
-    "core_memory_replace": core_memory_replace,
-    "conversation_search": conversation_search,
-    "archival_memory_insert": archival_memory_insert,
-    "archival_memory_search": archival_memory_search,
+    "send_message": memory_tools.send_message,
+    "memory_insert": memory_tools.memory_insert,
+    "memory_replace": memory_tools.memory_replace,
+    "memory_rethink": memory_tools.memory_rethink,
+    "memory_finish_edits": memory_tools.memory_finish_edits,
+    "memory_apply_patch": memory_tools.memory_apply_patch,
+    "memory": memory_tools.memory,
+    "core_memory_append": memory_tools.core_memory_append,
+    "core_memory_replace": memory_tools.core_memory_replace,
+    "conversation_search": memory_tools.conversation_search,
+    "archival_memory_insert": memory_tools.archival_memory_insert,
+    "archival_memory_search": memory_tools.archival_memory_search,
+    "fetch_webpage": web.fetch_webpage,
+    "web_search": web.web_search,
     **FILE_IMPLEMENTATIONS,
 }

@@ -72,6 +72,7 @@ from api.views.runs import (
     StepMetricsApi,
 )
 from api.views.tools import (
+    AgentToolApprovalApi,
     AgentToolAttachApi,
     AgentToolDetachApi,
     AgentToolListApi,
@@ -123,6 +124,7 @@ urlpatterns: list[URLPattern] = [
     path(f"{A}/core-memory", AgentCoreMemoryApi.as_view(), name="agent-core-memory"),
     path(f"{A}/messages/<str:message_id>", MessageUpdateApi.as_view(), name="agent-message-detail"),
     path(f"{A}/tools/<str:tool_name>/run", AgentToolRunApi.as_view(), name="agent-tool-run"),
+    path(f"{A}/tools/approval/<str:tool_name>", AgentToolApprovalApi.as_view(), name="agent-tool-approval"),
     path("tools/search", ToolSearchApi.as_view(), name="tool-search"),
     path("tools/add-base-tools", ToolBaseAddApi.as_view(), name="tool-add-base"),
     path("tools/run", ToolRunApi.as_view(), name="tool-run"),

@@ -21,8 +21,8 @@ from agents.model_settings import (
     model_handle_from_letta,
     model_settings_from_letta,
 )
-from agents.models import Agent, AgentTag, Identity, Tool
-from agents.selectors import agent_list
+from agents.models import Agent, AgentTag, Identity, MessageRole, StopReason, Tool
+from agents.selectors import agent_list, pending_calls
 from agents.services.agents import agent_create, agent_delete, agent_recompile, agent_update
 from agents.services.folders import agent_folders_set
 from api import wire
@@ -74,7 +74,19 @@ def agent_response(agent: Agent, *, code: int = status.HTTP_200_OK, loaded: bool
     fresh = agent if loaded else agents_with_relations(Agent.objects.filter(pk=agent.pk)).get()
     own = fresh.messages.filter(conversation__isnull=True)  # the agent's own history (conversations have theirs)
     ids = own.filter(in_context=True, seq__isnull=False).order_by("seq").values_list("id", flat=True)
-    return Response(wire.agent_state(fresh, message_ids=list(ids)), status=code)
+    return Response(
+        wire.agent_state(fresh, message_ids=list(ids), pending_approval=pending_approval(fresh)), status=code
+    )
+
+
+def pending_approval(agent: Agent) -> dict[str, Any] | None:
+    """The approval_request_message of the agent's calls waiting for an answer (looked up only when its last
+    run stopped to wait)."""
+    if agent.last_stop_reason != StopReason.REQUIRES_APPROVAL or not pending_calls(agent=agent):
+        return None
+    held = agent.messages.filter(role=MessageRole.ASSISTANT, seq__isnull=False).order_by("-seq").first()
+    pieces = wire.message_to_wire(held) if held is not None else []
+    return next((p for p in pieces if p["message_type"] == "approval_request_message"), None)
 
 
 class MemoryBlockInput(S.Serializer[Any]):

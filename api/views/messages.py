@@ -73,6 +73,13 @@ class MessageInput(S.Serializer[Any]):
     name = S.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
     otid = S.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
     sender_id = S.CharField(required=False, allow_null=True, allow_blank=True, max_length=200)
+    # type approval (Letta's ApprovalCreate) and type tool_return (MessageToolReturnCreate)
+    approvals = JSONAnyField(required=False, allow_null=True)
+    approve = S.BooleanField(required=False, allow_null=True, default=None)
+    approval_request_id = S.CharField(required=False, allow_null=True, max_length=200)
+    reason = S.CharField(required=False, allow_null=True, allow_blank=True, max_length=10_000)
+    tool_returns = JSONAnyField(required=False, allow_null=True)
+    group_id = S.CharField(required=False, allow_null=True, max_length=200)
 
 
 class SendInput(S.Serializer[Any]):
@@ -87,7 +94,7 @@ class SendInput(S.Serializer[Any]):
     )
     enable_thinking = S.CharField(required=False, allow_null=True)
     override_model = S.CharField(required=False, allow_null=True)
-    client_tools = S.ListField(child=S.DictField(), required=False, allow_null=True)
+    client_tools = JSONAnyField(required=False, allow_null=True, help_text="[{name, description, parameters}]")
 
 
 class StreamInput(SendInput):
@@ -112,8 +119,9 @@ def _input_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
         for index, item in enumerate(data["messages"]):
             if not isinstance(item, dict):  # a null item passes the nested serializer (allow_null on the list)
                 raise S.ValidationError({"messages": f"item {index}: must be a message object"})
-            if item.get("type") not in (None, "message"):
-                raise S.ValidationError({"messages": f"item {index}: {item['type']} messages are not supported"})
+            if item.get("type") in ("approval", "tool_return"):  # answers to held tool calls (run_create checks)
+                out.append({k: v for k, v in item.items() if v is not None})
+                continue
             if item.get("content") is None:
                 raise S.ValidationError({"messages": f"item {index}: content is required"})
             message = {"role": item.get("role") or "user", "content": item["content"]}
@@ -129,7 +137,7 @@ def _options(data: dict[str, Any], *, stream_tokens: bool = False) -> dict[str, 
     options: dict[str, Any] = {"use_assistant_message": data["use_assistant_message"]}
     if stream_tokens:
         options["stream_tokens"] = True
-    for key in ("override_model", "include_return_message_types", "enable_thinking"):
+    for key in ("override_model", "include_return_message_types", "enable_thinking", "client_tools"):
         if data.get(key) is not None:
             options[key] = data[key]
     return options
@@ -155,7 +163,7 @@ def start_run(request: Request, agent: Agent, data: dict[str, Any], **extra: Any
 
 def letta_response(request: Request, run: Run, data: dict[str, Any]) -> dict[str, Any]:
     rows = message_list(actor=api_actor(request), agent_id=run.agent_id, run_id=run.id, order="asc", limit=MAX_LIST)
-    rows = [m for m in rows if m.role != MessageRole.USER]
+    rows = [m for m in rows if not wire.is_run_input(m)]
     return {
         "messages": wire.messages_to_wire(rows, message_options(data), types=data.get("include_return_message_types")),
         "stop_reason": {

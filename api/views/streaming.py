@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 
-from agents.models import AgentType, Message, MessageRole, Run, RunStatus, StopReason
+from agents.models import AgentType, Message, Run, RunStatus, StopReason
 from agents.runtime.events import group_name
 from agents.runtime.waiting import TERMINAL_STATUSES
 from agents.selectors import message_list, run_get
@@ -245,7 +245,7 @@ async def run_stream(
             current, rows = await sync_to_async(_poll)(actor, run.id, after)
             for row in rows:
                 after = row.id
-                if row.role == MessageRole.USER or (row.seq or 0) <= starting_after:
+                if wire.is_run_input(row) or (row.seq or 0) <= starting_after:
                     continue
                 for piece in wire.message_to_wire(row, options):
                     rest = tokens.remainder(piece) if stream_tokens else piece

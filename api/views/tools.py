@@ -3,6 +3,7 @@ attaching them to agents."""
 
 from typing import Any
 
+from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -14,6 +15,7 @@ from accounts.http import api_actor
 from agents.models import Tool
 from agents.selectors import tool_list, tool_search
 from agents.services.agents import agent_tool_attach, agent_tool_detach
+from agents.services.approvals import agent_tool_approval_set
 from agents.services.tools import (
     agent_tool_run,
     builtin_tools_ensure,
@@ -249,6 +251,31 @@ class ToolRunApi(ApiView):
                 result=result.text, is_err=result.is_err, name=name, stdout=result.stdout, stderr=result.stderr
             )
         )
+
+
+class AgentToolApprovalApi(ApiView):
+    class InputSerializer(S.Serializer[Any]):
+        requires_approval = S.BooleanField(required=False, allow_null=True, default=None)
+        # What the TypeScript SDK sends (it names the body field after its own parameter).
+        body_requires_approval = S.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema(operation_id="modify_approval_for_tool", request=InputSerializer, responses={200: OpenApiTypes.NONE})
+    def patch(self, request: Request, agent_id: str, tool_name: str) -> JsonResponse:
+        """Whether the agent's calls of this tool wait for a human's approval (a `requires_approval` tool rule).
+        `requires_approval` comes in the body (`body_requires_approval` from the TypeScript SDK) or, deprecated, the
+        query string. Answers null, as Letta does."""
+        agent = agent_or_404(request, agent_id)
+        body = validated(self.InputSerializer, request.data if isinstance(request.data, dict) else {})
+        query = validated(self.InputSerializer, request.query_params)
+        given = (body["requires_approval"], body["body_requires_approval"], query["requires_approval"])
+        value = next((v for v in given if v is not None), None)
+        if value is None:
+            raise S.ValidationError({"requires_approval": "is required (true or false)"})
+        try:
+            agent_tool_approval_set(agent=agent, tool_name=tool_name, requires_approval=value)
+        except Tool.DoesNotExist:
+            raise NotFound(f"Agent {agent_id} has no tool named {tool_name}") from None
+        return JsonResponse(None, safe=False)  # a JSON null, as Letta answers
 
 
 class AgentToolRunApi(ApiView):

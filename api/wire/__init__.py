@@ -23,6 +23,7 @@ from api.wire.mcp import mcp_server_to_wire
 from api.wire.messages import (
     DEFAULT_OPTIONS,
     MessageOptions,
+    is_run_input,
     message_search_result,
     message_to_internal_wire,
     message_to_wire,
@@ -57,6 +58,7 @@ __all__ = [
     "memory_to_wire",
     "message_search_result",
     "message_to_internal_wire",
+    "is_run_input",
     "message_to_wire",
     "messages_to_wire",
     "now_iso",

@@ -121,9 +121,11 @@ def agent_state(
     tools: Iterable[Tool] | None = None,
     tags: Iterable[str] | None = None,
     message_ids: Iterable[uuid.UUID] | None = None,
+    pending_approval: JSON | None = None,
 ) -> JSON:
     """AgentState. Relations not given are read from the agent (prefetch `blocks`, `tools`, `tag_rows`,
-    `secret_rows` and `identities` with their links in lists)."""
+    `secret_rows` and `identities` with their links in lists). `pending_approval`: the approval_request_message
+    of tool calls waiting for an answer, if the caller looked it up."""
     block_rows = list(blocks) if blocks is not None else list(agent.blocks.all())
     tool_rows = list(tools) if tools is not None else list(agent.tools.all())
     tag_list = sorted(tags) if tags is not None else sorted(t.tag for t in agent.tag_rows.all())
@@ -162,7 +164,7 @@ def agent_state(
         "enable_sleeptime": False,
         "multi_agent_group": None,
         "managed_group": None,
-        "pending_approval": None,
+        "pending_approval": pending_approval,
         "last_run_completion": iso(agent.last_run_completion),
         "last_run_duration_ms": agent.last_run_duration_ms,
         "last_stop_reason": StopReason.to_wire(agent.last_stop_reason),

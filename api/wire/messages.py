@@ -5,12 +5,13 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from agents.messages import (
     REPLY_KWARG,
     SEND_MESSAGE,
     call_argument,
+    call_held,
     parts_text,
     reply_text,
     stored_parts,
@@ -148,12 +149,19 @@ def _content(message: Message) -> str | list[JSON]:
     return parts
 
 
+def is_run_input(message: Message) -> bool:
+    """A run's input (a user message or an approval): left out of the run's own response and stream."""
+    return message.role in (MessageRole.USER, MessageRole.APPROVAL)
+
+
 def message_to_wire(message: Message, options: MessageOptions = DEFAULT_OPTIONS) -> list[JSON]:
     """The LettaMessages of one stored row, in the order the agent produced them."""
     if message.role == MessageRole.SYSTEM:
         return [{**_base(message, "system_message", 0), "content": parts_text(message)}]
     if message.role == MessageRole.USER:
         return [{**_base(message, "user_message", 0), "content": _content(message)}]
+    if message.role == MessageRole.APPROVAL:
+        return [approval_response_to_wire(message)]
     if message.role == MessageRole.TOOL:
         if options.use_assistant_message and message.name == options.assistant_message_tool_name:
             return []  # the reply itself was shown as an assistant_message
@@ -194,14 +202,35 @@ def message_to_wire(message: Message, options: MessageOptions = DEFAULT_OPTIONS)
     text = parts_text(message)
     if text and not replies_by_tool:  # a memgpt row's text repeats what send_message said
         out.append({**_base(message, "assistant_message", len(out)), "content": text})
+    held = [call for raw, call in zip(message.tool_calls or [], calls, strict=True) if call_held(raw)]
     for call in calls:
+        if call in held:
+            continue
         if options.use_assistant_message and call["name"] == options.assistant_message_tool_name:
             reply = call_argument(call["arguments"], options.assistant_message_tool_kwarg)
             if reply is not None:
                 out.append({**_base(message, "assistant_message", len(out)), "content": reply})
                 continue
         out.append({**_base(message, "tool_call_message", len(out)), "tool_call": call, "tool_calls": [call]})
+    if held:  # the calls that waited for an answer: one approval request (Letta shows no tool_call_message)
+        out.append({**_base(message, "approval_request_message", len(out)), "tool_call": held[0], "tool_calls": held})
     return out
+
+
+def approval_response_to_wire(message: Message) -> JSON:
+    """A stored approval (role `approval`) as Letta's ApprovalResponseMessage: the answers as given, and the
+    deprecated single-answer fields from the first (approval_request_id is its tool call id)."""
+    parts = message.content if isinstance(message.content, list) else []
+    found: Any = next((p.get("approvals") for p in parts if isinstance(p, dict) and p.get("type") == "approvals"), [])
+    answers: list[JSON] = [a for a in found or [] if isinstance(a, dict)]
+    first = answers[0] if answers else {}
+    return {
+        **_base(message, "approval_response_message", 0),
+        "approvals": answers,
+        "approve": first.get("approve", True) if first.get("type") == "approval" else True,
+        "approval_request_id": first.get("tool_call_id") or message.tool_call_id or None,
+        "reason": first.get("reason"),
+    }
 
 
 def messages_to_wire(

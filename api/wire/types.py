@@ -90,7 +90,7 @@ class AgentStateWire(TypedDict):
     enable_sleeptime: bool
     multi_agent_group: None
     managed_group: None
-    pending_approval: None
+    pending_approval: dict[str, Any] | None  # an approval_request_message
     last_run_completion: str | None
     last_run_duration_ms: int | None
     last_stop_reason: str | None

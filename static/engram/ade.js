@@ -78,6 +78,11 @@
     setTimeout(function () { note.remove(); }, 6000);
   }
 
+  // A refused action (an approval already answered, …): the server says why.
+  document.addEventListener("engram:notice", function (e) {
+    toast((e.detail && e.detail.text) || "Refused.");
+  });
+
   document.addEventListener("engram:compaction", function (e) {
     var d = e.detail || {};
     toast("Context compacted: " + d.evicted + " messages moved to recall memory (" +

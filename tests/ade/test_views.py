@@ -123,6 +123,8 @@ OUTSIDER_POSTS = [
     "{a}/delete/",
     "{a}/passages/{p}/delete/",
     "{a}/tools/{t}/detach/",
+    "{a}/tools/{t}/approval/",
+    "{a}/approvals/",
     "{a}/blocks/{b}/revisions/{v}/revert/",
 ]
 
@@ -149,6 +151,8 @@ def test_an_outsider_gets_404_everywhere(charlie_client: Client, agent: Agent, m
     assert human(agent).value == "Name: Alice!"
     assert Run.objects.filter(agent=agent).count() == 1
     assert Agent.objects.filter(pk=agent.pk).exists() and agent.passages.count() == 1
+    agent.refresh_from_db()
+    assert not [r for r in agent.tool_rules if r.get("type") == "requires_approval"]
 
 
 def test_an_outsider_cannot_reach_a_block_through_their_own_agent(
@@ -526,3 +530,21 @@ def test_a_new_block_is_created_and_attached_or_not_at_all(alice_client: Client,
     clash = alice_client.post(url, {"label": "human", "value": "dup", "limit": 100}, **HX).content.decode()
     assert "already has a block labelled" in clash
     assert not Block.objects.filter(value="dup").exists()
+
+
+def test_the_approval_toggle_and_a_refused_answer(
+    alice_client: Client, agent: Agent, fake_llm: FakeLLM, alice: Any
+) -> None:
+    tool = agent.tools.get(name="memory_insert")
+    response = alice_client.post(f"/agents/{agent.id}/tools/{tool.id}/approval/", **HX)
+    assert response.status_code == 200 and b"memory_insert requires approval" in response.content
+    agent.refresh_from_db()
+    assert {"type": "requires_approval", "tool_name": "memory_insert"} in agent.tool_rules
+    # Nothing waits: the answer is refused with the reason in a notice, and no run starts.
+    response = alice_client.post(f"/agents/{agent.id}/approvals/", {"tool_call_id": "call_1", "decision": "approve"})
+    assert response.status_code == 200
+    assert "no tool call is waiting for approval" in response["HX-Trigger"]
+    assert not Run.objects.filter(agent=agent).exists()
+    alice_client.post(f"/agents/{agent.id}/tools/{tool.id}/approval/", **HX)
+    agent.refresh_from_db()
+    assert not [r for r in agent.tool_rules if r.get("type") == "requires_approval"]

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def used(alice: Any, fake_llm: FakeLLM) -> Any:
     agent = make_agent(alice, name="Ada-usage")
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "likes tea"})
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "likes tea"})
     fake_llm.reply("noted")
     send(alice, agent, "I like tea")
     return agent

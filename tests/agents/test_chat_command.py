@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_it_chats_shows_tool_calls_and_memory(fake_llm, make_agent, monkeypatch, settings):
     settings.ENGRAM_RUN_EXECUTOR = "inprocess"
     make_agent(name="ada-bot")
-    fake_llm.push(Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_str": "Likes tea"})]))
+    fake_llm.push(Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_string": "Likes tea"})]))
     fake_llm.reply("Got it, tea it is.")
     lines = iter(["I like tea", "/memory", "/quit"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))

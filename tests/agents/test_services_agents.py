@@ -127,8 +127,8 @@ def test_builtin_tools_are_idempotent_with_correct_schemas(alice):
     tools = {t.name: t for t in Tool.objects.filter(organization=None)}
     assert set(tools) == set(BUILTIN_SCHEMAS)
     params = {name: set(t.json_schema["parameters"]["properties"]) for name, t in tools.items()}
-    assert params["memory_insert"] == {"label", "new_str", "insert_line"}
-    assert params["memory_replace"] == {"label", "old_str", "new_str"}
+    assert params["memory_insert"] == {"label", "new_string", "insert_line"}
+    assert params["memory_replace"] == {"label", "old_string", "new_string"}
     assert params["memory_rethink"] == {"label", "new_memory"}
     assert params["core_memory_append"] == {"label", "content"}
     assert params["core_memory_replace"] == {"label", "old_content", "new_content"}

@@ -26,7 +26,7 @@ def today() -> dt.date:
 def test_it_matches_the_steps_recorded_tokens_and_cost(alice: Any, bob: Any, fake_llm: FakeLLM) -> None:
     tea = make_agent(alice, name="tea")
     coffee = make_agent(bob, name="coffee", model="openai/gpt-4o")
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "likes tea"})
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "likes tea"})
     fake_llm.reply("noted")
     send(alice, tea, "I like tea")
     fake_llm.reply("hello")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-MEMORY_EDIT = ("memory_replace", {"label": "human", "old_str": "Name: Ada", "new_str": "Name: Ada. Trip: Lisbon"})
+MEMORY_EDIT = ("memory_replace", {"label": "human", "old_string": "Name: Ada", "new_string": "Name: Ada. Trip: Lisbon"})
 TRIP_REPLY = "Lisbon it is; I noted the trip."
 COOKING_REPLY = "For the trip to Lisbon, try pastel de nata before you go."
 DEFAULT_REPLY = "Hello from the agent's own history."

@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 # The chat replies the scenario consumes, in order (see tests/fakes/llm_server.py).
-MEMORY_EDIT = ("memory_replace", {"label": "human", "old_str": "Name: Ada", "new_str": "Name: Ada. Cat: Tom"})
+MEMORY_EDIT = ("memory_replace", {"label": "human", "old_string": "Name: Ada", "new_string": "Name: Ada. Cat: Tom"})
 FIRST_REPLY = "Noted: your cat is Tom."
 STREAMED_REPLY = "Tom is a fine name for a cat, and I will remember it."
 IMPORTED_REPLY = "I am the imported copy, and I still know about Tom."
+# Approvals: the daphne server of the tests holds calls this many seconds (tests/live.py).
+APPROVAL_TTL = 12
+APPROVED_REPLY = "Saved: your cat is Tom."
+DENIED_REPLY = "All right, I did not save it."
+CLIENT_REPLY = "You are in Paris."
+AFTER_EXPIRY_REPLY = "I am still here."
+LOCATION_TOOL = {
+    "name": "get_location",
+    "description": "The user's current city.",
+    "parameters": {"type": "object", "properties": {"precision": {"type": "string"}}, "required": []},
+}
 
 SOURCE = '''
 def roll_dice(sides: int) -> int:
@@ -37,6 +49,120 @@ def script_fake_llm(fake: Any) -> None:
     fake.reply(FIRST_REPLY)
     fake.reply(STREAMED_REPLY)
     fake.reply(IMPORTED_REPLY)
+    fake.tool_call("memory_insert", {"label": "human", "new_string": "Cat: Tom"}, id="call_approve")
+    fake.reply(APPROVED_REPLY)
+    fake.tool_call("memory_insert", {"label": "human", "new_string": "Dog: Rex"}, id="call_deny")
+    fake.reply(DENIED_REPLY)
+    fake.tool_call("get_location", {"precision": "city"}, id="call_client")
+    fake.reply(CLIENT_REPLY)
+    fake.tool_call("memory_insert", {"label": "human", "new_string": "Bird: Tweety"}, id="call_expire")
+    fake.reply(AFTER_EXPIRY_REPLY)
+
+
+def approvals(client: Any) -> None:
+    """A tool that requires approval (approve, deny with a reason, expiry) and a client-side tool round trip."""
+    from letta_client import ConflictError, UnprocessableEntityError
+
+    agent = client.agents.create(
+        name="sdk-approvals", model="openai/gpt-4o-mini", memory_blocks=[{"label": "human", "value": "Name: Ada"}]
+    )
+    client.agents.tools.update_approval("memory_insert", agent_id=agent.id, body_requires_approval=True)
+    rules = client.agents.retrieve(agent.id).tool_rules or []
+    assert [(r.type, r.tool_name) for r in rules if r.type == "requires_approval"] == [
+        ("requires_approval", "memory_insert")
+    ]
+
+    def ask(text: str) -> Any:
+        response = client.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": text}])
+        assert response.stop_reason.stop_reason == "requires_approval", response.stop_reason
+        request = response.messages[-1]
+        assert request.message_type == "approval_request_message", [m.message_type for m in response.messages]
+        assert "tool_call_message" not in [m.message_type for m in response.messages]
+        return request
+
+    def answer(*approvals: dict[str, Any], **kwargs: Any) -> Any:
+        return client.agents.messages.create(
+            agent_id=agent.id, messages=[{"type": "approval", "approvals": list(approvals)}], **kwargs
+        )
+
+    # Approve: the tool runs, the loop goes on.
+    request = ask("Remember that my cat is Tom")
+    assert (request.tool_call.name, request.tool_call.tool_call_id) == ("memory_insert", "call_approve")
+    pending = client.agents.retrieve(agent.id).pending_approval
+    assert pending is not None and pending.tool_call.tool_call_id == "call_approve"
+    assert json.loads(request.tool_call.arguments) == {"label": "human", "new_string": "Cat: Tom"}
+    try:
+        client.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": "Hello?"}])
+    except ConflictError as exc:
+        assert "waiting for approval" in str(exc)
+    else:
+        raise AssertionError("a message while a tool call waits for approval is a 409")
+    try:
+        answer({"type": "approval", "tool_call_id": "call_unknown", "approve": True})
+    except UnprocessableEntityError as exc:
+        assert "call_unknown is not waiting for approval" in str(exc)
+    else:
+        raise AssertionError("an approval of an unknown tool call is a 422")
+    approved = answer({"type": "approval", "tool_call_id": "call_approve", "approve": True})
+    assert [m.message_type for m in approved.messages] == ["tool_return_message", "assistant_message"]
+    assert approved.messages[0].status == "success" and approved.messages[-1].content == APPROVED_REPLY
+    assert approved.stop_reason.stop_reason == "end_turn"
+    assert client.agents.blocks.retrieve("human", agent_id=agent.id).value == "Name: Ada\nCat: Tom"
+    assert client.agents.retrieve(agent.id).pending_approval is None
+    try:
+        answer({"type": "approval", "tool_call_id": "call_approve", "approve": True})
+    except UnprocessableEntityError as exc:
+        assert "already been answered" in str(exc)
+    else:
+        raise AssertionError("an approval of an answered tool call is a 422")
+
+    # Deny with a reason: the model reads the denial as the tool's result.
+    ask("And that I have a dog called Rex")
+    denied = answer({"type": "approval", "tool_call_id": "call_deny", "approve": False, "reason": "no dogs"})
+    result = denied.messages[0]
+    assert (result.message_type, result.status) == ("tool_return_message", "error")
+    assert result.tool_return == "Error: request to call tool denied. User reason: no dogs"
+    assert denied.messages[-1].content == DENIED_REPLY
+    assert client.agents.blocks.retrieve("human", agent_id=agent.id).value == "Name: Ada\nCat: Tom"
+    history = list(client.agents.messages.list(agent_id=agent.id, limit=100, order="asc"))
+    responses = [m for m in history if m.message_type == "approval_response_message"]
+    assert [(r.approval_request_id, r.approve) for r in responses] == [("call_approve", True), ("call_deny", False)]
+    assert responses[1].approvals[0].reason == "no dogs"
+
+    # A client-side tool, streamed as letta-code does: the call comes back, the client returns its result.
+    chunks = list(
+        client.agents.messages.create(
+            agent_id=agent.id,
+            messages=[{"role": "user", "content": "Where am I?"}],
+            client_tools=[LOCATION_TOOL],
+            streaming=True,
+        )
+    )
+    kinds = [c.message_type for c in chunks]
+    assert kinds[-3:] == ["approval_request_message", "stop_reason", "usage_statistics"], kinds
+    assert chunks[-2].stop_reason == "requires_approval"
+    assert chunks[-3].tool_call.name == "get_location"
+    returned = answer(
+        {"type": "tool", "tool_call_id": "call_client", "tool_return": "Paris", "status": "success"},
+        client_tools=[LOCATION_TOOL],
+    )
+    assert [(m.message_type, getattr(m, "tool_return", None)) for m in returned.messages][0] == (
+        "tool_return_message",
+        "Paris",
+    )
+    assert returned.messages[-1].content == CLIENT_REPLY
+
+    # Unanswered past the TTL: denied, the run says why, and the agent takes messages again.
+    ask("Also remember Tweety the bird")
+    time.sleep(APPROVAL_TTL + 1)
+    after = client.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": "Still there?"}])
+    assert after.messages[-1].content == AFTER_EXPIRY_REPLY
+    expired = [
+        m for m in client.agents.messages.list(agent_id=agent.id, limit=100) if m.message_type == "tool_return_message"
+    ]
+    assert expired[0].status == "error" and "expired" in expired[0].tool_return
+    assert client.agents.blocks.retrieve("human", agent_id=agent.id).value == "Name: Ada\nCat: Tom"
+    client.agents.delete(agent.id)
 
 
 def run(base_url: str, api_key: str) -> None:
@@ -249,6 +375,8 @@ def run(base_url: str, api_key: str) -> None:
     else:
         raise AssertionError("a deleted identity is gone")
     client.agents.delete(with_identity.id)
+
+    approvals(client)
 
     # Delete.
     client.agents.delete(other.id)

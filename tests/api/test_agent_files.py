@@ -327,7 +327,7 @@ BAD_FILES = {
     "no-agents": (json.dumps({"blocks": []}).encode(), "agents: must be a list"),
     "legacy-format": (json.dumps({"agent_type": "memgpt_agent", "core_memory": []}).encode(), "legacy single-agent"),
     "unknown-tool-type": (_edit(lambda d: d["tools"][0].update(tool_type="external_composio")), "tools[0].tool_type"),
-    "unknown-builtin": (_edit(lambda d: d["tools"][1].update(name="web_search")), "tools[1].name"),
+    "unknown-builtin": (_edit(lambda d: d["tools"][1].update(name="run_code")), "tools[1].name"),
     "block-over-limit": (_edit(lambda d: d["blocks"][0].update(value="x" * 501)), "blocks[0].value"),
     "dangling-block-id": (_edit(lambda d: d["agents"][0]["block_ids"].append("block-9")), "agents[0].block_ids[2]"),
     "bad-role": (_edit(lambda d: d["agents"][0]["messages"][2].update(role="robot")), "agents[0].messages[2].role"),

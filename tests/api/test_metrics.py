@@ -31,7 +31,7 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 def test_it_shows_the_run_its_steps_and_llm_calls(alice: Any, fake_llm: FakeLLM, client: Client) -> None:
     agent = make_agent(alice, name="metered")
     before = scrape(client)
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "likes tea"})
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "likes tea"})
     fake_llm.reply("noted")
     run = send(alice, agent, "remember that I like tea")
     assert run.status == "completed"

@@ -27,7 +27,7 @@ def ran(alice: Any, fake_llm: FakeLLM) -> dict[str, Any]:
     agent = agent_create(
         actor=alice, name="ran", model="openai/gpt-4o-mini", memory_blocks=[{"label": "human", "value": ""}]
     )
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "Has a cat named Tom."}, id="call_1")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Has a cat named Tom."}, id="call_1")
     fake_llm.reply("Noted: your cat is Tom.")
     run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "My cat is Tom"}])
     run_execute(run_id=run.id, token="test")
@@ -343,7 +343,7 @@ def test_run_a_tool_of_the_agent(alice_api: APIClient, charlie_api: APIClient, a
     agent = agent_of(alice_world)
     base = f"/v1/agents/{alice_world['agent_id']}/tools"
     result = alice_api.post(
-        f"{base}/memory_insert/run", {"args": {"label": "human", "new_str": "Likes tea."}}, format="json"
+        f"{base}/memory_insert/run", {"args": {"label": "human", "new_string": "Likes tea."}}, format="json"
     ).json()
     assert result["status"] == "success" and "updated" in result["func_return"]
     assert "Likes tea." in Block.objects.get(agents=agent, label="human").value
@@ -354,7 +354,7 @@ def test_run_a_tool_of_the_agent(alice_api: APIClient, charlie_api: APIClient, a
     result = alice_api.post(f"{base}/shout/run", {"args": {"text": "hi"}}, format="json").json()
     assert (result["status"], result["func_return"]) == ("success", "HI")
     # A failing call is a result with status error, and writes nothing.
-    result = alice_api.post(f"{base}/memory_insert/run", {"args": {"label": "nope", "new_str": "x"}}, format="json")
+    result = alice_api.post(f"{base}/memory_insert/run", {"args": {"label": "nope", "new_string": "x"}}, format="json")
     assert result.status_code == 200 and result.json()["status"] == "error"
     assert "No memory block" in result.json()["func_return"]
     result = alice_api.post(f"{base}/shout/run", {"args": {"loud": True}}, format="json").json()
@@ -363,9 +363,9 @@ def test_run_a_tool_of_the_agent(alice_api: APIClient, charlie_api: APIClient, a
     assert alice_api.post(f"{base}/archival_memory_search/run", {"args": {}}, format="json").status_code == 404
     assert alice_api.post(f"{base}/shout/run", {"args": "x"}, format="json").status_code == 422
     response = alice_api.post(
-        f"{base}/memory_insert/run", {"args": {"label": "human", "new_str": "a\u0000b"}}, format="json"
+        f"{base}/memory_insert/run", {"args": {"label": "human", "new_string": "a\u0000b"}}, format="json"
     )
-    assert response.status_code == 422 and response.json()["detail"].startswith("args.new_str: holds a NUL")
+    assert response.status_code == 422 and response.json()["detail"].startswith("args.new_string: holds a NUL")
     assert "a\x00b" not in Block.objects.get(agents=agent, label="human").value
     assert charlie_api.post(f"{base}/shout/run", {"args": {"text": "x"}}, format="json").status_code == 404
 

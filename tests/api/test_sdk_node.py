@@ -23,17 +23,25 @@ def test_the_typescript_sdk_scenario(daphne_server: LiveServer, fake_llm: FakeLL
     fake_llm.reply("Hello, Node.")
     fake_llm.reply("Streaming works token by token from Node.")
     fake_llm.tool_call(
-        "memory_replace", {"label": "human", "old_str": "Name: Ada", "new_str": "Name: Ada. Trip: Lisbon"}
+        "memory_replace", {"label": "human", "old_string": "Name: Ada", "new_string": "Name: Ada. Trip: Lisbon"}
     )
     fake_llm.reply("Lisbon noted.")
     fake_llm.reply("Cook for Lisbon: bacalhau.")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Cat: Tom"}, id="call_ts_approve")
+    fake_llm.reply("Saved.")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Dog: Rex"}, id="call_ts_deny")
+    fake_llm.reply("I did not save it.")
+    fake_llm.tool_call("get_time", {}, id="call_ts_client")
+    fake_llm.reply("It is half past nine.")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Bird: Tweety"}, id="call_ts_expire")
+    fake_llm.reply("Still here.")
     key = apikey_create(user=alice, name="node").raw_key
     result = subprocess.run(
         [node, "scenario.mjs", daphne_server.url, key],
         cwd=NODE_DIR,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{daphne_server.log_tail(60)}"

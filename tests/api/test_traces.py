@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def ran(alice: Any, fake_llm: FakeLLM) -> Any:
     agent = make_agent(alice, name="traced", tags=["ops"])
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "likes tea"})
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "likes tea"})
     fake_llm.reply("noted")
     return send(alice, agent, "I like tea")
 

@@ -62,7 +62,7 @@ def test_the_ade_round_trip(daphne_server: LiveServer, fake_llm: Any, page: Any,
     page.evaluate("window.__sameDocument = true")
 
     # Chat: the fake LLM edits memory, then answers. Enter sends.
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "Likes: green tea"})
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Likes: green tea"})
     fake_llm.reply("Noted: green tea it is.")
     page.fill("textarea[name=text]", "I like green tea")
     page.press("textarea[name=text]", "Enter")

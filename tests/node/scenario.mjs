@@ -74,6 +74,62 @@ const own = await contents("default", { agent_id: agent.id });
 assert.ok(own.includes("Hello from Node") && !own.includes("Plan Lisbon"));
 const listed = await client.conversations.list({ agent_id: agent.id });
 assert.deepEqual(listed.map((c) => c.id), [cooking.id, trip.id]);
+// Approvals: a tool that requires approval (approve; deny with a reason; unanswered past the TTL) and a
+// client-side tool round trip. The fake LLM's calls are scripted by tests/api/test_sdk_node.py.
+await client.agents.tools.updateApproval("memory_insert", { agent_id: agent.id, body_requires_approval: true });
+const rules = (await client.agents.retrieve(agent.id)).tool_rules ?? [];
+assert.ok(rules.some((r) => r.type === "requires_approval" && r.tool_name === "memory_insert"));
+
+async function ask(text, extra = {}) {
+  const response = await client.agents.messages.create(agent.id, {
+    messages: [{ role: "user", content: text }],
+    ...extra,
+  });
+  assert.equal(response.stop_reason.stop_reason, "requires_approval");
+  const request = response.messages.at(-1);
+  assert.equal(request.message_type, "approval_request_message");
+  return request;
+}
+const answer = (approvals, extra = {}) =>
+  client.agents.messages.create(agent.id, { messages: [{ type: "approval", approvals }], ...extra });
+
+let request = await ask("Remember my cat Tom");
+assert.equal(request.tool_call.tool_call_id, "call_ts_approve");
+await assert.rejects(
+  client.agents.messages.create(agent.id, { messages: [{ role: "user", content: "Hello?" }] }),
+  (err) => err instanceof Letta.ConflictError,
+);
+let done = await answer([{ type: "approval", tool_call_id: "call_ts_approve", approve: true }]);
+assert.deepEqual(done.messages.map((m) => m.message_type), ["tool_return_message", "assistant_message"]);
+assert.equal(done.messages.at(-1).content, "Saved.");
+assert.equal((await client.agents.blocks.retrieve("human", { agent_id: agent.id })).value, "Name: Ada. Trip: Lisbon\nCat: Tom");
+await assert.rejects(
+  answer([{ type: "approval", tool_call_id: "call_ts_approve", approve: true }]),
+  (err) => err instanceof Letta.UnprocessableEntityError && /already been answered/.test(err.message),
+);
+
+await ask("Remember my dog Rex");
+done = await answer([{ type: "approval", tool_call_id: "call_ts_deny", approve: false, reason: "no dogs" }]);
+assert.equal(done.messages[0].status, "error");
+assert.equal(done.messages[0].tool_return, "Error: request to call tool denied. User reason: no dogs");
+
+const clientTools = [{ name: "get_time", description: "The user's local time.", parameters: { type: "object", properties: {} } }];
+request = await ask("What time is it?", { client_tools: clientTools });
+assert.equal(request.tool_call.name, "get_time");
+done = await answer([{ type: "tool", tool_call_id: "call_ts_client", tool_return: "09:30", status: "success" }], {
+  client_tools: clientTools,
+});
+assert.equal(done.messages[0].tool_return, "09:30");
+assert.equal(done.messages.at(-1).content, "It is half past nine.");
+
+await ask("Remember my bird Tweety");
+await new Promise((resolve) => setTimeout(resolve, 13_000)); // past the test server's ENGRAM_APPROVAL_TTL (12 s)
+done = await client.agents.messages.create(agent.id, { messages: [{ role: "user", content: "Still there?" }] });
+assert.equal(done.messages.at(-1).content, "Still here.");
+const expired = (await client.agents.messages.list(agent.id, { limit: 100 }))
+  .getPaginatedItems()
+  .find((m) => m.message_type === "tool_return_message");
+assert.ok(expired.status === "error" && /expired/.test(expired.tool_return), expired.tool_return);
 
 await client.agents.delete(agent.id);
 console.log("node scenario passed");

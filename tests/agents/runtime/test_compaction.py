@@ -7,7 +7,8 @@ from agents.models import Message, RunStatus
 from agents.runtime import context, llm
 from agents.runtime.context import SUMMARIZER_SYSTEM
 from agents.services.messages import agent_summarize
-from agents.tools.builtin import ToolContext, conversation_search
+from agents.tools.builtin import ToolContext
+from agents.tools.memory_tools import conversation_search
 from tests.fakes.llm_server import Reply, ToolCall
 
 pytestmark = pytest.mark.django_db

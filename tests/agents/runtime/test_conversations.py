@@ -22,7 +22,7 @@ def test_each_conversation_has_its_own_window_and_the_memory_is_shared(alice, fa
     agent = make_agent()
     first = conversation_create(actor=alice, agent=agent)
     second = conversation_create(actor=alice, agent=agent)
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "Likes tea", "insert_line": 0})
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Likes tea", "insert_line": 0})
     fake_llm.reply("noted")
     send(agent, "remember tea", conversation=first)
     fake_llm.reply("hello there")
@@ -108,7 +108,8 @@ def _remember_then_answer(body):
     """Each send: a memory_insert of the user's words into the shared `human` block, then a plain answer."""
     last = body["messages"][-1]
     if last["role"] == "user":
-        return Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_str": last["content"]})], delay=0.3)
+        call = ToolCall("memory_insert", {"label": "human", "new_string": last["content"]})
+        return Reply(tool_calls=[call], delay=0.3)
     return Reply(text="noted")
 
 

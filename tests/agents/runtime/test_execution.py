@@ -140,7 +140,7 @@ def test_a_worker_killed_mid_run_is_redelivered_and_completes_without_duplicates
     agent = agent_create(
         actor=alice, model="openai/gpt-4o-mini", memory_blocks=[{"label": "human", "value": "", "limit": 500}]
     )
-    fake_llm.push(Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_str": "Likes jazz."})]))
+    fake_llm.push(Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_string": "Likes jazz."})]))
     fake_llm.push(Reply(text="too late", delay=30))  # the worker dies while waiting for this one
     fake_llm.default = Reply(text="Noted: you like jazz.")
     first = start_worker(celery_redis, fake_llm.base_url)

@@ -35,7 +35,7 @@ def history(agent):
 
 def test_a_fact_goes_to_memory_and_the_next_request_shows_it(fake_llm, make_agent, send):
     agent = make_agent()
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "Has a cat named Tom."}, id="call_1")
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "Has a cat named Tom."}, id="call_1")
     fake_llm.reply("Nice, I'll remember Tom!")
     run = send(agent, "My cat is called Tom.")
     assert (run.status, run.stop_reason, run.step_count) == (RunStatus.COMPLETED, "end_turn", 2)
@@ -129,7 +129,7 @@ def test_memgpt_without_heartbeat_stops_after_the_tool(fake_llm, make_agent, sen
 def test_a_write_beyond_the_limit_is_a_tool_error_and_leaves_the_block_unchanged(fake_llm, make_agent, send):
     agent = make_agent()
     block = Block.objects.get(agents=agent, label="human")
-    fake_llm.tool_call("memory_insert", {"label": "human", "new_str": "x" * 250})
+    fake_llm.tool_call("memory_insert", {"label": "human", "new_string": "x" * 250})
     fake_llm.reply("Sorry, that did not fit.")
     run = send(agent, "remember a lot")
     assert run.status == RunStatus.COMPLETED
@@ -144,7 +144,7 @@ def test_a_write_beyond_the_limit_is_a_tool_error_and_leaves_the_block_unchanged
 
 def test_read_only_blocks_refuse_the_agent(fake_llm, make_agent, send):
     agent = make_agent(memory_blocks=[{"label": "policy", "value": "be nice", "read_only": True}])
-    fake_llm.tool_call("memory_replace", {"label": "policy", "old_str": "nice", "new_str": "mean"})
+    fake_llm.tool_call("memory_replace", {"label": "policy", "old_string": "nice", "new_string": "mean"})
     fake_llm.reply("I cannot change that.")
     run = send(agent, "be mean")
     assert "read-only" in Message.objects.get(run=run, role="tool").text
@@ -154,11 +154,11 @@ def test_read_only_blocks_refuse_the_agent(fake_llm, make_agent, send):
 @pytest.mark.parametrize(
     ("call", "expected"),
     [
-        (ToolCall("memory_insert", '{"label": "human", "new_str": '), "not valid JSON"),
+        (ToolCall("memory_insert", '{"label": "human", "new_string": '), "not valid JSON"),
         (ToolCall("no_such_tool", {}), "unknown tool 'no_such_tool'"),
-        (ToolCall("memory_insert", {"label": "human"}), "missing required argument(s): new_str"),
-        (ToolCall("memory_insert", {"label": "human", "new_str": 3}), "'new_str' must be of type string"),
-        (ToolCall("memory_insert", {"label": "human", "new_str": "x", "bogus": 1}), "unexpected argument(s): bogus"),
+        (ToolCall("memory_insert", {"label": "human"}), "missing required argument(s): new_string"),
+        (ToolCall("memory_insert", {"label": "human", "new_string": 3}), "'new_string' must be of type string"),
+        (ToolCall("memory_insert", {"label": "human", "new_string": "x", "bogus": 1}), "unexpected argument(s): bogus"),
     ],
 )
 def test_bad_tool_calls_go_back_to_the_model(fake_llm, make_agent, send, call, expected):
