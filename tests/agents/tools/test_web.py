@@ -97,7 +97,7 @@ def test_fetch_webpage_limits(call, site, settings):
     is_err, text = call("fetch_webpage", url=f"{site}/missing")
     assert is_err and "HTTP 404" in text
     is_err, text = call("fetch_webpage", url="file:///etc/passwd")
-    assert is_err and "only http:// and https://" in text
+    assert is_err and "must be an http or https URL" in text
 
 
 def test_fetch_webpage_refuses_loopback_and_private_addresses(call, site, settings):
@@ -105,7 +105,7 @@ def test_fetch_webpage_refuses_loopback_and_private_addresses(call, site, settin
     before = len(Handler.seen)
     for url in (f"{site}/page", "http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/"):
         is_err, text = call("fetch_webpage", url=url)
-        assert is_err and "non-public address" in text, (url, text)
+        assert is_err and "private, loopback or reserved address" in text, (url, text)
     assert len(Handler.seen) == before, "a refused address was contacted"
 
 
