@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, approvals, conversations, dashboard, files, mcp, memory, usage, workspace
+from ade.views import accounts, agents, approvals, chat, conversations, dashboard, files, mcp, memory, usage, workspace
 
 app_name = "ade"
 
@@ -15,7 +15,7 @@ agent_patterns = [
     path("tools/", workspace.tools_panel, name="tools"),
     path("settings/", workspace.settings_panel, name="settings"),
     path("settings/embedding-job/", workspace.embedding_job, name="embedding-job"),
-    path("messages/", workspace.chat_messages, name="chat-messages"),
+    path("messages/", chat.chat_messages, name="chat-messages"),
     path("conversations/switch/", conversations.conversation_switch, name="conversation-switch"),
     path("conversations/new/", conversations.conversation_create_view, name="conversation-create"),
     path(
@@ -30,10 +30,10 @@ agent_patterns = [
     ),
     path("messages/reset/", workspace.messages_reset_view, name="messages-reset"),
     path("delete/", workspace.agent_delete_view, name="agent-delete"),
-    path("run-status/", workspace.run_status, name="run-status"),
+    path("run-status/", chat.run_status, name="run-status"),
     path("runs/<uuid:run_id>/steps/", workspace.run_steps, name="run-steps"),
-    path("runs/<uuid:run_id>/cancel/", workspace.run_cancel_view, name="run-cancel"),
-    path("runs/<uuid:run_id>/retry/", workspace.run_retry_view, name="run-retry"),
+    path("runs/<uuid:run_id>/cancel/", chat.run_cancel_view, name="run-cancel"),
+    path("runs/<uuid:run_id>/retry/", chat.run_retry_view, name="run-retry"),
     path("files/", files.files_panel, name="files"),
     path("files/list/", files.files_list, name="files-list"),
     path("files/folders/new/", files.folder_create_view, name="folder-create"),

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedHttpRequest
 from accounts.selectors import organization_id_for
-from ade.views.common import agent_or_404
-from ade.views.workspace import TEMPLATE, _render
+from ade.views.common import TEMPLATE, agent_or_404
+from ade.views.workspace import _render
 from agents.models import Agent
 from agents.services.folders import agent_folder_attach, agent_folder_detach
 from files import windows

@@ -13,8 +13,8 @@ from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthedHttpRequest
 from ade.forms import ArchiveAttachForm, ArchiveCreateForm, BlockCreateForm, BlockEditForm, PassageInsertForm
-from ade.views.common import agent_or_404
-from ade.views.workspace import TEMPLATE, block_or_404, render_archival, render_memory
+from ade.views.common import TEMPLATE, agent_or_404
+from ade.views.workspace import block_or_404, render_archival, render_memory
 from agents.services.agents import agent_block_attach, agent_block_detach
 from memory.models import Archive, Block, BlockRevision, Passage
 from memory.selectors import block_get, block_revision_get, block_revision_list
