@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["api.base.schema_endpoints"],  # each operation once, under /v1/
     "ENUM_NAME_OVERRIDES": {
         "EditableMessageTypeEnum": "api.views.messages.EDITABLE_MESSAGE_TYPES",
+        "MessageTypeEnum": "api.schemas.MESSAGE_TYPES",  # the SDK's MessageType (reads and include_return_…)
         # An identity property's `type`; named here, it no longer collides with other `type` fields (W001).
         "IdentityPropertyTypeEnum": ["string", "number", "boolean", "json"],
         "StopReasonType": "agents.models.StopReason.wire_values",  # Letta's name for the set

@@ -23,7 +23,12 @@ def test_health_needs_no_key() -> None:
 
 def test_health_says_which_isolation_custom_tools_get(settings: Any) -> None:
     assert shutil.which("bwrap"), "this test needs bubblewrap: apt-get install bubblewrap (make test does)"
-    assert APIClient().get("/v1/health/").json() == {"version": "0.1.0", "status": "ok", "tool_sandbox": "bwrap"}
+    assert APIClient().get("/v1/health/").json() == {
+        "version": settings.LETTA_COMPATIBLE_VERSION,  # what letta-code compares against (0.16.6 or newer)
+        "engram_version": settings.ENGRAM_VERSION,
+        "status": "ok",
+        "tool_sandbox": "bwrap",
+    }
     settings.ENGRAM_BWRAP = "/nonexistent/bwrap"
     assert APIClient().get("/v1/health/").json()["tool_sandbox"] == "disabled"
     settings.ENGRAM_TOOL_SANDBOX = "process"  # runs tools as another user, so only a root server can

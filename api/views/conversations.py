@@ -266,7 +266,9 @@ class ConversationCancelApi(ApiView):
     class Params(S.Serializer[Any]):
         agent_id = S.CharField(required=False, allow_null=True)
 
-    @extend_schema(operation_id="cancel_conversation", parameters=[Params], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="cancel_conversation", parameters=[Params], request=None, responses={200: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, conversation_id: str) -> Response:
         """Cancel the conversation's active runs. Answers `{run_id: status}` per run."""
         agent, conversation = thread_or_404(request, conversation_id, _agent_id_param(request))

@@ -46,7 +46,7 @@ def mcp_tool_or_404(server: MCPServer, tool_id: str) -> Tool:
         raise NotFound(f"Tool {tool_id} not found on MCP server {server.name}") from None
 
 
-class CreateInput(S.Serializer[Any]):
+class McpServerCreateInput(S.Serializer[Any]):
     server_name = S.CharField(max_length=200)
     config = S.DictField()
 
@@ -61,11 +61,11 @@ class McpServerListCreateApi(ApiView):
     def get(self, request: Request) -> Response:
         return Response([wire.mcp_server_to_wire(s) for s in mcp_server_list(actor=api_actor(request))])
 
-    @extend_schema(operation_id="mcp_create_mcp_server", request=CreateInput, responses={200: McpServerSchema})
+    @extend_schema(operation_id="mcp_create_mcp_server", request=McpServerCreateInput, responses={200: McpServerSchema})
     def post(self, request: Request) -> Response:
         """Connects to the server and lists its tools before storing it: a server that cannot be reached is a 422
         naming `config`. Its tools become tools of the organization (tool_type external_mcp)."""
-        data = validated(CreateInput, request.data)
+        data = validated(McpServerCreateInput, request.data)
         server = mcp_server_create(actor=api_actor(request), name=data["server_name"], config=data["config"])
         return Response(wire.mcp_server_to_wire(server))
 
