@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, dashboard, memory, workspace
+from ade.views import accounts, agents, dashboard, memory, tools, workspace
 
 app_name = "ade"
 
@@ -40,6 +40,12 @@ urlpatterns = [
     path("agents/import/", agents.agent_import_view, name="agent-import"),
     path("agents/<uuid:agent_id>/", include(agent_patterns)),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("tools/", tools.tool_library, name="tool-library"),
+    path("tools/new/", tools.tool_new, name="tool-new"),
+    path("tools/schema/", tools.tool_schema_preview, name="tool-schema"),
+    path("tools/run/", tools.tool_run_view, name="tool-run"),
+    path("tools/<uuid:tool_id>/", tools.tool_edit, name="tool-edit"),
+    path("tools/<uuid:tool_id>/delete/", tools.tool_delete_view, name="tool-delete"),
     path("members/", accounts.members, name="members"),
     path("members/<str:username>/role/", accounts.member_role, name="member-role"),
     path("members/<str:username>/remove/", accounts.member_remove, name="member-remove"),
