@@ -62,7 +62,7 @@ def example_args(schema: dict[str, Any]) -> str:
     params = schema.get("parameters") or {}
     properties = params.get("properties") or {}
     values = {
-        name: blanks.get(spec.get("type") if isinstance(spec, dict) else None)
+        name: blanks.get(str(spec.get("type")) if isinstance(spec, dict) else "")
         for name, spec in properties.items()
         if name != "request_heartbeat"
     }

@@ -64,7 +64,10 @@ def _editor(
     saved: bool = False,
 ) -> HttpResponse:
     editable = tool is None or tool.organization_id is not None
-    schema, schema_error = _derive(form["source_code"].value() or "") if editable else (tool.json_schema, "")
+    if tool is not None and not editable:
+        schema, schema_error = tool.json_schema, ""  # a built-in has no source
+    else:
+        schema, schema_error = _derive(form["source_code"].value() or "")
     context: dict[str, Any] = {
         "tool": tool,
         "form": form,
