@@ -108,9 +108,9 @@ def tool_new(request: AuthedHttpRequest) -> HttpResponse:
         form = ToolSourceForm(initial={"source_code": STARTER_SOURCE, "agent": agent.pk if agent else None})
         return _editor(request, tool=None, form=form, agent=agent)
     form = ToolSourceForm(request.POST)
-    agent = None
-    if form.is_valid():
-        agent = _agent_from(request, form.cleaned_data["agent"])
+    valid = form.is_valid()
+    agent = _agent_from(request, form.cleaned_data.get("agent"))  # kept on a refused form too
+    if valid:
         try:
             with transaction.atomic():  # attached too, or not created at all
                 tool = tool_create(actor=request.user, source_code=form.cleaned_data["source_code"])

@@ -150,6 +150,9 @@ def test_a_new_tool_for_another_organizations_agent_is_a_404_and_not_created(
 def test_a_tool_made_from_an_agents_panel_is_attached_to_it(alice_client: Client, agent: Agent) -> None:
     panel = alice_client.get(f"/agents/{agent.id}/tools/", **HX).content.decode()
     assert f"/tools/new/?agent={agent.id}" in panel
+    refused = alice_client.post("/tools/new/", {"source_code": BROKEN, "agent": str(agent.id)}, **HX)
+    assert refused.status_code == 422 and "Create and attach to Ada" in refused.content.decode()
+    assert not agent.tools.filter(name="add").exists()
     response = alice_client.post("/tools/new/", {"source_code": ADD, "agent": str(agent.id)}, **HX)
     assert response["HX-Redirect"] == f"/agents/{agent.id}/tools/"
     tool = agent.tools.get(name="add")
