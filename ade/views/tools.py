@@ -22,6 +22,7 @@ from agents.selectors import tool_get, tool_list
 from agents.services.agents import agent_tool_attach
 from agents.services.tools import tool_create, tool_delete, tool_run_from_source, tool_update
 from agents.tools.limits import ToolProcessesBusy
+from agents.tools.sandbox import sandbox_status
 from agents.tools.schema import schema_from_source
 
 TEMPLATE = "ade/tools.html"
@@ -77,6 +78,7 @@ def _editor(
         "schema_error": schema_error,
         "run_form": ToolRunForm(initial={"args": example_args(schema or {})}),
         "editable": editable,
+        "sandbox": sandbox_status(),  # probed once per configuration
     }
     return render(request, page_or_partial(request, "ade/tool_editor.html", "editor"), context, status=status)
 

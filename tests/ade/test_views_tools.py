@@ -200,3 +200,12 @@ def test_agent_create_takes_the_picked_window(alice_client: Client, alice: Any) 
     assert (
         Agent.objects.get(name="Default").context_window_limit == Agent._meta.get_field("context_window_limit").default
     )
+
+
+def test_the_editor_says_when_custom_tools_cannot_run(alice_client: Client, settings: Any) -> None:
+    assert 'id="sandbox-disabled"' not in alice_client.get("/tools/new/").content.decode()
+    settings.ENGRAM_BWRAP = "/nonexistent/bwrap"
+    page = alice_client.get("/tools/new/").content.decode()
+    assert 'id="sandbox-disabled"' in page and "bubblewrap (/nonexistent/bwrap) is not installed" in page
+    response = alice_client.post("/tools/run/", {"source_code": ADD, "args": '{"a": 1}'}, **HX)
+    assert ">error</span>" in response.content.decode() and "is not installed" in response.content.decode()
