@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import Membership
+from ade.pickers import ModelPicker
 from agents.models import Agent, AgentType, MCPServer
 
 # Panels list at most a few dozen rows a page; past this page the offset would overflow the database's integers.
@@ -149,9 +150,13 @@ class AgentSettingsForm(forms.Form):
         choices=AgentType.choices,
         help_text="Switching attaches the new type's base tools; a default system prompt follows the type.",
     )
-    model = forms.CharField(max_length=200, help_text="litellm handle, e.g. openai/gpt-4o-mini")
-    embedding = forms.CharField(max_length=200, required=False)
-    context_window_limit = forms.IntegerField(min_value=256, max_value=10_000_000)
+    model = forms.CharField(
+        max_length=200, help_text="litellm handle, e.g. openai/gpt-4o-mini", widget=ModelPicker("chat")
+    )
+    embedding = forms.CharField(max_length=200, required=False, widget=ModelPicker("embedding"))
+    context_window_limit = forms.IntegerField(
+        min_value=256, max_value=10_000_000, help_text="Picking a model from the list sets its window here."
+    )
     tags = forms.CharField(required=False, max_length=1_000, help_text="comma-separated")
     system = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 10}))
     secrets = forms.CharField(
@@ -197,7 +202,16 @@ PRESETS = [
 class AgentCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     preset = forms.ChoiceField(choices=PRESETS, initial="assistant", widget=forms.RadioSelect)
-    model = forms.CharField(max_length=200, required=False, help_text="empty: the server default")
+    model = forms.CharField(
+        max_length=200, required=False, help_text="empty: the server default", widget=ModelPicker("chat")
+    )
+    context_window_limit = forms.IntegerField(
+        required=False,
+        min_value=1_000,
+        max_value=10_000_000,
+        label="Context window",
+        help_text="tokens; picking a model from the list sets its window (empty: the server default)",
+    )
 
 
 def _pairs(text: str, separator: str, field: str) -> dict[str, str]:

@@ -1,6 +1,19 @@
 from django.urls import include, path
 
-from ade.views import accounts, agents, approvals, chat, conversations, dashboard, files, mcp, memory, usage, workspace
+from ade.views import (
+    accounts,
+    agents,
+    approvals,
+    chat,
+    conversations,
+    dashboard,
+    files,
+    mcp,
+    memory,
+    tools,
+    usage,
+    workspace,
+)
 
 app_name = "ade"
 
@@ -74,6 +87,12 @@ urlpatterns = [
     path("mcp/<uuid:server_id>/tools/<uuid:tool_id>/attach/", mcp.mcp_tool_attach, name="mcp-tool-attach"),
     path("usage/", usage.usage, name="usage"),
     path("usage.csv", usage.usage_csv, name="usage-csv"),
+    path("tools/", tools.tool_library, name="tool-library"),
+    path("tools/new/", tools.tool_new, name="tool-new"),
+    path("tools/schema/", tools.tool_schema_preview, name="tool-schema"),
+    path("tools/run/", tools.tool_run_view, name="tool-run"),
+    path("tools/<uuid:tool_id>/", tools.tool_edit, name="tool-edit"),
+    path("tools/<uuid:tool_id>/delete/", tools.tool_delete_view, name="tool-delete"),
     path("members/", accounts.members, name="members"),
     path("members/<str:username>/role/", accounts.member_role, name="member-role"),
     path("members/<str:username>/remove/", accounts.member_remove, name="member-remove"),

@@ -102,6 +102,7 @@ def agent_create_view(request: AuthedHttpRequest) -> HttpResponse:
                 actor=request.user,
                 name=form.cleaned_data["name"],
                 model=form.cleaned_data["model"] or None,
+                context_window_limit=form.cleaned_data["context_window_limit"],
                 agent_type=preset["agent_type"],
                 memory_blocks=[dict(b) for b in preset["memory_blocks"]],
                 tools=list(preset["tools"]),

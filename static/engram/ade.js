@@ -182,11 +182,11 @@
     counter.classList.toggle("over", t.value.length > limit);
   });
 
-  // Inside [data-swap-errors], a refused change (403/409/422) comes back as the re-rendered partial with its
+  // Inside [data-swap-errors], a refused change (403/409/422, or 429: busy) comes back as the re-rendered partial with its
   // reason: show it in place (htmx swaps no 4xx by default).
   document.addEventListener("htmx:beforeSwap", function (e) {
     var status = e.detail.xhr.status;
-    if ((status === 403 || status === 409 || status === 422) && e.detail.elt.closest && e.detail.elt.closest("[data-swap-errors]")) {
+    if ((status === 403 || status === 409 || status === 422 || status === 429) && e.detail.elt.closest && e.detail.elt.closest("[data-swap-errors]")) {
       e.detail.shouldSwap = true;
       e.detail.isError = false;
     }
