@@ -25,7 +25,9 @@ def test_approve_a_pending_tool_call_and_see_the_run_finish(
     page.evaluate("window.__sameDocument = true")
 
     # The Tools panel's toggle adds the requires_approval rule.
-    page.get_by_label("memory_insert requires approval").check()
+    with page.expect_response(lambda r: "/approval/" in r.url and r.request.method == "POST") as toggled:
+        page.get_by_label("memory_insert requires approval").check()
+    assert toggled.value.status == 200
     page.wait_for_selector("input[aria-label='memory_insert requires approval']:checked")
     agent.refresh_from_db()
     assert approval_tools(agent.tool_rules) == {"memory_insert"}
