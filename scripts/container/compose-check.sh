@@ -33,6 +33,9 @@ fi
 
 echo "Building engram:latest…" >&2
 start=$SECONDS
-"$engine" build --network host -t engram:latest .
+# podman's default image format (OCI) has no HEALTHCHECK; the docker format keeps it.
+format=()
+[ "$engine" = podman ] && format=(--format docker)
+"$engine" build "${format[@]}" --network host -t engram:latest .
 echo "Built engram:latest in $((SECONDS - start)) s" >&2
 exec "$python" -m tests.containers.compose_check "$engine" "${compose[@]}"

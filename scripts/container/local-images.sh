@@ -28,7 +28,7 @@ fi
 for pair in "docker.io/pgvector/pgvector:pg18 pgvector" "docker.io/library/redis:7-bookworm redis"; do
   read -r image dir <<<"$pair"
   if ! "$engine" image inspect "$image" >/dev/null 2>&1 && ! "$engine" pull -q "$image" >/dev/null 2>&1; then
-    echo "Building a stand-in for $image from Debian's packages…" >&2
+    echo "Building a stand-in for $image (no registry here)…" >&2
     "$engine" build -q --network host -t "$image" "$here/standins/$dir" >/dev/null
   fi
 done

@@ -35,9 +35,15 @@ def log(message: str) -> None:
     print(f"[compose-check {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def host_network_override(*, web: int, db: int, redis: int, database_url: str, redis_url: str) -> str:
+# What lets bubblewrap run inside the containers (README, "Docker"): /proc not masked, so it can mount a fresh one.
+# Without it custom tools are disabled there; with it the SDK scenario's custom tool runs sandboxed.
+SANDBOX_OPTIONS = {"podman": ["unmask=ALL"], "docker": ["systempaths=unconfined", "seccomp=unconfined"]}
+
+
+def host_network_override(*, engine: str, web: int, db: int, redis: int, database_url: str, redis_url: str) -> str:
     """Compose override: every service on the host's network, each on its own free port."""
     app_env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORT": str(web)}
+    app = {"network_mode": "host", "environment": app_env, "security_opt": SANDBOX_OPTIONS[engine]}
     override = {
         "services": {
             "db": {
@@ -52,8 +58,8 @@ def host_network_override(*, web: int, db: int, redis: int, database_url: str, r
                 "command": ["redis-server", "--port", str(redis), "--bind", "127.0.0.1", "--save", ""],
                 "healthcheck": {"test": ["CMD", "redis-cli", "-p", str(redis), "ping"]},
             },
-            "web": {"network_mode": "host", "ports": [], "environment": app_env},
-            "worker": {"network_mode": "host", "environment": app_env},
+            "web": {**app, "ports": []},
+            "worker": app,
         }
     }
     return json.dumps(override, indent=2)  # JSON is YAML
@@ -103,15 +109,16 @@ class Stack:
         deadline = time.monotonic() + timeout
         while True:
             if self.engine == "podman":
-                ok = self.run("podman", "healthcheck", "run", name, check=False, capture=True).returncode == 0
+                result = self.run("podman", "healthcheck", "run", name, check=False, capture=True)
+                ok, last = result.returncode == 0, result.stdout + result.stderr
             else:
-                status = self.run("docker", "inspect", "-f", "{{.State.Health.Status}}", name, capture=True)
-                ok = status.stdout.strip() == "healthy"
+                result = self.run("docker", "inspect", "-f", "{{json .State.Health}}", name, capture=True)
+                ok, last = '"Status":"healthy"' in result.stdout, result.stdout
             if ok:
                 log(f"{service}: health check passes")
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"{service} is not healthy after {timeout:.0f} s:\n{self.logs(service)}")
+                raise AssertionError(f"{service} is not healthy after {timeout:.0f} s: {last}\n{self.logs(service)}")
             time.sleep(3)
 
 
@@ -170,6 +177,7 @@ def main(argv: list[str]) -> int:
         }
         (workdir / "compose.host-network.yaml").write_text(
             host_network_override(
+                engine=engine,
                 web=web,
                 db=db,
                 redis=redis,
@@ -189,6 +197,7 @@ def main(argv: list[str]) -> int:
             with urllib.request.urlopen(f"{url}/v1/health/", timeout=10) as response:
                 health = json.loads(response.read())
             log(f"health: {health}")
+            assert health["tool_sandbox"] == "bwrap", "custom tools run under bubblewrap inside the containers"
             stack.healthy("web")
             stack.healthy("worker")
             for service in ("web", "worker"):
