@@ -37,6 +37,6 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER engram
 VOLUME /var/lib/engram
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=20s --start-period=60s --retries=3 CMD ["/app/scripts/container/healthcheck.sh"]
+HEALTHCHECK --interval=30s --timeout=30s --start-period=60s --retries=3 CMD ["/app/scripts/container/healthcheck.sh"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/app/scripts/container/entrypoint.sh"]
 CMD ["web"]

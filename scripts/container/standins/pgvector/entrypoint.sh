@@ -4,9 +4,9 @@
 set -euo pipefail
 user=${POSTGRES_USER:-postgres}
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  printf '%s\n' "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}" >/tmp/pwfile
-  initdb -D "$PGDATA" -U "$user" --encoding=UTF8 --locale=C --pwfile=/tmp/pwfile --auth-local=trust --auth-host=scram-sha-256 >/dev/null
-  rm -f /tmp/pwfile
+  password=${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}
+  initdb -D "$PGDATA" -U "$user" --encoding=UTF8 --locale=C --pwfile=<(printf '%s\n' "$password") \
+    --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   db=${POSTGRES_DB:-$user}
   if [ "$db" != postgres ]; then
