@@ -4,7 +4,9 @@
 #   beat     Celery beat
 #   migrate  migrations and the first admin account, then exit
 # or any other command (`python manage.py apikey create admin --name sdk`). It runs as the unprivileged user
-# `engram`; data (the generated secret key, a SQLite database when DATABASE_URL is unset) lives in /var/lib/engram.
+# `engram`; data (the generated secret key, a SQLite database when DATABASE_URL is unset) lives in /var/lib/engram:
+# mount a volume there where it must persist (compose.yaml does for web). No VOLUME here: every worker would leave an
+# anonymous volume behind.
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
@@ -35,7 +37,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     ENGRAM_DATA_DIR=/var/lib/engram \
     PORT=8000
 USER engram
-VOLUME /var/lib/engram
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=30s --start-period=60s --retries=3 CMD ["/app/scripts/container/healthcheck.sh"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/app/scripts/container/entrypoint.sh"]

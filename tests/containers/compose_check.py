@@ -250,6 +250,16 @@ def main(argv: list[str]) -> int:
                 capture=True,
             ).stdout.split()
             assert not left, f"containers left after down: {left}"
+            volumes = stack.run(
+                stack.engine,
+                "volume",
+                "ls",
+                "-q",
+                "--filter",
+                f"label=com.docker.compose.project={stack.project}",
+                capture=True,
+            ).stdout.split()
+            assert not volumes, f"volumes left after down: {volumes}"
             log("stack removed (containers and volumes)")
     log("PASSED")
     return 0

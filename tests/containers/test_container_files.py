@@ -55,6 +55,7 @@ def test_the_image_runs_every_role_from_one_entrypoint_as_an_unprivileged_user()
     assert "/app/scripts/container/healthcheck.sh" in instructions["HEALTHCHECK"]
     assert "bubblewrap" in run, "custom tools need the sandbox inside the image"
     assert "ENGRAM_DATA_DIR=/var/lib/engram" in instructions["ENV"]
+    assert "VOLUME" not in instructions, "an image VOLUME leaves an anonymous volume behind every container"
     for script in (ENTRYPOINT, HEALTHCHECK):
         assert os.access(script, os.X_OK), f"{script.name} must be executable"
     # The dependencies come from pyproject.toml and requirements-models.txt, their one home.
