@@ -29,6 +29,8 @@ def _letta(server: LiveServer, key: str, agent: Agent, prompt: str, home: Path) 
     if not (NODE.exists() and LETTA.exists()):
         pytest.fail("letta-code is not installed: run `make letta-code` (make test does)")
     env = {**os.environ, "HOME": str(home), "LETTA_BASE_URL": server.url, "LETTA_API_KEY": key}
+    # Nothing leaves the machine: no telemetry, no self-update check.
+    env |= {"LETTA_CODE_TELEM": "0", "DO_NOT_TRACK": "1", "DISABLE_AUTOUPDATER": "1"}
     argv = [str(NODE), str(LETTA), "-p", prompt, "--agent", public_id("agent", agent.id), "--conv", "default"]
     argv += ["-m", MODEL, "--yolo", "--output-format", "json"]
     result = subprocess.run(argv, cwd=home, env=env, capture_output=True, text=True, timeout=240, check=False)
