@@ -9,7 +9,7 @@ SDK_NEW_VENV ?= .venv-sdk-new
 SDK_NEW := letta-client==1.12.1
 # requirements-models.txt: the packages that ship the default embedding model's ONNX weights (no dependencies).
 
-.PHONY: run test lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean compose-check
+.PHONY: run test letta-code lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean compose-check
 
 run: $(VENV)/.installed-run
 	@scripts/tool-sandbox.sh
@@ -17,9 +17,10 @@ run: $(VENV)/.installed-run
 	@echo "Engram: http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/v1/, docs: /v1/docs/)"
 	@exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
-test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed $(SDK_NEW_VENV)/.installed lint typecheck pytest
+test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed tests/letta_code/node_modules/.installed $(SDK_NEW_VENV)/.installed lint typecheck pytest
 
 install: $(VENV)/.installed-run
+letta-code: tests/letta_code/node_modules/.installed
 install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed-run: pyproject.toml requirements-models.txt Makefile
@@ -41,6 +42,11 @@ system-deps:
 tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# letta-code (Letta's terminal agent) with Node 22, for tests/api/test_letta_code.py (pinned in scripts/letta-code.sh
+# and tests/letta_code/package-lock.json).
+tests/letta_code/node_modules/.installed: scripts/letta-code.sh tests/letta_code/package.json tests/letta_code/package-lock.json
+	scripts/letta-code.sh
 
 $(SDK_NEW_VENV)/.installed: Makefile
 	@[ -x $(SDK_NEW_VENV)/bin/python ] || scripts/venv.sh $(SDK_NEW_VENV)

@@ -104,8 +104,12 @@ def tool_get(*, actor: User, tool_id: uuid.UUID) -> Tool:
     return Tool.objects.filter(Q(organization_id=organization_id_for(actor)) | Q(organization=None)).get(pk=tool_id)
 
 
-def mcp_server_list(*, actor: User) -> QuerySet[MCPServer]:
-    return MCPServer.objects.filter(organization_id=organization_id_for(actor)).order_by("name", "id")
+def mcp_server_list(*, actor: User, agent: Agent | None = None) -> QuerySet[MCPServer]:
+    """The organization's MCP servers; with `agent`, only those with a tool attached to it."""
+    servers = MCPServer.objects.filter(organization_id=organization_id_for(actor))
+    if agent is not None:
+        servers = servers.filter(pk__in=Tool.objects.filter(agenttool__agent=agent).values("mcp_server_id"))
+    return servers.order_by("name", "id")
 
 
 def mcp_server_get(*, actor: User, server_id: uuid.UUID) -> MCPServer:

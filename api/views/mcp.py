@@ -70,6 +70,14 @@ class McpServerListCreateApi(ApiView):
         return Response(wire.mcp_server_to_wire(server))
 
 
+class AgentMcpServerListApi(ApiView):
+    @extend_schema(operation_id="list_mcp_servers_for_agent", responses={200: McpServerSchema(many=True)})
+    def get(self, request: Request, agent_id: str) -> Response:
+        """The MCP servers whose tools are attached to the agent (letta-code lists them before each turn)."""
+        agent = agent_or_404(request, agent_id)
+        return Response([wire.mcp_server_to_wire(s) for s in mcp_server_list(actor=api_actor(request), agent=agent)])
+
+
 class McpServerDetailApi(ApiView):
     @extend_schema(operation_id="mcp_retrieve_mcp_server", responses={200: McpServerSchema})
     def get(self, request: Request, mcp_server_id: str) -> Response:

@@ -124,3 +124,17 @@ def test_an_outsider_sees_none_of_it(alice_api, charlie_api, bob_api):
         response = getattr(charlie_api, method)(url, {"args": {"text": "x"}}, format="json")
         assert response.status_code == 404, f"{method} {url}: {response.status_code}"
     assert MCPServer.objects.count() == 1
+
+
+def test_an_agent_lists_the_servers_of_its_attached_tools(alice_api, charlie_api, agent_a):
+    """GET /v1/agents/{id}/mcp-servers (letta-code asks before each turn): servers with a tool on the agent."""
+    server = create(alice_api, "local", stdio_config()).json()
+    create(alice_api, "unused", stdio_config())
+    agent_id = public_id("agent", agent_a.id)
+    assert alice_api.get(f"/v1/agents/{agent_id}/mcp-servers").json() == []
+    tools = alice_api.get(f"/v1/mcp-servers/{server['id']}/tools").json()
+    for tool in tools:
+        assert alice_api.patch(f"/v1/agents/{agent_id}/tools/attach/{tool['id']}").status_code == 200
+    assert alice_api.get(f"/v1/agents/{agent_id}/mcp-servers").json() == [server]
+    assert alice_api.get(f"/v1/agents/{agent_id}/mcp-servers/").json() == [server]
+    assert charlie_api.get(f"/v1/agents/{agent_id}/mcp-servers").status_code == 404
