@@ -1,8 +1,8 @@
 import uuid
 
-from django.conf import settings
 from django.db import models
 
+from accounts.fields import user_reference
 from lib.ids import ordered_uuid
 from memory.fields import EmbeddingField
 
@@ -20,9 +20,7 @@ class AgentType(models.TextChoices):
 class Agent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="agents")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     agent_type = models.CharField(max_length=16, choices=AgentType.choices, default=AgentType.V1)
@@ -171,9 +169,7 @@ class MCPServer(models.Model):
     secrets_encrypted = models.TextField(
         blank=True, default="", help_text="Fernet token (lib/crypto.py) of {env, auth_token, custom_headers}"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -210,9 +206,7 @@ class Tool(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # external_mcp tools: their server (the tool goes with it) and the tool's name there.
     mcp_server = models.ForeignKey(MCPServer, null=True, blank=True, on_delete=models.CASCADE, related_name="tools")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -246,12 +240,8 @@ class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversations")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    last_updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
+    last_updated_by = user_reference()
     # Letta's `summary` (a title the client shows and searches) and `description`; not the running summary.
     summary = models.TextField(blank=True, default="")
     description = models.TextField(blank=True, default="")
@@ -382,9 +372,7 @@ class Run(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
     # The conversation the run belongs to; None: the agent's own history (Letta's `default`).
     conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     stop_reason = models.CharField(max_length=64, blank=True, default="")
     options = models.JSONField(default=dict, blank=True, help_text="max_steps and other request options")

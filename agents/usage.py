@@ -21,48 +21,42 @@ MAX_DAYS = 366
 GROUPS = ("day", "model", "agent", "user")
 
 
-@dataclass
-class UsageRow:
+@dataclass(kw_only=True)
+class UsageCounts:
+    """What usage counts, for a row or a sum of rows."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    runs: int = 0
+    steps: int = 0
+    tool_calls: int = 0
+    embedding_calls: int = 0
+    embedded_texts: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+COUNTS = [f.name for f in fields(UsageCounts)]
+
+
+@dataclass(kw_only=True)
+class UsageRow(UsageCounts):
     day: dt.date
     agent_id: uuid.UUID | None
     agent: str
     model: str
     user: str  # who started the runs ("" for embedding work and runs without a user)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    runs: int = 0
-    steps: int = 0
-    tool_calls: int = 0
-    embedding_calls: int = 0
-    embedded_texts: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
-COUNTS = [f.name for f in fields(UsageRow) if f.name not in ("day", "agent_id", "agent", "model", "user")]
-
-
-@dataclass
-class UsageTotal:
+@dataclass(kw_only=True)
+class UsageTotal(UsageCounts):
     """The sum of some rows: one day, model, agent or user (`key`), or everything."""
 
     key: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    runs: int = 0
-    steps: int = 0
-    tool_calls: int = 0
-    embedding_calls: int = 0
-    embedded_texts: int = 0
     rows: list[UsageRow] = field(default_factory=list, repr=False)
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
     def add(self, row: UsageRow) -> None:
         for name in COUNTS:

@@ -3,9 +3,9 @@ attached agent has open. Agents are named by string foreign keys only: files nev
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 
+from accounts.fields import user_reference
 from memory.fields import EmbeddingField
 
 
@@ -20,12 +20,8 @@ class Folder(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     embedding = models.CharField(max_length=200, help_text="embedding model handle (resolved at creation)")
     embedding_chunk_size = models.PositiveIntegerField(default=300, help_text="target chunk size in tokens")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    last_updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
+    last_updated_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,8 +1,8 @@
 import uuid
 
-from django.conf import settings
 from django.db import models
 
+from accounts.fields import user_reference
 from lib.ids import ordered_uuid
 from memory.fields import EmbeddingField
 
@@ -27,12 +27,8 @@ class Block(models.Model):
     tags = models.JSONField(default=list, blank=True)
     is_template = models.BooleanField(default=False)
     template_name = models.CharField(max_length=200, blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    last_updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
+    last_updated_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,9 +51,7 @@ class BlockRevision(models.Model):
     block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="revisions")
     before = models.TextField(blank=True, default="")
     after = models.TextField(blank=True, default="")
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    actor_user = user_reference()
     # Agents and steps are referenced by id only: memory never imports agents.
     actor_agent_id = models.UUIDField(null=True, blank=True)
     step_id = models.UUIDField(null=True, blank=True)
@@ -81,12 +75,8 @@ class Archive(models.Model):
     # The handle its passages are embedded with ('' = the server default, as for agents).
     embedding = models.CharField(max_length=200, blank=True, default="")
     agents = models.ManyToManyField("agents.Agent", through="ArchiveAttachment", related_name="archives")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    last_updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
+    last_updated_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -119,9 +109,7 @@ class Passage(models.Model):
     text = models.TextField()
     tags = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The vector, and which model wrote it: rows of one table may hold several models and dimensions.

@@ -51,8 +51,8 @@ Mode = Literal["bwrap", "process", "disabled"]
 
 # The limits go in first, from inside the process, before any of the tool's code runs; soft = hard, so the tool
 # cannot raise them again. Under bubblewrap as root the runner then drops to the call's uid (it holds only
-# CAP_SETUID and CAP_SETGID until then, and none after).
-RUNNER = r"""
+# CAP_SETUID and CAP_SETGID until then, and none after). Every runner (this one, MCP stdio's) starts with it.
+RUNNER_PROLOGUE = r"""
 import json, os, resource, sys
 config = json.loads(sys.argv[1])
 for name, value in config["limits"].items():
@@ -61,12 +61,16 @@ if config["uid"] is not None:
     os.setgroups([])
     os.setresgid(config["uid"], config["uid"], config["uid"])
     os.setresuid(config["uid"], config["uid"], config["uid"])
-payload = json.loads(sys.stdin.read())
+"""
+RUNNER = (
+    RUNNER_PROLOGUE
+    + r"""payload = json.loads(sys.stdin.read())
 namespace = {"__name__": "engram_tool"}
 exec(compile(payload["source"], "<tool>", "exec"), namespace)
 result = namespace[payload["name"]](**payload["args"])
 sys.stdout.write("\n\x00ENGRAM_RESULT\x00" + json.dumps(result, default=str))
 """
+)
 PATH = "/usr/local/bin:/usr/bin:/bin"
 SANDBOX_TMP = "/tmp"  # noqa: S108 (inside the sandbox: a fresh tmpfs of its own)
 SANDBOX_HOME = "/sandbox"  # the tool's working and home directory inside the sandbox, also a fresh tmpfs

@@ -8,7 +8,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -147,19 +147,20 @@ class PassageHit:
     score: float
 
 
-def passage_search(
-    *,
-    agent: AgentLike,
-    query: str,
-    mode: SearchMode = "hybrid",
-    tags: list[str] | None = None,
-    tag_match_mode: TagMatchMode = "any",
-    top_k: int = 10,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-    offset: int = 0,
-    fusion: Fusion = DEFAULT_FUSION,
-) -> list[PassageHit]:
+class SearchOptions(TypedDict, total=False):
+    """The options of a passage search beside its scope: their defaults are those of `passages_search`."""
+
+    mode: SearchMode
+    tags: list[str] | None
+    tag_match_mode: TagMatchMode
+    top_k: int
+    start: dt.datetime | None
+    end: dt.datetime | None
+    offset: int
+    fusion: Fusion
+
+
+def passage_search(*, agent: AgentLike, query: str, **options: Unpack[SearchOptions]) -> list[PassageHit]:
     """Best-first passages of this agent and of the shared archives attached to it (one ranking, every filter
     applied before the limit). Raises ValidationError on bad input, EmbeddingError when vector mode cannot embed
     the query."""
@@ -170,14 +171,7 @@ def passage_search(
         archive_ids=archive_ids,
         embedding_model=agent.embedding,
         query=query,
-        mode=mode,
-        tags=tags,
-        tag_match_mode=tag_match_mode,
-        top_k=top_k,
-        start=start,
-        end=end,
-        offset=offset,
-        fusion=fusion,
+        **options,
     )
 
 

@@ -1,6 +1,7 @@
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from agents.models import Agent
 from agents.services.agents import agent_create
@@ -24,3 +25,18 @@ def agent(alice: Any) -> Agent:
         ],
         tags=["support"],
     )
+
+
+@pytest.fixture
+def alice_client(client: Client, alice: Any) -> Client:
+    """The ADE signed in as alice (org A)."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def charlie_client(charlie: Any) -> Client:
+    """The ADE signed in as charlie (org B), beside alice's client."""
+    other = Client()
+    other.force_login(charlie)
+    return other

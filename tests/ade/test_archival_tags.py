@@ -16,12 +16,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
 def insert(agent: Agent, minute: int, text: str, tags: list[str]) -> None:
     passage_insert(agent=agent, text=text, tags=tags, created_at=T0 + dt.timedelta(minutes=minute))
 

@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
 def shown(page: str) -> list[str]:
     return re.findall(r'<li class="passage card"[^>]*>\s*<p>([^<]*)</p>', page)
 

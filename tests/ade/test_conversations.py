@@ -13,12 +13,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_llm")]
 
 
 @pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def agent(alice: Any) -> Any:
     return factories.make_agent(alice, name="switcher")
 

@@ -18,19 +18,6 @@ from tests.files.samples import CORRUPT_PDF
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def charlie_client(charlie: Any) -> Client:
-    other = Client()
-    other.force_login(charlie)
-    return other
-
-
 def test_a_person_creates_a_folder_uploads_and_sees_status_errors_and_what_is_open(
     alice_client: Client, agent: Agent
 ) -> None:

@@ -16,12 +16,6 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
 def test_it_renders_markdown() -> None:
     html = render_markdown("**bold** and `code`\nnext line\n\n- a\n- b\n\n```\nx < 1\n```")
     assert "<strong>bold</strong>" in html and "<code>code</code>" in html and "<br>" in html

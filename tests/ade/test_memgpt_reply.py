@@ -34,12 +34,6 @@ def replied(alice: Any, fake_llm: FakeLLM) -> Agent:
     return agent
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
 def test_it_shows_a_memgpt_reply_once_in_the_chat(alice_client: Client, replied: Agent) -> None:
     page = alice_client.get(f"/agents/{replied.id}/messages/?since=0", **HX).content.decode()
     assert "Answer the quokka question." in page

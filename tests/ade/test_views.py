@@ -20,19 +20,6 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def charlie_client(charlie: Any) -> Client:
-    c = Client()
-    c.force_login(charlie)
-    return c
-
-
 def human(agent: Agent) -> Block:
     return agent.blocks.get(label="human")
 

@@ -17,19 +17,6 @@ pytestmark = pytest.mark.django_db
 FIXTURE = Path(__file__).resolve().parents[1] / "api" / "fixtures" / "minimal.af"
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def charlie_client(charlie: Any) -> Client:
-    c = Client()
-    c.force_login(charlie)
-    return c
-
-
 def af(content: bytes, name: str = "agent.af") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/octet-stream")
 

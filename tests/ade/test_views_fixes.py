@@ -21,12 +21,6 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
 def settings_data(agent: Agent, **changes: Any) -> dict[str, Any]:
     return {
         "name": agent.name,

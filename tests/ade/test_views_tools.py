@@ -28,19 +28,6 @@ BROKEN = "def add(a: int, b: int) -> int\n    return a + b\n"
 
 
 @pytest.fixture
-def alice_client(client: Client, alice: Any) -> Client:
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def charlie_client(charlie: Any) -> Client:
-    c = Client()
-    c.force_login(charlie)
-    return c
-
-
-@pytest.fixture
 def theirs(charlie: Any) -> Tool:
     return tool_create(actor=charlie, source_code=ADD.replace("add", "their_add"))
 

@@ -1,17 +1,14 @@
 """Folders and files through the official Python SDKs (1.7.12 here, the newest 1.x in a subprocess) against a live
 server: upload, background processing to `completed`, attach, the agent's file tools, open and close."""
 
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from accounts.services import apikey_create
 from tests.fakes.llm_server import FakeLLM
 from tests.files import sdk_files_scenario
 from tests.live import LiveServer
+from tests.sdk_runs import run_python_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -31,32 +28,10 @@ def _check_context(fake_llm: FakeLLM) -> None:
 
 
 def test_the_python_sdk_files_scenario(daphne_server: LiveServer, fake_llm: FakeLLM, alice: Any) -> None:
-    sdk_files_scenario.script_fake_llm(fake_llm)
-    key = apikey_create(user=alice, name="sdk-files").raw_key
-    try:
-        sdk_files_scenario.run(daphne_server.url, key)
-    except Exception:
-        print(daphne_server.log_tail(80))
-        raise
+    run_python_scenario(sdk_files_scenario, daphne_server, fake_llm, alice)
     _check_context(fake_llm)
 
 
 def test_the_newest_python_sdk_files_scenario(daphne_server: LiveServer, fake_llm: FakeLLM, alice: Any) -> None:
-    default = Path(__file__).resolve().parents[2] / ".venv-sdk-new" / "bin" / "python"
-    python = os.environ.get("ENGRAM_SDK_NEW_PYTHON") or str(default)
-    if not Path(python).exists():
-        pytest.fail(
-            "The newest letta-client is needed: `make .venv-sdk-new/.installed` (make test does it), or set "
-            "ENGRAM_SDK_NEW_PYTHON to a Python with letta-client==1.12.1"
-        )
-    sdk_files_scenario.script_fake_llm(fake_llm)
-    key = apikey_create(user=alice, name="sdk-files-new").raw_key
-    result = subprocess.run(
-        [python, str(Path(sdk_files_scenario.__file__)), daphne_server.url, key],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{daphne_server.log_tail(80)}"
+    run_python_scenario(sdk_files_scenario, daphne_server, fake_llm, alice, newest=True)
     _check_context(fake_llm)

@@ -15,23 +15,17 @@ from mcp import StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from agents.tools.mcp.spec import ServerSpec
-from agents.tools.sandbox import build_command, claim_uid, kill_uid, prepare_home, sandbox_status
+from agents.tools.sandbox import RUNNER_PROLOGUE, build_command, claim_uid, kill_uid, prepare_home, sandbox_status
 
 # Limits first, then (as root) the server's own uid, then the server's command in place of this process.
-RUNNER = r"""
-import json, os, resource, sys
-config = json.loads(sys.argv[1])
-for name, value in config["limits"].items():
-    resource.setrlimit(getattr(resource, name), (value, value))
-if config["uid"] is not None:
-    os.setgroups([])
-    os.setresgid(config["uid"], config["uid"], config["uid"])
-    os.setresuid(config["uid"], config["uid"], config["uid"])
-try:
+RUNNER = (
+    RUNNER_PROLOGUE
+    + r"""try:
     os.execvp(sys.argv[2], sys.argv[2:])
 except OSError as exc:
     sys.exit(f"cannot start {sys.argv[2]!r}: {exc.strerror}")
 """
+)
 
 
 class StdioUnavailable(Exception):
