@@ -4,9 +4,11 @@ its own in-context window and running summary; the agent's compiled system messa
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import F, QuerySet
 
+from agents.model_settings import LETTA_SETTING_KEYS
 from agents.models import Agent, Conversation, Message
 
 
@@ -67,8 +69,15 @@ def messages_of(agent_id: uuid.UUID, conversation_id: uuid.UUID | None) -> "Quer
     return Message.objects.filter(agent_id=agent_id, conversation_id=conversation_id)
 
 
-def conversation_model(conversation_id: uuid.UUID | None) -> str:
-    """A conversation's own model handle ("" for the agent's own history, or when it has none)."""
+def conversation_model(conversation_id: uuid.UUID | None) -> tuple[str, dict[str, Any]]:
+    """A conversation's own model handle ("" for the agent's own history, or when it has none) and the request
+    settings it pins (Letta's `model_settings`: the LETTA_SETTING_KEYS it gives; never an api_base), which go over
+    the agent's for that conversation's requests."""
     if conversation_id is None:
-        return ""
-    return Conversation.objects.filter(pk=conversation_id).values_list("model", flat=True).first() or ""
+        return "", {}
+    row = Conversation.objects.filter(pk=conversation_id).values_list("model", "model_settings").first()
+    if row is None:
+        return "", {}
+    model, raw = row
+    settings = {key: raw[key] for key in LETTA_SETTING_KEYS if isinstance(raw, dict) and raw.get(key) is not None}
+    return model or "", settings

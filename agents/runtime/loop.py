@@ -75,7 +75,9 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
 def _execute(run: Run, token: str) -> None:
     agent = Agent.objects.get(pk=run.agent_id)
     max_steps = int(run.options.get("max_steps", 50))
-    model = str(run.options.get("override_model") or conversation_model(run.conversation_id) or agent.model)
+    pinned_model, pinned_settings = conversation_model(run.conversation_id)
+    model = str(run.options.get("override_model") or pinned_model or agent.model)
+    settings = {**(agent.model_settings or {}), **pinned_settings}  # the request's; api_base stays the agent's
     # step_count grows in the transaction of every persisted step, so a fresh run needs no look-up.
     last = Step.objects.filter(run=run).order_by("-index").first() if run.step_count else None
     if last is not None and not last.continues:
@@ -117,6 +119,7 @@ def _execute(run: Run, token: str) -> None:
                     rules=rules,
                     history=history,
                     exit_blocked=exit_blocked,
+                    settings=settings,
                 )
                 tracing.set_attributes(span, stop_reason=outcome.stop_reason or None)
         except _Abandon:
@@ -216,10 +219,12 @@ def _step(
     rules: ToolRules | None = None,
     history: list[Call] | None = None,
     exit_blocked: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> Outcome:
     """One step, persisted in one transaction; when it ends the run, that transaction also finishes the run.
     `first`: the run was claimed and the agent row read just now, so neither is checked again. `rules`/`history`:
-    the agent's tool rules and the run's successful tool calls so far."""
+    the agent's tool rules and the run's successful tool calls so far. `settings`: the request's model settings
+    (the agent's, with its conversation's pinned ones over them)."""
     if not first:  # cancelled between steps? (the commit re-checks; this saves the LLM call)
         status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
         if status != RunStatus.RUNNING:
@@ -252,7 +257,7 @@ def _step(
                 model=model,
                 messages=ctx.request_messages(ctx.summary),
                 tools=tools,
-                model_settings=agent.model_settings,
+                model_settings=agent.model_settings if settings is None else settings,
                 max_tokens=ctx.budget.output,
                 tool_choice=tool_choice,
             )

@@ -136,3 +136,18 @@ def test_memory_writes_from_conversations_running_at_once_are_all_kept(alice, fa
     assert [r.status for r in done] == [RunStatus.COMPLETED] * 6, [(r.status, r.error) for r in done]
     value = agent.blocks.get(label="human").value
     assert sorted(value.split("\n")) == sorted(f"fact {i}-{k}" for i in range(2) for k in range(3))
+
+
+def test_a_conversation_s_model_settings_apply_to_its_requests_only(alice, fake_llm, make_agent, send):
+    """letta-code pins a model and its settings per conversation (`model`, `model_settings` on create/update)."""
+    agent = make_agent(model_settings={"temperature": 0.9})
+    pinned = conversation_create(
+        actor=alice, agent=agent, model_settings={"provider_type": "openai", "temperature": 0.1}
+    )
+    fake_llm.reply("cool")
+    send(agent, "hi", conversation=pinned)
+    fake_llm.reply("warm")
+    send(agent, "hi")
+    conversation_request, own_request = fake_llm.chat_requests()[-2:]
+    assert conversation_request["temperature"] == 0.1
+    assert own_request["temperature"] == 0.9
