@@ -20,9 +20,13 @@ def test_a_person_shares_an_archive_from_the_archival_panel(daphne_server: LiveS
     passage_insert(agent=agent, text="Ada's own note about the garden.")
     sign_in(page, daphne_server, "alice", "password-alice")
     page.goto(f"{daphne_server.url}/agents/{agent.id}/archival/")
-    page.wait_for_selector("#shared-archives")
-    page.click("#shared-archives summary")
+    page.wait_for_selector("#live[data-state=live]")
+    # The panel re-reads itself after the agent's events (the passage's embedding may land now), which renders the
+    # section closed again: open it right before each use.
+    opened = "document.querySelector('#shared-archives').open = true"
+    page.evaluate(opened)
     page.fill("#shared-archives input[name=name]", "team-garden")
+    page.evaluate(opened)
     page.click("#shared-archives button:text-is('Create and attach')")
     page.wait_for_selector("text=Archive team-garden created and attached.")
     archive = Archive.objects.get(name="team-garden")
