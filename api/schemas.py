@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from agents.models import StopReason
+from files.models import File
 
 S = serializers
 # Every `message_type` of the SDK's Message union (letta-client 1.12.1's MessageType): what a message read can
@@ -368,3 +369,71 @@ class CompactionSchema(S.Serializer[Any]):
     summary = S.CharField()
     num_messages_before = S.IntegerField()
     num_messages_after = S.IntegerField()
+
+
+class FolderSchema(S.Serializer[Any]):
+    """Folder (Source)."""
+
+    id = S.CharField()
+    name = S.CharField()
+    description = S.CharField(allow_null=True)
+    instructions = S.CharField(allow_null=True)
+    metadata = S.DictField(allow_null=True)
+    embedding_config = S.DictField()
+    vector_db_provider = S.CharField()
+    created_at = S.DateTimeField(allow_null=True)
+    updated_at = S.DateTimeField(allow_null=True)
+    created_by_id = S.CharField(allow_null=True)
+    last_updated_by_id = S.CharField(allow_null=True)
+
+
+class FileMetadataSchema(S.Serializer[Any]):
+    id = S.CharField()
+    source_id = S.CharField()
+    folder_id = S.CharField()
+    file_name = S.CharField()
+    original_file_name = S.CharField()
+    file_type = S.CharField(allow_null=True)
+    file_size = S.IntegerField(allow_null=True)
+    processing_status = S.ChoiceField(choices=File.Status.values)
+    error_message = S.CharField(allow_null=True)
+    total_chunks = S.IntegerField(allow_null=True)
+    chunks_embedded = S.IntegerField(allow_null=True)
+    content = S.CharField(allow_null=True, help_text="only with include_content")
+    created_at = S.DateTimeField(allow_null=True)
+    updated_at = S.DateTimeField(allow_null=True)
+
+
+class AgentFileViewSchema(S.Serializer[Any]):
+    """An agent's view of one file of its folders: open or closed, and the lines it shows."""
+
+    id = S.CharField()
+    file_id = S.CharField()
+    file_name = S.CharField()
+    folder_id = S.CharField()
+    folder_name = S.CharField()
+    is_open = S.BooleanField()
+    start_line = S.IntegerField(allow_null=True)
+    end_line = S.IntegerField(allow_null=True)
+    last_accessed_at = S.DateTimeField(allow_null=True)
+    visible_content = S.CharField(allow_null=True)
+
+
+class AgentFilesPageSchema(S.Serializer[Any]):
+    files = AgentFileViewSchema(many=True)
+    next_cursor = S.CharField(allow_null=True)
+    has_more = S.BooleanField()
+
+
+class FileChunkSchema(S.Serializer[Any]):
+    """A file's chunk, as Letta's Passage; metadata carries start_line, end_line and position."""
+
+    id = S.CharField()
+    text = S.CharField()
+    file_id = S.CharField()
+    source_id = S.CharField()
+    metadata = S.DictField()
+    embedding_config = S.DictField(allow_null=True)
+    tags = S.ListField(child=S.CharField())
+    created_at = S.DateTimeField(allow_null=True)
+    updated_at = S.DateTimeField(allow_null=True)

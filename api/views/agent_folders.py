@@ -13,7 +13,7 @@ from agents.services.folders import agent_folder_attach, agent_folder_detach
 from api.base import ApiView, validated
 from api.lookups import agent_or_404, file_or_404, folder_or_404
 from api.pagination import paginate_by
-from api.schemas import AgentStateSchema
+from api.schemas import AgentFilesPageSchema, AgentStateSchema, FolderSchema
 from api.views.agents import agent_response
 from api.views.folders import PageSerializer
 from api.wire.files import file_view_to_wire, folder_to_wire
@@ -25,7 +25,9 @@ S = serializers
 
 
 class AgentFolderListApi(ApiView):
-    @extend_schema(operation_id="list_agent_folders", parameters=[PageSerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="list_agent_folders", parameters=[PageSerializer], responses={200: FolderSchema(many=True)}
+    )
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_or_404(request, agent_id)
         params = validated(PageSerializer, request.query_params)
@@ -64,7 +66,9 @@ class AgentFileListApi(ApiView):
         is_open = S.BooleanField(required=False, allow_null=True, default=None)
         cursor = S.CharField(required=False, allow_null=True)
 
-    @extend_schema(operation_id="list_agent_files", parameters=[FilterSerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="list_agent_files", parameters=[FilterSerializer], responses={200: AgentFilesPageSchema}
+    )
     def get(self, request: Request, agent_id: str) -> Response:
         """Letta's paged object: {files, next_cursor, has_more}."""
         agent = agent_or_404(request, agent_id)

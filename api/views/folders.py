@@ -18,6 +18,7 @@ from agents.model_settings import embedding_handle_from_letta
 from api.base import ApiView, Conflict, PayloadTooLarge, validated
 from api.lookups import JSONAnyField, file_or_404, folder_or_404
 from api.pagination import paginate_by
+from api.schemas import FileChunkSchema, FileMetadataSchema, FolderSchema
 from api.wire.files import chunk_to_wire, file_to_wire, folder_to_wire
 from files.models import File
 from files.selectors import file_queryset, folder_agent_ids, folder_chunks, folder_queryset
@@ -49,7 +50,7 @@ class FolderListCreateApi(ApiView):
     class FilterSerializer(PageSerializer):
         name = S.CharField(required=False, allow_null=True)
 
-    @extend_schema(operation_id="list_folders", parameters=[FilterSerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="list_folders", parameters=[FilterSerializer], responses={200: FolderSchema(many=True)})
     def get(self, request: Request) -> Response:
         params = validated(self.FilterSerializer, request.query_params)
         qs = folder_queryset(actor=api_actor(request))
@@ -58,7 +59,7 @@ class FolderListCreateApi(ApiView):
         page = paginate_by(qs, prefix="source", params=params, default_limit=100)
         return Response([folder_to_wire(f) for f in page])
 
-    @extend_schema(operation_id="create_folder", request=InputSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="create_folder", request=InputSerializer, responses={200: FolderSchema})
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, request.data)
         actor = api_actor(request)
@@ -137,11 +138,11 @@ class FolderDetailApi(ApiView):
         metadata = S.DictField(required=False, allow_null=True)
         embedding_config = JSONAnyField(required=False, allow_null=True)
 
-    @extend_schema(operation_id="retrieve_folder", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="retrieve_folder", responses={200: FolderSchema})
     def get(self, request: Request, folder_id: str) -> Response:
         return Response(folder_to_wire(folder_or_404(request, folder_id)))
 
-    @extend_schema(operation_id="modify_folder", request=InputSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="modify_folder", request=InputSerializer, responses={200: FolderSchema})
     def patch(self, request: Request, folder_id: str) -> Response:
         folder = folder_or_404(request, folder_id)
         data = validated(self.InputSerializer, request.data)
@@ -172,7 +173,7 @@ class FolderUploadApi(ApiView):
         request={
             "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
         },
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: FileMetadataSchema},
     )
     def post(self, request: Request, folder_id: str) -> Response:
         folder = folder_or_404(request, folder_id)
@@ -208,7 +209,7 @@ class FolderFileListApi(ApiView):
         include_content = S.BooleanField(required=False, default=False)
 
     @extend_schema(
-        operation_id="list_folder_files", parameters=[FilterSerializer], responses={200: OpenApiTypes.OBJECT}
+        operation_id="list_folder_files", parameters=[FilterSerializer], responses={200: FileMetadataSchema(many=True)}
     )
     def get(self, request: Request, folder_id: str) -> Response:
         folder = folder_or_404(request, folder_id)
@@ -224,7 +225,7 @@ class FolderFileDetailApi(ApiView):
     class FilterSerializer(S.Serializer[Any]):
         include_content = S.BooleanField(required=False, default=False)
 
-    @extend_schema(operation_id="retrieve_file", parameters=[FilterSerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="retrieve_file", parameters=[FilterSerializer], responses={200: FileMetadataSchema})
     def get(self, request: Request, folder_id: str, file_id: str) -> Response:
         folder = folder_or_404(request, folder_id)
         params = validated(self.FilterSerializer, request.query_params)
@@ -242,7 +243,9 @@ class FolderFileDeleteApi(ApiView):
 
 class FolderAgentsApi(ApiView):
     @extend_schema(
-        operation_id="get_agents_for_folder", parameters=[PageSerializer], responses={200: OpenApiTypes.OBJECT}
+        operation_id="get_agents_for_folder",
+        parameters=[PageSerializer],
+        responses={200: {"type": "array", "items": {"type": "string"}}},
     )
     def get(self, request: Request, folder_id: str) -> Response:
         folder = folder_or_404(request, folder_id)
@@ -258,7 +261,7 @@ class FolderPassagesApi(ApiView):
         pass
 
     @extend_schema(
-        operation_id="list_folder_passages", parameters=[FilterSerializer], responses={200: OpenApiTypes.OBJECT}
+        operation_id="list_folder_passages", parameters=[FilterSerializer], responses={200: FileChunkSchema(many=True)}
     )
     def get(self, request: Request, folder_id: str) -> Response:
         folder = folder_or_404(request, folder_id)

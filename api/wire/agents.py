@@ -23,7 +23,7 @@ from agents.models import (
 from api.wire.blocks import JSON, block_to_wire, iso
 from api.wire.embedding import embedding_config as embedding_config
 from api.wire.files import folder_to_wire
-from api.wire.types import AgentStateWire
+from api.wire.types import AgentStateWire, IdentityWire, LLMConfigWire, MemoryWire, SecretWire, ToolWire
 from lib import catalogue, providers
 from lib.crypto import decrypt
 from lib.ids import public_id, user_public_id
@@ -39,7 +39,7 @@ def agent_type_to_wire(agent: Agent) -> str:
 def llm_config(agent: Agent) -> JSON:
     provider, name = catalogue.split_handle(agent.model)
     ms = agent.model_settings or {}
-    return {
+    out: LLMConfigWire = {
         "model": name,
         "model_endpoint_type": catalogue.endpoint_type(provider),
         # The provider's public URL, or null: an operator's internal base URL is not shown to members.
@@ -59,10 +59,11 @@ def llm_config(agent: Agent) -> JSON:
         "model_wrapper": None,
         "frequency_penalty": None,
     }
+    return cast(JSON, out)
 
 
 def tool_to_wire(tool: Tool) -> JSON:
-    return {
+    out: ToolWire = {
         "id": public_id("tool", tool.id),
         "name": tool.name,
         "description": tool.description,
@@ -82,12 +83,13 @@ def tool_to_wire(tool: Tool) -> JSON:
         "created_by_id": user_public_id(tool.created_by_id),
         "last_updated_by_id": None,
     }
+    return cast(JSON, out)
 
 
 def secret_to_wire(row: AgentSecret) -> JSON:
     """AgentEnvironmentVariable. The value is shown to the organization's members, who could read it from a tool
     anyway; it is encrypted at rest."""
-    return {
+    out: SecretWire = {
         "id": public_id("agent-env", row.id),
         "agent_id": public_id("agent", row.agent_id),
         "key": row.key,
@@ -96,13 +98,14 @@ def secret_to_wire(row: AgentSecret) -> JSON:
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
     }
+    return cast(JSON, out)
 
 
 def identity_to_wire(identity: Identity) -> JSON:
     """Identity; reads `agent_links` and `block_links` (prefetch them in lists)."""
     agent_links = sorted(identity.agent_links.all(), key=lambda link: (link.created_at, link.pk))
     block_links = sorted(identity.block_links.all(), key=lambda link: (link.created_at, link.pk))
-    return {
+    out: IdentityWire = {
         "id": public_id("identity", identity.id),
         "identifier_key": identity.identifier_key,
         "name": identity.name,
@@ -112,6 +115,7 @@ def identity_to_wire(identity: Identity) -> JSON:
         "block_ids": [public_id("block", link.block_id) for link in block_links],
         "properties": list(identity.properties or []),
     }
+    return cast(JSON, out)
 
 
 def agent_state(
@@ -187,10 +191,11 @@ def agent_state(
 
 def memory_to_wire(agent: Agent, wire_blocks: list[JSON]) -> JSON:
     """The deprecated Memory object (AgentState.memory, GET /agents/{id}/core-memory)."""
-    return {
+    out: MemoryWire = {
         "agent_type": agent_type_to_wire(agent),
         "blocks": wire_blocks,
         "file_blocks": [],
         "git_enabled": False,
         "prompt_template": "",
     }
+    return cast(JSON, out)

@@ -1,12 +1,15 @@
 """Letta's Conversation shape."""
 
+from typing import cast
+
 from agents.models import Conversation
 from api.wire.blocks import JSON, iso
+from api.wire.types import ConversationWire
 from lib.ids import public_id, user_public_id
 
 
 def conversation_to_wire(conversation: Conversation) -> JSON:
-    return {
+    out: ConversationWire = {
         "id": public_id("conv", conversation.id),
         "agent_id": public_id("agent", conversation.agent_id),
         "summary": conversation.summary or None,
@@ -24,3 +27,4 @@ def conversation_to_wire(conversation: Conversation) -> JSON:
         "created_by_id": user_public_id(conversation.created_by_id),
         "last_updated_by_id": user_public_id(conversation.last_updated_by_id),
     }
+    return cast(JSON, out)

@@ -1,10 +1,7 @@
 """Letta's EmbeddingConfig for a model handle (agents, passages, folders)."""
 
-from typing import Any
-
+from api.wire.blocks import JSON
 from lib import catalogue, providers
-
-JSON = dict[str, Any]
 
 
 def embedding_config(handle: str) -> JSON | None:

@@ -1,22 +1,18 @@
 """Letta's shapes for folders (Folder / Source), files (FileMetadata) and an agent's file views."""
 
-from typing import Any
+from typing import cast
 
+from api.wire.blocks import JSON, iso
 from api.wire.embedding import embedding_config
+from api.wire.types import ChunkWire, FileViewWire, FileWire, FolderWire
 from files.models import File, FileAgent, FileChunk, Folder
 from files.windows import display_name
 from lib.ids import public_id, user_public_id
 
-JSON = dict[str, Any]
-
-
-def iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
 
 def folder_to_wire(folder: Folder) -> JSON:
     config = embedding_config(folder.embedding) or {}
-    return {
+    out: FolderWire = {
         "id": public_id("source", folder.id),
         "name": folder.name,
         "description": folder.description or None,
@@ -29,11 +25,12 @@ def folder_to_wire(folder: Folder) -> JSON:
         "created_by_id": user_public_id(folder.created_by_id),
         "last_updated_by_id": user_public_id(folder.last_updated_by_id),
     }
+    return cast(JSON, out)
 
 
 def file_to_wire(file: File, *, content: bool = False) -> JSON:
     folder_id = public_id("source", file.folder_id)
-    return {
+    out: FileWire = {
         "id": public_id("file", file.id),
         "source_id": folder_id,
         "folder_id": folder_id,
@@ -52,10 +49,11 @@ def file_to_wire(file: File, *, content: bool = False) -> JSON:
         "created_at": iso(file.created_at),
         "updated_at": iso(file.updated_at),
     }
+    return cast(JSON, out)
 
 
 def file_view_to_wire(view: FileAgent) -> JSON:
-    return {
+    out: FileViewWire = {
         "id": public_id("file_agent", view.id),
         "file_id": public_id("file", view.file_id),
         "file_name": display_name(view.folder, view.file),
@@ -67,11 +65,12 @@ def file_view_to_wire(view: FileAgent) -> JSON:
         "last_accessed_at": iso(view.last_accessed_at),
         "visible_content": view.visible_content if view.is_open else None,
     }
+    return cast(JSON, out)
 
 
 def chunk_to_wire(chunk: FileChunk) -> JSON:
     """A file's chunk as Letta's Passage (GET /v1/folders/{id}/passages)."""
-    return {
+    out: ChunkWire = {
         "id": public_id("passage", chunk.id),
         "text": chunk.text,
         "file_id": public_id("file", chunk.file_id),
@@ -86,3 +85,4 @@ def chunk_to_wire(chunk: FileChunk) -> JSON:
         "organization_id": None,
         "is_deleted": False,
     }
+    return cast(JSON, out)

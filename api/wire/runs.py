@@ -11,7 +11,7 @@ from agents.models import (
     Tool,
 )
 from api.wire.blocks import JSON, iso
-from api.wire.types import RunWire, StepWire
+from api.wire.types import RunMetricsWire, RunWire, StepMetricsWire, StepWire, UsageStatisticsWire
 from lib import catalogue
 from lib.ids import public_id, public_id_or_none
 
@@ -60,7 +60,7 @@ def usage_statistics(runs: Iterable[Run]) -> JSON:
     rows = list(runs)
     prompt = sum(r.prompt_tokens for r in rows)
     completion = sum(r.completion_tokens for r in rows)
-    return {
+    out: UsageStatisticsWire = {
         "message_type": "usage_statistics",
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -72,6 +72,7 @@ def usage_statistics(runs: Iterable[Run]) -> JSON:
         "reasoning_tokens": None,
         "context_tokens": None,
     }
+    return cast(JSON, out)
 
 
 def run_metrics_to_wire(run: Run, tools_used: Iterable[Tool]) -> JSON:
@@ -80,7 +81,7 @@ def run_metrics_to_wire(run: Run, tools_used: Iterable[Tool]) -> JSON:
     duration = None
     if run.started_at and run.completed_at:
         duration = int((run.completed_at - run.started_at).total_seconds() * 1e9)
-    return {
+    out: RunMetricsWire = {
         "id": public_id("run", run.id),
         "agent_id": public_id("agent", run.agent_id),
         "project_id": None,
@@ -91,11 +92,12 @@ def run_metrics_to_wire(run: Run, tools_used: Iterable[Tool]) -> JSON:
         "num_steps": run.step_count,
         "tools_used": [public_id("tool", t.id) for t in tools_used],
     }
+    return cast(JSON, out)
 
 
 def step_metrics_to_wire(step: Step) -> JSON:
     """StepMetrics: Engram times the LLM request of a step (with its context preparation), not its tools."""
-    return {
+    out: StepMetricsWire = {
         "id": public_id("step", step.id),
         "agent_id": public_id("agent", step.agent_id),
         "run_id": public_id("run", step.run_id),
@@ -109,6 +111,7 @@ def step_metrics_to_wire(step: Step) -> JSON:
         "step_ns": None,
         "tool_execution_ns": None,
     }
+    return cast(JSON, out)
 
 
 def step_to_wire(step: Step) -> JSON:

@@ -202,3 +202,220 @@ class LettaMessageWire(TypedDict):
     stdout: NotRequired[list[str] | None]
     stderr: NotRequired[list[str] | None]
     tool_returns: NotRequired[list[dict[str, Any]]]
+
+
+class LLMConfigWire(TypedDict):
+    model: str
+    model_endpoint_type: str
+    model_endpoint: str | None
+    provider_name: str
+    provider_category: str
+    handle: str
+    display_name: str
+    context_window: int
+    max_tokens: int | None
+    temperature: float
+    parallel_tool_calls: bool
+    put_inner_thoughts_in_kwargs: bool
+    enable_reasoner: bool
+    reasoning_effort: str | None
+    max_reasoning_tokens: int
+    model_wrapper: None
+    frequency_penalty: None
+
+
+class ToolWire(TypedDict):
+    id: str
+    name: str
+    description: str | None
+    tool_type: str
+    source_type: str
+    source_code: str | None
+    json_schema: dict[str, Any] | None
+    args_json_schema: None
+    tags: list[str]
+    return_char_limit: int
+    metadata_: dict[str, Any]
+    pip_requirements: None
+    npm_requirements: None
+    default_requires_approval: None
+    enable_parallel_execution: bool
+    project_id: None
+    created_by_id: str | None
+    last_updated_by_id: None
+
+
+class SecretWire(TypedDict):
+    """AgentEnvironmentVariable."""
+
+    id: str
+    agent_id: str
+    key: str
+    value: str
+    description: None
+    created_at: str | None
+    updated_at: str | None
+
+
+class IdentityWire(TypedDict):
+    id: str
+    identifier_key: str
+    name: str
+    identity_type: str
+    project_id: None
+    agent_ids: list[str]
+    block_ids: list[str]
+    properties: list[dict[str, Any]]
+
+
+class MemoryWire(TypedDict):
+    agent_type: str
+    blocks: list[dict[str, Any]]
+    file_blocks: list[dict[str, Any]]
+    git_enabled: bool
+    prompt_template: str
+
+
+class ConversationWire(TypedDict):
+    id: str
+    agent_id: str
+    summary: str | None
+    description: str | None
+    archived: bool
+    archived_at: str | None
+    hidden: bool
+    last_message_at: str | None
+    model: str | None
+    model_settings: dict[str, Any] | None
+    context_window_limit: int | None
+    in_context_message_ids: None
+    created_at: str | None
+    updated_at: str | None
+    created_by_id: str | None
+    last_updated_by_id: str | None
+
+
+class McpServerWire(TypedDict):
+    """StdioMcpServer (command, args, env) or SseMcpServer / StreamableHTTPMcpServer (the URL and auth keys)."""
+
+    id: str
+    server_name: str
+    mcp_server_type: str
+    command: NotRequired[str]
+    args: NotRequired[list[str]]
+    env: NotRequired[dict[str, str] | None]
+    server_url: NotRequired[str]
+    auth_header: NotRequired[str | None]
+    auth_token: NotRequired[str | None]
+    custom_headers: NotRequired[dict[str, str] | None]
+
+
+class UsageStatisticsWire(TypedDict):
+    message_type: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    step_count: int
+    run_ids: list[str]
+    cached_input_tokens: None
+    cache_write_tokens: None
+    reasoning_tokens: None
+    context_tokens: None
+
+
+class RunMetricsWire(TypedDict):
+    id: str
+    agent_id: str
+    project_id: None
+    template_id: None
+    base_template_id: None
+    run_start_ns: int | None
+    run_ns: int | None
+    num_steps: int
+    tools_used: list[str]
+
+
+class StepMetricsWire(TypedDict):
+    id: str
+    agent_id: str
+    run_id: str
+    provider_id: None
+    project_id: None
+    template_id: None
+    base_template_id: None
+    llm_request_ns: int
+    llm_request_start_ns: None
+    step_start_ns: None
+    step_ns: None
+    tool_execution_ns: None
+
+
+class FolderWire(TypedDict):
+    """Folder (Source)."""
+
+    id: str
+    name: str
+    description: str | None
+    instructions: str | None
+    metadata: dict[str, Any] | None
+    embedding_config: dict[str, Any]
+    vector_db_provider: str
+    created_at: str | None
+    updated_at: str | None
+    created_by_id: str | None
+    last_updated_by_id: str | None
+
+
+class FileWire(TypedDict):
+    """FileMetadata."""
+
+    id: str
+    source_id: str
+    folder_id: str
+    file_name: str
+    original_file_name: str
+    file_path: None
+    file_type: str | None
+    file_size: int | None
+    file_creation_date: None
+    file_last_modified_date: None
+    processing_status: str
+    error_message: str | None
+    total_chunks: int | None
+    chunks_embedded: int | None
+    content: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class FileViewWire(TypedDict):
+    """An agent's view of one file (AgentFileAttachment)."""
+
+    id: str
+    file_id: str
+    file_name: str
+    folder_id: str
+    folder_name: str
+    is_open: bool
+    start_line: int | None
+    end_line: int | None
+    last_accessed_at: str | None
+    visible_content: str | None
+
+
+class ChunkWire(TypedDict):
+    """A file's chunk as Letta's Passage."""
+
+    id: str
+    text: str
+    file_id: str
+    source_id: str
+    archive_id: None
+    embedding: None
+    embedding_config: dict[str, Any] | None
+    metadata: dict[str, Any]
+    tags: list[str]
+    created_at: str | None
+    updated_at: str | None
+    organization_id: None
+    is_deleted: bool
