@@ -473,7 +473,7 @@ class Stack:
         return str(self.api(tenant, "POST", "/v1/agents/", body)["id"])
 
     def create_conversation(self, tenant: Tenant, agent_id: str) -> str:
-        return str(self.api(tenant, "POST", "/v1/conversations/", {"agent_id": agent_id})["id"])
+        return str(self.api(tenant, "POST", f"/v1/conversations/?agent_id={agent_id}", {})["id"])
 
     def sql(self, query: str, params: Any = None, *, retry_for: float = 30) -> list[tuple[Any, ...]]:
         """Run one read query on the stack's database (retrying while PostgreSQL restarts)."""
