@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import threading
 import time
@@ -107,17 +108,25 @@ class Phase:
 
 
 class Bench:
-    def __init__(self, stack: Stack, llm: ScriptedLLM, tenants: list[Tenant], probe: Tenant, quick: bool) -> None:
+    def __init__(self, stack: Stack, llm: ScriptedLLM, probe: Tenant, quick: bool) -> None:
         self.stack = stack
         self.llm = llm
         self.quick = quick
-        self.org_ids = [t.organization_id for t in tenants]
+        self.recovery_limit = 60.0 if quick else 120.0
+        self.org_ids: list[str] = []
         self.targets: list[Target] = []
+        self.probe = Target("probe", "sync", stack.create_agent(probe, name="chaos-probe"), probe.headers)
+
+    def load_on(self, tenants: list[Tenant]) -> None:
+        """Each phase loads organizations and agents of its own: a run an earlier fault left stuck holds its
+        agent and one of its organization's run slots, and would count against the next fault too."""
+        self.org_ids = [t.organization_id for t in tenants]
+        self.targets = []
         for n, tenant in enumerate(tenants):
-            sync_agent = stack.create_agent(tenant, name=f"chaos-sync-{n}")
-            stream_agent = stack.create_agent(tenant, name=f"chaos-stream-{n}")
-            async_agent = stack.create_agent(tenant, name=f"chaos-async-{n}")
-            conversation = stack.create_conversation(tenant, sync_agent)
+            sync_agent = self.stack.create_agent(tenant, name=f"chaos-sync-{n}")
+            stream_agent = self.stack.create_agent(tenant, name=f"chaos-stream-{n}")
+            async_agent = self.stack.create_agent(tenant, name=f"chaos-async-{n}")
+            conversation = self.stack.create_conversation(tenant, sync_agent)
             headers = tenant.headers
             self.targets += [
                 Target(f"t{n}-sync", "sync", sync_agent, headers),
@@ -125,7 +134,6 @@ class Bench:
                 Target(f"t{n}-async", "async", async_agent, headers),
                 Target(f"t{n}-conv", "conversation", sync_agent, headers, conversation),
             ]
-        self.probe = Target("probe", "sync", stack.create_agent(probe, name="chaos-probe"), probe.headers)
 
     # -- one phase: load on, faults, load off, settle, count ------------------------------------------------
 
@@ -144,13 +152,14 @@ class Bench:
             self.inject(fault)
             ended = time.time()
             phase.faults.append((started, ended))
-            phase.recoveries.append(self._recover(ended))
+            phase.recoveries.append(self._recover(ended, self.recovery_limit))
         time.sleep(2)
         stop.set()
+        deadline = time.monotonic() + 90  # a send in flight ends or gives up (a stuck run's client waits)
         for client in clients:
-            client.join(timeout=200)
+            client.join(timeout=max(0.1, deadline - time.monotonic()))
             phase.sends += client.sends
-        self._settle(tag)
+        self._settle(tag, self.recovery_limit)
         phase.row = self.count(tag, phase)
         return phase
 
@@ -308,13 +317,15 @@ def main() -> int:
     for setting in args.env:
         key, _, value = setting.partition("=")
         env[key] = value
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops every process of the stack
     llm = ScriptedLLM()
     started = time.monotonic()
     with Stack(workers=2, concurrency=2, env=env, keep=args.keep) as stack:
         assert stack.llm is not None
         stack.llm.default = llm
-        tenants = stack.tenants((args.tenants or (2 if args.quick else 3)) + 1, prefix="chaos")
-        bench = Bench(stack, llm, tenants[:-1], tenants[-1], args.quick)
+        per_phase = args.tenants or (2 if args.quick else 3)
+        tenants = stack.tenants(per_phase * len(kinds) + 1, prefix="chaos")
+        bench = Bench(stack, llm, tenants.pop(), args.quick)
         up = time.monotonic() - started
         print(f"stack up in {up:.0f} s (logs: {stack.workdir}); load average {stack.load_average()}", flush=True)
         phases = []
@@ -322,6 +333,7 @@ def main() -> int:
             count = COUNTS.get(kind, (1, 3))[0 if args.quick else 1]
             if kind == "worker-kill" and args.kills:
                 count = args.kills
+            bench.load_on([tenants.pop() for _ in range(per_phase)])
             phase = bench.phase(kind, 1 if kind == "mixed" else count)
             row = phase.row
             print(

@@ -54,7 +54,7 @@ class Client(threading.Thread):
         self.pause = pause
         self.stop_event = stop
         self.sends: list[Send] = []
-        self.http = httpx.Client(base_url=base_url, headers=target.headers, timeout=httpx.Timeout(90, connect=5))
+        self.http = httpx.Client(base_url=base_url, headers=target.headers, timeout=httpx.Timeout(60, connect=5))
 
     def run(self) -> None:
         number = 0
@@ -75,7 +75,8 @@ class Client(threading.Thread):
             if kind is None:
                 break
             send.errors.append(kind)
-            if attempt == RETRIES or kind.startswith("http 4") and kind != "http 429":
+            gives_up = attempt == RETRIES or self.stop_event.is_set()
+            if gives_up or kind.startswith("http 4") and kind != "http 429":
                 send.outcome = f"error:{kind}"
                 break
             time.sleep(BACKOFF * (attempt + 1))
@@ -120,7 +121,7 @@ class Client(threading.Thread):
 
     def _poll(self, send: Send) -> str | None:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.stop_event.is_set():
             try:
                 response = self.http.get(f"/v1/runs/{send.run_id}")
                 if response.status_code == 200:
@@ -132,7 +133,7 @@ class Client(threading.Thread):
             except httpx.TransportError:
                 pass  # the server restarts: keep polling
             time.sleep(0.3)
-        send.outcome = "error:run never ended"
+        send.outcome = "error:run not ended when the client stopped waiting"
         return None
 
     def _stream(self, send: Send, path: str, body: dict[str, object]) -> str | None:

@@ -112,6 +112,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeLLM
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a killed worker mid-request) is routine here, not worth a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
