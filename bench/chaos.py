@@ -209,7 +209,7 @@ class Bench:
         """Seconds from the end of a fault until a fresh send is answered and every run begun before the end
         has finished (`limit` when that never happens: those runs are stuck)."""
         probe = Client(self.stack.url, self.probe, "probe", pause=0, stop=threading.Event())
-        probe.http.timeout = probe.http.timeout.__class__(10, connect=2)
+        probe.http.timeout = probe.http.timeout.__class__(30, connect=2)
         answered = None
         deadline = ended + limit
         try:

@@ -185,7 +185,8 @@ class Stack:
             raise
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, keep: bool | None = None) -> None:
+        """Stop every process; the directory (logs) stays when `keep` (default: the constructor's)."""
         for proc in [*self.workers, self.daphne]:
             if proc is not None:
                 proc.stop(signal.SIGTERM, timeout=20)
@@ -198,14 +199,14 @@ class Stack:
         if self._llm_proc is not None and self._llm_proc.stdin is not None:
             self._llm_proc.stdin.close()
             self._llm_proc.wait(timeout=10)
-        if not self.keep:
+        if not (self.keep if keep is None else keep):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.stop(keep=self.keep or exc_type is not None)  # a failed run keeps its logs
 
     # -- addresses -------------------------------------------------------------------------------------------
 
@@ -455,9 +456,24 @@ class Stack:
             raise RuntimeError(f"creating tenants failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         return [Tenant(org, name, key) for org, name, key in json.loads(lines[0].removeprefix("TENANTS="))]
 
-    def api(self, tenant: Tenant, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
-        """One JSON request to the API as `tenant`; raises on a non-2xx answer."""
-        response = httpx.request(method, f"{self.url}{path}", json=body, headers=tenant.headers, timeout=timeout)
+    def api(
+        self, tenant: Tenant, method: str, path: str, body: Any = None, timeout: float = 60, retries: int = 2
+    ) -> Any:
+        """One JSON request to the API as `tenant`, sent again on a 5xx or a lost connection up to `retries`
+        times (setup calls: a busy or restarting server is not the point); raises on a non-2xx answer."""
+        for attempt in range(retries + 1):
+            try:
+                response = httpx.request(
+                    method, f"{self.url}{path}", json=body, headers=tenant.headers, timeout=timeout
+                )
+            except httpx.TransportError:
+                if attempt == retries:
+                    raise
+                time.sleep(1 + attempt)
+                continue
+            if response.status_code < 500 or attempt == retries:
+                break
+            time.sleep(1 + attempt)
         response.raise_for_status()
         return response.json() if response.content else None
 
