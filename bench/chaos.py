@@ -102,7 +102,7 @@ def _error(status: int, message: str, code: str | None = None) -> Reply:
 class Phase:
     kind: str
     faults: list[tuple[float, float]] = field(default_factory=list)  # (start, end) wall-clock of each injection
-    recoveries: list[float] = field(default_factory=list)
+    recoveries: list[tuple[float, float]] = field(default_factory=list)  # (answered, drained) seconds
     sends: list[Send] = field(default_factory=list)
     row: dict[str, object] = field(default_factory=dict)
 
@@ -205,27 +205,25 @@ class Bench:
             time.sleep(LLM_FAULT_SECONDS)
             self.llm.fault = None
 
-    def _recover(self, ended: float, limit: float = 120) -> float:
-        """Seconds from the end of a fault until a fresh send is answered and every run begun before the end
-        has finished (`limit` when that never happens: those runs are stuck)."""
+    def _recover(self, ended: float, limit: float = 120) -> tuple[float, float]:
+        """Seconds from the end of a fault until a fresh send is answered, and until every run begun before the
+        end has finished (the backlog drained; `limit` when that never happens: those runs are stuck)."""
         probe = Client(self.stack.url, self.probe, "probe", pause=0, stop=threading.Event())
         probe.http.timeout = probe.http.timeout.__class__(30, connect=2)
-        answered = None
+        answered = drained = None
         deadline = ended + limit
         try:
-            while time.time() < deadline:
+            while time.time() < deadline and (answered is None or drained is None):
                 if answered is None:
                     send = probe.send_one(f"probe {time.time_ns()}")
                     if send.outcome == "completed":
-                        answered = time.time()
-                    else:
-                        continue
-                if self._active(before=ended) == 0:
-                    return max(answered, time.time()) - ended
+                        answered = time.time() - ended
+                if drained is None and self._active(before=ended) == 0:
+                    drained = time.time() - ended
                 time.sleep(0.1)
         finally:
             probe.http.close()
-        return limit
+        return (limit if answered is None else answered), (limit if drained is None else drained)
 
     def _settle(self, tag: str, limit: float = 120) -> None:
         deadline = time.monotonic() + limit
@@ -260,7 +258,8 @@ class Bench:
             "lost": sum(1 for s in accepted if stored[s.otid] == 0),
             "dup msgs": sum(n - 1 for n in stored.values() if n > 1),
             "dup replies": sum(max(0, replies - steps) for *_, replies, steps in runs),
-            "recover s": max(phase.recoveries) if phase.recoveries else 0.0,
+            "answer s": max((a for a, _ in phase.recoveries), default=0.0),
+            "drain s": max((d for _, d in phase.recoveries), default=0.0),
             "reasons": dict(reasons),
             "client errors": dict(error_kinds(phase.sends).most_common(8)),
             "load": self.stack.load_average(),
@@ -269,7 +268,7 @@ class Bench:
 
 def report(phases: list[Phase]) -> bool:
     columns = ["sends", "accepted", "completed", "failed", "failed, no reason", "stuck", "lost", "dup msgs"]
-    columns += ["dup replies", "recover s"]
+    columns += ["dup replies", "answer s", "drain s"]
     print()
     print("| fault | n | " + " | ".join(columns) + " | load avg |")
     print("|---" * (len(columns) + 3) + "|")
@@ -278,14 +277,15 @@ def report(phases: list[Phase]) -> bool:
         row = phase.row
         cells = [f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
         print(f"| {phase.kind} | {len(phase.faults)} | " + " | ".join(cells) + f" | {row['load']} |")
-        recovered = float(row["recover s"]) <= GOAL_RECOVERY  # type: ignore[arg-type]
+        recovered = float(row["answer s"]) <= GOAL_RECOVERY  # type: ignore[arg-type]
         ok = ok and recovered and not any(row[c] for c in ("failed, no reason", "stuck", "lost", "dup msgs"))
         ok = ok and not row["dup replies"]
     print()
     for phase in phases:
         print(f"{phase.kind}: failed runs by reason {phase.row['reasons'] or '{}'}")
         print(f"{'':>{len(phase.kind)}}  client errors {phase.row['client errors'] or '{}'}")
-        print(f"{'':>{len(phase.kind)}}  recovery per fault (s): {' '.join(f'{r:.1f}' for r in phase.recoveries)}")
+        pairs = " ".join(f"{a:.1f}/{d:.1f}" for a, d in phase.recoveries)
+        print(f"{'':>{len(phase.kind)}}  recovery per fault, answered/drained (s): {pairs}")
     print()
     print(
         "goal met: 0 lost, 0 duplicated, 0 stuck, every failure with a reason, recovery <= 5 s"
@@ -339,7 +339,7 @@ def main() -> int:
             print(
                 f"{kind}: {row['accepted']}/{row['sends']} accepted, {row['completed']} completed, "
                 f"{row['failed']} failed, {row['stuck']} stuck, {row['lost']} lost, "
-                f"recovery {row['recover s']:.1f} s, load {row['load']}",
+                f"answered after {row['answer s']:.1f} s, drained after {row['drain s']:.1f} s, load {row['load']}",
                 flush=True,
             )
             phases.append(phase)
