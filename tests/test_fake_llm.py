@@ -152,3 +152,29 @@ def test_models_and_reset(fake: FakeLLM) -> None:
     fake.reply("unused")
     fake.reset()
     assert fake.requests == [] and fake.pending() == 0
+
+
+def test_an_answer_cut_mid_way_fails_the_call(fake: FakeLLM) -> None:
+    fake.push(Reply(text="one two three four five six seven", cut_after=3))
+    with pytest.raises(litellm.ServiceUnavailableError):  # litellm's word for a stream broken mid-way
+        for _chunk in complete(fake, stream=True):
+            pass
+    fake.push(Reply(text="a whole answer", cut_after=0))
+    with pytest.raises(litellm.InternalServerError):  # half a body, then the connection closed
+        complete(fake)
+    assert complete(fake).choices[0].message.content == "ok"  # the next call is answered whole
+
+
+def test_the_control_endpoint_sets_the_default_reply(fake: FakeLLM) -> None:
+    import httpx
+
+    httpx.post(f"{fake.url}/_fake/default", json={"text": "slow", "delay": 0.3}).raise_for_status()
+    started = time.monotonic()
+    assert complete(fake).choices[0].message.content == "slow"
+    assert time.monotonic() - started >= 0.3
+    httpx.post(f"{fake.url}/_fake/default", json={"error_status": 429, "error_message": "slow down"})
+    with pytest.raises(litellm.RateLimitError, match="slow down"):
+        complete(fake)
+    httpx.post(f"{fake.url}/_fake/default", json={"tool_calls": [["send_message", '{"message": "unfinished']]})
+    call = complete(fake).choices[0].message.tool_calls[0]
+    assert (call.function.name, call.function.arguments) == ("send_message", '{"message": "unfinished')

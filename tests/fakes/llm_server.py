@@ -53,6 +53,9 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     error_status: int | None = None
     error_body: JSON | None = None
+    # Cut the answer mid-way: close the connection after this many stream chunks (a streamed request) or after
+    # half the JSON body (a plain one), as a provider or proxy that dies mid-response does.
+    cut_after: int | None = None
 
 
 ReplySpec = Reply | str
@@ -109,6 +112,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeLLM
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a killed worker mid-request) is routine here, not worth a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -151,7 +161,10 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         fake._record(self.command, self.path, body, dict(self.headers))
         route = self._route()
-        if route == "/chat/completions":
+        if route == "/_fake/default":
+            fake.default = _reply_from_json(body)
+            self._send_json(200, {"ok": True})
+        elif route == "/chat/completions":
             self._chat(body, fake._next_reply(body))
         elif route == "/embeddings":
             self._send_json(200, fake._embeddings(body))
@@ -222,6 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [choice],
                 "usage": usage,
             }
+            if reply.cut_after is not None:
+                self._send_cut(json.dumps(payload).encode())
+                return
             self._send_json(200, payload)
             return
         self.send_response(200)
@@ -233,9 +249,44 @@ class _Handler(BaseHTTPRequestHandler):
         for n, event in enumerate(_stream_events(cid, model, reply, calls, finish, usage if include_usage else None)):
             if n and reply.chunk_delay:
                 time.sleep(reply.chunk_delay)
+            if reply.cut_after is not None and n >= reply.cut_after:
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             data = f"data: {event}\n\n".encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.write(b"0\r\n\r\n")
+
+    def _send_cut(self, data: bytes) -> None:
+        """Promise the whole body, send half of it, and hang up."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _reply_from_json(spec: JSON) -> Reply:
+    """A Reply from the control endpoint's JSON (POST /_fake/default): Reply's fields, with `tool_calls` as
+    [[name, arguments], ...] and an error as error_status plus optional error_message / error_code."""
+    status = spec.get("error_status")
+    body = None
+    if status is not None:
+        body = _error_body(int(status), str(spec.get("error_message") or "error"), spec.get("error_code"))
+    return Reply(
+        text=spec.get("text"),
+        tool_calls=[ToolCall(str(name), args) for name, args in spec.get("tool_calls") or []],
+        reasoning=spec.get("reasoning"),
+        delay=float(spec.get("delay") or 0.0),
+        chunk_delay=float(spec.get("chunk_delay") or 0.0),
+        error_status=None if status is None else int(status),
+        error_body=body,
+        cut_after=spec.get("cut_after"),
+    )
 
 
 def _stream_events(

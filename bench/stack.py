@@ -1,0 +1,510 @@
+"""The production profile as separate processes, for benchmarks that load it or break it (bench/chaos.py,
+bench/load.py): PostgreSQL + pgvector, Redis, daphne, N Celery workers and the scripted fake LLM, each one a
+process this module can kill, stop gracefully or restart, plus helpers to make organizations, users, API keys
+and agents the way an operator and a client would.
+
+    with Stack(workers=2) as stack:
+        tenant = stack.tenants(1)[0]                      # organization, owner, API key
+        agent_id = stack.create_agent(tenant)             # POST /v1/agents
+        stack.kill_worker(0)                              # SIGKILL the worker's whole process group
+        stack.start_worker(0)
+        stack.restart_postgres(); stack.restart_redis(); stack.restart_daphne()
+
+PostgreSQL and Redis keep their data directory and port across restarts (Redis with an append-only file, as
+compose.yaml runs it), so a restart is an outage, not a new empty service. The bench process itself never
+imports Django: tenants are made by a `manage.py shell` child, and the database is read with plain SQL
+(`stack.sql`), so a PostgreSQL restart only costs the bench a reconnect.
+
+The fake LLM runs in this process (`llm="thread"`: `stack.llm` is a `tests.fakes.llm_server.FakeLLM` to script,
+and its `default` may be a callable) or in a process of its own (`llm="process"`: a real provider is another
+process; `stack.llm_default(...)` sets its default reply through the fake's control endpoint).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests import backing  # noqa: E402
+from tests.fakes.llm_server import FakeLLM  # noqa: E402
+
+MODEL = "openai/gpt-4o-mini"
+EMBEDDING = "openai/text-embedding-3-small"  # answered by the fake LLM: no local ONNX model eating the CPU
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organization with one owner and an API key (Bearer token) of the owner's."""
+
+    organization_id: str
+    username: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@dataclass
+class _Proc:
+    name: str
+    command: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self.popen.pid
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        with open(self.log, "ab") as log_file:
+            self.popen = subprocess.Popen(  # noqa: S603 (our own commands)
+                self.command,
+                cwd=ROOT,
+                env=self.env or None,
+                user=self.user,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: signals reach its children (Celery's pool)
+            )
+
+    def send(self, sig: int) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, sig)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the process has exited; True if it did."""
+        if self.popen is None:
+            return True
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        self.send(sig)
+        if not self.wait(timeout):
+            self.send(signal.SIGKILL)
+            self.wait(10)
+        # Whatever the group left behind (a Celery pool child that missed its parent's death) goes too.
+        if self.popen is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Stack:
+    """PostgreSQL, Redis, daphne, `workers` Celery workers (prefork, `concurrency` each) and the fake LLM.
+
+    `env` adds or overrides settings of daphne and the workers (e.g. ENGRAM_ORG_MAX_ACTIVE_RUNS,
+    ENGRAM_LLM_TIMEOUT). Every process logs to `<workdir>/<name>.log`; `keep=True` leaves the directory."""
+
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        concurrency: int = 2,
+        env: dict[str, str] | None = None,
+        llm: str = "thread",
+        workdir: Path | None = None,
+        keep: bool = False,
+    ) -> None:
+        if llm not in ("thread", "process"):
+            raise ValueError("llm must be 'thread' or 'process'")
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="engram-stack-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o711)  # PostgreSQL runs as another user when we are root: it must reach pg/
+        self.keep = keep
+        self.worker_count = workers
+        self.concurrency = concurrency
+        self.extra_env = dict(env or {})
+        self.llm_mode = llm
+        self.llm: FakeLLM | None = None
+        self._llm_proc: subprocess.Popen[str] | None = None
+        self.llm_base_url = ""
+        self.postgres: _Proc | None = None
+        self.redis: _Proc | None = None
+        self.daphne: _Proc | None = None
+        self.workers: list[_Proc] = []
+        self.pg_port = 0
+        self.redis_port = 0
+        self.http_port = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        try:
+            self._start_llm()
+            self._init_postgres()
+            self.start_postgres()
+            self._init_redis()
+            self.start_redis()
+            self._migrate()
+            self._init_daphne()
+            self.start_daphne()
+            self.workers = [self._worker_proc(i) for i in range(self.worker_count)]
+            for index in range(self.worker_count):
+                self.start_worker(index)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, *, keep: bool | None = None) -> None:
+        """Stop every process; the directory (logs) stays when `keep` (default: the constructor's)."""
+        for proc in [*self.workers, self.daphne]:
+            if proc is not None:
+                proc.stop(signal.SIGTERM, timeout=20)
+        if self.redis is not None:
+            self.redis.stop(signal.SIGTERM, timeout=10)
+        if self.postgres is not None:
+            self.postgres.stop(signal.SIGINT, timeout=20)
+        if self.llm is not None:
+            self.llm.stop()
+        if self._llm_proc is not None and self._llm_proc.stdin is not None:
+            self._llm_proc.stdin.close()
+            self._llm_proc.wait(timeout=10)
+        if not (self.keep if keep is None else keep):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.stop(keep=self.keep or exc_type is not None)  # a failed run keeps its logs
+
+    # -- addresses -------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """daphne's base URL (the API is under /v1)."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.pg_port}/engram"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def server_env(self) -> dict[str, str]:
+        """The environment daphne and the workers run with (production settings)."""
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "SECRET_KEY": "bench-stack-only",
+            "ENGRAM_DATA_DIR": str(self.workdir / "data"),
+            "OPENAI_API_BASE": self.llm_base_url,
+            "OPENAI_API_KEY": "sk-fake",
+            "ENGRAM_DEFAULT_EMBEDDING": EMBEDDING,
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        env.pop("ENGRAM_TEST_DB", None)
+        env.update(self.extra_env)
+        return env
+
+    # -- the fake LLM ----------------------------------------------------------------------------------------
+
+    def _start_llm(self) -> None:
+        if self.llm_mode == "thread":
+            self.llm = FakeLLM().start()
+            self.llm_base_url = self.llm.base_url
+            return
+        self._llm_proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "tests.fakes.llm_server"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._llm_proc.stdout is not None
+        self.llm_base_url = self._llm_proc.stdout.readline().strip()
+
+    def llm_default(self, **reply: Any) -> None:
+        """Set the fake's default reply (fields of tests.fakes.llm_server.Reply: text, delay, chunk_delay,
+        error_status, error_message, error_code, cut_after, tool_calls=[[name, arguments], ...]) in either mode."""
+        httpx.post(self.llm_base_url.removesuffix("/v1") + "/_fake/default", json=reply, timeout=10).raise_for_status()
+
+    # -- PostgreSQL ------------------------------------------------------------------------------------------
+
+    def _init_postgres(self) -> None:
+        bindir = backing._pg_bin()
+        user = None
+        if os.geteuid() == 0:  # postgres refuses to run as root
+            user = backing._PG_USER_WHEN_ROOT
+            bindir = backing._readable_bindir(bindir, user)
+        pgdir = self.workdir / "pg"
+        pgdir.mkdir()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(pgdir, entry.pw_uid, entry.pw_gid)
+        data = pgdir / "data"
+        initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres"]
+        initdb += ["--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]
+        done = subprocess.run(initdb, check=False, user=user, capture_output=True, text=True)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
+        self.pg_port = backing.free_port()
+        command = [str(bindir / "postgres"), "-D", str(data), "-p", str(self.pg_port), "-h", "127.0.0.1", "-k", ""]
+        for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300"):
+            command += ["-c", setting]
+        self.postgres = _Proc("postgres", command, pgdir / "postgres.log", user=user)
+        self._pg_data = data
+
+    def start_postgres(self, timeout: float = 60) -> None:
+        assert self.postgres is not None
+        self.postgres.start()
+        assert self.postgres.popen is not None
+        if not backing._wait_postgres_ready(self.postgres.popen, self._pg_data / "postmaster.pid", timeout):
+            raise RuntimeError(f"PostgreSQL did not start:\n{self.postgres.tail()}")
+        import psycopg
+
+        base = self.database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(base, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'engram'").fetchone():
+                conn.execute("CREATE DATABASE engram")
+
+    def stop_postgres(self, *, fast: bool = True) -> None:
+        """Stop PostgreSQL: `fast` (SIGINT) aborts open transactions and disconnects clients at once."""
+        assert self.postgres is not None
+        self.postgres.stop(signal.SIGINT if fast else signal.SIGTERM, timeout=30)
+
+    def restart_postgres(self) -> None:
+        self.stop_postgres()
+        self.start_postgres()
+
+    # -- Redis -----------------------------------------------------------------------------------------------
+
+    def _init_redis(self) -> None:
+        binary = backing._redis_server_binary()
+        rdir = self.workdir / "redis"
+        rdir.mkdir()
+        self.redis_port = backing.free_port()
+        command = [binary, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no", "--dir", str(rdir)]
+        self.redis = _Proc("redis", command, rdir / "redis.log")
+
+    def start_redis(self, timeout: float = 20) -> None:
+        assert self.redis is not None
+        self.redis.start()
+        deadline = time.monotonic() + timeout
+        while not backing._redis_ping(self.redis_port):
+            if not self.redis.alive or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start:\n{self.redis.tail()}")
+            time.sleep(0.02)
+
+    def stop_redis(self) -> None:
+        assert self.redis is not None
+        self.redis.stop(signal.SIGTERM, timeout=20)
+
+    def restart_redis(self) -> None:
+        self.stop_redis()
+        self.start_redis()
+
+    # -- the server and the workers --------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+            cwd=ROOT,
+            env=self.server_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"migrate failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+    def _init_daphne(self) -> None:
+        self.http_port = backing.free_port()
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.http_port)]
+        command += ["config.asgi:application"]
+        self.daphne = _Proc("daphne", command, self.workdir / "daphne.log", env=self.server_env())
+
+    def start_daphne(self, timeout: float = 60) -> None:
+        assert self.daphne is not None
+        self.daphne.start()
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if not self.daphne.alive or time.monotonic() > deadline:
+                raise RuntimeError(f"daphne did not start:\n{self.daphne.tail()}")
+            time.sleep(0.05)
+
+    def stop_daphne(self, sig: int = signal.SIGTERM) -> None:
+        assert self.daphne is not None
+        self.daphne.stop(sig, timeout=20)
+
+    def restart_daphne(self, sig: int = signal.SIGTERM) -> None:
+        self.stop_daphne(sig)
+        self.start_daphne()
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/v1/health/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _worker_proc(self, index: int) -> _Proc:
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"bench{index}@%h"]
+        command += ["-Q", "llm,embeddings,default", f"--concurrency={self.concurrency}", "-l", "warning"]
+        return _Proc(f"worker{index}", command, self.workdir / f"worker{index}.log", env=self.server_env())
+
+    def start_worker(self, index: int, *, wait: bool = True, timeout: float = 60) -> None:
+        """Start worker `index` (again); with `wait`, return once it answers a ping."""
+        self.workers[index].start()
+        if wait:
+            self.wait_worker(index, timeout)
+
+    def wait_worker(self, index: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ping_worker(index):
+            if not self.workers[index].alive or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {index} did not start:\n{self.workers[index].tail()}")
+            time.sleep(0.2)
+
+    def ping_worker(self, index: int, timeout: float = 1.0) -> bool:
+        """Whether worker `index` answers a Celery control ping (it is consuming)."""
+        from celery import Celery
+
+        app = Celery(broker=self.redis_url)
+        try:
+            replies = app.control.ping(timeout=timeout)
+        except Exception:  # noqa: BLE001 (Redis down or restarting: not answering)
+            return False
+        finally:
+            app.close()
+        return any(name.startswith(f"bench{index}@") for reply in replies for name in reply)
+
+    def kill_worker(self, index: int) -> None:
+        """SIGKILL the worker and its pool processes at once (a machine or container dies)."""
+        self.workers[index].send(signal.SIGKILL)
+        self.workers[index].wait(10)
+
+    def terminate_worker(self, index: int, timeout: float = 60) -> None:
+        """SIGTERM: Celery's warm shutdown (finish the tasks in hand, then exit)."""
+        self.workers[index].stop(signal.SIGTERM, timeout=timeout)
+
+    def worker_pids(self) -> list[int | None]:
+        return [w.pid if w.alive else None for w in self.workers]
+
+    # -- data ------------------------------------------------------------------------------------------------
+
+    def tenants(self, count: int, prefix: str = "bench") -> list[Tenant]:
+        """Make `count` organizations, each with an owner and an API key, through the account services."""
+        script = (
+            "import json, uuid\n"
+            "from accounts.models import Membership\n"
+            "from accounts.services import apikey_create, organization_create, user_create\n"
+            "out = []\n"
+            f"for i in range({count}):\n"
+            f"    org = organization_create(name=f'{prefix}-{{i}}')\n"
+            f"    name = f'{prefix}-{{i}}-{{uuid.uuid4().hex[:8]}}'\n"
+            "    user = user_create(username=name, password=None, organization=org, role=Membership.Role.OWNER)\n"
+            "    key = apikey_create(user=user, name='bench').raw_key\n"
+            "    out.append([str(org.id), name, key])\n"
+            "print('TENANTS=' + json.dumps(out))\n"
+        )
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=ROOT,
+            env=self.server_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("TENANTS=")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(f"creating tenants failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return [Tenant(org, name, key) for org, name, key in json.loads(lines[0].removeprefix("TENANTS="))]
+
+    def api(
+        self, tenant: Tenant, method: str, path: str, body: Any = None, timeout: float = 60, retries: int = 2
+    ) -> Any:
+        """One JSON request to the API as `tenant`, sent again on a 5xx or a lost connection up to `retries`
+        times (setup calls: a busy or restarting server is not the point); raises on a non-2xx answer."""
+        for attempt in range(retries + 1):
+            try:
+                response = httpx.request(
+                    method, f"{self.url}{path}", json=body, headers=tenant.headers, timeout=timeout
+                )
+            except httpx.TransportError:
+                if attempt == retries:
+                    raise
+                time.sleep(1 + attempt)
+                continue
+            if response.status_code < 500 or attempt == retries:
+                break
+            time.sleep(1 + attempt)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def create_agent(self, tenant: Tenant, **body: Any) -> str:
+        """POST /v1/agents (model and embedding answered by the fake LLM); returns the agent id."""
+        body.setdefault("name", f"bench-{time.time_ns()}")
+        body.setdefault("model", MODEL)
+        body.setdefault("embedding", EMBEDDING)
+        body.setdefault(
+            "memory_blocks",
+            [{"label": "human", "value": "Name: Ada"}, {"label": "persona", "value": "A patient assistant."}],
+        )
+        return str(self.api(tenant, "POST", "/v1/agents/", body)["id"])
+
+    def create_conversation(self, tenant: Tenant, agent_id: str) -> str:
+        return str(self.api(tenant, "POST", f"/v1/conversations/?agent_id={agent_id}", {})["id"])
+
+    def sql(self, query: str, params: Any = None, *, retry_for: float = 30) -> list[tuple[Any, ...]]:
+        """Run one read query on the stack's database (retrying while PostgreSQL restarts)."""
+        import psycopg
+
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
+                    return list(conn.execute(query, params).fetchall())
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def load_average(self) -> str:
+        one, five, fifteen = os.getloadavg()
+        return f"{one:.2f} {five:.2f} {fifteen:.2f}"
