@@ -337,6 +337,7 @@ def measure_level(stack: Stack, agents: list[tuple[str, str]], args: argparse.Na
 
 def child(profile: str, args: argparse.Namespace, llm_url: str) -> None:
     sys.path.insert(0, str(ROOT))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the stack and the backing services on the way out
     os.environ.update(
         SECRET_KEY="bench-only",
         ENGRAM_DATA_DIR=tempfile.mkdtemp(prefix="engram-load-"),
