@@ -413,7 +413,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5, help="unmeasured seconds before each window")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (production)")
     parser.add_argument("--pool", default="threads", help="their Celery pool (production)")
-    parser.add_argument("--concurrency", type=int, default=100, help="their concurrency (production)")
+    parser.add_argument("--concurrency", type=int, default=50, help="their concurrency (production; as `make worker`)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--llm-url", help=argparse.SUPPRESS)
     parser.add_argument("--fake-llm", action="store_true", help=argparse.SUPPRESS)
