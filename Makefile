@@ -70,9 +70,11 @@ pytest-postgres: $(VENV)/.installed-dev $(SDK_NEW_VENV)/.installed
 pytest-sqlite: $(VENV)/.installed-dev $(SDK_NEW_VENV)/.installed
 	ENGRAM_TEST_DB=sqlite ENGRAM_SDK_NEW_PYTHON=$(abspath $(SDK_NEW_VENV))/bin/python $(BIN)/pytest $(PYTEST_ARGS)
 
-# A Celery worker for the production profile (needs REDIS_URL and DATABASE_URL).
+# A Celery worker for the production profile (needs REDIS_URL and DATABASE_URL). Threads: a run mostly waits for
+# its LLM, so one process holds many (docs/operations.md, "Workers").
 worker: $(VENV)/.installed-run
-	exec $(BIN)/celery -A config worker -Q llm,embeddings,default --concurrency=$${WORKER_CONCURRENCY:-4} -l info
+	exec $(BIN)/celery -A config worker -Q llm,embeddings,default --pool=$${WORKER_POOL:-threads} \
+	  --concurrency=$${WORKER_CONCURRENCY:-50} -l info
 
 # The container stack (Dockerfile, compose.yaml): builds the images, starts PostgreSQL + pgvector, Redis, the web
 # process and a worker, has the Python SDK run a turn against it (a scripted fake LLM stands in for the provider)

@@ -28,6 +28,7 @@ from agents.services.messages import MessageSpec, assistant_message_id, message_
 from agents.tools.builtin import ToolContext
 from agents.tools.execute import execute_tool
 from lib import tracing
+from lib.dbpool import connection_release
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,7 @@ def _step(
                 max_tokens=ctx.budget.output,
                 tool_choice=tool_choice,
             )
+            connection_release()  # the LLM call needs no database: other runs use the pooled connection meanwhile
             response = llm.complete(request, api_base=llm.api_base_for(model, agent.model_settings), on_delta=on_delta)
             break
         except llm.ContextOverflowError as exc:

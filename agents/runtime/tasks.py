@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from celery import Task, shared_task
+from django.db import OperationalError
 
 from agents.runtime.llm import ProviderTransientError
 
@@ -13,7 +14,9 @@ from agents.runtime.llm import ProviderTransientError
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(ProviderTransientError,),
+    # OperationalError: the database was out of reach (a pool timeout under a burst) before the claim; a retry
+    # keeps the task id, so it claims or resumes the run as a redelivery would.
+    autoretry_for=(ProviderTransientError, OperationalError),
     retry_backoff=True,
     retry_jitter=True,
     max_retries=3,

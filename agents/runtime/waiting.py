@@ -16,6 +16,7 @@ from django.conf import settings
 
 from agents.models import Run, RunStatus
 from lib.background import Worker
+from lib.dbpool import connection_release
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return Run.objects.get(pk=run_id)
+            connection_release()  # a pooled connection serves others while this thread waits
             if waiter.wait(min(1.0 if listening else interval, remaining)):
                 waiter.clear()
             else:

@@ -33,7 +33,7 @@ case "$role" in
     echo "engram: waiting for the database and its migrations" >&2
     retry python manage.py migrate --check
     exec celery -A config worker -n "worker@%h" -Q llm,embeddings,default \
-      --concurrency="${WORKER_CONCURRENCY:-4}" -l "${CELERY_LOG_LEVEL:-info}" "$@"
+      --pool="${WORKER_POOL:-threads}" --concurrency="${WORKER_CONCURRENCY:-50}" -l "${CELERY_LOG_LEVEL:-info}" "$@"
     ;;
   beat)
     exec celery -A config beat -s "${ENGRAM_DATA_DIR:-/var/lib/engram}/celerybeat-schedule" \

@@ -20,14 +20,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from django.conf import settings
-from mcp import ClientSession, McpError
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CONNECTION_CLOSED
 
 from agents.models import MCPServer
 from agents.tools.mcp.spec import ServerSpec
@@ -35,10 +31,13 @@ from agents.tools.mcp.stdio import open_stdio, stderr_tail
 from lib.background import Worker
 from lib.netguard import AddressRefused, check_host
 
+if TYPE_CHECKING:  # the mcp package takes a good second to import: only code that talks to a server loads it
+    from mcp import ClientSession
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Operation = Callable[[ClientSession], Awaitable[T]]
+Operation = Callable[["ClientSession"], Awaitable[T]]
 
 
 class MCPError(Exception):
@@ -108,6 +107,9 @@ def _http_client(
 
 
 async def _open_remote(stack: contextlib.AsyncExitStack, spec: ServerSpec) -> tuple[Any, Any]:
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
     if spec.kind == MCPServer.Kind.SSE:
         read, write = await stack.enter_async_context(
             sse_client(spec.url, headers=dict(spec.headers), httpx_client_factory=_http_client)
@@ -179,7 +181,9 @@ class _Connection:
                     item[1].set_exception(MCPError("the connection to the MCP server closed"))
             self.pool.forget(self)
 
-    async def _connect(self, stack: contextlib.AsyncExitStack) -> ClientSession:
+    async def _connect(self, stack: contextlib.AsyncExitStack) -> "ClientSession":
+        from mcp import ClientSession
+
         if self.spec.kind == MCPServer.Kind.STDIO:
             read, write, self.stderr = await open_stdio(stack, self.spec)
         else:
@@ -188,7 +192,7 @@ class _Connection:
         await session.initialize()
         return session
 
-    async def _dispatch(self, session: ClientSession) -> None:
+    async def _dispatch(self, session: "ClientSession") -> None:
         idle = settings.ENGRAM_MCP_IDLE_SECONDS
         while True:
             try:
@@ -203,7 +207,10 @@ class _Connection:
             self.inflight.add(task)
             task.add_done_callback(self.inflight.discard)
 
-    async def _run(self, session: ClientSession, operation: Operation[Any], future: asyncio.Future[Any]) -> None:
+    async def _run(self, session: "ClientSession", operation: Operation[Any], future: asyncio.Future[Any]) -> None:
+        from mcp import McpError
+        from mcp.types import CONNECTION_CLOSED
+
         try:
             result = await operation(session)
         except asyncio.CancelledError:
@@ -302,7 +309,7 @@ def list_tools(spec: ServerSpec, *, timeout: float | None = None) -> list[Remote
     """Every tool the server offers, with its input schema (all pages)."""
     wait = float(timeout or settings.ENGRAM_MCP_TIMEOUT)
 
-    async def operation(session: ClientSession) -> list[RemoteTool]:
+    async def operation(session: "ClientSession") -> list[RemoteTool]:
         tools: list[RemoteTool] = []
         cursor: str | None = None
         for _ in range(100):
@@ -321,7 +328,7 @@ def call_tool(spec: ServerSpec, name: str, args: dict[str, Any], *, timeout: flo
     the server marks as an error is MCPToolError with that text."""
     wait = float(timeout or settings.ENGRAM_MCP_TIMEOUT)
 
-    async def operation(session: ClientSession) -> str:
+    async def operation(session: "ClientSession") -> str:
         result = await session.call_tool(name, args, read_timeout_seconds=timedelta(seconds=wait + 1))
         parts: list[str] = []
         for item in result.content:

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from mcp import StdioServerParameters
-from mcp.client.stdio import stdio_client
 
 from agents.tools.mcp.spec import ServerSpec
 from agents.tools.sandbox import RUNNER_PROLOGUE, build_command, claim_uid, kill_uid, prepare_home, sandbox_status
@@ -46,6 +44,9 @@ def _limits() -> dict[str, int]:
 async def open_stdio(stack: contextlib.AsyncExitStack, spec: ServerSpec) -> tuple[Any, Any, Path]:
     """Starts the server in the sandbox; the streams to talk to it and the file its stderr goes to. Everything is
     undone by `stack`: the process stopped, every process of its uid killed, the uid and scratch space released."""
+    from mcp import StdioServerParameters  # imported on use: see agents.tools.mcp.client
+    from mcp.client.stdio import stdio_client
+
     status = sandbox_status()
     if status.mode == "disabled":
         raise StdioUnavailable(f"stdio MCP servers run in the custom-tool sandbox, which is {status.summary}")
