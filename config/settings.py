@@ -149,7 +149,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # When unset (the embedded default), runs execute in-process and the channel layer lives in memory.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # A channel holds up to ENGRAM_CHANNEL_CAPACITY events; beyond that channels-redis drops new ones silently
+    # (its default, 100, dropped token deltas of fast models: a stream's deltas then missed text).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": env_int("ENGRAM_CHANNEL_CAPACITY", 10_000, minimum=100)},
+        }
+    }
 else:
     # Token deltas of a fast model arrive in bursts; the default capacity (100 per channel) would drop some.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}

@@ -96,15 +96,25 @@ def reaper_start() -> None:
 def _start() -> None:
     global _loop_pid
     with _lock:
-        if _loop_pid == os.getpid() and _loop.running:
+        if _loop_pid == os.getpid():
             return
         _loop_pid = os.getpid()
     _loop.submit(_renew_and_reap_forever)
 
 
+def _idle() -> bool:
+    """Nothing to renew and no reaping to do: the loop ends (lease_hold starts it again)."""
+    global _loop_pid
+    with _lock:
+        if _reaping or _held:
+            return False
+        _loop_pid = None
+        return True
+
+
 def _renew_and_reap_forever() -> None:
     last_reap = -float("inf")
-    while not _loop.stopping:
+    while not _loop.stopping and not _idle():
         close_old_connections()
         try:
             leases_renew()

@@ -239,8 +239,12 @@ def _step(
     on_delta = None
     if run.options.get("stream_tokens"):
 
+        streamed: dict[str, int] = {}  # characters sent so far per kind: each delta says where it starts
+
         def on_delta(kind: llm.DeltaKind, delta: str) -> None:
-            events.token(agent_id=agent.id, run_id=run.id, step_index=index, kind=kind, delta=delta)
+            offset = streamed.get(kind, 0)
+            streamed[kind] = offset + len(delta)
+            events.token(agent_id=agent.id, run_id=run.id, step_index=index, kind=kind, delta=delta, offset=offset)
 
     force = False
     request: dict[str, Any] = {}
