@@ -238,7 +238,6 @@ def _step(
     memgpt = agent.agent_type == AgentType.MEMGPT
     on_delta = None
     if run.options.get("stream_tokens"):
-
         streamed: dict[str, int] = {}  # characters sent so far per kind: each delta says where it starts
 
         def on_delta(kind: llm.DeltaKind, delta: str) -> None:

@@ -20,14 +20,18 @@ from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from memory.models import Block, BlockRevision
-from tests.agents.runtime.test_execution import celery_redis, echo, start_worker, stop, wait_until  # noqa: F401
+from tests.agents.runtime.test_execution import echo, start_worker, stop, wait_until
 from tests.backing import free_port
 from tests.fakes.llm_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 # Leases lapse after 3 s and are looked for every second; the broker would redeliver only after an hour.
-FAST_RECOVERY = {"ENGRAM_RUN_LEASE_SECONDS": "3", "ENGRAM_RUN_REAP_SECONDS": "1", "ENGRAM_TEST_VISIBILITY_TIMEOUT": "3600"}
+FAST_RECOVERY = {
+    "ENGRAM_RUN_LEASE_SECONDS": "3",
+    "ENGRAM_RUN_REAP_SECONDS": "1",
+    "ENGRAM_TEST_VISIBILITY_TIMEOUT": "3600",
+}
 
 
 def history(agent):
