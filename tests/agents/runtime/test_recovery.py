@@ -4,21 +4,25 @@ within seconds and resumed by another worker, the run queued behind it proceeds)
 (failed with the reason), and the embedded server SIGKILLed mid-run and restarted on the same data."""
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 from django.utils import timezone
 
+from accounts.services import apikey_create
 from agents.models import Message, Run, RunStatus, Step
 from agents.runtime import lease
 from agents.runtime.lifecycle import run_claim
 from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
+from lib.ids import public_id
 from memory.models import Block, BlockRevision
 from tests.agents.runtime.test_execution import echo, start_worker, stop, wait_until
 from tests.backing import free_port
@@ -166,29 +170,76 @@ def start_embedded_server(fake_llm, port):
     )
 
 
-def test_the_embedded_server_killed_mid_run_finishes_its_runs_on_its_own_after_a_restart(alice, fake_llm, settings):
+def sse(lines):
+    """The JSON payloads of SSE `data:` lines as they arrive (stops at [DONE] or when the connection drops)."""
+    try:
+        for line in lines:
+            if line.startswith("data: ") and line != "data: [DONE]":
+                yield json.loads(line[6:])
+    except httpx.HTTPError:
+        return
+
+
+def wait_healthy(url):
+    assert wait_until(lambda: _healthy(url), timeout=90), "the server did not start"
+
+
+def _healthy(url):
+    try:
+        return httpx.get(f"{url}/v1/health/", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_the_embedded_server_killed_mid_run_finishes_it_after_a_restart_and_the_stream_resumes(
+    alice, fake_llm, settings
+):
     settings.ENGRAM_RUN_EXECUTOR = "manual"  # the server, not this process, runs them
     agent = remember_jazz(alice)
+    key = apikey_create(user=alice, name="resume").raw_key
     fake_llm.push(Reply(tool_calls=[ToolCall("memory_insert", {"label": "human", "new_string": "Likes jazz."})]))
     fake_llm.push(Reply(text="too late", delay=60))  # the server dies while waiting for this one
     fake_llm.default = echo
-    run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "I like jazz"}])
-    behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "and blues"}])
     port = free_port()
-    server = start_embedded_server(fake_llm, port)  # it finds the queued runs at start-up
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    server = start_embedded_server(fake_llm, port)
     restarted = None
     try:
-        assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=60), "the server never reached step 1"
-        stop(server, signal.SIGKILL)
-        assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING
-        restarted = start_embedded_server(fake_llm, port)  # no request is sent to it
-        final = run_wait(run_id=run.id, timeout=60)
+        wait_healthy(url)
+        before = []
+        body = {"input": "I like jazz", "include_pings": False}
+        send = f"{url}/v1/agents/{public_id('agent', agent.id)}/messages/stream"
+        with httpx.stream("POST", send, json=body, headers=headers, timeout=90) as response:
+            for payload in sse(response.iter_lines()):
+                before.append(payload)
+                if payload["message_type"] == "tool_return_message":  # step 0 is stored; step 1 waits on the model
+                    assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=60)
+                    stop(server, signal.SIGKILL)
+        run = Run.objects.get(agent=agent)
+        assert run.status == RunStatus.RUNNING
+        behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "and blues"}])
+        restarted = start_embedded_server(fake_llm, port)  # it recovers the run on its own: no request needed
+        final = run_wait(run_id=run.id, timeout=90)
         assert run_wait(run_id=behind.id, timeout=60).status == RunStatus.COMPLETED
+        wait_healthy(url)
+        last_seq = max(p["seq_id"] for p in before if p.get("seq_id") is not None)
+        resumed = httpx.post(
+            f"{url}/v1/runs/{public_id('run', run.id)}/stream", json={"starting_after": last_seq}, headers=headers
+        )
+        after = list(sse(resumed.text.splitlines()))
+        whole = httpx.post(f"{url}/v1/runs/{public_id('run', run.id)}/stream", json={}, headers=headers)
+        replayed = list(sse(whole.text.splitlines()))
     finally:
         stop(server, signal.SIGKILL)
         if restarted is not None:
             stop(restarted)
     assert (final.status, final.recoveries) == (RunStatus.COMPLETED, 1), final.error
+    # What the client got before the server died, then after resuming, is the run's record: no gap, no repeat.
+    pieces = [(p["id"], p["message_type"]) for p in before + after if "id" in p]
+    assert pieces == [(p["id"], p["message_type"]) for p in replayed if "id" in p]
+    assert len(set(pieces)) == len(pieces)
+    assert [p["message_type"] for p in after][-2:] == ["stop_reason", "usage_statistics"]
     assert not Run.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).exists()
     assert list(Step.objects.filter(run=run).values_list("index", flat=True)) == [0, 1]
     assert history(agent) == [
