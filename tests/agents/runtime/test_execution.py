@@ -165,7 +165,8 @@ def test_in_process_runs_left_running_by_a_dead_process_are_resumed(alice, fake_
     stuck = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "first"}])
     behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "second"}])
     run_claim(run_id=stuck.id, token=f"{executor.TOKEN_PREFIX}dead-process")
-    Run.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    an_hour_ago = timezone.now() - dt.timedelta(hours=1)
+    Run.objects.filter(pk=stuck.pk).update(started_at=an_hour_ago, lease_until=an_hour_ago)  # nobody renewed it
     fake_llm.default = echo
     settings.ENGRAM_RUN_EXECUTOR = "inprocess"
     executor.shutdown()

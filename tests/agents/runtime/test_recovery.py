@@ -19,6 +19,7 @@ from accounts.services import apikey_create
 from agents.models import Message, Run, RunStatus, Step
 from agents.runtime import lease
 from agents.runtime.lifecycle import run_claim
+from agents.runtime.loop import run_execute
 from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
@@ -133,11 +134,8 @@ def test_a_run_whose_holders_keep_dying_fails_with_the_reason_and_the_next_run_p
     final = Run.objects.get(pk=doomed.pk)
     assert (final.status, final.stop_reason, final.recoveries) == (RunStatus.FAILED, "error", 1)
     assert "stopped 2 times" in final.error and "ENGRAM_RUN_MAX_RECOVERIES=1" in final.error
-    settings.ENGRAM_RUN_EXECUTOR = "inprocess"
-    from agents.runtime.dispatch import runs_sweep
-
-    runs_sweep()
-    assert run_wait(run_id=behind.id, timeout=30).status == RunStatus.COMPLETED
+    run_execute(run_id=behind.id, token="celery-next")  # first in line now
+    assert Run.objects.get(pk=behind.pk).status == RunStatus.COMPLETED
 
 
 def test_a_live_holders_lease_is_renewed_and_not_reaped(alice, fake_llm, settings):
