@@ -59,20 +59,20 @@ def test_a_run_whose_worker_was_killed_is_resumed_by_another_within_seconds(alic
     try:
         run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "I like jazz"}])
         behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "and blues"}])
-        assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=60), "worker never reached step 1"
+        assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=120), "worker never reached step 1"
         stop(first, signal.SIGKILL)
         killed_at = time.monotonic()
         second = start_worker(celery_redis, fake_llm.base_url, env=FAST_RECOVERY)
-        final = run_wait(run_id=run.id, timeout=60)
+        final = run_wait(run_id=run.id, timeout=120)
         recovered_in = time.monotonic() - killed_at
-        assert run_wait(run_id=behind.id, timeout=60).status == RunStatus.COMPLETED
+        assert run_wait(run_id=behind.id, timeout=90).status == RunStatus.COMPLETED
     finally:
         stop(first, signal.SIGKILL)
         if second is not None:
             stop(second)
     assert final.status == RunStatus.COMPLETED, final.error
     # Generous (a worker boots on a loaded machine); without the reaper, the broker would redeliver after an hour.
-    assert recovered_in < 90, f"recovered after {recovered_in:.1f} s"
+    assert recovered_in < 150, f"recovered after {recovered_in:.1f} s"
     assert final.recoveries == 1
     assert list(Step.objects.filter(run=run).values_list("index", flat=True)) == [0, 1]
     assert history(agent) == [
@@ -99,13 +99,13 @@ def test_sigterm_lets_the_step_in_flight_finish_and_hands_the_run_back(alice, ce
     second = None
     try:
         run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "I like jazz and blues"}])
-        assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=60), "worker never reached step 1"
+        assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=120), "worker never reached step 1"
         os.kill(first.pid, signal.SIGTERM)  # as `docker stop` does: the worker's main process only
         first.wait(timeout=30)
         handed_back = Run.objects.get(pk=run.pk)
         steps_then = list(Step.objects.filter(run=run).values_list("index", flat=True))
         second = start_worker(celery_redis, fake_llm.base_url, env=FAST_RECOVERY)
-        final = run_wait(run_id=run.id, timeout=60)
+        final = run_wait(run_id=run.id, timeout=120)
     finally:
         stop(first, signal.SIGKILL)
         if second is not None:
@@ -219,7 +219,7 @@ def test_the_embedded_server_killed_mid_run_finishes_it_after_a_restart_and_the_
         behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "and blues"}])
         restarted = start_embedded_server(fake_llm, port)  # it recovers the run on its own: no request needed
         final = run_wait(run_id=run.id, timeout=90)
-        assert run_wait(run_id=behind.id, timeout=60).status == RunStatus.COMPLETED
+        assert run_wait(run_id=behind.id, timeout=90).status == RunStatus.COMPLETED
         wait_healthy(url)
         last_seq = max(p["seq_id"] for p in before if p.get("seq_id") is not None)
         resumed = httpx.post(
