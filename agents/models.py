@@ -389,6 +389,11 @@ class Run(models.Model):
     # When the run was handed to the executor (agents.runtime.dispatch): a queued run with it set holds one of
     # its organization's ENGRAM_ORG_MAX_ACTIVE_RUNS slots, as a running run does.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The holder's lease on a running run (agents.runtime.lease): renewed while its process lives; once it lapses,
+    # any sweeper hands the run back to the queue (it resumes after its last persisted step), or fails it after
+    # ENGRAM_RUN_MAX_RECOVERIES hand-backs. `recoveries` counts them.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    recoveries = models.PositiveSmallIntegerField(default=0)
     # A run that stopped with `requires_approval`: the tool calls waiting for an answer ([{id, name, arguments,
     # client}]; `client`: a client-side tool, answered with its result) and when they are denied unanswered
     # (ENGRAM_APPROVAL_TTL). Both are cleared when the calls are answered or expire (agents.services.approvals).

@@ -15,14 +15,18 @@ django_asgi_app = EngramASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from ade.routing import websocket_urlpatterns  # noqa: E402
+from agents.runtime import executor  # noqa: E402
 from agents.tools.sandbox import sandbox_log_status  # noqa: E402
 from lib import tracing  # noqa: E402
 from lib.origins import SameOriginValidator  # noqa: E402
 
 tracing.setup()  # OpenTelemetry spans, when the OTEL_* settings ask for an exporter
 sandbox_log_status()  # the server says at start-up which isolation custom tools get (or that they are disabled)
+if settings.ENGRAM_RUN_EXECUTOR == "inprocess":
+    executor.start()  # runs a killed predecessor left on this data directory are recovered now, not on a request
 
 application = ProtocolTypeRouter(
     {

@@ -2,7 +2,14 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown, worker_ready
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutting_down,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -43,8 +50,19 @@ def start_run_sweeper(**kwargs: Any) -> None:
     """Every worker sweeps for lost run dispatches (a flushed broker) and for runs waiting on a free slot that
     nothing dispatched; a stale run is re-sent by one sweeper only (agents.runtime.dispatch.runs_sweep)."""
     from agents.runtime.dispatch import runs_sweeper_start
+    from agents.runtime.lease import reaper_start
 
     runs_sweeper_start()
+    reaper_start()  # runs whose holder died (their lease lapsed) are handed back within seconds
+
+
+@worker_shutting_down.connect
+def hand_back_runs(**kwargs: Any) -> None:
+    """SIGTERM (warm shutdown): each run in flight finishes its current step, then goes back to the queue for
+    another worker to resume (agents.runtime.lease), instead of holding the shutdown for the rest of the run."""
+    from agents.runtime.lease import shutdown_begin
+
+    shutdown_begin()
 
 
 @worker_process_shutdown.connect
@@ -53,6 +71,14 @@ def metrics_process_dead(pid: int | None = None, **kwargs: Any) -> None:
     from lib.metrics import process_dead
 
     process_dead(pid or os.getpid())
+
+
+@worker_init.connect
+def watch_shutdown(**kwargs: Any) -> None:
+    """Before the pool forks: its processes learn of the worker's warm shutdown (hand_back_runs)."""
+    from agents.runtime.lease import shutdown_watch
+
+    shutdown_watch()
 
 
 @worker_init.connect

@@ -149,7 +149,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # When unset (the embedded default), runs execute in-process and the channel layer lives in memory.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # A channel holds up to ENGRAM_CHANNEL_CAPACITY events; beyond that channels-redis drops new ones silently
+    # (its default, 100, dropped token deltas of fast models: a stream's deltas then missed text).
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": env_int("ENGRAM_CHANNEL_CAPACITY", 10_000, minimum=100)},
+        }
+    }
 else:
     # Token deltas of a fast model arrive in bursts; the default capacity (100 per channel) would drop some.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}
@@ -287,6 +294,13 @@ ENGRAM_INPROCESS_WORKERS = env_int("ENGRAM_INPROCESS_WORKERS", 4, minimum=1, max
 ENGRAM_ORG_MAX_ACTIVE_RUNS = env_int("ENGRAM_ORG_MAX_ACTIVE_RUNS", 2, minimum=1)
 ENGRAM_DISPATCH_STALE_SECONDS = env_int("ENGRAM_DISPATCH_STALE_SECONDS", 300, minimum=10)
 ENGRAM_DISPATCH_SWEEP_SECONDS = env_int("ENGRAM_DISPATCH_SWEEP_SECONDS", 60, minimum=1)
+# Recovery of runs whose holder died (agents.runtime.lease): a running run's lease lasts ENGRAM_RUN_LEASE_SECONDS
+# and its holder renews it every third of that; a lapsed lease is found by the reaper, which runs every
+# ENGRAM_RUN_REAP_SECONDS in each in-process pool and Celery worker and hands the run back to the queue (it resumes
+# after its last persisted step), at most ENGRAM_RUN_MAX_RECOVERIES times; then the run fails with the reason.
+ENGRAM_RUN_LEASE_SECONDS = env_int("ENGRAM_RUN_LEASE_SECONDS", 30, minimum=3)
+ENGRAM_RUN_REAP_SECONDS = env_int("ENGRAM_RUN_REAP_SECONDS", 5, minimum=1)
+ENGRAM_RUN_MAX_RECOVERIES = env_int("ENGRAM_RUN_MAX_RECOVERIES", 3, minimum=0)
 
 # Embeddings (memory.embeddings): CPU threads of the local ONNX model; without REDIS_URL, batches up to
 # ENGRAM_EMBED_INLINE_MAX texts are embedded in the writing thread right after commit, larger ones in a thread.

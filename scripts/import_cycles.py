@@ -24,6 +24,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     "for a worker) runs the loop, whose end dispatches the next run to this pool",
     ("agents.runtime.executor", "agents.runtime.dispatch"): "the in-process pool's sweep and recovery jobs re-send "
     "lost dispatches to this pool",
+    ("agents.runtime.executor", "agents.runtime.lease"): "the in-process pool's recovery job hands back runs a dead "
+    "process held, which are dispatched to this pool again",
 }
 
 

@@ -60,6 +60,7 @@ def daphne_server_process(
         # ENGRAM_ORG_MAX_ACTIVE_RUNS, the in-process executor) and run them here: a second org cap beside a Celery
         # test's worker, runs of a "manual" test executed. So it never sweeps; it runs what its requests send it.
         "ENGRAM_DISPATCH_SWEEP_SECONDS": str(10**9),
+        "ENGRAM_RUN_REAP_SECONDS": str(10**9),  # nor reaps: a "manual" test's claimed run renews no lease
         # Tool calls held for approval expire this soon, so the SDK scenarios see an expiry (tests/api/sdk_scenario.py).
         "ENGRAM_APPROVAL_TTL": "12",
     }

@@ -49,6 +49,7 @@ class TokenEvent(TypedDict):
     step_index: int
     kind: Literal["content", "reasoning", "tool_name", "tool_call"]
     delta: str
+    offset: int  # where the delta starts in the step's text of this kind: a reader tells a dropped delta by it
 
 
 class StepEvent(TypedDict):
@@ -209,6 +210,7 @@ def token(
     step_index: int,
     kind: Literal["content", "reasoning", "tool_name", "tool_call"],
     delta: str,
+    offset: int,
 ) -> None:
     publish_now(
         agent_id,
@@ -219,6 +221,7 @@ def token(
             "step_index": step_index,
             "kind": kind,
             "delta": delta,
+            "offset": offset,
         },
     )
 

@@ -3,7 +3,6 @@ Each submitted run is claimed like a Celery task would claim it; when a run ends
 organization's next queued run back here (agents.runtime.dispatch keeps each organization to its share of the
 pool). The pool sweeps for lost dispatches when it starts and every ENGRAM_DISPATCH_SWEEP_SECONDS."""
 
-import datetime as dt
 import functools
 import logging
 import threading
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from lib.background import Worker
+from lib.holders import holder_token
 
 logger = logging.getLogger(__name__)
 
@@ -58,33 +58,25 @@ def _sweep() -> None:
 
 
 def _recover() -> None:
-    """Runs left `running` by an in-process executor that is gone (the server restarted mid-run) would block
-    their agent for good. Adopt the stale ones (nothing happened for longer than an LLM call may take) and
-    resume them after their last persisted step. Runs dispatched to the pool of a process that is gone are lost:
-    send them again (a duplicate of a run another process holds is harmless: one claim wins), and fill every
-    organization's free slots."""
-    from django.utils import timezone
-
-    from agents.models import Run, RunStatus
+    """Recover what a previous process on this data directory left (the server was killed and restarted): runs
+    it held `running` (its token names a process that is gone) are queued again to resume after their last
+    persisted step, or failed after ENGRAM_RUN_MAX_RECOVERIES (agents.runtime.lease); runs dispatched to its pool
+    are sent again (a duplicate of a run another process holds is harmless: one claim wins); every
+    organization's free slots are filled. From now on this process renews its runs' leases and reaps lapsed ones."""
     from agents.runtime.dispatch import PROCESS_STARTED, runs_sweep
-    from agents.runtime.loop import run_execute
+    from agents.runtime.lease import reaper_start, runs_reap
 
     close_old_connections()
     try:
-        cutoff = timezone.now() - dt.timedelta(seconds=2 * settings.ENGRAM_LLM_TIMEOUT + 60)
-        stale = Run.objects.filter(
-            status=RunStatus.RUNNING, claim_token__startswith=TOKEN_PREFIX, started_at__lt=cutoff
-        )
-        for run in stale.exclude(steps__created_at__gte=cutoff):
-            token = f"{TOKEN_PREFIX}{uuid.uuid4()}"
-            if Run.objects.filter(pk=run.pk, claim_token=run.claim_token).update(claim_token=token):
-                logger.warning("resuming run %s left running by a previous process", run.id)
-                run_execute(run_id=run.id, token=token)
+        recovered = runs_reap(in_process_prefix=TOKEN_PREFIX)
+        if recovered:
+            logger.warning("recovered %d run(s) left running by a previous process", len(recovered))
         runs_sweep(dispatched_before=PROCESS_STARTED)
     except Exception:
         logger.exception("recovering in-process runs failed")
     finally:
         close_old_connections()
+    reaper_start()
 
 
 def _execute(run_id: uuid.UUID) -> None:
@@ -92,11 +84,17 @@ def _execute(run_id: uuid.UUID) -> None:
 
     close_old_connections()
     try:
-        run_execute(run_id=run_id, token=f"{TOKEN_PREFIX}{uuid.uuid4()}")
+        run_execute(run_id=run_id, token=holder_token(TOKEN_PREFIX))
     except Exception:
         logger.exception("run %s crashed", run_id)
     finally:
         close_old_connections()  # keeps the connection for the next run within DB_CONN_MAX_AGE
+
+
+def start() -> None:
+    """Start the pool now (the server's start, embedded profile): what a previous process left is recovered at
+    once, not on the first request."""
+    _get_pool()
 
 
 def submit(run_id: uuid.UUID) -> Future[None]:

@@ -2,9 +2,11 @@
 starts, and its end (a conditional UPDATE, recorded on the agent; waiters woken and the organization's next run
 dispatched after commit)."""
 
+import datetime as dt
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -16,6 +18,11 @@ from agents.runtime.waiting import waiters_notify
 from agents.services.messages import seq_allocate
 
 
+def lease_expiry() -> dt.datetime:
+    """Until when a lease taken or renewed now lasts (agents.runtime.lease)."""
+    return timezone.now() + dt.timedelta(seconds=settings.ENGRAM_RUN_LEASE_SECONDS)
+
+
 def _claim_sql() -> str:
     table = connection.ops.quote_name(Run._meta.db_table)
     # started_at is the moment the claim went through. PostgreSQL: the UPDATE may wait for the agent's previous
@@ -23,7 +30,7 @@ def _claim_sql() -> str:
     # the caller reads it once the transaction holds the write lock.
     started = "clock_timestamp()" if connection.vendor == "postgresql" else "%s"
     return (
-        f"UPDATE {table} SET status = %s, claim_token = %s, started_at = {started} "  # noqa: S608 (fixed names)
+        f"UPDATE {table} SET status = %s, claim_token = %s, lease_until = %s, started_at = {started} "  # noqa: S608
         f"WHERE id = %s AND status = %s AND NOT EXISTS (SELECT 1 FROM {table} e "
         f"WHERE {same_conversation(connection.vendor, 'e', table)} "
         f"AND e.status = %s AND e.position < {table}.position) RETURNING *"
@@ -43,13 +50,14 @@ def run_claim(*, run_id: uuid.UUID, token: str) -> Run | None:
             started = []
             if connection.vendor != "postgresql":
                 started = [Run._meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)]
-            params = [RunStatus.RUNNING, token, *started, pk, RunStatus.QUEUED, RunStatus.QUEUED]
+            lease = Run._meta.get_field("lease_until").get_db_prep_value(lease_expiry(), connection)
+            params = [RunStatus.RUNNING, token, lease, *started, pk, RunStatus.QUEUED, RunStatus.QUEUED]
             claimed = list(Run.objects.raw(_claim_sql(), params))  # the claimed row, or none
             if not claimed:
                 # An earlier send goes first (it dispatches us when it ends), or the run is gone, final, or running:
-                # ours only on a redelivery of the same task.
-                run = Run.objects.filter(pk=run_id).first()
-                return run if run and run.status == RunStatus.RUNNING and run.claim_token == token else None
+                # ours only on a redelivery of the same task (its lease is renewed).
+                mine = Run.objects.filter(pk=run_id, status=RunStatus.RUNNING, claim_token=token)
+                return mine.first() if mine.update(lease_until=lease_expiry()) else None
             [run] = claimed
             _number_input(run)
             events.run_status(run)

@@ -17,7 +17,7 @@ from django.db.models import F
 
 from agents.messages import call_reply
 from agents.models import Agent, AgentType, Message, MessageRole, Run, RunStatus, Step, StopReason, Tool
-from agents.runtime import context, events, llm, observe
+from agents.runtime import context, events, lease, llm, observe
 from agents.runtime.approvals import HELD_MARK, answer_result, held_tools, offer_client_tools
 from agents.runtime.dispatch import run_release
 from agents.runtime.history import History, conversation_model
@@ -64,6 +64,7 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
         # still waits, its slot goes back; whatever blocks it dispatches it again when it ends.
         run_release(run_id=run_id)
         return
+    lease.lease_hold(run_id=run.id, token=token)  # renewed until the run ends here; a lapsed lease is recovered
     with observe.run_context(run):
         try:
             _execute(run, token)
@@ -71,6 +72,8 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
             logger.exception("run %s failed", run.id)
             # The exception's text (paths, library internals) stays in the log; members see run.error.
             run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=INTERNAL_ERROR)
+        finally:
+            lease.lease_drop(run_id=run.id)
 
 
 def _execute(run: Run, token: str) -> None:
@@ -108,6 +111,9 @@ def _execute(run: Run, token: str) -> None:
             return
         index = 1
     while index < max_steps:
+        if lease.shutting_down():  # the worker stops: the steps so far are stored, the next claim resumes here
+            lease.run_hand_back(run_id=run.id, token=token)
+            return
         try:
             with tracing.span("agent_step", step_index=index, run_id=str(run.id)) as span:
                 outcome = _step(
@@ -233,9 +239,12 @@ def _step(
     memgpt = agent.agent_type == AgentType.MEMGPT
     on_delta = None
     if run.options.get("stream_tokens"):
+        streamed: dict[str, int] = {}  # characters sent so far per kind: each delta says where it starts
 
         def on_delta(kind: llm.DeltaKind, delta: str) -> None:
-            events.token(agent_id=agent.id, run_id=run.id, step_index=index, kind=kind, delta=delta)
+            offset = streamed.get(kind, 0)
+            streamed[kind] = offset + len(delta)
+            events.token(agent_id=agent.id, run_id=run.id, step_index=index, kind=kind, delta=delta, offset=offset)
 
     force = False
     request: dict[str, Any] = {}

@@ -98,7 +98,8 @@ class RunMessageListApi(ApiView):
 
 class RunStreamApi(ApiView):
     class InputSerializer(S.Serializer[Any]):
-        starting_after = S.IntegerField(required=False, default=0, min_value=0)
+        # A client that kept the seq_id of its last frame (a token delta has none: null) passes it back.
+        starting_after = S.IntegerField(required=False, default=0, min_value=0, allow_null=True)
         include_pings = S.BooleanField(required=False, allow_null=True, default=True)
         poll_interval = S.FloatField(required=False, allow_null=True)
         batch_size = S.IntegerField(required=False, allow_null=True)
@@ -120,7 +121,7 @@ class RunStreamApi(ApiView):
             types=(run.options or {}).get("include_return_message_types"),
             stream_tokens=False,
             include_pings=bool(data.get("include_pings")),
-            starting_after=data["starting_after"],
+            starting_after=data["starting_after"] or 0,
         )
 
 

@@ -165,10 +165,18 @@ class _Tokens:
     options: wire.MessageOptions = wire.DEFAULT_OPTIONS
     sent: dict[str, dict[str, str]] = field(default_factory=dict)
     replies: dict[int, _StringArgument | None] = field(default_factory=dict)  # per step: the reply being called
+    # Per (step, kind): where the next delta must start; None once one went missing (the channel layer drops
+    # events when a channel is full): from then on that text comes whole from the stored message.
+    expected: dict[tuple[int, str], int | None] = field(default_factory=dict)
+    stored: set[str] = field(default_factory=set)  # messages already sent from the database: later deltas are late
 
     def frame_for(self, event: dict[str, Any], run: Run) -> dict[str, Any] | None:
         kind, delta = event.get("kind"), event.get("delta") or ""
         step_index = int(event.get("step_index", 0))
+        if not self._in_order(step_index, str(kind), int(event.get("offset", -1)), len(delta)):
+            return None
+        if str(assistant_message_id(run_id=run.id, step_index=step_index)) in self.stored:
+            return None
         if kind == "reasoning" or (kind == "content" and self.memgpt):
             message_type, key = "reasoning_message", "reasoning"
         elif kind == "content":
@@ -205,9 +213,22 @@ class _Tokens:
             out.update(source="non_reasoner_model", signature=None)
         return out
 
+    def _in_order(self, step_index: int, kind: str, offset: int, length: int) -> bool:
+        """The delta continues its text exactly where the last one ended (a gap stops that text's deltas)."""
+        key = (step_index, kind)
+        expected = self.expected.get(key, 0)
+        if expected is None or offset != expected:
+            self.expected[key] = None
+            return False
+        self.expected[key] = expected + length
+        return True
+
     def remainder(self, piece: dict[str, Any]) -> dict[str, Any] | None:
-        """The stored piece, minus what its deltas already carried (None when they carried all of it)."""
-        sent = self.sent.get(str(parse_id("message", piece["id"])), {})
+        """The stored piece, minus what its deltas already carried (None when they carried all of it). Deltas
+        of the message that arrive later are dropped: the client already has the whole text."""
+        message_id = str(parse_id("message", piece["id"]))
+        self.stored.add(message_id)
+        sent = self.sent.get(message_id, {})
         if piece["message_type"] not in sent:
             return piece
         key = "reasoning" if piece["message_type"] == "reasoning_message" else "content"

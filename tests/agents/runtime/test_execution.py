@@ -21,27 +21,10 @@ from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from config.celery import app as celery_app
 from memory.models import Block, BlockRevision
-from tests.backing import ensure_redis
 from tests.fakes.llm_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def celery_redis(settings, fake_llm):
-    url = ensure_redis()
-    old = celery_app.conf.broker_url
-    celery_app.conf.broker_url = url
-    celery_app._after_fork()  # drop connection pools made for the old broker
-    settings.ENGRAM_RUN_EXECUTOR = "celery"
-    settings.REDIS_URL = url  # waits here wake up through the run-end listener on this Redis
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    yield url
-    celery_app.conf.broker_url = old
-    celery_app._after_fork()
 
 
 def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1, queues="llm", embed_messages=False, env=None):
@@ -182,7 +165,8 @@ def test_in_process_runs_left_running_by_a_dead_process_are_resumed(alice, fake_
     stuck = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "first"}])
     behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "second"}])
     run_claim(run_id=stuck.id, token=f"{executor.TOKEN_PREFIX}dead-process")
-    Run.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    an_hour_ago = timezone.now() - dt.timedelta(hours=1)
+    Run.objects.filter(pk=stuck.pk).update(started_at=an_hour_ago, lease_until=an_hour_ago)  # nobody renewed it
     fake_llm.default = echo
     settings.ENGRAM_RUN_EXECUTOR = "inprocess"
     executor.shutdown()

@@ -13,7 +13,7 @@ from agents.runtime import executor
 from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
-from tests.agents.runtime.test_execution import celery_redis, start_worker, stop, wait_until  # noqa: F401 (a fixture)
+from tests.agents.runtime.test_execution import start_worker, stop, wait_until
 from tests.backing import ensure_redis
 from tests.fakes.llm_server import Reply
 
