@@ -18,25 +18,28 @@ from django.contrib.auth.models import User
 from accounts.events import SessionsEndEvent, session_tag, user_group
 from accounts.models import Membership
 from accounts.selectors import organization_id_for, session_valid
-from agents.models import Agent
-from agents.runtime.events import organization_group
+from agents.models import Agent, AgentType
+from agents.reply_stream import ReplyDeltas
+from agents.runtime.events import RunStatusEvent, TokenEvent, organization_group
+from agents.runtime.waiting import TERMINAL_STATUSES
 from agents.selectors import agent_get
 from lib import metrics
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+MAX_STREAMED_RUNS = 8  # runs whose token deltas one socket reads at once
 
 
 def agent_group(agent_id: uuid.UUID | str) -> str:
     return f"agent.{agent_id}"
 
 
-def _can_see_agent(user: User, agent_id: uuid.UUID) -> bool:
+def _agent_type(user: User, agent_id: uuid.UUID) -> str | None:
+    """The agent's type, or None when the user may not see it."""
     try:
-        agent_get(actor=user, agent_id=agent_id)
+        return agent_get(actor=user, agent_id=agent_id).agent_type
     except Agent.DoesNotExist:
-        return False
-    return True
+        return None
 
 
 class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -116,15 +119,44 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
 
 class AgentConsumer(_GroupConsumer):
+    """Relays the agent's events; token deltas are read first (agents.reply_stream), so the chat gets what they
+    show, `reasoning` or `reply` text (a memgpt reply decoded out of its send_message call as it streams), and
+    nothing for the deltas of other tool calls."""
+
+    memgpt = False
+    runs: dict[str, ReplyDeltas]
+
     async def group_for(self, user: User) -> str | None:
         agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
-        return agent_group(agent_id) if await database_sync_to_async(_can_see_agent)(user, agent_id) else None
+        agent_type = await database_sync_to_async(_agent_type)(user, agent_id)
+        if agent_type is None:
+            return None
+        self.memgpt = agent_type == AgentType.MEMGPT
+        self.runs = {}
+        return agent_group(agent_id)
+
+    async def agent_token(self, event: TokenEvent) -> None:
+        run_id = event["run_id"]
+        deltas = self.runs.get(run_id)
+        if deltas is None:
+            while len(self.runs) >= MAX_STREAMED_RUNS:  # runs whose end this socket missed
+                self.runs.pop(next(iter(self.runs)))
+            deltas = self.runs[run_id] = ReplyDeltas(memgpt=self.memgpt)
+        read = deltas.read(event["step_index"], event["kind"], event["delta"])
+        if read is None:
+            return
+        kind, text = read
+        shown = {"type": "agent.token", "run_id": run_id, "step_index": event["step_index"], "kind": kind}
+        await self._relay({**shown, "delta": text})
+
+    async def agent_run_status(self, event: RunStatusEvent) -> None:
+        if event["status"] in TERMINAL_STATUSES:
+            self.runs.pop(event["run_id"], None)
+        await self._relay(dict(event))
 
     # One handler per event type published by agents/runtime/events.py ("agent.block" dispatches to agent_block).
     agent_message = _GroupConsumer._relay
-    agent_token = _GroupConsumer._relay
     agent_step = _GroupConsumer._relay
-    agent_run_status = _GroupConsumer._relay
     agent_block = _GroupConsumer._relay
     agent_compaction = _GroupConsumer._relay
     agent_files = _GroupConsumer._relay  # files.events: a file of an attached folder changed status or progress

@@ -32,8 +32,8 @@ def chat_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
     conversation = selected_conversation(request, agent)
     history = _history(agent, conversation)
     latest = list(history.filter(seq__isnull=False).order_by("-seq")[: CHAT_PAGE + 1])
-    has_older = len(latest) > CHAT_PAGE
-    anchor = latest[:CHAT_PAGE][-1].seq if latest else 0
+    anchor = _call_start(history, latest[:CHAT_PAGE][-1].seq) if latest else 0
+    has_older = history.filter(seq__lt=anchor).exists() if latest else False
     return {
         "items": _chat_items(agent, conversation, _tail(history, anchor or 0)),
         "anchor": anchor,
@@ -47,6 +47,16 @@ def chat_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
 def _history(agent: Agent, conversation: Conversation | None) -> "QuerySet[Message]":
     """The messages the chat shows: the selected conversation's (or the agent's own history)."""
     return messages_of(agent.pk, conversation.pk if conversation else None)
+
+
+def _call_start(history: "QuerySet[Message]", seq: int | None) -> int:
+    """Where a page that would start at `seq` starts: never on a tool return or an approval, but at the message
+    with the call they answer, so the chat folds each return into its call (presenters.chat_items)."""
+    if seq is None:
+        return 0
+    answers = ("tool", "approval")
+    start = history.filter(seq__lte=seq).exclude(role__in=answers).order_by("-seq").values_list("seq", flat=True)
+    return start.first() or seq
 
 
 def _active_runs(agent: Agent, conversation: Conversation | None) -> list[Run]:
@@ -73,13 +83,14 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
     except ValueError:
         raise Http404 from None
     if before is not None:
-        older = list(history.filter(seq__lt=before).order_by("-seq")[: CHAT_PAGE + 1])
-        page = older[:CHAT_PAGE][::-1]
+        older = list(history.filter(seq__lt=before).order_by("-seq")[:CHAT_PAGE])
+        start = _call_start(history, older[-1].seq) if older else before
+        page = list(history.filter(seq__gte=start, seq__lt=before).order_by("seq"))
         context = {
             "agent": agent,
             "items": _chat_items(agent, conversation, page),
-            "has_older": len(older) > CHAT_PAGE,
-            "oldest": page[0].seq if page else before,
+            "has_older": history.filter(seq__lt=start).exists(),
+            "oldest": start,
         }
         return render(request, f"{TEMPLATE}#chat-older", context)
     context = {

@@ -1,0 +1,74 @@
+"""The chat socket reads token deltas before relaying them (agents.reply_stream): a memgpt agent's inner monologue
+streams as reasoning and its send_message reply as reply text, decoded out of the call's JSON as it arrives; the
+deltas of other tool calls are not sent. The deltas here are what the runtime publishes (agents.runtime.events)."""
+
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+
+from ade.consumers import agent_group
+from agents.services.agents import agent_create
+from lib.ids import public_id
+from tests.ade.test_consumers import communicator, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def token(agent: Any, run_id: str, kind: str, delta: str, step: int = 0) -> dict[str, Any]:
+    return {"type": "agent.token", "agent_id": str(agent.id), "run_id": run_id, "step_index": step, "kind": kind,
+            "delta": delta}  # fmt: skip
+
+
+def relayed(agent: Any, user: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    comm = communicator(agent, user=user)
+
+    async def scenario() -> list[dict[str, Any]]:
+        connected, _ = await comm.connect()
+        assert connected
+        for event in events:
+            await get_channel_layer().group_send(agent_group(agent.id), event)
+        # A last event that is always relayed marks the end of what the socket sent.
+        end = {"type": "agent.step", "agent_id": str(agent.id), "run_id": "end"}
+        await get_channel_layer().group_send(agent_group(agent.id), end)
+        received = []
+        while True:
+            frame = await comm.receive_json_from(timeout=5)
+            if frame.get("run_id") == "end":
+                break
+            received.append(frame)
+        await comm.disconnect()
+        return received
+
+    return run(scenario)
+
+
+def test_a_memgpt_reply_streams_as_reply_text_and_its_monologue_as_reasoning(alice: Any) -> None:
+    agent = agent_create(actor=alice, name="Mem", model="openai/gpt-4o-mini", agent_type="memgpt_agent")
+    run_id = public_id("run", "6f1c1f0e-0000-4000-8000-000000000000")
+    arguments = ['{"mess', 'age": "Caf\\u00e9', ' \\"au', ' lait\\"\\n', 'ok", "x": "no"}']
+    frames = relayed(
+        agent,
+        alice,
+        [token(agent, run_id, "content", "Answer kindly.")]
+        + [token(agent, run_id, "tool_name", "send_message")]
+        + [token(agent, run_id, "tool_call", piece) for piece in arguments],
+    )
+    assert [(f["kind"], f["delta"]) for f in frames] == [
+        ("reasoning", "Answer kindly."),
+        ("reply", "Caf\u00e9"),
+        ("reply", ' "au'),
+        ("reply", ' lait"\n'),
+        ("reply", "ok"),
+    ]
+    assert {f["run_id"] for f in frames} == {run_id}
+
+
+def test_other_tool_calls_stream_nothing_and_a_v1_agents_content_is_its_reply(alice: Any) -> None:
+    memgpt = agent_create(actor=alice, name="Mem", model="openai/gpt-4o-mini", agent_type="memgpt_agent")
+    run_id = public_id("run", "6f1c1f0e-0000-4000-8000-000000000001")
+    events = [token(memgpt, run_id, "tool_name", "archival_memory_insert"), token(memgpt, run_id, "tool_call", '{"c')]
+    assert relayed(memgpt, alice, events) == []
+    v1 = agent_create(actor=alice, name="V1", model="openai/gpt-4o-mini")
+    frames = relayed(v1, alice, [token(v1, run_id, "reasoning", "Hm."), token(v1, run_id, "content", "Hello")])
+    assert [(f["kind"], f["delta"]) for f in frames] == [("reasoning", "Hm."), ("reply", "Hello")]
