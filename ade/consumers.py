@@ -14,16 +14,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import User
+from rest_framework.exceptions import NotFound
 
 from accounts.events import SessionsEndEvent, session_tag, user_group
 from accounts.models import Membership
 from accounts.selectors import organization_id_for, session_valid
-from agents.models import Agent, AgentType
+from agents.models import Agent, AgentType, Run
 from agents.reply_stream import ReplyDeltas
 from agents.runtime.events import RunStatusEvent, TokenEvent, organization_group
 from agents.runtime.waiting import TERMINAL_STATUSES
-from agents.selectors import agent_get
+from agents.selectors import agent_get, run_get
 from lib import metrics
+from lib.ids import parse_id
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -40,6 +42,15 @@ def _agent_type(user: User, agent_id: uuid.UUID) -> str | None:
         return agent_get(actor=user, agent_id=agent_id).agent_type
     except Agent.DoesNotExist:
         return None
+
+
+def _run_conversation(user: User, run_public_id: str) -> str:
+    """The id of the conversation the run belongs to, "" for the agent's own history (or a run not found)."""
+    try:
+        run = run_get(actor=user, run_id=parse_id("run", run_public_id))
+    except (Run.DoesNotExist, NotFound):
+        return ""
+    return str(run.conversation_id or "")
 
 
 class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -121,10 +132,11 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 class AgentConsumer(_GroupConsumer):
     """Relays the agent's events; token deltas are read first (agents.reply_stream), so the chat gets what they
     show, `reasoning` or `reply` text (a memgpt reply decoded out of its send_message call as it streams), and
-    nothing for the deltas of other tool calls."""
+    nothing for the deltas of other tool calls. Each carries its run's `conversation` ("" for the agent's own
+    history), so the page shows a run's first tokens before its run banner has loaded, and only in its chat."""
 
     memgpt = False
-    runs: dict[str, ReplyDeltas]
+    runs: dict[str, tuple[ReplyDeltas, str]]
 
     async def group_for(self, user: User) -> str | None:
         agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
@@ -137,17 +149,18 @@ class AgentConsumer(_GroupConsumer):
 
     async def agent_token(self, event: TokenEvent) -> None:
         run_id = event["run_id"]
-        deltas = self.runs.get(run_id)
-        if deltas is None:
+        if run_id not in self.runs:
             while len(self.runs) >= MAX_STREAMED_RUNS:  # runs whose end this socket missed
                 self.runs.pop(next(iter(self.runs)))
-            deltas = self.runs[run_id] = ReplyDeltas(memgpt=self.memgpt)
+            conversation = await database_sync_to_async(_run_conversation)(self.scope["user"], run_id)
+            self.runs[run_id] = ReplyDeltas(memgpt=self.memgpt), conversation
+        deltas, conversation = self.runs[run_id]
         read = deltas.read(event["step_index"], event["kind"], event["delta"])
         if read is None:
             return
         kind, text = read
-        shown = {"type": "agent.token", "run_id": run_id, "step_index": event["step_index"], "kind": kind}
-        await self._relay({**shown, "delta": text})
+        shown = {"type": "agent.token", "run_id": run_id, "conversation": conversation, "kind": kind}
+        await self._relay({**shown, "step_index": event["step_index"], "delta": text})
 
     async def agent_run_status(self, event: RunStatusEvent) -> None:
         if event["status"] in TERMINAL_STATUSES:

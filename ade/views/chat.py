@@ -32,8 +32,7 @@ def chat_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
     conversation = selected_conversation(request, agent)
     history = _history(agent, conversation)
     latest = list(history.filter(seq__isnull=False).order_by("-seq")[: CHAT_PAGE + 1])
-    anchor = _call_start(history, latest[:CHAT_PAGE][-1].seq) if latest else 0
-    has_older = history.filter(seq__lt=anchor).exists() if latest else False
+    anchor, has_older = _page_start(history, latest)
     return {
         "items": _chat_items(agent, conversation, _tail(history, anchor or 0)),
         "anchor": anchor,
@@ -49,14 +48,21 @@ def _history(agent: Agent, conversation: Conversation | None) -> "QuerySet[Messa
     return messages_of(agent.pk, conversation.pk if conversation else None)
 
 
-def _call_start(history: "QuerySet[Message]", seq: int | None) -> int:
-    """Where a page that would start at `seq` starts: never on a tool return or an approval, but at the message
-    with the call they answer, so the chat folds each return into its call (presenters.chat_items)."""
-    if seq is None:
-        return 0
-    answers = ("tool", "approval")
-    start = history.filter(seq__lte=seq).exclude(role__in=answers).order_by("-seq").values_list("seq", flat=True)
-    return start.first() or seq
+ANSWERS = ("tool", "approval")  # rows that answer a call of an earlier row
+
+
+def _page_start(history: "QuerySet[Message]", newest_first: list[Message]) -> tuple[int, bool]:
+    """Where a page of up to CHAT_PAGE messages starts, given up to CHAT_PAGE + 1 of them newest first, and
+    whether older ones exist. A page never starts on a tool return or an approval but at the row with the call
+    they answer, so the chat folds each return into its call (presenters.chat_items)."""
+    if not newest_first:
+        return 0, False
+    first = newest_first[:CHAT_PAGE][-1]
+    if first.role not in ANSWERS or first.seq is None:
+        return first.seq or 0, len(newest_first) > CHAT_PAGE
+    calls = history.filter(seq__lt=first.seq).exclude(role__in=ANSWERS).order_by("-seq")
+    start = calls.values_list("seq", flat=True).first() or first.seq
+    return start, history.filter(seq__lt=start).exists()
 
 
 def _active_runs(agent: Agent, conversation: Conversation | None) -> list[Run]:
@@ -83,14 +89,16 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
     except ValueError:
         raise Http404 from None
     if before is not None:
-        older = list(history.filter(seq__lt=before).order_by("-seq")[:CHAT_PAGE])
-        start = _call_start(history, older[-1].seq) if older else before
-        page = list(history.filter(seq__gte=start, seq__lt=before).order_by("seq"))
+        older = list(history.filter(seq__lt=before).order_by("-seq")[: CHAT_PAGE + 1])
+        start, has_older = _page_start(history, older)
+        page = older[:CHAT_PAGE][::-1]
+        if page and page[0].seq != start:  # extended back to the call its first rows answer
+            page = list(history.filter(seq__gte=start, seq__lt=page[0].seq).order_by("seq")) + page
         context = {
             "agent": agent,
             "items": _chat_items(agent, conversation, page),
-            "has_older": history.filter(seq__lt=start).exists(),
-            "oldest": start,
+            "has_older": has_older,
+            "oldest": start if page else before,
         }
         return render(request, f"{TEMPLATE}#chat-older", context)
     context = {

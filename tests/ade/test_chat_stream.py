@@ -9,6 +9,8 @@ from channels.layers import get_channel_layer
 
 from ade.consumers import agent_group
 from agents.services.agents import agent_create
+from agents.services.conversations import conversation_create
+from agents.services.runs import run_create
 from lib.ids import public_id
 from tests.ade.test_consumers import communicator, run
 
@@ -61,7 +63,7 @@ def test_a_memgpt_reply_streams_as_reply_text_and_its_monologue_as_reasoning(ali
         ("reply", ' lait"\n'),
         ("reply", "ok"),
     ]
-    assert {f["run_id"] for f in frames} == {run_id}
+    assert {(f["run_id"], f["conversation"]) for f in frames} == {(run_id, "")}
 
 
 def test_other_tool_calls_stream_nothing_and_a_v1_agents_content_is_its_reply(alice: Any) -> None:
@@ -72,3 +74,25 @@ def test_other_tool_calls_stream_nothing_and_a_v1_agents_content_is_its_reply(al
     v1 = agent_create(actor=alice, name="V1", model="openai/gpt-4o-mini")
     frames = relayed(v1, alice, [token(v1, run_id, "reasoning", "Hm."), token(v1, run_id, "content", "Hello")])
     assert [(f["kind"], f["delta"]) for f in frames] == [("reasoning", "Hm."), ("reply", "Hello")]
+
+
+def test_each_delta_names_its_runs_conversation_and_an_outsider_hears_none(
+    alice: Any, charlie: Any, fake_llm: Any
+) -> None:
+    agent = agent_create(actor=alice, name="V1", model="openai/gpt-4o-mini")
+    chat = conversation_create(actor=alice, agent=agent, summary="Side chat")
+    own = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "a"}])
+    side = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "b"}], conversation=chat)
+    events = [
+        token(agent, public_id("run", own.id), "content", "A"),
+        token(agent, public_id("run", side.id), "content", "B"),
+    ]
+    frames = relayed(agent, alice, events)
+    assert [(f["delta"], f["conversation"]) for f in frames] == [("A", ""), ("B", str(chat.id))]
+    assert run(_refused, communicator(agent, user=charlie)) == (False, 4403)
+
+
+async def _refused(comm: Any) -> tuple[bool, int | None]:
+    connected, code = await comm.connect()
+    await comm.disconnect()
+    return connected, code
