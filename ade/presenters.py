@@ -38,7 +38,7 @@ class ToolCallView:
             return "waiting"
         if self.returned:
             return "error" if self.is_err else "done"
-        return "running"
+        return "called"
 
 
 @dataclass

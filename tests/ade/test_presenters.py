@@ -110,7 +110,7 @@ def test_a_tool_return_is_folded_into_its_call() -> None:
     assert folded.summary == 'label: "human", new: "tea"'
 
 
-def test_a_failed_return_marks_its_call_as_an_error_and_a_call_without_one_runs() -> None:
+def test_a_failed_return_marks_its_call_as_an_error_and_a_call_without_one_is_only_called() -> None:
     items = chat_items(
         [
             message(seq=1, tool_calls=[call("web_search", {"q": "x"})]),
@@ -118,7 +118,7 @@ def test_a_failed_return_marks_its_call_as_an_error_and_a_call_without_one_runs(
             message(seq=3, tool_calls=[{**call("memory_insert", {}), "id": "c2"}]),
         ]
     )
-    assert [c.status for i in items for c in i.tool_calls] == ["error", "running"]
+    assert [c.status for i in items for c in i.tool_calls] == ["error", "called"]
 
 
 def test_a_return_whose_call_is_not_shown_stays_an_item_and_a_replys_return_goes() -> None:
