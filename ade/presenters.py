@@ -200,7 +200,7 @@ def _folded(pairs: list[tuple[Message, ChatItem]]) -> list[ChatItem]:
         if message.role == "tool" and message.tool_call_id:
             call = calls.get(message.tool_call_id)
             if call is not None:
-                call.returned, call.result, call.is_err = True, message.text, message.is_err
+                call.returned, call.result, call.is_err = True, pretty_json(message.text), message.is_err
                 continue
             if message.tool_call_id in replies:
                 continue

@@ -135,3 +135,13 @@ def test_a_return_whose_call_is_not_shown_stays_an_item_and_a_replys_return_goes
 def test_long_arguments_are_cut_to_one_short_line() -> None:
     summary = chat_item(message(tool_calls=[call("note", {"text": "word\n" * 50})])).tool_calls[0].summary
     assert len(summary) == 80 and summary.endswith("…") and "\n" not in summary
+
+
+def test_a_json_return_is_shown_indented() -> None:
+    items = chat_items(
+        [
+            message(seq=1, tool_calls=[call("conversation_search", {"query": "tea"})]),
+            message(seq=2, role="tool", tool_call_id="c1", name="conversation_search", text='{"count": 1}'),
+        ]
+    )
+    assert items[0].tool_calls[0].result == '{\n  "count": 1\n}'
