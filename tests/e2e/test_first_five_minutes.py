@@ -56,7 +56,8 @@ def send(page: Any, text: str) -> None:
 
 def turn_done(page: Any, reply: str) -> None:
     """The reply has landed in the history, exactly once, the run is over and the chat shows its end."""
-    page.wait_for_selector(f".msg.assistant .bubble:has-text('{reply}')")
+    # In the history (#chat-tail), not the live bubble (#stream) it streamed into.
+    page.wait_for_selector(f"#chat-tail .msg.assistant .bubble:has-text('{reply}')")
     page.wait_for_selector("#run-status .run-banner", state="detached")
     page.wait_for_function("() => document.querySelector('#stream').hidden")
     assert page.locator("#chat-log").inner_text().count(reply) == 1, f"{reply!r} must show once"
@@ -138,7 +139,7 @@ def test_a_new_members_first_five_minutes(daphne_server: LiveServer, fake_llm: F
     screenshot(page, "5min-02-streaming")
     turn_done(page, "The end.")
     assert page.locator("#chat-log").inner_text().count("Once upon a time") == 1
-    assert page.locator(".msg.assistant .bubble.md p").filter(has_text="Once upon a time").count() == 1
+    assert page.locator("#chat-tail .msg.assistant .bubble.md p").filter(has_text="Once upon a time").count() == 1
     assert page.evaluate("window.__sameDocument") is True, "the chat must update without a reload"
 
     # The archived fact is in the Archival panel.
