@@ -36,21 +36,22 @@ def agent_group(agent_id: uuid.UUID | str) -> str:
     return f"agent.{agent_id}"
 
 
-def _agent_type(user: User, agent_id: uuid.UUID) -> str | None:
-    """The agent's type, or None when the user may not see it."""
+def _can_see_agent(user: User, agent_id: uuid.UUID) -> bool:
     try:
-        return agent_get(actor=user, agent_id=agent_id).agent_type
+        agent_get(actor=user, agent_id=agent_id)
     except Agent.DoesNotExist:
-        return None
+        return False
+    return True
 
 
-def _run_conversation(user: User, run_public_id: str) -> str:
-    """The id of the conversation the run belongs to, "" for the agent's own history (or a run not found)."""
+def _run_reader(user: User, run_public_id: str) -> tuple[ReplyDeltas, str]:
+    """How to read the run's token deltas (by its agent's type now: Settings may change it while a socket is
+    open), and the id of the conversation the run belongs to, "" for the agent's own history."""
     try:
         run = run_get(actor=user, run_id=parse_id("run", run_public_id))
     except (Run.DoesNotExist, NotFound):
-        return ""
-    return str(run.conversation_id or "")
+        return ReplyDeltas(memgpt=False), ""
+    return ReplyDeltas(memgpt=run.agent.agent_type == AgentType.MEMGPT), str(run.conversation_id or "")
 
 
 class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -135,25 +136,19 @@ class AgentConsumer(_GroupConsumer):
     nothing for the deltas of other tool calls. Each carries its run's `conversation` ("" for the agent's own
     history), so the page shows a run's first tokens before its run banner has loaded, and only in its chat."""
 
-    memgpt = False
     runs: dict[str, tuple[ReplyDeltas, str]]
 
     async def group_for(self, user: User) -> str | None:
         agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
-        agent_type = await database_sync_to_async(_agent_type)(user, agent_id)
-        if agent_type is None:
-            return None
-        self.memgpt = agent_type == AgentType.MEMGPT
         self.runs = {}
-        return agent_group(agent_id)
+        return agent_group(agent_id) if await database_sync_to_async(_can_see_agent)(user, agent_id) else None
 
     async def agent_token(self, event: TokenEvent) -> None:
         run_id = event["run_id"]
         if run_id not in self.runs:
             while len(self.runs) >= MAX_STREAMED_RUNS:  # runs whose end this socket missed
                 self.runs.pop(next(iter(self.runs)))
-            conversation = await database_sync_to_async(_run_conversation)(self.scope["user"], run_id)
-            self.runs[run_id] = ReplyDeltas(memgpt=self.memgpt), conversation
+            self.runs[run_id] = await database_sync_to_async(_run_reader)(self.scope["user"], run_id)
         deltas, conversation = self.runs[run_id]
         read = deltas.read(event["step_index"], event["kind"], event["delta"])
         if read is None:

@@ -45,9 +45,14 @@ def relayed(agent: Any, user: Any, events: list[dict[str, Any]]) -> list[dict[st
     return run(scenario)
 
 
-def test_a_memgpt_reply_streams_as_reply_text_and_its_monologue_as_reasoning(alice: Any) -> None:
+def a_run(alice: Any, agent: Any) -> str:
+    """A queued run of the agent (the fake_llm fixture keeps it queued): the deltas below are its."""
+    return public_id("run", run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "hi"}]).id)
+
+
+def test_a_memgpt_reply_streams_as_reply_text_and_its_monologue_as_reasoning(alice: Any, fake_llm: Any) -> None:
     agent = agent_create(actor=alice, name="Mem", model="openai/gpt-4o-mini", agent_type="memgpt_agent")
-    run_id = public_id("run", "6f1c1f0e-0000-4000-8000-000000000000")
+    run_id = a_run(alice, agent)
     arguments = ['{"mess', 'age": "Caf\\u00e9', ' \\"au', ' lait\\"\\n', 'ok", "x": "no"}']
     frames = relayed(
         agent,
@@ -66,12 +71,13 @@ def test_a_memgpt_reply_streams_as_reply_text_and_its_monologue_as_reasoning(ali
     assert {(f["run_id"], f["conversation"]) for f in frames} == {(run_id, "")}
 
 
-def test_other_tool_calls_stream_nothing_and_a_v1_agents_content_is_its_reply(alice: Any) -> None:
+def test_other_tool_calls_stream_nothing_and_a_v1_agents_content_is_its_reply(alice: Any, fake_llm: Any) -> None:
     memgpt = agent_create(actor=alice, name="Mem", model="openai/gpt-4o-mini", agent_type="memgpt_agent")
-    run_id = public_id("run", "6f1c1f0e-0000-4000-8000-000000000001")
+    run_id = a_run(alice, memgpt)
     events = [token(memgpt, run_id, "tool_name", "archival_memory_insert"), token(memgpt, run_id, "tool_call", '{"c')]
     assert relayed(memgpt, alice, events) == []
     v1 = agent_create(actor=alice, name="V1", model="openai/gpt-4o-mini")
+    run_id = a_run(alice, v1)
     frames = relayed(v1, alice, [token(v1, run_id, "reasoning", "Hm."), token(v1, run_id, "content", "Hello")])
     assert [(f["kind"], f["delta"]) for f in frames] == [("reasoning", "Hm."), ("reply", "Hello")]
 

@@ -128,11 +128,11 @@ def test_a_new_members_first_five_minutes(daphne_server: LiveServer, fake_llm: F
     # A streamed reply: the monologue streams as reasoning, the reply as text decoded out of send_message's
     # arguments (never the raw JSON), then it lands in the history once, rendered as Markdown.
     fake_llm.push(
-        Reply(text="Tell a short story.", tool_calls=[ToolCall("send_message", {"message": STORY})], chunk_delay=0.05)
+        Reply(text="Tell a short story.", tool_calls=[ToolCall("send_message", {"message": STORY})], chunk_delay=0.08)
     )
     send(page, "Tell me a story.")
-    page.wait_for_selector("#stream:not([hidden]) .reasoning-stream:has-text('Tell a short story.')")
     page.wait_for_selector("#stream:not([hidden]) .bubble:has-text('Once upon a time')")
+    assert "Tell a short story." in page.inner_text("#stream .reasoning-stream")
     live = page.inner_text("#stream .bubble")
     assert '"message"' not in live and "\\n" not in live, live
     assert page.locator("#run-status .run-banner").count() == 1  # still running while it streams
