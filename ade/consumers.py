@@ -14,17 +14,22 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import User
+from rest_framework.exceptions import NotFound
 
 from accounts.events import SessionsEndEvent, session_tag, user_group
 from accounts.models import Membership
 from accounts.selectors import organization_id_for, session_valid
-from agents.models import Agent
-from agents.runtime.events import organization_group
-from agents.selectors import agent_get
+from agents.models import Agent, AgentType, Run
+from agents.reply_stream import ReplyDeltas
+from agents.runtime.events import RunStatusEvent, TokenEvent, organization_group
+from agents.runtime.waiting import TERMINAL_STATUSES
+from agents.selectors import agent_get, run_get
 from lib import metrics
+from lib.ids import parse_id
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+MAX_STREAMED_RUNS = 8  # runs whose token deltas one socket reads at once
 
 
 def agent_group(agent_id: uuid.UUID | str) -> str:
@@ -37,6 +42,16 @@ def _can_see_agent(user: User, agent_id: uuid.UUID) -> bool:
     except Agent.DoesNotExist:
         return False
     return True
+
+
+def _run_reader(user: User, run_public_id: str) -> tuple[ReplyDeltas, str]:
+    """How to read the run's token deltas (by its agent's type now: Settings may change it while a socket is
+    open), and the id of the conversation the run belongs to, "" for the agent's own history."""
+    try:
+        run = run_get(actor=user, run_id=parse_id("run", run_public_id))
+    except (Run.DoesNotExist, NotFound):
+        return ReplyDeltas(memgpt=False), ""
+    return ReplyDeltas(memgpt=run.agent.agent_type == AgentType.MEMGPT), str(run.conversation_id or "")
 
 
 class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -116,15 +131,40 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
 
 class AgentConsumer(_GroupConsumer):
+    """Relays the agent's events; token deltas are read first (agents.reply_stream), so the chat gets what they
+    show, `reasoning` or `reply` text (a memgpt reply decoded out of its send_message call as it streams), and
+    nothing for the deltas of other tool calls. Each carries its run's `conversation` ("" for the agent's own
+    history), so the page shows a run's first tokens before its run banner has loaded, and only in its chat."""
+
+    runs: dict[str, tuple[ReplyDeltas, str]]
+
     async def group_for(self, user: User) -> str | None:
         agent_id: uuid.UUID = self.scope["url_route"]["kwargs"]["agent_id"]
+        self.runs = {}
         return agent_group(agent_id) if await database_sync_to_async(_can_see_agent)(user, agent_id) else None
+
+    async def agent_token(self, event: TokenEvent) -> None:
+        run_id = event["run_id"]
+        if run_id not in self.runs:
+            while len(self.runs) >= MAX_STREAMED_RUNS:  # runs whose end this socket missed
+                self.runs.pop(next(iter(self.runs)))
+            self.runs[run_id] = await database_sync_to_async(_run_reader)(self.scope["user"], run_id)
+        deltas, conversation = self.runs[run_id]
+        read = deltas.read(event["step_index"], event["kind"], event["delta"])
+        if read is None:
+            return
+        kind, text = read
+        shown = {"type": "agent.token", "run_id": run_id, "conversation": conversation, "kind": kind}
+        await self._relay({**shown, "step_index": event["step_index"], "delta": text})
+
+    async def agent_run_status(self, event: RunStatusEvent) -> None:
+        if event["status"] in TERMINAL_STATUSES:
+            self.runs.pop(event["run_id"], None)
+        await self._relay(dict(event))
 
     # One handler per event type published by agents/runtime/events.py ("agent.block" dispatches to agent_block).
     agent_message = _GroupConsumer._relay
-    agent_token = _GroupConsumer._relay
     agent_step = _GroupConsumer._relay
-    agent_run_status = _GroupConsumer._relay
     agent_block = _GroupConsumer._relay
     agent_compaction = _GroupConsumer._relay
     agent_files = _GroupConsumer._relay  # files.events: a file of an attached folder changed status or progress

@@ -1,5 +1,6 @@
 """Presentation helpers: turn rows into what templates show (chat items, diffs, SVG charts). No queries, no writes."""
 
+import contextlib
 import difflib
 import json
 import re
@@ -14,14 +15,30 @@ from agents.messages import call_held, call_reply, reply_text
 from agents.models import Message
 
 
-@dataclass(frozen=True)
+@dataclass
 class ToolCallView:
+    """One tool call as the chat shows it: a compact item (name, short arguments, status) with its return folded
+    in once it arrives (`chat_items`)."""
+
     id: str
     name: str
     arguments: str
+    summary: str = ""  # the arguments on one short line
     held: bool = False  # waited (or waits) for approval, or for a client's result
     pending: bool = False  # still waits: the chat offers Approve / Deny
     client: bool = False  # a client-side tool: only its client can answer with a result
+    returned: bool = False  # its return is folded in (`result`, `is_err`)
+    result: str = ""
+    is_err: bool = False
+
+    @property
+    def status(self) -> str:
+        """ "waiting" (for approval or a client), "error", "done", or "running" (no return yet)."""
+        if self.pending:
+            return "waiting"
+        if self.returned:
+            return "error" if self.is_err else "done"
+        return "called"
 
 
 @dataclass
@@ -54,9 +71,25 @@ def pretty_json(raw: Any) -> str:
     return json.dumps(raw, indent=2, ensure_ascii=False)
 
 
+SUMMARY_CHARS = 80
+
+
+def arguments_summary(raw: Any) -> str:
+    """A call's arguments on one short line: `key: value, …` (values as JSON), cut at SUMMARY_CHARS."""
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            raw = json.loads(raw)
+    if isinstance(raw, dict):
+        text = ", ".join(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in raw.items())
+    else:
+        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+
+
 def _tool_call(raw: Any, pending: dict[str, dict[str, Any]] | None = None) -> ToolCallView:
     if not isinstance(raw, dict):
-        return ToolCallView(id="", name="?", arguments=str(raw))
+        return ToolCallView(id="", name="?", arguments=str(raw), summary=arguments_summary(str(raw)))
     function: dict[str, Any] = raw["function"] if isinstance(raw.get("function"), dict) else raw
     call_id = str(raw.get("id", ""))
     waiting = (pending or {}).get(call_id)
@@ -64,6 +97,7 @@ def _tool_call(raw: Any, pending: dict[str, dict[str, Any]] | None = None) -> To
         id=call_id,
         name=str(function.get("name", "?")),
         arguments=pretty_json(function.get("arguments", "")),
+        summary=arguments_summary(function.get("arguments", "")),
         held=call_held(raw),
         pending=waiting is not None,
         client=bool(waiting and waiting.get("client")),
@@ -141,11 +175,12 @@ def chat_items(
     retryable: frozenset[str] = frozenset(),
     pending: list[dict[str, Any]] | None = None,
 ) -> list[ChatItem]:
-    """`outcomes` maps run ids to a note for runs that failed or were cancelled; it goes on their last message,
-    with a retry for the runs in `retryable`. `pending`: the tool calls waiting for approval
-    (agents.selectors.pending_calls)."""
+    """One item per message, but a tool return is folded into the call it answers when that call is among
+    `messages` (a reply's return, send_message's, is dropped with its call). `outcomes` maps run ids to a note for
+    runs that failed or were cancelled; it goes on their last item, with a retry for the runs in `retryable`.
+    `pending`: the tool calls waiting for approval (agents.selectors.pending_calls)."""
     waiting = {str(c.get("id")): c for c in pending or []}
-    items = [chat_item(m, waiting) for m in messages]
+    items = _folded([(m, chat_item(m, waiting)) for m in messages])
     if outcomes:
         last: dict[str, ChatItem] = {}
         for item in items:
@@ -154,6 +189,27 @@ def chat_items(
         for run_id, item in last.items():
             item.run_outcome = outcomes[run_id]
             item.retry_run = run_id if run_id in retryable else ""
+    return items
+
+
+def _folded(pairs: list[tuple[Message, ChatItem]]) -> list[ChatItem]:
+    calls: dict[str, ToolCallView] = {}
+    replies: set[str] = set()  # the ids of send_message calls: the reply is the row's text
+    items: list[ChatItem] = []
+    for message, item in pairs:
+        if message.role == "tool" and message.tool_call_id:
+            call = calls.get(message.tool_call_id)
+            if call is not None:
+                call.returned, call.result, call.is_err = True, pretty_json(message.text), message.is_err
+                continue
+            if message.tool_call_id in replies:
+                continue
+        for raw in message.tool_calls or []:
+            call_id = str(raw.get("id", "")) if isinstance(raw, dict) else ""
+            if call_id and call_reply(raw) is not None:
+                replies.add(call_id)
+        calls.update((call.id, call) for call in item.tool_calls if call.id)
+        items.append(item)
     return items
 
 

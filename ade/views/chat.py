@@ -32,8 +32,7 @@ def chat_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
     conversation = selected_conversation(request, agent)
     history = _history(agent, conversation)
     latest = list(history.filter(seq__isnull=False).order_by("-seq")[: CHAT_PAGE + 1])
-    has_older = len(latest) > CHAT_PAGE
-    anchor = latest[:CHAT_PAGE][-1].seq if latest else 0
+    anchor, has_older = _page_start(history, latest)
     return {
         "items": _chat_items(agent, conversation, _tail(history, anchor or 0)),
         "anchor": anchor,
@@ -47,6 +46,23 @@ def chat_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
 def _history(agent: Agent, conversation: Conversation | None) -> "QuerySet[Message]":
     """The messages the chat shows: the selected conversation's (or the agent's own history)."""
     return messages_of(agent.pk, conversation.pk if conversation else None)
+
+
+ANSWERS = ("tool", "approval")  # rows that answer a call of an earlier row
+
+
+def _page_start(history: "QuerySet[Message]", newest_first: list[Message]) -> tuple[int, bool]:
+    """Where a page of up to CHAT_PAGE messages starts, given up to CHAT_PAGE + 1 of them newest first, and
+    whether older ones exist. A page never starts on a tool return or an approval but at the row with the call
+    they answer, so the chat folds each return into its call (presenters.chat_items)."""
+    if not newest_first:
+        return 0, False
+    first = newest_first[:CHAT_PAGE][-1]
+    if first.role not in ANSWERS or first.seq is None:
+        return first.seq or 0, len(newest_first) > CHAT_PAGE
+    calls = history.filter(seq__lt=first.seq).exclude(role__in=ANSWERS).order_by("-seq")
+    start = calls.values_list("seq", flat=True).first() or first.seq
+    return start, history.filter(seq__lt=start).exists()
 
 
 def _active_runs(agent: Agent, conversation: Conversation | None) -> list[Run]:
@@ -74,12 +90,15 @@ def chat_messages(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
         raise Http404 from None
     if before is not None:
         older = list(history.filter(seq__lt=before).order_by("-seq")[: CHAT_PAGE + 1])
+        start, has_older = _page_start(history, older)
         page = older[:CHAT_PAGE][::-1]
+        if page and page[0].seq != start:  # extended back to the call its first rows answer
+            page = list(history.filter(seq__gte=start, seq__lt=page[0].seq).order_by("seq")) + page
         context = {
             "agent": agent,
             "items": _chat_items(agent, conversation, page),
-            "has_older": len(older) > CHAT_PAGE,
-            "oldest": page[0].seq if page else before,
+            "has_older": has_older,
+            "oldest": start if page else before,
         }
         return render(request, f"{TEMPLATE}#chat-older", context)
     context = {

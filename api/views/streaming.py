@@ -8,7 +8,6 @@ any were dropped at the end) is sent, so a client that concatenates deltas gets 
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -21,6 +20,7 @@ from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 
 from agents.models import AgentType, Message, Run, RunStatus, StopReason
+from agents.reply_stream import ReplyDeltas
 from agents.runtime.events import group_name
 from agents.runtime.waiting import TERMINAL_STATUSES
 from agents.selectors import message_list, run_get
@@ -88,73 +88,6 @@ def _poll(actor: User, run_id: uuid.UUID, after: uuid.UUID | None) -> tuple[Run,
     return run, rows
 
 
-class _StringArgument:
-    """One string argument (`"message": "…"`) decoded out of a tool call's JSON arguments while they stream in:
-    `feed` takes the next piece of the JSON and returns the text of the argument it completes."""
-
-    _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-    def __init__(self, key: str) -> None:
-        self.opening = re.compile(r'"' + re.escape(key) + r'"\s*:\s*"')
-        self.buffer = ""
-        self.position: int | None = None  # where the undecoded rest of the string starts
-        self.done = False
-
-    def feed(self, piece: str) -> str:
-        self.buffer += piece
-        if self.done:
-            return ""
-        if self.position is None:
-            match = self.opening.search(self.buffer)
-            if match is None:
-                return ""
-            self.position = match.end()
-        out: list[str] = []
-        text, i = self.buffer, self.position
-        while i < len(text):
-            char = text[i]
-            if char == '"':
-                self.done = True
-                break
-            if char != "\\":
-                out.append(char)
-                i += 1
-                continue
-            if i + 1 >= len(text):
-                break  # the escape continues in the next piece
-            if text[i + 1] != "u":
-                out.append(self._ESCAPES.get(text[i + 1], text[i + 1]))
-                i += 2
-                continue
-            decoded, width = self._unicode(text, i)
-            if width == 0:
-                break
-            out.append(decoded)
-            i += width
-        self.position = i
-        return "".join(out)
-
-    @staticmethod
-    def _unicode(text: str, i: int) -> tuple[str, int]:
-        """A \\uXXXX escape at `i` (two for a surrogate pair): (character, length), or ("", 0) until complete."""
-        if i + 6 > len(text):
-            return "", 0
-        try:
-            code = int(text[i + 2 : i + 6], 16)
-        except ValueError:
-            return text[i : i + 6], 6
-        if 0xD800 <= code < 0xDC00:
-            if i + 12 > len(text):
-                return "", 0
-            try:
-                low = int(text[i + 8 : i + 12], 16) if text[i + 6 : i + 8] == "\\u" else -1
-            except ValueError:
-                low = -1
-            if 0xDC00 <= low < 0xE000:
-                return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)), 12
-        return chr(code), 6
-
-
 @dataclass
 class _Tokens:
     """Token deltas sent so far, per stored message id and LettaMessage type. A reply the agent sends through its
@@ -164,34 +97,32 @@ class _Tokens:
     memgpt: bool
     options: wire.MessageOptions = wire.DEFAULT_OPTIONS
     sent: dict[str, dict[str, str]] = field(default_factory=dict)
-    replies: dict[int, _StringArgument | None] = field(default_factory=dict)  # per step: the reply being called
+    deltas: ReplyDeltas = field(init=False)
     # Per (step, kind): where the next delta must start; None once one went missing (the channel layer drops
     # events when a channel is full): from then on that text comes whole from the stored message.
     expected: dict[tuple[int, str], int | None] = field(default_factory=dict)
     stored: set[str] = field(default_factory=set)  # messages already sent from the database: later deltas are late
 
+    def __post_init__(self) -> None:
+        tool = self.options.assistant_message_tool_name if self.options.use_assistant_message else None
+        self.deltas = ReplyDeltas(
+            memgpt=self.memgpt, reply_tool=tool, reply_kwarg=self.options.assistant_message_tool_kwarg
+        )
+
     def frame_for(self, event: dict[str, Any], run: Run) -> dict[str, Any] | None:
-        kind, delta = event.get("kind"), event.get("delta") or ""
         step_index = int(event.get("step_index", 0))
-        if not self._in_order(step_index, str(kind), int(event.get("offset", -1)), len(delta)):
+        kind, delta = str(event.get("kind")), event.get("delta") or ""
+        if not self._in_order(step_index, kind, int(event.get("offset", -1)), len(delta)):
             return None
         if str(assistant_message_id(run_id=run.id, step_index=step_index)) in self.stored:
             return None
-        if kind == "reasoning" or (kind == "content" and self.memgpt):
-            message_type, key = "reasoning_message", "reasoning"
-        elif kind == "content":
-            message_type, key = "assistant_message", "content"
-        elif kind == "tool_name":
-            replying = self.options.use_assistant_message and delta == self.options.assistant_message_tool_name
-            self.replies[step_index] = _StringArgument(self.options.assistant_message_tool_kwarg) if replying else None
-            return None
-        elif kind == "tool_call" and self.replies.get(step_index) is not None:
-            delta = self.replies[step_index].feed(delta)  # type: ignore[union-attr]
-            if not delta:
-                return None
-            message_type, key = "assistant_message", "content"
-        else:
+        read = self.deltas.read(step_index, kind, delta)
+        if read is None:
             return None  # other tool calls arrive whole, from the stored message
+        kind, delta = read
+        message_type, key = (
+            ("reasoning_message", "reasoning") if kind == "reasoning" else ("assistant_message", "content")
+        )
         message_id = str(assistant_message_id(run_id=run.id, step_index=step_index))
         sent = self.sent.setdefault(message_id, {})
         index = 0 if message_type == "reasoning_message" or "reasoning_message" not in sent else 1

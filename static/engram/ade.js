@@ -41,8 +41,11 @@
   function stream(event) {
     var box = document.getElementById("stream");
     if (!box || !event.delta) return;
-    // Only the runs of the conversation this chat shows (another conversation's deltas go to its own chat).
-    if (event.run_id && !document.querySelector('#run-status [data-run-public="' + event.run_id + '"]')) return;
+    // Only the runs of the conversation this chat shows (another conversation's deltas go to its own chat). The
+    // socket names it, so the first tokens show even before the run banner has loaded.
+    if ((event.conversation || "") !== (box.dataset.conversation || "")) return;
+    // The socket has read the deltas already (agents.reply_stream): "reasoning" (a memgpt agent's inner monologue
+    // too) or "reply" (a memgpt reply decoded out of its send_message call as it streams).
     var target = box.querySelector(".bubble");
     if (event.kind === "reasoning") {
       target = box.querySelector(".reasoning-stream");
@@ -51,7 +54,7 @@
         target.className = "reasoning-stream";
         box.prepend(target);
       }
-    } else if (event.kind === "tool_call" || event.kind === "tool_name") {
+    } else if (event.kind !== "reply") {
       return;
     }
     box.hidden = false;

@@ -94,3 +94,54 @@ def test_a_failure_note_without_a_known_cause_has_no_hint() -> None:
         "Run failed: the model provider returned 500 (server error)"
     )
     assert failure_note("") == "Run failed: no reason recorded"
+
+
+def test_a_tool_return_is_folded_into_its_call() -> None:
+    items = chat_items(
+        [
+            message(seq=1, reasoning="Save it.", tool_calls=[call("memory_insert", {"label": "human", "new": "tea"})]),
+            message(seq=2, role="tool", tool_call_id="c1", name="memory_insert", text="Inserted.", is_err=False),
+            message(seq=3, text="Saved."),
+        ]
+    )
+    assert [i.seq for i in items] == [1, 3]  # the return is no item of its own
+    folded = items[0].tool_calls[0]
+    assert (folded.returned, folded.result, folded.status) == (True, "Inserted.", "done")
+    assert folded.summary == 'label: "human", new: "tea"'
+
+
+def test_a_failed_return_marks_its_call_as_an_error_and_a_call_without_one_is_only_called() -> None:
+    items = chat_items(
+        [
+            message(seq=1, tool_calls=[call("web_search", {"q": "x"})]),
+            message(seq=2, role="tool", tool_call_id="c1", name="web_search", text="boom", is_err=True),
+            message(seq=3, tool_calls=[{**call("memory_insert", {}), "id": "c2"}]),
+        ]
+    )
+    assert [c.status for i in items for c in i.tool_calls] == ["error", "called"]
+
+
+def test_a_return_whose_call_is_not_shown_stays_an_item_and_a_replys_return_goes() -> None:
+    items = chat_items(
+        [
+            message(seq=1, role="tool", tool_call_id="other", name="memory_insert", text="Inserted."),
+            message(seq=2, text="Hi!", tool_calls=[{**call("send_message", {"message": "Hi!"}), "id": "r1"}]),
+            message(seq=3, role="tool", tool_call_id="r1", name="send_message", text="Sent."),
+        ]
+    )
+    assert [(i.seq, i.role) for i in items] == [(1, "tool"), (2, "assistant")]
+
+
+def test_long_arguments_are_cut_to_one_short_line() -> None:
+    summary = chat_item(message(tool_calls=[call("note", {"text": "word\n" * 50})])).tool_calls[0].summary
+    assert len(summary) == 80 and summary.endswith("…") and "\n" not in summary
+
+
+def test_a_json_return_is_shown_indented() -> None:
+    items = chat_items(
+        [
+            message(seq=1, tool_calls=[call("conversation_search", {"query": "tea"})]),
+            message(seq=2, role="tool", tool_call_id="c1", name="conversation_search", text='{"count": 1}'),
+        ]
+    )
+    assert items[0].tool_calls[0].result == '{\n  "count": 1\n}'

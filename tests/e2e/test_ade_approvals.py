@@ -47,7 +47,8 @@ def test_approve_a_pending_tool_call_and_see_the_run_finish(
     card.locator("button:has-text('Approve')").click()
     page.wait_for_selector(".msg.assistant .bubble:has-text('Saved: you like tea.')")
     page.wait_for_selector(".approval-note:has-text('Approved')")
-    page.wait_for_selector(".tool-return summary:has-text('memory_insert returned')")
+    # The held call and its return are one item, now done.
+    page.wait_for_selector(".tool-item[data-call=call_ade][data-status=done] summary:has-text('memory_insert')")
     page.wait_for_selector(".approval.card", state="detached")
     page.wait_for_selector("#run-status .run-banner", state="detached")
     assert page.evaluate("window.__sameDocument") is True, "the chat must update without a reload"
