@@ -1,7 +1,8 @@
 """LoCoMo retrieval benchmark for archival search.
 
 One agent per conversation, one passage per turn ('{speaker} said, "{text}"' plus ' and shared {caption}' when
-the turn shared an image), tagged with its turn id and session, created_at = the session's date. Every question
+the turn shared an image), tagged with its turn id and session, created_at = the session's date (+ i seconds for
+the session's i-th turn in-process unless --dates session, the date alone through the API). Every question
 of categories 1-4 is one search (top 50), verbatim. Scores turn-level Recall@5, Recall@10, NDCG@10 and session
 hit@5, per mode and per category.
 
