@@ -101,3 +101,22 @@ def test_imported_messages_at_one_time_keep_their_order_in_recall_search(
     assert texts == _expected(turns)
 
     assert charlie_api.post("/v1/messages/search", body, format="json").status_code == 404
+
+
+def test_merging_agents_rankings_keeps_each_agents_order() -> None:
+    """Hybrid search may place a row above a better-scored one (episode diversity); /v1/messages/search merges the
+    agents' rankings without undoing that."""
+    import datetime as dt
+
+    from agents.runtime.recall import MessageHit, merge_rankings
+    from tests.factories import unsaved_message
+
+    def hit(score: float, minute: int) -> MessageHit:
+        created = dt.datetime(2026, 1, 1, 0, minute, tzinfo=dt.UTC)
+        return MessageHit(message=unsaved_message(created_at=created), score=score)
+
+    a, b, c = hit(0.9, 1), hit(1.0, 2), hit(0.95, 3)
+    assert merge_rankings([[a, b]], 10) == [a, b]
+    assert merge_rankings([[a, b], [c]], 10) == [c, a, b]
+    assert merge_rankings([[a, b], [c]], 2) == [c, a]
+    assert merge_rankings([[], []], 5) == []
