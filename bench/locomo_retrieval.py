@@ -1,11 +1,19 @@
 """LoCoMo retrieval benchmark for archival search.
 
 One agent per conversation, one passage per turn ('{speaker} said, "{text}"' plus ' and shared {caption}' when
-the turn shared an image), tagged with its turn id and session, created_at = the session's date. Every question
+the turn shared an image), tagged with its turn id and session, created_at = the session's date (+ i seconds for
+the session's i-th turn in-process unless --dates session, the date alone through the API). Every question
 of categories 1-4 is one search (top 50), verbatim. Scores turn-level Recall@5, Recall@10, NDCG@10 and session
 hit@5, per mode and per category.
 
     python bench/locomo_retrieval.py [--data ../shared/data/locomo/locomo10.json] [--db postgres|sqlite] [--tune]
+        [--dates turn|session] [--through-api | --recall] [--limit-conversations N]
+
+--through-api runs the same protocol as a client of a live server (daphne) would, with the Letta SDK: one
+`agents.passages.create` per turn dated at its session's date (all a client knows), one `agents.passages.search`
+per question, and also prints the search latency through HTTP. --recall imports each conversation as an agent's
+messages (an agent file, each turn dated at its session's date) and searches them with `messages.search`, the
+recall search of the `conversation_search` tool.
 
 The data set (CC BY-NC 4.0) is read from its path and never copied into the repository.
 """
@@ -14,6 +22,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -43,12 +52,15 @@ def session_date(text: str) -> dt.datetime:
     return dt.datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=dt.UTC)
 
 
-def load(path: Path) -> list[dict[str, Any]]:
-    """Conversations as {agent name, turns: [(dia_id, session, created_at, text)], questions: [...]}."""
+def load(path: Path, dates: str = "turn") -> list[dict[str, Any]]:
+    """Conversations as {agent name, turns: [(dia_id, session, created_at, text)], questions: [...]}. `dates`:
+    "turn" dates a session's i-th turn at the session's date + i seconds, "session" dates every turn at the
+    session's date (all a client knows)."""
     out = []
     for sample in json.loads(path.read_text()):
         conv = sample["conversation"]
         turns = []
+        speakers = []
         for key, value in conv.items():
             match = re.fullmatch(r"session_(\d+)", key)
             if not match or not isinstance(value, list):
@@ -59,8 +71,9 @@ def load(path: Path) -> list[dict[str, Any]]:
                 text = f'{turn["speaker"]} said, "{turn["text"]}"'
                 if turn.get("blip_caption"):
                     text += f" and shared {turn['blip_caption']}"
-                # One second apart keeps a session's turns in order.
-                turns.append((turn["dia_id"], n, when + dt.timedelta(seconds=i), text))
+                offset = dt.timedelta(seconds=i if dates == "turn" else 0)
+                turns.append((turn["dia_id"], n, when + offset, text))
+                speakers.append(turn["speaker"])
         known = {dia for dia, *_ in turns}
         session_of = {dia: n for dia, n, *_ in turns}
         questions = []
@@ -77,7 +90,15 @@ def load(path: Path) -> list[dict[str, Any]]:
                         "sessions": {session_of[e] for e in evidence},
                     }
                 )
-        out.append({"name": sample["sample_id"], "turns": turns, "questions": questions})
+        out.append(
+            {
+                "name": sample["sample_id"],
+                "turns": turns,
+                "questions": questions,
+                "speakers": [conv["speaker_a"], conv["speaker_b"]],
+                "turn_speakers": speakers,
+            }
+        )
     return out
 
 
@@ -121,16 +142,46 @@ def main() -> None:
     parser.add_argument("--modes", default="hybrid,vector,text")
     parser.add_argument("--tune", action="store_true", help="also score a grid of fusion settings")
     parser.add_argument("--limit-conversations", type=int, default=0)
+    parser.add_argument(
+        "--dates",
+        choices=["turn", "session"],
+        default="turn",
+        help="in-process: a turn's created_at is its session's date + i seconds (turn) or the date alone (session)",
+    )
+    parser.add_argument(
+        "--through-api",
+        action="store_true",
+        help="as a client: a live server, the Letta SDK, one passages.create per turn dated at its session's date",
+    )
+    parser.add_argument(
+        "--recall",
+        action="store_true",
+        help="as a client: the turns imported as an agent's messages (an agent file), searched by messages.search",
+    )
     args = parser.parse_args()
-    data = load(args.data)
+    data = load(args.data, "session" if args.through_api or args.recall else args.dates)
     if args.limit_conversations:
         data = data[: args.limit_conversations]
+    how = f"in-process, {args.dates} dates"
+    if args.through_api or args.recall:
+        how = "through the API" if args.through_api else "recall memory through the API"
     print(
         f"LoCoMo: {len(data)} conversations, {sum(len(c['turns']) for c in data)} turns, "
-        f"{sum(len(c['questions']) for c in data)} questions (categories 1-4), db={args.db}"
+        f"{sum(len(c['questions']) for c in data)} questions (categories 1-4), db={args.db}, {how}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
+    started = time.perf_counter()
     with test_database(args.db):
-        run(data, args)
+        if args.through_api or args.recall:
+            from bench.locomo_api import run_recall, run_through_api
+
+            (run_through_api if args.through_api else run_recall)(data, args)
+        else:
+            run(data, args)
+    print(
+        f"\ndone in {time.perf_counter() - started:.0f} s, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)"
+    )
 
 
 def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:

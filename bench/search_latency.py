@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -153,76 +152,42 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
 def http_timings(agent: Any, queries: list[str]) -> None:
     """Serve the app with daphne on the benchmark's database and time the archival search endpoint over one
     kept-alive connection, as an SDK client would."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection
+    from bench._server import live_server
 
-    from accounts.models import Membership
-    from accounts.services import apikey_create, user_create
-    from tests.backing import free_port
+    with live_server(agent.organization) as served:
+        client = http.client.HTTPConnection(urllib.parse.urlsplit(served.url).netloc, timeout=30)
 
-    user = get_user_model().objects.filter(username="bench").first() or user_create(
-        username="bench", password=None, organization=agent.organization, role=Membership.Role.OWNER
-    )
-    headers = {"Authorization": f"Bearer {apikey_create(user=user, name='bench').raw_key}"}
-    port = free_port()
-    # The production settings (persistent database connections, DB_CONN_MAX_AGE) on the benchmark's database.
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        url = f"sqlite:///{db['NAME']}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": url}
-    repo = Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-    server = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        def get(path: str, params: list[tuple[str, Any]]) -> Any:
+            client.request("GET", f"{path}?{urllib.parse.urlencode(params)}", headers=served.headers)
+            response = client.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {path} answered {response.status}: {body[:300]!r}")
+            return json.loads(body)
 
-    def get(path: str, params: list[tuple[str, Any]]) -> Any:
-        client.request("GET", f"{path}?{urllib.parse.urlencode(params)}", headers=headers)
-        response = client.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"GET {path} answered {response.status}: {body[:300]!r}")
-        return json.loads(body)
-
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get("/v1/health/", [])
-                break
-            except OSError:
-                client.close()
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("daphne did not start")
-            time.sleep(0.1)
-        path = f"/v1/agents/{public_id('agent', agent.id)}/archival-memory/search"
-        get(path, [("query", "warm up the model")])
-        # The first pass embeds each query in the server; later passes find its vector in the server's cache.
-        for label, extra in (
-            ("hybrid, including embedding the query", []),
-            ("hybrid, query vector cached", []),
-            ("hybrid + tags any-of filter, query vector cached", [("tags", "t3"), ("tags", "t4")]),
-        ):
-            timings = []
-            for query in queries:
-                t0 = time.perf_counter()
-                found = get(path, [("query", query), ("top_k", 10), *extra])
-                timings.append(time.perf_counter() - t0)
-                if not found["results"]:
-                    raise RuntimeError(f"no results through HTTP for {query!r}")
-            print(
-                f"  HTTP GET archival-memory/search, {label}: p50 {percentile(timings, 0.5):6.1f} ms  "
-                f"p95 {percentile(timings, 0.95):6.1f} ms  (n={len(timings)}, load {os.getloadavg()[0]:.2f})",
-                flush=True,
-            )
-    finally:
-        client.close()
-        server.terminate()
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            path = f"/v1/agents/{public_id('agent', agent.id)}/archival-memory/search"
+            get(path, [("query", "warm up the model")])
+            # The first pass embeds each query in the server; later passes find its vector in the server's cache.
+            for label, extra in (
+                ("hybrid, including embedding the query", []),
+                ("hybrid, query vector cached", []),
+                ("hybrid + tags any-of filter, query vector cached", [("tags", "t3"), ("tags", "t4")]),
+            ):
+                timings = []
+                for query in queries:
+                    t0 = time.perf_counter()
+                    found = get(path, [("query", query), ("top_k", 10), *extra])
+                    timings.append(time.perf_counter() - t0)
+                    if not found["results"]:
+                        raise RuntimeError(f"no results through HTTP for {query!r}")
+                print(
+                    f"  HTTP GET archival-memory/search, {label}: p50 {percentile(timings, 0.5):6.1f} ms  "
+                    f"p95 {percentile(timings, 0.95):6.1f} ms  (n={len(timings)}, load {os.getloadavg()[0]:.2f})",
+                    flush=True,
+                )
+        finally:
+            client.close()
 
 
 def run(args: argparse.Namespace) -> None:

@@ -118,10 +118,24 @@ def message_search_organization(
                 {"agent_id": f"required when more than {MAX_AGENTS_SEARCHED} agents of the organization have messages"}
             )
         agents = list(Agent.objects.filter(organization_id=org_id, pk__in=ids))
-    hits = [
-        hit
+    rankings = [
+        message_search(agent=agent, query=query, roles=roles, start=start, end=end, limit=limit, mode=mode)
         for agent in agents
-        for hit in message_search(agent=agent, query=query, roles=roles, start=start, end=end, limit=limit, mode=mode)
     ]
-    hits.sort(key=lambda h: (-h.score, -h.message.created_at.timestamp(), str(h.message.pk)))
-    return hits[:limit]
+    return merge_rankings(rankings, limit)
+
+
+def merge_rankings(rankings: list[list[MessageHit]], limit: int) -> list[MessageHit]:
+    """The best `limit` hits of several agents' rankings, each agent's kept in its own order: hybrid search places
+    its first rows out of score order (episode diversity), so sorting by score would undo that. At each place, the
+    head of the ranking with the best score goes first (ties: the newer message, then the id)."""
+    heads = [0] * len(rankings)
+    merged: list[MessageHit] = []
+    while len(merged) < limit:
+        waiting = [(i, ranking[heads[i]]) for i, ranking in enumerate(rankings) if heads[i] < len(ranking)]
+        if not waiting:
+            break
+        i, hit = min(waiting, key=lambda w: (-w[1].score, -w[1].message.created_at.timestamp(), str(w[1].message.pk)))
+        merged.append(hit)
+        heads[i] += 1
+    return merged
