@@ -104,6 +104,6 @@ def test_an_uploaded_files_chunks_fit_its_folders_chunk_size(alice_api: APIClien
     )
     assert response.status_code == 200, response.content
     assert file_process(file_id=str(parse_id("file", response.json()["id"]))) == "completed"
-    folder = Folder.objects.get(pk=parse_id("folder", folder_id))
+    folder = Folder.objects.get(pk=parse_id("source", folder_id))
     texts = list(FileChunk.objects.filter(folder=folder).order_by("position").values_list("text", flat=True))
     assert len(texts) > 100 and max(local_count()(texts)) <= 40
