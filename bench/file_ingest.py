@@ -7,6 +7,7 @@
    production).
 
     nice python bench/file_ingest.py --db postgres [--pages 200] [--text-mb 5] [--chunks 10000] [--queries 100]
+        [--parts ingest,search]
 """
 
 import argparse
@@ -130,6 +131,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10_000, help="chunks in the searched folder")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--parts", default="ingest,search", help="which parts to run: ingest, search or both")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with test_database(args.db):
@@ -140,16 +142,20 @@ def main() -> None:
 
         settings.ENGRAM_FILE_MAX_BYTES = max(settings.ENGRAM_FILE_MAX_BYTES, int(args.text_mb * 1.1e6) + 1)
         org = Organization.objects.create(name="bench")
+        parts = set(args.parts.split(","))
         pdf = make_pdf([[prose(rng, 12) for _ in range(40)] for _ in range(args.pages)])
-        ingest("PDF", "report.pdf", pdf, org.id, args.pages)
+        if "ingest" in parts:
+            ingest("PDF", "report.pdf", pdf, org.id, args.pages)
         paragraphs: list[str] = []
         size = 0
         while size < args.text_mb * 1e6:
             paragraph = "\n".join(prose(rng, 14) for _ in range(rng.randint(2, 6)))
             paragraphs.append(paragraph)
             size += len(paragraph) + 2
-        ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None)
-        search_latency(org.id, args.chunks, args.queries, rng)
+        if "ingest" in parts:
+            ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None)
+        if "search" in parts:
+            search_latency(org.id, args.chunks, args.queries, rng)
 
 
 if __name__ == "__main__":
