@@ -317,6 +317,9 @@ ENGRAM_FILES_MAX_OPEN = env_int("ENGRAM_FILES_MAX_OPEN", 5, minimum=1, maximum=1
 ENGRAM_FILE_VIEW_CHARS = env_int("ENGRAM_FILE_VIEW_CHARS", 15_000, minimum=500)
 # A file processing that made no progress for this long is taken to be lost and started again.
 ENGRAM_FILE_STALE_SECONDS = env_int("ENGRAM_FILE_STALE_SECONDS", 900, minimum=60)
+# grep_files: the most milliseconds one call may spend matching its regular expression (a pattern that backtracks
+# catastrophically ends with a tool error instead of holding a worker).
+ENGRAM_GREP_TIMEOUT_MS = env_int("ENGRAM_GREP_TIMEOUT_MS", 2000, minimum=10, maximum=60_000)
 # PostgreSQL: every this many passages or messages a process writes, it analyzes their table (memory/statistics.py);
 # 0 leaves statistics to autovacuum.
 ENGRAM_ANALYZE_AFTER_ROWS = env_int("ENGRAM_ANALYZE_AFTER_ROWS", 10_000, minimum=0)

