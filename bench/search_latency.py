@@ -111,9 +111,13 @@ def generate(agent: Any, count: int, rng: random.Random, words: list[str], weigh
             Passage.objects.bulk_create(rows, batch_size=1000)
 
 
-def sql_generate(agent: Any, count: int, words: list[str]) -> None:
-    """Rows made by PostgreSQL itself (random vectors, 8-20 random words); the HNSW index is dropped while
-    loading and rebuilt once at the end, as a bulk import would."""
+COMMON_SHARES = [0.6, 0.45, 0.3, 0.2, 0.12, 0.08]
+
+
+def sql_generate(agent: Any, count: int, words: list[str], common: list[str]) -> None:
+    """Rows made by PostgreSQL itself (random vectors, 8-20 random words from `words`, plus each of the `common`
+    words with its probability in COMMON_SHARES); the HNSW index is dropped while loading and rebuilt once at the
+    end, as a bulk import would."""
     from django.db import connection
 
     from memory.ddl import vector_index_name, vector_index_sql
@@ -132,7 +136,9 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
                     updated_at, embedding, embedding_model, embedding_dim, embedding_hash)
                 SELECT gen_random_uuid(), %s, %s,
                     (SELECT string_agg((%s::text[])[1 + floor(random() * %s)::int], ' ')
-                       FROM generate_series(1, 8 + (g %% 13)) WHERE g > 0),
+                       FROM generate_series(1, 8 + (g %% 13)) WHERE g > 0)
+                    || coalesce((SELECT ' ' || string_agg(c.word, ' ') FROM unnest(%s::text[], %s::float8[])
+                       c(word, share) WHERE g > 0 AND random() < c.share), ''),
                     jsonb_build_array('t' || (g %% 20)), '{}'::jsonb,
                     timestamptz '2024-01-01' + g * interval '1 minute', now(),
                     (SELECT (SELECT array_agg(ce.v[i] + (random() - 0.5) * %s) FROM generate_series(1, 384) i)
@@ -140,7 +146,18 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
                     %s, 384, 'generated-' || g
                 FROM generate_series(%s, %s) AS g
                 """,
-                [agent.organization_id, agent.id, words, len(words), NOISE, resolve_model(""), begin + 1, begin + n],
+                [
+                    agent.organization_id,
+                    agent.id,
+                    words,
+                    len(words),
+                    common,
+                    COMMON_SHARES,
+                    NOISE,
+                    resolve_model(""),
+                    begin + 1,
+                    begin + n,
+                ],
             )
             print(f"  loaded {begin + n} rows", flush=True)
         cursor.execute("SET maintenance_work_mem = '4GB'")
@@ -254,7 +271,7 @@ def run(args: argparse.Namespace) -> None:
         agent = Agent.objects.create(organization=org, name="searched", model="x")
         ensure_vector_index("memory_passage", 384)
         if args.sql_generate and connection.vendor == "postgresql":
-            sql_generate(agent, args.passages, words[:2000])
+            sql_generate(agent, args.passages, words[:2000], words[2000 : 2000 + len(COMMON_SHARES)])
         else:
             generate(agent, args.passages, rng, words, weights)
         remaining, index = args.other, 0
