@@ -248,17 +248,14 @@ def _text_ranking_sqlite(scope: Scope, query: str, depth: int) -> list[tuple[Any
         return []
     fts = ddl.fts_table(scope.table)
     with connection.cursor() as cursor:
-        # Candidates: of the newest TEXT_MATCHES matches (FTS5 walks its index newest first and stops there, so a
-        # common word costs no more than a rare one), the best TEXT_CANDIDATES by FTS5's bm25() (its b is fixed at
-        # 0.75; ties oldest first), re-scored below with BM25_K1 and BM25_B from each candidate's term counts
-        # (fts5vocab) and length in tokens (_docsize).
+        # Candidates: the best TEXT_CANDIDATES matches by FTS5's bm25() (its b is fixed at 0.75), re-scored below
+        # with BM25_K1 and BM25_B from each candidate's term counts (fts5vocab) and length in tokens (_docsize).
         cursor.execute(
-            f"SELECT t.id, t.rowid, bm25({fts}) FROM {fts} JOIN {scope.table} t ON t.rowid = {fts}.rowid "
-            f"WHERE {fts} MATCH %s AND {scope.sql()} ORDER BY {fts}.rowid DESC LIMIT {TEXT_MATCHES}",
+            f"SELECT t.id, t.rowid FROM {fts} JOIN {scope.table} t ON t.rowid = {fts}.rowid "
+            f"WHERE {fts} MATCH %s AND {scope.sql()} ORDER BY bm25({fts}) LIMIT {TEXT_CANDIDATES}",
             [match, *scope.params],
         )
-        ranked = sorted(cursor.fetchall(), key=lambda row: (row[2], row[1]))
-        candidates = [(pk, rowid) for pk, rowid, _ in ranked[:TEXT_CANDIDATES]]
+        candidates = cursor.fetchall()
         if not candidates:
             return []
         _sqlite_vocabulary(cursor, fts)
