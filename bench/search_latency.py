@@ -242,6 +242,26 @@ def http_timings(agent: Any, queries: list[str]) -> None:
             server.kill()
 
 
+def server_cpu() -> float:
+    """CPU seconds used so far by the database server's live processes (PostgreSQL on this machine, from /proc):
+    what the queries cost the server whatever else the shared machine runs."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity")
+        pids = [row[0] for row in cursor.fetchall()]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: argparse.Namespace) -> None:
     from django.db import connection
 
@@ -310,6 +330,7 @@ def run(args: argparse.Namespace) -> None:
                 for query in queries:
                     embed_query(resolve_model(""), embedding_query(scope, query))  # the query as search embeds it
             timings, cpu = [], []
+            server_started = server_cpu()
             for query in queries:
                 if not cached:
                     query_cache_clear()
@@ -322,21 +343,26 @@ def run(args: argparse.Namespace) -> None:
                 continue
             print(
                 f"  mode={mode:<7} p50 {percentile(timings, 0.5):6.1f} ms  p95 {percentile(timings, 0.95):6.1f} ms  "
-                f"(n={len(timings)}, {label}; this process's CPU p50 {percentile(cpu, 0.5):.1f} ms, "
+                f"(n={len(timings)}, {label}; CPU per query: this process p50 {percentile(cpu, 0.5):.1f} ms, "
+                f"database server mean {(server_cpu() - server_started) * 1000 / len(queries):.1f} ms; "
                 f"load {os.getloadavg()[0]:.1f})"
             )
     # Queries of only the most common words (in 8-60 % of the rows each): the text side must not read every match.
     pool = words[2000 : 2000 + len(COMMON_SHARES)] if args.sql_generate else words[: len(COMMON_SHARES)]
     common_queries = [" ".join(query_rng.sample(pool, query_rng.randint(2, 4))) for _ in range(args.queries)]
     for mode in [m for m in args.modes.split(",") if m and m != "vector"]:
-        timings = []
+        timings, cpu = [], []
+        server_started = server_cpu()
         for query in common_queries:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             passage_search(agent=agent, query=query, mode=mode, top_k=10)
             timings.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         print(
             f"  mode={mode:<7} p50 {percentile(timings, 0.5):6.1f} ms  p95 {percentile(timings, 0.95):6.1f} ms  "
-            f"(n={len(timings)}, queries of only common words, load {os.getloadavg()[0]:.1f})",
+            f"(n={len(timings)}, queries of only common words; CPU per query: this process p50 "
+            f"{percentile(cpu, 0.5):.1f} ms, database server mean "
+            f"{(server_cpu() - server_started) * 1000 / len(common_queries):.1f} ms; load {os.getloadavg()[0]:.1f})",
             flush=True,
         )
     filtered = []
