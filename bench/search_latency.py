@@ -110,9 +110,13 @@ def generate(agent: Any, count: int, rng: random.Random, words: list[str], weigh
             Passage.objects.bulk_create(rows, batch_size=1000)
 
 
-def sql_generate(agent: Any, count: int, words: list[str]) -> None:
-    """Rows made by PostgreSQL itself (random vectors, 8-20 random words); the HNSW index is dropped while
-    loading and rebuilt once at the end, as a bulk import would."""
+COMMON_SHARES = [0.6, 0.45, 0.3, 0.2, 0.12, 0.08]
+
+
+def sql_generate(agent: Any, count: int, words: list[str], common: list[str]) -> None:
+    """Rows made by PostgreSQL itself (random vectors, 8-20 random words from `words`, plus each of the `common`
+    words with its probability in COMMON_SHARES); the HNSW index is dropped while loading and rebuilt once at the
+    end, as a bulk import would."""
     from django.db import connection
 
     from memory.ddl import vector_index_name, vector_index_sql
@@ -131,7 +135,9 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
                     updated_at, embedding, embedding_model, embedding_dim, embedding_hash)
                 SELECT gen_random_uuid(), %s, %s,
                     (SELECT string_agg((%s::text[])[1 + floor(random() * %s)::int], ' ')
-                       FROM generate_series(1, 8 + (g %% 13)) WHERE g > 0),
+                       FROM generate_series(1, 8 + (g %% 13)) WHERE g > 0)
+                    || coalesce((SELECT ' ' || string_agg(c.word, ' ') FROM unnest(%s::text[], %s::float8[])
+                       c(word, share) WHERE g > 0 AND random() < c.share), ''),
                     jsonb_build_array('t' || (g %% 20)), '{}'::jsonb,
                     timestamptz '2024-01-01' + g * interval '1 minute', now(),
                     (SELECT (SELECT array_agg(ce.v[i] + (random() - 0.5) * %s) FROM generate_series(1, 384) i)
@@ -139,7 +145,18 @@ def sql_generate(agent: Any, count: int, words: list[str]) -> None:
                     %s, 384, 'generated-' || g
                 FROM generate_series(%s, %s) AS g
                 """,
-                [agent.organization_id, agent.id, words, len(words), NOISE, resolve_model(""), begin + 1, begin + n],
+                [
+                    agent.organization_id,
+                    agent.id,
+                    words,
+                    len(words),
+                    common,
+                    COMMON_SHARES,
+                    NOISE,
+                    resolve_model(""),
+                    begin + 1,
+                    begin + n,
+                ],
             )
             print(f"  loaded {begin + n} rows", flush=True)
         cursor.execute("SET maintenance_work_mem = '4GB'")
@@ -190,6 +207,26 @@ def http_timings(agent: Any, queries: list[str]) -> None:
             client.close()
 
 
+def server_cpu() -> float:
+    """CPU seconds used so far by the database server's live processes (PostgreSQL on this machine, from /proc):
+    what the queries cost the server whatever else the shared machine runs."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity")
+        pids = [row[0] for row in cursor.fetchall()]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: argparse.Namespace) -> None:
     from django.db import connection
 
@@ -219,7 +256,7 @@ def run(args: argparse.Namespace) -> None:
         agent = Agent.objects.create(organization=org, name="searched", model="x")
         ensure_vector_index("memory_passage", 384)
         if args.sql_generate and connection.vendor == "postgresql":
-            sql_generate(agent, args.passages, words[:2000])
+            sql_generate(agent, args.passages, words[:2000], words[2000 : 2000 + len(COMMON_SHARES)])
         else:
             generate(agent, args.passages, rng, words, weights)
         remaining, index = args.other, 0
@@ -257,20 +294,42 @@ def run(args: argparse.Namespace) -> None:
                 scope = scope_for("memory_passage", organization_id=agent.organization_id, agent_id=agent.id)
                 for query in queries:
                     embed_query(resolve_model(""), embedding_query(scope, query))  # the query as search embeds it
-            timings = []
+            timings, cpu = [], []
+            server_started = server_cpu()
             for query in queries:
                 if not cached:
                     query_cache_clear()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 passage_search(agent=agent, query=query, mode=mode, top_k=10)
                 timings.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
             label = "query vector cached (database + ranking only)" if cached else "including embedding the query"
             if mode == "text" and cached:
                 continue
             print(
                 f"  mode={mode:<7} p50 {percentile(timings, 0.5):6.1f} ms  p95 {percentile(timings, 0.95):6.1f} ms  "
-                f"(n={len(timings)}, {label})"
+                f"(n={len(timings)}, {label}; CPU per query: this process p50 {percentile(cpu, 0.5):.1f} ms, "
+                f"database server mean {(server_cpu() - server_started) * 1000 / len(queries):.1f} ms; "
+                f"load {os.getloadavg()[0]:.1f})"
             )
+    # Queries of only the most common words (in 8-60 % of the rows each): the text side must not read every match.
+    pool = words[2000 : 2000 + len(COMMON_SHARES)] if args.sql_generate else words[: len(COMMON_SHARES)]
+    common_queries = [" ".join(query_rng.sample(pool, query_rng.randint(2, 4))) for _ in range(args.queries)]
+    for mode in [m for m in args.modes.split(",") if m and m != "vector"]:
+        timings, cpu = [], []
+        server_started = server_cpu()
+        for query in common_queries:
+            t0, c0 = time.perf_counter(), time.process_time()
+            passage_search(agent=agent, query=query, mode=mode, top_k=10)
+            timings.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        print(
+            f"  mode={mode:<7} p50 {percentile(timings, 0.5):6.1f} ms  p95 {percentile(timings, 0.95):6.1f} ms  "
+            f"(n={len(timings)}, queries of only common words; CPU per query: this process p50 "
+            f"{percentile(cpu, 0.5):.1f} ms, database server mean "
+            f"{(server_cpu() - server_started) * 1000 / len(common_queries):.1f} ms; load {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
     filtered = []
     for query in queries[:50]:
         t0 = time.perf_counter()

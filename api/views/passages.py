@@ -68,6 +68,7 @@ class PassageListCreateApi(ApiView):
             tags=data.get("tags"),
             created_at=data.get("created_at"),
             created_by_id=api_actor(request).pk,
+            embed_in_background=True,
         )
         return Response([wire.passage_to_wire(passage, embedding_config=wire.embedding_config(agent.embedding))])
 

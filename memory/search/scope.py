@@ -20,6 +20,9 @@ MAX_TOP_K = 200
 MAX_OFFSET = 10_000
 MAX_FILTER_TAGS = 100
 TEXT_CANDIDATES = 500  # BM25 is computed over at most this many full-text matches (best ts_rank or FTS5 bm25() first)
+# The most full-text matches a search reads and ranks (bounded work for a word in many of a big agent's rows): an
+# agent with fewer matches gets exactly the best TEXT_CANDIDATES of all of them.
+TEXT_MATCHES = 2000
 
 
 @dataclass
@@ -33,6 +36,9 @@ class Scope:
     # The ids the rows are versioned by (memory.ddl.collection_key: the agent, and any shared archives searched with
     # it); SQLite caches a scope's vectors only when it has some.
     collections: list[Any] = field(default_factory=list)
+    # A column the rows of one collection can be read by, newest first, through an index led by the collection
+    # (one agent's rows: created_at); empty when the scope spans several collections.
+    newest_first: str = ""
 
     def add(self, condition: str, *params: Any) -> "Scope":
         self.where.append(condition)
@@ -69,6 +75,7 @@ def scope_for(
     scope.add("t.organization_id = %s", db_uuid(organization_id)).add("t.agent_id = %s", db_uuid(agent_id))
     scope.base = 2
     scope.collections = [db_uuid(agent_id)]
+    scope.newest_first = "t.created_at"
     return add_dates(scope, start, end)
 
 

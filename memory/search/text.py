@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from django.db import connection
 
 from memory import ddl
-from memory.search.scope import TEXT_CANDIDATES, Scope, _collection_size, _Expiring
+from memory.search.scope import TEXT_CANDIDATES, TEXT_MATCHES, Scope, _collection_size, _Expiring
 
 logger = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -138,17 +138,31 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
         gather = [t for t in terms if t not in common] or terms
         tsquery = " | ".join(_quote_lexeme(t) for t in gather)
         frequent = [t for t in terms if t in common]
-        # BM25 in one statement, over the best TEXT_CANDIDATES matches by ts_rank: each candidate's tsvector is
-        # unnested once (its length in words, and the query words it holds with their counts); a word's document
-        # frequency is the number of candidates holding it (all matches when there are fewer than
-        # TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N; the sum is
-        # scaled by the share of the query's words held (BM25_COORD). Only the best `depth` rows leave the database.
+        if scope.newest_first and all(t in common for t in gather):
+            # Only common words: the GIN index would list most of the agent's rows. The agent's newest rows are
+            # read instead (through its index on created_at, not the GIN index) until TEXT_MATCHES of them match:
+            # with every word in over COMMON_LEXEME_FREQUENCY of the rows that is a bounded walk.
+            matches = (
+                f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
+                f"AND ts_match_vq(t.search_tsv, %s::tsquery) ORDER BY {scope.newest_first} DESC LIMIT {TEXT_MATCHES}"
+            )
+        else:
+            matches = (
+                f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
+                f"AND t.search_tsv @@ %s::tsquery LIMIT {TEXT_MATCHES}"
+            )
+        # BM25 in one statement, over the best TEXT_CANDIDATES by ts_rank of at most TEXT_MATCHES matches: each
+        # candidate's tsvector is unnested once (its length in words, and the query words it holds with their
+        # counts); a word's document frequency is the number of candidates holding it (all matches when there are
+        # fewer than TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N;
+        # the sum is scaled by the share of the query's words held (BM25_COORD). Only the best `depth` rows leave
+        # the database.
         cursor.execute(
             f"""
             WITH c AS MATERIALIZED (
                 SELECT m.id, m.r, s.len, s.lex, s.tf FROM (
-                    SELECT t.id, t.search_tsv, ts_rank(t.search_tsv, %s::tsquery) AS r FROM {scope.table} t
-                    WHERE {scope.sql()} AND t.search_tsv @@ %s::tsquery ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
+                    SELECT b.id, b.search_tsv, ts_rank(b.search_tsv, %s::tsquery) AS r FROM ({matches}) b
+                    ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
                 ) m CROSS JOIN LATERAL (
                     SELECT greatest(1, sum(cardinality(u.positions))) AS len,
                         array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(%s)) AS lex,

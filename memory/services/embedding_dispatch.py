@@ -56,6 +56,7 @@ class _BackgroundEmbedder:
         self._lock = threading.Lock()
         self._pending: dict[str, list[str]] = defaultdict(list)
         self._groups: list[tuple[str, str, str]] = []
+        self._scheduled = False  # a drain is queued that has not yet taken the pending rows
         self._worker = Worker("engram-embedder", nice=10, exit_timeout=10.0)
 
     def submit(self, label: str, ids: list[str] | None = None, group: tuple[str, str] | None = None) -> None:
@@ -64,18 +65,20 @@ class _BackgroundEmbedder:
             self._pending[label].extend(ids or [])
             if group is not None:
                 self._groups.append((label, *group))
+            if self._scheduled:
+                return
+            self._scheduled = True
         self._worker.submit(self._drain)
 
     def _drain(self) -> None:
-        """Embed what is pending, after a short wait that lets a burst coalesce into one batch (a drain queued
-        behind one that already took its rows finds nothing and returns at once)."""
-        with self._lock:
-            if not self._pending and not self._groups:
-                return
+        """Embed what is pending, after a short wait that lets a burst coalesce into one batch. One drain at a
+        time is queued: rows written while a batch is embedded wait for the next one (a drain per write would
+        each wait COALESCE_SECONDS, and a stream of single inserts would be embedded a few rows at a time)."""
         time.sleep(self.COALESCE_SECONDS)
         with self._lock:
             batches, self._pending = self._pending, defaultdict(list)
             groups, self._groups = self._groups, []
+            self._scheduled = False
         close_old_connections()
         try:
             for label, field, value in groups:

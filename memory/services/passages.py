@@ -55,10 +55,12 @@ def passage_insert_many(
     archive: Archive | None = None,
     items: list[PassageInput],
     created_by_id: int | None = None,
+    embed_in_background: bool = False,
 ) -> list[Passage]:
     """Into an agent's own archival memory or a shared archive (exactly one). Validate everything first, then
     write all or nothing, in the given order (equal times keep it: ids are time-ordered). Embedding happens after
-    commit."""
+    commit; `embed_in_background`: never in the caller's thread, batched with other writes (API inserts: a client
+    inserting passages one by one must not wait for the model each time; text search finds them at once)."""
     if (agent is None) == (archive is None):
         raise ValueError("passages go to exactly one of an agent or an archive")
     owner: AgentLike | Archive = agent if agent is not None else cast(Archive, archive)
@@ -80,7 +82,7 @@ def passage_insert_many(
         for item in cleaned
     ]
     created = Passage.objects.bulk_create(rows)
-    embed_after_commit(label=PASSAGES, ids=[str(p.pk) for p in created])
+    embed_after_commit(label=PASSAGES, ids=[str(p.pk) for p in created], background=embed_in_background)
     return created
 
 
@@ -93,6 +95,7 @@ def passage_insert(
     metadata: dict[str, Any] | None = None,
     created_at: dt.datetime | None = None,
     created_by_id: int | None = None,
+    embed_in_background: bool = False,
 ) -> Passage:
     item = PassageInput(
         text=text,
@@ -100,7 +103,9 @@ def passage_insert(
         metadata={} if metadata is None else metadata,
         created_at=created_at,
     )
-    return passage_insert_many(agent=agent, archive=archive, items=[item], created_by_id=created_by_id)[0]
+    return passage_insert_many(
+        agent=agent, archive=archive, items=[item], created_by_id=created_by_id, embed_in_background=embed_in_background
+    )[0]
 
 
 def passage_delete(*, passage: Passage) -> None:
