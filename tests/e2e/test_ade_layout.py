@@ -20,7 +20,8 @@ from memory.services.passages import passage_insert
 from tests import factories
 from tests.live import LiveServer, screenshot, sign_in
 
-pytestmark = pytest.mark.browser
+# Each test visits many pages on a shared, possibly busy machine: more time than the suite's default per test.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 SIZES = {"wide": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 BACKGROUND = {"light": "rgb(246, 247, 249)", "dark": "rgb(15, 19, 26)"}  # --bg of engram.css in each theme
