@@ -1,7 +1,13 @@
-"""The agent workspace: chat on one side, one panel (memory, archival, recall, …) on the other.
+"""The agent workspace: core memory, the chat and one side panel (context window, archival, recall, …).
+
+On a wide screen the page has three columns: the memory column (core blocks), the chat, and the side panel with
+tabs. On a narrow one it is one column with tabs, and "Memory" is one of them (see docs/ade.md).
 
 Every panel URL serves the whole page on a normal request and just the panel on an htmx request, so a
-panel is linkable, survives a reload, and is what the page re-fetches after a websocket event."""
+panel is linkable, survives a reload, and is what the page re-fetches after a websocket event. The memory URL is
+the agent's page: its side panel shows the context window (beside the memory column on a wide screen; on a narrow
+one the memory column takes its place), and an htmx request aimed at the memory column (`HX-Target: memory`)
+gets that column."""
 
 import datetime as dt
 import uuid
@@ -46,6 +52,7 @@ from memory.selectors_archives import archive_ids_of_agent
 from memory.selectors_passages import embedding_job_latest, passage_filter, passage_queryset
 
 PANELS = ["memory", "archival", "recall", "context", "runs", "tools", "files", "settings"]
+MEMORY_COLUMN = "memory"  # the memory column's element id, which htmx sends as HX-Target
 ARCHIVAL_PAGE = 20
 RECALL_PAGE = 20
 RUNS_PAGE = 25
@@ -54,9 +61,15 @@ RUNS_PAGE = 25
 def _render(
     request: AuthedHttpRequest, agent: Agent, panel: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
+    """The side panel `panel` (an htmx swap) or the whole workspace around it.
+
+    The memory URL's side panel is the context window's (marked as the Memory tab): `context` then holds the
+    context window's data for the swap; the whole page leaves that panel to load itself."""
     base = {"agent": agent, "panel": panel, "panels": PANELS, **context}
     if request.htmx and not request.htmx.boosted:
-        return render(request, f"{TEMPLATE}#{panel}-panel", base, status=status)
+        partial = "context" if panel == "memory" else panel
+        return render(request, f"{TEMPLATE}#{partial}-panel", base, status=status)
+    base.setdefault("memory", memory_context(request, agent))
     base.update(chat_context(request, agent))
     base["chat_form"] = ChatForm()
     return render(request, TEMPLATE, base, status=status)
@@ -91,7 +104,8 @@ def block_or_404(agent: Agent, block_id: uuid.UUID) -> Block:
     return block
 
 
-def render_memory(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
+def memory_context(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> dict[str, Any]:
+    """The memory column's data: the attached blocks and the ones that could be attached."""
     attached = list(_block_qs(agent))
     # Blocks this agent could attach: not one it has, nor one whose label it already uses (labels are unique
     # per agent), each named with the agents that use it, so another agent's persona is not mistaken for a
@@ -108,12 +122,26 @@ def render_memory(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> Htt
     for block in candidates:
         (used if block.agents.all() else free).append(block)
     shareable = {"free": free, "used": used} if candidates else None
-    return _render(request, agent, "memory", {"blocks": attached, "shareable": shareable, **extra})
+    return {"blocks": attached, "shareable": shareable, **extra}
+
+
+def render_memory(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
+    """The memory column after a change to it (an htmx swap), or the whole page."""
+    memory = memory_context(request, agent, **extra)
+    if request.htmx and not request.htmx.boosted:
+        return render(request, f"{TEMPLATE}#memory-column", {"agent": agent, "memory": memory})
+    return _render(request, agent, "memory", {"memory": memory})
 
 
 @require_GET
 def memory_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
-    return render_memory(request, agent_or_404(request, agent_id))
+    """The agent's page; its memory column alone for an htmx request aimed at it."""
+    agent = agent_or_404(request, agent_id)
+    if not request.htmx or request.htmx.boosted:
+        return _render(request, agent, "memory", {})
+    if request.htmx.target == MEMORY_COLUMN:
+        return render_memory(request, agent)
+    return _render(request, agent, "memory", context_window_context(request, agent))
 
 
 @require_GET
@@ -274,10 +302,11 @@ def recall_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespons
 # Context window --------------------------------------------------------------------------------------------------
 
 
-@require_GET
-def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
-    agent = agent_or_404(request, agent_id)
-    steps = list(agent.steps.order_by("-created_at").only("id", "index", "run_id", "created_at", "model")[:30])
+def context_window_context(request: AuthedHttpRequest, agent: Agent) -> dict[str, Any]:
+    """The context window panel's data: the breakdown and the exact request of a step (?step=, else the newest)."""
+    # agent_id too: the related manager sets each row's agent, which would load a deferred field per row.
+    fields = ("id", "agent_id", "index", "run_id", "created_at", "model")
+    steps = list(agent.steps.order_by("-created_at").only(*fields)[:30])
     chosen: Step | None = None
     if request.GET.get("step"):
         try:
@@ -286,7 +315,7 @@ def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
             raise Http404 from None
     elif steps:
         chosen = agent.steps.get(pk=steps[0].pk)
-    context = {
+    return {
         "breakdown": context_breakdown(agent),
         "steps": steps,
         "step": chosen,
@@ -294,7 +323,12 @@ def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpRespon
         "pinned": bool(request.GET.get("step")),
         "request_json": presenters.pretty_json(chosen.request) if chosen else "",
     }
-    return _render(request, agent, "context", context)
+
+
+@require_GET
+def context_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
+    agent = agent_or_404(request, agent_id)
+    return _render(request, agent, "context", context_window_context(request, agent))
 
 
 # Runs and steps --------------------------------------------------------------------------------------------------

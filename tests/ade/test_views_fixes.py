@@ -99,7 +99,9 @@ def test_the_attach_list_names_owners_and_leaves_out_clashing_labels(
     block_create(actor=alice, label="notes", value="free notes")
     block_create(actor=alice, label="human", value="a second human")  # Ada has a human block already
     block_create(actor=charlie, label="secret", value="charlie's")
-    page = alice_client.get(f"/agents/{agent.id}/memory/", **HX).content.decode()
+    # The memory column, as its own refresh asks for it (htmx names the target).
+    page = alice_client.get(f"/agents/{agent.id}/memory/", **HX, HTTP_HX_TARGET="memory").content.decode()
+    assert 'id="memory"' in page and 'id="panel"' not in page
     select = page[page.index('name="block"') : page.index("</select>")]
     assert re.search(r'<optgroup label="Not attached to any agent"><option [^>]*>notes — free notes<', select)
     assert re.search(r"<optgroup label=\"Used by other agents[^\"]*\"><option [^>]*>project of Other — Falcon<", select)
