@@ -87,7 +87,7 @@ def test_a_new_members_first_five_minutes(daphne_server: LiveServer, fake_llm: F
     # One agent from each preset: each opens on its workspace with its type and memory.
     blank = create_agent(page, daphne_server, "Slate", "blank")
     assert page.inner_text("#agent-type") == "v1" and blank.blocks.count() == 0
-    page.wait_for_selector("#panel .empty:has-text('No memory blocks attached.')")
+    page.wait_for_selector("#memory .empty:has-text('No memory blocks attached.')")
     ada = create_agent(page, daphne_server, "Ada", "assistant")
     assert page.inner_text("#agent-type") == "v1"
     comp = create_agent(page, daphne_server, "Comp", "companion")
