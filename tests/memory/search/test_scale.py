@@ -11,8 +11,17 @@ from django.db import connection
 from lib.ids import public_id
 from memory.models import Passage
 from memory.search import passage_search
+from memory.search.text import _common_lexeme_cache
 from memory.services.passages import PassageInput
 from tests.memory.conftest import BASE
+
+
+@pytest.fixture(autouse=True)
+def _fresh_common_words() -> Any:
+    """Which words are common is cached per process: what these tests make common must not leak into other tests."""
+    _common_lexeme_cache._items.clear()
+    yield
+    _common_lexeme_cache._items.clear()
 
 
 def test_a_query_of_only_common_words_ranks_the_newest_matches(agent_a: Any, insert: Any, monkeypatch: Any) -> None:
@@ -29,8 +38,6 @@ def test_a_query_of_only_common_words_ranks_the_newest_matches(agent_a: Any, ins
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE memory_passage")  # the planner's statistics tell which words are common
-        from memory.search.text import _common_lexeme_cache
-
         _common_lexeme_cache._items.clear()
         hits = passage_search(agent=agent_a, query="otter", mode="text", top_k=20)
         # "otter" is in every row: only the newest TEXT_MATCHES matches were read and ranked.
