@@ -25,7 +25,7 @@ from lib.origins import SameOriginValidator  # noqa: E402
 
 tracing.setup()  # OpenTelemetry spans, when the OTEL_* settings ask for an exporter
 sandbox_log_status()  # the server says at start-up which isolation custom tools get (or that they are disabled)
-if settings.ENGRAM_RUN_EXECUTOR == "inprocess":
+if settings.ENGRAM_RUN_EXECUTOR == "inprocess" and settings.ENGRAM_START_POOL_AT_BOOT:
     executor.start()  # runs a killed predecessor left on this data directory are recovered now, not on a request
 
 application = ProtocolTypeRouter(

@@ -288,6 +288,9 @@ ENGRAM_RUN_EXECUTOR = env_str("ENGRAM_RUN_EXECUTOR", "celery" if REDIS_URL else 
 if ENGRAM_RUN_EXECUTOR not in ("celery", "inprocess", "manual"):
     raise ImproperlyConfigured(f"ENGRAM_RUN_EXECUTOR must be celery, inprocess or manual, got {ENGRAM_RUN_EXECUTOR!r}")
 ENGRAM_INPROCESS_WORKERS = env_int("ENGRAM_INPROCESS_WORKERS", 4, minimum=1, maximum=64)
+# The web process (config/asgi.py) starts the in-process pool as it boots, so runs a killed predecessor left are
+# recovered at once rather than on the first request. Off in processes that only import the app (the test runner).
+ENGRAM_START_POOL_AT_BOOT = env_bool("ENGRAM_START_POOL_AT_BOOT", True)
 # Fairness between organizations (agents.runtime.dispatch): runs in flight (running, or handed to the executor)
 # per organization; the rest wait queued in the database. Dispatches older than the stale age are re-sent by the
 # sweep, which runs every ENGRAM_DISPATCH_SWEEP_SECONDS in each in-process pool and Celery worker.

@@ -34,6 +34,10 @@ if os.environ.get("ENGRAM_TEST_SERVE_TEST_DB") == "1":
     # A live server started by the tests (tests/live.py) serves the test database itself.
     DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
 
+# Only a live server the tests start boots its pool at once; the test process imports config.asgi (websocket tests)
+# and must not start background runs, sweeps and reaps of its own there.
+ENGRAM_START_POOL_AT_BOOT = os.environ.get("ENGRAM_TEST_SERVE_TEST_DB") == "1"
+
 # Tests that need message embeddings turn this on; elsewhere background embedding threads would only add load.
 ENGRAM_EMBED_MESSAGES = False
 
