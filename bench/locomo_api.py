@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from bench.locomo_retrieval import TOP, report, score
+from lib.ids import local_id
 
 
 def _client(served: Any) -> Any:
@@ -72,7 +73,7 @@ def agent_file(conv: dict[str, Any]) -> dict[str, Any]:
     first = conv["speakers"][0]
     messages = [
         {
-            "id": f"message-{i}",
+            "id": local_id("message", i),
             "role": "user" if speaker == first else "assistant",
             "content": [{"type": "text", "text": text}],
             "created_at": when.isoformat(),

@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Message
-from lib.ids import parse_id, public_id
+from lib.ids import local_id, parse_id, public_id
 from tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_passages_written_one_by_one_at_one_time_list_and_search_in_their_order(
 def _agent_file(turns: list[str]) -> bytes:
     messages = [
         {
-            "id": f"message-{i}",
+            "id": local_id("message", i),
             "role": "user" if i % 2 == 0 else "assistant",
             "content": [{"type": "text", "text": text}],
             "created_at": WHEN,
