@@ -6,11 +6,12 @@ without a click, while on a phone it is one column with Memory as a tab. The thr
 a turn sent from the page updates the memory column and the context window panel at once."""
 
 import re
+import time
 from typing import Any
 
 import pytest
 
-from agents.models import Agent, Conversation
+from agents.models import Agent, Conversation, Run, RunStatus
 from agents.services.conversations import conversation_create
 from agents.services.folders import agent_folder_attach
 from files.services.folders import folder_create
@@ -221,5 +222,11 @@ def test_the_three_columns_update_live(daphne_server: LiveServer, fake_llm: Any,
         page.press("textarea[name=text]", "Enter")
         page.locator("#memory .block[data-label=human] .block-value:has-text('Likes: sencha')").wait_for()
         assert page.evaluate("window.__sameDocument") is True
+        # The run ends before the test does: the server's last writes must not meet the test database's flush.
+        page.wait_for_selector(".msg.assistant .bubble:has-text('Sencha, then.')")
+        deadline = time.monotonic() + 60
+        while Run.objects.filter(agent=agent, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).exists():
+            assert time.monotonic() < deadline, "the run did not end"
+            time.sleep(0.1)
     finally:
         context.close()
