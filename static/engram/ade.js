@@ -62,9 +62,21 @@
     scrollChat(false);
   }
 
+  // The live bubble ends when its message is stored, but the stored message shows only when the chat's tail has
+  // re-read itself over HTTP. Until then the streamed text stays as a placeholder at the end of the tail, which that
+  // swap replaces (innerHTML), so the reply never vanishes in between.
   function clearStream() {
     var box = document.getElementById("stream");
     if (!box) return;
+    var tail = document.getElementById("chat-tail");
+    if (!box.hidden && tail && box.querySelector(".bubble").textContent) {
+      var settled = box.cloneNode(true);
+      settled.removeAttribute("id");
+      settled.removeAttribute("aria-live");
+      settled.classList.remove("streaming");
+      settled.classList.add("settling");
+      tail.append(settled);
+    }
     box.hidden = true;
     box.querySelector(".bubble").textContent = "";
     var r = box.querySelector(".reasoning-stream");
@@ -183,6 +195,40 @@
     var limit = parseInt(t.dataset.limit, 10);
     counter.textContent = t.value.length + " / " + limit;
     counter.classList.toggle("over", t.value.length > limit);
+  });
+
+  // A panel re-reads itself when the agent's events arrive: the sections a person opened stay open, and what they were
+  // typing in them is kept (only on those refreshes, GETs: a form's own answer renders what the server decided).
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    kept = null;
+    var target = e.detail.target;
+    if (!target || !target.querySelectorAll) return;
+    var open = target.querySelectorAll("details[id][open]");
+    if (!open.length) return;
+    var get = (e.detail.requestConfig && e.detail.requestConfig.verb) === "get";
+    kept = [];
+    for (var i = 0; i < open.length; i++) {
+      var values = [];
+      if (get) {
+        var fields = open[i].querySelectorAll("input[name]:not([type=hidden]):not([type=file]), textarea[name]");
+        for (var j = 0; j < fields.length; j++) if (fields[j].value) values.push([fields[j].name, fields[j].value]);
+      }
+      kept.push({id: open[i].id, values: values});
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!kept) return;
+    kept.forEach(function (section) {
+      var el = document.getElementById(section.id);
+      if (!el || el.tagName !== "DETAILS") return;
+      el.open = true;
+      section.values.forEach(function (pair) {
+        var field = el.querySelector('[name="' + pair[0] + '"]');
+        if (field && !field.value) field.value = pair[1];
+      });
+    });
+    kept = null;
   });
 
   // Inside [data-swap-errors], a refused change (403/409/422, or 429: busy) comes back as the re-rendered partial with its

@@ -18,6 +18,20 @@ pytestmark = pytest.mark.browser
 TALL = "\n".join(f"Line {i} of a long answer about quokkas." for i in range(40))
 
 
+# Records whether the chat ever stopped showing the marker once it had shown it.
+WATCH_FOR_A_GAP = """(marker) => {
+    const log = document.getElementById('chat-log');
+    window.replySeen = false;
+    window.replyGap = false;
+    if (window.replyWatch) window.replyWatch.disconnect();
+    window.replyWatch = new MutationObserver(() => {
+        if (log.innerText.includes(marker)) window.replySeen = true;
+        else if (window.replySeen) window.replyGap = true;
+    });
+    window.replyWatch.observe(log, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
 def open_workspace(page: Any, server: LiveServer, agent: Agent) -> None:
     page.goto(f"{server.url}/agents/{agent.id}/")
     page.wait_for_selector("#live[data-state=live]")
@@ -62,12 +76,16 @@ def test_a_companion_reply_shows_once_and_the_chat_follows_tall_turns(
             reply = f"{marker}\n{TALL}"
             call = ToolCall("send_message", {"message": reply})
             fake_llm.push(Reply(text="Answer about quokkas.", tool_calls=[call]))
+            page.evaluate(WATCH_FOR_A_GAP, marker)
             send(page, f"Tell me about quokkas ({name} {turn})")
             page.wait_for_selector(f".msg.assistant .bubble:has-text('{marker}')")
             page.wait_for_selector("#run-status .run-banner", state="detached")
             page.wait_for_function("() => document.querySelector('#stream').hidden")
+            page.wait_for_selector(f"#chat-tail .msg.assistant:not(.settling) .bubble:has-text('{marker}')")
             # The reply is shown once: not again from the send_message call, nor from the live bubble.
             assert page.locator("#chat-log").inner_text().count(marker) == 1
+            # Nor did it vanish between the end of the live bubble and the stored message's arrival.
+            assert page.evaluate("window.replyGap") is False, f"{name}: the reply of turn {turn} vanished for a moment"
             page.wait_for_timeout(300)  # let a late swap or resize land
             assert chat_at_bottom(page), f"{name}: the tall reply of turn {turn} is below the composer"
         screenshot(page, f"fix-chat-follows-{name}")
@@ -148,6 +166,24 @@ def test_the_archival_panel_shows_what_the_agent_inserts(
     page.wait_for_selector('.passage:has-text("Alice\'s sister is called Beth.")')
     page.wait_for_selector(".search-form input[name=q][placeholder='Search 1 passages']")
     screenshot(page, "fix-archival-live")
+
+
+def test_a_section_a_person_opened_stays_open_with_its_text_when_the_panel_refreshes(
+    daphne_server: LiveServer, page: Any, alice: Any
+) -> None:
+    page.set_default_timeout(30_000)
+    agent = agent_create(actor=alice, name="Keep", model="openai/gpt-4o-mini", memory_blocks=[])
+    sign_in(page, daphne_server, "alice", "password-alice")
+    page.goto(f"{daphne_server.url}/agents/{agent.id}/archival/")
+    page.wait_for_selector("#live[data-state=live]")
+    page.click("#shared-archives summary")
+    page.fill("#shared-archives input[name=name]", "half-typed")
+    # What a reconnect (or an agent's event) does: the panel re-reads itself and is swapped whole.
+    page.evaluate("() => { document.getElementById('panel').dataset.old = '1'; }")
+    page.evaluate("() => htmx.trigger(document.body, 'engram:resync', {})")
+    page.wait_for_function("() => !document.getElementById('panel').dataset.old")
+    assert page.evaluate("document.getElementById('shared-archives').open") is True
+    assert page.input_value("#shared-archives input[name=name]") == "half-typed"
 
 
 def test_dark_mode_follows_the_system_and_the_toggle(daphne_server: LiveServer, page: Any, alice: Any) -> None:
