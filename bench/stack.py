@@ -129,10 +129,7 @@ class _Proc:
                 os.killpg(self.popen.pid, signal.SIGKILL)
 
     def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return backing._log_tail(self.log, lines)
 
 
 def daphne_command(port: int, *options: str) -> list[str]:
