@@ -2,8 +2,11 @@
 organization; another organization's id, a deleted one and a malformed one all give the same 404."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -26,81 +29,70 @@ from memory.models import Block
 from memory.selectors import block_get
 
 
-def agent_or_404(request: Request, agent_id: str) -> Agent:
+@contextmanager
+def not_found(label: str, raw_id: str) -> Iterator[None]:
+    """A selector's DoesNotExist in the block → the API's 404 `<label> <id> not found`."""
     try:
+        yield
+    except ObjectDoesNotExist:
+        raise NotFound(f"{label} {raw_id} not found") from None
+
+
+def agent_or_404(request: Request, agent_id: str) -> Agent:
+    with not_found("Agent", agent_id):
         return agent_get(actor=api_actor(request), agent_id=parse_id("agent", agent_id))
-    except Agent.DoesNotExist:
-        raise NotFound(f"Agent {agent_id} not found") from None
 
 
 def conversation_or_404(request: Request, conversation_id: str) -> Conversation:
-    try:
+    with not_found("Conversation", conversation_id):
         return conversation_get(actor=api_actor(request), conversation_id=parse_id("conv", conversation_id))
-    except Conversation.DoesNotExist:
-        raise NotFound(f"Conversation {conversation_id} not found") from None
 
 
 def block_or_404(request: Request, block_id: str) -> Block:
-    try:
+    with not_found("Block", block_id):
         return block_get(actor=api_actor(request), block_id=parse_id("block", block_id))
-    except Block.DoesNotExist:
-        raise NotFound(f"Block {block_id} not found") from None
 
 
 def folder_or_404(request: Request, folder_id: str) -> Folder:
-    try:
+    with not_found("Folder", folder_id):
         return folder_get(actor=api_actor(request), folder_id=parse_id("source", folder_id))
-    except Folder.DoesNotExist:
-        raise NotFound(f"Folder {folder_id} not found") from None
 
 
 def file_or_404(request: Request, file_id: str, *, folder: Folder | None = None, content: bool = False) -> File:
     """A file of the caller's organization (and of `folder`, when given)."""
-    try:
+    with not_found("File", file_id):
         return file_get(
             actor=api_actor(request),
             file_id=parse_id("file", file_id),
             folder_id=folder.id if folder is not None else None,
             content=content,
         )
-    except File.DoesNotExist:
-        raise NotFound(f"File {file_id} not found") from None
 
 
 def identity_or_404(request: Request, identity_id: str) -> Identity:
-    try:
+    with not_found("Identity", identity_id):
         return identity_get(actor=api_actor(request), identity_id=parse_id("identity", identity_id))
-    except Identity.DoesNotExist:
-        raise NotFound(f"Identity {identity_id} not found") from None
 
 
 def tool_or_404(request: Request, tool_id: str) -> Tool:
-    try:
+    with not_found("Tool", tool_id):
         return tool_get(actor=api_actor(request), tool_id=parse_id("tool", tool_id))
-    except Tool.DoesNotExist:
-        raise NotFound(f"Tool {tool_id} not found") from None
 
 
 def run_or_404(request: Request, run_id: str) -> Run:
-    try:
+    with not_found("Run", run_id):
         return run_get(actor=api_actor(request), run_id=parse_id("run", run_id))
-    except Run.DoesNotExist:
-        raise NotFound(f"Run {run_id} not found") from None
 
 
 def step_or_404(request: Request, step_id: str) -> Step:
-    try:
+    with not_found("Step", step_id):
         return step_get(actor=api_actor(request), step_id=parse_id("step", step_id))
-    except Step.DoesNotExist:
-        raise NotFound(f"Step {step_id} not found") from None
 
 
 def message_or_404(request: Request, message_id: str, *, agent_id: uuid.UUID | None = None) -> Message:
     """A message of the caller's organization (and of `agent_id`, when given)."""
-    try:
+    with not_found("Message", message_id):
         return message_get(actor=api_actor(request), message_id=parse_id("message", message_id), agent_id=agent_id)
-    except Message.DoesNotExist:
-        raise NotFound(f"Message {message_id} not found") from None
 
 
 def bare_ids(prefix: IdPrefix, raws: list[str] | None, *, field: str) -> list[str] | None:

@@ -40,3 +40,13 @@ def test_database(db: str, keep: bool = False) -> Iterator[None]:
                         [name],
                     )
             connection.creation.destroy_test_db(name, verbosity=0)
+
+
+def database_url() -> str:
+    """The database this process's Django uses, as a DATABASE_URL for a server serving the same data."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"

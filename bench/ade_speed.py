@@ -14,16 +14,15 @@ the database commit to the browser's DOM on loopback.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._django import REPO, test_database  # noqa: E402
+from bench._django import test_database  # noqa: E402
+from bench.stack import serve  # noqa: E402
 
 # Records when the new value first shows in the open page (Date.now() is epoch ms, like the database clock).
 WATCH = """(marker) => {
@@ -95,28 +94,9 @@ def event_to_dom(agent: Any, rounds: int) -> None:
     from playwright.sync_api import sync_playwright
 
     from memory.models import BlockRevision
-    from tests.backing import free_port
 
-    port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "ENGRAM_TEST_SERVE_TEST_DB": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/v1/health/", timeout=2):  # noqa: S310 - our own http URL
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with serve(env) as url:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         block = agent.blocks.get(label="human")
         with sync_playwright() as playwright:
@@ -150,10 +130,7 @@ def event_to_dom(agent: Any, rounds: int) -> None:
             browser.close()
         print(f"Event → DOM over {rounds} block edits (revision commit → new value in the open page):")
         print(f"  {'agent.block → re-fetch → swap':30s} {percentiles(samples)}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        time.sleep(1)  # let PostgreSQL notice the server's sessions are gone before the database is dropped
+    time.sleep(1)  # let PostgreSQL notice the server's sessions are gone before the database is dropped
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any
 
-from bench.locomo_retrieval import TOP, report, score
+from bench.locomo_retrieval import TOP, Rank, Search, ask_all, report
 from lib.ids import local_id
 
 
@@ -23,16 +23,14 @@ def _client(served: Any) -> Any:
     return Letta(base_url=served.url, api_key=served.api_key, timeout=120)
 
 
-def _latency(title: str, latencies: list[float]) -> str:
-    latencies = sorted(latencies)
-    p50 = latencies[len(latencies) // 2] * 1000
-    p95 = latencies[int(len(latencies) * 0.95)] * 1000
-    return f"{title}: p50 {p50:.1f} ms p95 {p95:.1f} ms per search through HTTP (n={len(latencies)})"
+def _ask_all(data: list[dict[str, Any]], title: str, search: Search, rank: Rank) -> None:
+    rows, latency = ask_all(data, search, rank)
+    report(f"{title}: {latency} per search through HTTP (n={len(rows)})", rows)
 
 
 def run_through_api(data: list[dict[str, Any]], args: Any) -> None:
     from accounts.models import Organization
-    from bench._server import live_server
+    from bench.stack import live_server
     from memory.embeddings import resolve_model
     from memory.models import Passage
 
@@ -55,17 +53,12 @@ def run_through_api(data: list[dict[str, Any]], args: Any) -> None:
             f"= {total / elapsed:.0f} passages/s (local model: {resolve_model('')})",
             flush=True,
         )
-        rows = []
-        latencies = []
-        for conv in data:
-            session_of = {dia: n for dia, n, *_ in conv["turns"]}
-            for q in conv["questions"]:
-                t0 = time.perf_counter()
-                found = client.agents.passages.search(agents[conv["name"]], query=q["question"], top_k=TOP)
-                latencies.append(time.perf_counter() - t0)
-                ranked = [next(t for t in r.tags or [] if t.startswith("D")) for r in found.results]
-                rows.append((q["category"], score(ranked, q, session_of)))
-        report(_latency("through the API, agents.passages.search (hybrid, top_k 50)", latencies), rows)
+        _ask_all(
+            data,
+            "through the API, agents.passages.search (hybrid, top_k 50)",
+            lambda conv, question: client.agents.passages.search(agents[conv["name"]], query=question, top_k=TOP),
+            lambda found: [next(t for t in r.tags or [] if t.startswith("D")) for r in found.results],
+        )
 
 
 def agent_file(conv: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +100,7 @@ def agent_file(conv: dict[str, Any]) -> dict[str, Any]:
 def run_recall(data: list[dict[str, Any]], args: Any) -> None:
     from accounts.models import Organization
     from agents.models import Message
-    from bench._server import live_server
+    from bench.stack import live_server
     from lib.ids import parse_id, public_id
 
     org = Organization.objects.create(name="locomo")
@@ -141,14 +134,9 @@ def run_recall(data: list[dict[str, Any]], args: Any) -> None:
             time.sleep(1)
         elapsed = time.perf_counter() - started
         print(f"import: {total} turns as messages imported and embedded in {elapsed:.1f} s", flush=True)
-        rows = []
-        latencies = []
-        for conv in data:
-            session_of = {dia: n for dia, n, *_ in conv["turns"]}
-            for q in conv["questions"]:
-                t0 = time.perf_counter()
-                found = client.messages.search(query=q["question"], agent_id=agents[conv["name"]], limit=TOP)
-                latencies.append(time.perf_counter() - t0)
-                ranked = [dia_of[m.message_id] for m in found if m.message_id in dia_of]
-                rows.append((q["category"], score(ranked, q, session_of)))
-        report(_latency("recall memory through the API, messages.search (hybrid, limit 50)", latencies), rows)
+        _ask_all(
+            data,
+            "recall memory through the API, messages.search (hybrid, limit 50)",
+            lambda conv, question: client.messages.search(query=question, agent_id=agents[conv["name"]], limit=TOP),
+            lambda found: [dia_of[m.message_id] for m in found if m.message_id in dia_of],
+        )

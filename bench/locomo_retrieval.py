@@ -27,6 +27,7 @@ import re
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,30 @@ def score(ranked: list[str], question: dict[str, Any], session_of: dict[str, int
 
 
 METRICS = ("R@5", "R@10", "NDCG@10", "S@5")
+Row = tuple[int, dict[str, float]]
+Search = Callable[[dict[str, Any], str], Any]  # (conversation, question) → the answer
+Rank = Callable[[Any], list[str]]  # the answer → the turn ids it found, in order
 
 
-def report(title: str, rows: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
+def ask_all(data: list[dict[str, Any]], search: Search, rank: Rank) -> tuple[list[Row], str]:
+    """Every question of every conversation, one timed `search(conversation, question)` each; `rank(answer)` is the
+    turn ids it found, in order. Returns the scored rows and the searches' latency ("p50 … ms p95 … ms")."""
+    rows = []
+    latencies = []
+    for conv in data:
+        session_of = {dia: n for dia, n, *_ in conv["turns"]}
+        for q in conv["questions"]:
+            t0 = time.perf_counter()
+            found = search(conv, q["question"])
+            latencies.append(time.perf_counter() - t0)
+            rows.append((q["category"], score(rank(found), q, session_of)))
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000
+    p95 = latencies[int(len(latencies) * 0.95)] * 1000
+    return rows, f"p50 {p50:.1f} ms p95 {p95:.1f} ms"
+
+
+def report(title: str, rows: list[Row]) -> dict[str, float]:
     by_cat: dict[Any, list[dict[str, float]]] = defaultdict(list)
     for category, metrics in rows:
         by_cat[category].append(metrics)
@@ -219,21 +241,14 @@ def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
     modes = [m for m in args.modes.split(",") if m]
     for mode in modes:
-        rows = []
-        latencies = []
-        for conv in data:
-            agent = agents[conv["name"]]
-            session_of = {dia: n for dia, n, *_ in conv["turns"]}
-            for q in conv["questions"]:
-                t0 = time.perf_counter()
-                hits = passage_search(agent=agent, query=q["question"], mode=mode, top_k=TOP)
-                latencies.append(time.perf_counter() - t0)
-                ranked = [next(t for t in h.passage.tags if t.startswith("D")) for h in hits]
-                rows.append((q["category"], score(ranked, q, session_of)))
-        latencies.sort()
-        p50 = latencies[len(latencies) // 2] * 1000
-        p95 = latencies[int(len(latencies) * 0.95)] * 1000
-        report(f"mode={mode} (fusion {DEFAULT_FUSION}) p50 {p50:.1f} ms p95 {p95:.1f} ms per search", rows)
+        rows, latency = ask_all(
+            data,
+            lambda conv, question, mode=mode: passage_search(
+                agent=agents[conv["name"]], query=question, mode=mode, top_k=TOP
+            ),
+            lambda hits: [next(t for t in h.passage.tags if t.startswith("D")) for h in hits],
+        )
+        report(f"mode={mode} (fusion {DEFAULT_FUSION}) {latency} per search", rows)
 
     if args.tune:
         tune(data, agents)

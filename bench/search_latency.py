@@ -169,7 +169,7 @@ def sql_generate(agent: Any, count: int, words: list[str], common: list[str]) ->
 def http_timings(agent: Any, queries: list[str]) -> None:
     """Serve the app with daphne on the benchmark's database and time the archival search endpoint over one
     kept-alive connection, as an SDK client would."""
-    from bench._server import live_server
+    from bench.stack import live_server
 
     with live_server(agent.organization) as served:
         client = http.client.HTTPConnection(urllib.parse.urlsplit(served.url).netloc, timeout=30)

@@ -19,20 +19,17 @@ import http.client
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._django import test_database  # noqa: E402
+from bench.stack import live_server  # noqa: E402
 from lib.ids import public_id  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -57,64 +54,25 @@ def main() -> None:
         run(args)
 
 
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
-
-
-def start(command: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def run(args: argparse.Namespace) -> None:
-    from django.contrib.auth import get_user_model
-
-    from accounts.models import Membership, Organization
-    from accounts.services import apikey_create, user_create
+    from accounts.models import Organization
     from agents.models import Agent
-    from memory.models import Passage
-    from memory.search import passage_search
-    from tests.backing import ensure_redis, free_port
+    from tests.backing import ensure_redis
 
     org = Organization.objects.create(name="bench")
-    user = get_user_model().objects.filter(username="bench").first() or user_create(
-        username="bench", password=None, organization=org, role=Membership.Role.OWNER
-    )
     agent = Agent.objects.create(organization=org, name="searchable", model="x")
-    headers = {"Authorization": f"Bearer {apikey_create(user=user, name='bench').raw_key}"}
-    headers["Content-Type"] = "application/json"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
-        "HF_HUB_OFFLINE": "1",
-        "REDIS_URL": "",
-    }
-    if args.profile == "celery":
-        env["REDIS_URL"] = ensure_redis()
-    log = tempfile.NamedTemporaryFile(prefix="engram-bench-searchable-", suffix=".log", delete=False)  # noqa: SIM115
-    port = free_port()
-    daphne = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-    procs = [start(daphne, env, log)]
-    if args.profile == "celery":
-        worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "embeddings", "--pool=solo"]
-        worker += ["-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        procs.append(start(worker, env, log))
-    client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    env = {"HF_HUB_OFFLINE": "1", "REDIS_URL": ensure_redis() if args.profile == "celery" else ""}
+    solo = ["--pool=solo", "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    workers = [["-Q", "embeddings", *solo]] if args.profile == "celery" else []
+    with live_server(org, env, workers=workers) as served:
+        measure(args, agent, served.url, {**served.headers, "Content-Type": "application/json"})
+
+
+def measure(args: argparse.Namespace, agent: Any, url: str, headers: dict[str, str]) -> None:
+    from memory.models import Passage
+    from memory.search import passage_search
+
+    client = http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=60)
 
     def request(method: str, path: str, body: Any = None) -> Any:
         client.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
@@ -128,16 +86,6 @@ def run(args: argparse.Namespace) -> None:
     words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(3000)]
     texts = [f"{' '.join(rng.choices(words, k=rng.randint(8, 30)))} mark{i:05d}q" for i in range(args.passages)]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                request("GET", "/v1/health/")
-                break
-            except OSError:
-                client.close()
-            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start (log: {log.name})")
-            time.sleep(0.1)
         path = f"/v1/agents/{public_id('agent', agent.id)}/archival-memory"
         request("POST", path, {"text": "warm up the model"})
         Passage.objects.filter(agent=agent).delete()
@@ -186,8 +134,6 @@ def run(args: argparse.Namespace) -> None:
             raise SystemExit("not every passage became searchable")
     finally:
         client.close()
-        for proc in procs:
-            stop(proc)
 
 
 if __name__ == "__main__":

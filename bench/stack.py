@@ -1,7 +1,9 @@
-"""The production profile as separate processes, for benchmarks that load it or break it (bench/chaos.py,
+"""The one launcher of the benchmarks' servers.
+
+`Stack`: the production profile as separate processes, for benchmarks that load it or break it (bench/chaos.py,
 bench/load.py): PostgreSQL + pgvector, Redis, daphne, N Celery workers and the scripted fake LLM, each one a
 process this module can kill, stop gracefully or restart, plus helpers to make organizations, users, API keys
-and agents the way an operator and a client would.
+and agents the way an operator and a client would (bench/stack_client.py, mixed in).
 
     with Stack(workers=2) as stack:
         tenant = stack.tenants(1)[0]                      # organization, owner, API key
@@ -18,12 +20,15 @@ imports Django: tenants are made by a `manage.py shell` child, and the database 
 The fake LLM runs in this process (`llm="thread"`: `stack.llm` is a `tests.fakes.llm_server.FakeLLM` to script,
 and its `default` may be a callable) or in a process of its own (`llm="process"`: a real provider is another
 process; `stack.llm_default(...)` sets its default reply through the fake's control endpoint).
+
+`serve(env)`: one daphne (and Celery workers if asked) on a database that exists (bench/ade_speed.py);
+`live_server(org)` serves this process's Django database (bench/_django.py) with production settings and yields
+its URL and an API key of the org's owner (search_latency.py --http, locomo_api.py, searchable.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pwd
 import shutil
@@ -32,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -42,24 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.stack_client import EMBEDDING, StackClient, Tenant  # noqa: E402
 from tests import backing  # noqa: E402
 from tests.fakes.llm_server import FakeLLM  # noqa: E402
-
-MODEL = "openai/gpt-4o-mini"
-EMBEDDING = "openai/text-embedding-3-small"  # answered by the fake LLM: no local ONNX model eating the CPU
-
-
-@dataclass(frozen=True)
-class Tenant:
-    """An organization with one owner and an API key (Bearer token) of the owner's."""
-
-    organization_id: str
-    username: str
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 @dataclass
@@ -122,13 +113,91 @@ class _Proc:
                 os.killpg(self.popen.pid, signal.SIGKILL)
 
     def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return backing._log_tail(self.log, lines)
 
 
-class Stack:
+def daphne_command(port: int, *options: str) -> list[str]:
+    return [sys.executable, "-m", "daphne", *options, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+
+
+def worker_command(*options: str) -> list[str]:
+    """A Celery worker of the project with these options (queues, pool, name, log level)."""
+    return [sys.executable, "-m", "celery", "-A", "config", "worker", *options]
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v1/health/", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_healthy(url: str, procs: Sequence[_Proc], timeout: float = 60) -> None:
+    """Wait until the server at `url` answers /v1/health/; raise with the log's tail of the first of `procs`
+    (the server) or of one that ended."""
+    deadline = time.monotonic() + timeout
+    while not healthy(url):
+        ended = [proc for proc in procs if not proc.alive]
+        if ended or time.monotonic() > deadline:
+            proc = (ended or list(procs))[0]
+            raise RuntimeError(f"{proc.name} did not start:\n{proc.tail()}")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], *, workers: Sequence[Sequence[str]] = (), timeout: float = 60) -> Iterator[str]:
+    """daphne with `env` (its settings and database), and one Celery worker per entry of `workers` (its options),
+    until the block ends; yields daphne's base URL. Logs go to a directory kept only when the block fails."""
+    workdir = Path(tempfile.mkdtemp(prefix="engram-serve-"))
+    port = backing.free_port()
+    procs = [_Proc("daphne", daphne_command(port, "-v", "0"), workdir / "daphne.log", env=env)]
+    for index, options in enumerate(workers):
+        procs.append(_Proc(f"worker{index}", worker_command(*options), workdir / f"worker{index}.log", env=env))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for proc in procs:
+            proc.start()
+        wait_healthy(url, procs, timeout)
+        yield url
+    except BaseException:
+        print(f"server logs kept in {workdir}", file=sys.stderr)
+        raise
+    finally:
+        for proc in procs:
+            proc.stop(signal.SIGTERM, timeout=20)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Served(Tenant):
+    """`live_server`'s: the organization's owner's API key (as a Tenant) and daphne's base URL."""
+
+    url: str
+
+
+@contextlib.contextmanager
+def live_server(
+    organization: Any, env: dict[str, str] | None = None, *, workers: Sequence[Sequence[str]] = ()
+) -> Iterator[Served]:
+    """daphne with production settings (persistent connections, the embedded default embedder unless `env` says
+    otherwise) on the database of this process's Django, and an API key of the owner `bench` of `organization`.
+    Imports Django: only for a process that has set it up (bench/_django.py)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Membership
+    from accounts.services import apikey_create, user_create
+    from bench._django import database_url
+
+    user = get_user_model().objects.filter(username="bench").first() or user_create(
+        username="bench", password=None, organization=organization, role=Membership.Role.OWNER
+    )
+    key = apikey_create(user=user, name="bench").raw_key
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": database_url()}
+    with serve({**environment, **(env or {})}, workers=workers) as url:
+        yield Served(str(organization.id), user.get_username(), key, url)
+
+
+class Stack(StackClient):
     """PostgreSQL, Redis, daphne, `workers` Celery workers (prefork, `concurrency` each) and the fake LLM.
 
     `env` adds or overrides settings of daphne and the workers (e.g. ENGRAM_ORG_MAX_ACTIVE_RUNS,
@@ -356,18 +425,13 @@ class Stack:
 
     def _init_daphne(self) -> None:
         self.http_port = backing.free_port()
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.http_port)]
-        command += ["config.asgi:application"]
+        command = daphne_command(self.http_port)
         self.daphne = _Proc("daphne", command, self.workdir / "daphne.log", env=self.server_env())
 
     def start_daphne(self, timeout: float = 60) -> None:
         assert self.daphne is not None
         self.daphne.start()
-        deadline = time.monotonic() + timeout
-        while not self.healthy():
-            if not self.daphne.alive or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not start:\n{self.daphne.tail()}")
-            time.sleep(0.05)
+        wait_healthy(self.url, [self.daphne], timeout)
 
     def stop_daphne(self, sig: int = signal.SIGTERM) -> None:
         assert self.daphne is not None
@@ -378,14 +442,11 @@ class Stack:
         self.start_daphne()
 
     def healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/v1/health/", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return healthy(self.url)
 
     def _worker_proc(self, index: int) -> _Proc:
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"bench{index}@%h"]
-        command += ["-Q", "llm,embeddings,default", f"--concurrency={self.concurrency}", "-l", "warning"]
+        options = ["-n", f"bench{index}@%h", "-Q", "llm,embeddings,default", f"--concurrency={self.concurrency}"]
+        command = worker_command(*options, "-l", "warning")
         return _Proc(f"worker{index}", command, self.workdir / f"worker{index}.log", env=self.server_env())
 
     def start_worker(self, index: int, *, wait: bool = True, timeout: float = 60) -> None:
@@ -427,69 +488,6 @@ class Stack:
         return [w.pid if w.alive else None for w in self.workers]
 
     # -- data ------------------------------------------------------------------------------------------------
-
-    def tenants(self, count: int, prefix: str = "bench") -> list[Tenant]:
-        """Make `count` organizations, each with an owner and an API key, through the account services."""
-        script = (
-            "import json, uuid\n"
-            "from accounts.models import Membership\n"
-            "from accounts.services import apikey_create, organization_create, user_create\n"
-            "out = []\n"
-            f"for i in range({count}):\n"
-            f"    org = organization_create(name=f'{prefix}-{{i}}')\n"
-            f"    name = f'{prefix}-{{i}}-{{uuid.uuid4().hex[:8]}}'\n"
-            "    user = user_create(username=name, password=None, organization=org, role=Membership.Role.OWNER)\n"
-            "    key = apikey_create(user=user, name='bench').raw_key\n"
-            "    out.append([str(org.id), name, key])\n"
-            "print('TENANTS=' + json.dumps(out))\n"
-        )
-        done = subprocess.run(  # noqa: S603
-            [sys.executable, "manage.py", "shell", "-c", script],
-            cwd=ROOT,
-            env=self.server_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        lines = [line for line in done.stdout.splitlines() if line.startswith("TENANTS=")]
-        if done.returncode != 0 or not lines:
-            raise RuntimeError(f"creating tenants failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        return [Tenant(org, name, key) for org, name, key in json.loads(lines[0].removeprefix("TENANTS="))]
-
-    def api(
-        self, tenant: Tenant, method: str, path: str, body: Any = None, timeout: float = 60, retries: int = 2
-    ) -> Any:
-        """One JSON request to the API as `tenant`, sent again on a 5xx or a lost connection up to `retries`
-        times (setup calls: a busy or restarting server is not the point); raises on a non-2xx answer."""
-        for attempt in range(retries + 1):
-            try:
-                response = httpx.request(
-                    method, f"{self.url}{path}", json=body, headers=tenant.headers, timeout=timeout
-                )
-            except httpx.TransportError:
-                if attempt == retries:
-                    raise
-                time.sleep(1 + attempt)
-                continue
-            if response.status_code < 500 or attempt == retries:
-                break
-            time.sleep(1 + attempt)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def create_agent(self, tenant: Tenant, **body: Any) -> str:
-        """POST /v1/agents (model and embedding answered by the fake LLM); returns the agent id."""
-        body.setdefault("name", f"bench-{time.time_ns()}")
-        body.setdefault("model", MODEL)
-        body.setdefault("embedding", EMBEDDING)
-        body.setdefault(
-            "memory_blocks",
-            [{"label": "human", "value": "Name: Ada"}, {"label": "persona", "value": "A patient assistant."}],
-        )
-        return str(self.api(tenant, "POST", "/v1/agents/", body)["id"])
-
-    def create_conversation(self, tenant: Tenant, agent_id: str) -> str:
-        return str(self.api(tenant, "POST", f"/v1/conversations/?agent_id={agent_id}", {})["id"])
 
     def sql(self, query: str, params: Any = None, *, retry_for: float = 30) -> list[tuple[Any, ...]]:
         """Run one read query on the stack's database (retrying while PostgreSQL restarts)."""

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 _lock = threading.Lock()
 _urls: dict[str, str] = {}
@@ -68,6 +69,19 @@ def _log_tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _did_not_start(name: str, log: Path, tmpdir: Path) -> NoReturn:
+    """A service's last attempt failed: its directory goes, the error carries its log's tail."""
+    tail = _log_tail(log)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    raise RuntimeError(f"{name} did not start; log:\n{tail}")
 
 
 # -- PostgreSQL ---------------------------------------------------------------
@@ -163,12 +177,8 @@ def _start_postgres() -> str:
             # SIGINT = "fast" shutdown; the data is thrown away anyway.
             _stop_at_exit(proc, tmpdir, signal.SIGINT)
             return f"postgres://postgres@127.0.0.1:{port}/postgres"
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    tail = _log_tail(log)
-    shutil.rmtree(tmpdir, ignore_errors=True)
-    raise RuntimeError(f"PostgreSQL did not start; log:\n{tail}")
+        _kill(proc)
+    _did_not_start("PostgreSQL", log, tmpdir)
 
 
 def _wait_postgres_ready(proc: subprocess.Popen[bytes], pidfile: Path, timeout: float) -> bool:
@@ -244,12 +254,8 @@ def _start_redis() -> str:
         if _wait_redis_ready(proc, port, timeout=10):
             _stop_at_exit(proc, tmpdir, signal.SIGTERM)
             return f"redis://127.0.0.1:{port}/0"
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    tail = _log_tail(log)
-    shutil.rmtree(tmpdir, ignore_errors=True)
-    raise RuntimeError(f"redis-server did not start; log:\n{tail}")
+        _kill(proc)
+    _did_not_start("redis-server", log, tmpdir)
 
 
 def _redis_ping(port: int) -> bool:

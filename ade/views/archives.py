@@ -6,11 +6,10 @@ import uuid
 from typing import Any
 
 from django.db.models import Count
-from django.http import Http404
 
 from accounts.http import AuthedHttpRequest
+from ade.views.common import or_404
 from agents.models import Agent
-from memory.models import Archive
 from memory.selectors_archives import archive_get, archive_list
 
 
@@ -23,10 +22,8 @@ def archive_panel_context(request: AuthedHttpRequest, agent: Agent, archive_id: 
     if archive_id is not None:
         current = next((a for a in attached + others if a.pk == archive_id), None)
         if current is None:
-            try:
+            with or_404():
                 current = archive_get(actor=request.user, archive_id=archive_id)
-            except Archive.DoesNotExist:
-                raise Http404 from None
     return {
         "archives": attached,
         "other_archives": others,

@@ -16,7 +16,7 @@ from ade import presenters
 from ade.forms import (
     ChatForm,
 )
-from ade.views.common import TEMPLATE, agent_or_404, field_errors
+from ade.views.common import TEMPLATE, agent_or_404, field_errors, or_404
 from ade.views.conversations import conversations_listed, selected_conversation
 from agents.messages import stored_parts
 from agents.models import ACTIVE_RUN_STATUSES, Agent, Conversation, Message, Run, RunStatus
@@ -201,10 +201,8 @@ def run_cancel_view(request: AuthedHttpRequest, agent_id: uuid.UUID, run_id: uui
 
 
 def run_or_404(request: AuthedHttpRequest, agent: Agent, run_id: uuid.UUID) -> Run:
-    try:
+    with or_404():
         run = run_get(actor=request.user, run_id=run_id)
-    except Run.DoesNotExist:
-        raise Http404 from None
     if run.agent_id != agent.pk:
         raise Http404
     return run

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.http import AuthedHttpRequest
-from ade.views.common import agent_or_404
+from ade.views.common import agent_or_404, id_or_404, or_404
 from agents.models import Agent, Conversation
 from agents.selectors import conversation_get, conversation_list
 from agents.services.conversations import conversation_create, conversation_delete, conversation_update
@@ -46,10 +46,8 @@ def conversations_listed(request: AuthedHttpRequest, agent: Agent) -> list[Conve
 
 
 def _conversation_or_404(request: AuthedHttpRequest, agent: Agent, conversation_id: uuid.UUID) -> Conversation:
-    try:
+    with or_404():
         conversation = conversation_get(actor=request.user, conversation_id=conversation_id)
-    except Conversation.DoesNotExist:
-        raise Http404 from None
     if conversation.agent_id != agent.pk:
         raise Http404
     return conversation
@@ -66,10 +64,7 @@ def conversation_switch(request: AuthedHttpRequest, agent_id: uuid.UUID) -> Http
     agent = agent_or_404(request, agent_id)
     raw = request.POST.get("conversation", "")
     if raw:
-        try:
-            conversation = _conversation_or_404(request, agent, uuid.UUID(raw))
-        except ValueError:
-            raise Http404 from None
+        conversation = _conversation_or_404(request, agent, id_or_404(raw))
         request.session[_key(agent)] = str(conversation.pk)
     else:
         request.session.pop(_key(agent), None)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedHttpRequest
 from accounts.selectors import organization_id_for
-from ade.views.common import TEMPLATE, agent_or_404
+from ade.views.common import TEMPLATE, agent_or_404, id_or_404, or_404
 from ade.views.workspace import _render
 from agents.models import Agent
 from agents.services.folders import agent_folder_attach, agent_folder_detach
@@ -28,18 +28,14 @@ BUSY = (File.Status.PENDING, File.Status.PARSING, File.Status.EMBEDDING)
 
 
 def _folder_or_404(request: AuthedHttpRequest, raw: object) -> Folder:
-    try:
-        return folder_get(actor=request.user, folder_id=uuid.UUID(str(raw)))
-    except (ValueError, Folder.DoesNotExist):
-        raise Http404 from None
+    with or_404():
+        return folder_get(actor=request.user, folder_id=id_or_404(raw))
 
 
 def _file_or_404(request: AuthedHttpRequest, agent: Agent, file_id: uuid.UUID) -> File:
     """A file of one of the agent's folders (of the user's organization)."""
-    try:
+    with or_404():
         file = file_get(actor=request.user, file_id=file_id, content=True)
-    except File.DoesNotExist:
-        raise Http404 from None
     if not agent_folders(agent_id=agent.id, organization_id=agent.organization_id).filter(pk=file.folder_id).exists():
         raise Http404
     return file

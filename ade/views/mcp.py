@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthedHttpRequest
 from ade.forms import MCPServerForm, MCPToolAttachForm
+from ade.views.common import or_404
 from agents.models import Agent, MCPServer, Tool
 from agents.selectors import agent_get, agent_list, mcp_server_get, mcp_server_list, mcp_tool_get
 from agents.services.agents import agent_tool_attach
@@ -19,10 +20,8 @@ from agents.tools.mcp.client import RemoteTool
 
 
 def _server_or_404(request: AuthedHttpRequest, server_id: uuid.UUID) -> MCPServer:
-    try:
+    with or_404():
         return mcp_server_get(actor=request.user, server_id=server_id)
-    except MCPServer.DoesNotExist:
-        raise Http404 from None
 
 
 def _errors(form: MCPServerForm, exc: ValidationError) -> None:

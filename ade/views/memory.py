@@ -13,10 +13,10 @@ from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthedHttpRequest
 from ade.forms import ArchiveAttachForm, ArchiveCreateForm, BlockCreateForm, BlockEditForm, PassageInsertForm
-from ade.views.common import TEMPLATE, agent_or_404
+from ade.views.common import TEMPLATE, agent_or_404, id_or_404, or_404
 from ade.views.workspace import block_or_404, render_archival, render_memory
 from agents.services.agents import agent_block_attach, agent_block_detach
-from memory.models import Archive, Block, BlockRevision, Passage
+from memory.models import Archive, Block
 from memory.selectors import block_get, block_revision_get, block_revision_list
 from memory.selectors_archives import archive_get
 from memory.selectors_passages import passage_get
@@ -81,10 +81,8 @@ def block_revert_view(
 ) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     block = block_or_404(agent, block_id)
-    try:
+    with or_404():
         revision = block_revision_get(actor=request.user, revision_id=revision_id)
-    except BlockRevision.DoesNotExist:
-        raise Http404 from None
     if revision.block_id != block.pk:
         raise Http404
     error = ""
@@ -99,10 +97,8 @@ def block_revert_view(
 @require_POST
 def block_attach(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
-    try:
-        block = block_get(actor=request.user, block_id=uuid.UUID(request.POST.get("block", "")))
-    except (ValueError, Block.DoesNotExist):
-        raise Http404 from None
+    with or_404():
+        block = block_get(actor=request.user, block_id=id_or_404(request.POST.get("block", "")))
     try:
         agent_block_attach(agent=agent, block=block)
     except ValidationError as exc:
@@ -140,10 +136,8 @@ def block_detach(request: AuthedHttpRequest, agent_id: uuid.UUID, block_id: uuid
 
 
 def _archive_or_404(request: AuthedHttpRequest, archive_id: uuid.UUID) -> Archive:
-    try:
+    with or_404():
         return archive_get(actor=request.user, archive_id=archive_id)
-    except Archive.DoesNotExist:
-        raise Http404 from None
 
 
 @require_POST
@@ -207,10 +201,8 @@ def archive_detach_view(request: AuthedHttpRequest, agent_id: uuid.UUID, archive
 @require_POST
 def passage_delete_view(request: AuthedHttpRequest, agent_id: uuid.UUID, passage_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
-    try:
+    with or_404():
         passage = passage_get(actor=request.user, passage_id=passage_id)
-    except Passage.DoesNotExist:
-        raise Http404 from None
     if passage.agent_id != agent.pk and passage.archive_id is None:  # its own, or a shared archive's
         raise Http404
     passage_delete(passage=passage)

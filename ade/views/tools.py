@@ -16,9 +16,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.http import AuthedHttpRequest
 from ade import presenters
 from ade.tool_forms import STARTER_SOURCE, ToolRunForm, ToolSourceForm, example_args
-from ade.views.common import agent_or_404, page_or_partial
+from ade.views.common import agent_or_404, page_or_partial, tool_or_404
 from agents.models import Agent, Tool
-from agents.selectors import tool_get, tool_list
+from agents.selectors import tool_list
 from agents.services.agents import agent_tool_attach
 from agents.services.tools import tool_create, tool_delete, tool_run_from_source, tool_update
 from agents.tools.limits import ToolProcessesBusy
@@ -26,13 +26,6 @@ from agents.tools.sandbox import sandbox_status
 from agents.tools.schema import schema_from_source
 
 TEMPLATE = "ade/tools.html"
-
-
-def _tool_or_404(request: AuthedHttpRequest, tool_id: uuid.UUID) -> Tool:
-    try:
-        return tool_get(actor=request.user, tool_id=tool_id)
-    except Tool.DoesNotExist:
-        raise Http404 from None
 
 
 def _errors_onto(form: ToolSourceForm | ToolRunForm, exc: ValidationError) -> None:
@@ -131,7 +124,7 @@ def tool_new(request: AuthedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def tool_edit(request: AuthedHttpRequest, tool_id: uuid.UUID) -> HttpResponse:
     """GET: the editor (a built-in is shown read-only). POST: save the source (the schema is derived again)."""
-    tool = _tool_or_404(request, tool_id)
+    tool = tool_or_404(request, tool_id)
     if request.method == "GET":
         form = ToolSourceForm(initial={"source_code": tool.source_code})
         return _editor(request, tool=tool, form=form, saved=request.GET.get("created") == "1")
@@ -150,7 +143,7 @@ def tool_edit(request: AuthedHttpRequest, tool_id: uuid.UUID) -> HttpResponse:
 
 @require_POST
 def tool_delete_view(request: AuthedHttpRequest, tool_id: uuid.UUID) -> HttpResponse:
-    tool = _tool_or_404(request, tool_id)
+    tool = tool_or_404(request, tool_id)
     try:
         tool_delete(tool=tool)
     except ValidationError as exc:

@@ -36,11 +36,11 @@ from ade.forms import (
 )
 from ade.views.archives import archive_panel_context
 from ade.views.chat import chat_context
-from ade.views.common import TEMPLATE, agent_or_404, field_errors
-from agents.models import Agent, AgentBlock, RunStatus, Step, Tool
+from ade.views.common import TEMPLATE, agent_or_404, field_errors, id_or_404, or_404, tool_or_404
+from agents.models import Agent, AgentBlock, RunStatus, Step
 from agents.runtime.recall import message_search
 from agents.runtime.tool_rules import approval_tools
-from agents.selectors import run_list, tool_get, tool_list
+from agents.selectors import run_list, tool_list
 from agents.services.agents import agent_delete, agent_tool_attach, agent_tool_detach, agent_update
 from agents.services.messages import messages_reset
 from agents.tools.secrets import agent_secrets
@@ -309,10 +309,8 @@ def context_window_context(request: AuthedHttpRequest, agent: Agent) -> dict[str
     steps = list(agent.steps.order_by("-created_at").only(*fields)[:30])
     chosen: Step | None = None
     if request.GET.get("step"):
-        try:
-            chosen = agent.steps.get(pk=uuid.UUID(request.GET["step"]))
-        except (ValueError, Step.DoesNotExist):
-            raise Http404 from None
+        with or_404():
+            chosen = agent.steps.get(pk=id_or_404(request.GET["step"]))
     elif steps:
         chosen = agent.steps.get(pk=steps[0].pk)
     return {
@@ -394,18 +392,11 @@ def tools_panel(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse
     return render_tools(request, agent_or_404(request, agent_id))
 
 
-def _tool_or_404(request: AuthedHttpRequest, raw: object) -> Tool:
-    try:
-        return tool_get(actor=request.user, tool_id=uuid.UUID(str(raw)))
-    except (ValueError, Tool.DoesNotExist):
-        raise Http404 from None
-
-
 @require_POST
 def tool_attach(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
     try:
-        agent_tool_attach(agent=agent, tool=_tool_or_404(request, request.POST.get("tool", "")))
+        agent_tool_attach(agent=agent, tool=tool_or_404(request, id_or_404(request.POST.get("tool", ""))))
     except ValidationError as exc:
         return render_tools(request, agent, error="; ".join(exc.messages))
     return render_tools(request, agent)
@@ -414,7 +405,7 @@ def tool_attach(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse
 @require_POST
 def tool_detach(request: AuthedHttpRequest, agent_id: uuid.UUID, tool_id: uuid.UUID) -> HttpResponse:
     agent = agent_or_404(request, agent_id)
-    agent_tool_detach(agent=agent, tool=_tool_or_404(request, tool_id))
+    agent_tool_detach(agent=agent, tool=tool_or_404(request, tool_id))
     return render_tools(request, agent)
 
 

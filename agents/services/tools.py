@@ -93,6 +93,16 @@ def _clean_return_char_limit(value: Any) -> int:
     return value
 
 
+def _save_with(tool: Tool, *, tags: list[str] | None, return_char_limit: int | None) -> Tool:
+    """Save the tool with the tags and return_char_limit that were given (None: unchanged)."""
+    if tags is not None:
+        tool.tags = _clean_tags(tags)
+    if return_char_limit is not None:
+        tool.return_char_limit = _clean_return_char_limit(return_char_limit)
+    tool.save()
+    return tool
+
+
 @transaction.atomic
 def tool_create(
     *,
@@ -151,12 +161,7 @@ def tool_upsert(
         )
     for key, value in fields.items():
         setattr(tool, key, value)
-    if tags is not None:
-        tool.tags = _clean_tags(tags)
-    if return_char_limit is not None:
-        tool.return_char_limit = _clean_return_char_limit(return_char_limit)
-    tool.save()
-    return tool
+    return _save_with(tool, tags=tags, return_char_limit=return_char_limit)
 
 
 @transaction.atomic
@@ -190,12 +195,7 @@ def tool_update(
     elif description is not None:
         tool.description = description
         tool.json_schema = {**tool.json_schema, "description": description}
-    if tags is not None:
-        tool.tags = _clean_tags(tags)
-    if return_char_limit is not None:
-        tool.return_char_limit = _clean_return_char_limit(return_char_limit)
-    tool.save()
-    return tool
+    return _save_with(tool, tags=tags, return_char_limit=return_char_limit)
 
 
 def tool_delete(*, tool: Tool) -> None:

@@ -27,7 +27,7 @@ from agents.services.agents import agent_create, agent_delete, agent_recompile, 
 from agents.services.folders import agent_folders_set
 from api import wire
 from api.base import ApiView, validated
-from api.lookups import agent_or_404, bare_ids, folder_or_404, present
+from api.lookups import agent_or_404, bare_ids, folder_or_404, not_found, present
 from api.pagination import CursorParams, cursor_id, paginate
 from api.schemas import AgentStateSchema, ContextWindowSchema, MemorySchema
 from api.wire import context_window_overview
@@ -254,10 +254,8 @@ class AgentDetailApi(ApiView):
     @extend_schema(operation_id="retrieve_agent", responses={200: AgentStateSchema})
     def get(self, request: Request, agent_id: str) -> Response:
         scoped = Agent.objects.filter(organization_id=organization_id_for(api_actor(request)))
-        try:
+        with not_found("Agent", agent_id):
             agent = agents_with_relations(scoped.filter(pk=parse_id("agent", agent_id))).get()
-        except Agent.DoesNotExist:
-            raise NotFound(f"Agent {agent_id} not found") from None
         return agent_response(agent, loaded=True)
 
     @extend_schema(operation_id="modify_agent", request=InputSerializer, responses={200: AgentStateSchema})

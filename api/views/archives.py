@@ -5,7 +5,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,7 +12,7 @@ from accounts.http import api_actor
 from accounts.selectors import organization_id_for
 from api import wire
 from api.base import ApiView, validated
-from api.lookups import agent_or_404
+from api.lookups import agent_or_404, not_found
 from api.pagination import CursorParams, paginate_by
 from api.schemas import ArchiveSchema, PassageSchema, PassageSearchItemSchema
 from lib.ids import parse_id
@@ -35,10 +34,8 @@ S = serializers
 
 
 def archive_or_404(request: Request, archive_id: str) -> Archive:
-    try:
+    with not_found("Archive", archive_id):
         return archive_get(actor=api_actor(request), archive_id=parse_id("archive", archive_id))
-    except Archive.DoesNotExist:
-        raise NotFound(f"Archive {archive_id} not found") from None
 
 
 def _archive_wire(archive: Archive) -> dict[str, Any]:
@@ -169,12 +166,10 @@ class ArchivePassageDetailApi(ApiView):
     @extend_schema(operation_id="delete_archive_passage", responses={200: None})
     def delete(self, request: Request, archive_id: str, passage_id: str) -> Response:
         archive = archive_or_404(request, archive_id)
-        try:
+        with not_found("Passage", passage_id):
             passage = archive_passage_get(
                 actor=api_actor(request), archive_id=archive.id, passage_id=parse_id("passage", passage_id)
             )
-        except Passage.DoesNotExist:
-            raise NotFound(f"Passage {passage_id} not found") from None
         passage_delete(passage=passage)
         return Response(None)
 

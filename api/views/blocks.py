@@ -11,24 +11,14 @@ from rest_framework.response import Response
 from accounts.http import api_actor
 from agents.selectors import identity_block_ids
 from api.base import ApiView, validated
+from api.lookups import block_or_404
 from api.pagination import CursorParams, cursor_id, paginate_by
 from api.schemas import BlockOutput, BlockUpdateInput
 from api.wire import block_to_wire
-from lib.ids import parse_id
-from memory.models import Block
-from memory.selectors import block_get, block_list
+from memory.selectors import block_list
 from memory.services.blocks import block_create, block_delete, block_update
 
 S = serializers
-
-
-def block_or_404(request: Request, block_id: str) -> Block:
-    from rest_framework.exceptions import NotFound
-
-    try:
-        return block_get(actor=api_actor(request), block_id=parse_id("block", block_id))
-    except Block.DoesNotExist:
-        raise NotFound(f"Block {block_id} not found") from None
 
 
 class BlockListCreateApi(ApiView):

@@ -22,7 +22,7 @@ from agents.services.mcp import (
 )
 from api import wire
 from api.base import ApiView, validated
-from api.lookups import agent_or_404
+from api.lookups import agent_or_404, not_found
 from api.schemas import McpServerSchema, ToolExecutionResultSchema, ToolSchema
 from lib.ids import parse_id
 
@@ -30,10 +30,8 @@ S = serializers
 
 
 def server_or_404(request: Request, server_id: str) -> MCPServer:
-    try:
+    with not_found("MCP server", server_id):
         return mcp_server_get(actor=api_actor(request), server_id=parse_id("mcp_server", server_id))
-    except MCPServer.DoesNotExist:
-        raise NotFound(f"MCP server {server_id} not found") from None
 
 
 def mcp_tool_or_404(server: MCPServer, tool_id: str) -> Tool:

@@ -44,17 +44,22 @@ async def _connect(comm: WebsocketCommunicator) -> tuple[bool, int | None]:
     return connected, code
 
 
+async def _relayed_block_event(comm: WebsocketCommunicator, agent: Agent) -> Any:
+    """Publish an `agent.block` event to the agent's group; what the connected socket receives, then disconnect."""
+    event = {"type": "agent.block", "agent_id": str(agent.id), "block_id": "b1", "label": "human"}
+    await get_channel_layer().group_send(agent_group(agent.id), event)
+    received = await comm.receive_json_from(timeout=2)
+    await comm.disconnect()
+    return received
+
+
 def test_it_relays_agent_events_to_a_teammate(agent: Agent, bob: Any) -> None:
     comm = communicator(agent, user=bob)
 
     async def scenario() -> Any:
         connected, _ = await comm.connect()
         assert connected
-        event = {"type": "agent.block", "agent_id": str(agent.id), "block_id": "b1", "label": "human"}
-        await get_channel_layer().group_send(agent_group(agent.id), event)
-        received = await comm.receive_json_from(timeout=2)
-        await comm.disconnect()
-        return received
+        return await _relayed_block_event(comm, agent)
 
     assert run(scenario)["type"] == "agent.block"
 
@@ -130,11 +135,7 @@ def test_frames_from_the_browser_are_ignored_even_when_deep_or_malformed(agent: 
         await comm.send_to(text_data="[" * 100_000 + "]" * 100_000)
         await comm.send_to(text_data="{not json")
         await comm.send_to(bytes_data=b"\x00\x01")
-        event = {"type": "agent.block", "agent_id": str(agent.id), "block_id": "b1", "label": "human"}
-        await get_channel_layer().group_send(agent_group(agent.id), event)
-        received = await comm.receive_json_from(timeout=2)
-        await comm.disconnect()
-        return received
+        return await _relayed_block_event(comm, agent)
 
     assert run(scenario)["type"] == "agent.block"
 

@@ -13,6 +13,7 @@ from memory.models import Block, BlockRevision, Passage
 from memory.services.blocks import block_create, block_update
 from memory.services.passages import passage_insert
 from tests import factories
+from tests.ade.test_views_fixes import settings_data
 from tests.fakes.llm_server import FakeLLM
 
 pytestmark = pytest.mark.django_db
@@ -325,15 +326,7 @@ def test_settings_update(alice_client: Client, agent: Agent) -> None:
 def test_settings_edit_tool_secrets_without_showing_them(alice_client: Client, agent: Agent) -> None:
     from agents.tools.secrets import agent_secrets
 
-    data = {
-        "name": agent.name,
-        "agent_type": agent.agent_type,
-        "model": agent.model,
-        "embedding": agent.embedding,
-        "context_window_limit": agent.context_window_limit,
-        "system": agent.system,
-        "secrets": "WEATHER_KEY=abc-123\nUNITS=metric\n",
-    }
+    data = settings_data(agent, secrets="WEATHER_KEY=abc-123\nUNITS=metric\n")
     page = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX).content.decode()
     assert "Saved." in page
     assert agent_secrets(agent=agent) == {"UNITS": "metric", "WEATHER_KEY": "abc-123"}
@@ -353,15 +346,7 @@ def test_settings_switch_the_agent_type_and_its_base_tools(alice_client: Client,
     from agents.prompts import default_system
 
     agent.refresh_from_db()
-    data = {
-        "name": agent.name,
-        "agent_type": "memgpt",
-        "model": agent.model,
-        "embedding": agent.embedding,
-        "context_window_limit": agent.context_window_limit,
-        "system": agent.system,
-        "tags": "",
-    }
+    data = settings_data(agent, agent_type="memgpt")
     was_default = agent.system == default_system(agent.agent_type)
     assert "Saved." in alice_client.post(f"/agents/{agent.id}/settings/", data, **HX).content.decode()
     agent.refresh_from_db()
@@ -495,14 +480,7 @@ def test_changing_the_embedding_model_starts_a_reembed_with_progress(
     alice_client: Client, agent: Agent, fake_llm: FakeLLM
 ) -> None:
     passage_insert(agent=agent, text="a fact")  # the new model is checked first: the fake LLM serves embeddings
-    data = {
-        "name": agent.name,
-        "agent_type": agent.agent_type,
-        "model": agent.model,
-        "embedding": "openai/text-embedding-3-small",
-        "context_window_limit": agent.context_window_limit,
-        "system": agent.system,
-    }
+    data = settings_data(agent, embedding="openai/text-embedding-3-small")
     page = alice_client.post(f"/agents/{agent.id}/settings/", data, **HX).content.decode()
     assert "Re-embedding with" in page and 'hx-trigger="every 1s"' in page
     progress = alice_client.get(f"/agents/{agent.id}/settings/embedding-job/", **HX).content.decode()

@@ -43,6 +43,17 @@ def history(agent):
     return [(m.role, m.text) for m in Message.objects.filter(agent=agent).order_by("seq")]
 
 
+# The history of a recovered run (it wrote memory, its holder died waiting on step 1) and of the run behind it.
+JAZZ_THEN_BLUES = [
+    ("user", "I like jazz"),
+    ("assistant", ""),
+    ("tool", "The memory block 'human' has been updated."),
+    ("assistant", "echo: The memory block 'human' has been updated."),
+    ("user", "and blues"),
+    ("assistant", "echo: and blues"),
+]
+
+
 def remember_jazz(alice):
     return agent_create(
         actor=alice, model="openai/gpt-4o-mini", memory_blocks=[{"label": "human", "value": "", "limit": 500}]
@@ -75,14 +86,7 @@ def test_a_run_whose_worker_was_killed_is_resumed_by_another_within_seconds(alic
     assert recovered_in < 150, f"recovered after {recovered_in:.1f} s"
     assert final.recoveries == 1
     assert list(Step.objects.filter(run=run).values_list("index", flat=True)) == [0, 1]
-    assert history(agent) == [
-        ("user", "I like jazz"),
-        ("assistant", ""),
-        ("tool", "The memory block 'human' has been updated."),
-        ("assistant", "echo: The memory block 'human' has been updated."),
-        ("user", "and blues"),
-        ("assistant", "echo: and blues"),
-    ]
+    assert history(agent) == JAZZ_THEN_BLUES
     assert Block.objects.get(agents=agent, label="human").value == "Likes jazz."
     assert BlockRevision.objects.count() == 1  # the memory write was not repeated
     assert Run.objects.get(pk=behind.pk).started_at >= final.completed_at
@@ -240,12 +244,5 @@ def test_the_embedded_server_killed_mid_run_finishes_it_after_a_restart_and_the_
     assert [p["message_type"] for p in after][-2:] == ["stop_reason", "usage_statistics"]
     assert not Run.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).exists()
     assert list(Step.objects.filter(run=run).values_list("index", flat=True)) == [0, 1]
-    assert history(agent) == [
-        ("user", "I like jazz"),
-        ("assistant", ""),
-        ("tool", "The memory block 'human' has been updated."),
-        ("assistant", "echo: The memory block 'human' has been updated."),
-        ("user", "and blues"),
-        ("assistant", "echo: and blues"),
-    ]
+    assert history(agent) == JAZZ_THEN_BLUES
     assert BlockRevision.objects.count() == 1
