@@ -82,7 +82,10 @@ class Worker:
     def _run(self, jobs: "queue.Queue[Job | None]") -> None:
         if self.nice:
             with contextlib.suppress(OSError, AttributeError):  # Linux: a per-thread nice value
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+                # Lower than the thread that started it, by `nice` (a server already started with `nice` keeps
+                # its other threads ahead of this one; setting the value itself would raise this one above them).
+                thread = threading.get_native_id()
+                os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + self.nice))
         while True:
             job = jobs.get()
             try:

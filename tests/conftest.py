@@ -92,6 +92,16 @@ def fake_llm(fake_llm_server: FakeLLM, settings: Any) -> Iterator[FakeLLM]:
     fake_llm_server.reset()
 
 
+@pytest.fixture(autouse=True)
+def no_pool_left_behind() -> Iterator[None]:
+    """A test that used the in-process executor leaves no pool behind: its sweeps and reaping would act on later
+    tests' runs (a sweep here re-sent a run another test's Celery worker was meant to find, to the manual executor)."""
+    yield
+    from agents.runtime import executor
+
+    executor.shutdown()
+
+
 # End-to-end fixtures (live daphne server, Chromium).
 from tests.live import browser, daphne_server, daphne_server_process, page  # noqa: E402, F401
 from tests.mcp_servers import close_sessions, http_mcp  # noqa: E402, F401

@@ -102,8 +102,12 @@ def submit(run_id: uuid.UUID) -> Future[None]:
 
 
 def shutdown(wait: bool = True) -> None:
+    """Stop the pool and what it started: its sweeps (the loop ends at its next tick) and reaping."""
+    from agents.runtime.lease import reaper_stop
+
     global _pool
     with _lock:
         pool, _pool = _pool, None
     if pool is not None:
         pool.shutdown(wait=wait)
+        reaper_stop()

@@ -93,6 +93,12 @@ def reaper_start() -> None:
     _start()
 
 
+def reaper_stop() -> None:
+    """This process no longer reaps (its in-process pool was shut down); renewing held leases goes on."""
+    global _reaping
+    _reaping = False
+
+
 def _start() -> None:
     global _loop_pid
     with _lock:

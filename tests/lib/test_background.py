@@ -29,14 +29,23 @@ def test_it_survives_a_failing_job() -> None:
     worker.stop(timeout=5)
 
 
-def test_it_lowers_its_priority_when_asked() -> None:
+def test_it_lowers_its_priority_when_asked_below_the_thread_that_started_it() -> None:
     import os
 
     worker = Worker("engram-test-nice", nice=7)
     niceness: list[int] = []
-    worker.submit(lambda: niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    def started_from_a_niced_thread() -> None:  # as in a server started with `nice`: threads inherit it
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + 3)
+        niceness.append(os.getpriority(os.PRIO_PROCESS, me))
+        worker.submit(lambda: niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    starter = threading.Thread(target=started_from_a_niced_thread)
+    starter.start()
+    starter.join()
     worker.flush()
-    assert niceness == [os.getpriority(os.PRIO_PROCESS, 0) + 7]
+    assert niceness == [niceness[0], min(19, niceness[0] + 7)]
     worker.stop(timeout=5)
 
 

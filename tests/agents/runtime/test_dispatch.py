@@ -3,6 +3,7 @@ its agents, each agent's runs in order, race-safe, and nothing stranded queued."
 
 import datetime as dt
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -149,3 +150,21 @@ def test_scheduling_a_send_costs_two_statements_and_the_lock(alice, agents_of_al
     run = send(alice, agents_of_alice[0])
     with transaction.atomic(), django_assert_num_queries(3 if connection.vendor == "postgresql" else 2):
         assert runs_schedule(organization_id=run.organization_id, look_first=False) == [run.id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_shut_down_leaves_no_reaping_behind_in_its_process(alice, agents_of_alice, settings):
+    settings.ENGRAM_RUN_REAP_SECONDS = 1
+    settings.ENGRAM_RUN_LEASE_SECONDS = 3
+    settings.ENGRAM_RUN_EXECUTOR = "inprocess"
+    executor.start()  # reaps from now on, every second
+    executor.shutdown()
+    settings.ENGRAM_RUN_EXECUTOR = "manual"
+    run = send(alice, agents_of_alice[0])
+    # Its worker died mid-run: a lease that lapsed an hour ago (what a reaper recovers).
+    lapsed = timezone.now() - dt.timedelta(hours=1)
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, claim_token="gone-worker", started_at=lapsed, lease_until=lapsed
+    )
+    time.sleep(3)
+    assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING  # nobody here reaped it
