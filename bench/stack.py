@@ -18,6 +18,9 @@ imports Django: tenants are made by a `manage.py shell` child, and the database 
 The fake LLM runs in this process (`llm="thread"`: `stack.llm` is a `tests.fakes.llm_server.FakeLLM` to script,
 and its `default` may be a callable) or in a process of its own (`llm="process"`: a real provider is another
 process; `stack.llm_default(...)` sets its default reply through the fake's control endpoint).
+
+`profile="embedded"` is `make run`'s instead: one daphne on SQLite in its data directory, runs in its in-process
+pool, no PostgreSQL, Redis or workers (`stack.sql` then reads the SQLite file; bench/load.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import os
 import pwd
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -129,10 +133,12 @@ class _Proc:
 
 
 class Stack:
-    """PostgreSQL, Redis, daphne, `workers` Celery workers (prefork, `concurrency` each) and the fake LLM.
+    """PostgreSQL, Redis, daphne, `workers` Celery workers (`pool`, `concurrency` each) and the fake LLM; or, with
+    `profile="embedded"`, daphne on SQLite and the fake LLM.
 
     `env` adds or overrides settings of daphne and the workers (e.g. ENGRAM_ORG_MAX_ACTIVE_RUNS,
-    ENGRAM_LLM_TIMEOUT). Every process logs to `<workdir>/<name>.log`; `keep=True` leaves the directory."""
+    ENGRAM_LLM_TIMEOUT). Every process logs to `<workdir>/<name>.log`; `keep=True` leaves the directory.
+    `start_timeout`: seconds daphne and each worker may take to start (more on a busy machine)."""
 
     def __init__(
         self,
@@ -143,14 +149,22 @@ class Stack:
         llm: str = "thread",
         workdir: Path | None = None,
         keep: bool = False,
+        profile: str = "production",
+        pool: str = "prefork",
+        start_timeout: float = 60,
     ) -> None:
         if llm not in ("thread", "process"):
             raise ValueError("llm must be 'thread' or 'process'")
+        if profile not in ("production", "embedded"):
+            raise ValueError("profile must be 'production' or 'embedded'")
+        self.profile = profile
+        self.pool = pool
+        self.start_timeout = start_timeout
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="engram-stack-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o711)  # PostgreSQL runs as another user when we are root: it must reach pg/
         self.keep = keep
-        self.worker_count = workers
+        self.worker_count = workers if profile == "production" else 0
         self.concurrency = concurrency
         self.extra_env = dict(env or {})
         self.llm_mode = llm
@@ -170,16 +184,17 @@ class Stack:
     def start(self) -> Self:
         try:
             self._start_llm()
-            self._init_postgres()
-            self.start_postgres()
-            self._init_redis()
-            self.start_redis()
+            if self.profile == "production":
+                self._init_postgres()
+                self.start_postgres()
+                self._init_redis()
+                self.start_redis()
             self._migrate()
             self._init_daphne()
-            self.start_daphne()
+            self.start_daphne(self.start_timeout)
             self.workers = [self._worker_proc(i) for i in range(self.worker_count)]
             for index in range(self.worker_count):
-                self.start_worker(index)
+                self.start_worker(index, timeout=self.start_timeout)
         except BaseException:
             self.stop()
             raise
@@ -223,6 +238,11 @@ class Stack:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded profile's database (ENGRAM_DATA_DIR/engram.sqlite3, as config/settings.py names it)."""
+        return self.workdir / "data" / "engram.sqlite3"
+
     def server_env(self) -> dict[str, str]:
         """The environment daphne and the workers run with (production settings)."""
         env = {
@@ -239,6 +259,8 @@ class Stack:
             "PYTHONPATH": str(ROOT),
         }
         env.pop("ENGRAM_TEST_DB", None)
+        if self.profile == "embedded":  # the settings' defaults: SQLite in the data directory, runs in-process
+            del env["DATABASE_URL"], env["REDIS_URL"]
         env.update(self.extra_env)
         return env
 
@@ -385,7 +407,8 @@ class Stack:
 
     def _worker_proc(self, index: int) -> _Proc:
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"bench{index}@%h"]
-        command += ["-Q", "llm,embeddings,default", f"--concurrency={self.concurrency}", "-l", "warning"]
+        command += ["-Q", "llm,embeddings,default", f"--pool={self.pool}", f"--concurrency={self.concurrency}"]
+        command += ["-l", "warning"]
         return _Proc(f"worker{index}", command, self.workdir / f"worker{index}.log", env=self.server_env())
 
     def start_worker(self, index: int, *, wait: bool = True, timeout: float = 60) -> None:
@@ -425,6 +448,14 @@ class Stack:
 
     def worker_pids(self) -> list[int | None]:
         return [w.pid if w.alive else None for w in self.workers]
+
+    def server_pids(self) -> list[int]:
+        """daphne's and the workers' (each the head of its process group: a prefork pool's children are theirs)."""
+        return [proc.pid for proc in [self.daphne, *self.workers] if proc is not None and proc.alive]
+
+    def backing_pids(self) -> list[int]:
+        """PostgreSQL's postmaster and Redis's server (production)."""
+        return [proc.pid for proc in [self.postgres, self.redis] if proc is not None and proc.alive]
 
     # -- data ------------------------------------------------------------------------------------------------
 
@@ -492,7 +523,11 @@ class Stack:
         return str(self.api(tenant, "POST", f"/v1/conversations/?agent_id={agent_id}", {})["id"])
 
     def sql(self, query: str, params: Any = None, *, retry_for: float = 30) -> list[tuple[Any, ...]]:
-        """Run one read query on the stack's database (retrying while PostgreSQL restarts)."""
+        """Run one read query on the stack's database (retrying while PostgreSQL restarts). Embedded: on the
+        SQLite file (`%s` placeholders as for PostgreSQL; ids are 32 hex digits and times UTC text there)."""
+        if self.profile == "embedded":
+            with contextlib.closing(sqlite3.connect(self.sqlite_path, timeout=retry_for)) as db:
+                return list(db.execute(query.replace("%s", "?"), params or ()).fetchall())
         import psycopg
 
         deadline = time.monotonic() + retry_for
