@@ -13,9 +13,7 @@ SDK_NEW := letta-client==1.12.1
 
 run: $(VENV)/.installed-run
 	@scripts/tool-sandbox.sh
-	@$(BIN)/python manage.py bootstrap_admin --migrate
-	@echo "Engram: http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/v1/, docs: /v1/docs/)"
-	@exec $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	@exec $(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev system-deps tests/node/node_modules/.installed tests/letta_code/node_modules/.installed $(SDK_NEW_VENV)/.installed lint typecheck pytest
 

@@ -50,8 +50,10 @@ def _run_reader(user: User, run_public_id: str) -> tuple[ReplyDeltas, str]:
     try:
         run = run_get(actor=user, run_id=parse_id("run", run_public_id))
     except (Run.DoesNotExist, NotFound):
-        return ReplyDeltas(memgpt=False), ""
-    return ReplyDeltas(memgpt=run.agent.agent_type == AgentType.MEMGPT), str(run.conversation_id or "")
+        return ReplyDeltas(memgpt=False, joins_midway=True), ""
+    return ReplyDeltas(memgpt=run.agent.agent_type == AgentType.MEMGPT, joins_midway=True), str(
+        run.conversation_id or ""
+    )
 
 
 class _GroupConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -150,7 +152,7 @@ class AgentConsumer(_GroupConsumer):
                 self.runs.pop(next(iter(self.runs)))
             self.runs[run_id] = await database_sync_to_async(_run_reader)(self.scope["user"], run_id)
         deltas, conversation = self.runs[run_id]
-        read = deltas.read(event["step_index"], event["kind"], event["delta"])
+        read = deltas.read(event["step_index"], event["kind"], event["delta"], offset=event.get("offset"))
         if read is None:
             return
         kind, text = read

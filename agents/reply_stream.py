@@ -91,9 +91,18 @@ class ReplyDeltas:
     memgpt: bool
     reply_tool: str | None = SEND_MESSAGE
     reply_kwarg: str = REPLY_KWARG
+    # A reader that may join a run mid-way (an ADE socket opened during it) takes the first delta it sees of each
+    # text as where that text starts for it; a /v1 stream reads every text from its start.
+    joins_midway: bool = False
     replies: dict[int, StringArgument | None] = field(default_factory=dict)  # per step: the reply being called
+    # Per (step, kind): where the next delta must start; None once one went missing (the channel layer drops events
+    # when a channel is full): from then on that text shows nothing more until the stored message arrives whole.
+    expected: dict[tuple[int, str], int | None] = field(default_factory=dict)
 
-    def read(self, step_index: int, kind: str, delta: str) -> tuple[ReplyKind, str] | None:
+    def read(self, step_index: int, kind: str, delta: str, offset: int | None = None) -> tuple[ReplyKind, str] | None:
+        """`offset`: where `delta` starts in its text (the event's; None when the publisher sent none)."""
+        if offset is not None and not self._in_order(step_index, kind, offset, len(delta)):
+            return None
         if kind == "reasoning" or (kind == "content" and self.memgpt):
             return ("reasoning", delta) if delta else None
         if kind == "content":
@@ -107,3 +116,13 @@ class ReplyDeltas:
             text = reply.feed(delta)
             return ("reply", text) if text else None
         return None
+
+    def _in_order(self, step_index: int, kind: str, offset: int, length: int) -> bool:
+        """The delta continues its text exactly where the last one ended (a gap stops that text's deltas)."""
+        key = (step_index, kind)
+        expected = self.expected.get(key, offset if self.joins_midway else 0)
+        if expected is None or offset != expected:
+            self.expected[key] = None
+            return False
+        self.expected[key] = expected + length
+        return True

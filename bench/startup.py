@@ -2,10 +2,10 @@
 
 Runs `make run` once on a fresh data directory (migrations, the first admin), stops it, then starts it again
 `--runs` times on that same directory, each time measuring from the start of `make` to the first 200 from
-`GET /v1/health`, and the CPU seconds its processes used until then (make, the `bootstrap_admin --migrate` step and
-daphne). The install step is taken as done (`make -o <venv>/.installed-run`), as on a machine where `make run`
-ran before. Prints the load average beside each figure: on a busy machine the wall time is mostly waiting for a
-core, the CPU seconds are not.
+`GET /v1/health`, and the CPU seconds its processes used until then (make and `manage.py serve`: migrations, the
+first admin and daphne in one process). The install step is taken as done (`make -o <venv>/.installed-run`), as on
+a machine where `make run` ran before. Prints the load average beside each figure: on a busy machine the wall time
+is mostly waiting for a core, the CPU seconds are not.
 
     python bench/startup.py [--runs 5] [--venv .venv]
 """

@@ -122,6 +122,13 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def settled(page: Any) -> None:
+    """Wait until htmx has swapped and settled what it received (new elements get their triggers only then: a test
+    that types into a just-swapped field before that would type past its listener)."""
+    busy = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+    page.wait_for_function(f"() => !document.querySelector('{busy}')")
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Write a screenshot for reviewers to test-artifacts/screenshots/ (ignored by git)."""
     path = ARTIFACTS / "screenshots" / f"{name}.png"

@@ -90,8 +90,9 @@ def _execute(run: Run, token: str) -> None:
         run_finish(run=run, status=outcome.status, stop_reason=outcome.stop_reason, error=outcome.error)
         return
     index = last.index + 1 if last is not None else 0
-    if index == 0 and agent.last_stop_reason == StopReason.REQUIRES_APPROVAL and not run.options.get("approvals"):
-        # This input queued before the last run of its history stopped to wait for approval.
+    if index == 0 and not run.options.get("approvals"):
+        # This input may have queued before the last run of its history (the agent's own, or its conversation: each
+        # waits on its own, so not the agent-wide last stop reason) stopped to wait for approval.
         refusal = run_refusal_while_held(agent=agent, conversation_id=run.conversation_id)
         if refusal:
             run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=refusal)

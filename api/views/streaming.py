@@ -98,9 +98,6 @@ class _Tokens:
     options: wire.MessageOptions = wire.DEFAULT_OPTIONS
     sent: dict[str, dict[str, str]] = field(default_factory=dict)
     deltas: ReplyDeltas = field(init=False)
-    # Per (step, kind): where the next delta must start; None once one went missing (the channel layer drops
-    # events when a channel is full): from then on that text comes whole from the stored message.
-    expected: dict[tuple[int, str], int | None] = field(default_factory=dict)
     stored: set[str] = field(default_factory=set)  # messages already sent from the database: later deltas are late
 
     def __post_init__(self) -> None:
@@ -112,11 +109,10 @@ class _Tokens:
     def frame_for(self, event: dict[str, Any], run: Run) -> dict[str, Any] | None:
         step_index = int(event.get("step_index", 0))
         kind, delta = str(event.get("kind")), event.get("delta") or ""
-        if not self._in_order(step_index, kind, int(event.get("offset", -1)), len(delta)):
-            return None
         if str(assistant_message_id(run_id=run.id, step_index=step_index)) in self.stored:
             return None
-        read = self.deltas.read(step_index, kind, delta)
+        # Out of order (a delta went missing): that text comes whole from the stored message.
+        read = self.deltas.read(step_index, kind, delta, offset=int(event.get("offset", -1)))
         if read is None:
             return None  # other tool calls arrive whole, from the stored message
         kind, delta = read
@@ -143,16 +139,6 @@ class _Tokens:
         if message_type == "reasoning_message":
             out.update(source="non_reasoner_model", signature=None)
         return out
-
-    def _in_order(self, step_index: int, kind: str, offset: int, length: int) -> bool:
-        """The delta continues its text exactly where the last one ended (a gap stops that text's deltas)."""
-        key = (step_index, kind)
-        expected = self.expected.get(key, 0)
-        if expected is None or offset != expected:
-            self.expected[key] = None
-            return False
-        self.expected[key] = expected + length
-        return True
 
     def remainder(self, piece: dict[str, Any]) -> dict[str, Any] | None:
         """The stored piece, minus what its deltas already carried (None when they carried all of it). Deltas

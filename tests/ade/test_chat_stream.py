@@ -102,3 +102,22 @@ async def _refused(comm: Any) -> tuple[bool, int | None]:
     connected, code = await comm.connect()
     await comm.disconnect()
     return connected, code
+
+
+def test_a_dropped_delta_stops_its_text_and_a_socket_joining_midway_starts_where_it_joined(
+    alice: Any, fake_llm: Any
+) -> None:
+    agent = agent_create(actor=alice, name="Plain", model="openai/gpt-4o-mini")
+    run_id = a_run(alice, agent)
+
+    def at(offset: int, delta: str, step: int = 0) -> dict[str, Any]:
+        return {**token(agent, run_id, "content", delta, step=step), "offset": offset}
+
+    # Step 0: the socket sees the text from its start, then "lo, " (offset 3) goes missing: nothing after the gap
+    # is shown (the stored message brings the whole text). Step 1: the socket's first delta starts at 6, mid-way.
+    frames = relayed(
+        agent,
+        alice,
+        [at(0, "Hel"), at(5, "wor"), at(8, "ld")] + [at(6, "ther", step=1), at(10, "e!", step=1)],
+    )
+    assert [(f["step_index"], f["delta"]) for f in frames] == [(0, "Hel"), (1, "ther"), (1, "e!")]

@@ -9,7 +9,7 @@ import pytest
 
 from agents.models import Agent, Tool
 from agents.services.agents import agent_create
-from tests.live import LiveServer, screenshot, sign_in
+from tests.live import LiveServer, screenshot, settled, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +42,7 @@ def test_a_custom_tool_is_written_created_and_run_in_the_browser(
     page.wait_for_selector("#tool-schema .error:has-text('is not valid Python')")
     page.click("#tool-form button[type=submit]")
     page.wait_for_selector("#tool-form textarea[aria-invalid=true]")
+    settled(page)
     assert "Not saved: is not valid Python" in page.inner_text("#tool-editor")
     assert not Tool.objects.filter(name="scale").exists()
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from agents.models import Message, MessageRole, Run, RunStatus
 from agents.runtime.loop import run_execute
 from agents.services.approvals import PendingApproval, agent_tool_approval_set, approvals_expire
+from agents.services.conversations import conversation_create
 from agents.services.runs import run_create
 from api import wire
 from memory.models import Block
@@ -216,3 +217,29 @@ def test_input_queued_before_the_run_stopped_to_wait_fails_with_the_reason(alice
     assert (second.status, second.stop_reason) == (RunStatus.FAILED, "error")
     assert "waiting for approval of its call to memory_insert" in second.error
     assert Run.objects.get(pk=first.pk).approval_due is not None  # the held call still waits for its answer
+
+
+def test_input_queued_in_a_held_conversation_fails_even_after_another_conversation_ends(alice, fake_llm, guarded):
+    """Each conversation waits on its own: another conversation's run ending (the agent's last stop reason becomes
+    end_turn) does not let input queued behind the held run through."""
+    held, other = conversation_create(actor=alice, agent=guarded), conversation_create(actor=alice, agent=guarded)
+    first = run_create(
+        actor=alice, agent=guarded, messages=[{"role": "user", "content": "My cat is Tom."}], conversation=held
+    )
+    queued = run_create(
+        actor=alice, agent=guarded, messages=[{"role": "user", "content": "And my dog is Rex."}], conversation=held
+    )
+    elsewhere = run_create(
+        actor=alice, agent=guarded, messages=[{"role": "user", "content": "Hi."}], conversation=other
+    )
+    fake_llm.tool_call("memory_insert", EDIT, id="call_1")
+    run_execute(run_id=first.id, token="test")
+    fake_llm.reply("Hello.")
+    run_execute(run_id=elsewhere.id, token="test")
+    guarded.refresh_from_db()
+    assert guarded.last_stop_reason == "end_turn"
+    run_execute(run_id=queued.id, token="test")
+    queued.refresh_from_db()
+    assert (queued.status, queued.stop_reason) == (RunStatus.FAILED, "error")
+    assert "waiting for approval of its call to memory_insert" in queued.error
+    assert Run.objects.get(pk=first.pk).approval_due is not None
