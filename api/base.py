@@ -23,6 +23,7 @@ from agents.services.approvals import PendingApproval
 from agents.services.tools import ToolsNotFound
 from agents.tools.sandbox import sandbox_status
 from lib.text import MAX_JSON_DEPTH, check_storable
+from lib.unavailable import database_unavailable, unavailable_headers
 
 S = TypeVar("S", bound=serializers.BaseSerializer[Any])
 
@@ -117,6 +118,8 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if (reason := database_unavailable(exc)) is not None:  # a wait, not a fault: the SDKs retry after Retry-After
+        return Response({"detail": reason}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=unavailable_headers())
     if isinstance(exc, RequestDataTooBig):
         exc = _too_large()
     if isinstance(exc, QuotaExceeded):

@@ -15,33 +15,37 @@ For each number of concurrent agents: a warm-up, then a measured window, and for
 - errors: non-200 answers, client timeouts, runs that did not complete;
 - the load average when the window started and ended (the machine is shared: it says how noisy a line is).
 
-Profiles: `production` (PostgreSQL + pgvector and Redis started by tests/backing.py, one daphne, `--workers`
-Celery workers) and `embedded` (`make run`'s: SQLite, the in-process executor, one daphne).
+Profiles (bench/stack.py launches both): `production` (PostgreSQL + pgvector, Redis, one daphne, `--workers`
+Celery workers on `--pool` with `--concurrency` each, as `make worker` runs them) and `embedded` (`make run`'s:
+SQLite, the in-process executor, one daphne). The fake LLM is a process of its own; messages are embedded with
+the local model, as both profiles do by default.
 
     nice python bench/load.py [--profile production|embedded|both] [--agents 10,50,100,200]
-        [--llm-delay 1.0] [--seconds 30] [--warmup 5] [--workers 2]
+        [--llm-delay 1.0] [--seconds 30] [--warmup 5] [--workers 2] [--inprocess-workers N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import datetime as dt
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.stack import Stack, Tenant  # noqa: E402
+from lib.ids import parse_id  # noqa: E402
+
 PCTS = (50, 95, 99)
-FORWARDED = ("agents", "llm_delay", "seconds", "warmup", "workers", "pool", "concurrency")
+EMBEDDING = "local/all-minilm-l6-v2-int8"  # the settings' default: what `make run` and the image embed with
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -54,30 +58,6 @@ def percentile(values: list[float], pct: float) -> float:
 
 def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-# -- the scripted LLM, in a process of its own ------------------------------------------------------------------
-
-
-def fake_llm(delay: float) -> None:
-    sys.path.insert(0, str(ROOT))
-    from tests.fakes.llm_server import FakeLLM, Reply, _Server
-
-    _Server.request_queue_size = 1024  # hundreds of clients connect at once
-    fake = FakeLLM()
-    fake.default = Reply(text="ok", delay=delay)
-    fake._record = lambda *args: None  # type: ignore[method-assign] # keep no history: it would only grow
-    fake.start()
-    print(fake.base_url, flush=True)
-    sys.stdin.read()
-    fake.stop()
 
 
 # -- CPU of process trees -----------------------------------------------------------------------------------------
@@ -107,7 +87,7 @@ def tree_cpu(pids: list[int]) -> float:
     return total
 
 
-# -- child: one profile --------------------------------------------------------------------------------------------
+# -- one profile ---------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -120,119 +100,29 @@ class Sample:
     error: str = ""
 
 
-class Stack:
-    """The server processes of one profile (daphne and, in production, the Celery workers)."""
-
-    def __init__(self, profile: str, workers: int, pool: str, concurrency: int) -> None:
-        self.profile = profile
-        self.port = free_port()
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.logs = Path(tempfile.mkdtemp(prefix="engram-load-logs-"))
-        if profile == "production":
-            for i in range(workers):
-                self._spawn(
-                    f"worker{i}",
-                    [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "llm,embeddings,default"]
-                    + [f"--pool={pool}", f"--concurrency={concurrency}", "-n", f"load{i}@%h", "-l", "warning"],
-                )
-        self._spawn(
-            "daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"]
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def _spawn(self, name: str, argv: list[str]) -> None:
-        log = (self.logs / f"{name}.log").open("wb")
-        self.procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=log, start_new_session=True))
-
-    def wait_healthy(self, timeout: float = 300) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"a server process ended: see {self.logs}")
-            try:
-                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"no /v1/health within {timeout} s: see {self.logs}")
-
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def backing_pids() -> list[int]:
-    """PostgreSQL's postmaster and Redis's server (production), found through their own connections."""
-    from django.conf import settings
-    from django.db import connection
-
-    pids: list[int] = []
-    if connection.vendor == "postgresql":
-        import psutil
-
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend = cursor.fetchone()[0]
-        parent = psutil.Process(backend).parent()
-        if parent is not None:
-            pids.append(parent.pid)
-    if settings.REDIS_URL:
-        import redis
-
-        pids.append(int(redis.Redis.from_url(settings.REDIS_URL).info("server")["process_id"]))
-    return pids
-
-
-def tenants(count: int) -> list[tuple[str, str]]:
-    """`count` organizations, each with an owner, an API key and (through the API later) one agent."""
-    from accounts.models import Membership
-    from accounts.services import apikey_create, organization_create, user_create
-
-    keys = []
-    stamp = time.time_ns()
-    for i in range(count):
-        org = organization_create(name=f"load-{i}")
-        user = user_create(username=f"load-{stamp}-{i}", password=None, organization=org, role=Membership.Role.OWNER)
-        keys.append((org.name, apikey_create(user=user, name="load").raw_key))
-    return keys
-
-
-async def make_agents(url: str, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+async def make_agents(url: str, tenants: list[Tenant]) -> list[tuple[str, Tenant]]:
+    """One agent per tenant (20 created at a time), with the server's default embedding model."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
 
-        async def one(key: str) -> tuple[str, str]:
+        async def one(tenant: Tenant) -> tuple[str, Tenant]:
             body = {
                 "model": "openai/gpt-4o-mini",
                 "memory_blocks": [{"label": "human", "value": "Name: Ada"}, {"label": "persona", "value": "Kind."}],
             }
-            answer = await client.post("/v1/agents/", json=body, headers={"Authorization": f"Bearer {key}"})
+            answer = await client.post("/v1/agents/", json=body, headers=tenant.headers)
             answer.raise_for_status()
-            return answer.json()["id"], key
+            return str(answer.json()["id"]), tenant
 
         out = []
-        for start in range(0, len(keys), 20):
-            out += await asyncio.gather(*(one(key) for _, key in keys[start : start + 20]))
+        for start in range(0, len(tenants), 20):
+            out += await asyncio.gather(*(one(tenant) for tenant in tenants[start : start + 20]))
         return out
 
 
 async def drive(
-    url: str, agents: list[tuple[str, str]], warmup: float, seconds: float, once: bool = False
+    url: str, agents: list[tuple[str, Tenant]], warmup: float, seconds: float, once: bool = False
 ) -> tuple[list[Sample], float]:
     """Every agent's client sends, waits, sends again until the window closes (`once`: one message each). Returns
     every sample (warm-up included) and the window's start (time.time())."""
@@ -244,9 +134,9 @@ async def drive(
     stop_at = loop_start + warmup + seconds
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
 
-        async def talk(agent_id: str, key: str) -> None:
+        async def talk(agent_id: str, tenant: Tenant) -> None:
             n = 0
-            headers = {"Authorization": f"Bearer {key}"}
+            headers = tenant.headers
             while time.time() < stop_at or (once and not n):
                 n += 1
                 body = {"messages": [{"role": "user", "content": f"Message {n}: tell me something nice."}]}
@@ -263,15 +153,40 @@ async def drive(
                 error = "" if answer.status_code == 200 else answer.text[:200]
                 samples.append(Sample(agent_id, sent, answered, answer.status_code, run_id, error))
 
-        await asyncio.gather(*(talk(agent_id, key) for agent_id, key in agents))
+        await asyncio.gather(*(talk(agent_id, tenant) for agent_id, tenant in agents))
     return samples, loop_start + warmup
 
 
-def measure_level(stack: Stack, agents: list[tuple[str, str]], args: argparse.Namespace) -> dict[str, Any]:
-    from agents.models import Run, RunStatus
-    from lib.ids import parse_id
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
-    server, backing = stack.pids(), backing_pids()
+
+def _time(value: Any) -> dt.datetime | None:
+    """A timestamp as PostgreSQL (aware) or SQLite (UTC text) returns it."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def runs_read(stack: Stack, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The runs' status, steps and the server's own timestamps, read from the database."""
+    wanted = set(run_ids)
+    query = "SELECT id, status, step_count, created_at, started_at, completed_at FROM agents_run"
+    out = {}
+    for run_id, status, steps, created, started, completed in stack.sql(query):
+        if (key := _uuid(run_id)) in wanted:
+            out[key] = {
+                "status": status,
+                "step_count": steps,
+                "created_at": _time(created),
+                "started_at": _time(started),
+                "completed_at": _time(completed),
+            }
+    return out
+
+
+def measure_level(stack: Stack, agents: list[tuple[str, Tenant]], args: argparse.Namespace) -> dict[str, Any]:
+    server, backing = stack.server_pids(), stack.backing_pids()
     load_before = loadavg()
     cpu: dict[str, float] = {}
 
@@ -293,13 +208,13 @@ def measure_level(stack: Stack, agents: list[tuple[str, str]], args: argparse.Na
     errors = [s for s in samples if s.status != 200]
     ok = [s for s in measured if s.status == 200 and s.run_id]
     run_ids = [parse_id("run", s.run_id) for s in ok if s.run_id]
-    runs = {r["id"]: r for r in Run.objects.filter(pk__in=run_ids).values()}
+    runs = runs_read(stack, run_ids)
     overhead, queue, before_claim, after_end, in_run = [], [], [], [], []
     not_completed = 0
     steps_total = 0
     for sample, run_id in zip(ok, run_ids, strict=True):
         row = runs[run_id]
-        if row["status"] != RunStatus.COMPLETED or not row["started_at"] or not row["completed_at"]:
+        if row["status"] != "completed" or not row["started_at"] or not row["completed_at"]:
             not_completed += 1
             continue
         llm = row["step_count"] * args.llm_delay
@@ -335,57 +250,34 @@ def measure_level(stack: Stack, agents: list[tuple[str, str]], args: argparse.Na
     }
 
 
-def child(profile: str, args: argparse.Namespace, llm_url: str) -> None:
-    sys.path.insert(0, str(ROOT))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the stack and the backing services on the way out
-    os.environ.update(
-        SECRET_KEY="bench-only",
-        ENGRAM_DATA_DIR=tempfile.mkdtemp(prefix="engram-load-"),
-        LOG_LEVEL="WARNING",
-        OPENAI_API_BASE=llm_url,
-        OPENAI_API_KEY="bench",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        HF_HUB_OFFLINE="1",
-    )
-    if profile == "production":
-        from tests.backing import ensure_postgres, ensure_redis
-
-        base = ensure_postgres()
-        os.environ["REDIS_URL"] = ensure_redis()
-        import psycopg
-
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS engram_load")
-            conn.execute("CREATE DATABASE engram_load")
-        os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/engram_load"
-    else:
-        for name in ("DATABASE_URL", "REDIS_URL"):
-            os.environ.pop(name, None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+def run_profile(profile: str, args: argparse.Namespace) -> None:
+    """Start the profile's stack, make one agent per organization for the largest level, and measure each level."""
     levels = [int(n) for n in args.agents.split(",")]
-    keys = tenants(max(levels))
-    stack = Stack(profile, args.workers, args.pool, args.concurrency)
-    try:
-        stack.wait_healthy()
-        agents = asyncio.run(make_agents(stack.url, keys))
+    env = {"ENGRAM_DEFAULT_EMBEDDING": EMBEDDING, "HF_HUB_OFFLINE": "1"}
+    if args.inprocess_workers:
+        env["ENGRAM_INPROCESS_WORKERS"] = str(args.inprocess_workers)
+    stack = Stack(
+        profile=profile,
+        workers=args.workers,
+        pool=args.pool,
+        concurrency=args.concurrency,
+        llm="process",
+        env=env,
+        start_timeout=300,  # a busy machine starts daphne slowly
+    )
+    with stack:
+        stack.llm_default(text="ok", delay=args.llm_delay)
+        agents = asyncio.run(make_agents(stack.url, stack.tenants(max(levels), prefix="load")))
         # Every agent answers once before anything is measured: the workers are up (daphne answering says nothing
         # about them), their connections, caches and the embedding model are warm.
         primed, _ = asyncio.run(drive(stack.url, agents, 0, 0, once=True))
         if any(s.status != 200 for s in primed):
             raise RuntimeError(f"priming failed: {[s.error for s in primed if s.status != 200][:3]}")
         for level in levels:
-            result = measure_level(stack, agents[:level], args)
-            print(json.dumps({"profile": profile, **result}), flush=True)
-    finally:
-        stack.stop()
+            report({"profile": profile, **measure_level(stack, agents[:level], args)})
 
 
-# -- parent --------------------------------------------------------------------------------------------------------
+# -- the report ----------------------------------------------------------------------------------------------------
 
 
 def report(row: dict[str, Any]) -> None:
@@ -414,55 +306,25 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (production)")
     parser.add_argument("--pool", default="threads", help="their Celery pool (production)")
     parser.add_argument("--concurrency", type=int, default=50, help="their concurrency (production; as `make worker`)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--llm-url", help=argparse.SUPPRESS)
-    parser.add_argument("--fake-llm", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.fake_llm:
-        fake_llm(args.llm_delay)
-        return 0
-    if args.child:
-        child(args.child, args, args.llm_url)
-        return 0
-    fake = subprocess.Popen(
-        [PYTHON, __file__, "--fake-llm", "--llm-delay", str(args.llm_delay)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    parser.add_argument(
+        "--inprocess-workers", type=int, default=0, help="runs at once in the embedded profile (default: the settings')"
     )
-    assert fake.stdout is not None and fake.stdin is not None
-    llm_url = fake.stdout.readline().strip()
+    args = parser.parse_args()
     profiles = ["production", "embedded"] if args.profile == "both" else [args.profile]
     print(
         f"Load: closed-loop clients, one agent each, LLM {args.llm_delay:g} s per call; window {args.seconds:g} s "
         f"after {args.warmup:g} s warm-up; production: {args.workers} Celery workers, "
-        f"--pool={args.pool} --concurrency={args.concurrency}; {os.cpu_count()} cores"
+        f"--pool={args.pool} --concurrency={args.concurrency}; embedded: ENGRAM_INPROCESS_WORKERS="
+        f"{args.inprocess_workers or 'default'}; {os.cpu_count()} cores; load average {loadavg():.1f}"
     )
     print("times in ms; CPU in ms per message (server = daphne + workers; backing = PostgreSQL + Redis)")
     print(
         f"{'profile':<11}{'agents':>6}{'msg/s':>8}{'bound':>7}{'ovh50':>8}{'ovh95':>7}{'ovh99':>7}"
         f"{'queue50':>8}{'q95':>7}{'q99':>7}{'cpu/msg':>8}{'back':>7}{'cores':>6}{'errors':>7}   load avg"
     )
-    status = 0
-    try:
-        for profile in profiles:
-            forwarded = [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k in FORWARDED]
-            proc = subprocess.Popen(
-                [PYTHON, __file__, *forwarded, "--child", profile, "--llm-url", llm_url],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.startswith("{"):
-                    report(json.loads(line))
-            if proc.wait() != 0:
-                status = 1
-    finally:
-        fake.stdin.close()
-        fake.wait(timeout=10)
-    return status
+    for profile in profiles:
+        run_profile(profile, args)
+    return 0
 
 
 if __name__ == "__main__":

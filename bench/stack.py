@@ -24,6 +24,8 @@ process; `stack.llm_default(...)` sets its default reply through the fake's cont
 `serve(env)`: one daphne (and Celery workers if asked) on a database that exists (bench/ade_speed.py);
 `live_server(org)` serves this process's Django database (bench/_django.py) with production settings and yields
 its URL and an API key of the org's owner (search_latency.py --http, locomo_api.py, searchable.py).
+`profile="embedded"` is `make run`'s instead: one daphne on SQLite in its data directory, runs in its in-process
+pool, no PostgreSQL, Redis or workers (`stack.sql` then reads the SQLite file; bench/load.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import os
 import pwd
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -198,10 +201,12 @@ def live_server(
 
 
 class Stack(StackClient):
-    """PostgreSQL, Redis, daphne, `workers` Celery workers (prefork, `concurrency` each) and the fake LLM.
+    """PostgreSQL, Redis, daphne, `workers` Celery workers (`pool`, `concurrency` each) and the fake LLM; or, with
+    `profile="embedded"`, daphne on SQLite and the fake LLM.
 
     `env` adds or overrides settings of daphne and the workers (e.g. ENGRAM_ORG_MAX_ACTIVE_RUNS,
-    ENGRAM_LLM_TIMEOUT). Every process logs to `<workdir>/<name>.log`; `keep=True` leaves the directory."""
+    ENGRAM_LLM_TIMEOUT). Every process logs to `<workdir>/<name>.log`; `keep=True` leaves the directory.
+    `start_timeout`: seconds daphne and each worker may take to start (more on a busy machine)."""
 
     def __init__(
         self,
@@ -212,14 +217,22 @@ class Stack(StackClient):
         llm: str = "thread",
         workdir: Path | None = None,
         keep: bool = False,
+        profile: str = "production",
+        pool: str = "prefork",
+        start_timeout: float = 60,
     ) -> None:
         if llm not in ("thread", "process"):
             raise ValueError("llm must be 'thread' or 'process'")
+        if profile not in ("production", "embedded"):
+            raise ValueError("profile must be 'production' or 'embedded'")
+        self.profile = profile
+        self.pool = pool
+        self.start_timeout = start_timeout
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="engram-stack-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o711)  # PostgreSQL runs as another user when we are root: it must reach pg/
         self.keep = keep
-        self.worker_count = workers
+        self.worker_count = workers if profile == "production" else 0
         self.concurrency = concurrency
         self.extra_env = dict(env or {})
         self.llm_mode = llm
@@ -239,16 +252,17 @@ class Stack(StackClient):
     def start(self) -> Self:
         try:
             self._start_llm()
-            self._init_postgres()
-            self.start_postgres()
-            self._init_redis()
-            self.start_redis()
+            if self.profile == "production":
+                self._init_postgres()
+                self.start_postgres()
+                self._init_redis()
+                self.start_redis()
             self._migrate()
             self._init_daphne()
-            self.start_daphne()
+            self.start_daphne(self.start_timeout)
             self.workers = [self._worker_proc(i) for i in range(self.worker_count)]
             for index in range(self.worker_count):
-                self.start_worker(index)
+                self.start_worker(index, timeout=self.start_timeout)
         except BaseException:
             self.stop()
             raise
@@ -292,6 +306,11 @@ class Stack(StackClient):
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded profile's database (ENGRAM_DATA_DIR/engram.sqlite3, as config/settings.py names it)."""
+        return self.workdir / "data" / "engram.sqlite3"
+
     def server_env(self) -> dict[str, str]:
         """The environment daphne and the workers run with (production settings)."""
         env = {
@@ -308,6 +327,8 @@ class Stack(StackClient):
             "PYTHONPATH": str(ROOT),
         }
         env.pop("ENGRAM_TEST_DB", None)
+        if self.profile == "embedded":  # the settings' defaults: SQLite in the data directory, runs in-process
+            del env["DATABASE_URL"], env["REDIS_URL"]
         env.update(self.extra_env)
         return env
 
@@ -445,8 +466,8 @@ class Stack(StackClient):
         return healthy(self.url)
 
     def _worker_proc(self, index: int) -> _Proc:
-        options = ["-n", f"bench{index}@%h", "-Q", "llm,embeddings,default", f"--concurrency={self.concurrency}"]
-        command = worker_command(*options, "-l", "warning")
+        options = ["-n", f"bench{index}@%h", "-Q", "llm,embeddings,default", f"--pool={self.pool}"]
+        command = worker_command(*options, f"--concurrency={self.concurrency}", "-l", "warning")
         return _Proc(f"worker{index}", command, self.workdir / f"worker{index}.log", env=self.server_env())
 
     def start_worker(self, index: int, *, wait: bool = True, timeout: float = 60) -> None:
@@ -487,10 +508,22 @@ class Stack(StackClient):
     def worker_pids(self) -> list[int | None]:
         return [w.pid if w.alive else None for w in self.workers]
 
+    def server_pids(self) -> list[int]:
+        """daphne's and the workers' (each the head of its process group: a prefork pool's children are theirs)."""
+        return [proc.pid for proc in [self.daphne, *self.workers] if proc is not None and proc.alive]
+
+    def backing_pids(self) -> list[int]:
+        """PostgreSQL's postmaster and Redis's server (production)."""
+        return [proc.pid for proc in [self.postgres, self.redis] if proc is not None and proc.alive]
+
     # -- data ------------------------------------------------------------------------------------------------
 
     def sql(self, query: str, params: Any = None, *, retry_for: float = 30) -> list[tuple[Any, ...]]:
-        """Run one read query on the stack's database (retrying while PostgreSQL restarts)."""
+        """Run one read query on the stack's database (retrying while PostgreSQL restarts). Embedded: on the
+        SQLite file (`%s` placeholders as for PostgreSQL; ids are 32 hex digits and times UTC text there)."""
+        if self.profile == "embedded":
+            with contextlib.closing(sqlite3.connect(self.sqlite_path, timeout=retry_for)) as db:
+                return list(db.execute(query.replace("%s", "?"), params or ()).fetchall())
         import psycopg
 
         deadline = time.monotonic() + retry_for

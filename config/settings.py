@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "lib.observe.RequestObservationMiddleware",  # first: request id, one log line and the metrics of every request
+    "lib.unavailable.DatabaseUnavailableMiddleware",  # a view the database could not serve now: 503, not 500
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -115,16 +116,20 @@ if DATABASE_URL:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "engram.sqlite3")}
-if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db = {"ENGINE": "lib.sqlite", "NAME": str(DATA_DIR / "engram.sqlite3")}
+if _db["ENGINE"] in ("django.db.backends.sqlite3", "lib.sqlite"):
+    # Django's SQLite backend, with this process's writers queued in arrival order (lib/sqlite/base.py).
+    _db["ENGINE"] = "lib.sqlite"
     _db["OPTIONS"] = {
         # WAL lets the ADE read while a run writes; IMMEDIATE avoids lock-upgrade deadlocks. Reads go through a
         # 256 MB memory map and a 32 MB page cache per connection (SQLite's default cache is 2 MB, so a search
         # over a big agent's rows re-read its index pages from the OS every time).
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; "
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
         "PRAGMA mmap_size=268435456; PRAGMA cache_size=-32768;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        # Seconds a write may wait for its turn (lib.sqlite), and for another process's write (SQLite's busy
+        # timeout); past it the API answers 503 with Retry-After (lib.unavailable).
+        "timeout": env_int("ENGRAM_SQLITE_TIMEOUT", 20, minimum=1),
     }
 
 # PostgreSQL: a connection pool per process. Under ASGI (daphne) every request runs its sync code in a thread of
@@ -140,7 +145,7 @@ def use_postgres_pool(db: Any) -> None:  # a dj_database_url DBConfig
         db.setdefault("OPTIONS", {})["pool"] = {"min_size": min(2, DB_POOL_SIZE), "max_size": DB_POOL_SIZE}
 
 
-if _db["ENGINE"] != "django.db.backends.sqlite3":
+if _db["ENGINE"] != "lib.sqlite":
     use_postgres_pool(_db)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

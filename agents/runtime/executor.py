@@ -11,7 +11,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 
 from lib.background import Worker
 from lib.holders import holder_token
@@ -22,6 +22,8 @@ TOKEN_PREFIX = "inprocess-"  # noqa: S105 (a claim-token prefix, not a secret)
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _sweeper = Worker("engram-run-sweep")
+RETRIES = 5  # a run whose claim or end met a database that could not take the write in time
+RETRY_SECONDS = 2.0
 
 
 def _get_pool() -> ThreadPoolExecutor:
@@ -80,15 +82,29 @@ def _recover() -> None:
 
 
 def _execute(run_id: uuid.UUID) -> None:
+    """Execute the run. The database not taking a write in time (SQLite busy past its timeout) around the claim or
+    the record of the run's end is tried again a few times with the same token, as the Celery task retries: the
+    claim then resumes the run where it stands. Left as it was, the run would wait for the stale-dispatch sweep or
+    its lease, and its client with it."""
     from agents.runtime.loop import run_execute
 
-    close_old_connections()
-    try:
-        run_execute(run_id=run_id, token=holder_token(TOKEN_PREFIX))
-    except Exception:
-        logger.exception("run %s crashed", run_id)
-    finally:
-        close_old_connections()  # keeps the connection for the next run within DB_CONN_MAX_AGE
+    token = holder_token(TOKEN_PREFIX)
+    for attempt in range(RETRIES + 1):
+        close_old_connections()
+        try:
+            run_execute(run_id=run_id, token=token)
+            return
+        except OperationalError:
+            if attempt == RETRIES:
+                logger.exception("run %s crashed: the database could not take its writes", run_id)
+                return
+            logger.warning("run %s: the database could not take a write in time; trying again", run_id)
+            time.sleep(RETRY_SECONDS * (attempt + 1))
+        except Exception:
+            logger.exception("run %s crashed", run_id)
+            return
+        finally:
+            close_old_connections()  # keeps the connection for the next run within DB_CONN_MAX_AGE
 
 
 def start() -> None:

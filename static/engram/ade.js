@@ -231,6 +231,11 @@
     kept = null;
   });
 
+  // The database could not take the change in time (503, lib/unavailable.py): say so; trying again helps.
+  document.addEventListener("htmx:responseError", function (e) {
+    if (e.detail.xhr.status === 503) toast(e.detail.xhr.responseText || "Engram is busy; try again shortly.");
+  });
+
   // Inside [data-swap-errors], a refused change (403/409/422, or 429: busy) comes back as the re-rendered partial with its
   // reason: show it in place (htmx swaps no 4xx by default).
   document.addEventListener("htmx:beforeSwap", function (e) {

@@ -110,6 +110,7 @@ def _embed(text: str, dim: int) -> list[float]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # a benchmark's hundreds of runs connect at once (the default backlog is 5)
     fake: FakeLLM
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -369,6 +370,7 @@ class FakeLLM:
         self.default: ScriptItem = Reply(text="ok")
         self._script: deque[ScriptItem] = deque()
         self._requests: list[RecordedRequest] = []
+        self.keep_history = True  # off: nothing is recorded (a long benchmark's history would only grow)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server: _Server | None = None
@@ -496,6 +498,8 @@ class FakeLLM:
 
     # -- internals (called from handler threads) --------------------------
     def _record(self, method: str, path: str, body: JSON | None, headers: dict[str, str]) -> None:
+        if not self.keep_history:
+            return
         with self._lock:
             self._requests.append(RecordedRequest(method, path, body, headers))
 
@@ -547,7 +551,9 @@ def serve_in_subprocess() -> tuple[Any, str]:
 if __name__ == "__main__":
     import sys
 
-    fake = FakeLLM().start()
+    fake = FakeLLM()
+    fake.keep_history = False  # a process of its own serves benchmarks: no endpoint reads its history
+    fake.start()
     print(fake.base_url, flush=True)
     sys.stdin.read()  # until the parent closes it (or exits)
     fake.stop()
