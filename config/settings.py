@@ -132,12 +132,27 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 # with the pool a request borrows a connection and returns it when it ends. DB_POOL_SIZE caps the pool;
 # DB_POOL_SIZE=0 turns pooling off, and then DB_CONN_MAX_AGE applies.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10, minimum=0)
+# How long a request or task waits for a pooled connection before its database counts as unavailable (a 503 with
+# Retry-After, lib/dbpool.py): all connections busy, or PostgreSQL down or restarting.
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10, minimum=1)
+# After a failed connect the pool tries again 1, 2, 4… s later; it gives a series up after this many seconds, and
+# the next borrower starts a new one at once. So a PostgreSQL that is back is used within a few seconds, however
+# long it was away (psycopg_pool's default, 300 s, would space the tries up to a minute apart).
+DB_POOL_RECONNECT_SECONDS = 3
 
 
 def use_postgres_pool(db: Any) -> None:  # a dj_database_url DBConfig
+    # A connection is checked (an empty query) before it is lent: after a PostgreSQL restart the pool's old
+    # connections are dropped there instead of failing the request that borrowed them.
+    db["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
     if DB_POOL_SIZE:
         db["CONN_MAX_AGE"] = 0
-        db.setdefault("OPTIONS", {})["pool"] = {"min_size": min(2, DB_POOL_SIZE), "max_size": DB_POOL_SIZE}
+        db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DB_POOL_SIZE),
+            "max_size": DB_POOL_SIZE,
+            "timeout": DB_POOL_TIMEOUT,
+            "reconnect_timeout": DB_POOL_RECONNECT_SECONDS,
+        }
 
 
 if _db["ENGINE"] != "django.db.backends.sqlite3":

@@ -1,6 +1,8 @@
 """Settings for a Celery worker subprocess started by the tests: the test settings, pointed at the test
 database (which pytest-django created) and at the private Redis, with a short visibility timeout so that a
-killed worker's unacknowledged task is redelivered within seconds."""
+killed worker's unacknowledged task is redelivered within seconds. With ENGRAM_TEST_CHANNELS_REDIS=1 the channel
+layer is channels-redis on that Redis too (a production-like daphne or worker: tests/agents/runtime/
+test_redis_outage.py)."""
 
 import os
 
@@ -18,5 +20,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 ENGRAM_RUN_EXECUTOR = "celery"
+if os.environ.get("ENGRAM_TEST_CHANNELS_REDIS") == "1":
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_redis_url]}}
+    }
 ENGRAM_EMBED_MESSAGES = bool(os.environ.get("ENGRAM_TEST_EMBED_MESSAGES"))
 DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
