@@ -193,6 +193,14 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+
+def broker_transport(url: str | None) -> str | None:
+    """kombu's Redis transport with one fix (config/celery.py): a Redis restart no longer makes the worker exit."""
+    return "config.celery:RedisTransport" if (url or "").startswith("redis://") else None
+
+
+CELERY_BROKER_TRANSPORT = broker_transport(REDIS_URL)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

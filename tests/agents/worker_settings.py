@@ -9,10 +9,11 @@ import os
 _redis_url = os.environ["ENGRAM_TEST_REDIS_URL"]
 
 from config.settings_test import *  # noqa: E402, F403
-from config.settings_test import DATABASES  # noqa: E402
+from config.settings_test import DATABASES, broker_transport  # noqa: E402
 
 REDIS_URL = _redis_url
 CELERY_BROKER_URL = _redis_url
+CELERY_BROKER_TRANSPORT = broker_transport(_redis_url)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # The recovery tests set it high: their runs come back through the lease reaper, not the broker.
     "visibility_timeout": int(os.environ.get("ENGRAM_TEST_VISIBILITY_TIMEOUT", "3")),

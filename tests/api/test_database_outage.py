@@ -56,7 +56,6 @@ def server_env(cluster, fake_llm, data_dir):
         "ENGRAM_EMBED_MESSAGES": "0",
         "ENGRAM_RUN_EXECUTOR": "inprocess",
         "DB_POOL_TIMEOUT": "3",  # a request waits this long for a connection before its 503
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
     }
     for name in ("ENGRAM_TEST_DB", "REDIS_URL", "ENGRAM_TEST_SERVE_TEST_DB"):
@@ -154,7 +153,7 @@ def test_while_postgres_is_down_the_api_and_the_ade_answer_503_and_recover_witho
         assert browser.get("/").status_code == 200
         again = api.post(f"/v1/agents/{agent_id}/messages", json={"messages": [{"role": "user", "content": "back"}]})
         assert again.status_code == 200, again.text[:500]
-        history = api.get(f"/v1/agents/{agent_id}/messages", params={"limit": 50}).json()
+        history = api.get(f"/v1/agents/{agent_id}/messages", params={"limit": 50, "order": "asc"}).json()
     finally:
         api.close()
         if daphne.poll() is None:

@@ -59,7 +59,11 @@ def test_a_redis_restart_loses_no_run_and_no_event_a_client_cannot_read_again(al
     redis = RedisServer(appendonly=True).start()
     # The run in flight outlives the broker's visibility timeout only if the test is very slow; the dispatch sweep
     # runs every second so that a send accepted while Redis was away is handed over as soon as it is back.
-    worker_env = {"ENGRAM_TEST_VISIBILITY_TIMEOUT": "3600", "ENGRAM_DISPATCH_SWEEP_SECONDS": "1"}
+    worker_env = {
+        "ENGRAM_TEST_VISIBILITY_TIMEOUT": "3600",
+        "ENGRAM_DISPATCH_SWEEP_SECONDS": "1",
+        "ENGRAM_TEST_CHANNELS_REDIS": "1",  # its events go through this Redis, as in production
+    }
     worker = start_worker(redis.url, fake_llm.base_url, pool="threads", concurrency=2, env=worker_env)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -100,7 +104,7 @@ def test_a_redis_restart_loses_no_run_and_no_event_a_client_cannot_read_again(al
         run = Run.objects.get(agent=agent, messages__text="during")
         replay = httpx.post(f"{url}/v1/runs/{public_id('run', run.id)}/stream", json={}, headers=headers, timeout=60)
         replayed = list(sse(replay.text.splitlines()))
-        history = api.get(f"/v1/agents/{agent_id}/messages", params={"limit": 100}).json()
+        history = api.get(f"/v1/agents/{agent_id}/messages", params={"limit": 100, "order": "asc"}).json()
     finally:
         api.close()
         stop(daphne)
