@@ -25,7 +25,7 @@ class _RedisChannel(kombu_redis.Channel):
             # as the connection error it is, the close is ignored and the worker reconnects. The messages stay in
             # Redis's unacked set (kombu restores them later); their runs resume through the lease reaper.
             raise redis.exceptions.ConnectionError("the broker connection is closed")
-        return super()._connparams(asynchronous=asynchronous)
+        return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # not in kombu-stubs
 
 
 class RedisTransport(kombu_redis.Transport):
