@@ -7,6 +7,7 @@ from celery.signals import (
     task_postrun,
     task_prerun,
     worker_init,
+    worker_process_init,
     worker_process_shutdown,
     worker_ready,
     worker_shutting_down,
@@ -56,6 +57,16 @@ def close_old_connections(**kwargs: Any) -> None:
     from django.db import close_old_connections as close
 
     close()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def watch_database_pool(**kwargs: Any) -> None:
+    """The worker (and each prefork pool process) replaces broken pooled connections within a second of a
+    PostgreSQL restart (lib.dbpool)."""
+    from lib.dbpool import pool_watch_start
+
+    pool_watch_start()
 
 
 @worker_ready.connect

@@ -10,9 +10,20 @@ A database that is restarting, unreachable or too busy to hand out a connection 
 raises `OperationalError` or `InterfaceError` (SQLite: locked past its busy timeout). That is a moment's outage,
 not a bug: the API and the ADE answer 503 with `Retry-After` (`database_unavailable`), and nothing reconnects by
 hand: the pool checks a connection before lending it (`CONN_HEALTH_CHECKS`) and opens new ones once the server
-answers again."""
+answers again. A background check of the idle connections every second (`pool_watch_start`) replaces the broken
+ones right after a restart, before a borrower meets them (psycopg_pool waits 1, 2, 4… s between failed checks in a
+borrower's getconn, so a pool full of broken connections would time its borrowers out)."""
+
+import logging
+import os
+import threading
+import time
 
 from django.db import InterfaceError, OperationalError, connection
+
+from lib.background import Worker
+
+logger = logging.getLogger(__name__)
 
 # What a client is told to wait before sending again (seconds): about what a PostgreSQL restart takes.
 RETRY_AFTER_SECONDS = 3
@@ -38,3 +49,34 @@ def connection_release() -> None:
     or inside a transaction (the connection holds it)."""
     if pooled() and not connection.in_atomic_block and connection.connection is not None:
         connection.close()
+
+
+POOL_CHECK_SECONDS = 1.0
+_watch = Worker("engram-db-pool-check")
+_watch_lock = threading.Lock()
+_watch_pid: int | None = None
+
+
+def pool_watch_start() -> None:
+    """Check this process's idle pooled connections every POOL_CHECK_SECONDS (psycopg_pool's `check()`: broken
+    ones are dropped and replaced). Once per process (a forked child starts its own); nothing without a pool."""
+    global _watch_pid
+    if not pooled():
+        return
+    with _watch_lock:
+        if _watch_pid == os.getpid():
+            return
+        _watch_pid = os.getpid()
+    _watch.submit(_check_forever)
+
+
+def _check_forever() -> None:
+    while not _watch.stopping:
+        time.sleep(POOL_CHECK_SECONDS)
+        pool = connection.pool
+        if pool is None or pool.closed:  # not opened yet: nothing borrowed so far
+            continue
+        try:
+            pool.check()
+        except Exception:  # the database is away: the pool's own reconnection takes over
+            logger.debug("checking the pooled connections failed", exc_info=True)
