@@ -73,7 +73,7 @@ def pool_watch_start() -> None:
 def _check_forever() -> None:
     while not _watch.stopping:
         time.sleep(POOL_CHECK_SECONDS)
-        pool = connection.pool
+        pool = getattr(connection, "pool", None)  # the PostgreSQL backend's (lib.dbpool.pooled)
         if pool is None or pool.closed:  # not opened yet: nothing borrowed so far
             continue
         try:
