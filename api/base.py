@@ -15,15 +15,15 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from agents.quotas import QuotaExceeded
 from agents.services.approvals import PendingApproval
 from agents.services.tools import ToolsNotFound
 from agents.tools.sandbox import sandbox_status
+from lib.dbpool import RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL, database_unavailable
 from lib.text import MAX_JSON_DEPTH, check_storable
-from lib.unavailable import database_unavailable, unavailable_headers
 
 S = TypeVar("S", bound=serializers.BaseSerializer[Any])
 
@@ -117,9 +117,19 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}{detail}"]
 
 
+def database_unavailable_response() -> Response:
+    """503 for a database out of reach (lib.dbpool): the SDKs wait `Retry-After` seconds and send again."""
+    return Response(
+        {"detail": UNAVAILABLE_DETAIL},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if (reason := database_unavailable(exc)) is not None:  # a wait, not a fault: the SDKs retry after Retry-After
-        return Response({"detail": reason}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=unavailable_headers())
+    if database_unavailable(exc):
+        set_rollback()
+        return database_unavailable_response()
     if isinstance(exc, RequestDataTooBig):
         exc = _too_large()
     if isinstance(exc, QuotaExceeded):

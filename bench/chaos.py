@@ -15,8 +15,9 @@ time and then mixed:
 
 For each kind it prints: sends accepted; runs completed / failed with a reason / failed without one / stuck;
 user messages lost (accepted, never stored) and duplicated; assistant replies duplicated (more replies than
-steps in a run); seconds to recover after the fault ended (a fresh send answered, and every run begun before
-the end of the fault finished); the errors clients saw, by kind; and the load average.
+steps in a run); seconds to recover: from the end of the fault (the process back up) to the first successful send
+begun after it, by any client; also until the probe's fresh send was answered, and until every run begun before
+the end of the fault finished; the errors clients saw, by kind; and the load average.
 Goal: 0 lost, 0 duplicated, 0 stuck, every failure with a reason, recovery <= 5 s.
 
     python bench/chaos.py --quick                 # a few minutes: one or two of each fault
@@ -102,7 +103,10 @@ def _error(status: int, message: str, code: str | None = None) -> Reply:
 class Phase:
     kind: str
     faults: list[tuple[float, float]] = field(default_factory=list)  # (start, end) wall-clock of each injection
+    ends: list[float] = field(default_factory=list)  # the end of each injection, time.monotonic() (Send's clock)
     recoveries: list[tuple[float, float]] = field(default_factory=list)  # (answered, drained) seconds
+    recovered: list[float] = field(default_factory=list)  # seconds to recover: fault end → first successful send
+    probes: list[Send] = field(default_factory=list)
     sends: list[Send] = field(default_factory=list)
     row: dict[str, object] = field(default_factory=dict)
 
@@ -152,7 +156,8 @@ class Bench:
             self.inject(fault)
             ended = time.time()
             phase.faults.append((started, ended))
-            phase.recoveries.append(self._recover(ended, self.recovery_limit))
+            phase.ends.append(time.monotonic())
+            phase.recoveries.append(self._recover(ended, self.recovery_limit, phase.probes))
         time.sleep(2)
         stop.set()
         deadline = time.monotonic() + 90  # a send in flight ends or gives up (a stuck run's client waits)
@@ -160,8 +165,20 @@ class Bench:
             client.join(timeout=max(0.1, deadline - time.monotonic()))
             phase.sends += client.sends
         self._settle(tag, self.recovery_limit)
+        phase.recovered = self.seconds_to_recover(phase)
         phase.row = self.count(tag, phase)
         return phase
+
+    def seconds_to_recover(self, phase: Phase) -> list[float]:
+        """Per fault: from its end (the process back up) to the first successful send made after it, by any
+        client or the probe (the limit when none succeeded before the next fault or the end of the phase)."""
+        sends = phase.sends + phase.probes
+        out = []
+        for n, end in enumerate(phase.ends):
+            before = phase.ends[n + 1] if n + 1 < len(phase.ends) else float("inf")
+            done = [s.finished for s in sends if s.outcome == "completed" and end <= s.started < before]
+            out.append(min(done) - end if done else self.recovery_limit)
+        return out
 
     def _mixed(self, count: int) -> list[str]:
         kinds = [k for k in KINDS for _ in range(1 if self.quick else 2)]
@@ -205,10 +222,12 @@ class Bench:
             time.sleep(LLM_FAULT_SECONDS)
             self.llm.fault = None
 
-    def _recover(self, ended: float, limit: float = 120) -> tuple[float, float]:
+    def _recover(self, ended: float, limit: float, probes: list[Send]) -> tuple[float, float]:
         """Seconds from the end of a fault until a fresh send is answered, and until every run begun before the
-        end has finished (the backlog drained; `limit` when that never happens: those runs are stuck)."""
+        end has finished (the backlog drained; `limit` when that never happens: those runs are stuck). The probe's
+        sends go to `probes`."""
         probe = Client(self.stack.url, self.probe, "probe", pause=0, stop=threading.Event())
+        probe.sends = probes
         probe.http.timeout = probe.http.timeout.__class__(30, connect=2)
         answered = drained = None
         deadline = ended + limit
@@ -258,6 +277,7 @@ class Bench:
             "lost": sum(1 for s in accepted if stored[s.otid] == 0),
             "dup msgs": sum(n - 1 for n in stored.values() if n > 1),
             "dup replies": sum(max(0, replies - steps) for *_, replies, steps in runs),
+            "recover s": max(phase.recovered, default=0.0),
             "answer s": max((a for a, _ in phase.recoveries), default=0.0),
             "drain s": max((d for _, d in phase.recoveries), default=0.0),
             "reasons": dict(reasons),
@@ -268,7 +288,7 @@ class Bench:
 
 def report(phases: list[Phase]) -> bool:
     columns = ["sends", "accepted", "completed", "failed", "failed, no reason", "stuck", "lost", "dup msgs"]
-    columns += ["dup replies", "answer s", "drain s"]
+    columns += ["dup replies", "recover s", "answer s", "drain s"]
     print()
     print("| fault | n | " + " | ".join(columns) + " | load avg |")
     print("|---" * (len(columns) + 3) + "|")
@@ -277,15 +297,16 @@ def report(phases: list[Phase]) -> bool:
         row = phase.row
         cells = [f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
         print(f"| {phase.kind} | {len(phase.faults)} | " + " | ".join(cells) + f" | {row['load']} |")
-        recovered = float(row["answer s"]) <= GOAL_RECOVERY  # type: ignore[arg-type]
+        recovered = float(row["recover s"]) <= GOAL_RECOVERY  # type: ignore[arg-type]
         ok = ok and recovered and not any(row[c] for c in ("failed, no reason", "stuck", "lost", "dup msgs"))
         ok = ok and not row["dup replies"]
     print()
     for phase in phases:
         print(f"{phase.kind}: failed runs by reason {phase.row['reasons'] or '{}'}")
         print(f"{'':>{len(phase.kind)}}  client errors {phase.row['client errors'] or '{}'}")
-        pairs = " ".join(f"{a:.1f}/{d:.1f}" for a, d in phase.recoveries)
-        print(f"{'':>{len(phase.kind)}}  recovery per fault, answered/drained (s): {pairs}")
+        pairs = zip(phase.recovered, phase.recoveries, strict=True)
+        triples = " ".join(f"{r:.1f}/{a:.1f}/{d:.1f}" for r, (a, d) in pairs)
+        print(f"{'':>{len(phase.kind)}}  seconds to recover per fault, recovered/answered/drained: {triples}")
     print()
     print(
         "goal met: 0 lost, 0 duplicated, 0 stuck, every failure with a reason, recovery <= 5 s"
@@ -339,6 +360,7 @@ def main() -> int:
             print(
                 f"{kind}: {row['accepted']}/{row['sends']} accepted, {row['completed']} completed, "
                 f"{row['failed']} failed, {row['stuck']} stuck, {row['lost']} lost, "
+                f"recovered after {row['recover s']:.1f} s (first successful send after the fault), "
                 f"answered after {row['answer s']:.1f} s, drained after {row['drain s']:.1f} s, load {row['load']}",
                 flush=True,
             )

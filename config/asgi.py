@@ -21,9 +21,12 @@ from ade.routing import websocket_urlpatterns  # noqa: E402
 from agents.runtime import executor  # noqa: E402
 from agents.tools.sandbox import sandbox_log_status  # noqa: E402
 from lib import tracing  # noqa: E402
+from lib.dbpool import pool_watch_start  # noqa: E402
 from lib.origins import SameOriginValidator  # noqa: E402
 
 tracing.setup()  # OpenTelemetry spans, when the OTEL_* settings ask for an exporter
+if settings.ENGRAM_START_POOL_AT_BOOT:  # a serving process (not the test runner, which imports this module)
+    pool_watch_start()  # broken pooled connections (a PostgreSQL restart) are replaced before a request meets them
 sandbox_log_status()  # the server says at start-up which isolation custom tools get (or that they are disabled)
 if settings.ENGRAM_RUN_EXECUTOR == "inprocess" and settings.ENGRAM_START_POOL_AT_BOOT:
     executor.start()  # runs a killed predecessor left on this data directory are recovered now, not on a request

@@ -1,17 +1,39 @@
 import os
 from typing import Any
 
+import redis.exceptions
 from celery import Celery
 from celery.signals import (
     task_postrun,
     task_prerun,
     worker_init,
+    worker_process_init,
     worker_process_shutdown,
     worker_ready,
     worker_shutting_down,
 )
+from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+class _RedisChannel(kombu_redis.Channel):
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        if self.connection.client is None:
+            # kombu 5.7: when Redis goes away (a restart), the worker closes its broker connection's transport
+            # before the channel, whose close then restores the unacknowledged messages through a client it can no
+            # longer build: an AttributeError that Celery calls "Unrecoverable error", and the worker exits. Raised
+            # as the connection error it is, the close is ignored and the worker reconnects. The messages stay in
+            # Redis's unacked set (kombu restores them later); their runs resume through the lease reaper.
+            raise redis.exceptions.ConnectionError("the broker connection is closed")
+        return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # not in kombu-stubs
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport, surviving a Redis restart (settings.CELERY_BROKER_TRANSPORT)."""
+
+    Channel = _RedisChannel
+
 
 app = Celery("engram")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -35,6 +57,16 @@ def close_old_connections(**kwargs: Any) -> None:
     from django.db import close_old_connections as close
 
     close()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def watch_database_pool(**kwargs: Any) -> None:
+    """The worker (and each prefork pool process) replaces broken pooled connections within a second of a
+    PostgreSQL restart (lib.dbpool)."""
+    from lib.dbpool import pool_watch_start
+
+    pool_watch_start()
 
 
 @worker_ready.connect

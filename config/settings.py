@@ -70,7 +70,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "lib.observe.RequestObservationMiddleware",  # first: request id, one log line and the metrics of every request
-    "lib.unavailable.DatabaseUnavailableMiddleware",  # a view the database could not serve now: 503, not 500
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -128,7 +127,7 @@ if _db["ENGINE"] in ("django.db.backends.sqlite3", "lib.sqlite"):
         "PRAGMA mmap_size=268435456; PRAGMA cache_size=-32768;",
         "transaction_mode": "IMMEDIATE",
         # Seconds a write may wait for its turn (lib.sqlite), and for another process's write (SQLite's busy
-        # timeout); past it the API answers 503 with Retry-After (lib.unavailable).
+        # timeout); past it the API answers 503 with Retry-After (lib.dbpool).
         "timeout": env_int("ENGRAM_SQLITE_TIMEOUT", 20, minimum=1),
     }
 
@@ -137,12 +136,27 @@ if _db["ENGINE"] in ("django.db.backends.sqlite3", "lib.sqlite"):
 # with the pool a request borrows a connection and returns it when it ends. DB_POOL_SIZE caps the pool;
 # DB_POOL_SIZE=0 turns pooling off, and then DB_CONN_MAX_AGE applies.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10, minimum=0)
+# How long a request or task waits for a pooled connection before its database counts as unavailable (a 503 with
+# Retry-After, lib/dbpool.py): all connections busy, or PostgreSQL down or restarting.
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10, minimum=1)
+# After a failed connect the pool tries again 1, 2, 4… s later; it gives a series up after this many seconds, and
+# the next borrower starts a new one at once. So a PostgreSQL that is back is used within a few seconds, however
+# long it was away (psycopg_pool's default, 300 s, would space the tries up to a minute apart).
+DB_POOL_RECONNECT_SECONDS = 3
 
 
 def use_postgres_pool(db: Any) -> None:  # a dj_database_url DBConfig
+    # A connection is checked (an empty query) before it is lent: after a PostgreSQL restart the pool's old
+    # connections are dropped there instead of failing the request that borrowed them.
+    db["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
     if DB_POOL_SIZE:
         db["CONN_MAX_AGE"] = 0
-        db.setdefault("OPTIONS", {})["pool"] = {"min_size": min(2, DB_POOL_SIZE), "max_size": DB_POOL_SIZE}
+        db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DB_POOL_SIZE),
+            "max_size": DB_POOL_SIZE,
+            "timeout": DB_POOL_TIMEOUT,
+            "reconnect_timeout": DB_POOL_RECONNECT_SECONDS,
+        }
 
 
 if _db["ENGINE"] != "lib.sqlite":
@@ -182,6 +196,14 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Must stay above the longest task time_limit, or Redis redelivers a task that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+
+def broker_transport(url: str | None) -> str | None:
+    """kombu's Redis transport with one fix (config/celery.py): a Redis restart no longer makes the worker exit."""
+    return "config.celery:RedisTransport" if (url or "").startswith("redis://") else None
+
+
+CELERY_BROKER_TRANSPORT = broker_transport(REDIS_URL)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

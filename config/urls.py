@@ -13,3 +13,5 @@ urlpatterns = [
     path("latest/", include((api_patterns, "latest"))),
     path("", include("ade.urls")),
 ]
+# A database out of reach is a 503 with Retry-After, not a 500 (config/errors.py).
+handler500 = "config.errors.server_error"

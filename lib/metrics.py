@@ -69,6 +69,11 @@ EMBEDDING_LATENCY = Histogram(
 # livesum: in multiprocess mode the open sockets of processes still alive, summed.
 WEBSOCKETS_OPEN = Gauge("engram_websockets_open", "Open ADE websockets.", multiprocess_mode="livesum")
 RATE_LIMITED = Counter("engram_rate_limited", "Requests refused by a rate limit or quota, by scope.", ["scope"])
+EVENTS_UNSENT = Counter(
+    "engram_events_unsent",
+    "Live events the channel layer (Redis) did not take, by type; clients re-read what they announced.",
+    ["type"],
+)
 
 OUTCOMES = ("ok", "error")
 

@@ -278,6 +278,109 @@ def _wait_redis_ready(proc: subprocess.Popen[bytes], port: int, timeout: float) 
     return False
 
 
+# -- services a test stops and starts ---------------------------------------------------
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL 18 + pgvector cluster of its own (never the session's shared one), which a test stops
+    and starts again on the same data directory and port: an outage, not a new empty server.
+
+        cluster = PostgresCluster().start()
+        cluster.stop()          # pg_ctl stop -m fast: open transactions aborted, clients cut
+        cluster.start()
+        cluster.remove()
+    """
+
+    def __init__(self) -> None:
+        bindir = _pg_bin()
+        self.user: str | None = None
+        if os.geteuid() == 0:  # postgres refuses to run as root
+            self.user = _PG_USER_WHEN_ROOT
+            bindir = _readable_bindir(bindir, self.user)
+        self.bindir = bindir
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="engram-pg-cluster-"))
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.tmpdir, entry.pw_uid, entry.pw_gid)
+        self.data, self.log = self.tmpdir / "data", self.tmpdir / "postgres.log"
+        self.port = free_port()
+        initdb = [str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres"]
+        initdb += ["--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]
+        done = subprocess.run(initdb, check=False, user=self.user, capture_output=True, text=True)  # noqa: S603
+        if done.returncode != 0:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def _pg_ctl(self, *args: str, timeout: float = 60) -> None:
+        command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-t", str(int(timeout)), *args]
+        done = subprocess.run(command, check=False, user=self.user, capture_output=True, text=True)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl {args[-1]} failed:\n{done.stdout}\n{done.stderr}\n{_log_tail(self.log)}")
+
+    def start(self, timeout: float = 60) -> PostgresCluster:
+        options = f"-p {self.port} -h 127.0.0.1 -k '' -c fsync=off -c full_page_writes=off -c max_connections=100"
+        self._pg_ctl("-l", str(self.log), "-o", options, "start", timeout=timeout)
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m fast` (or `smart`, `immediate`); a stopped cluster is left as it is."""
+        if (self.data / "postmaster.pid").exists():
+            self._pg_ctl("-m", mode, "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.stop("immediate")
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+class RedisServer:
+    """A private redis-server that a test stops and starts again on the same port; with `appendonly` (as
+    compose.yaml runs Redis) its data survives the restart."""
+
+    def __init__(self, *, appendonly: bool = True) -> None:
+        self.binary = _redis_server_binary()
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="engram-redis-server-"))
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 20) -> RedisServer:
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no"]
+        command += ["--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always"]
+        command += ["--dir", str(self.tmpdir), "--logfile", str(self.tmpdir / "redis.log")]
+        self.proc = subprocess.Popen(  # noqa: S603 (our own command)
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if not _wait_redis_ready(self.proc, self.port, timeout):
+            raise RuntimeError(f"redis-server did not start; log:\n{_log_tail(self.tmpdir / 'redis.log')}")
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM, as `docker stop` sends: Redis writes what it must and exits; clients are cut."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
 # -- command line ---------------------------------------------------------------
 
 

@@ -9,12 +9,14 @@ import asyncio
 import functools
 import logging
 import threading
+import time
 import uuid
 from typing import Any, Literal, TypedDict
 
 from django.db import transaction
 
 from agents.models import Message, Run, Step
+from lib import metrics
 from lib.background import Worker
 from lib.ids import public_id, public_id_or_none
 
@@ -106,21 +108,32 @@ def organization_group(organization_id: uuid.UUID | str) -> str:
 
 _publisher = Worker("engram-events")  # one thread sends every event, in order; callers never wait for the layer
 _local = threading.local()
+SEND_TIMEOUT = 2.0  # one event's send; past it the layer counts as away (Redis restarting)
+AWAY_SECONDS = 1.0  # while the layer is away, events are not tried for this long after a failure
 
 
 def _deliver(group: str, event: Event) -> None:
     """On the publisher's thread: a persistent event loop (async_to_sync would start a thread and a loop per
-    event), so channels-redis keeps its connections (it pools them per event loop)."""
+    event), so channels-redis keeps its connections (it pools them per event loop). While the layer is away the
+    events are counted, not queued behind one another's timeouts; the first one sent after that reconnects."""
     from channels.layers import get_channel_layer
 
     if getattr(_local, "loop", None) is None:
         _local.loop = asyncio.new_event_loop()
+        _local.away_until = 0.0
     try:
+        if time.monotonic() < _local.away_until:
+            raise ConnectionError("the channel layer failed less than a second ago")
         layer = get_channel_layer()
         if layer is not None:
-            _local.loop.run_until_complete(layer.group_send(group, event))
-    except Exception:  # the layer drops events by design; never let that break a run
-        logger.warning("could not publish %s to %s", event["type"], group, exc_info=True)
+            _local.loop.run_until_complete(asyncio.wait_for(layer.group_send(group, event), SEND_TIMEOUT))
+    except Exception:  # the layer drops events by design (and Redis may be restarting); never let that break a run
+        # Not silent: counted and logged. What the event announced is stored (every event but token deltas), and
+        # clients re-read it: the /v1 stream polls the database, the ADE re-fetches after its socket reconnects.
+        metrics.EVENTS_UNSENT.labels(event["type"]).inc()
+        if time.monotonic() >= _local.away_until:
+            logger.warning("could not publish %s to %s", event["type"], group, exc_info=True)
+            _local.away_until = time.monotonic() + AWAY_SECONDS
 
 
 def _put(group: str, event: Event) -> None:

@@ -28,7 +28,7 @@ from agents.services.messages import MessageSpec, assistant_message_id, message_
 from agents.tools.builtin import ToolContext
 from agents.tools.execute import execute_tool
 from lib import tracing
-from lib.dbpool import connection_release
+from lib.dbpool import connection_release, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ class _Abandon(Exception):
 
 
 def run_execute(*, run_id: uuid.UUID, token: str) -> None:
-    """Claim and execute (or resume) a run. Never raises for a provider failure: the run records it."""
+    """Claim and execute (or resume) a run. Never raises for a provider failure: the run records it. Raises the
+    database's OperationalError/InterfaceError when it goes away (lib.dbpool): the caller retries as the holder."""
     run = run_claim(run_id=run_id, token=token)
     if run is None:
         # Not ours to run now (gone, final, another holder's, or not first in line): if it was dispatched and
@@ -68,7 +69,13 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
     with observe.run_context(run):
         try:
             _execute(run, token)
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                # The database went away mid-run: nothing more can be stored, and the run is not at fault. Its
+                # steps so far are; the executor claims it again as the same holder and resumes (a Celery retry,
+                # agents.runtime.executor), or the reaper hands it back once the lease lapses.
+                logger.warning("run %s: the database is out of reach; the run resumes once it is back", run.id)
+                raise
             logger.exception("run %s failed", run.id)
             # The exception's text (paths, library internals) stays in the log; members see run.error.
             run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=INTERNAL_ERROR)

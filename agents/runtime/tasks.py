@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from agents.runtime.llm import ProviderTransientError
 
@@ -14,9 +14,10 @@ from agents.runtime.llm import ProviderTransientError
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    # OperationalError: the database was out of reach (a pool timeout under a burst) before the claim; a retry
-    # keeps the task id, so it claims or resumes the run as a redelivery would.
-    autoretry_for=(ProviderTransientError, OperationalError),
+    # OperationalError/InterfaceError: the database was out of reach (a pool timeout under a burst, a restart)
+    # before the claim or mid-run (lib.dbpool); a retry keeps the task id, so it claims or resumes the run as a
+    # redelivery would.
+    autoretry_for=(ProviderTransientError, OperationalError, InterfaceError),
     retry_backoff=True,
     retry_jitter=True,
     max_retries=3,

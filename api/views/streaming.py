@@ -7,7 +7,9 @@ deltas, which are never stored; when the stored message arrives, only the part t
 any were dropped at the end) is sent, so a client that concatenates deltas gets the stored text."""
 
 import asyncio
+import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -30,20 +32,42 @@ from lib.ids import parse_id, public_id
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
+REJOIN_SECONDS = 1.0  # while the channel layer is away, how often a stream tries to join its group again
+JOIN_TIMEOUT = 1.0  # a join that takes longer (Redis restarting) is given up: the stream starts without the layer
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Subscription:
-    """A channel on the agent's event group, opened before the run starts so no token delta is missed."""
+    """A channel on the agent's event group, opened before the run starts so no token delta is missed. The layer
+    (Redis) may be away (restarting): the stream then goes on from the database alone, without token deltas (each
+    message's text comes whole from its stored row), and joins the group again once the layer answers."""
 
     layer: Any
     group: str
     channel: str | None = None
     closed: bool = field(default=False)
+    joined: bool = False
+    retry_at: float = 0.0  # when to try joining again, while not joined
+
+    async def join(self) -> bool:
+        if self.layer is None:
+            return False
+        try:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()
+            await asyncio.wait_for(self.layer.group_add(self.group, self.channel), JOIN_TIMEOUT)
+        except Exception:
+            logger.warning("stream of %s: the channel layer is not answering; following the database", self.group)
+            self.retry_at = time.monotonic() + REJOIN_SECONDS
+            self.joined = False
+            return False
+        self.joined = True
+        return True
 
     async def receive(self, wait: float) -> list[dict[str, Any]]:
         """Events that arrive within `wait` seconds (all that are queued, once one is)."""
-        if self.layer is None or self.channel is None:
+        if not self.joined and (time.monotonic() < self.retry_at or not await self.join()):
             await asyncio.sleep(wait)
             return []
         events: list[dict[str, Any]] = []
@@ -53,12 +77,17 @@ class Subscription:
                 events.append(await asyncio.wait_for(self.layer.receive(self.channel), 0.001))
         except TimeoutError:
             pass
+        except Exception:  # the layer went away mid-stream: what it would have announced is read from the database
+            logger.warning("stream of %s: the channel layer failed; following the database", self.group)
+            self.joined = False
+            self.retry_at = time.monotonic() + REJOIN_SECONDS
         return events
 
     async def close(self) -> None:
         if not self.closed and self.layer is not None and self.channel is not None:
             self.closed = True
-            await self.layer.group_discard(self.group, self.channel)
+            with contextlib.suppress(Exception):  # a layer that is away forgets the member by itself (expiry)
+                await asyncio.wait_for(self.layer.group_discard(self.group, self.channel), JOIN_TIMEOUT)
 
     def close_sync(self) -> None:
         async_to_sync(self.close)()
@@ -67,11 +96,8 @@ class Subscription:
 def stream_subscribe(agent_id: uuid.UUID) -> Subscription:
     from channels.layers import get_channel_layer
 
-    layer = get_channel_layer()
-    subscription = Subscription(layer=layer, group=group_name(agent_id))
-    if layer is not None:
-        subscription.channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(subscription.group, subscription.channel)
+    subscription = Subscription(layer=get_channel_layer(), group=group_name(agent_id))
+    async_to_sync(subscription.join)()
     return subscription
 
 

@@ -231,7 +231,7 @@
     kept = null;
   });
 
-  // The database could not take the change in time (503, lib/unavailable.py): say so; trying again helps.
+  // The database could not take the request now (503, config/errors.py): say so; trying again helps.
   document.addEventListener("htmx:responseError", function (e) {
     if (e.detail.xhr.status === 503) toast(e.detail.xhr.responseText || "Engram is busy; try again shortly.");
   });
