@@ -139,70 +139,80 @@ def _text_ranking_postgres(scope: Scope, query: str, depth: int) -> list[tuple[A
         # of a big table to rank); every word still counts in the BM25 score of the rows gathered.
         common = _common_lexemes(scope.table)
         gather = [t for t in terms if t not in common] or terms
-        tsquery = " | ".join(_quote_lexeme(t) for t in gather)
-        frequent = [t for t in terms if t in common]
-        if scope.newest_first and all(t in common for t in gather):
-            # Only common words: the GIN index would list most of the agent's rows. The agent's newest rows are
-            # read instead (through its index on created_at, not the GIN index) until TEXT_MATCHES of them match:
-            # with every word in over COMMON_LEXEME_FREQUENCY of the rows that is a bounded walk.
-            matches = (
-                f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
-                f"AND ts_match_vq(t.search_tsv, %s::tsquery) ORDER BY {scope.newest_first} DESC LIMIT {TEXT_MATCHES}"
-            )
-        else:
-            matches = (
-                f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
-                f"AND t.search_tsv @@ %s::tsquery LIMIT {TEXT_MATCHES}"
-            )
-        # BM25 in one statement, over the best TEXT_CANDIDATES by ts_rank of at most TEXT_MATCHES matches: each
-        # candidate's tsvector is unnested once (its length in words, and the query words it holds with their
-        # counts); a word's document frequency is the number of candidates holding it (all matches when there are
-        # fewer than TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N;
-        # the sum is scaled by the share of the query's words held (BM25_COORD). Only the best `depth` rows leave
-        # the database.
-        cursor.execute(
-            f"""
-            WITH c AS MATERIALIZED (
-                SELECT m.id, m.r, s.len, s.lex, s.tf FROM (
-                    SELECT b.id, b.search_tsv, ts_rank(b.search_tsv, %s::tsquery) AS r FROM ({matches}) b
-                    ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
-                ) m CROSS JOIN LATERAL (
-                    SELECT greatest(1, sum(cardinality(u.positions))) AS len,
-                        array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(%s)) AS lex,
-                        array_agg(cardinality(u.positions)) FILTER (WHERE u.lexeme = ANY(%s)) AS tf
-                    FROM unnest(m.search_tsv) u
-                ) s
-            ),
-            n AS (SELECT greatest(%s, count(*))::float8 AS total, avg(c.len)::float8 AS avgdl FROM c),
-            e AS (
-                SELECT c.id, c.r, c.len, x.lex, x.tf, count(*) OVER (PARTITION BY x.lex) AS df
-                FROM c CROSS JOIN LATERAL unnest(c.lex, c.tf) x(lex, tf)
-            ),
-            w AS (
-                SELECT e.id, e.r, e.len, e.tf, n.total, n.avgdl,
-                    greatest(e.df, floor(coalesce(k.freq, 0) * n.total)) AS df
-                FROM e CROSS JOIN n LEFT JOIN unnest(%s::text[], %s::float8[]) k(lex, freq) ON k.lex = e.lex
-            )
-            SELECT w.id, sum(
-                ln(1 + (w.total - w.df + 0.5) / (w.df + 0.5)) * w.tf * {BM25_K1 + 1.0}
-                / (w.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * w.len / w.avgdl))
-            ) * power(count(*) / %s::float8, {BM25_COORD}) AS score
-            FROM w GROUP BY w.id ORDER BY score DESC, max(w.r) DESC, w.id LIMIT %s
-            """,
-            [
-                tsquery,
-                *scope.params,
-                tsquery,
-                terms,
-                terms,
-                _collection_size(scope),
-                frequent,
-                [common[t] for t in frequent],
-                len(terms),
-                depth,
-            ],
+        ranked = _bm25_postgres(cursor, scope, terms, gather, common, depth)
+        if not ranked and gather != terms:  # the rarer words are in no row: the common ones gather instead
+            ranked = _bm25_postgres(cursor, scope, terms, [t for t in terms if t in common], common, depth)
+        return ranked
+
+
+def _bm25_postgres(
+    cursor: Any, scope: Scope, terms: list[str], gather: list[str], common: dict[str, float], depth: int
+) -> list[tuple[Any, float]]:
+    """BM25 of the query's `terms` over the rows holding any of the words in `gather`: the best `depth`."""
+    tsquery = " | ".join(_quote_lexeme(t) for t in gather)
+    frequent = [t for t in terms if t in common]
+    if scope.newest_first and all(t in common for t in gather):
+        # Only common words: the GIN index would list most of the agent's rows. The agent's newest rows are
+        # read instead (through its index on created_at, not the GIN index) until TEXT_MATCHES of them match:
+        # with every word in over COMMON_LEXEME_FREQUENCY of the rows that is a bounded walk.
+        matches = (
+            f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
+            f"AND ts_match_vq(t.search_tsv, %s::tsquery) ORDER BY {scope.newest_first} DESC LIMIT {TEXT_MATCHES}"
         )
-        return [(pk, float(score)) for pk, score in cursor.fetchall()]
+    else:
+        matches = (
+            f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
+            f"AND t.search_tsv @@ %s::tsquery LIMIT {TEXT_MATCHES}"
+        )
+    # BM25 in one statement, over the best TEXT_CANDIDATES by ts_rank of at most TEXT_MATCHES matches: each
+    # candidate's tsvector is unnested once (its length in words, and the query words it holds with their
+    # counts); a word's document frequency is the number of candidates holding it (all matches when there are
+    # fewer than TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N;
+    # the sum is scaled by the share of the query's words held (BM25_COORD). Only the best `depth` rows leave
+    # the database.
+    cursor.execute(
+        f"""
+        WITH c AS MATERIALIZED (
+            SELECT m.id, m.r, s.len, s.lex, s.tf FROM (
+                SELECT b.id, b.search_tsv, ts_rank(b.search_tsv, %s::tsquery) AS r FROM ({matches}) b
+                ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
+            ) m CROSS JOIN LATERAL (
+                SELECT greatest(1, sum(cardinality(u.positions))) AS len,
+                    array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(%s)) AS lex,
+                    array_agg(cardinality(u.positions)) FILTER (WHERE u.lexeme = ANY(%s)) AS tf
+                FROM unnest(m.search_tsv) u
+            ) s
+        ),
+        n AS (SELECT greatest(%s, count(*))::float8 AS total, avg(c.len)::float8 AS avgdl FROM c),
+        e AS (
+            SELECT c.id, c.r, c.len, x.lex, x.tf, count(*) OVER (PARTITION BY x.lex) AS df
+            FROM c CROSS JOIN LATERAL unnest(c.lex, c.tf) x(lex, tf)
+        ),
+        w AS (
+            SELECT e.id, e.r, e.len, e.tf, n.total, n.avgdl,
+                greatest(e.df, floor(coalesce(k.freq, 0) * n.total)) AS df
+            FROM e CROSS JOIN n LEFT JOIN unnest(%s::text[], %s::float8[]) k(lex, freq) ON k.lex = e.lex
+        )
+        SELECT w.id, sum(
+            ln(1 + (w.total - w.df + 0.5) / (w.df + 0.5)) * w.tf * {BM25_K1 + 1.0}
+            / (w.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * w.len / w.avgdl))
+        ) * power(count(*) / %s::float8, {BM25_COORD}) AS score
+        FROM w GROUP BY w.id ORDER BY score DESC, max(w.r) DESC, w.id LIMIT %s
+        """,
+        [
+            tsquery,
+            *scope.params,
+            tsquery,
+            terms,
+            terms,
+            _collection_size(scope),
+            frequent,
+            [common[t] for t in frequent],
+            len(terms),
+            depth,
+        ],
+    )
+    return [(pk, float(score)) for pk, score in cursor.fetchall()]
 
 
 def _fts5_words(query: str) -> list[str]:

@@ -49,6 +49,9 @@ def test_a_query_of_only_common_words_ranks_the_newest_matches(agent_a: Any, ins
     hits = passage_search(agent=agent_a, query="otter", mode="text", top_k=20)
     # "otter" is in every row: only the newest TEXT_MATCHES matches were read and ranked, on both databases.
     assert {hit.passage.id for hit in hits} == newest
+    # A rarer word that no row holds gathers nothing: the common word gathers instead.
+    hits = passage_search(agent=agent_a, query="otter nightingale", mode="text", top_k=20)
+    assert {hit.passage.id for hit in hits} == newest
     # A rarer word in the query gathers by that word alone, whatever the common one matches.
     [hit] = passage_search(agent=agent_a, query="otter hazel", mode="text", top_k=1)
     assert hit.passage.text == "otter beside the hazel river"
