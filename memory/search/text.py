@@ -153,11 +153,14 @@ def _bm25_postgres(
     frequent = [t for t in terms if t in common]
     if scope.newest_first and all(t in common for t in gather):
         # Only common words: the GIN index would list most of the agent's rows. The agent's newest rows are
-        # read instead (through its index on created_at, not the GIN index) until TEXT_MATCHES of them match:
-        # with every word in over COMMON_LEXEME_FREQUENCY of the rows that is a bounded walk.
+        # read instead (through its index on created_at, not the GIN index) until as many match as are scored
+        # (TEXT_CANDIDATES, or TEXT_MATCHES when smaller; as on SQLite): with every word in over
+        # COMMON_LEXEME_FREQUENCY of the rows that is a short walk. (With LIMIT 2,000 the planner chose to read and
+        # sort a whole 10,000-row folder instead: 45 ms against 0.3.)
         matches = (
             f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
-            f"AND ts_match_vq(t.search_tsv, %s::tsquery) ORDER BY {scope.newest_first} DESC LIMIT {TEXT_MATCHES}"
+            f"AND ts_match_vq(t.search_tsv, %s::tsquery) ORDER BY {scope.newest_first} DESC "
+            f"LIMIT {min(TEXT_MATCHES, TEXT_CANDIDATES)}"
         )
     else:
         matches = (
