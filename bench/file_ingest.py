@@ -7,7 +7,7 @@
    production).
 
     nice python bench/file_ingest.py --db postgres [--pages 200] [--text-mb 5] [--chunks 10000] [--queries 100]
-        [--parts ingest,search]
+        [--parts ingest,search] [--modes hybrid,text,vector]
 """
 
 import argparse
@@ -69,7 +69,7 @@ def ingest(label: str, name: str, data: bytes, organization_id: object, pages: i
     )
 
 
-def search_latency(organization_id: object, chunks: int, queries: int, rng: random.Random) -> None:
+def search_latency(organization_id: object, chunks: int, queries: int, rng: random.Random, modes: list[str]) -> None:
     from accounts.models import Organization
     from agents.models import Agent
     from agents.services.folders import agent_folder_attach
@@ -108,19 +108,21 @@ def search_latency(organization_id: object, chunks: int, queries: int, rng: rand
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE files_filechunk")
     search.semantic_search(agent_id=agent.id, organization_id=org.id, query="warm up the model")
-    times: list[float] = []
-    cpu_times: list[float] = []
-    for _ in range(queries):
-        query = f"where did the {rng.choice(WORDS)} and the {rng.choice(WORDS)} go?"
-        start, cpu = time.perf_counter(), time.process_time()
-        search.semantic_search(agent_id=agent.id, organization_id=org.id, query=query, limit=5)
-        times.append(time.perf_counter() - start)
-        cpu_times.append(time.process_time() - cpu)
-    print(
-        f"semantic_search_files at {chunks:,} chunks ({connection.vendor}, {queries} queries): "
-        f"p50 {percentile(times, 0.5):.1f} ms, p95 {percentile(times, 0.95):.1f} ms; this process's CPU per search "
-        f"p50 {percentile(cpu_times, 0.5):.1f} ms, p95 {percentile(cpu_times, 0.95):.1f} ms (load average {_load()})"
-    )
+    queries_asked = [f"where did the {rng.choice(WORDS)} and the {rng.choice(WORDS)} go?" for _ in range(queries)]
+    for mode in modes:
+        times: list[float] = []
+        cpu_times: list[float] = []
+        for query in queries_asked:
+            start, cpu = time.perf_counter(), time.process_time()
+            search.semantic_search(agent_id=agent.id, organization_id=org.id, query=query, limit=5, mode=mode)
+            times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu)
+        print(
+            f"semantic_search_files at {chunks:,} chunks ({connection.vendor}, {mode}, {queries} queries): "
+            f"p50 {percentile(times, 0.5):.1f} ms, p95 {percentile(times, 0.95):.1f} ms; this process's CPU per "
+            f"search p50 {percentile(cpu_times, 0.5):.1f} ms, p95 {percentile(cpu_times, 0.95):.1f} ms "
+            f"(load average {_load()})"
+        )
 
 
 def main() -> None:
@@ -132,6 +134,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--parts", default="ingest,search", help="which parts to run: ingest, search or both")
+    parser.add_argument("--modes", default="hybrid", help="search modes timed, in order: hybrid, text, vector")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with test_database(args.db):
@@ -155,7 +158,7 @@ def main() -> None:
         if "ingest" in parts:
             ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None)
         if "search" in parts:
-            search_latency(org.id, args.chunks, args.queries, rng)
+            search_latency(org.id, args.chunks, args.queries, rng, args.modes.split(","))
 
 
 if __name__ == "__main__":

@@ -134,6 +134,7 @@ def semantic_search(
         ids = sorted(folder_ids)
         if len(ids) == 1:
             scope.add("t.folder_id = %s", db_uuid(ids[0]))
+            scope.newest_first = "t.created_at"  # index (folder, created_at, id): words in most chunks walk it
         else:
             scope.add(f"t.folder_id IN ({', '.join(['%s'] * len(ids))})", *[db_uuid(i) for i in ids])
         scope.base = 2  # chunks exist only for completed files, and every file of an attached folder is the agent's

@@ -12,9 +12,9 @@ Filters (scope, tags, dates, roles) are SQL conditions applied in the database b
 
 PostgreSQL: the generated `search_tsv` column (GIN) gives BM25 candidates, scored in SQL from their lexeme
 counts; vectors come from the per-dimension partial HNSW index (iterative scans keep filtered queries exact in
-count). SQLite: FTS5's best matches by its own `bm25()` (b fixed at 0.75), re-scored with the same BM25 as
-PostgreSQL from their term counts and lengths in the FTS5 index, and an exact numpy scan over the filtered rows'
-float32 blobs.
+count). SQLite: FTS5's best matches by its own `bm25()` (b fixed at 0.75), or for words in many rows the newest
+matches, re-scored with the same BM25 as PostgreSQL from their term counts (counted from their text with the index's
+tokenizer) and lengths in the FTS5 index, and an exact numpy scan over the filtered rows' float32 blobs.
 
 Modules: `scope` (what a search may see, tag filters, limits), `text` (BM25 on PostgreSQL and SQLite), `vectors`
 (vector ranking, the embedded query), `fusion` (fusing and re-ranking), `dates` (dates and times named in a query),
