@@ -65,11 +65,14 @@
   // The live bubble ends when its message is stored, but the stored message shows only when the chat's tail has
   // re-read itself over HTTP. Until then the streamed text stays as a placeholder at the end of the tail, which that
   // swap replaces (innerHTML), so the reply never vanishes in between.
-  function clearStream() {
+  // (Unless the tail already shows that message: a re-read started by an earlier event can land after it was stored.)
+  function clearStream(event) {
     var box = document.getElementById("stream");
     if (!box) return;
     var tail = document.getElementById("chat-tail");
-    if (!box.hidden && tail && box.querySelector(".bubble").textContent) {
+    var seq = event && event.message && event.message.seq;
+    var shown = seq != null && tail && tail.querySelector('[data-seq="' + seq + '"]');
+    if (!box.hidden && tail && !shown && box.querySelector(".bubble").textContent) {
       var settled = box.cloneNode(true);
       settled.removeAttribute("id");
       settled.removeAttribute("aria-live");
@@ -118,7 +121,7 @@
     var event;
     try { event = JSON.parse(e.detail.message); } catch (err) { return; }
     if (event.type === "agent.token") { stream(event); return; }
-    if (event.type === "agent.message" || event.type === "agent.run_status") clearStream();
+    if (event.type === "agent.message" || event.type === "agent.run_status") clearStream(event);
     var name = EVENTS[event.type];
     if (name) htmx.trigger(document.body, name, event);
   });

@@ -97,6 +97,43 @@ def test_a_companion_reply_shows_once_and_the_chat_follows_tall_turns(
     assert page.locator(".hits").inner_text().count("desktop-0-marsupial") == 1
 
 
+# The chat as a socket event reaches it: `#stream` holds streamed text, then the message's event arrives (seq given).
+MESSAGE_EVENT_WITH_STREAMED_TEXT = """(seq) => {
+    const box = document.getElementById('stream');
+    box.hidden = false;
+    box.querySelector('.bubble').textContent = 'streamed words';
+    const message = JSON.stringify({type: 'agent.message', message: {seq: seq}});
+    const init = {detail: {message: message}, cancelable: true, bubbles: true};
+    document.body.dispatchEvent(new CustomEvent('htmx:wsBeforeMessage', init));
+    const left = document.querySelectorAll('#chat-tail .settling');
+    return [box.hidden, left.length, left.length ? left[0].innerText : ''];
+}"""
+
+
+def test_streamed_text_stays_until_its_message_shows_and_never_beside_it(
+    daphne_server: LiveServer, fake_llm: FakeLLM, page: Any, alice: Any
+) -> None:
+    page.set_default_timeout(30_000)
+    agent = agent_create(actor=alice, name="Tail", model="openai/gpt-4o-mini")
+    sign_in(page, daphne_server, "alice", "password-alice")
+    open_workspace(page, daphne_server, agent)
+    fake_llm.reply("First answer.")
+    send(page, "Hello")
+    page.wait_for_selector("#chat-tail .msg.assistant:has-text('First answer.')")
+    page.wait_for_selector("#run-status .run-banner", state="detached")
+    shown = max(
+        int(seq)
+        for seq in page.eval_on_selector_all(
+            "#chat-tail [data-seq]", "els => els.map(e => e.dataset.seq).filter(Boolean)"
+        )
+    )
+    # A message the tail does not show yet: its streamed text stays in the tail until the tail's re-read.
+    assert page.evaluate(MESSAGE_EVENT_WITH_STREAMED_TEXT, shown + 1) == [True, 1, "streamed words"]
+    page.wait_for_selector("#chat-tail .settling", state="detached")  # the re-read replaced it
+    # A message the tail already shows (a re-read that started earlier landed after it was stored): not twice.
+    assert page.evaluate(MESSAGE_EVENT_WITH_STREAMED_TEXT, shown) == [True, 0, ""]
+
+
 def test_settings_errors_come_into_view_and_the_header_follows_a_saved_type(
     daphne_server: LiveServer, page: Any, alice: Any
 ) -> None:
