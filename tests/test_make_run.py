@@ -3,8 +3,6 @@ and a custom tool call then answers with that reason (ENGRAM_BWRAP names a binar
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.backing import free_port, stop_group
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def request(url: str, *, body: dict | None = None, key: str = "") -> dict:
@@ -71,12 +65,7 @@ def make_run_without_bubblewrap(tmp_path: Path):
                 time.sleep(0.5)
         yield base, env, log, tmp_path / "var"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
 
 
 def test_make_run_without_bubblewrap_starts_and_refuses_custom_tools_saying_why(make_run_without_bubblewrap):

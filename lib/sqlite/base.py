@@ -17,9 +17,11 @@ writer gets SQLite's own error, `OperationalError("database is locked")` (the AP
 """
 
 import collections
+import contextlib
 import functools
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import OperationalError
@@ -91,23 +93,24 @@ class CursorWrapper(sqlite.SQLiteCursorWrapper):
         self._turn = turn
         self._timeout = timeout
 
-    def execute(self, query: str, params: Any = None) -> Any:
+    @contextlib.contextmanager
+    def _turn_for(self, query: str) -> Iterator[None]:
         if self.connection.in_transaction or not _is_write(query):
-            return super().execute(query, params)
+            yield
+            return
         _take(self._turn, self._timeout)
         try:
-            return super().execute(query, params)
+            yield
         finally:
             self._turn.release()
 
+    def execute(self, query: str, params: Any = None) -> Any:
+        with self._turn_for(query):
+            return super().execute(query, params)
+
     def executemany(self, query: str, param_list: Any) -> Any:
-        if self.connection.in_transaction or not _is_write(query):
+        with self._turn_for(query):
             return super().executemany(query, param_list)
-        _take(self._turn, self._timeout)
-        try:
-            return super().executemany(query, param_list)
-        finally:
-            self._turn.release()
 
 
 class DatabaseWrapper(sqlite.DatabaseWrapper):

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from lib.dbpool import RETRY_AFTER_SECONDS
-from tests.backing import PostgresCluster, free_port
+from tests.backing import PostgresCluster, free_port, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MODEL = "openai/gpt-4o-mini"
@@ -156,9 +156,7 @@ def test_while_postgres_is_down_the_api_and_the_ade_answer_503_and_recover_witho
         history = api.get(f"/v1/agents/{agent_id}/messages", params={"limit": 50, "order": "asc"}).json()
     finally:
         api.close()
-        if daphne.poll() is None:
-            os.killpg(daphne.pid, 15)
-            daphne.wait(timeout=30)
+        stop_group(daphne, timeout=30)
     assert recovered_in < 15, f"the first request after the restart took {recovered_in:.1f} s"
     said = [m["content"] for m in history if m["message_type"] == "user_message"]
     replies = [m["content"] for m in history if m["message_type"] == "assistant_message"]

@@ -8,7 +8,6 @@ These tests start their own server on a SQLite file of their own, whatever ENGRA
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from lib.sqlite.base import WriteTurn
-from tests.backing import free_port
+from tests.backing import free_port, stop_group
 from tests.fakes.llm_server import FakeLLM, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,12 +125,7 @@ def _serve(migrated: tuple[Path, str], llm: FakeLLM, tmp_path: Path, **extra: st
             time.sleep(0.1)
         yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 @pytest.fixture

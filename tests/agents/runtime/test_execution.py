@@ -21,6 +21,7 @@ from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from config.celery import app as celery_app
 from memory.models import Block, BlockRevision
+from tests.backing import stop_group
 from tests.fakes.llm_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -43,16 +44,6 @@ def start_worker(redis_url, fake_base_url, *, pool="solo", concurrency=1, queues
     # The worker's log goes to a file (kept in the temp dir) so that it cannot interleave with pytest's output.
     log = tempfile.NamedTemporaryFile(prefix="engram-worker-", suffix=".log", delete=False)  # noqa: SIM115
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop(proc, sig=signal.SIGTERM):
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def wait_until(predicate, timeout):
@@ -104,7 +95,7 @@ def test_twenty_concurrent_sends_run_one_at_a_time_in_order_on_celery(alice, cel
         for run_id in run_ids:
             assert run_wait(run_id=run_id, timeout=60).status == RunStatus.COMPLETED
     finally:
-        stop(worker)
+        stop_group(worker)
     assert_serial_and_ordered(agent, run_ids)
 
 
@@ -132,13 +123,13 @@ def test_a_worker_killed_mid_run_is_redelivered_and_completes_without_duplicates
         run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "I like jazz", "otid": "o1"}])
         assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=60), "worker never reached step 1"
         assert Step.objects.filter(run=run).count() == 1
-        stop(first, signal.SIGKILL)
+        stop_group(first, signal.SIGKILL)
         second = start_worker(celery_redis, fake_llm.base_url)
         final = run_wait(run_id=run.id, timeout=90)
     finally:
-        stop(first, signal.SIGKILL)
+        stop_group(first, signal.SIGKILL)
         if second is not None:
-            stop(second)
+            stop_group(second)
     assert (final.status, final.stop_reason) == (RunStatus.COMPLETED, "end_turn")
     assert list(Step.objects.filter(run=run).values_list("index", flat=True)) == [0, 1]
     history = [(m.role, m.text) for m in Message.objects.filter(agent=agent).order_by("seq")]
@@ -192,7 +183,7 @@ def test_a_runs_messages_are_embedded_by_the_worker_when_it_ends(alice, celery_r
         assert len(ids) == 2
         assert wait_until(lambda: embedded(ids), timeout=60), "the run's messages were never embedded"
     finally:
-        stop(worker)
+        stop_group(worker)
 
 
 def test_a_runs_messages_are_embedded_in_the_background_when_it_ends(alice, fake_llm, settings, send):

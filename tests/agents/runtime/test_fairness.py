@@ -13,8 +13,8 @@ from agents.runtime import executor
 from agents.runtime.waiting import run_wait
 from agents.services.agents import agent_create
 from agents.services.runs import run_create
-from tests.agents.runtime.test_execution import start_worker, stop, wait_until
-from tests.backing import ensure_redis
+from tests.agents.runtime.test_execution import start_worker, wait_until
+from tests.backing import ensure_redis, stop_group
 from tests.fakes.llm_server import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -90,7 +90,7 @@ def test_a_burst_from_one_organization_does_not_starve_another_on_celery(alice, 
     try:
         finished = assert_b_is_not_starved(alice, charlie, count=5)
     finally:
-        stop(worker)
+        stop_group(worker)
     assert most_at_once(finished) == 1
 
 
@@ -107,4 +107,4 @@ def test_a_celery_worker_sends_runs_whose_dispatch_was_lost(alice, fake_llm, set
         assert run_wait(run_id=lost.id, timeout=60).status == RunStatus.COMPLETED
         assert run_wait(run_id=never.id, timeout=60).status == RunStatus.COMPLETED
     finally:
-        stop(worker)
+        stop_group(worker)

@@ -25,8 +25,8 @@ from agents.services.agents import agent_create
 from agents.services.runs import run_create
 from lib.ids import public_id
 from memory.models import Block, BlockRevision
-from tests.agents.runtime.test_execution import echo, start_worker, stop, wait_until
-from tests.backing import free_port
+from tests.agents.runtime.test_execution import echo, start_worker, wait_until
+from tests.backing import free_port, stop_group
 from tests.fakes.llm_server import Reply, ToolCall
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -71,16 +71,16 @@ def test_a_run_whose_worker_was_killed_is_resumed_by_another_within_seconds(alic
         run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "I like jazz"}])
         behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "and blues"}])
         assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=120), "worker never reached step 1"
-        stop(first, signal.SIGKILL)
+        stop_group(first, signal.SIGKILL)
         killed_at = time.monotonic()
         second = start_worker(celery_redis, fake_llm.base_url, env=FAST_RECOVERY)
         final = run_wait(run_id=run.id, timeout=120)
         recovered_in = time.monotonic() - killed_at
         assert run_wait(run_id=behind.id, timeout=90).status == RunStatus.COMPLETED
     finally:
-        stop(first, signal.SIGKILL)
+        stop_group(first, signal.SIGKILL)
         if second is not None:
-            stop(second)
+            stop_group(second)
     assert final.status == RunStatus.COMPLETED, final.error
     # Generous (a worker boots on a loaded machine); without the reaper, the broker would redeliver after an hour.
     assert recovered_in < 150, f"recovered after {recovered_in:.1f} s"
@@ -111,9 +111,9 @@ def test_sigterm_lets_the_step_in_flight_finish_and_hands_the_run_back(alice, ce
         second = start_worker(celery_redis, fake_llm.base_url, env=FAST_RECOVERY)
         final = run_wait(run_id=run.id, timeout=120)
     finally:
-        stop(first, signal.SIGKILL)
+        stop_group(first, signal.SIGKILL)
         if second is not None:
-            stop(second)
+            stop_group(second)
     assert steps_then == [0, 1]  # the step in flight was finished and stored before the worker left
     assert (handed_back.status, handed_back.claim_token, handed_back.recoveries) == (RunStatus.QUEUED, "", 0)
     assert (final.status, final.stop_reason) == (RunStatus.COMPLETED, "end_turn")
@@ -217,7 +217,7 @@ def test_the_embedded_server_killed_mid_run_finishes_it_after_a_restart_and_the_
                 before.append(payload)
                 if payload["message_type"] == "tool_return_message":  # step 0 is stored; step 1 waits on the model
                     assert wait_until(lambda: len(fake_llm.chat_requests()) >= 2, timeout=60)
-                    stop(server, signal.SIGKILL)
+                    stop_group(server, signal.SIGKILL)
         run = Run.objects.get(agent=agent)
         assert run.status == RunStatus.RUNNING
         behind = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "and blues"}])
@@ -233,9 +233,9 @@ def test_the_embedded_server_killed_mid_run_finishes_it_after_a_restart_and_the_
         whole = httpx.post(f"{url}/v1/runs/{public_id('run', run.id)}/stream", json={}, headers=headers)
         replayed = list(sse(whole.text.splitlines()))
     finally:
-        stop(server, signal.SIGKILL)
+        stop_group(server, signal.SIGKILL)
         if restarted is not None:
-            stop(restarted)
+            stop_group(restarted)
     assert (final.status, final.recoveries) == (RunStatus.COMPLETED, 1), final.error
     # What the client got before the server died, then after resuming, is the run's record: no gap, no repeat.
     pieces = [(p["id"], p["message_type"]) for p in before + after if "id" in p]

@@ -21,9 +21,9 @@ from accounts.services import apikey_create
 from agents.models import Message, Run, RunStatus
 from agents.services.agents import agent_create
 from lib.ids import public_id
-from tests.agents.runtime.test_execution import echo, start_worker, stop, wait_until
+from tests.agents.runtime.test_execution import echo, start_worker, wait_until
 from tests.agents.runtime.test_recovery import ROOT, sse
-from tests.backing import RedisServer, free_port
+from tests.backing import RedisServer, free_port, stop_group
 from tests.fakes.llm_server import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -107,8 +107,8 @@ def test_a_redis_restart_loses_no_run_and_no_event_a_client_cannot_read_again(al
         history = api.get(f"/v1/agents/{agent_id}/messages", params={"limit": 100, "order": "asc"}).json()
     finally:
         api.close()
-        stop(daphne)
-        stop(worker)
+        stop_group(daphne)
+        stop_group(worker)
         redis.remove()
     # The stream that was open through the outage got the whole reply (from the stored row: the token deltas went
     # nowhere) and its normal end, and replaying the run gives the same messages.
