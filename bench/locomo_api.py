@@ -28,6 +28,16 @@ def _ask_all(data: list[dict[str, Any]], title: str, search: Search, rank: Rank)
     report(f"{title}: {latency} per search through HTTP (n={len(rows)})", rows)
 
 
+def wait_embedded(waiting: Any, what: str) -> None:
+    """Until no row of the queryset `waiting` is left without its embedding (the server embeds in the background,
+    so a search begun before would find some rows by text only)."""
+    deadline = time.monotonic() + 3600
+    while waiting.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{waiting.count()} {what} still not embedded after an hour")
+        time.sleep(1)
+
+
 def run_through_api(data: list[dict[str, Any]], args: Any) -> None:
     from accounts.models import Organization
     from bench.stack import live_server
@@ -48,9 +58,11 @@ def run_through_api(data: list[dict[str, Any]], args: Any) -> None:
                 total += 1
         elapsed = time.perf_counter() - started
         embedded = Passage.objects.exclude(embedding_hash="").count()
+        wait_embedded(Passage.objects.filter(organization=org, embedding_hash=""), "passages")
         print(
             f"ingest: {total} passages created one by one through the API ({embedded} embedded) in {elapsed:.1f} s "
-            f"= {total / elapsed:.0f} passages/s (local model: {resolve_model('')})",
+            f"= {total / elapsed:.0f} passages/s (local model: {resolve_model('')}); all embedded "
+            f"{time.perf_counter() - started - elapsed:.1f} s later, before the first search",
             flush=True,
         )
         _ask_all(
@@ -126,12 +138,7 @@ def run_recall(data: list[dict[str, Any]], args: Any) -> None:
             for (pk, _text), (dia, *_rest) in zip(stored, conv["turns"], strict=True):
                 dia_of[public_id("message", pk)] = dia
         total = sum(len(c["turns"]) for c in data)
-        waiting = Message.objects.filter(organization=org, embedding_hash="").exclude(text="")
-        deadline = time.monotonic() + 3600
-        while waiting.exists():  # the server embeds imported messages in the background
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{waiting.count()} messages still not embedded after an hour")
-            time.sleep(1)
+        wait_embedded(Message.objects.filter(organization=org, embedding_hash="").exclude(text=""), "messages")
         elapsed = time.perf_counter() - started
         print(f"import: {total} turns as messages imported and embedded in {elapsed:.1f} s", flush=True)
         _ask_all(

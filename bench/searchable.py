@@ -41,6 +41,17 @@ def loads() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def passage_texts(args: argparse.Namespace, rng: random.Random) -> list[str]:
+    if args.text == "random":
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        words = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 9))) for _ in range(3000)]
+        return [" ".join(rng.choices(words, k=rng.randint(8, 30))) for _ in range(args.passages)]
+    from bench.locomo_retrieval import DEFAULT_DATA, load
+
+    turns = [text for conv in load(args.data or DEFAULT_DATA) for _dia, _n, _when, text in conv["turns"]]
+    return [turns[i % len(turns)] for i in range(args.passages)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
@@ -49,6 +60,14 @@ def main() -> None:
     parser.add_argument("--check-every", type=int, default=50, help="check text search after every Nth insert")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the embeddings")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--text",
+        choices=["locomo", "random"],
+        default="locomo",
+        help="passage texts: LoCoMo's dialogue turns in order (real conversation text, ~30 tokens each), or random "
+        "letter strings (8-30 made-up words: ~3 wordpieces a word, so about twice the tokens to embed)",
+    )
+    parser.add_argument("--data", type=Path, default=None, help="LoCoMo's locomo10.json (bench/locomo_retrieval.py's)")
     args = parser.parse_args()
     with test_database(args.db):
         run(args)
@@ -83,13 +102,15 @@ def measure(args: argparse.Namespace, agent: Any, url: str, headers: dict[str, s
         return json.loads(data)
 
     rng = random.Random(args.seed)
-    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(3000)]
-    texts = [f"{' '.join(rng.choices(words, k=rng.randint(8, 30)))} mark{i:05d}q" for i in range(args.passages)]
+    texts = [f"{text} mark{i:05d}q" for i, text in enumerate(passage_texts(args, rng))]
     try:
         path = f"/v1/agents/{public_id('agent', agent.id)}/archival-memory"
         request("POST", path, {"text": "warm up the model"})
         Passage.objects.filter(agent=agent).delete()
-        print(f"db={args.db} profile={args.profile} passages={args.passages}  load average {loads()}", flush=True)
+        print(
+            f"db={args.db} profile={args.profile} passages={args.passages} text={args.text}  load average {loads()}",
+            flush=True,
+        )
         inserts, text_checks, text_misses = [], [], 0
         started = time.perf_counter()
         for i, text in enumerate(texts):
