@@ -87,11 +87,12 @@ def test_the_ranking_follows_embeddings_written_by_another_connection(agent_a: A
 
 
 def test_big_agents_search_a_wider_hnsw_candidate_list() -> None:
-    # Recall against exact search stays >= 0.95 at 1,000,000 rows only with pgvector's widest list.
+    # Recall@10 against exact search is 0.950 at 1,000,000 rows with a list of 600 (0.941 with 400; bench).
     assert hnsw_ef_search(600, 50) == 50
     assert hnsw_ef_search(60_000, 50) == 60
-    assert hnsw_ef_search(1_000_000, 50) == 1000
-    assert hnsw_ef_search(5_000_000, 50) == 1000
+    assert hnsw_ef_search(500_000, 50) == 500
+    assert hnsw_ef_search(1_000_000, 50) == 600
+    assert hnsw_ef_search(5_000_000, 50) == 600
     assert hnsw_ef_search(600, 400) == 400
 
 
