@@ -1,7 +1,10 @@
 """Where a message's CPU goes, for bench/load.py (`--py-spy DIR`, `--counts`) and on its own.
 
-- `Spies`: py-spy records each server process (daphne, every Celery worker) during a measured window, without
-  pausing it (`--nonblocking`), idle threads left out, as raw collapsed stacks (`<name>-<agents>.txt`).
+- `Spies`: py-spy records each server process (daphne, every Celery worker) during a measured window, as raw
+  collapsed stacks (`<name>-<agents>.txt`), only the thread holding the GIL at each sample (`--gil`): the Python
+  CPU. Without `--gil`, py-spy's idle detection counted threads waiting on sockets, queues and sleeps as busy,
+  and `--nonblocking` lost most samples of these many-threaded processes. Native work that releases the GIL
+  (onnxruntime's inference, waits in psycopg and redis) is not in these samples.
 - `summarize(path)`: the functions that hold the most samples of such a file, inclusive (anywhere on the stack)
   and self (the innermost frame), as shares of the process's busy samples; with the process's CPU per message
   (load.py prints it) a share is ms per message.
@@ -91,7 +94,7 @@ class Spies:
         self.files = {name: directory / f"{name}-{label}.txt" for name in pids}
         self.procs = [
             subprocess.Popen(  # noqa: S603 (py-spy on our own processes)
-                [binary, "record", "--nonblocking", "--format", "raw", "--duration", str(int(seconds))]
+                [binary, "record", "--gil", "--format", "raw", "--duration", str(int(seconds))]
                 + ["--output", str(self.files[name]), "--pid", str(pid)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
