@@ -10,6 +10,7 @@ from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
+    worker_shutdown,
     worker_shutting_down,
 )
 from kombu.transport import redis as kombu_redis
@@ -117,6 +118,16 @@ def metrics_process_dead(pid: int | None = None, **kwargs: Any) -> None:
     from lib.metrics import process_dead
 
     process_dead(pid or os.getpid())
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def send_embedding_groups(**kwargs: Any) -> None:
+    """The runs that ended in this process's last moment are embedded too: their messages wait to be sent as one
+    task (memory.services.embedding_dispatch), and the worker stops after its last task."""
+    from memory.services.embedding_dispatch import embedding_groups_send
+
+    embedding_groups_send()
 
 
 @worker_init.connect

@@ -9,6 +9,7 @@ call per run instead of a batch."""
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -124,19 +125,38 @@ class _GroupSender:
         """Wait until the groups submitted so far are sent (tests)."""
         self._worker.flush()
 
-    def _send(self) -> None:
-        time.sleep(GROUPS_COALESCE_SECONDS)
+    def after_fork_in_child(self) -> None:
+        """A forked child (a prefork pool process) starts with nothing pending and nothing scheduled."""
+        self._lock = threading.Lock()
+        self._pending = defaultdict(list)
+        self._scheduled = False
+
+    def send_now(self) -> None:
+        """Send what is pending from this thread, without waiting (a Celery worker that shuts down)."""
         with self._lock:
             pending, self._pending = self._pending, defaultdict(list)
-            self._scheduled = False
         from memory.tasks import embed_groups_task
 
         for (label, field), values in pending.items():
             for begin in range(0, len(values), GROUPS_PER_TASK):
                 embed_groups_task.delay(label, field, values[begin : begin + GROUPS_PER_TASK])
 
+    def _send(self) -> None:
+        time.sleep(GROUPS_COALESCE_SECONDS)
+        with self._lock:
+            self._scheduled = False
+        self.send_now()
+
 
 _group_sender = _GroupSender()
+os.register_at_fork(after_in_child=_group_sender.after_fork_in_child)
+
+
+def embedding_groups_send() -> None:
+    """Send the groups waiting in this process now (a Celery worker's shutdown, after its last task)."""
+    _group_sender.send_now()
+
+
 _large_batches = Worker("engram-embed", exit_timeout=10.0)  # an insert beyond ENGRAM_EMBED_INLINE_MAX rows
 _reembeds = Worker("engram-reembed", exit_timeout=10.0)  # jobs after an agent's embedding model changed
 
