@@ -22,6 +22,11 @@ the local model, as both profiles do by default.
 
     nice python bench/load.py [--profile production|embedded|both] [--agents 10,50,100,200]
         [--llm-delay 1.0] [--seconds 30] [--warmup 5] [--workers 2] [--inprocess-workers N]
+        [--py-spy DIR] [--counts]
+
+`--py-spy DIR` records daphne and each worker during every window (bench/profiling.py summarizes the files);
+`--counts` prints, per message, the CPU of each process, the SQL statements (pg_stat_statements) and the Redis
+commands. Both cost some CPU of their own: measure without them.
 """
 
 from __future__ import annotations
@@ -41,10 +46,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.profiling import Counters, Spies, print_counts  # noqa: E402
 from bench.stack import Stack, Tenant  # noqa: E402
 from lib.ids import parse_id  # noqa: E402
 
 PCTS = (50, 95, 99)
+WORKER_NAMES = tuple(f"worker{i}" for i in range(16))
+ARGS = argparse.Namespace(counts=False, py_spy="")  # the report's switches (main sets them)
 EMBEDDING = "local/all-minilm-l6-v2-int8"  # the settings' default: what `make run` and the image embed with
 
 
@@ -185,22 +193,44 @@ def runs_read(stack: Stack, run_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[st
     return out
 
 
+def named_pids(stack: Stack) -> dict[str, int]:
+    """The stack's processes by name (daphne, worker0…, postgres, redis)."""
+    procs = [stack.daphne, *stack.workers, stack.postgres, stack.redis]
+    return {proc.name: proc.pid for proc in procs if proc is not None and proc.alive}
+
+
 def measure_level(stack: Stack, agents: list[tuple[str, Tenant]], args: argparse.Namespace) -> dict[str, Any]:
     server, backing = stack.server_pids(), stack.backing_pids()
     load_before = loadavg()
     cpu: dict[str, float] = {}
+    each: dict[str, float] = {}
+    counters = Counters(stack.database_url, stack.redis_url) if args.counts and stack.profile == "production" else None
+    counted: dict[str, Any] = {}
+    spies = None
 
     async def run() -> tuple[list[Sample], float]:
+        nonlocal spies
         task = asyncio.ensure_future(drive(stack.url, agents, args.warmup, args.seconds))
         await asyncio.sleep(args.warmup)
+        if counters is not None:
+            counters.start()
+        if args.py_spy:
+            spied = {name: pid for name, pid in named_pids(stack).items() if name in ("daphne", *WORKER_NAMES)}
+            spies = Spies(Path(args.py_spy), spied, f"{stack.profile}-{len(agents)}", args.seconds)
+        each.update({name: tree_cpu([pid]) for name, pid in named_pids(stack).items()})
         cpu["server"], cpu["backing"], cpu["t"] = tree_cpu(server), tree_cpu(backing), time.time()
         await asyncio.sleep(args.seconds)
         cpu["server"] = tree_cpu(server) - cpu["server"]
         cpu["backing"] = tree_cpu(backing) - cpu["backing"]
         cpu["t"] = time.time() - cpu["t"]
+        each.update({name: tree_cpu([pid]) - each.get(name, 0.0) for name, pid in named_pids(stack).items()})
+        if counters is not None:
+            counted["statements"], counted["redis"] = counters.read()
         return await task
 
     samples, window_start = asyncio.run(run())
+    if spies is not None:
+        spies.wait()
     load_after = loadavg()
     window_end = window_start + args.seconds
     done_in_window = [s for s in samples if window_start <= s.answered < window_end and s.status == 200]
@@ -247,6 +277,8 @@ def measure_level(stack: Stack, agents: list[tuple[str, Tenant]], args: argparse
         "errors": len(errors) + not_completed,
         "error_examples": sorted({f"{s.status} {s.error}" for s in errors})[:3],
         "load": [load_before, load_after],
+        "cpu_each": {name: seconds / max(1, len(done_in_window)) for name, seconds in each.items()},
+        "counts": counted,
     }
 
 
@@ -264,6 +296,7 @@ def run_profile(profile: str, args: argparse.Namespace) -> None:
         llm="process",
         env=env,
         start_timeout=300,  # a busy machine starts daphne slowly
+        postgres_options=["shared_preload_libraries=pg_stat_statements"] if args.counts else [],
     )
     with stack:
         stack.llm_default(text="ok", delay=args.llm_delay)
@@ -294,6 +327,11 @@ def report(row: dict[str, Any]) -> None:
     print(f"{'':<17}p50 parts (ms): {parts}", flush=True)
     for example in row["error_examples"]:
         print(f"{'':<17}error: {example}", flush=True)
+    if row["cpu_each"] and (ARGS.counts or ARGS.py_spy):
+        each = ", ".join(f"{name} {seconds * 1000:.1f}" for name, seconds in row["cpu_each"].items())
+        print(f"{'':<17}CPU ms/msg by process: {each}", flush=True)
+    if row["counts"]:
+        print_counts(row["counts"]["statements"], row["counts"]["redis"], row["messages"])
 
 
 def main() -> int:
@@ -309,7 +347,14 @@ def main() -> int:
     parser.add_argument(
         "--inprocess-workers", type=int, default=0, help="runs at once in the embedded profile (default: the settings')"
     )
+    parser.add_argument(
+        "--py-spy", metavar="DIR", default="", help="record daphne and the workers with py-spy in each window (DIR)"
+    )
+    parser.add_argument(
+        "--counts", action="store_true", help="SQL statements, Redis commands and each process's CPU per message"
+    )
     args = parser.parse_args()
+    ARGS.counts, ARGS.py_spy = args.counts, args.py_spy
     profiles = ["production", "embedded"] if args.profile == "both" else [args.profile]
     print(
         f"Load: closed-loop clients, one agent each, LLM {args.llm_delay:g} s per call; window {args.seconds:g} s "

@@ -206,7 +206,9 @@ class Stack(StackClient):
 
     `env` adds or overrides settings of daphne and the workers (e.g. ENGRAM_ORG_MAX_ACTIVE_RUNS,
     ENGRAM_LLM_TIMEOUT). Every process logs to `<workdir>/<name>.log`; `keep=True` leaves the directory.
-    `start_timeout`: seconds daphne and each worker may take to start (more on a busy machine)."""
+    `start_timeout`: seconds daphne and each worker may take to start (more on a busy machine).
+    `postgres_options`: more `-c name=value` settings of PostgreSQL (bench/load.py --counts preloads
+    pg_stat_statements)."""
 
     def __init__(
         self,
@@ -220,6 +222,7 @@ class Stack(StackClient):
         profile: str = "production",
         pool: str = "prefork",
         start_timeout: float = 60,
+        postgres_options: Sequence[str] = (),
     ) -> None:
         if llm not in ("thread", "process"):
             raise ValueError("llm must be 'thread' or 'process'")
@@ -228,6 +231,7 @@ class Stack(StackClient):
         self.profile = profile
         self.pool = pool
         self.start_timeout = start_timeout
+        self.postgres_options = list(postgres_options)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="engram-stack-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o711)  # PostgreSQL runs as another user when we are root: it must reach pg/
@@ -375,7 +379,8 @@ class Stack(StackClient):
             raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
         self.pg_port = backing.free_port()
         command = [str(bindir / "postgres"), "-D", str(data), "-p", str(self.pg_port), "-h", "127.0.0.1", "-k", ""]
-        for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300"):
+        settings = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300")
+        for setting in (*settings, *self.postgres_options):
             command += ["-c", setting]
         self.postgres = _Proc("postgres", command, pgdir / "postgres.log", user=user)
         self._pg_data = data

@@ -10,6 +10,7 @@ from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
+    worker_shutdown,
     worker_shutting_down,
 )
 from kombu.transport import redis as kombu_redis
@@ -27,6 +28,20 @@ class _RedisChannel(kombu_redis.Channel):
             # Redis's unacked set (kombu restores them later); their runs resume through the lease reaper.
             raise redis.exceptions.ConnectionError("the broker connection is closed")
         return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # not in kombu-stubs
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        # kombu builds a new redis.Redis for every synchronous use: twice per task (the unacked bookkeeping when a
+        # message arrives, its ack), and redis-py's constructor costs more than the commands (~6 % of a worker's
+        # CPU under load). A client is thread-safe (its pool lends a connection per command), so one per pool
+        # serves them all; a new pool (after a disconnect) gets a new client.
+        if asynchronous:
+            return super()._create_client(asynchronous=True)  # type: ignore[misc]
+        pool = self.pool
+        client = getattr(self, "_engram_client", None)
+        if client is None or client.connection_pool is not pool:
+            client = super()._create_client(asynchronous=False)  # type: ignore[misc]
+            self._engram_client = client
+        return client
 
 
 class RedisTransport(kombu_redis.Transport):
@@ -103,6 +118,16 @@ def metrics_process_dead(pid: int | None = None, **kwargs: Any) -> None:
     from lib.metrics import process_dead
 
     process_dead(pid or os.getpid())
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def send_embedding_groups(**kwargs: Any) -> None:
+    """The runs that ended in this process's last moment are embedded too: their messages wait to be sent as one
+    task (memory.services.embedding_dispatch), and the worker stops after its last task."""
+    from memory.services.embedding_dispatch import embedding_groups_send
+
+    embedding_groups_send()
 
 
 @worker_init.connect

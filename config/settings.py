@@ -169,10 +169,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 if REDIS_URL:
     # A channel holds up to ENGRAM_CHANNEL_CAPACITY events; beyond that channels-redis drops new ones silently
-    # (its default, 100, dropped token deltas of fast models: a stream's deltas then missed text).
+    # (its default, 100, dropped token deltas of fast models: a stream's deltas then missed text). lib.channel_layer
+    # is channels-redis's layer with batched sends for the event publisher.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "lib.channel_layer.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "capacity": env_int("ENGRAM_CHANNEL_CAPACITY", 10_000, minimum=100)},
         }
     }

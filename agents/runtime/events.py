@@ -6,8 +6,8 @@ Events are notifications, not storage: everything persisted is published after i
 client that reconnects re-fetches over HTTP. Token deltas are not persisted and go out immediately."""
 
 import asyncio
-import functools
 import logging
+import os
 import threading
 import time
 import uuid
@@ -110,12 +110,25 @@ _publisher = Worker("engram-events")  # one thread sends every event, in order; 
 _local = threading.local()
 SEND_TIMEOUT = 2.0  # one event's send; past it the layer counts as away (Redis restarting)
 AWAY_SECONDS = 1.0  # while the layer is away, events are not tried for this long after a failure
+_pending: list[tuple[str, Event]] = []  # events put and not yet taken by the publisher, in order
+_pending_lock = threading.Lock()
 
 
-def _deliver(group: str, event: Event) -> None:
+def _reset_in_child() -> None:
+    global _pending_lock
+    _pending_lock = threading.Lock()
+    _pending.clear()  # the parent's events are the parent's to send
+
+
+os.register_at_fork(after_in_child=_reset_in_child)
+
+
+def _deliver(batch: list[tuple[str, Event]]) -> None:
     """On the publisher's thread: a persistent event loop (async_to_sync would start a thread and a loop per
-    event), so channels-redis keeps its connections (it pools them per event loop). While the layer is away the
-    events are counted, not queued behind one another's timeouts; the first one sent after that reconnects."""
+    event), so channels-redis keeps its connections (it pools them per event loop). The events that gathered
+    while the last batch was sent go out together: the production layer (lib.channel_layer) reads which of their
+    groups have members in one round trip. While the layer is away the events are counted, not queued behind one
+    another's timeouts; the first batch sent after that reconnects."""
     from channels.layers import get_channel_layer
 
     if getattr(_local, "loop", None) is None:
@@ -126,18 +139,39 @@ def _deliver(group: str, event: Event) -> None:
             raise ConnectionError("the channel layer failed less than a second ago")
         layer = get_channel_layer()
         if layer is not None:
-            _local.loop.run_until_complete(asyncio.wait_for(layer.group_send(group, event), SEND_TIMEOUT))
+            timeout = SEND_TIMEOUT + 0.1 * (len(batch) - 1)
+            _local.loop.run_until_complete(asyncio.wait_for(_send_batch(layer, batch), timeout))
     except Exception:  # the layer drops events by design (and Redis may be restarting); never let that break a run
         # Not silent: counted and logged. What the event announced is stored (every event but token deltas), and
         # clients re-read it: the /v1 stream polls the database, the ADE re-fetches after its socket reconnects.
-        metrics.EVENTS_UNSENT.labels(event["type"]).inc()
+        for _, event in batch:
+            metrics.EVENTS_UNSENT.labels(event["type"]).inc()
         if time.monotonic() >= _local.away_until:
-            logger.warning("could not publish %s to %s", event["type"], group, exc_info=True)
+            logger.warning("could not publish %d event(s), the first to %s", len(batch), batch[0][0], exc_info=True)
             _local.away_until = time.monotonic() + AWAY_SECONDS
 
 
+async def _send_batch(layer: Any, batch: list[tuple[str, Event]]) -> None:
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        await send_many(batch)
+        return
+    for group, event in batch:  # another layer (the embedded profile's in-memory one)
+        await layer.group_send(group, event)
+
+
+def _drain() -> None:
+    with _pending_lock:
+        batch = _pending[:]
+        _pending.clear()
+    if batch:  # empty when an earlier drain took this job's event with its own
+        _deliver(batch)
+
+
 def _put(group: str, event: Event) -> None:
-    _publisher.submit(functools.partial(_deliver, group, event))
+    with _pending_lock:
+        _pending.append((group, event))
+    _publisher.submit(_drain)
 
 
 def _send(agent_id: uuid.UUID | str, event: Event) -> None:

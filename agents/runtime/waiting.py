@@ -99,6 +99,10 @@ class _RunEndListener:
 _listener = _RunEndListener()
 
 
+def _status(run_id: uuid.UUID) -> str | None:
+    return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+
+
 def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
     """Block until the run is final or `timeout` seconds pass; returns the run as it then is."""
     deadline = time.monotonic() + timeout
@@ -108,7 +112,7 @@ def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
     interval = 0.01
     try:
         # Usually still running: read the status alone first, the whole row after a wake-up.
-        if Run.objects.filter(pk=run_id).values_list("status", flat=True).first() in TERMINAL_STATUSES:
+        if _status(run_id) in TERMINAL_STATUSES:
             return Run.objects.get(pk=run_id)
         while True:
             remaining = deadline - time.monotonic()
@@ -119,7 +123,10 @@ def run_wait(*, run_id: uuid.UUID, timeout: float) -> Run:
                 waiter.clear()
             else:
                 interval = min(interval * 1.5, 0.1)
-            run = Run.objects.get(pk=run_id)
+                status = _status(run_id)  # a periodic look: the run usually still runs, and its status says so
+                if status is not None and status not in TERMINAL_STATUSES:
+                    continue
+            run = Run.objects.get(pk=run_id)  # raises DoesNotExist for a run deleted meanwhile, as before
             if run.status in TERMINAL_STATUSES:
                 return run
     finally:

@@ -1,9 +1,15 @@
 """When embeddings are written: after the commit that stored the rows, on a Celery worker (queue `embeddings`)
 when REDIS_URL is set, else on this process's one background embedder thread. The work itself is
-memory.services.embeddings (what the tasks in memory.tasks run)."""
+memory.services.embeddings (what the tasks in memory.tasks run).
+
+Groups (a run's messages, once per run) are gathered per process for GROUPS_COALESCE_SECONDS and sent as one
+task for up to GROUPS_PER_TASK of them: a task per run cost a Celery round trip per message (the broker's push,
+the worker's pop, its unacked bookkeeping and ack: about as much worker CPU as the run's own step), and one model
+call per run instead of a batch."""
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -90,6 +96,67 @@ class _BackgroundEmbedder:
 
 
 _background = _BackgroundEmbedder()
+
+GROUPS_COALESCE_SECONDS = 0.25
+GROUPS_PER_TASK = 64
+
+
+class _GroupSender:
+    """With REDIS_URL: the groups to embed, gathered for GROUPS_COALESCE_SECONDS on one background worker of this
+    process and sent as `memory.embed_groups` tasks of up to GROUPS_PER_TASK groups each. One send is queued at a
+    time (groups submitted meanwhile wait for the next). At exit the send at hand finishes (the worker's
+    exit_timeout); groups submitted after that are not embedded, and stay findable by their words."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._scheduled = False
+        self._worker = Worker("engram-embed-groups", exit_timeout=5.0)
+
+    def submit(self, label: str, field: str, value: str) -> None:
+        with self._lock:
+            self._pending[(label, field)].append(value)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._worker.submit(self._send)
+
+    def flush(self) -> None:
+        """Wait until the groups submitted so far are sent (tests)."""
+        self._worker.flush()
+
+    def after_fork_in_child(self) -> None:
+        """A forked child (a prefork pool process) starts with nothing pending and nothing scheduled."""
+        self._lock = threading.Lock()
+        self._pending = defaultdict(list)
+        self._scheduled = False
+
+    def send_now(self) -> None:
+        """Send what is pending from this thread, without waiting (a Celery worker that shuts down)."""
+        with self._lock:
+            pending, self._pending = self._pending, defaultdict(list)
+        from memory.tasks import embed_groups_task
+
+        for (label, field), values in pending.items():
+            for begin in range(0, len(values), GROUPS_PER_TASK):
+                embed_groups_task.delay(label, field, values[begin : begin + GROUPS_PER_TASK])
+
+    def _send(self) -> None:
+        time.sleep(GROUPS_COALESCE_SECONDS)
+        with self._lock:
+            self._scheduled = False
+        self.send_now()
+
+
+_group_sender = _GroupSender()
+os.register_at_fork(after_in_child=_group_sender.after_fork_in_child)
+
+
+def embedding_groups_send() -> None:
+    """Send the groups waiting in this process now (a Celery worker's shutdown, after its last task)."""
+    _group_sender.send_now()
+
+
 _large_batches = Worker("engram-embed", exit_timeout=10.0)  # an insert beyond ENGRAM_EMBED_INLINE_MAX rows
 _reembeds = Worker("engram-reembed", exit_timeout=10.0)  # jobs after an agent's embedding model changed
 
@@ -123,15 +190,14 @@ def embed_after_commit(*, label: str, ids: list[str], background: bool = False) 
 def embed_group_after_commit(*, label: str, field: str, value: str) -> None:
     """Embed the rows of `label` whose `field` is `value` (e.g. a run's messages) once the transaction commits:
     one dispatch for the whole group, which is resolved to rows where the embedding runs (a Celery task on the
-    `embeddings` queue, or the background thread of the embedded profile), never on the caller's thread."""
+    `embeddings` queue with the other groups of the moment, or the background thread of the embedded profile),
+    never on the caller's thread."""
     if field not in GROUP_FIELDS.get(label, ()):
         raise ValueError(f"{label} rows are not embedded by {field}")
 
     def dispatch() -> None:
         if settings.REDIS_URL:
-            from memory.tasks import embed_group_task
-
-            embed_group_task.delay(label, field, value)
+            _group_sender.submit(label, field, value)
         else:
             _background.submit(label, group=(field, value))
 

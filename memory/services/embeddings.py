@@ -90,15 +90,24 @@ GROUP_FIELDS = {MESSAGES: ("run_id",)}
 
 
 def group_ids(*, label: str, field: str, value: str) -> list[str]:
+    return groups_ids(label=label, field=field, values=[value])
+
+
+def groups_ids(*, label: str, field: str, values: list[str]) -> list[str]:
     if field not in GROUP_FIELDS.get(label, ()):
         raise ValueError(f"{label} rows are not embedded by {field}")
-    rows = _model(label)._default_manager.filter(**{field: value}).exclude(text="").order_by("pk")
+    rows = _model(label)._default_manager.filter(**{f"{field}__in": values}).exclude(text="").order_by("pk")
     return [str(pk) for pk in rows.values_list("pk", flat=True)]
 
 
 def group_embed(*, label: str, field: str, value: str) -> int:
     """Embed every row of `label` whose `field` is `value` (those already up to date are skipped)."""
-    ids = group_ids(label=label, field=field, value=value)
+    return groups_embed(label=label, field=field, values=[value])
+
+
+def groups_embed(*, label: str, field: str, values: list[str]) -> int:
+    """Embed every row of `label` whose `field` is one of `values`, BATCH rows at a time (one model call each)."""
+    ids = groups_ids(label=label, field=field, values=values)
     return sum(rows_embed(label=label, ids=ids[begin : begin + BATCH]) for begin in range(0, len(ids), BATCH))
 
 

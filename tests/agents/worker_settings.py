@@ -22,8 +22,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 ENGRAM_RUN_EXECUTOR = "celery"
 if os.environ.get("ENGRAM_TEST_CHANNELS_REDIS") == "1":
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_redis_url]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "lib.channel_layer.RedisChannelLayer", "CONFIG": {"hosts": [_redis_url]}}}
 ENGRAM_EMBED_MESSAGES = bool(os.environ.get("ENGRAM_TEST_EMBED_MESSAGES"))
 DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]

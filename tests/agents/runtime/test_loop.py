@@ -349,3 +349,31 @@ def test_memgpt_with_base_tool_rules_goes_on_after_memory_tools_without_heartbea
     run = send(agent, "I'm Ada")
     assert (run.status, run.stop_reason, run.step_count) == (RunStatus.COMPLETED, "tool_rule", 2)
     assert Message.objects.filter(run=run, role="assistant").order_by("seq").last().text == "Hello Ada!"
+
+
+# 21 queries on PostgreSQL, 20 on SQLite when this was written.
+QUERIES_PER_PLAIN_RUN = 22
+
+
+def test_a_plain_reply_costs_the_same_few_queries_however_long_the_history(alice, fake_llm, make_agent, send):
+    """The queries of a run of one step (claim, context, step, end): a bound that catches a query per message of
+    the history, or a new per-step read, creeping in (CPU per message: docs/benchmarks.md)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.runtime.loop import run_execute
+    from agents.services.runs import run_create
+
+    agent = make_agent()
+    counts = []
+    for turn in range(3):
+        for _ in range(5 if turn else 1):  # a longer history before the measured run of each turn
+            fake_llm.reply("ok")
+            send(agent, "hello")
+        run = run_create(actor=alice, agent=agent, messages=[{"role": "user", "content": "and now?"}])
+        fake_llm.reply("fine")
+        with CaptureQueriesContext(connection) as queries:
+            run_execute(run_id=run.id, token="test")
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == counts[2], counts
+    assert counts[0] <= QUERIES_PER_PLAIN_RUN, [q["sql"][:120] for q in queries]
