@@ -64,7 +64,8 @@ def _similarity(matrix: Vector, vector: Vector) -> Vector:
     product this size across its own threads, which then spin waiting for more work while the search goes on, on
     a core other requests need (at 10,000 × 384: ~17 ms of a second core per SQLite file search, against 0.6 ms for
     the product itself; docs/benchmarks.md)."""
-    return np.einsum("ij,j->i", matrix, vector)
+    similarity: Vector = np.einsum("ij,j->i", matrix, vector)
+    return similarity
 
 
 def _best_first(similarity: Vector, count: int) -> Any:

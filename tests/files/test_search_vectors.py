@@ -30,7 +30,8 @@ def ids(ranked: list[tuple[Any, float]]) -> list[uuid.UUID]:
 
 
 def unit(values: np.ndarray) -> np.ndarray:
-    return (values / np.linalg.norm(values, axis=1, keepdims=True)).astype(np.float32)
+    normalised: np.ndarray = (values / np.linalg.norm(values, axis=1, keepdims=True)).astype(np.float32)
+    return normalised
 
 
 def words(seed: int) -> str:
