@@ -5,9 +5,11 @@
 2. semantic_search_files p50/p95 over a folder of --chunks chunks (default 10,000: random unit vectors recorded as
    the local model's, so no model runs at ingest; the query is embedded inside each timed search, as in
    production).
+3. With `--parts stages`: where one search spends its time, stage by stage (bench/file_search_stages.py; with
+   --explain on PostgreSQL, EXPLAIN (ANALYZE, BUFFERS) of each statement).
 
     nice python bench/file_ingest.py --db postgres [--pages 200] [--text-mb 5] [--chunks 10000] [--queries 100]
-        [--parts ingest,search] [--modes hybrid,text,vector]
+        [--parts ingest,search,stages] [--modes hybrid,text,vector] [--explain]
 """
 
 import argparse
@@ -17,6 +19,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,11 +72,11 @@ def ingest(label: str, name: str, data: bytes, organization_id: object, pages: i
     )
 
 
-def search_latency(organization_id: object, chunks: int, queries: int, rng: random.Random, modes: list[str]) -> None:
+def build_folder(organization_id: object, chunks: int, rng: random.Random) -> tuple[Any, Any]:
+    """A folder of `chunks` chunks (random unit vectors recorded as the local model's) attached to a new agent."""
     from accounts.models import Organization
     from agents.models import Agent
     from agents.services.folders import agent_folder_attach
-    from files import search
     from files.models import File, FileChunk, Folder
     from memory.ddl import ensure_vector_index
     from memory.embeddings import LOCAL_MINILM
@@ -107,21 +110,35 @@ def search_latency(organization_id: object, chunks: int, queries: int, rng: rand
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE files_filechunk")
-    search.semantic_search(agent_id=agent.id, organization_id=org.id, query="warm up the model")
-    queries_asked = [f"where did the {rng.choice(WORDS)} and the {rng.choice(WORDS)} go?" for _ in range(queries)]
+    return agent, folder
+
+
+def search_latency(agent: Any, chunks: int, queries: list[str], modes: list[str]) -> None:
+    from django.db import connection
+
+    from bench.file_search_stages import _server_cpu, _server_pid
+    from files import search
+
+    search.semantic_search(agent_id=agent.id, organization_id=agent.organization_id, query="warm up the model")
+    pid = _server_pid()  # PostgreSQL: the server process of this connection, whose CPU is the search's other half
     for mode in modes:
         times: list[float] = []
         cpu_times: list[float] = []
-        for query in queries_asked:
+        server = _server_cpu(pid)
+        for query in queries:
             start, cpu = time.perf_counter(), time.process_time()
-            search.semantic_search(agent_id=agent.id, organization_id=org.id, query=query, limit=5, mode=mode)
+            search.semantic_search(
+                agent_id=agent.id, organization_id=agent.organization_id, query=query, limit=5, mode=mode
+            )
             times.append(time.perf_counter() - start)
             cpu_times.append(time.process_time() - cpu)
+        server = (_server_cpu(pid) - server) / len(queries) * 1000
         print(
-            f"semantic_search_files at {chunks:,} chunks ({connection.vendor}, {mode}, {queries} queries): "
+            f"semantic_search_files at {chunks:,} chunks ({connection.vendor}, {mode}, {len(queries)} queries): "
             f"p50 {percentile(times, 0.5):.1f} ms, p95 {percentile(times, 0.95):.1f} ms; this process's CPU per "
-            f"search p50 {percentile(cpu_times, 0.5):.1f} ms, p95 {percentile(cpu_times, 0.95):.1f} ms "
-            f"(load average {_load()})"
+            f"search p50 {percentile(cpu_times, 0.5):.1f} ms, p95 {percentile(cpu_times, 0.95):.1f} ms"
+            + (f"; database server CPU per search {server:.1f} ms (mean)" if pid is not None else "")
+            + f" (load average {_load()})"
         )
 
 
@@ -134,6 +151,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--parts", default="ingest,search", help="which parts to run: ingest, search or both")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="with --parts stages, PostgreSQL: EXPLAIN (ANALYZE, BUFFERS) each statement",
+    )
     parser.add_argument("--modes", default="hybrid", help="search modes timed, in order: hybrid, text, vector")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -157,8 +179,18 @@ def main() -> None:
             size += len(paragraph) + 2
         if "ingest" in parts:
             ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None)
-        if "search" in parts:
-            search_latency(org.id, args.chunks, args.queries, rng, args.modes.split(","))
+        if parts & {"search", "stages"}:
+            agent, folder = build_folder(org.id, args.chunks, rng)
+            queries = [
+                f"where did the {rng.choice(WORDS)} and the {rng.choice(WORDS)} go?" for _ in range(args.queries)
+            ]
+            if "stages" in parts:
+                from bench.file_search_stages import recall, stages
+
+                stages(agent, folder, queries, explain=args.explain)
+                recall(folder)
+            if "search" in parts:
+                search_latency(agent, args.chunks, queries, args.modes.split(","))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import fnmatch
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import regex
@@ -114,6 +115,21 @@ class ChunkHit:
     score: float
 
 
+def chunk_scope(*, organization_id: uuid.UUID, folder_ids: Iterable[uuid.UUID]) -> Scope:
+    """The chunks of the given folders (of one embedding model), as memory.search ranks them."""
+    scope = Scope(FileChunk._meta.db_table)
+    scope.add("t.organization_id = %s", db_uuid(organization_id))
+    ids = sorted(folder_ids)
+    if len(ids) == 1:
+        scope.add("t.folder_id = %s", db_uuid(ids[0]))
+        scope.newest_first = "t.created_at"  # index (folder, created_at, id): words in most chunks walk it
+    else:
+        scope.add(f"t.folder_id IN ({', '.join(['%s'] * len(ids))})", *[db_uuid(i) for i in ids])
+    scope.base = 2  # chunks exist only for completed files, and every file of an attached folder is the agent's
+    scope.collections = [db_uuid(i) for i in ids]  # the folders' versions (memory.ddl) key SQLite's vector cache
+    return scope
+
+
 def semantic_search(
     *, agent_id: uuid.UUID, organization_id: uuid.UUID, query: str, limit: int = 5, mode: SearchMode = "hybrid"
 ) -> list[ChunkHit]:
@@ -129,16 +145,7 @@ def semantic_search(
         by_model[view.folder.embedding].add(view.folder_id)
     ranked: list[tuple[uuid.UUID, float]] = []
     for model, folder_ids in by_model.items():
-        scope = Scope(FileChunk._meta.db_table)
-        scope.add("t.organization_id = %s", db_uuid(organization_id))
-        ids = sorted(folder_ids)
-        if len(ids) == 1:
-            scope.add("t.folder_id = %s", db_uuid(ids[0]))
-            scope.newest_first = "t.created_at"  # index (folder, created_at, id): words in most chunks walk it
-        else:
-            scope.add(f"t.folder_id IN ({', '.join(['%s'] * len(ids))})", *[db_uuid(i) for i in ids])
-        scope.base = 2  # chunks exist only for completed files, and every file of an attached folder is the agent's
-        scope.collections = [db_uuid(i) for i in ids]  # the folders' versions (memory.ddl) key SQLite's vector cache
+        scope = chunk_scope(organization_id=organization_id, folder_ids=folder_ids)
         try:
             ranked += ranked_ids(
                 scope=scope, query=query, mode=mode, embedding_model=model, limit=limit, fusion=FILE_FUSION

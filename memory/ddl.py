@@ -123,6 +123,25 @@ def vector_index_sql(table: str, dim: int) -> str:
     )
 
 
+# PostgreSQL moves a row's long values out of line (TOAST) once the row passes ~2 kB, the largest first: a 384-dim
+# vector (1.5 kB, pgvector's storage is `external`) beside a chunk's text and tsvector. An exact scan then fetches
+# every row's vector from the TOAST table (an index look-up each: 23 ms of server CPU for 10,000 rows, against 10 ms
+# inline; docs/benchmarks.md). With the page's own size as the target, a row keeps its values inline unless it
+# would not fit a page. New rows only: `VACUUM FULL <table>` rewrites the older ones.
+TOAST_TUPLE_TARGET = 8160
+
+
+def inline_vectors_sql(vendor: str, table: str) -> list[str]:
+    """Keep `table`'s vectors (and text) in the row (PostgreSQL; nothing to do on SQLite)."""
+    if vendor != "postgresql":
+        return []
+    return [f"ALTER TABLE {table} SET (toast_tuple_target = {TOAST_TUPLE_TARGET})"]
+
+
+def toasted_vectors_sql(vendor: str, table: str) -> list[str]:
+    return [f"ALTER TABLE {table} RESET (toast_tuple_target)"] if vendor == "postgresql" else []
+
+
 def apply(schema_editor: BaseDatabaseSchemaEditor, sql: list[str]) -> None:
     for statement in sql:
         schema_editor.execute(statement)

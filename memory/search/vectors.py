@@ -59,6 +59,15 @@ def _sqlite_matrix(scope: Scope, model: str, dim: int) -> tuple[list[Any], Any, 
     return ids, rowids, matrix
 
 
+def _similarity(matrix: Vector, vector: Vector) -> Vector:
+    """Each row's dot product with `vector`, in this thread. Not `matrix @ vector`: numpy's BLAS (OpenBLAS) splits a
+    product this size across its own threads, which then spin waiting for more work while the search goes on, on
+    a core other requests need (at 10,000 × 384: ~17 ms of a second core per SQLite file search, against 0.6 ms for
+    the product itself; docs/benchmarks.md)."""
+    similarity: Vector = np.einsum("ij,j->i", matrix, vector)
+    return similarity
+
+
 def _best_first(similarity: Vector, count: int) -> Any:
     """Indexes of the `count` highest similarities, best first."""
     if len(similarity) > count:
@@ -162,7 +171,7 @@ def vector_ranking(scope: Scope, vector: Vector, model: str, depth: int) -> list
         ids, rowids, matrix = _sqlite_matrix(scope, model, dim)
         if not ids:
             return []
-        similarity = matrix @ vector.astype(np.float32)
+        similarity = _similarity(matrix, vector.astype(np.float32))
         if len(scope.where) > scope.base:  # filters beyond the agent: only rows passing them may rank
             top = _sqlite_filtered_top(scope, rowids, similarity, depth)
         else:
