@@ -7,12 +7,16 @@ waiting threads than `DB_POOL_SIZE` they fail after the pool's timeout. `connect
 connection back for the wait; the next query borrows one again (a pool borrow, well under a millisecond).
 
 A database that is restarting, unreachable or too busy to hand out a connection in time (`DB_POOL_TIMEOUT`)
-raises `OperationalError` or `InterfaceError` (SQLite: locked past its busy timeout). That is a moment's outage,
-not a bug: the API and the ADE answer 503 with `Retry-After` (`database_unavailable`), and nothing reconnects by
-hand: the pool checks a connection before lending it (`CONN_HEALTH_CHECKS`) and opens new ones once the server
-answers again. A background check of the idle connections every second (`pool_watch_start`) replaces the broken
-ones right after a restart, before a borrower meets them (psycopg_pool waits 1, 2, 4… s between failed checks in a
-borrower's getconn, so a pool full of broken connections would time its borrowers out)."""
+raises a connection-class error (SQLite: busy or locked past its timeout, or a file it cannot open). That is a
+moment's outage, not a bug: `database_unavailable` tells it from the request's own failures (a bad statement, a
+statement timeout), the API and the ADE answer 503 with `Retry-After`, and a run's holder waits for the database
+(`database_wait`) and claims the run again as soon as it answers. Nothing reconnects by hand: the pool checks a
+connection before lending it (`CONN_HEALTH_CHECKS`) and opens new ones once the server answers again. A watch of
+the pool (`pool_watch_start`) checks the idle connections every second, replacing the broken ones right after a
+restart before a borrower meets them (psycopg_pool waits 1, 2, 4… s between failed checks in a borrower's
+getconn), and while borrowers wait it asks the pool for a new connection five times a second (the pool's own
+attempts gave up while the server was away). A forked process (Celery's prefork pool processes) never uses a pool
+it inherited (`_forget_inherited_pools`)."""
 
 import contextlib
 import logging
@@ -130,7 +134,7 @@ def _watch_forever() -> None:
             continue
         checked = now
         try:
-            pool.check()  # also grows the pool when it has no idle connection (psycopg_pool)
+            pool.check()  # psycopg_pool's check() also starts one more connection (up to DB_POOL_SIZE)
         except Exception:  # the database is away: the pool's own reconnection takes over
             logger.debug("checking the pooled connections failed", exc_info=True)
 
@@ -173,13 +177,14 @@ _inherited_pools: list[object] = []
 
 
 def _forget_inherited_pools() -> None:
-    """In a forked child (Celery's prefork pool processes, forked after the worker's own threads used the
-    database): the parent's open pools are not this process's. Their idle connections are the parent's sockets,
-    so a query from here would interleave with the parent's on the same session and break both, and their
-    maintenance threads did not come across the fork, so a borrower waiting for a new connection would never get
-    one (it waited DB_POOL_TIMEOUT after every PostgreSQL restart). Django's registry forgets them and the child
-    opens a pool of its own on first use. They stay referenced here: finalizing them would close, i.e. end the
-    parent's sessions."""
+    """In a forked child: the parent's open pools are not this process's. A Celery prefork pool process that
+    replaces one that died (an OOM kill, a hard time limit) is forked after the worker's own threads (the sweeps,
+    the lease renewals) opened its pool: the idle connections it inherits are the worker's sockets (a query from
+    here would interleave with the worker's on the same session), the pool's maintenance threads did not come
+    across the fork, and Celery's Django fixup closes the pool it finds, ending the worker's sessions (seen: every
+    idle connection of the worker's main process broken at once). Django's registry forgets them, so the child
+    opens a pool of its own on first use, and they stay referenced here: finalizing them would end those
+    sessions too."""
     backend = sys.modules.get("django.db.backends.postgresql.base")
     if backend is None:  # never imported: no pool
         return

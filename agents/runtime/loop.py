@@ -102,9 +102,11 @@ def run_execute_through_outages(*, run_id: uuid.UUID, token: str) -> None:
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            if not database_wait(until=deadline):
-                logger.warning("run %s: the database is still out of reach; left to the reaper and the sweep", run_id)
-                raise
+            # Waited in slices of a second: a worker's warm shutdown (SIGTERM) is not held up by the outage.
+            while not database_wait(until=min(deadline, time.monotonic() + 1.0)):
+                if lease.shutting_down() or time.monotonic() >= deadline:
+                    logger.warning("run %s: the database is still out of reach; left to the reaper", run_id)
+                    raise
             logger.warning("run %s: the database answers again; claiming the run again", run_id)
         finally:
             close_old_connections()
