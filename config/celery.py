@@ -139,6 +139,15 @@ def watch_shutdown(**kwargs: Any) -> None:
 
 
 @worker_init.connect
+def warm_llm_client(**kwargs: Any) -> None:
+    """Before the pool forks: the LLM client library is loaded once here, not by every pool process in its first
+    run (agents.runtime.llm.warm)."""
+    from agents.runtime.llm import warm
+
+    warm()
+
+
+@worker_init.connect
 def start_tracing(**kwargs: Any) -> None:
     """OpenTelemetry spans of the runs this worker executes, when the OTEL_* settings ask for them (lib/tracing.py;
     the SDK's span processor restarts its thread in forked pool processes)."""

@@ -139,10 +139,11 @@ DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10, minimum=0)
 # How long a request or task waits for a pooled connection before its database counts as unavailable (a 503 with
 # Retry-After, lib/dbpool.py): all connections busy, or PostgreSQL down or restarting.
 DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10, minimum=1)
-# After a failed connect the pool tries again 1, 2, 4… s later; it gives a series up after this many seconds, and
-# the next borrower starts a new one at once. So a PostgreSQL that is back is used within a few seconds, however
-# long it was away (psycopg_pool's default, 300 s, would space the tries up to a minute apart).
-DB_POOL_RECONNECT_SECONDS = 3
+# After a failed connect psycopg_pool tries again 1, 2, 4… s later until this many seconds have passed; 0: once more
+# at once, then it gives up. A new attempt starts with the next borrower, or within POOL_WATCH_SECONDS for one left
+# waiting (lib.dbpool's pool watch), so a PostgreSQL that is back is used within a fraction of a second, not after
+# a back-off that started while it was away (psycopg_pool's default, 300 s, spaces the tries up to a minute apart).
+DB_POOL_RECONNECT_SECONDS = 0
 
 
 def use_postgres_pool(db: Any) -> None:  # a dj_database_url DBConfig

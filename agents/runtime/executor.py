@@ -14,15 +14,11 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from lib.background import Worker
-from lib.dbpool import database_unavailable
 from lib.holders import holder_token
 
 logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "inprocess-"  # noqa: S105 (a claim-token prefix, not a secret)
-# Seconds between claims of a run again, as its holder, after the database went away mid-run (as the Celery task
-# retries); past the last, the run waits for the reaper (its lease lapses).
-DATABASE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _sweeper = Worker("engram-run-sweep")
@@ -84,26 +80,14 @@ def _recover() -> None:
 
 
 def _execute(run_id: uuid.UUID) -> None:
-    """Execute the run. A database out of reach for a moment (lib.dbpool: PostgreSQL restarting, SQLite busy past
-    its timeout) is tried again after DATABASE_RETRY_DELAYS with the same token, as the Celery task retries: the
-    claim then resumes the run where it stands. Left as it was, the run would wait for the stale-dispatch sweep or
-    its lease, and its client with it."""
-    from agents.runtime.loop import run_execute
+    """Execute the run; through a moment without the database it waits and claims the run again as its holder
+    (agents.runtime.loop.run_execute_through_outages), as the Celery task does."""
+    from agents.runtime.loop import run_execute_through_outages
 
-    token = holder_token(TOKEN_PREFIX)
-    for delay in (*DATABASE_RETRY_DELAYS, None):
-        close_old_connections()
-        try:
-            run_execute(run_id=run_id, token=token)
-            return
-        except Exception as exc:
-            if delay is None or not database_unavailable(exc):
-                logger.exception("run %s crashed", run_id)
-                return
-            logger.warning("run %s: the database is out of reach; claiming it again in %.0f s", run_id, delay)
-        finally:
-            close_old_connections()  # keeps the connection for the next run within DB_CONN_MAX_AGE
-        time.sleep(delay)
+    try:
+        run_execute_through_outages(run_id=run_id, token=holder_token(TOKEN_PREFIX))
+    except Exception:
+        logger.exception("run %s crashed", run_id)
 
 
 def start() -> None:

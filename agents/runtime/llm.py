@@ -90,6 +90,14 @@ def _litellm() -> Any:
         return litellm
 
 
+def warm() -> None:
+    """Load the LLM client library (litellm: seconds of imports, more on a busy machine) and its tokenizer now. A
+    Celery worker does it before its pool forks (config.celery), so a pool process or thread does not pay for it
+    in its first run, holding that run's pooled connection meanwhile (a PostgreSQL restart then broke it, and a
+    fresh send waited for every pool process to finish its imports)."""
+    count_tokens("openai/gpt-4o-mini", messages=[{"role": "user", "content": "warm"}])
+
+
 # Which base URL a call with the server's key may go to is decided in one place, shared with embeddings.
 api_base_for = providers.api_base_for
 

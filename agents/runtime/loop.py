@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F
 
 from agents.messages import call_reply
@@ -28,7 +28,7 @@ from agents.services.messages import MessageSpec, assistant_message_id, message_
 from agents.tools.builtin import ToolContext
 from agents.tools.execute import execute_tool
 from lib import tracing
-from lib.dbpool import connection_release, database_unavailable
+from lib.dbpool import connection_release, database_unavailable, database_wait
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ MAX_CONSECUTIVE_TOOL_ERRORS = 3
 INTERNAL_ERROR = "the server failed while running this agent; the details are in the server log"
 MAX_OVERFLOW_RETRIES = 2
 _TRUE = (True, "true", "True", 1)
+# How long a run's holder waits for its database to come back (run_execute_through_outages) before it leaves the
+# run to the reaper (claimed) or the stale-dispatch sweep (not yet claimed).
+DATABASE_OUTAGE_SECONDS = 120.0
 
 
 @dataclass
@@ -81,6 +84,32 @@ def run_execute(*, run_id: uuid.UUID, token: str) -> None:
             run_finish(run=run, status=RunStatus.FAILED, stop_reason=StopReason.ERROR, error=INTERNAL_ERROR)
         finally:
             lease.lease_drop(run_id=run.id)
+
+
+def run_execute_through_outages(*, run_id: uuid.UUID, token: str) -> None:
+    """`run_execute`, carried through a moment without the database (lib.dbpool.database_unavailable: PostgreSQL
+    restarting, SQLite busy past its timeout), before the claim or mid-run: wait until the database answers again
+    (`database_wait`) and claim again at once as the same holder, which resumes the run after its last stored step
+    (or, not yet claimed, claims it). Both executors run their runs through this (the Celery task, the in-process
+    pool). Past DATABASE_OUTAGE_SECONDS it raises: a claimed run comes back when its lease lapses (the reaper), a
+    dispatched one through the stale-dispatch sweep. Any other error is raised at once."""
+    deadline = time.monotonic() + DATABASE_OUTAGE_SECONDS
+    while True:
+        close_old_connections()  # a connection broken by the outage goes back to the pool (replaced there)
+        try:
+            run_execute(run_id=run_id, token=token)
+            return
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # Waited in slices of a second: a worker's warm shutdown (SIGTERM) is not held up by the outage.
+            while not database_wait(until=min(deadline, time.monotonic() + 1.0)):
+                if lease.shutting_down() or time.monotonic() >= deadline:
+                    logger.warning("run %s: the database is still out of reach; left to the reaper", run_id)
+                    raise
+            logger.warning("run %s: the database answers again; claiming the run again", run_id)
+        finally:
+            close_old_connections()
 
 
 def _execute(run: Run, token: str) -> None:

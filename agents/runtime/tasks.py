@@ -4,7 +4,6 @@ import uuid
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import InterfaceError, OperationalError
 
 from agents.runtime.llm import ProviderTransientError
 
@@ -14,10 +13,10 @@ from agents.runtime.llm import ProviderTransientError
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    # OperationalError/InterfaceError: the database was out of reach (a pool timeout under a burst, a restart)
-    # before the claim or mid-run (lib.dbpool); a retry keeps the task id, so it claims or resumes the run as a
-    # redelivery would.
-    autoretry_for=(ProviderTransientError, OperationalError, InterfaceError),
+    # A database out of reach for a moment is waited out inside the task (run_execute_through_outages: claimed
+    # again as soon as it answers), not retried through the broker after a back-off. A retry keeps the task id,
+    # so it claims or resumes the run as a redelivery would.
+    autoretry_for=(ProviderTransientError,),
     retry_backoff=True,
     retry_jitter=True,
     max_retries=3,
@@ -27,6 +26,6 @@ from agents.runtime.llm import ProviderTransientError
 def run_agent(self: "Task[Any, Any]", run_id: str) -> None:
     """Execute (or resume, on redelivery of this same message) one run. Returns quietly when the run is gone,
     finished, or someone else's. The claim token is the task id, which a redelivered message keeps."""
-    from agents.runtime.loop import run_execute
+    from agents.runtime.loop import run_execute_through_outages
 
-    run_execute(run_id=uuid.UUID(run_id), token=f"celery-{self.request.id}")
+    run_execute_through_outages(run_id=uuid.UUID(run_id), token=f"celery-{self.request.id}")

@@ -13,7 +13,7 @@ a writer waits only for the writers ahead of it. A write turn is taken by a tran
 `atomic()` block: `transaction_mode`) until its commit or rollback, and by a single writing statement outside a
 transaction for that statement. Reads never wait (WAL). Other processes on the same file (a management command)
 still meet SQLite's busy handler, and the wait for a turn is bounded by the same `timeout` option: past it the
-writer gets SQLite's own error, `OperationalError("database is locked")` (the API answers 503, lib.unavailable).
+writer gets SQLite's own error, `OperationalError("database is locked")` (the API answers 503, lib.dbpool).
 """
 
 import collections
@@ -24,8 +24,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import OperationalError
 from django.db.backends.sqlite3 import base as sqlite
+
+from lib.dbpool import DatabaseBusy
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 _DEFAULT_TIMEOUT = 5.0  # the sqlite3 module's own default
@@ -77,7 +78,7 @@ def _take(turn: WriteTurn, timeout: float) -> None:
     started = time.monotonic()
     if not turn.acquire(timeout):
         waited = time.monotonic() - started
-        raise OperationalError(f"database is locked (waited {waited:.0f} s for a write behind other writers)")
+        raise DatabaseBusy(f"database is locked (waited {waited:.0f} s for a write behind other writers)")
 
 
 def _is_write(sql: str) -> bool:
