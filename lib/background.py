@@ -101,9 +101,24 @@ class Worker:
 _workers: "weakref.WeakSet[Worker]" = weakref.WeakSet()
 
 
+_child_hooks: list[Callable[[], None]] = []
+
+
+def after_fork_in_child(hook: Callable[[], None]) -> None:
+    """Call `hook` in every forked child (after its workers are reset): for state a child must not take over from
+    its parent (work gathered but not yet sent, locks, the parent's pooled connections). The one place fork hooks
+    are registered."""
+    _child_hooks.append(hook)
+
+
 def _reset_in_child() -> None:
     for worker in list(_workers):
         worker._after_fork_in_child()
+    for hook in _child_hooks:
+        try:
+            hook()
+        except Exception:  # one hook's failure must not leave the others undone
+            logger.exception("a fork hook failed in the child")
 
 
 os.register_at_fork(after_in_child=_reset_in_child)

@@ -28,7 +28,7 @@ import time
 
 from django.db import InterfaceError, OperationalError, connection
 
-from lib.background import Worker
+from lib.background import Worker, after_fork_in_child
 
 logger = logging.getLogger(__name__)
 
@@ -193,4 +193,4 @@ def _forget_inherited_pools() -> None:
     pools.clear()
 
 
-os.register_at_fork(after_in_child=_forget_inherited_pools)
+after_fork_in_child(_forget_inherited_pools)

@@ -7,7 +7,6 @@ client that reconnects re-fetches over HTTP. Token deltas are not persisted and 
 
 import asyncio
 import logging
-import os
 import threading
 import time
 import uuid
@@ -17,7 +16,7 @@ from django.db import transaction
 
 from agents.models import Message, Run, Step
 from lib import metrics
-from lib.background import Worker
+from lib.background import Worker, after_fork_in_child
 from lib.ids import public_id, public_id_or_none
 
 logger = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ def _reset_in_child() -> None:
     _pending.clear()  # the parent's events are the parent's to send
 
 
-os.register_at_fork(after_in_child=_reset_in_child)
+after_fork_in_child(_reset_in_child)
 
 
 def _deliver(batch: list[tuple[str, Event]]) -> None:

@@ -9,7 +9,6 @@ call per run instead of a batch."""
 
 import functools
 import logging
-import os
 import threading
 import time
 from collections import defaultdict
@@ -19,7 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from lib.background import Worker
+from lib.background import Worker, after_fork_in_child
 from memory.embeddings import EmbeddingError, resolve_model
 from memory.models import EmbeddingJob
 from memory.services.embeddings import (
@@ -149,7 +148,7 @@ class _GroupSender:
 
 
 _group_sender = _GroupSender()
-os.register_at_fork(after_in_child=_group_sender.after_fork_in_child)
+after_fork_in_child(_group_sender.after_fork_in_child)
 
 
 def embedding_groups_send() -> None:

@@ -2,6 +2,8 @@
 
 import asyncio
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -10,6 +12,13 @@ from asgiref.sync import async_to_sync
 from agents.runtime import events
 from lib.channel_layer import RedisChannelLayer
 from tests.backing import ensure_redis
+
+
+def apart(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` in a thread of its own: the session's Playwright loop may own the test's thread, and
+    asyncio.run and async_to_sync refuse to run beside a running loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 async def take(layer: RedisChannelLayer, channel: str, count: int) -> tuple[list[Any], bool]:
@@ -41,13 +50,17 @@ def test_group_send_many_reaches_the_groups_with_members_in_order() -> None:
         with pytest.raises(TypeError):
             await layer.group_send_many([("not a valid group!", {"type": "agent.step"})])
 
-    asyncio.run(scenario())
+    apart(asyncio.run, scenario())
 
 
 def test_the_publisher_sends_a_burst_of_events_in_order_through_redis(settings: Any) -> None:
     url = ensure_redis()
     layers = {"default": {"BACKEND": "lib.channel_layer.RedisChannelLayer", "CONFIG": {"hosts": [url]}}}
     settings.CHANNEL_LAYERS = layers
+    apart(_publish_a_burst, url)
+
+
+def _publish_a_burst(url: str) -> None:
     watcher = RedisChannelLayer(hosts=[url])
     agent_id, nobody = uuid.uuid4(), uuid.uuid4()
     channel = async_to_sync(watcher.new_channel)()
