@@ -119,7 +119,8 @@ def test_streamed_text_stays_until_its_message_shows_and_never_beside_it(
     open_workspace(page, daphne_server, agent)
     fake_llm.reply("First answer.")
     send(page, "Hello")
-    page.wait_for_selector("#chat-tail .msg.assistant:has-text('First answer.')")
+    # The stored reply (it has its seq), not only its streamed text: the tail's re-read can land after the run's end.
+    page.wait_for_selector("#chat-tail .msg.assistant[data-seq]:has-text('First answer.')")
     page.wait_for_selector("#run-status .run-banner", state="detached")
     shown = max(
         int(seq)
