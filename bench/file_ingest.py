@@ -72,8 +72,9 @@ def ingest(label: str, name: str, data: bytes, organization_id: object, pages: i
     )
 
 
-def build_folder(organization_id: object, chunks: int, rng: random.Random) -> tuple[Any, Any]:
-    """A folder of `chunks` chunks (random unit vectors recorded as the local model's) attached to a new agent."""
+def build_folder(organization_id: object, chunks: int, rng: random.Random, words: int = 60) -> tuple[Any, Any]:
+    """A folder of `chunks` chunks of `words` words (random unit vectors recorded as the local model's) attached to
+    a new agent."""
     from accounts.models import Organization
     from agents.models import Agent
     from agents.services.folders import agent_folder_attach
@@ -94,7 +95,7 @@ def build_folder(organization_id: object, chunks: int, rng: random.Random) -> tu
         vector /= np.linalg.norm(vector)
         batch.append(
             FileChunk(
-                organization=org, folder=folder, file=file, position=i, text=prose(rng, 60),
+                organization=org, folder=folder, file=file, position=i, text=prose(rng, words),
                 created_at=now + dt.timedelta(microseconds=i), embedding=vector, embedding_model=LOCAL_MINILM,
                 embedding_dim=384,
             )
@@ -108,8 +109,8 @@ def build_folder(organization_id: object, chunks: int, rng: random.Random) -> tu
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE files_filechunk")
+        with connection.cursor() as cursor:  # the steady state autovacuum reaches within a minute of the load
+            cursor.execute("VACUUM (ANALYZE) files_filechunk")
     return agent, folder
 
 
@@ -148,6 +149,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=200, help="pages of the generated PDF")
     parser.add_argument("--text-mb", type=float, default=5.0, help="size of the generated text file")
     parser.add_argument("--chunks", type=int, default=10_000, help="chunks in the searched folder")
+    parser.add_argument(
+        "--chunk-words", type=int, default=60, help="words per chunk (the chunker makes ~220 of prose: 256 tokens)"
+    )
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--parts", default="ingest,search", help="which parts to run: ingest, search or both")
@@ -180,7 +184,7 @@ def main() -> None:
         if "ingest" in parts:
             ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None)
         if parts & {"search", "stages"}:
-            agent, folder = build_folder(org.id, args.chunks, rng)
+            agent, folder = build_folder(org.id, args.chunks, rng, args.chunk_words)
             queries = [
                 f"where did the {rng.choice(WORDS)} and the {rng.choice(WORDS)} go?" for _ in range(args.queries)
             ]

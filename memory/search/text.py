@@ -8,7 +8,6 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Collection
-from itertools import chain
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -167,23 +166,23 @@ def _bm25_postgres(
             f"SELECT t.id, t.search_tsv FROM {scope.table} t WHERE {scope.sql()} "
             f"AND t.search_tsv @@ %s::tsquery LIMIT {TEXT_MATCHES}"
         )
-    # BM25 in one statement, over the best TEXT_CANDIDATES by ts_rank of at most TEXT_MATCHES matches: each
-    # candidate's tsvector is unnested once (its length in words, and the query words it holds with their
-    # counts); a word's document frequency is the number of candidates holding it (all matches when there are
-    # fewer than TEXT_CANDIDATES), or for a common word not gathered by, at least its table-wide frequency × N;
-    # the sum is scaled by the share of the query's words held (BM25_COORD). Only the best `depth` rows leave
-    # the database.
+    # BM25 in one statement, over the best TEXT_CANDIDATES by ts_rank of at most TEXT_MATCHES matches. A
+    # candidate's length in words is its ts_rank over its ts_rank divided by the length (normalization 2), and
+    # only the query's words are unnested (setweight marks them, ts_filter keeps them, with their counts): both
+    # in C, where unnesting every word of a long chunk took most of the statement's time. A word's document
+    # frequency is the number of candidates holding it (all matches when there are fewer than TEXT_CANDIDATES),
+    # or for a common word not gathered by, at least its table-wide frequency × N; the sum is scaled by the share
+    # of the query's words held (BM25_COORD). Only the best `depth` rows leave the database.
     cursor.execute(
         f"""
         WITH c AS MATERIALIZED (
-            SELECT m.id, m.r, s.len, s.lex, s.tf FROM (
-                SELECT b.id, b.search_tsv, ts_rank(b.search_tsv, %s::tsquery) AS r FROM ({matches}) b
-                ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
+            SELECT m.id, m.r, greatest(1, round(m.r / nullif(m.r_per_word, 0)))::int AS len, s.lex, s.tf FROM (
+                SELECT b.id, b.search_tsv, ts_rank(b.search_tsv, %s::tsquery) AS r,
+                    ts_rank(b.search_tsv, %s::tsquery, 2) AS r_per_word
+                FROM ({matches}) b ORDER BY r DESC LIMIT {TEXT_CANDIDATES}
             ) m CROSS JOIN LATERAL (
-                SELECT greatest(1, sum(cardinality(u.positions))) AS len,
-                    array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(%s)) AS lex,
-                    array_agg(cardinality(u.positions)) FILTER (WHERE u.lexeme = ANY(%s)) AS tf
-                FROM unnest(m.search_tsv) u
+                SELECT array_agg(u.lexeme) AS lex, array_agg(cardinality(u.positions)) AS tf
+                FROM unnest(ts_filter(setweight(m.search_tsv, 'A', %s), '{{a}}')) u
             ) s
         ),
         n AS (SELECT greatest(%s, count(*))::float8 AS total, avg(c.len)::float8 AS avgdl FROM c),
@@ -204,9 +203,9 @@ def _bm25_postgres(
         """,
         [
             tsquery,
+            tsquery,
             *scope.params,
             tsquery,
-            terms,
             terms,
             _collection_size(scope),
             frequent,
@@ -228,18 +227,16 @@ def _fts5_phrase(word: str) -> str:
 
 # SQLite: each term's rows in the whole table (fts5vocab 'row', which reads all of a term's entries), per table.
 _term_rows_cache: _Expiring[dict[str, int]] = _Expiring(600.0)
-# Text split at whitespace (a separator for FTS5's unicode61 tokenizer, so no token is cut) into pieces, each turned
-# into its terms by FTS5 itself once per process (and indexed by term): a row's term counts are then counted from its
-# text exactly as FTS5 indexed it, without reading the index.
+# Each piece of a query (split at whitespace, a separator for FTS5's unicode61 tokenizer, so no token is cut)
+# turned into its terms by FTS5 itself, once per process.
 _piece_terms: dict[str, tuple[str, ...]] = {}
-_term_pieces: dict[str, set[str]] = {}
 _pieces_lock = threading.Lock()
 MAX_PIECES = 200_000
 
 
 def _sqlite_vocabulary(cursor: Any, fts: str) -> None:
     """This connection's temporary views: each term's row count in the FTS5 index (`fts5vocab` 'row'), and a
-    contentless FTS5 table with the index's tokenizer, to turn text into the index's terms."""
+    contentless FTS5 table with the index's tokenizer, to turn text into the index's terms and count them."""
     for statement in (
         f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{fts}_row USING fts5vocab(main, {fts}, 'row')",
         f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.engram_terms USING fts5(text, content='', "
@@ -249,9 +246,9 @@ def _sqlite_vocabulary(cursor: Any, fts: str) -> None:
         cursor.execute(statement)
 
 
-def _sqlite_terms(cursor: Any, pieces: Collection[str], wanted: set[str] | None = None) -> dict[str, tuple[str, ...]]:
-    """Each piece's terms as the FTS5 index holds them (in order), learnt once per process; with `wanted`, only the
-    pieces holding any of those terms, and only those terms. Call after `_sqlite_vocabulary`."""
+def _sqlite_terms(cursor: Any, pieces: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Each piece's terms as the FTS5 index holds them (in order), learnt once per process. Call after
+    `_sqlite_vocabulary`."""
     with _pieces_lock:
         unknown = [piece for piece in pieces if piece not in _piece_terms]
         if unknown:
@@ -266,15 +263,9 @@ def _sqlite_terms(cursor: Any, pieces: Collection[str], wanted: set[str] | None 
                 learnt.setdefault(doc, []).append(term)
             if len(_piece_terms) + len(unknown) > MAX_PIECES:
                 _piece_terms.clear()
-                _term_pieces.clear()
             for i, piece in enumerate(unknown, start=1):
-                _piece_terms[piece] = terms = tuple(learnt.get(i, ()))
-                for term in terms:
-                    _term_pieces.setdefault(term, set()).add(piece)
-        if wanted is None:
-            return {piece: _piece_terms[piece] for piece in pieces}
-        holding = set().union(*(_term_pieces.get(term, ()) for term in wanted)).intersection(pieces)
-        return {piece: tuple(t for t in _piece_terms[piece] if t in wanted) for piece in holding}
+                _piece_terms[piece] = tuple(learnt.get(i, ()))
+        return {piece: _piece_terms[piece] for piece in pieces}
 
 
 def _sqlite_term_rows(cursor: Any, fts: str, table: str, terms: list[str]) -> dict[str, int]:
@@ -296,19 +287,25 @@ def _sqlite_term_rows(cursor: Any, fts: str, table: str, terms: list[str]) -> di
     return {term: known.get(term) or counted.get(term, 0) for term in terms}
 
 
-def _term_counts(cursor: Any, texts: list[tuple[int, str]], terms: set[str]) -> dict[int, dict[str, int]]:
-    """Each row's count of each of `terms`, from its text, exactly as the FTS5 index counts them."""
-    split = [(rowid, (text or "").split()) for rowid, text in texts]
-    hits = _sqlite_terms(cursor, set(chain.from_iterable(pieces for _, pieces in split)), terms)
-    hit_pieces = set(hits)
+def _term_counts(cursor: Any, table: str, rowids: str, terms: list[str]) -> dict[int, dict[str, int]]:
+    """Each row's count of each of `terms`, as the FTS5 index counts them: the rows (`rowids`, a JSON list) are
+    indexed again in this connection's contentless table, with the index's tokenizer, and their instances of the
+    terms counted there (in C: splitting their text in Python took most of a search over long rows). Call after
+    `_sqlite_vocabulary`."""
+    cursor.execute("INSERT INTO temp.engram_terms(engram_terms) VALUES ('delete-all')")
+    cursor.execute(
+        f"INSERT INTO temp.engram_terms(rowid, text) SELECT t.rowid, t.text FROM {table} t "
+        "WHERE t.rowid IN (SELECT value FROM json_each(%s))",
+        [rowids],
+    )
+    cursor.execute(
+        "SELECT doc, term, count(*) FROM temp.engram_terms_instance "
+        f"WHERE term IN ({', '.join(['%s'] * len(terms))}) GROUP BY doc, term",
+        terms,
+    )
     counts: dict[int, dict[str, int]] = {}
-    for rowid, pieces in split:
-        held: dict[str, int] = {}
-        for piece in hit_pieces.intersection(pieces):
-            n = pieces.count(piece)
-            for term in hits[piece]:
-                held[term] = held.get(term, 0) + n
-        counts[rowid] = held
+    for doc, term, count in cursor.fetchall():
+        counts.setdefault(doc, {})[term] = count
     return counts
 
 
@@ -378,10 +375,7 @@ def _text_ranking_sqlite(scope: Scope, query: str, depth: int) -> list[tuple[Any
         if not candidates:
             return []
         rowids = json.dumps([rowid for _, rowid in candidates])
-        cursor.execute(
-            f"SELECT t.rowid, t.text FROM {scope.table} t WHERE t.rowid IN (SELECT value FROM json_each(%s))", [rowids]
-        )
-        counts = _term_counts(cursor, cursor.fetchall(), set(terms))
+        counts = _term_counts(cursor, scope.table, rowids, terms)
         cursor.execute(f"SELECT id, sz FROM {fts}_docsize WHERE id IN (SELECT value FROM json_each(%s))", [rowids])
         lengths = {doc: max(1, _varint(size)) for doc, size in cursor.fetchall()}
     # As on PostgreSQL: N = the agent's rows, avgdl and df over the candidates; when they are not all of the

@@ -199,3 +199,28 @@ def test_text_ranking_is_bm25_over_the_agents_own_rows(agent_a: Any, insert: Any
     assert ranked == sorted(texts, key=bm25, reverse=True)
     assert ranked == sorted(texts, key=lambda text: bm25(text, coord=0.0), reverse=True)
     assert ranked != sorted(texts, key=lambda text: bm25(text, 0.75, coord=0.0), reverse=True)
+
+
+def test_bm25_measures_long_rows_exactly(agent_a: Any, insert: Any) -> None:
+    # Rows of thousands of words (a file chunk, a pasted document): each row's length and its count of the query
+    # word enter BM25 exactly, on both databases.
+    rng = random.Random(7)
+    # A broad vocabulary, as prose has: PostgreSQL keeps at most 256 positions of one word in a row.
+    filler = [f"tree{n}" for n in range(2000)]
+    texts = []
+    for words, otters in ((40, 1), (900, 5), (2500, 12), (4000, 3), (6000, 40)):
+        body = [rng.choice(filler) for _ in range(words - otters)] + ["otter"] * otters
+        rng.shuffle(body)
+        texts.append(" ".join(body))
+    insert(agent_a, texts)
+    hits = passage_search(agent=agent_a, query="otter", mode="text", top_k=10)
+    lengths = {text: len(text.split()) for text in texts}
+    avgdl = sum(lengths.values()) / len(texts)
+    idf = math.log(1 + 0.5 / (len(texts) + 0.5))  # every row holds the word: df = N
+
+    def bm25(text: str) -> float:
+        tf = text.split().count("otter")
+        return idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths[text] / avgdl))
+
+    assert len(hits) == len(texts)
+    assert [hit.score for hit in hits] == pytest.approx([bm25(hit.passage.text) for hit in hits], rel=1e-6)

@@ -3,6 +3,7 @@ inserted one by one through the API are found by text at once and by meaning soo
 batches)."""
 
 import datetime as dt
+import json
 import math
 import time
 from typing import Any
@@ -119,8 +120,8 @@ def test_term_counts_read_from_a_rows_text_are_those_of_the_index(agent_a: Any, 
     hits = passage_search(agent=agent_a, query="otter", mode="text", top_k=5)
     assert [hit.passage.text for hit in hits][0] == texts[0]
     if connection.vendor == "sqlite":
-        # SQLite counts a candidate's terms from its text (split at whitespace and ASCII punctuation, each piece
-        # tokenized by FTS5 once per process): the counts must be the FTS5 index's own.
+        # SQLite counts a candidate's terms by indexing its text again in a temporary FTS5 table with the index's
+        # tokenizer: the counts must be the FTS5 index's own.
         with connection.cursor() as cursor:
             _sqlite_vocabulary(cursor, "memory_passage_fts")
             cursor.execute(
@@ -131,7 +132,10 @@ def test_term_counts_read_from_a_rows_text_are_those_of_the_index(agent_a: Any, 
             index: dict[int, dict[str, int]] = {}
             for doc, term, count in cursor.fetchall():
                 index.setdefault(doc, {})[term] = count
-            cursor.execute("SELECT rowid, text FROM memory_passage")
-            counted = _term_counts(cursor, cursor.fetchall(), {t for terms in index.values() for t in terms})
+            cursor.execute("SELECT rowid FROM memory_passage")
+            rowids = json.dumps([rowid for (rowid,) in cursor.fetchall()])
+            counted = _term_counts(
+                cursor, "memory_passage", rowids, sorted({t for terms in index.values() for t in terms})
+            )
         assert counted == index
         assert index[min(index)]["otter"] == 6
