@@ -3,7 +3,10 @@ in a forked child (Celery's prefork pool, gunicorn) on its next job, with none o
 
 Every background loop of the server runs on one of these (the event publisher, the run sweepers, the run-end
 listener, the embedders, the planner statistics): a thread copied by fork() is not running in the child, so a
-hand-rolled `threading.Thread` silently stops there."""
+hand-rolled `threading.Thread` silently stops there.
+
+`Batcher` is the one home of "gather items for a moment, then handle them as one batch" on such a worker (the
+event publisher, the background embedder, the embedding groups sent to Celery)."""
 
 import atexit
 import contextlib
@@ -11,12 +14,15 @@ import logging
 import os
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], object]
+T = TypeVar("T")
 
 
 class Worker:
@@ -109,6 +115,66 @@ def after_fork_in_child(hook: Callable[[], None]) -> None:
     its parent (work gathered but not yet sent, locks, the parent's pooled connections). The one place fork hooks
     are registered."""
     _child_hooks.append(hook)
+
+
+class Batcher(Generic[T]):
+    """Items submitted from any thread, handled in batches on `worker`: `handle(batch)` gets every item pending
+    when its drain starts, in submission order. At most one drain is queued at a time: items submitted while a
+    batch is handled wait for the next drain (a drain per item would each wait `coalesce_seconds`). A drain first
+    sleeps `coalesce_seconds`, so a burst is handled as one batch (0: no added wait, the items that gathered
+    while the last batch was handled are the next batch). A batch is handled whole or, if `handle` raises, logged
+    by the worker and dropped. A forked child starts with nothing pending and nothing queued."""
+
+    def __init__(self, worker: Worker, handle: Callable[[list[T]], object], *, coalesce_seconds: float = 0.0) -> None:
+        self.worker = worker
+        self.coalesce_seconds = coalesce_seconds
+        self._handle = handle
+        self._lock = threading.Lock()
+        self._pending: list[T] = []
+        self._scheduled = False  # a drain is queued that has not yet taken the pending items
+        me = weakref.ref(self)  # the hook must not keep a batcher alive (tests make many)
+
+        def reset() -> None:
+            batcher = me()
+            if batcher is not None:
+                batcher._after_fork_in_child()
+
+        after_fork_in_child(reset)
+
+    def submit(self, item: T) -> None:
+        with self._lock:
+            self._pending.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.worker.submit(self._drain)
+
+    def take(self) -> list[T]:
+        """Everything pending now, for the caller to handle in its own thread (a Celery worker that shuts down).
+        A drain already queued finds what is submitted after this."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    def flush(self) -> None:
+        """Wait until every item submitted so far has been handled, and the worker's other jobs have run (tests)."""
+        self.worker.flush()
+
+    def _drain(self) -> None:
+        if self.coalesce_seconds:
+            time.sleep(self.coalesce_seconds)
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._scheduled = False
+        if batch:  # empty when `take` had them
+            self._handle(batch)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's drain is not queued here (its worker starts afresh), its lock may be held by a parent's
+        # thread, and its items are the parent's to handle.
+        self._lock = threading.Lock()
+        self._pending = []
+        self._scheduled = False
 
 
 def _reset_in_child() -> None:

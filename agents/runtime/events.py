@@ -16,7 +16,7 @@ from django.db import transaction
 
 from agents.models import Message, Run, Step
 from lib import metrics
-from lib.background import Worker, after_fork_in_child
+from lib.background import Batcher, Worker
 from lib.ids import public_id, public_id_or_none
 
 logger = logging.getLogger(__name__)
@@ -105,21 +105,9 @@ def organization_group(organization_id: uuid.UUID | str) -> str:
     return f"organization.{organization_id}"
 
 
-_publisher = Worker("engram-events")  # one thread sends every event, in order; callers never wait for the layer
 _local = threading.local()
 SEND_TIMEOUT = 2.0  # one event's send; past it the layer counts as away (Redis restarting)
 AWAY_SECONDS = 1.0  # while the layer is away, events are not tried for this long after a failure
-_pending: list[tuple[str, Event]] = []  # events put and not yet taken by the publisher, in order
-_pending_lock = threading.Lock()
-
-
-def _reset_in_child() -> None:
-    global _pending_lock
-    _pending_lock = threading.Lock()
-    _pending.clear()  # the parent's events are the parent's to send
-
-
-after_fork_in_child(_reset_in_child)
 
 
 def _deliver(batch: list[tuple[str, Event]]) -> None:
@@ -159,18 +147,13 @@ async def _send_batch(layer: Any, batch: list[tuple[str, Event]]) -> None:
         await layer.group_send(group, event)
 
 
-def _drain() -> None:
-    with _pending_lock:
-        batch = _pending[:]
-        _pending.clear()
-    if batch:  # empty when an earlier drain took this job's event with its own
-        _deliver(batch)
+# One thread sends every event, in order; callers never wait for the layer. The events put while a batch is sent
+# are the next batch (no added wait). A forked child starts with none of its parent's events.
+_publisher: Batcher[tuple[str, Event]] = Batcher(Worker("engram-events"), _deliver)
 
 
 def _put(group: str, event: Event) -> None:
-    with _pending_lock:
-        _pending.append((group, event))
-    _publisher.submit(_drain)
+    _publisher.submit((group, event))
 
 
 def _send(agent_id: uuid.UUID | str, event: Event) -> None:

@@ -9,16 +9,14 @@ call per run instead of a batch."""
 
 import functools
 import logging
-import threading
-import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from lib.background import Worker, after_fork_in_child
+from lib.background import Batcher, Worker
 from memory.embeddings import EmbeddingError, resolve_model
 from memory.models import EmbeddingJob
 from memory.services.embeddings import (
@@ -49,111 +47,74 @@ def _run_in_thread(label: str, ids: list[str]) -> None:
         connection.close()
 
 
-class _BackgroundEmbedder:
-    """One low-priority worker per process that embeds rows in batches (embedded profile, messages): a batch
-    amortises the model call, and the agent's own threads keep the CPU while a conversation is busy. At exit it
-    finishes its batch (a daemon thread killed inside onnxruntime aborts the process: "terminate called without
-    an active exception"); rows not yet embedded stay findable by text (a re-embed job embeds them)."""
+class _ToEmbed(NamedTuple):
+    """Rows of `label` by id, or a whole group (field, value) that the background worker resolves to ids."""
 
-    COALESCE_SECONDS = 0.25
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, list[str]] = defaultdict(list)
-        self._groups: list[tuple[str, str, str]] = []
-        self._scheduled = False  # a drain is queued that has not yet taken the pending rows
-        self._worker = Worker("engram-embedder", nice=10, exit_timeout=10.0)
-
-    def submit(self, label: str, ids: list[str] | None = None, group: tuple[str, str] | None = None) -> None:
-        """Queue rows by id, or a whole group (field, value) that the worker resolves to ids."""
-        with self._lock:
-            self._pending[label].extend(ids or [])
-            if group is not None:
-                self._groups.append((label, *group))
-            if self._scheduled:
-                return
-            self._scheduled = True
-        self._worker.submit(self._drain)
-
-    def _drain(self) -> None:
-        """Embed what is pending, after a short wait that lets a burst coalesce into one batch. One drain at a
-        time is queued: rows written while a batch is embedded wait for the next one (a drain per write would
-        each wait COALESCE_SECONDS, and a stream of single inserts would be embedded a few rows at a time)."""
-        time.sleep(self.COALESCE_SECONDS)
-        with self._lock:
-            batches, self._pending = self._pending, defaultdict(list)
-            groups, self._groups = self._groups, []
-            self._scheduled = False
-        close_old_connections()
-        try:
-            for label, field, value in groups:
-                batches[label].extend(group_ids(label=label, field=field, value=value))
-            for label, ids in batches.items():
-                _run_embedding(label, ids)
-        finally:
-            connection.close()
+    label: str
+    ids: list[str]
+    group: tuple[str, str] | None = None
 
 
-_background = _BackgroundEmbedder()
+COALESCE_SECONDS = 0.25
+
+
+def _embed_batch(batch: list[_ToEmbed]) -> None:
+    """Embed what was pending, one model call per label: a batch amortises the model call."""
+    close_old_connections()
+    try:
+        ids: dict[str, list[str]] = defaultdict(list)
+        for item in batch:
+            ids[item.label].extend(item.ids)
+        for item in batch:
+            if item.group is not None:
+                field, value = item.group
+                ids[item.label].extend(group_ids(label=item.label, field=field, value=value))
+        for label, label_ids in ids.items():
+            _run_embedding(label, label_ids)
+    finally:
+        connection.close()
+
+
+# Embedded profile (messages, API inserts): one low-priority worker per process that embeds rows in batches,
+# gathered for COALESCE_SECONDS, so the agent's own threads keep the CPU while a conversation is busy. One drain is
+# queued at a time: rows written while a batch is embedded wait for the next one (a drain per write would each wait
+# COALESCE_SECONDS, and a stream of single inserts would be embedded a few rows at a time). At exit it finishes its
+# batch (a daemon thread killed inside onnxruntime aborts the process: "terminate called without an active
+# exception"); rows not yet embedded stay findable by text (a re-embed job embeds them).
+_background: Batcher[_ToEmbed] = Batcher(
+    Worker("engram-embedder", nice=10, exit_timeout=10.0), _embed_batch, coalesce_seconds=COALESCE_SECONDS
+)
 
 GROUPS_COALESCE_SECONDS = 0.25
 GROUPS_PER_TASK = 64
 
 
-class _GroupSender:
-    """With REDIS_URL: the groups to embed, gathered for GROUPS_COALESCE_SECONDS on one background worker of this
-    process and sent as `memory.embed_groups` tasks of up to GROUPS_PER_TASK groups each. One send is queued at a
-    time (groups submitted meanwhile wait for the next). At exit the send at hand finishes (the worker's
-    exit_timeout); groups submitted after that are not embedded, and stay findable by their words."""
+def _send_groups(groups: list[tuple[str, str, str]]) -> None:
+    """Send (label, field, value) groups as `memory.embed_groups` tasks of up to GROUPS_PER_TASK values each."""
+    from memory.tasks import embed_groups_task
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str], list[str]] = defaultdict(list)
-        self._scheduled = False
-        self._worker = Worker("engram-embed-groups", exit_timeout=5.0)
-
-    def submit(self, label: str, field: str, value: str) -> None:
-        with self._lock:
-            self._pending[(label, field)].append(value)
-            if self._scheduled:
-                return
-            self._scheduled = True
-        self._worker.submit(self._send)
-
-    def flush(self) -> None:
-        """Wait until the groups submitted so far are sent (tests)."""
-        self._worker.flush()
-
-    def after_fork_in_child(self) -> None:
-        """A forked child (a prefork pool process) starts with nothing pending and nothing scheduled."""
-        self._lock = threading.Lock()
-        self._pending = defaultdict(list)
-        self._scheduled = False
-
-    def send_now(self) -> None:
-        """Send what is pending from this thread, without waiting (a Celery worker that shuts down)."""
-        with self._lock:
-            pending, self._pending = self._pending, defaultdict(list)
-        from memory.tasks import embed_groups_task
-
-        for (label, field), values in pending.items():
-            for begin in range(0, len(values), GROUPS_PER_TASK):
-                embed_groups_task.delay(label, field, values[begin : begin + GROUPS_PER_TASK])
-
-    def _send(self) -> None:
-        time.sleep(GROUPS_COALESCE_SECONDS)
-        with self._lock:
-            self._scheduled = False
-        self.send_now()
+    values: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for label, field, value in groups:
+        values[(label, field)].append(value)
+    for (label, field), group_values in values.items():
+        for begin in range(0, len(group_values), GROUPS_PER_TASK):
+            embed_groups_task.delay(label, field, group_values[begin : begin + GROUPS_PER_TASK])
 
 
-_group_sender = _GroupSender()
-after_fork_in_child(_group_sender.after_fork_in_child)
+# With REDIS_URL: the groups to embed, gathered for GROUPS_COALESCE_SECONDS on one background worker of this process
+# and sent as `memory.embed_groups` tasks of up to GROUPS_PER_TASK groups each. One send is queued at a time (groups
+# submitted meanwhile wait for the next). At exit the send at hand finishes (the worker's exit_timeout); groups
+# submitted after that are not embedded, and stay findable by their words. A forked child (a prefork pool process)
+# starts with nothing pending and nothing queued.
+_group_sender: Batcher[tuple[str, str, str]] = Batcher(
+    Worker("engram-embed-groups", exit_timeout=5.0), _send_groups, coalesce_seconds=GROUPS_COALESCE_SECONDS
+)
 
 
 def embedding_groups_send() -> None:
-    """Send the groups waiting in this process now (a Celery worker's shutdown, after its last task)."""
-    _group_sender.send_now()
+    """Send the groups waiting in this process now, from this thread, without waiting for the drain (a Celery
+    worker's shutdown, after its last task)."""
+    _send_groups(_group_sender.take())
 
 
 _large_batches = Worker("engram-embed", exit_timeout=10.0)  # an insert beyond ENGRAM_EMBED_INLINE_MAX rows
@@ -177,7 +138,7 @@ def embed_after_commit(*, label: str, ids: list[str], background: bool = False) 
             for begin in range(0, len(ids), BATCH):
                 embed_rows_task.delay(label, ids[begin : begin + BATCH])
         elif background:
-            _background.submit(label, ids)
+            _background.submit(_ToEmbed(label, ids))
         elif len(ids) <= settings.ENGRAM_EMBED_INLINE_MAX:
             _run_embedding(label, ids)
         else:
@@ -196,9 +157,9 @@ def embed_group_after_commit(*, label: str, field: str, value: str) -> None:
 
     def dispatch() -> None:
         if settings.REDIS_URL:
-            _group_sender.submit(label, field, value)
+            _group_sender.submit((label, field, value))
         else:
-            _background.submit(label, group=(field, value))
+            _background.submit(_ToEmbed(label, [], (field, value)))
 
     transaction.on_commit(dispatch)
 

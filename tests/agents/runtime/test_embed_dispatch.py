@@ -3,6 +3,7 @@
 
 import base64
 import json
+import uuid
 
 import pytest
 import redis
@@ -47,3 +48,17 @@ def test_runs_that_end_together_are_embedded_by_one_task(alice, celery_redis, se
     assert embed_groups_task(*tasks[0][1]) == 3
     assert not Message.objects.filter(run_id__in=run_ids, embedding_hash="").exists()
     assert embed_groups_task(*tasks[0][1]) == 0  # a redelivered task finds nothing left to do
+
+
+def test_a_shutting_down_worker_sends_the_waiting_groups_itself(celery_redis, monkeypatch):
+    # A Celery worker that stops (worker_shutdown / worker_process_shutdown) sends the groups of its last moment
+    # from its own thread, without waiting for the coalescing delay; the drain already queued then sends nothing.
+    monkeypatch.setattr(embedding_dispatch._group_sender, "coalesce_seconds", 3.0)
+    run_ids = [str(uuid.uuid4()) for _ in range(2)]
+    for run_id in run_ids:
+        embedding_dispatch.embed_group_after_commit(label="agents.Message", field="run_id", value=run_id)
+    embedding_dispatch.embedding_groups_send()
+    sent = [("memory.embed_groups", ["agents.Message", "run_id", run_ids])]
+    assert queued_tasks(celery_redis, "embeddings") == sent
+    embedding_dispatch._group_sender.flush()
+    assert queued_tasks(celery_redis, "embeddings") == sent
