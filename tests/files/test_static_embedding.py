@@ -1,6 +1,7 @@
 """A folder created through the API with the opt-in static model (local/wordllama-l2-256) ingests uploads to
 `completed` with 256-dim chunks (their own HNSW index on PostgreSQL), and semantic_search_files finds a fact by
-meaning in vector mode; another organization does not see the folder."""
+meaning in vector mode; another organization does not see the folder. An agent file carries the model of the agent
+and of its folder."""
 
 from typing import Any
 
@@ -69,3 +70,24 @@ def test_a_folder_on_the_static_model_ingests_and_is_searched_by_meaning(
     food = search.semantic_search(**where, query="what can I eat at noon?", mode="vector")
     assert food[0].file_name == "big-docs/menu.txt"
     assert charlie_api.get(f"/v1/folders/{folder_id}").status_code == 404
+
+
+def test_an_agent_file_keeps_the_static_model_of_the_agent_and_its_folder(
+    alice: Any, charlie: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from api.agent_files import agent_export, agent_import
+    from files.services.folders import folder_create
+    from memory.models import Passage
+    from memory.services.passages import passage_insert
+
+    agent = make_agent(alice, name="exported", embedding=LOCAL_WORDLLAMA)
+    passage_insert(agent=agent, text="The lighthouse keeper retires next spring")
+    folder = folder_create(organization_id=agent.organization_id, name="scans", embedding=LOCAL_WORDLLAMA)
+    agent_folder_attach(agent=agent, folder=folder)
+    document = agent_export(agent=agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        [copy] = agent_import(actor=charlie, data=document)  # another organization: new rows, same models
+    assert copy.embedding == LOCAL_WORDLLAMA and copy.organization_id != agent.organization_id
+    assert Folder.objects.get(organization_id=copy.organization_id, name="scans").embedding == LOCAL_WORDLLAMA
+    passage = Passage.objects.get(agent=copy)
+    assert (passage.embedding_model, passage.embedding_dim) == (LOCAL_WORDLLAMA, 256)
