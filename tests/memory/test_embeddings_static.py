@@ -63,6 +63,7 @@ def test_its_vectors_are_the_wordllama_packages_own_and_loading_it_reaches_no_ne
         attempts.append(args)
         raise OSError("no network in this test")
 
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(socket.socket, "connect", refuse)
     model = embeddings._load_wordllama()  # our loader, fresh: the package's files and nothing else
     import wordllama  # its own loader, told where its files are (0.4.0.post1 looks for the tokenizer elsewhere)
