@@ -30,8 +30,13 @@ FILES = {
 
 
 def test_a_folder_on_the_static_model_ingests_and_is_searched_by_meaning(
-    alice_api: APIClient, alice: Any, charlie_api: APIClient
+    alice_api: APIClient, alice: Any, charlie_api: APIClient, monkeypatch: Any
 ) -> None:
+    from memory import ddl
+
+    # ensure_vector_index remembers which indexes exist per process; one an earlier test created was rolled back
+    # with its transaction, so start from an empty memory: the check goes to pg_indexes.
+    monkeypatch.setattr(ddl, "_known_vector_indexes", set())
     created = alice_api.post("/v1/folders/", {"name": "big-docs", "embedding": LOCAL_WORDLLAMA}, format="json")
     assert created.status_code == 200, created.content
     folder_id = created.json()["id"]

@@ -109,9 +109,18 @@ def vector_indexes() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+@pytest.fixture
+def fresh_index_cache(monkeypatch: Any) -> None:
+    """ensure_vector_index remembers per process which indexes exist; one created in an earlier test's transaction
+    was rolled back with it, so this test starts from an empty memory and the check goes to pg_indexes."""
+    from memory import ddl
+
+    monkeypatch.setattr(ddl, "_known_vector_indexes", set())
+
+
 @pytest.mark.django_db
 def test_an_agent_using_it_stores_and_finds_passages_and_messages_by_meaning(
-    alice: Any, charlie: Any, insert: Any
+    alice: Any, charlie: Any, insert: Any, fresh_index_cache: None
 ) -> None:
     agent = make_agent(alice, name="static", embedding=LOCAL_WORDLLAMA)
     insert(agent, ["My daughter plays the violin in an orchestra", "The invoice for the roof repair is overdue"])
