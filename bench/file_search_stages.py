@@ -160,9 +160,10 @@ def recall(folder: Any, samples: int = 50, seed: int = 11) -> None:
     rng = np.random.default_rng(seed)
     picked = list(FileChunk.objects.filter(folder=folder).order_by("?").values_list("embedding", flat=True)[:samples])
     near = [vector_from_db(v) for v in picked]
+    dim = next(len(v) for v in near if v is not None)  # the folder's model's
     kinds = {
-        "random": [rng.standard_normal(384) for _ in range(samples)],
-        "near a chunk": [v + 0.5 * rng.standard_normal(384) / np.sqrt(384) for v in near if v is not None],
+        "random": [rng.standard_normal(dim) for _ in range(samples)],
+        "near a chunk": [v + 0.5 * rng.standard_normal(dim) / np.sqrt(dim) for v in near if v is not None],
     }
     for kind, vectors in kinds.items():
         found10 = found50 = 0

@@ -51,7 +51,9 @@ def run_through_api(data: list[dict[str, Any]], args: Any) -> None:
         started = time.perf_counter()
         total = 0
         for conv in data:
-            agent = client.agents.create(name=conv["name"], model="openai/gpt-4o-mini")
+            agent = client.agents.create(
+                name=conv["name"], model="openai/gpt-4o-mini", embedding=resolve_model(args.embedding)
+            )
             agents[conv["name"]] = agent.id
             for dia, n, when, text in conv["turns"]:
                 client.agents.passages.create(agent.id, text=text, tags=[dia, f"session_{n}"], created_at=when)
@@ -61,7 +63,7 @@ def run_through_api(data: list[dict[str, Any]], args: Any) -> None:
         wait_embedded(Passage.objects.filter(organization=org, embedding_hash=""), "passages")
         print(
             f"ingest: {total} passages created one by one through the API ({embedded} embedded) in {elapsed:.1f} s "
-            f"= {total / elapsed:.0f} passages/s (local model: {resolve_model('')}); all embedded "
+            f"= {total / elapsed:.0f} passages/s (embedding model: {resolve_model(args.embedding)}); all embedded "
             f"{time.perf_counter() - started - elapsed:.1f} s later, before the first search",
             flush=True,
         )

@@ -7,7 +7,10 @@ of categories 1-4 is one search (top 50), verbatim. Scores turn-level Recall@5, 
 hit@5, per mode and per category.
 
     python bench/locomo_retrieval.py [--data ../shared/data/locomo/locomo10.json] [--db postgres|sqlite] [--tune]
-        [--dates turn|session] [--through-api | --recall] [--limit-conversations N]
+        [--dates turn|session] [--through-api | --recall] [--limit-conversations N] [--embedding HANDLE]
+
+--embedding: the agents' embedding model (default: the server default, ENGRAM_DEFAULT_EMBEDDING), e.g.
+`local/wordllama-l2-256`; in-process and --through-api.
 
 --through-api runs the same protocol as a client of a live server (daphne) would, with the Letta SDK: one
 `agents.passages.create` per turn dated at its session's date (all a client knows), one `agents.passages.search`
@@ -180,7 +183,12 @@ def main() -> None:
         action="store_true",
         help="as a client: the turns imported as an agent's messages (an agent file), searched by messages.search",
     )
+    parser.add_argument(
+        "--embedding", default="", help="the agents' embedding model handle (default: the server default)"
+    )
     args = parser.parse_args()
+    if args.embedding and args.recall:
+        parser.error("--embedding applies in-process and with --through-api, not to --recall's imported agents")
     data = load(args.data, "session" if args.through_api or args.recall else args.dates)
     if args.limit_conversations:
         data = data[: args.limit_conversations]
@@ -190,7 +198,7 @@ def main() -> None:
     print(
         f"LoCoMo: {len(data)} conversations, {sum(len(c['turns']) for c in data)} turns, "
         f"{sum(len(c['questions']) for c in data)} questions (categories 1-4), db={args.db}, {how}, "
-        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"embedding {args.embedding or 'the server default'}, load average {_load()}"
     )
     started = time.perf_counter()
     with test_database(args.db):
@@ -200,10 +208,7 @@ def main() -> None:
             (run_through_api if args.through_api else run_recall)(data, args)
         else:
             run(data, args)
-    print(
-        f"\ndone in {time.perf_counter() - started:.0f} s, "
-        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)"
-    )
+    print(f"\ndone in {time.perf_counter() - started:.0f} s, load average {_load()} (1, 5, 15 min)")
 
 
 def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -224,7 +229,9 @@ def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
     started = time.perf_counter()
     total = 0
     for conv in data:
-        agent = Agent.objects.create(organization=org, name=conv["name"], model="openai/gpt-4o-mini")
+        agent = Agent.objects.create(
+            organization=org, name=conv["name"], model="openai/gpt-4o-mini", embedding=resolve_model(args.embedding)
+        )
         agents[conv["name"]] = agent
         items = [
             PassageInput(text=text, tags=[dia, f"session_{n}"], created_at=when) for dia, n, when, text in conv["turns"]
@@ -236,7 +243,7 @@ def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
     embedded = Passage.objects.exclude(embedding_hash="").count()
     print(
         f"ingest: {total} passages inserted and embedded ({embedded} embedded) in {elapsed:.1f} s = "
-        f"{total / elapsed:.0f} passages/s (local model: {resolve_model('')})"
+        f"{total / elapsed:.0f} passages/s (embedding model: {resolve_model(args.embedding)}, load average {_load()})"
     )
 
     modes = [m for m in args.modes.split(",") if m]
@@ -251,12 +258,16 @@ def run(data: list[dict[str, Any]], args: argparse.Namespace) -> None:
         report(f"mode={mode} (fusion {DEFAULT_FUSION}) {latency} per search", rows)
 
     if args.tune:
-        tune(data, agents)
+        tune(data, agents, resolve_model(args.embedding))
 
 
-def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def tune(data: list[dict[str, Any]], agents: dict[str, Any], model: str) -> None:
     """Score fusion settings on cached rankings and neighbours (the same primitives passage_search uses)."""
-    from memory.embeddings import embed_texts, resolve_model
+    from memory.embeddings import embed_texts
     from memory.models import Passage
     from memory.search import (
         Fusion,
@@ -269,7 +280,6 @@ def tune(data: list[dict[str, Any]], agents: dict[str, Any]) -> None:
         vector_ranking,
     )
 
-    model = resolve_model("")
     depth = 100
     cached = []
     for conv in data:

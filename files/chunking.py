@@ -11,10 +11,12 @@ import math
 import re
 from dataclasses import dataclass
 
-from memory.embeddings import LOCAL_MAX_TOKENS, LOCAL_MINILM, TokenCounter
+from memory.embeddings import LOCAL_MAX_TOKENS, LOCAL_MINILM, LOCAL_WORDLLAMA, TokenCounter
 
 CHARS_PER_TOKEN = 3.0  # the estimate when a model's tokenizer is not available: low, so chunks stay under
-MODEL_MAX_TOKENS = {LOCAL_MINILM: LOCAL_MAX_TOKENS}
+# WordLlama reads any length, but a chunk's vector is the mean of its tokens': MiniLM's size (in Llama 2's tokens,
+# which its tokenizer counts) keeps a hit as focused.
+MODEL_MAX_TOKENS = {LOCAL_MINILM: LOCAL_MAX_TOKENS, LOCAL_WORDLLAMA: LOCAL_MAX_TOKENS}
 DEFAULT_MAX_TOKENS = 512
 MIN_TOKENS = 16
 _FENCE = re.compile(r"^\s*(```|~~~)")

@@ -29,7 +29,8 @@ ENDPOINT_TYPES = {
     "lm_studio": "lmstudio",
     "hosted_vllm": "vllm",
 }
-LOCAL_PROVIDER = "local"  # Engram's in-process embedding models (ONNX); Letta calls such endpoints hugging-face
+# Engram's in-process embedding models (memory.embeddings); Letta calls such endpoints hugging-face.
+LOCAL_PROVIDER = "local"
 LOCAL_ENDPOINT_TYPE = "hugging-face"
 
 # A provider is offered when one of these environment variables (or settings) is set.
@@ -54,14 +55,18 @@ CHAT_MODELS: dict[str, dict[str, int]] = {
 }
 # The window listed for the server's default model when the catalogue does not know it.
 DEFAULT_CONTEXT_WINDOW = 128_000
-# Embedding models offered per provider (the local one always), and the dimension of each known model.
+# Embedding models offered per provider (the local ones always), and the dimension of each known model.
 EMBEDDING_MODELS: dict[str, tuple[str, ...]] = {
     "openai": ("openai/text-embedding-3-small", "openai/text-embedding-3-large"),
 }
 LOCAL_EMBEDDING = "local/all-minilm-l6-v2-int8"
+# Opt-in: a static model, ~100x faster to embed with and much weaker at retrieval (for big document folders).
+LOCAL_STATIC_EMBEDDING = "local/wordllama-l2-256"
+LOCAL_EMBEDDINGS = (LOCAL_EMBEDDING, LOCAL_STATIC_EMBEDDING)
 EMBEDDING_DIMS = {
     "local/all-minilm-l6-v2": 384,
     "local/all-minilm-l6-v2-int8": 384,
+    "local/wordllama-l2-256": 256,
     "openai/text-embedding-3-small": 1536,
     "openai/text-embedding-3-large": 3072,
     "openai/text-embedding-ada-002": 1536,
@@ -109,8 +114,8 @@ def chat_models() -> dict[str, int]:
 
 
 def embedding_models() -> list[str]:
-    """The embedding handles offered: the local model, the configured providers', and the server default."""
-    handles = [LOCAL_EMBEDDING]
+    """The embedding handles offered: the local models, the configured providers', and the server default."""
+    handles = list(LOCAL_EMBEDDINGS)
     for provider, names in EMBEDDING_MODELS.items():
         if provider_configured(provider):
             handles += list(names)

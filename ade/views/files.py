@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedHttpRequest
 from accounts.selectors import organization_id_for
+from ade.pickers import model_options
 from ade.views.common import TEMPLATE, agent_or_404, id_or_404, or_404
 from ade.views.workspace import _render
 from agents.models import Agent
@@ -62,7 +63,8 @@ def _files_context(agent: Agent) -> dict[str, Any]:
 def render_files(request: AuthedHttpRequest, agent: Agent, **extra: Any) -> HttpResponse:
     attached = {row["folder"].id for row in _files_context(agent)["folders"]}
     available = folder_queryset(actor=request.user).exclude(pk__in=attached).order_by("name")
-    return _render(request, agent, "files", {**_files_context(agent), "available_folders": available, **extra})
+    context = {"available_folders": available, "embedding_options": model_options("embedding")}
+    return _render(request, agent, "files", {**_files_context(agent), **context, **extra})
 
 
 @require_GET
@@ -81,12 +83,17 @@ def files_list(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
 def folder_create_view(request: AuthedHttpRequest, agent_id: uuid.UUID) -> HttpResponse:
     """A new folder, attached to this agent at once (as Letta's ADE does)."""
     agent = agent_or_404(request, agent_id)
+    # The server default, or one of the offered models (e.g. the fast static one for a big document folder).
+    embedding = request.POST.get("embedding") or None
+    if embedding is not None and embedding not in {handle for handle, *_ in model_options("embedding")}:
+        return render_files(request, agent, error="Embedding model: choose one of the offered models.")
     try:
         folder = folder_create(
             organization_id=organization_id_for(request.user),
             name=request.POST.get("name", ""),
             description=request.POST.get("description", ""),
             instructions=request.POST.get("instructions", ""),
+            embedding=embedding,
             created_by_id=request.user.pk,
         )
     except ValidationError as exc:

@@ -76,3 +76,19 @@ def test_an_outsider_gets_404_on_every_files_view(alice: Any, charlie_client: Cl
     ):
         assert charlie_client.post(url, {"name": "x", "folder": str(folder.id)}).status_code == 404, url
     assert File.objects.filter(pk=file.pk).exists()
+
+
+def test_a_new_folder_may_use_the_fast_static_embedding_model(alice_client: Client, agent: Agent) -> None:
+    base = f"/agents/{agent.id}/files/"
+    page = alice_client.get(base).content.decode()
+    assert '<option value="local/wordllama-l2-256">local/wordllama-l2-256 (256 dimensions)</option>' in page
+    created = alice_client.post(
+        base + "folders/new/", {"name": "scans", "embedding": "local/wordllama-l2-256"}, HTTP_HX_REQUEST="true"
+    )
+    assert "Embedding model: <code>local/wordllama-l2-256</code>" in created.content.decode()
+    assert Folder.objects.get(name="scans").embedding == "local/wordllama-l2-256"
+    plain = alice_client.post(base + "folders/new/", {"name": "notes", "embedding": ""}, HTTP_HX_REQUEST="true")
+    assert plain.status_code == 200 and Folder.objects.get(name="notes").embedding == "local/all-minilm-l6-v2-int8"
+    odd = alice_client.post(base + "folders/new/", {"name": "odd", "embedding": "local/nope"}, HTTP_HX_REQUEST="true")
+    assert "choose one of the offered models" in odd.content.decode()
+    assert not Folder.objects.filter(name="odd").exists()

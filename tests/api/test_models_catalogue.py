@@ -41,6 +41,16 @@ def test_listed_models_match_the_agents_using_them(alice_api: APIClient, setting
         "hugging-face",
         "hugging-face",
     )
+    static = embedding[catalogue.LOCAL_STATIC_EMBEDDING]  # the opt-in static model, listed beside it
+    assert (static["embedding_dim"], static["embedding_model"], static["embedding_endpoint_type"]) == (
+        256,
+        "wordllama-l2-256",
+        "hugging-face",
+    )
+    # As the Python SDK reads the list (its pydantic type checks every field's type and literal).
+    from letta_client.types import EmbeddingModel
+
+    assert [EmbeddingModel.model_validate(m).handle for m in embedding.values()] == list(embedding)
 
 
 def test_a_bare_default_model_is_listed_as_openais(alice_api: APIClient, settings: Any) -> None:
