@@ -5,6 +5,7 @@ read it here. Any other litellm handle still works when given to an agent; this 
 Where a provider's calls may go (and its public endpoint) is lib.providers."""
 
 import os
+from importlib.util import find_spec
 
 from django.conf import settings
 
@@ -114,8 +115,9 @@ def chat_models() -> dict[str, int]:
 
 
 def embedding_models() -> list[str]:
-    """The embedding handles offered: the local models, the configured providers', and the server default."""
-    handles = list(LOCAL_EMBEDDINGS)
+    """The embedding handles offered: the local models (the static one where its package is installed: it has
+    wheels for Linux x86_64, macOS and Windows only), the configured providers', and the server default."""
+    handles = [h for h in LOCAL_EMBEDDINGS if h != LOCAL_STATIC_EMBEDDING or find_spec("wordllama") is not None]
     for provider, names in EMBEDDING_MODELS.items():
         if provider_configured(provider):
             handles += list(names)
